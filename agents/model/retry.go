@@ -1,0 +1,181 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Trace holds hooks called during a model call, carried by the context like
+// net/http/httptrace: the runtime uses it to turn retries into events without
+// the provider knowing about events.
+type Trace struct {
+	// Retried is called before waiting to try a failed call again. Attempt
+	// is the number of the attempt that failed, from 1.
+	Retried func(attempt int, err error, wait time.Duration)
+}
+
+type traceKey struct{}
+
+// WithTrace returns a context that carries t.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+// ContextTrace returns the Trace carried by ctx, or nil.
+func ContextTrace(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+// RetryOptions configures WithRetry. The zero value is usable.
+type RetryOptions struct {
+	// MaxAttempts bounds the attempts, the first included. Default 4.
+	MaxAttempts int
+	// BaseDelay is the wait before the second attempt; it doubles each time,
+	// with full jitter. Default 500ms.
+	BaseDelay time.Duration
+	// MaxDelay caps one wait, Retry-After included. Default 30s.
+	MaxDelay time.Duration
+	// Timeout bounds each attempt. Zero means no bound beyond the context's.
+	Timeout time.Duration
+	// Jitter returns a number in [0,1) to scale each backoff; nil uses
+	// math/rand/v2. Tests set it for determinism.
+	Jitter func() float64
+}
+
+// WithRetry returns a Model that tries m again on temporary failures: HTTP 429,
+// 408 and 5xx answers, connection errors, truncated or malformed bodies and
+// per-attempt timeouts. Other errors, and the caller's own cancellation, are
+// returned at once. A server's Retry-After is honoured (capped by MaxDelay).
+func WithRetry(m Model, opts *RetryOptions) Model {
+	var o RetryOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 4
+	}
+	if o.BaseDelay <= 0 {
+		o.BaseDelay = 500 * time.Millisecond
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 30 * time.Second
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	return &retrying{m: m, o: o}
+}
+
+type retrying struct {
+	m Model
+	o RetryOptions
+}
+
+func (r *retrying) Name() string { return r.m.Name() }
+
+// Unwrap returns the model being retried.
+func (r *retrying) Unwrap() Model { return r.m }
+
+func (r *retrying) Generate(ctx context.Context, req *Request) (*Response, error) {
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		resp, err := r.attempt(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil || !Retryable(err) || attempt >= r.o.MaxAttempts {
+			if attempt > 1 {
+				return nil, &RetryError{Attempts: attempt, Err: lastErr}
+			}
+			return nil, lastErr
+		}
+		wait := r.backoff(attempt, err)
+		if t := ContextTrace(ctx); t != nil && t.Retried != nil {
+			t.Retried(attempt, err, wait)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil, &RetryError{Attempts: attempt, Err: errors.Join(lastErr, ctx.Err())}
+		case <-timer.C:
+		}
+	}
+}
+
+func (r *retrying) attempt(ctx context.Context, req *Request) (*Response, error) {
+	if r.o.Timeout <= 0 {
+		return r.m.Generate(ctx, req)
+	}
+	actx, cancel := context.WithTimeoutCause(ctx, r.o.Timeout, errAttemptTimeout)
+	defer cancel()
+	resp, err := r.m.Generate(actx, req)
+	if err != nil && ctx.Err() == nil && context.Cause(actx) == errAttemptTimeout {
+		err = errors.Join(errAttemptTimeout, err)
+	}
+	return resp, err
+}
+
+var errAttemptTimeout = errors.New("model: attempt timed out")
+
+func (r *retrying) backoff(attempt int, err error) time.Duration {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		return min(ae.RetryAfter, r.o.MaxDelay)
+	}
+	d := r.o.BaseDelay << (attempt - 1)
+	if d <= 0 || d > r.o.MaxDelay {
+		d = r.o.MaxDelay
+	}
+	// Full jitter, but never below half the step, so waits still grow.
+	return d/2 + time.Duration(r.o.Jitter()*float64(d/2))
+}
+
+// RetryError reports a call that failed after more than one attempt.
+type RetryError struct {
+	Attempts int
+	Err      error
+}
+
+func (e *RetryError) Error() string {
+	return "model: gave up after " + itoa(e.Attempts) + " attempts: " + e.Err.Error()
+}
+
+// Unwrap returns the last attempt's error.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+// Retryable reports whether err is a temporary failure worth another attempt.
+func Retryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Temporary()
+	}
+	if errors.Is(err, errAttemptTimeout) || errors.Is(err, ErrMalformed) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
