@@ -1,0 +1,66 @@
+// Package agents owns the participant of a delegation: an Agent with a name,
+// a role, a model and its own tools; the protocol vocabulary (goals,
+// acceptances, escalations, reports…) as typed Go values; typed tools whose
+// JSON schemas are generated from Go structs and whose arguments are
+// validated before anything runs; and the tool-calling loop. It knows nothing
+// of orchestration: the orchestrator hands it protocol tools as ordinary tools.
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// Agent is a participant: a delegate, and an orchestrator when it delegates.
+// An Agent is not modified by the runtime and may serve many delegations at
+// once.
+type Agent struct {
+	// Name identifies the agent; it must match ^[A-Za-z][A-Za-z0-9_-]*$.
+	Name string
+	// Role describes what the agent is for, in a sentence or two; it opens
+	// the agent's system prompt and tells peers what it can be asked.
+	Role string
+	// Model answers for the agent.
+	Model model.Model
+	// Tools are the agent's own action tools. What it may use in a
+	// delegation is narrowed further by what its delegator grants.
+	Tools []Tool
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// Validate reports what is wrong with the agent's definition.
+func (a *Agent) Validate() error {
+	var errs []error
+	if !nameRE.MatchString(a.Name) {
+		errs = append(errs, fmt.Errorf("agent name %q: must match %s", a.Name, nameRE))
+	}
+	if a.Model == nil {
+		errs = append(errs, fmt.Errorf("agent %s: no model", a.Name))
+	}
+	seen := map[string]bool{}
+	for _, t := range a.Tools {
+		n := t.Def().Name
+		if IsProtocolTool(n) {
+			errs = append(errs, fmt.Errorf("agent %s: tool %q has the name of a protocol tool", a.Name, n))
+		}
+		if seen[n] {
+			errs = append(errs, fmt.Errorf("agent %s: two tools named %q", a.Name, n))
+		}
+		seen[n] = true
+	}
+	return errors.Join(errs...)
+}
+
+// Tool returns the agent's own tool named name.
+func (a *Agent) Tool(name string) (Tool, bool) {
+	for _, t := range a.Tools {
+		if t.Def().Name == name {
+			return t, true
+		}
+	}
+	return nil, false
+}

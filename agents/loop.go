@@ -1,0 +1,265 @@
+package agents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// ErrNoToolCall is returned when a model kept answering in prose where a tool
+// call was required, past the nudges allowed.
+var ErrNoToolCall = errors.New("agents: the model answered in prose instead of calling a tool")
+
+// ErrStalled is returned when a model kept repeating the same call.
+var ErrStalled = errors.New("agents: the model repeated the same call without progress")
+
+// BudgetError reports a budget the runtime stopped a loop at.
+type BudgetError struct {
+	// Kind is "steps", "tokens", "wall_time", "depth" or "fan_out".
+	Kind  string
+	Limit int64
+	Used  int64
+}
+
+func (e *BudgetError) Error() string {
+	return fmt.Sprintf("budget exceeded: %s %d of %d", e.Kind, e.Used, e.Limit)
+}
+
+// Hooks observe a loop. Each is optional and called synchronously from the
+// loop's goroutine, except ToolCalled and ToolResult, which may be called from
+// the goroutines of concurrent calls.
+type Hooks struct {
+	ModelCalled func(req *model.Request, resp *model.Response, latency time.Duration, err error)
+	ToolCalled  func(call *model.ToolCall)
+	ToolResult  func(call *model.ToolCall, res *Result, latency time.Duration)
+	// Violation is a call refused because the tool is not offered now, or
+	// does not exist.
+	Violation func(call *model.ToolCall, reason string)
+	// Prose is an answer without a tool call where one was required; n
+	// counts them.
+	Prose func(text string, n int)
+	// Repeated is the same call (name and arguments) made n times in a row.
+	Repeated func(ctx context.Context, call *model.ToolCall, n int)
+}
+
+// Loop runs one agent's tool-calling conversation. The caller owns it and
+// runs it from one goroutine; Run may be called again to continue it.
+type Loop struct {
+	// Model answers each turn.
+	Model model.Model
+	// Messages is the conversation so far; the loop appends to it.
+	Messages []model.Message
+	// Tools returns the tools offered for the next turn. It is called before
+	// every turn, so protocol acts can change what is offered. Only the
+	// tools it returns may run: any other call is refused.
+	Tools func() *Toolset
+	// Known reports whether a tool exists at all, to tell a call that is
+	// not allowed now from a call of a tool that does not exist.
+	Known func(name string) bool
+	// ToolChoice is sent with every request; protocol phases use Required.
+	ToolChoice model.ToolChoice
+	// MaxSteps bounds the model turns of this loop (0: no bound).
+	MaxSteps int
+	// Charge is called with each turn's usage; an error (a *BudgetError)
+	// stops the loop.
+	Charge func(model.Usage) error
+	// BeforeTurn is called before each turn. A non-empty note is appended
+	// as a user message (a reminder, a supervisor's word); an error (a
+	// *BudgetError) stops the loop before the model is called.
+	BeforeTurn func() (note string, err error)
+	// MaxNudges bounds how often a prose answer is met with a reminder
+	// before ErrNoToolCall. Default 2.
+	MaxNudges int
+	// Nudge is the reminder sent after a prose answer.
+	Nudge string
+	// RepeatLimit is how many identical calls in a row count as a stall
+	// (the call is refused and Repeated is called); twice as many end the
+	// loop with ErrStalled. 0 disables the check.
+	RepeatLimit int
+	// Hooks observe the loop.
+	Hooks Hooks
+	// Request carries provider settings (model override, temperature…);
+	// Messages, Tools and ToolChoice are set by the loop.
+	Request model.Request
+
+	steps    int
+	nudges   int
+	lastSig  string
+	repeats  int
+}
+
+// Steps returns the model turns taken so far.
+func (l *Loop) Steps() int { return l.steps }
+
+// Run takes turns until a tool result says Stop, or an error: the context's,
+// a provider's, a budget's, ErrNoToolCall or ErrStalled.
+func (l *Loop) Run(ctx context.Context) error {
+	if l.MaxNudges == 0 {
+		l.MaxNudges = 2
+	}
+	if l.Nudge == "" {
+		l.Nudge = "Answer with a tool call: prose is not a protocol act."
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if l.MaxSteps > 0 && l.steps >= l.MaxSteps {
+			return &BudgetError{Kind: "steps", Limit: int64(l.MaxSteps), Used: int64(l.steps)}
+		}
+		if l.BeforeTurn != nil {
+			note, err := l.BeforeTurn()
+			if err != nil {
+				return err
+			}
+			if note != "" {
+				l.Messages = append(l.Messages, model.Message{Role: model.RoleUser, Content: note})
+			}
+		}
+		stop, err := l.turn(ctx)
+		if err != nil || stop {
+			return err
+		}
+	}
+}
+
+func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
+	ts := l.Tools()
+	req := l.Request
+	req.Messages = l.Messages
+	req.Tools = ts.Defs()
+	req.ToolChoice = l.ToolChoice
+	if len(req.Tools) == 0 {
+		req.ToolChoice = model.ToolChoice{}
+	}
+	l.steps++
+	start := time.Now()
+	resp, err := l.Model.Generate(ctx, &req)
+	latency := time.Since(start)
+	if l.Hooks.ModelCalled != nil {
+		l.Hooks.ModelCalled(&req, resp, latency, err)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, context.Cause(ctx)
+		}
+		return false, err
+	}
+	if resp == nil {
+		return false, fmt.Errorf("%w: nil response", model.ErrMalformed)
+	}
+	msg := resp.Message
+	msg.Role = model.RoleAssistant
+	l.Messages = append(l.Messages, msg)
+	if l.Charge != nil {
+		if err := l.Charge(resp.Usage); err != nil {
+			return false, err
+		}
+	}
+	if len(msg.ToolCalls) == 0 {
+		l.nudges++
+		if l.Hooks.Prose != nil {
+			l.Hooks.Prose(msg.Content, l.nudges)
+		}
+		if l.nudges > l.MaxNudges {
+			return false, ErrNoToolCall
+		}
+		l.Messages = append(l.Messages, model.Message{Role: model.RoleUser, Content: l.Nudge})
+		return false, nil
+	}
+	l.nudges = 0
+	calls := msg.ToolCalls
+	for i := range calls {
+		if calls[i].ID == "" {
+			// Some servers omit ids; the answer must still name its call.
+			calls[i].ID = "call_" + strconv.Itoa(l.steps) + "_" + strconv.Itoa(i)
+		}
+	}
+	results := make([]Result, len(calls))
+	tools := make([]Tool, len(calls))
+	parallel := len(calls) > 1
+	for i := range calls {
+		tools[i] = l.admit(ctx, ts, &calls[i], &results[i])
+		if tools[i] == nil || !concurrent(tools[i]) {
+			parallel = false
+		}
+	}
+	if parallel {
+		var wg sync.WaitGroup
+		for i := range calls {
+			wg.Go(func() { results[i] = l.call(ctx, tools[i], &calls[i]) })
+		}
+		wg.Wait()
+	} else {
+		for i := range calls {
+			if tools[i] == nil {
+				continue
+			}
+			if stop {
+				results[i] = Errorf("not run: an earlier call in this turn ended the conversation")
+				continue
+			}
+			results[i] = l.call(ctx, tools[i], &calls[i])
+			stop = stop || results[i].Stop
+		}
+	}
+	for i := range calls {
+		stop = stop || results[i].Stop
+		l.Messages = append(l.Messages, model.Message{
+			Role: model.RoleTool, ToolCallID: calls[i].ID, Name: calls[i].Name, Content: results[i].Content,
+		})
+	}
+	if l.repeats >= 2*l.RepeatLimit && l.RepeatLimit > 0 {
+		return stop, ErrStalled
+	}
+	return stop, nil
+}
+
+// admit returns the tool a call may run, or nil with res set to the refusal.
+func (l *Loop) admit(ctx context.Context, ts *Toolset, call *model.ToolCall, res *Result) Tool {
+	if l.RepeatLimit > 0 {
+		sig := call.Name + "\x00" + string(call.Arguments)
+		if sig == l.lastSig {
+			l.repeats++
+		} else {
+			l.lastSig, l.repeats = sig, 1
+		}
+		if l.repeats >= l.RepeatLimit {
+			if l.Hooks.Repeated != nil {
+				l.Hooks.Repeated(ctx, call, l.repeats)
+			}
+			*res = Errorf("refused: you made this same call %d times in a row; change your approach, escalate, or report", l.repeats)
+			return nil
+		}
+	}
+	t, ok := ts.Lookup(call.Name)
+	if ok {
+		return t
+	}
+	reason := fmt.Sprintf("unknown tool %q", call.Name)
+	if l.Known != nil && l.Known(call.Name) {
+		reason = fmt.Sprintf("tool %q is not allowed now", call.Name)
+	}
+	if l.Hooks.Violation != nil {
+		l.Hooks.Violation(call, reason)
+	}
+	*res = Errorf("refused: %s; the tools you may call now are: %v", reason, ts.Names())
+	return nil
+}
+
+func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall) Result {
+	if l.Hooks.ToolCalled != nil {
+		l.Hooks.ToolCalled(call)
+	}
+	start := time.Now()
+	res := t.Call(ctx, call.Arguments)
+	if l.Hooks.ToolResult != nil {
+		l.Hooks.ToolResult(call, &res, time.Since(start))
+	}
+	return res
+}

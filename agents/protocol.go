@@ -1,0 +1,237 @@
+package agents
+
+import "time"
+
+// The names of the protocol tools. They are a public contract: prompts, evals
+// and users' own models depend on them.
+const (
+	ToolAcceptGoal       = "accept_goal"
+	ToolDeclineGoal      = "decline_goal"
+	ToolAskClarification = "ask_clarification"
+
+	ToolEscalate       = "escalate"
+	ToolConsult        = "consult"
+	ToolReportProgress = "report_progress"
+	ToolCompleteGoal   = "complete_goal"
+	ToolDelegate       = "delegate"
+
+	ToolJudgeAlignment   = "judge_alignment"
+	ToolAnswerEscalation = "answer_escalation"
+	ToolVerifyReport     = "verify_report"
+)
+
+// IsProtocolTool reports whether name is one of the protocol tools above.
+func IsProtocolTool(name string) bool {
+	switch name {
+	case ToolAcceptGoal, ToolDeclineGoal, ToolAskClarification, ToolEscalate, ToolConsult,
+		ToolReportProgress, ToolCompleteGoal, ToolDelegate, ToolJudgeAlignment,
+		ToolAnswerEscalation, ToolVerifyReport:
+		return true
+	}
+	return false
+}
+
+// Budget bounds a delegation. Zero fields mean "inherit what is left".
+type Budget struct {
+	Steps  int `json:"steps,omitempty" jsonschema:"minimum=0,description=model turns the delegate may take"`
+	Tokens int `json:"tokens,omitempty" jsonschema:"minimum=0,description=tokens the delegate may spend, its own sub-delegations included"`
+	// WallTime bounds the delegation's duration; not offered to models.
+	WallTime time.Duration `json:"wall_time,omitempty" jsonschema:"-"`
+}
+
+// Goal is what is entrusted to a delegate.
+type Goal struct {
+	// Intent is why: the larger purpose the goal serves.
+	Intent string `json:"intent"`
+	// Objective is what is to be done.
+	Objective string `json:"objective"`
+	// Criteria are the success criteria a report is verified against.
+	Criteria []string `json:"criteria,omitempty"`
+	// Constraints are the boundaries: must and must not.
+	Constraints []string `json:"constraints,omitempty"`
+	// Context is whatever else the delegate should know.
+	Context string `json:"context,omitempty"`
+	// Budget bounds the work; see Budget.
+	Budget Budget `json:"budget,omitzero"`
+	// Tools are the names of the tools granted; nil grants all the
+	// delegator's authority.
+	Tools []string `json:"tools,omitempty"`
+	// ParentIntents is the chain of intents from the root down to the
+	// delegator's, so a delegate knows what its work is ultimately for.
+	ParentIntents []string `json:"parent_intents,omitempty"`
+	// Verifiers check a report programmatically before any model judge.
+	// They are not serialised.
+	Verifiers []Verifier `json:"-"`
+}
+
+// Verifier checks a report against its goal. It returns the criteria it
+// found unmet (empty when all are met) and an error only when it could not
+// check at all.
+type Verifier func(g *Goal, r *Report) (unmet []string, err error)
+
+// Acceptance is a delegate's explicit acceptance of a goal: the arguments of
+// accept_goal. Everything is restated in the delegate's own words.
+type Acceptance struct {
+	RestatedIntent          string   `json:"restated_intent" jsonschema:"minLength=1,description=the goal's intent (why it matters) in your own words"`
+	Plan                    []string `json:"plan" jsonschema:"minItems=1,description=the steps you will take; name the tools you will use"`
+	AcknowledgedCriteria    []string `json:"acknowledged_criteria" jsonschema:"description=one entry per success criterion in the same order: how you will meet it"`
+	AcknowledgedConstraints []string `json:"acknowledged_constraints" jsonschema:"description=one entry per constraint in the same order: how you will respect it"`
+	Assumptions             []string `json:"assumptions,omitempty"`
+	Risks                   []string `json:"risks,omitempty"`
+	Confidence              float64  `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
+}
+
+// Decline is a delegate's refusal of a goal: the arguments of decline_goal.
+type Decline struct {
+	Reason          string   `json:"reason" jsonschema:"minLength=1"`
+	Missing         []string `json:"missing,omitempty" jsonschema:"description=what you would need to accept"`
+	CounterProposal string   `json:"counter_proposal,omitempty"`
+	SuggestedAgent  string   `json:"suggested_agent,omitempty"`
+}
+
+// Clarification is a question asked before accepting: the arguments of
+// ask_clarification.
+type Clarification struct {
+	Question       string   `json:"question" jsonschema:"minLength=1"`
+	Options        []string `json:"options,omitempty"`
+	Recommendation string   `json:"recommendation,omitempty"`
+}
+
+// EscalationKind classifies an escalation.
+type EscalationKind string
+
+// The kinds of escalation.
+const (
+	KindAmbiguity          EscalationKind = "ambiguity"
+	KindMissingInformation EscalationKind = "missing_information"
+	KindRisk               EscalationKind = "risk"
+	KindBlocked            EscalationKind = "blocked"
+	KindScopeChange        EscalationKind = "scope_change"
+	KindConflict           EscalationKind = "conflict"
+	KindBudget             EscalationKind = "budget"
+	// KindClarification marks an ask_clarification routed as an escalation.
+	KindClarification EscalationKind = "clarification"
+)
+
+// EscalateArgs are the arguments of escalate.
+type EscalateArgs struct {
+	Kind           EscalationKind `json:"kind" jsonschema:"enum=ambiguity,enum=missing_information,enum=risk,enum=blocked,enum=scope_change,enum=conflict,enum=budget"`
+	Question       string         `json:"question" jsonschema:"minLength=1"`
+	Options        []string       `json:"options,omitempty"`
+	Recommendation string         `json:"recommendation,omitempty"`
+	Blocking       *bool          `json:"blocking,omitempty" jsonschema:"description=wait for the answer (default true)"`
+}
+
+// Escalation is a request for help travelling upward.
+type Escalation struct {
+	ID             string         `json:"id"`
+	Kind           EscalationKind `json:"kind"`
+	Question       string         `json:"question"`
+	Options        []string       `json:"options,omitempty"`
+	Recommendation string         `json:"recommendation,omitempty"`
+	Blocking       bool           `json:"blocking"`
+	// From is the agent that raised it; Delegation the delegation it was
+	// raised in.
+	From       string `json:"from"`
+	Delegation string `json:"delegation"`
+	// Goal is the goal of the delegation it was raised in.
+	Goal *Goal `json:"-"`
+	// Via lists the agents it passed through on its way up.
+	Via []string `json:"via,omitempty"`
+}
+
+// Resolution answers an escalation: an answer, a decision, or a refusal.
+type Resolution struct {
+	Answer   string `json:"answer,omitempty"`
+	Decision string `json:"decision,omitempty"`
+	Refused  bool   `json:"refused,omitempty"`
+	// By names who resolved it: an agent, "user", or "policy".
+	By string `json:"by"`
+}
+
+// AnswerArgs are the arguments of answer_escalation.
+type AnswerArgs struct {
+	Answer   string `json:"answer" jsonschema:"minLength=1"`
+	Decision string `json:"decision,omitempty" jsonschema:"description=a short decision label, e.g. one of the options"`
+}
+
+// ConsultArgs are the arguments of consult.
+type ConsultArgs struct {
+	Agent    string `json:"agent" jsonschema:"minLength=1"`
+	Question string `json:"question" jsonschema:"minLength=1"`
+	Context  string `json:"context,omitempty"`
+}
+
+// Consultation is advice asked of a peer and its answer.
+type Consultation struct {
+	From     string `json:"from"`
+	Agent    string `json:"agent"`
+	Question string `json:"question"`
+	Context  string `json:"context,omitempty"`
+	Answer   string `json:"answer,omitempty"`
+}
+
+// ProgressReport is a delegate's telemetry: the arguments of report_progress.
+type ProgressReport struct {
+	Summary string  `json:"summary" jsonschema:"minLength=1"`
+	Percent float64 `json:"percent,omitempty" jsonschema:"minimum=0,maximum=100"`
+	Next    string  `json:"next,omitempty"`
+	Stalled bool    `json:"stalled,omitempty"`
+}
+
+// CriterionResult is one criterion of a report.
+type CriterionResult struct {
+	Criterion string `json:"criterion" jsonschema:"minLength=1"`
+	Met       bool   `json:"met"`
+	Evidence  string `json:"evidence,omitempty"`
+}
+
+// Report is a delegate's completion: the arguments of complete_goal.
+type Report struct {
+	Result     string            `json:"result" jsonschema:"minLength=1"`
+	Criteria   []CriterionResult `json:"criteria"`
+	Deviations []string          `json:"deviations,omitempty"`
+	Confidence float64           `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
+}
+
+// DelegateArgs are the arguments of delegate.
+type DelegateArgs struct {
+	Agent       string   `json:"agent" jsonschema:"minLength=1"`
+	Intent      string   `json:"intent" jsonschema:"minLength=1,description=why this matters: the purpose it serves"`
+	Objective   string   `json:"objective" jsonschema:"minLength=1"`
+	Criteria    []string `json:"criteria" jsonschema:"description=success criteria the report will be verified against"`
+	Constraints []string `json:"constraints,omitempty"`
+	Context     string   `json:"context,omitempty"`
+	Tools       []string `json:"tools,omitempty" jsonschema:"description=tools to grant, within your own; default all of yours"`
+	Budget      *Budget  `json:"budget,omitempty"`
+}
+
+// Alignment is a delegator's judgement of an acceptance: the arguments of
+// judge_alignment, plus who judged.
+type Alignment struct {
+	Aligned    bool     `json:"aligned"`
+	Gaps       []string `json:"gaps,omitempty"`
+	Correction string   `json:"correction,omitempty"`
+	// By is "structural", an agent's name, "user" or "policy"; not offered
+	// to models.
+	By string `json:"by,omitempty" jsonschema:"-"`
+}
+
+// Verdict is the outcome of a verification.
+type Verdict string
+
+// The verdicts of verify_report.
+const (
+	VerdictAccept Verdict = "accept"
+	VerdictRevise Verdict = "revise"
+	VerdictReject Verdict = "reject"
+)
+
+// Verification is a delegator's check of a report: the arguments of
+// verify_report, plus who verified.
+type Verification struct {
+	Verdict  Verdict  `json:"verdict" jsonschema:"enum=accept,enum=revise,enum=reject"`
+	Unmet    []string `json:"unmet,omitempty"`
+	Feedback string   `json:"feedback,omitempty"`
+	By       string   `json:"by,omitempty" jsonschema:"-"`
+}

@@ -1,0 +1,290 @@
+package agents
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/invopop/jsonschema"
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Tool is something an agent can call. Calls must be safe for concurrent use
+// when Spec().Concurrent is true.
+type Tool interface {
+	// Def is the definition shown to the model.
+	Def() model.ToolDef
+	// Call runs the tool on the model's raw arguments. Failures the model can
+	// correct come back as a Result with IsError set, never as a panic.
+	Call(ctx context.Context, args json.RawMessage) Result
+}
+
+// Result is what a tool call produced.
+type Result struct {
+	// Content goes back to the model as the tool message.
+	Content string
+	// IsError marks a failed call; the model sees Content as the error.
+	IsError bool
+	// Stop ends the agent's loop once this turn's calls are done: the call
+	// was a terminal protocol act (a verified completion, a decline).
+	Stop bool
+}
+
+// Errorf returns an error Result.
+func Errorf(format string, args ...any) Result {
+	return Result{Content: fmt.Sprintf(format, args...), IsError: true}
+}
+
+// ToolSpec names and describes a tool.
+type ToolSpec struct {
+	Name        string
+	Description string
+	// Enums restricts string properties (or the items of string-array
+	// properties) to the given values, e.g. the agents one may delegate to.
+	Enums map[string][]string
+	// Concurrent says calls may run in parallel with other calls of the same
+	// turn.
+	Concurrent bool
+}
+
+// ArgumentError reports arguments that do not match a tool's schema.
+type ArgumentError struct {
+	Tool string
+	Err  error
+}
+
+func (e *ArgumentError) Error() string {
+	return fmt.Sprintf("invalid arguments for %s: %v", e.Tool, e.Err)
+}
+
+// Unwrap returns the validation error.
+func (e *ArgumentError) Unwrap() error { return e.Err }
+
+// NewTool returns a tool that calls fn with the model's arguments decoded into
+// In, after validating them against the JSON schema generated from In. Out is
+// returned to the model as JSON, or as is when it is a string. An error from
+// fn goes back to the model as a tool error.
+func NewTool[In, Out any](name, description string, fn func(ctx context.Context, in In) (Out, error)) (Tool, error) {
+	return DefineTool(ToolSpec{Name: name, Description: description}, func(ctx context.Context, in In) (Result, error) {
+		out, err := fn(ctx, in)
+		if err != nil {
+			return Result{}, err
+		}
+		switch v := any(out).(type) {
+		case string:
+			return Result{Content: v}, nil
+		case Result:
+			return v, nil
+		}
+		b, err := json.Marshal(out)
+		if err != nil {
+			return Result{}, fmt.Errorf("encoding result: %w", err)
+		}
+		return Result{Content: string(b)}, nil
+	})
+}
+
+// DefineTool is NewTool with a full spec and a handler that returns a Result,
+// which protocol tools need to end a loop.
+func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Result, error)) (Tool, error) {
+	if spec.Name == "" {
+		return nil, errors.New("agents: tool without a name")
+	}
+	schema, err := SchemaFor[In](spec.Enums)
+	if err != nil {
+		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
+	}
+	c := validator.NewCompiler()
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
+	}
+	url := "mem://tools/" + spec.Name + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
+	}
+	compiled, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("agents: tool %s: schema: %w", spec.Name, err)
+	}
+	return &typedTool[In]{
+		spec:   spec,
+		def:    model.ToolDef{Name: spec.Name, Description: spec.Description, Parameters: schema},
+		schema: compiled,
+		fn:     fn,
+	}, nil
+}
+
+// SchemaFor returns the JSON schema of T's arguments, as shown to models: flat,
+// without $schema or references, additionalProperties false. Enums restrict
+// named string (or string-array) properties.
+func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
+	r := jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: false}
+	s := r.Reflect(new(T))
+	s.Version = ""
+	s.ID = ""
+	for prop, values := range enums {
+		p, ok := s.Properties.Get(prop)
+		if !ok {
+			return nil, fmt.Errorf("enum for unknown property %q", prop)
+		}
+		target := p
+		if p.Type == "array" && p.Items != nil {
+			target = p.Items
+		}
+		target.Enum = make([]any, len(values))
+		for i, v := range values {
+			target.Enum[i] = v
+		}
+	}
+	return json.Marshal(s)
+}
+
+type typedTool[In any] struct {
+	spec   ToolSpec
+	def    model.ToolDef
+	schema *validator.Schema
+	fn     func(ctx context.Context, in In) (Result, error)
+}
+
+func (t *typedTool[In]) Def() model.ToolDef { return t.def }
+
+// Concurrent reports whether calls may run in parallel.
+func (t *typedTool[In]) Concurrent() bool { return t.spec.Concurrent }
+
+func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			res = Errorf("tool %s failed: internal error: %v", t.spec.Name, p)
+			if debugPanics {
+				res.Content += "\n" + string(debug.Stack())
+			}
+		}
+	}()
+	in, err := t.decode(args)
+	if err != nil {
+		return Result{Content: err.Error(), IsError: true}
+	}
+	res, err = t.fn(ctx, in)
+	if err != nil {
+		return Result{Content: fmt.Sprintf("%s failed: %v", t.spec.Name, err), IsError: true}
+	}
+	return res
+}
+
+// Decode validates args and decodes them into In.
+func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
+	var in In
+	args = bytes.TrimSpace(args)
+	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
+		args = []byte("{}")
+	}
+	inst, err := validator.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil {
+		return in, &ArgumentError{Tool: t.spec.Name, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
+	}
+	if err := t.schema.Validate(inst); err != nil {
+		return in, &ArgumentError{Tool: t.spec.Name, Err: flattenValidation(err)}
+	}
+	if err := json.Unmarshal(args, &in); err != nil {
+		return in, &ArgumentError{Tool: t.spec.Name, Err: err}
+	}
+	return in, nil
+}
+
+// flattenValidation turns the validator's tree of causes into one line a
+// model can act on.
+func flattenValidation(err error) error {
+	var ve *validator.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	var msgs []string
+	var walk func(e *validator.ValidationError)
+	walk = func(e *validator.ValidationError) {
+		if len(e.Causes) == 0 {
+			loc := "/" + strings.Join(e.InstanceLocation, "/")
+			msgs = append(msgs, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(nil)))
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// debugPanics adds stacks to panic results; off so models see short errors.
+const debugPanics = false
+
+// Toolset is an immutable set of tools offered for one turn, with their
+// definitions computed once.
+type Toolset struct {
+	tools  []Tool
+	defs   []model.ToolDef
+	byName map[string]Tool
+}
+
+// NewToolset returns a toolset of tools. A later tool with the same name as
+// an earlier one is an error.
+func NewToolset(tools ...Tool) (*Toolset, error) {
+	ts := &Toolset{tools: tools, defs: make([]model.ToolDef, len(tools)), byName: make(map[string]Tool, len(tools))}
+	for i, t := range tools {
+		d := t.Def()
+		if _, dup := ts.byName[d.Name]; dup {
+			return nil, fmt.Errorf("agents: two tools named %q", d.Name)
+		}
+		ts.defs[i] = d
+		ts.byName[d.Name] = t
+	}
+	return ts, nil
+}
+
+// Lookup returns the tool named name.
+func (ts *Toolset) Lookup(name string) (Tool, bool) {
+	if ts == nil {
+		return nil, false
+	}
+	t, ok := ts.byName[name]
+	return t, ok
+}
+
+// Defs returns the definitions shown to the model. Callers must not modify
+// the slice.
+func (ts *Toolset) Defs() []model.ToolDef {
+	if ts == nil {
+		return nil
+	}
+	return ts.defs
+}
+
+// Names returns the tools' names, in order.
+func (ts *Toolset) Names() []string {
+	if ts == nil {
+		return nil
+	}
+	names := make([]string, len(ts.defs))
+	for i, d := range ts.defs {
+		names[i] = d.Name
+	}
+	return names
+}
+
+// Tools returns the tools, in order. Callers must not modify the slice.
+func (ts *Toolset) Tools() []Tool {
+	if ts == nil {
+		return nil
+	}
+	return ts.tools
+}
+
+func concurrent(t Tool) bool {
+	c, ok := t.(interface{ Concurrent() bool })
+	return ok && c.Concurrent()
+}

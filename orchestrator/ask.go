@@ -1,0 +1,209 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/prompts"
+)
+
+// ask puts one question to this delegation's agent, as a delegator, in a side
+// conversation of its own (its role and the goal it holds), offering only ts.
+// It returns the call the model made, its arguments already validated.
+func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompts.Data, ts *agents.Toolset) (*model.ToolCall, error) {
+	rt := d.rt
+	sys := d.render(prompts.DelegatorSystem, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: data.Goal})
+	data.Agent, data.Role = d.m.name, d.m.Agent.Role
+	choice := model.ToolChoice{Mode: model.ChoiceRequired}
+	if names := ts.Names(); len(names) == 1 {
+		choice.Name = names[0]
+	}
+	l := &agents.Loop{
+		Model:      d.m.Agent.Model,
+		Messages:   []model.Message{{Role: model.RoleSystem, Content: sys}, {Role: model.RoleUser, Content: d.render(tmpl, data)}},
+		Tools:      func() *agents.Toolset { return ts },
+		Known:      func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
+		ToolChoice: choice,
+		MaxSteps:   rt.limits.AskSteps,
+		MaxNudges:  1,
+		Charge:     d.charge,
+		Nudge:      d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()}),
+		Hooks:      d.hooks(purpose),
+	}
+	if err := l.Run(model.WithTrace(ctx, d.run.retryTrace(d, d.m.name))); err != nil {
+		return nil, err
+	}
+	// The loop stopped on a recorded call: the last assistant message holds it.
+	for i := len(l.Messages) - 1; i >= 0; i-- {
+		msg := &l.Messages[i]
+		if msg.Role != model.RoleAssistant {
+			continue
+		}
+		for j := range msg.ToolCalls {
+			if _, ok := ts.Lookup(msg.ToolCalls[j].Name); ok {
+				return &msg.ToolCalls[j], nil
+			}
+		}
+	}
+	return nil, errors.New("no call recorded")
+}
+
+// judge asks this delegation's agent to judge a delegate's acceptance. A
+// delegator that cannot judge (a provider error, no call) is recorded as a
+// violation and the structural checks, which passed, stand.
+func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acceptance, round int) agents.Alignment {
+	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Acceptance: a, Round: round}
+	call, err := d.ask(ctx, "judge", prompts.JudgeAlignment, data, d.rt.judgeTS)
+	var al agents.Alignment
+	if err == nil {
+		err = json.Unmarshal(call.Arguments, &al)
+	}
+	if err != nil {
+		d.violation(nil, "the delegator could not judge an acceptance: "+err.Error()+"; the structural checks stand")
+		return agents.Alignment{Aligned: true, By: "structural"}
+	}
+	al.By = d.m.name
+	return al
+}
+
+// verify asks this delegation's agent to verify a delegate's report. A
+// delegator that cannot verify is recorded as a violation and the report, which
+// passed the programmatic checks, is accepted.
+func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int) agents.Verification {
+	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round}
+	call, err := d.ask(ctx, "verify", prompts.VerifyReport, data, d.rt.verifyTS)
+	var v agents.Verification
+	if err == nil {
+		err = json.Unmarshal(call.Arguments, &v)
+	}
+	if err != nil {
+		d.violation(nil, "the delegator could not verify a report: "+err.Error()+"; the programmatic checks stand")
+		return agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+	}
+	v.By = d.m.name
+	return v
+}
+
+// escalateUp raises esc from this delegation (typ is escalation.raised or
+// clarification.asked) and returns its one resolution, which is also
+// recorded. Non-blocking escalations are noted for the delegator and resolved
+// at once.
+func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ EventType) agents.Resolution {
+	r := d.run
+	esc.ID = "e" + strconv.FormatInt(r.nEsc.Add(1), 10)
+	r.emit(&Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc})
+	d.mu.Lock()
+	d.openEsc = append(d.openEsc, esc.ID)
+	d.mu.Unlock()
+
+	var res agents.Resolution
+	if !esc.Blocking {
+		res = agents.Resolution{Decision: "noted", Answer: "Recorded for " + d.delegatorName() + "; it does not block you. Continue.", By: "runtime"}
+		if d.parent != nil {
+			d.parent.addNote(fmt.Sprintf("Note: %s escalated (%s, not blocking): %s", d.m.name, esc.Kind, esc.Question))
+		}
+	} else {
+		var err error
+		res, err = d.route(ctx, esc)
+		if err != nil {
+			if ctx.Err() != nil {
+				return agents.Resolution{Refused: true, Answer: "cancelled", By: "runtime"} // the delegation fails with it open
+			}
+			res = agents.Resolution{Refused: true, By: "runtime",
+				Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
+		}
+	}
+	d.mu.Lock()
+	d.openEsc = slices.DeleteFunc(d.openEsc, func(id string) bool { return id == esc.ID })
+	d.out.Escalations = append(d.out.Escalations, EscalationRecord{Escalation: *esc, Resolution: &res})
+	d.mu.Unlock()
+	r.emit(&Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: res.By, ID: esc.ID, Resolution: &res})
+	return res
+}
+
+// route takes esc to this delegation's delegator: the Principal at the root,
+// else the delegator's model, which answers or passes it further up.
+func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.Resolution, error) {
+	if d.parent == nil {
+		res, err := d.rt.opts.Principal.AnswerEscalation(ctx, esc)
+		if err == nil && res.By == "" {
+			res.By = "user"
+		}
+		return res, err
+	}
+	p := d.parent
+	data := &prompts.Data{Goal: d.goal, Delegate: d.m.name, Escalation: esc}
+	call, err := p.ask(ctx, "answer", prompts.AnswerEscalation, data, d.rt.answerTS)
+	if err != nil {
+		if ctx.Err() != nil {
+			return agents.Resolution{}, err
+		}
+		// A delegator that cannot answer passes the question up.
+		p.violation(nil, "the delegator could not answer an escalation: "+err.Error()+"; passed up")
+		call = &model.ToolCall{Name: agents.ToolEscalate}
+	}
+	if call.Name == agents.ToolAnswerEscalation {
+		var a agents.AnswerArgs
+		if err := json.Unmarshal(call.Arguments, &a); err != nil {
+			return agents.Resolution{}, err
+		}
+		return agents.Resolution{Answer: a.Answer, Decision: a.Decision, By: p.m.name}, nil
+	}
+	up := &agents.Escalation{Kind: esc.Kind, Question: esc.Question, Options: esc.Options, Recommendation: esc.Recommendation,
+		Blocking: true, From: p.m.name, Delegation: p.id, Goal: p.goal, Via: append(slices.Clone(esc.Via), d.m.name)}
+	if len(call.Arguments) > 0 {
+		var a agents.EscalateArgs
+		if err := json.Unmarshal(call.Arguments, &a); err == nil {
+			up.Kind, up.Question, up.Options, up.Recommendation = a.Kind, a.Question, a.Options, a.Recommendation
+		}
+	}
+	return p.escalateUp(ctx, up, EventEscalationRaised), nil
+}
+
+func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agents.Result {
+	peer, ok := d.rt.members[a.Agent]
+	if !ok || !slices.Contains(d.m.Consults, a.Agent) {
+		return agents.Errorf("refused: you may consult only %v", d.m.Consults)
+	}
+	r := d.run
+	id := "c" + strconv.FormatInt(r.nCons.Add(1), 10)
+	c := agents.Consultation{From: d.m.name, Agent: peer.name, Question: a.Question, Context: a.Context}
+	asked := c
+	r.emit(&Event{Type: EventConsultationAsked, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: id, Consultation: &asked})
+	data := &prompts.Data{Agent: peer.name, Role: peer.Agent.Role, Consultation: &c}
+	req := &model.Request{Messages: []model.Message{
+		{Role: model.RoleSystem, Content: d.render(prompts.ConsultSystem, data)},
+		{Role: model.RoleUser, Content: d.render(prompts.Consult, data)},
+	}}
+	start := time.Now()
+	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, r.retryTrace(d, peer.name)), req)
+	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: peer.name, Model: peer.Agent.Model.Name(),
+		Purpose: "consult", LatencyMS: float64(time.Since(start)) / 1e6}
+	if err != nil {
+		e.Error = err.Error()
+		r.emit(e)
+		return agents.Errorf("consulting %s failed: %v", peer.name, err)
+	}
+	u := resp.Usage
+	e.Usage, e.FinishReason = &u, resp.FinishReason
+	r.emit(e)
+	if err := d.charge(u); err != nil {
+		return agents.Errorf("consulting %s: %v", peer.name, err)
+	}
+	c.Answer = resp.Message.Content
+	if c.Answer == "" {
+		c.Answer = "(no advice)"
+	}
+	d.mu.Lock()
+	d.out.Consultations = append(d.out.Consultations, c)
+	d.mu.Unlock()
+	r.emit(&Event{Type: EventConsultationAnswered, Delegation: d.id, Parent: d.parentID(), Agent: peer.name, ID: id, Consultation: &c})
+	return agents.Result{Content: c.Answer}
+}

@@ -1,0 +1,470 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/prompts"
+)
+
+// The states of a delegation; only forward moves are legal.
+const (
+	stateOffered int32 = iota
+	stateWorking
+	stateDone
+)
+
+// delegation is one goal entrusted to one agent.
+type delegation struct {
+	run    *run
+	rt     *Runtime
+	id     string
+	parent *delegation
+	m      *member
+	goal   *agents.Goal
+	depth  int
+	// authority is what this delegation may grant further; effective is
+	// what it may use itself: its own tools ∩ authority.
+	authority []string
+	effective []string
+	sup       Supervision
+	meter     *meter
+	workTS    *agents.Toolset
+	loop      *agents.Loop
+
+	state atomic.Int32
+
+	mu             sync.Mutex
+	out            *Outcome
+	final          *final
+	openEsc        []string
+	fanOut         int
+	clarifications int
+	sinceProgress  int
+	notes          []string
+}
+
+type final struct {
+	status Status
+	reason string
+	err    error
+}
+
+type ctxKey struct{}
+
+func from(ctx context.Context) *delegation {
+	d, _ := ctx.Value(ctxKey{}).(*delegation)
+	return d
+}
+
+// meter counts a delegation's steps and tokens against its budget and its
+// ancestors': a child's budget is carved out of what its parent has left, and
+// what the child spends, the parent has spent.
+type meter struct {
+	parent        *meter
+	steps, tokens atomic.Int64
+	maxSteps      int64 // 0: no bound
+	maxTokens     int64 // 0: no bound
+}
+
+func (m *meter) step() error {
+	for x := m; x != nil; x = x.parent {
+		if n := x.steps.Add(1); x.maxSteps > 0 && n > x.maxSteps {
+			return &agents.BudgetError{Kind: "steps", Limit: x.maxSteps, Used: n}
+		}
+	}
+	return nil
+}
+
+func (m *meter) charge(u model.Usage) error {
+	n := int64(u.Total())
+	var err error
+	for x := m; x != nil; x = x.parent {
+		if t := x.tokens.Add(n); x.maxTokens > 0 && t > x.maxTokens && err == nil {
+			err = &agents.BudgetError{Kind: "tokens", Limit: x.maxTokens, Used: t}
+		}
+	}
+	return err
+}
+
+// remaining returns what is left of the tightest bound on the chain; ok is
+// false when nothing bounds it.
+func (m *meter) remaining() (steps, tokens int64, boundSteps, boundTokens bool) {
+	steps, tokens = -1, -1
+	for x := m; x != nil; x = x.parent {
+		if x.maxSteps > 0 {
+			if left := x.maxSteps - x.steps.Load(); steps < 0 || left < steps {
+				steps = left
+			}
+		}
+		if x.maxTokens > 0 {
+			if left := x.maxTokens - x.tokens.Load(); tokens < 0 || left < tokens {
+				tokens = left
+			}
+		}
+	}
+	return max(steps, 0), max(tokens, 0), steps >= 0, tokens >= 0
+}
+
+func (m *meter) exhausted() bool {
+	s, t, bs, bt := m.remaining()
+	return (bs && s <= 0) || (bt && t <= 0)
+}
+
+// carve returns a delegation's meter: the requested budget, else the
+// member's default, else the runtime's default steps, capped by what the
+// parent has left. The parent's bounds still apply through the chain, so a
+// parent with nothing left fails the child's first step.
+func (r *run) carve(parent *delegation, req, def agents.Budget) *meter {
+	first := func(vs ...int) int64 {
+		for _, v := range vs {
+			if v > 0 {
+				return int64(v)
+			}
+		}
+		return 0
+	}
+	m := &meter{maxSteps: first(req.Steps, def.Steps, r.rt.limits.DefaultSteps), maxTokens: first(req.Tokens, def.Tokens)}
+	if parent != nil {
+		m.parent = parent.meter
+		ls, lt, bs, bt := parent.meter.remaining()
+		if bs && ls > 0 {
+			m.maxSteps = min(m.maxSteps, ls)
+		}
+		if bt && lt > 0 && (m.maxTokens == 0 || m.maxTokens > lt) {
+			m.maxTokens = lt
+		}
+	}
+	return m
+}
+
+// delegate runs one delegation to its end and returns its outcome.
+func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string, reassignedFrom string) *Outcome {
+	rt := r.rt
+	d := &delegation{
+		run: r, rt: rt, parent: parent, m: m, goal: goal,
+		id:        "d" + strconv.FormatInt(r.nDeleg.Add(1), 10),
+		authority: grant,
+		effective: intersect(m.toolNames, grant),
+		sup:       rt.supervision(m),
+	}
+	if parent != nil {
+		d.depth = parent.depth + 1
+	}
+	def := m.Budget
+	d.meter = r.carve(parent, goal.Budget, def)
+	delegator := "user"
+	if parent != nil {
+		delegator = parent.m.name
+	}
+	d.out = &Outcome{Run: r.id, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
+		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: rt.opts.Now()}
+	d.workTS = d.buildWorkTools()
+
+	wall := goal.Budget.WallTime
+	if wall <= 0 {
+		wall = def.WallTime
+	}
+	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
+	r.emit(&Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
+		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs})
+
+	if wall > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, wall, &agents.BudgetError{Kind: "wall_time", Limit: wall.Milliseconds()})
+		defer cancel()
+	}
+	ctx = context.WithValue(ctx, ctxKey{}, d)
+	ctx = model.WithTrace(ctx, r.retryTrace(d, m.name))
+
+	return d.finish(d.work(ctx))
+}
+
+func (d *delegation) parentID() string {
+	if d.parent == nil {
+		return ""
+	}
+	return d.parent.id
+}
+
+func (d *delegation) delegatorName() string {
+	if d.parent == nil {
+		return "user"
+	}
+	return d.parent.m.name
+}
+
+func (r *run) retryTrace(d *delegation, agent string) *model.Trace {
+	return &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
+		r.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: agent,
+			Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
+	}}
+}
+
+func (d *delegation) data() *prompts.Data {
+	return &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal, Tools: d.effective,
+		Delegates: d.m.delegates, Peers: d.m.peers}
+}
+
+func (d *delegation) render(name string, data *prompts.Data) string {
+	s, err := d.rt.prompts.Render(name, data)
+	if err != nil {
+		// A user's template failed: say so where it is seen rather than
+		// sending an empty prompt.
+		return "[template " + name + " failed: " + err.Error() + "]"
+	}
+	return s
+}
+
+// work runs the delegate's conversation until a terminal act or an error.
+func (d *delegation) work(ctx context.Context) error {
+	rt := d.rt
+	data := d.data()
+	system := d.render(prompts.DelegateSystem, data)
+	offer := d.render(prompts.Offer, data)
+	choice := model.ToolChoice{Mode: model.ChoiceRequired}
+	if rt.opts.ToolChoice == "auto" {
+		choice = model.ToolChoice{}
+	}
+	l := &agents.Loop{
+		Model:       d.m.Agent.Model,
+		Messages:    []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
+		Tools:       d.tools,
+		Known:       func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
+		ToolChoice:  choice,
+		MaxNudges:   rt.limits.MaxNudges,
+		RepeatLimit: rt.limits.RepeatLimit,
+		BeforeTurn:  d.beforeTurn,
+		Charge:      d.charge,
+	}
+	l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: []string{agents.ToolAcceptGoal, agents.ToolDeclineGoal, agents.ToolAskClarification}})
+	l.Hooks = d.hooks("turn")
+	l.Hooks.Prose = func(text string, n int) {
+		d.violation(nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
+		// The reminder names the tools offered now.
+		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
+	}
+	l.Hooks.Repeated = d.onRepeated
+	d.loop = l
+	return l.Run(ctx)
+}
+
+// tools are the tools offered for the next turn: the three of an offer
+// before an aligned acceptance, the working set after.
+func (d *delegation) tools() *agents.Toolset {
+	if d.state.Load() == stateOffered {
+		return d.rt.offerTS
+	}
+	return d.workTS
+}
+
+func (d *delegation) beforeTurn() (string, error) {
+	if err := d.meter.step(); err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.out.Steps++
+	var note string
+	if len(d.notes) > 0 {
+		note = strings.Join(d.notes, "\n")
+		d.notes = nil
+	}
+	if every := d.sup.ProgressEvery; every > 0 && d.state.Load() == stateWorking {
+		d.sinceProgress++
+		switch d.sinceProgress {
+		case every:
+			note = strings.TrimSpace(note + "\nReport your progress with report_progress.")
+		case 2 * every:
+			d.run.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+				Intervention: &Intervention{Action: ActionStalled, Reason: fmt.Sprintf("no progress reported in %d steps", d.sinceProgress)}})
+			note = strings.TrimSpace(note + "\nYou have not reported progress for " + strconv.Itoa(d.sinceProgress) +
+				" steps. Report progress now, or escalate if you are blocked.")
+		}
+	}
+	return note, nil
+}
+
+func (d *delegation) charge(u model.Usage) error {
+	d.mu.Lock()
+	d.out.Usage = d.out.Usage.Add(u)
+	d.mu.Unlock()
+	return d.meter.charge(u)
+}
+
+func (d *delegation) addNote(s string) {
+	d.mu.Lock()
+	d.notes = append(d.notes, s)
+	d.mu.Unlock()
+}
+
+func (d *delegation) addChild(o *Outcome) {
+	d.mu.Lock()
+	d.out.Children = append(d.out.Children, o)
+	d.mu.Unlock()
+}
+
+// hooks turn a loop's observations into events of this delegation. purpose
+// names the conversation: "turn" for the delegate's own, "judge", "answer",
+// "verify" for the asks it receives as a delegator.
+func (d *delegation) hooks(purpose string) agents.Hooks {
+	r := d.run
+	return agents.Hooks{
+		ModelCalled: func(req *model.Request, resp *model.Response, latency time.Duration, err error) {
+			e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+				Model: d.m.Agent.Model.Name(), Purpose: purpose, LatencyMS: float64(latency) / 1e6}
+			if err != nil {
+				e.Error = err.Error()
+			} else if resp != nil {
+				u := resp.Usage
+				e.Usage = &u
+				e.FinishReason = resp.FinishReason
+				if resp.Model != "" {
+					e.Model = resp.Model
+				}
+			}
+			r.emit(e)
+		},
+		ToolCalled: func(call *model.ToolCall) {
+			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+				Tool: call.Name, CallID: call.ID, Arguments: call.Arguments})
+		},
+		ToolResult: func(call *model.ToolCall, res *agents.Result, latency time.Duration) {
+			r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+				Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
+		},
+		Violation: func(call *model.ToolCall, reason string) { d.violation(call, reason) },
+	}
+}
+
+func (d *delegation) violation(call *model.ToolCall, reason string) {
+	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: reason}
+	if call != nil {
+		e.Tool, e.CallID, e.Arguments = call.Name, call.ID, call.Arguments
+	}
+	d.mu.Lock()
+	d.out.Violations++
+	d.mu.Unlock()
+	d.run.emit(e)
+}
+
+// onRepeated records a stall and puts it to the delegator, whose answer
+// reaches the delegate before its next turn.
+func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int) {
+	reason := fmt.Sprintf("%s called %d times in a row with the same arguments", call.Name, n)
+	d.run.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+		Tool: call.Name, Intervention: &Intervention{Action: ActionStalled, Reason: reason}})
+	if n != d.rt.limits.RepeatLimit {
+		return // escalate once per stall
+	}
+	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal,
+		Question: fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
+		Recommendation: "Change approach, or report what is done and what is not."}
+	res := d.escalateUp(ctx, esc, EventEscalationRaised)
+	d.addNote("Your delegator answers the stall: " + formatResolution(res))
+}
+
+// finish records the delegation's end: its outcome and its one terminal event.
+func (d *delegation) finish(err error) *Outcome {
+	d.state.Store(stateDone)
+	r := d.run
+	d.mu.Lock()
+	f := d.final
+	d.mu.Unlock()
+	if f == nil {
+		f = &final{status: StatusFailed, err: err}
+		var be *agents.BudgetError
+		switch {
+		case err == nil:
+			f.reason = "the conversation ended without a protocol act"
+		case errors.As(err, &be):
+			f.reason = "budget exceeded: " + be.Kind
+			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+				Reason: be.Kind, Limit: be.Limit, Used: be.Used})
+		case errors.Is(err, context.Canceled):
+			f.reason, f.err = "cancelled", errors.Join(ErrCancelled, err)
+		case errors.Is(err, context.DeadlineExceeded):
+			f.reason = "deadline exceeded"
+		case errors.Is(err, agents.ErrNoToolCall):
+			f.reason = "answered in prose instead of a protocol call, past every reminder"
+		case errors.Is(err, agents.ErrStalled):
+			f.reason = "stalled: kept repeating the same call"
+		default:
+			f.reason = "model error: " + err.Error()
+		}
+	}
+	d.mu.Lock()
+	out := d.out
+	out.Status, out.Reason, out.Err = f.status, f.reason, f.err
+	if len(d.openEsc) > 0 {
+		out.Reason += " (unresolved escalations: " + strings.Join(d.openEsc, ", ") + ")"
+	}
+	out.End = r.rt.opts.Now()
+	out.Total = out.Usage
+	for _, c := range out.Children {
+		out.Total = out.Total.Add(c.Total)
+	}
+	total := out.Total
+	d.mu.Unlock()
+
+	e := &Event{Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Status: out.Status, Reason: out.Reason, Total: &total}
+	switch out.Status {
+	case StatusCompleted:
+		e.Type = EventGoalCompleted
+		e.Reason = ""
+		if out.Report != nil {
+			e.Result = out.Report.Result
+		}
+	case StatusDeclined:
+		e.Type = EventGoalDeclined
+		e.Decline = out.Decline
+	default:
+		e.Type = EventGoalFailed
+		if out.Err != nil {
+			e.Error = out.Err.Error()
+		}
+	}
+	r.emit(e)
+	return out
+}
+
+// setFinal records the terminal act; the first one wins.
+func (d *delegation) setFinal(status Status, reason string, err error) {
+	d.mu.Lock()
+	if d.final == nil {
+		d.final = &final{status: status, reason: reason, err: err}
+	}
+	d.mu.Unlock()
+}
+
+// buildWorkTools is the toolset after an aligned acceptance: the delegate's
+// effective action tools (gated) and the protocol tools of working.
+func (d *delegation) buildWorkTools() *agents.Toolset {
+	var tools []agents.Tool
+	for _, t := range d.m.gated {
+		if slices.Contains(d.effective, t.Def().Name) {
+			tools = append(tools, t)
+		}
+	}
+	tools = append(tools, d.rt.escalate, d.rt.progress, d.rt.complete)
+	if d.m.consult != nil {
+		tools = append(tools, d.m.consult)
+	}
+	if d.m.delegate != nil && d.depth < d.rt.limits.MaxDepth {
+		tools = append(tools, d.m.delegate)
+	}
+	ts, err := agents.NewToolset(tools...)
+	if err != nil {
+		panic("orchestrator: " + err.Error()) // names are checked in New
+	}
+	return ts
+}

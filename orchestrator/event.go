@@ -1,0 +1,266 @@
+package orchestrator
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// EventType names a kind of event. The names are a public contract: journals,
+// evals and users' scripts depend on them.
+type EventType string
+
+// The event types of the journal.
+const (
+	EventRunStarted            EventType = "run.started"
+	EventGoalOffered           EventType = "goal.offered"
+	EventGoalAccepted          EventType = "goal.accepted"
+	EventGoalDeclined          EventType = "goal.declined"
+	EventClarificationAsked    EventType = "clarification.asked"
+	EventAlignmentJudged       EventType = "alignment.judged"
+	EventToolCalled            EventType = "tool.called"
+	EventToolResult            EventType = "tool.result"
+	EventProtocolViolation     EventType = "protocol.violation"
+	EventEscalationRaised      EventType = "escalation.raised"
+	EventEscalationResolved    EventType = "escalation.resolved"
+	EventConsultationAsked     EventType = "consultation.asked"
+	EventConsultationAnswered  EventType = "consultation.answered"
+	EventProgressReported      EventType = "progress.reported"
+	EventSupervisionIntervened EventType = "supervision.intervened"
+	EventGoalReported          EventType = "goal.reported"
+	EventReportVerified        EventType = "report.verified"
+	EventGoalReassigned        EventType = "goal.reassigned"
+	EventBudgetExceeded        EventType = "budget.exceeded"
+	EventModelCalled           EventType = "model.called"
+	EventModelRetried          EventType = "model.retried"
+	EventGoalCompleted         EventType = "goal.completed"
+	EventGoalFailed            EventType = "goal.failed"
+	EventRunFinished           EventType = "run.finished"
+)
+
+// EventTypes lists every event type, in lifecycle order.
+var EventTypes = []EventType{
+	EventRunStarted, EventGoalOffered, EventGoalAccepted, EventGoalDeclined, EventClarificationAsked,
+	EventAlignmentJudged, EventToolCalled, EventToolResult, EventProtocolViolation, EventEscalationRaised,
+	EventEscalationResolved, EventConsultationAsked, EventConsultationAnswered, EventProgressReported,
+	EventSupervisionIntervened, EventGoalReported, EventReportVerified, EventGoalReassigned,
+	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventGoalCompleted, EventGoalFailed,
+	EventRunFinished,
+}
+
+// Terminal reports whether t ends a delegation.
+func (t EventType) Terminal() bool {
+	return t == EventGoalCompleted || t == EventGoalFailed || t == EventGoalDeclined
+}
+
+// Event is one typed, timestamped fact of a run: one line of the journal.
+// The common fields come first; the others are set by the types that carry
+// them and omitted otherwise. An emitted Event is never modified.
+type Event struct {
+	Seq        int64     `json:"seq"`
+	Time       time.Time `json:"time"`
+	Run        string    `json:"run"`
+	Type       EventType `json:"type"`
+	Delegation string    `json:"delegation,omitempty"`
+	Parent     string    `json:"parent,omitempty"`
+	// Agent is who acts: the delegate, or the delegator for judgements,
+	// answers and verifications.
+	Agent string `json:"agent,omitempty"`
+
+	// goal.offered, run.started
+	Goal           *agents.Goal `json:"goal,omitempty"`
+	Delegator      string       `json:"delegator,omitempty"`
+	Depth          int          `json:"depth,omitempty"`
+	Tools          []string     `json:"tools,omitempty"`
+	ReassignedFrom string       `json:"reassigned_from,omitempty"`
+	Budget         *BudgetState `json:"budget,omitempty"`
+
+	// goal.accepted, alignment.judged, goal.declined, report.verified
+	Round        int                  `json:"round,omitempty"`
+	Acceptance   *agents.Acceptance   `json:"acceptance,omitempty"`
+	Aligned      *bool                `json:"aligned,omitempty"`
+	Alignment    *agents.Alignment    `json:"alignment,omitempty"`
+	Decline      *agents.Decline      `json:"decline,omitempty"`
+	Report       *agents.Report       `json:"report,omitempty"`
+	Verification *agents.Verification `json:"verification,omitempty"`
+
+	// escalation.*, clarification.asked, consultation.*
+	ID           string               `json:"id,omitempty"`
+	Escalation   *agents.Escalation   `json:"escalation,omitempty"`
+	Resolution   *agents.Resolution   `json:"resolution,omitempty"`
+	Consultation *agents.Consultation `json:"consultation,omitempty"`
+
+	// progress.reported, supervision.intervened
+	Progress     *agents.ProgressReport `json:"progress,omitempty"`
+	Intervention *Intervention          `json:"intervention,omitempty"`
+
+	// tool.called, tool.result, protocol.violation
+	Tool      string          `json:"tool,omitempty"`
+	CallID    string          `json:"call_id,omitempty"`
+	Arguments json.RawMessage `json:"arguments,omitempty"`
+	Result    string          `json:"result,omitempty"`
+	IsError   bool            `json:"is_error,omitempty"`
+
+	// model.called, model.retried
+	Model        string       `json:"model,omitempty"`
+	Purpose      string       `json:"purpose,omitempty"`
+	Usage        *model.Usage `json:"usage,omitempty"`
+	LatencyMS    float64      `json:"latency_ms,omitempty"`
+	FinishReason string       `json:"finish_reason,omitempty"`
+	Attempt      int          `json:"attempt,omitempty"`
+	WaitMS       float64      `json:"wait_ms,omitempty"`
+	Error        string       `json:"error,omitempty"`
+
+	// budget.exceeded: the budget's kind, limit and use.
+	Limit int64 `json:"limit,omitempty"`
+	Used  int64 `json:"used,omitempty"`
+
+	// goal.completed, goal.failed, goal.declined, run.finished,
+	// protocol.violation, supervision.intervened, budget.exceeded
+	Status Status `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// Result is also the final result on goal.completed; Total is the
+	// delegation's (or the run's) usage, children included.
+	Total *model.Usage `json:"total,omitempty"`
+}
+
+// BudgetState is a delegation's budget as carved at its start.
+type BudgetState struct {
+	Steps  int   `json:"steps,omitempty"`
+	Tokens int64 `json:"tokens,omitempty"`
+	// WallTimeMS bounds the delegation's duration, in milliseconds.
+	WallTimeMS int64 `json:"wall_time_ms,omitempty"`
+}
+
+// Sink receives events. Emit is called under the runtime's journal lock, in
+// sequence order, so a Sink needs no locking of its own for ordering but
+// must be quick. It must not modify e; it may keep it. An error is recorded
+// and returned by Run once the run ends; the run goes on.
+type Sink interface {
+	Emit(e *Event) error
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(e *Event) error
+
+// Emit calls f.
+func (f SinkFunc) Emit(e *Event) error { return f(e) }
+
+// Memory is a Sink that keeps events in memory. It is safe for concurrent use.
+type Memory struct {
+	mu     sync.Mutex
+	events []*Event
+}
+
+// Emit appends e.
+func (m *Memory) Emit(e *Event) error {
+	m.mu.Lock()
+	m.events = append(m.events, e)
+	m.mu.Unlock()
+	return nil
+}
+
+// Events returns the events so far, in order.
+func (m *Memory) Events() []*Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*Event(nil), m.events...)
+}
+
+// Journal is a Sink that writes events as JSON lines, one an event, flushed
+// per event so a crash loses at most the line being written.
+type Journal struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	enc *json.Encoder
+	c   io.Closer
+}
+
+// NewJournal returns a journal writing to w. If w is an io.Closer, Close
+// closes it.
+func NewJournal(w io.Writer) *Journal {
+	bw := bufio.NewWriterSize(w, 16<<10)
+	j := &Journal{w: bw, enc: json.NewEncoder(bw)}
+	j.enc.SetEscapeHTML(false)
+	if c, ok := w.(io.Closer); ok {
+		j.c = c
+	}
+	return j
+}
+
+// CreateJournal creates (or truncates) the file at path, with its directory,
+// and returns a journal writing to it.
+func CreateJournal(path string) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return NewJournal(f), nil
+}
+
+// Emit writes e as one line and flushes it.
+func (j *Journal) Emit(e *Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if err := j.enc.Encode(e); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// Close flushes the journal and closes its file.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	err := j.w.Flush()
+	if j.c != nil {
+		if cerr := j.c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// ReadJournal reads the events of a JSONL journal. A malformed line is an
+// error naming its line number; a torn last line (a crash mid-write) is
+// skipped and reported through truncated.
+func ReadJournal(r io.Reader) (events []*Event, truncated bool, err error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	line := 0
+	var pending error
+	for sc.Scan() {
+		line++
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		if pending != nil {
+			return events, false, pending
+		}
+		e := new(Event)
+		if err := json.Unmarshal(b, e); err != nil {
+			pending = fmt.Errorf("journal line %d: %w", line, err)
+			continue
+		}
+		events = append(events, e)
+	}
+	if err := sc.Err(); err != nil {
+		return events, false, fmt.Errorf("journal: %w", err)
+	}
+	return events, pending != nil, nil
+}

@@ -1,0 +1,145 @@
+package orchestrator_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// call is shorthand for a scripted tool call.
+func call(name string, args any) model.ToolCall { return model.Call(name, args) }
+
+func turn(calls ...model.ToolCall) model.Turn { return model.Calls(calls...) }
+
+// accept is an acceptance that passes the structural checks of g.
+func accept(g agents.Goal, plan ...string) model.ToolCall {
+	if len(plan) == 0 {
+		plan = []string{"do it"}
+	}
+	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
+		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
+	for i, c := range g.Criteria {
+		a.AcknowledgedCriteria[i] = "I will make sure: " + c
+	}
+	for i, c := range g.Constraints {
+		a.AcknowledgedConstraints[i] = "I will respect: " + c
+	}
+	return call(agents.ToolAcceptGoal, a)
+}
+
+// complete is a report claiming every criterion of g met.
+func complete(g agents.Goal, result string) model.ToolCall {
+	r := agents.Report{Result: result}
+	for _, c := range g.Criteria {
+		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
+	}
+	return call(agents.ToolCompleteGoal, r)
+}
+
+func judge(aligned bool, gaps ...string) model.ToolCall {
+	return call(agents.ToolJudgeAlignment, agents.Alignment{Aligned: aligned, Gaps: gaps})
+}
+
+func verdict(v agents.Verdict, feedback string) model.ToolCall {
+	return call(agents.ToolVerifyReport, agents.Verification{Verdict: v, Feedback: feedback})
+}
+
+// recorder is an action tool that counts its runs.
+type recorder struct {
+	runs atomic.Int64
+	tool agents.Tool
+}
+
+func newRecorder(t testing.TB, name string) *recorder {
+	t.Helper()
+	r := &recorder{}
+	tool, err := agents.NewTool(name, "records that it ran", func(ctx context.Context, in struct {
+		Text string `json:"text"`
+	}) (string, error) {
+		r.runs.Add(1)
+		return "ok: " + in.Text, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tool = tool
+	return r
+}
+
+var structural = &orchestrator.Supervision{Level: "test"}
+
+func newRuntime(t testing.TB, team orchestrator.Team, opts *orchestrator.Options) (*orchestrator.Runtime, *orchestrator.Memory) {
+	t.Helper()
+	mem := &orchestrator.Memory{}
+	if opts == nil {
+		opts = &orchestrator.Options{}
+	}
+	opts.Sinks = append(opts.Sinks, mem)
+	rt, err := orchestrator.New(team, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt, mem
+}
+
+func ofType(events []*orchestrator.Event, typ orchestrator.EventType) []*orchestrator.Event {
+	var out []*orchestrator.Event
+	for _, e := range events {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func types(events []*orchestrator.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		if e.Type == orchestrator.EventModelCalled {
+			continue
+		}
+		b.WriteString(string(e.Type))
+		if e.Tool != "" {
+			b.WriteString("(" + e.Tool + ")")
+		}
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+// checkTerminals asserts invariant 4 over a journal: every offered delegation
+// has exactly one terminal event, and the run finished once.
+func checkTerminals(t *testing.T, events []*orchestrator.Event) {
+	t.Helper()
+	offered := map[string]int{}
+	for _, e := range events {
+		switch {
+		case e.Type == orchestrator.EventGoalOffered:
+			offered[e.Delegation] += 0
+		case e.Type.Terminal():
+			offered[e.Delegation]++
+		}
+	}
+	for id, n := range offered {
+		if n != 1 {
+			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
+		}
+	}
+	if n := len(ofType(events, orchestrator.EventRunFinished)); n != 1 {
+		t.Errorf("%d run.finished events, want 1", n)
+	}
+	if events[len(events)-1].Type != orchestrator.EventRunFinished {
+		t.Errorf("last event is %s, want run.finished", events[len(events)-1].Type)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

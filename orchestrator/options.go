@@ -1,0 +1,195 @@
+package orchestrator
+
+import (
+	"context"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/prompts"
+)
+
+// Member is an agent in a team, with its place in the delegation graph.
+type Member struct {
+	Agent *agents.Agent
+	// DelegatesTo names the members it may delegate to.
+	DelegatesTo []string
+	// Consults names the members it may consult.
+	Consults []string
+	// Budget is the default budget of a delegation to this member, when
+	// the delegator names none; still capped by what the delegator has left.
+	Budget agents.Budget
+	// Supervision, when set, overrides the supervision its trust sets.
+	Supervision *Supervision
+}
+
+// Team is the roster a runtime runs.
+type Team struct {
+	// Lead names the member the user's goal is entrusted to.
+	Lead    string
+	Members []Member
+	// Grants names the tools the team grants at the root: the widest
+	// authority any delegation can hold. Nil grants every member's tools.
+	Grants []string
+}
+
+// Limits bound the runtime. Zero fields take the defaults in brackets.
+type Limits struct {
+	MaxDepth          int // depth of sub-delegation below the lead [3]
+	MaxFanOut         int // delegations one delegation may make [8]
+	MaxAlignRounds    int // acceptances offered before failing [3]
+	MaxRevisions      int // reports sent back before rejecting [2]
+	MaxReassign       int // reassignments of one goal [2]
+	MaxNudges         int // prose answers met with a reminder [2]
+	MaxClarifications int // ask_clarification calls before acceptance [3]
+	RepeatLimit       int // identical calls in a row that count as a stall [3]
+	DefaultSteps      int // steps of a delegation whose budget names none [40]
+	AskSteps          int // model turns of one judgement, answer or verification [3]
+}
+
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxDepth, 3)
+	def(&l.MaxFanOut, 8)
+	def(&l.MaxAlignRounds, 3)
+	def(&l.MaxRevisions, 2)
+	def(&l.MaxReassign, 2)
+	def(&l.MaxNudges, 2)
+	def(&l.MaxClarifications, 3)
+	def(&l.RepeatLimit, 3)
+	def(&l.DefaultSteps, 40)
+	def(&l.AskSteps, 3)
+	return l
+}
+
+// Supervision is how closely a delegate is supervised. Trust sets it (see
+// SupervisionFor); a Member may override it.
+type Supervision struct {
+	// Level names the preset, e.g. "new", "low", "medium", "high".
+	Level string `json:"level" yaml:"level"`
+	// ModelJudge asks the delegator's model to judge an acceptance that
+	// passed the structural checks; false trusts the structural checks.
+	ModelJudge bool `json:"model_judge" yaml:"model_judge"`
+	// ModelVerify asks the delegator's model to verify a report that
+	// passed the programmatic verifiers; false trusts them.
+	ModelVerify bool `json:"model_verify" yaml:"model_verify"`
+	// ProgressEvery is the number of steps after which the delegate is
+	// reminded to report progress (0: never); twice that without a report
+	// counts as a stall.
+	ProgressEvery int `json:"progress_every" yaml:"progress_every"`
+	// MaxRevisions bounds the reports sent back (0: Limits.MaxRevisions).
+	MaxRevisions int `json:"max_revisions" yaml:"max_revisions"`
+}
+
+// Intervention is a supervisor's answer to a progress report or a stall.
+type Intervention struct {
+	// Action is "continue", "redirect", "halt" or "stalled".
+	Action      string `json:"action"`
+	Instruction string `json:"instruction,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
+
+// The actions of an Intervention.
+const (
+	ActionContinue = "continue"
+	ActionRedirect = "redirect"
+	ActionHalt     = "halt"
+	ActionStalled  = "stalled"
+)
+
+// ProgressInfo is what a Supervisor sees of a progress report.
+type ProgressInfo struct {
+	Delegation string
+	Agent      string
+	Delegator  string
+	Goal       *agents.Goal
+	Progress   agents.ProgressReport
+	Steps      int
+	// Tokens is what the delegation has spent; Budget what it may.
+	Tokens, Budget int64
+}
+
+// Supervisor answers progress reports. It must be safe for concurrent use.
+type Supervisor func(ctx context.Context, p ProgressInfo) Intervention
+
+// Principal is whoever stands above the lead: the user at a terminal, a
+// callback, or an automatic policy. It judges the lead's acceptance and
+// answers the escalations that reach the top. It must be safe for
+// concurrent use.
+type Principal interface {
+	// JudgeAcceptance judges the lead's acceptance of the user's goal. It
+	// is asked only after the structural checks passed.
+	JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error)
+	// AnswerEscalation resolves an escalation that reached the top: an
+	// answer, a decision, or a refusal (Refused).
+	AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error)
+}
+
+// ReportVerifier is implemented by a Principal that also verifies the lead's
+// report; otherwise the programmatic verifiers and the report's own claims
+// decide at the root.
+type ReportVerifier interface {
+	VerifyReport(ctx context.Context, g *agents.Goal, agent string, r *agents.Report) (agents.Verification, error)
+}
+
+// AutoPrincipal is an automatic Principal: it confirms every acceptance that
+// passed the structural checks and resolves escalations by policy.
+type AutoPrincipal struct {
+	// Deny refuses every escalation instead of taking its recommendation.
+	Deny bool
+}
+
+// JudgeAcceptance confirms the acceptance.
+func (p AutoPrincipal) JudgeAcceptance(context.Context, *agents.Goal, string, *agents.Acceptance) (agents.Alignment, error) {
+	return agents.Alignment{Aligned: true, By: "policy"}, nil
+}
+
+// AnswerEscalation takes the recommendation, else the first option, else
+// refuses; with Deny it always refuses.
+func (p AutoPrincipal) AnswerEscalation(_ context.Context, e *agents.Escalation) (agents.Resolution, error) {
+	switch {
+	case p.Deny:
+		return agents.Resolution{Refused: true, Answer: "No one above can answer this; decide within your constraints or decline.", By: "policy"}, nil
+	case e.Recommendation != "":
+		return agents.Resolution{Answer: "Proceed with your recommendation: " + e.Recommendation, Decision: e.Recommendation, By: "policy"}, nil
+	case len(e.Options) > 0:
+		return agents.Resolution{Answer: "Take the first option: " + e.Options[0], Decision: e.Options[0], By: "policy"}, nil
+	}
+	return agents.Resolution{Refused: true, Answer: "No recommendation was given and no one above can answer; decide within your constraints.", By: "policy"}, nil
+}
+
+// Options configure a Runtime. The zero value is usable.
+type Options struct {
+	// RunID names the run; default a time-based id.
+	RunID string
+	// Sinks receive every event, in order.
+	Sinks []Sink
+	// Principal stands above the lead; default AutoPrincipal{}.
+	Principal Principal
+	// Prompts are the templates; default prompts.Default().
+	Prompts *prompts.Set
+	// Limits bound the runtime.
+	Limits Limits
+	// Budget is the root delegation's budget when the goal names none.
+	Budget agents.Budget
+	// SupervisionFor sets how closely an agent is supervised, e.g. from a
+	// trust ledger; default DefaultSupervision.
+	SupervisionFor func(agent string) Supervision
+	// Supervisor answers progress reports; default: always continue.
+	Supervisor Supervisor
+	// ToolChoice is sent while a protocol call is required; default
+	// "required". Servers that reject it can use ChoiceAuto: the runtime
+	// still refuses prose and nudges.
+	ToolChoice string
+	// Now is the clock of the events; default time.Now.
+	Now func() time.Time
+}
+
+// DefaultSupervision is the supervision of an agent with no track record: the
+// delegator's model judges every acceptance and verifies every report.
+func DefaultSupervision(string) Supervision {
+	return Supervision{Level: "new", ModelJudge: true, ModelVerify: true}
+}

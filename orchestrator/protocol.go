@@ -1,0 +1,447 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/prompts"
+)
+
+// Descriptions of the protocol tools, as the models see them.
+const (
+	descAccept    = "Accept the goal: restate its intent in your own words, give your plan, acknowledge each success criterion and each constraint (one entry each, same order). Required before you may act."
+	descDecline   = "Decline the goal, saying why, what is missing, and who could do it instead."
+	descClarify   = "Ask your delegator a question before deciding whether to accept."
+	descEscalate  = "Raise uncertainty to your delegator: ambiguity, missing information, risk, being blocked, a change of scope, a conflict, or the budget. Blocking by default: you get the answer as the result."
+	descConsult   = "Ask a peer for advice. Responsibility for the work stays with you."
+	descProgress  = "Report progress to your supervisor; the answer may redirect or halt you."
+	descComplete  = "Report the goal complete: the result, and every success criterion with met or not and the evidence. It is verified before it counts."
+	descDelegate  = "Entrust a sub-goal to another agent, with at most the tools you hold. It must accept before it acts; you get its verified outcome as the result."
+	descJudge     = "Judge whether your delegate's acceptance is aligned with your intent; name the gaps and a correction if not."
+	descAnswer    = "Answer your delegate's escalation or question."
+	descVerify    = "Verify your delegate's report against the goal's criteria: accept, revise with feedback, or reject."
+	descEscalateU = "Pass the question up to your own delegator when it is beyond what you can decide."
+)
+
+func (rt *Runtime) buildTools() error {
+	var err error
+	must := func(t agents.Tool, e error) agents.Tool {
+		if e != nil && err == nil {
+			err = e
+		}
+		return t
+	}
+	accept := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
+		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) { return from(ctx).onAccept(ctx, &a), nil }))
+	decline := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline},
+		func(ctx context.Context, a agents.Decline) (agents.Result, error) { return from(ctx).onDecline(&a), nil }))
+	clarify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify},
+		func(ctx context.Context, a agents.Clarification) (agents.Result, error) { return from(ctx).onClarify(ctx, &a), nil }))
+	rt.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate},
+		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) { return from(ctx).onEscalate(ctx, &a), nil }))
+	rt.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress},
+		func(ctx context.Context, a agents.ProgressReport) (agents.Result, error) { return from(ctx).onProgress(ctx, &a), nil }))
+	rt.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete},
+		func(ctx context.Context, a agents.Report) (agents.Result, error) { return from(ctx).onComplete(ctx, &a), nil }))
+
+	// The delegator's tools record the call and end the ask; the caller
+	// reads the validated arguments back from the conversation.
+	recorded := agents.Result{Content: "recorded", Stop: true}
+	judge := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolJudgeAlignment, Description: descJudge},
+		func(context.Context, agents.Alignment) (agents.Result, error) { return recorded, nil }))
+	answer := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAnswerEscalation, Description: descAnswer},
+		func(context.Context, agents.AnswerArgs) (agents.Result, error) { return recorded, nil }))
+	passUp := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalateU},
+		func(context.Context, agents.EscalateArgs) (agents.Result, error) { return recorded, nil }))
+	verify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerify},
+		func(context.Context, agents.Verification) (agents.Result, error) { return recorded, nil }))
+	if err != nil {
+		return fmt.Errorf("orchestrator: %w", err)
+	}
+	rt.offerTS, _ = agents.NewToolset(accept, decline, clarify)
+	rt.judgeTS, _ = agents.NewToolset(judge)
+	rt.answerTS, _ = agents.NewToolset(answer, passUp)
+	rt.verifyTS, _ = agents.NewToolset(verify)
+
+	for _, m := range rt.members {
+		for _, t := range m.Agent.Tools {
+			m.gated = append(m.gated, &gated{Tool: t, name: t.Def().Name})
+		}
+		for _, n := range m.DelegatesTo {
+			m.delegates = append(m.delegates, prompts.Peer{Name: n, Role: rt.members[n].Agent.Role})
+		}
+		for _, n := range m.Consults {
+			m.peers = append(m.peers, prompts.Peer{Name: n, Role: rt.members[n].Agent.Role})
+		}
+		if len(m.DelegatesTo) > 0 {
+			enums := map[string][]string{"agent": m.DelegatesTo}
+			if len(rt.allTool) > 0 {
+				enums["tools"] = rt.allTool
+			}
+			m.delegate, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolDelegate, Description: descDelegate, Enums: enums, Concurrent: true},
+				func(ctx context.Context, a agents.DelegateArgs) (agents.Result, error) { return from(ctx).onDelegate(ctx, &a), nil })
+			if err != nil {
+				return fmt.Errorf("orchestrator: %w", err)
+			}
+		}
+		if len(m.Consults) > 0 {
+			m.consult, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolConsult, Description: descConsult,
+				Enums: map[string][]string{"agent": m.Consults}, Concurrent: true},
+				func(ctx context.Context, a agents.ConsultArgs) (agents.Result, error) { return from(ctx).onConsult(ctx, &a), nil })
+			if err != nil {
+				return fmt.Errorf("orchestrator: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// gated wraps an action tool so that it runs only inside a delegation whose
+// acceptance was judged aligned and whose authority includes it: the second
+// lock behind the toolset offered to the model.
+type gated struct {
+	agents.Tool
+	name string
+}
+
+func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	d := from(ctx)
+	switch {
+	case d == nil:
+		return agents.Errorf("refused: %s runs only inside a delegation", g.name)
+	case d.state.Load() != stateWorking:
+		d.violation(nil, g.name+" called before an aligned acceptance")
+		return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned", g.name)
+	case !slices.Contains(d.effective, g.name):
+		d.violation(nil, g.name+" is beyond the delegation's authority")
+		return agents.Errorf("refused: %s is not granted to you", g.name)
+	}
+	return g.Tool.Call(ctx, args)
+}
+
+// Concurrent passes through the wrapped tool's setting.
+func (g *gated) Concurrent() bool {
+	c, ok := g.Tool.(interface{ Concurrent() bool })
+	return ok && c.Concurrent()
+}
+
+func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.Result {
+	if d.state.Load() != stateOffered {
+		return agents.Errorf("refused: the goal is already accepted")
+	}
+	d.mu.Lock()
+	d.out.AlignmentRounds++
+	round := d.out.AlignmentRounds
+	d.out.Acceptance = a
+	d.mu.Unlock()
+	r := d.run
+	r.emit(&Event{Type: EventGoalAccepted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Acceptance: a})
+
+	al := agents.Alignment{Aligned: true, By: "structural"}
+	gaps := d.structuralGaps(a)
+	switch {
+	case len(gaps) > 0:
+		al = agents.Alignment{Aligned: false, Gaps: gaps, By: "structural"}
+	case d.parent == nil:
+		judged, err := d.rt.opts.Principal.JudgeAcceptance(ctx, d.goal, d.m.name, a)
+		if err != nil {
+			if ctx.Err() != nil {
+				return agents.Result{Content: "cancelled", IsError: true, Stop: true}
+			}
+			judged = agents.Alignment{Aligned: false, Gaps: []string{"the user could not confirm: " + err.Error()}}
+		}
+		if judged.By == "" {
+			judged.By = "user"
+		}
+		al = judged
+	case d.sup.ModelJudge:
+		al = d.parent.judge(ctx, d, a, round)
+	}
+	aligned := al.Aligned
+	d.mu.Lock()
+	d.out.Alignment = &al
+	d.mu.Unlock()
+	r.emit(&Event{Type: EventAlignmentJudged, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+		Round: round, Aligned: &aligned, Alignment: &al})
+	if aligned {
+		d.state.Store(stateWorking)
+		return agents.Result{Content: d.render(prompts.Aligned, d.data())}
+	}
+	if round >= d.rt.limits.MaxAlignRounds {
+		d.setFinal(StatusFailed, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")), nil)
+		return agents.Result{Content: "Your acceptance is still not aligned; the goal is withdrawn.", IsError: true, Stop: true}
+	}
+	findings := slices.Clone(al.Gaps)
+	if al.Correction != "" {
+		findings = append(findings, "Correction: "+al.Correction)
+	}
+	data := d.data()
+	data.Findings, data.Round = findings, round
+	return agents.Result{Content: d.render(prompts.Misaligned, data), IsError: true}
+}
+
+// structuralGaps are the runtime's own checks of an acceptance: the intent
+// restated, a plan, one acknowledgement per criterion and per constraint, and
+// a plan that names no tool outside the delegation's tools.
+func (d *delegation) structuralGaps(a *agents.Acceptance) []string {
+	var gaps []string
+	if strings.TrimSpace(a.RestatedIntent) == "" {
+		gaps = append(gaps, "the intent is not restated")
+	}
+	if len(a.Plan) == 0 {
+		gaps = append(gaps, "there is no plan")
+	}
+	check := func(what string, want []string, got []string) {
+		if len(got) != len(want) {
+			gaps = append(gaps, fmt.Sprintf("%d %s acknowledged, the goal has %d: acknowledge each, in order", len(got), what, len(want)))
+			return
+		}
+		for i, g := range got {
+			if strings.TrimSpace(g) == "" {
+				gaps = append(gaps, fmt.Sprintf("%s %d (%q) is acknowledged with an empty entry", what, i+1, want[i]))
+			}
+		}
+	}
+	check("criteria", d.goal.Criteria, a.AcknowledgedCriteria)
+	check("constraints", d.goal.Constraints, a.AcknowledgedConstraints)
+	plan := strings.Join(a.Plan, "\n")
+	for _, t := range d.rt.allTool {
+		if strings.Contains(plan, t) && !slices.Contains(d.effective, t) {
+			gaps = append(gaps, fmt.Sprintf("the plan uses %s, which is not granted to you (granted: %v)", t, d.effective))
+		}
+	}
+	return gaps
+}
+
+func (d *delegation) onDecline(a *agents.Decline) agents.Result {
+	if d.state.Load() != stateOffered {
+		return agents.Errorf("refused: the goal is already accepted; report it, or escalate")
+	}
+	d.mu.Lock()
+	d.out.Decline = a
+	d.mu.Unlock()
+	d.setFinal(StatusDeclined, a.Reason, nil)
+	return agents.Result{Content: "Declined.", Stop: true}
+}
+
+func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) agents.Result {
+	d.mu.Lock()
+	d.clarifications++
+	n := d.clarifications
+	d.mu.Unlock()
+	if n > d.rt.limits.MaxClarifications {
+		return agents.Errorf("refused: you asked %d questions already; accept with your assumptions stated, or decline", n-1)
+	}
+	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
+		Recommendation: a.Recommendation, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal}
+	res := d.escalateUp(ctx, esc, EventClarificationAsked)
+	return agents.Result{Content: formatResolution(res)}
+}
+
+func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {
+	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
+		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
+	res := d.escalateUp(ctx, esc, EventEscalationRaised)
+	return agents.Result{Content: formatResolution(res)}
+}
+
+func formatResolution(res agents.Resolution) string {
+	var b strings.Builder
+	switch {
+	case res.Refused:
+		b.WriteString("Refused by " + res.By + ": ")
+	default:
+		b.WriteString("Answer from " + res.By + ": ")
+	}
+	b.WriteString(res.Answer)
+	if res.Decision != "" {
+		b.WriteString("\nDecision: " + res.Decision)
+	}
+	return b.String()
+}
+
+func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) agents.Result {
+	r := d.run
+	r.emit(&Event{Type: EventProgressReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Progress: p})
+	d.mu.Lock()
+	d.sinceProgress = 0
+	steps := d.out.Steps
+	d.mu.Unlock()
+	iv := Intervention{Action: ActionContinue}
+	if sv := d.rt.opts.Supervisor; sv != nil {
+		_, tokens, _, _ := d.meter.remaining()
+		iv = sv(ctx, ProgressInfo{Delegation: d.id, Agent: d.m.name, Delegator: d.delegatorName(), Goal: d.goal,
+			Progress: *p, Steps: steps, Tokens: d.meter.tokens.Load(), Budget: tokens + d.meter.tokens.Load()})
+	}
+	if p.Stalled && iv.Action == ActionContinue {
+		iv = Intervention{Action: ActionStalled, Reason: "the delegate reports it is stalled"}
+	}
+	if iv.Action != ActionContinue && iv.Action != "" {
+		r.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Intervention: &iv})
+	}
+	switch iv.Action {
+	case ActionHalt:
+		d.setFinal(StatusFailed, "halted by supervisor: "+iv.Reason, nil)
+		return agents.Result{Content: "Halted by your supervisor: " + iv.Reason, Stop: true}
+	case ActionRedirect:
+		return agents.Result{Content: "Your supervisor redirects you: " + iv.Instruction}
+	case ActionStalled:
+		return agents.Result{Content: "Noted that you are stalled. Escalate what blocks you, or report what is done with complete_goal."}
+	}
+	return agents.Result{Content: "Noted. Continue."}
+}
+
+func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.Result {
+	if d.state.Load() != stateWorking {
+		return agents.Errorf("refused: complete_goal needs an aligned acceptance first")
+	}
+	r := d.run
+	d.mu.Lock()
+	round := d.out.Revisions + 1
+	d.mu.Unlock()
+	r.emit(&Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
+
+	findings := reportGaps(d.goal, rep)
+	var unmet []string
+	for _, v := range d.goal.Verifiers {
+		u, err := v(d.goal, rep)
+		if err != nil {
+			findings = append(findings, "a verifier could not check: "+err.Error())
+		}
+		unmet = append(unmet, u...)
+	}
+	for _, u := range unmet {
+		findings = append(findings, "verifier: "+u)
+	}
+	var ver agents.Verification
+	switch {
+	case len(findings) > 0:
+		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: "runtime"}
+	case d.parent == nil:
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
+			v, err := pv.VerifyReport(ctx, d.goal, d.m.name, rep)
+			if err == nil {
+				ver = v
+				if ver.By == "" {
+					ver.By = "user"
+				}
+			}
+		}
+	case d.sup.ModelVerify:
+		ver = d.parent.verify(ctx, d, rep, round)
+	default:
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+	}
+	if ver.Verdict == agents.VerdictRevise && round > d.sup.MaxRevisions {
+		ver.Verdict = agents.VerdictReject
+		ver.Feedback = strings.TrimSpace(ver.Feedback + fmt.Sprintf(" (still unmet after %d revisions)", d.sup.MaxRevisions))
+	}
+	d.mu.Lock()
+	d.out.Report, d.out.Verification = rep, &ver
+	if ver.Verdict == agents.VerdictRevise {
+		d.out.Revisions++
+	}
+	d.mu.Unlock()
+	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver})
+	switch ver.Verdict {
+	case agents.VerdictAccept:
+		d.setFinal(StatusCompleted, "", nil)
+		return agents.Result{Content: "Verified: the goal is complete.", Stop: true}
+	case agents.VerdictReject:
+		d.setFinal(StatusFailed, "report rejected: "+ver.Feedback, nil)
+		return agents.Result{Content: "Rejected: " + ver.Feedback, Stop: true}
+	}
+	msg := "Revise and report again: " + ver.Feedback
+	if len(ver.Unmet) > 0 {
+		msg += "\nUnmet: " + strings.Join(ver.Unmet, "; ")
+	}
+	return agents.Result{Content: msg, IsError: true}
+}
+
+// reportGaps checks a report's own claims: every criterion reported, and met.
+func reportGaps(g *agents.Goal, rep *agents.Report) []string {
+	var gaps []string
+	for i, c := range g.Criteria {
+		var got *agents.CriterionResult
+		for j := range rep.Criteria {
+			if strings.EqualFold(strings.TrimSpace(rep.Criteria[j].Criterion), strings.TrimSpace(c)) {
+				got = &rep.Criteria[j]
+				break
+			}
+		}
+		if got == nil && len(rep.Criteria) == len(g.Criteria) {
+			got = &rep.Criteria[i] // restated in other words, same order
+		}
+		switch {
+		case got == nil:
+			gaps = append(gaps, fmt.Sprintf("criterion %q is not reported", c))
+		case !got.Met:
+			gaps = append(gaps, fmt.Sprintf("criterion %q is reported unmet", c))
+		}
+	}
+	return gaps
+}
+
+// delegateResult is what a delegator's model gets back from delegate.
+type delegateResult struct {
+	Delegation string                   `json:"delegation"`
+	Agent      string                   `json:"agent"`
+	Status     Status                   `json:"status"`
+	Result     string                   `json:"result,omitempty"`
+	Criteria   []agents.CriterionResult `json:"criteria,omitempty"`
+	Deviations []string                 `json:"deviations,omitempty"`
+	Reason     string                   `json:"reason,omitempty"`
+}
+
+func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) agents.Result {
+	rt, r := d.rt, d.run
+	target, ok := rt.members[a.Agent]
+	if !ok || !slices.Contains(d.m.DelegatesTo, a.Agent) {
+		return agents.Errorf("refused: you may delegate only to %v", d.m.DelegatesTo)
+	}
+	if d.depth+1 > rt.limits.MaxDepth {
+		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "depth",
+			Limit: int64(rt.limits.MaxDepth), Used: int64(d.depth + 1)})
+		return agents.Errorf("refused: the delegation depth limit (%d) is reached; do it yourself or escalate", rt.limits.MaxDepth)
+	}
+	d.mu.Lock()
+	if d.fanOut >= rt.limits.MaxFanOut {
+		d.mu.Unlock()
+		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "fan_out",
+			Limit: int64(rt.limits.MaxFanOut), Used: int64(rt.limits.MaxFanOut + 1)})
+		return agents.Errorf("refused: the fan-out limit (%d delegations) is reached", rt.limits.MaxFanOut)
+	}
+	d.fanOut++
+	d.mu.Unlock()
+	grant := d.authority
+	if a.Tools != nil {
+		for _, t := range a.Tools {
+			if !slices.Contains(d.authority, t) {
+				d.violation(nil, fmt.Sprintf("delegate grants %s, beyond its authority %v", t, d.authority))
+				return agents.Errorf("refused: %s is beyond your authority; you may grant only %v", t, d.authority)
+			}
+		}
+		grant = intersect(a.Tools, d.authority)
+	}
+	goal := &agents.Goal{Intent: a.Intent, Objective: a.Objective, Criteria: a.Criteria, Constraints: a.Constraints,
+		Context: a.Context, Tools: grant, ParentIntents: append(slices.Clone(d.goal.ParentIntents), d.goal.Intent)}
+	if a.Budget != nil {
+		goal.Budget = agents.Budget{Steps: a.Budget.Steps, Tokens: a.Budget.Tokens}
+	}
+	if d.meter.exhausted() {
+		return agents.Errorf("refused: your budget is spent; nothing is left to give a delegate")
+	}
+	out := r.entrust(ctx, d, target, goal, grant)
+	d.addChild(out)
+	res := delegateResult{Delegation: out.Delegation, Agent: out.Agent, Status: out.Status, Reason: out.Reason}
+	if out.Report != nil && out.Status == StatusCompleted {
+		res.Result, res.Criteria, res.Deviations = out.Report.Result, out.Report.Criteria, out.Report.Deviations
+	}
+	b, _ := json.Marshal(res)
+	return agents.Result{Content: string(b), IsError: out.Status != StatusCompleted}
+}

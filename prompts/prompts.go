@@ -1,0 +1,167 @@
+// Package prompts holds the prompt templates entrust shows models: the
+// delegate's system prompt and the delegator's judge, answer and verify
+// prompts, and the consultation prompt. They are text/template files embedded
+// in the binary; users override any of them by name.
+//
+// Every template is rendered with a Data value; which fields are set depends
+// on the template (see Data).
+package prompts
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"maps"
+	"strings"
+	"text/template"
+)
+
+// The template names.
+const (
+	DelegateSystem   = "delegate_system"   // a delegate's system prompt: role, goal, protocol
+	Offer            = "offer"             // the user message that offers the goal
+	Aligned          = "aligned"           // the tool result of an aligned acceptance
+	Misaligned       = "misaligned"        // the tool result of a misaligned acceptance
+	DelegatorSystem  = "delegator_system"  // a delegator's system prompt when it judges, answers or verifies
+	JudgeAlignment   = "judge_alignment"   // asks a delegator to judge an acceptance
+	AnswerEscalation = "answer_escalation" // asks a delegator to answer an escalation
+	VerifyReport     = "verify_report"     // asks a delegator to verify a report
+	ConsultSystem    = "consult_system"    // a consulted peer's system prompt
+	Consult          = "consult"           // the question put to a consulted peer
+	Nudge            = "nudge"             // sent after a prose answer where a tool call was required
+)
+
+// Names lists every template name.
+var Names = []string{DelegateSystem, Offer, Aligned, Misaligned, DelegatorSystem, JudgeAlignment,
+	AnswerEscalation, VerifyReport, ConsultSystem, Consult, Nudge}
+
+//go:embed templates/*.tmpl
+var builtin embed.FS
+
+// Data is what templates are rendered with. Fields are typed loosely (any) so
+// this package does not depend on the protocol types; templates read the
+// fields of the agents package's Goal, Acceptance, Escalation, Report,
+// Consultation values.
+type Data struct {
+	Agent string // the agent the prompt is for
+	Role  string // its role
+	// Goal is the goal at hand (*agents.Goal).
+	Goal any
+	// Tools are the names of the tools granted.
+	Tools []string
+	// Delegates and Peers are the agents it may delegate to and consult,
+	// with their roles.
+	Delegates, Peers []Peer
+	// Delegate is the agent whose act is being judged.
+	Delegate string
+	// Acceptance, Escalation, Report, Consultation: the act at hand.
+	Acceptance, Escalation, Report, Consultation any
+	// Findings are the runtime's own findings (structural gaps, unmet
+	// criteria from programmatic verifiers).
+	Findings []string
+	// Round counts re-acceptances or revisions, from 1.
+	Round int
+}
+
+// Peer is an agent named in a prompt.
+type Peer struct{ Name, Role string }
+
+// Set is a set of templates. It is immutable; With returns a modified copy.
+type Set struct {
+	texts map[string]string
+	tmpl  *template.Template
+}
+
+var funcs = template.FuncMap{
+	"inc":  func(i int) int { return i + 1 },
+	"join": strings.Join,
+}
+
+// Default returns the built-in templates.
+func Default() *Set {
+	s, err := load(nil)
+	if err != nil {
+		panic("prompts: built-in templates: " + err.Error()) // a build defect, caught by tests
+	}
+	return s
+}
+
+// New returns the built-in templates with those in overrides replacing them:
+// a file NAME.tmpl at the root of overrides replaces template NAME. A file
+// whose name is not a template name is an error, so typos are caught.
+func New(overrides fs.FS) (*Set, error) {
+	texts := map[string]string{}
+	if overrides != nil {
+		entries, err := fs.ReadDir(overrides, ".")
+		if err != nil {
+			return nil, fmt.Errorf("prompts: %w", err)
+		}
+		for _, e := range entries {
+			name, ok := strings.CutSuffix(e.Name(), ".tmpl")
+			if e.IsDir() || !ok {
+				continue
+			}
+			if !known(name) {
+				return nil, fmt.Errorf("prompts: %s: no template named %q (have %v)", e.Name(), name, Names)
+			}
+			b, err := fs.ReadFile(overrides, e.Name())
+			if err != nil {
+				return nil, fmt.Errorf("prompts: %w", err)
+			}
+			texts[name] = string(b)
+		}
+	}
+	return load(texts)
+}
+
+// With returns a copy of s with template name replaced by text.
+func (s *Set) With(name, text string) (*Set, error) {
+	if !known(name) {
+		return nil, fmt.Errorf("prompts: no template named %q", name)
+	}
+	texts := maps.Clone(s.texts)
+	texts[name] = text
+	return load(texts)
+}
+
+// Render renders template name with d.
+func (s *Set) Render(name string, d *Data) (string, error) {
+	var b bytes.Buffer
+	if err := s.tmpl.ExecuteTemplate(&b, name, d); err != nil {
+		return "", fmt.Errorf("prompts: %w", err)
+	}
+	return strings.TrimSpace(b.String()), nil
+}
+
+// Text returns the source of template name.
+func (s *Set) Text(name string) string { return s.texts[name] }
+
+func known(name string) bool {
+	for _, n := range Names {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func load(overrides map[string]string) (*Set, error) {
+	texts := make(map[string]string, len(Names))
+	root := template.New("").Funcs(funcs).Option("missingkey=error")
+	for _, name := range Names {
+		text, ok := overrides[name]
+		if !ok {
+			b, err := builtin.ReadFile("templates/" + name + ".tmpl")
+			if err != nil {
+				return nil, err
+			}
+			text = string(b)
+		}
+		texts[name] = text
+		if _, err := root.New(name).Parse(text); err != nil {
+			return nil, fmt.Errorf("template %s: %w", name, err)
+		}
+	}
+	return &Set{texts: texts, tmpl: root}, nil
+}
