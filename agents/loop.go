@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"sync"
 	"time"
@@ -87,10 +88,10 @@ type Loop struct {
 	// Messages, Tools and ToolChoice are set by the loop.
 	Request model.Request
 
-	steps    int
-	nudges   int
-	lastSig  string
-	repeats  int
+	steps   int
+	nudges  int
+	lastSig string
+	repeats int
 }
 
 // Steps returns the model turns taken so far.
@@ -182,9 +183,14 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	results := make([]Result, len(calls))
 	tools := make([]Tool, len(calls))
+	stalled := l.repeated(ctx, calls)
 	parallel := len(calls) > 1
 	for i := range calls {
-		tools[i] = l.admit(ctx, ts, &calls[i], &results[i])
+		if stalled {
+			results[i] = Errorf("refused: you made the same calls %d times in a row; change your approach, escalate, or report", l.repeats)
+		} else {
+			tools[i] = l.admit(ts, &calls[i], &results[i])
+		}
 		if tools[i] == nil || !concurrent(tools[i]) {
 			parallel = false
 		}
@@ -220,23 +226,35 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	return stop, nil
 }
 
-// admit returns the tool a call may run, or nil with res set to the refusal.
-func (l *Loop) admit(ctx context.Context, ts *Toolset, call *model.ToolCall, res *Result) Tool {
-	if l.RepeatLimit > 0 {
-		sig := call.Name + "\x00" + string(call.Arguments)
-		if sig == l.lastSig {
-			l.repeats++
-		} else {
-			l.lastSig, l.repeats = sig, 1
-		}
-		if l.repeats >= l.RepeatLimit {
-			if l.Hooks.Repeated != nil {
-				l.Hooks.Repeated(ctx, call, l.repeats)
-			}
-			*res = Errorf("refused: you made this same call %d times in a row; change your approach, escalate, or report", l.repeats)
-			return nil
-		}
+// repeated tracks identical turns (the same calls with the same arguments)
+// and reports whether this one is a stall.
+func (l *Loop) repeated(ctx context.Context, calls []model.ToolCall) bool {
+	if l.RepeatLimit <= 0 {
+		return false
 	}
+	h := fnv.New64a()
+	for i := range calls {
+		h.Write([]byte(calls[i].Name))
+		h.Write([]byte{0})
+		h.Write(calls[i].Arguments)
+		h.Write([]byte{0})
+	}
+	if sig := h.Sum64(); sig == l.lastSig {
+		l.repeats++
+	} else {
+		l.lastSig, l.repeats = sig, 1
+	}
+	if l.repeats < l.RepeatLimit {
+		return false
+	}
+	if l.Hooks.Repeated != nil {
+		l.Hooks.Repeated(ctx, &calls[0], l.repeats)
+	}
+	return true
+}
+
+// admit returns the tool a call may run, or nil with res set to the refusal.
+func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 	t, ok := ts.Lookup(call.Name)
 	if ok {
 		return t

@@ -367,7 +367,7 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int
 		return // escalate once per stall
 	}
 	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal,
-		Question: fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
+		Question:       fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
 		Recommendation: "Change approach, or report what is done and what is not."}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised)
 	d.addNote("Your delegator answers the stall: " + formatResolution(res))

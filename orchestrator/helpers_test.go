@@ -143,3 +143,40 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// delegateTo is a delegate call entrusting g to agent.
+func delegateTo(agent string, g agents.Goal, tools ...string) model.ToolCall {
+	return call(agents.ToolDelegate, agents.DelegateArgs{Agent: agent, Intent: g.Intent, Objective: g.Objective,
+		Criteria: g.Criteria, Constraints: g.Constraints, Tools: tools})
+}
+
+// actionBeforeAlignment returns the action tools that ran (a tool.result that
+// is not an error) in a delegation before its acceptance was judged aligned.
+func actionBeforeAlignment(events []*orchestrator.Event) []string {
+	aligned := map[string]bool{}
+	var bad []string
+	for _, e := range events {
+		switch {
+		case e.Type == orchestrator.EventAlignmentJudged && e.Aligned != nil && *e.Aligned:
+			aligned[e.Delegation] = true
+		case e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool) && !e.IsError && !aligned[e.Delegation]:
+			bad = append(bad, e.Delegation+":"+e.Tool)
+		}
+	}
+	return bad
+}
+
+func lastToolMessage(req *model.Request) string {
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == model.RoleTool {
+			return req.Messages[i].Content
+		}
+	}
+	return ""
+}
+
+func solo(m model.Model, tools ...agents.Tool) orchestrator.Team {
+	return orchestrator.Team{Lead: "solo", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "solo", Role: "does things", Model: m, Tools: tools}},
+	}}
+}

@@ -193,3 +193,26 @@ type Options struct {
 func DefaultSupervision(string) Supervision {
 	return Supervision{Level: "new", ModelJudge: true, ModelVerify: true}
 }
+
+// PrincipalFuncs adapts functions to Principal; a nil function behaves as
+// AutoPrincipal{}.
+type PrincipalFuncs struct {
+	Judge  func(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error)
+	Answer func(ctx context.Context, e *agents.Escalation) (agents.Resolution, error)
+}
+
+// JudgeAcceptance calls p.Judge.
+func (p PrincipalFuncs) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+	if p.Judge == nil {
+		return AutoPrincipal{}.JudgeAcceptance(ctx, g, agent, a)
+	}
+	return p.Judge(ctx, g, agent, a)
+}
+
+// AnswerEscalation calls p.Answer.
+func (p PrincipalFuncs) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+	if p.Answer == nil {
+		return AutoPrincipal{}.AnswerEscalation(ctx, e)
+	}
+	return p.Answer(ctx, e)
+}

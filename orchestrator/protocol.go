@@ -36,17 +36,29 @@ func (rt *Runtime) buildTools() error {
 		return t
 	}
 	accept := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
-		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) { return from(ctx).onAccept(ctx, &a), nil }))
+		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) {
+			return from(ctx).onAccept(ctx, &a), nil
+		}))
 	decline := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline},
-		func(ctx context.Context, a agents.Decline) (agents.Result, error) { return from(ctx).onDecline(&a), nil }))
+		func(ctx context.Context, a agents.Decline) (agents.Result, error) {
+			return from(ctx).onDecline(&a), nil
+		}))
 	clarify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify},
-		func(ctx context.Context, a agents.Clarification) (agents.Result, error) { return from(ctx).onClarify(ctx, &a), nil }))
+		func(ctx context.Context, a agents.Clarification) (agents.Result, error) {
+			return from(ctx).onClarify(ctx, &a), nil
+		}))
 	rt.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate},
-		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) { return from(ctx).onEscalate(ctx, &a), nil }))
+		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) {
+			return from(ctx).onEscalate(ctx, &a), nil
+		}))
 	rt.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress},
-		func(ctx context.Context, a agents.ProgressReport) (agents.Result, error) { return from(ctx).onProgress(ctx, &a), nil }))
+		func(ctx context.Context, a agents.ProgressReport) (agents.Result, error) {
+			return from(ctx).onProgress(ctx, &a), nil
+		}))
 	rt.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete},
-		func(ctx context.Context, a agents.Report) (agents.Result, error) { return from(ctx).onComplete(ctx, &a), nil }))
+		func(ctx context.Context, a agents.Report) (agents.Result, error) {
+			return from(ctx).onComplete(ctx, &a), nil
+		}))
 
 	// The delegator's tools record the call and end the ask; the caller
 	// reads the validated arguments back from the conversation.
@@ -83,7 +95,9 @@ func (rt *Runtime) buildTools() error {
 				enums["tools"] = rt.allTool
 			}
 			m.delegate, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolDelegate, Description: descDelegate, Enums: enums, Concurrent: true},
-				func(ctx context.Context, a agents.DelegateArgs) (agents.Result, error) { return from(ctx).onDelegate(ctx, &a), nil })
+				func(ctx context.Context, a agents.DelegateArgs) (agents.Result, error) {
+					return from(ctx).onDelegate(ctx, &a), nil
+				})
 			if err != nil {
 				return fmt.Errorf("orchestrator: %w", err)
 			}
@@ -91,7 +105,9 @@ func (rt *Runtime) buildTools() error {
 		if len(m.Consults) > 0 {
 			m.consult, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolConsult, Description: descConsult,
 				Enums: map[string][]string{"agent": m.Consults}, Concurrent: true},
-				func(ctx context.Context, a agents.ConsultArgs) (agents.Result, error) { return from(ctx).onConsult(ctx, &a), nil })
+				func(ctx context.Context, a agents.ConsultArgs) (agents.Result, error) {
+					return from(ctx).onConsult(ctx, &a), nil
+				})
 			if err != nil {
 				return fmt.Errorf("orchestrator: %w", err)
 			}

@@ -1,0 +1,270 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"strings"
+
+	goopenai "github.com/sashabaranov/go-openai"
+
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// DefaultBaseURL is the OpenAI API, used when neither Config.BaseURL nor
+// OPENAI_BASE_URL is set.
+const DefaultBaseURL = "https://api.openai.com/v1"
+
+// Config configures a Model. Model is required; the rest has defaults.
+type Config struct {
+	// BaseURL is the API's base URL, such as "http://localhost:11434/v1".
+	// Empty falls back to $OPENAI_BASE_URL, then to DefaultBaseURL.
+	BaseURL string
+	// APIKey is sent as a bearer token. Empty falls back to $OPENAI_API_KEY;
+	// local servers may need none.
+	APIKey string
+	// Model is the model's name, e.g. "gpt-4o-mini" or "qwen2.5:7b".
+	Model string
+	// Temperature is used when a request sets none; nil leaves the server's.
+	Temperature *float64
+	// MaxTokens is used when a request sets none; 0 leaves the server's.
+	MaxTokens int
+	// Stream asks for server-sent events instead of one JSON answer.
+	Stream bool
+	// ParallelToolCalls is used when a request sets none.
+	ParallelToolCalls *bool
+	// HTTPClient sends the requests; nil uses a new http.Client.
+	HTTPClient *http.Client
+	// OnDelta, when set, receives each fragment of text as it streams in
+	// (Stream only), with the context of the call.
+	OnDelta func(ctx context.Context, delta string)
+}
+
+// Model is a model.Model over an OpenAI-compatible endpoint. It is safe for
+// concurrent use.
+type Model struct {
+	cfg    Config
+	client *goopenai.Client
+}
+
+var _ model.Model = (*Model)(nil)
+
+// New returns a Model for cfg.
+func New(cfg Config) (*Model, error) {
+	if cfg.Model == "" {
+		return nil, errors.New("openai: Config.Model is required")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = os.Getenv("OPENAI_BASE_URL")
+	}
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	if !strings.HasPrefix(cfg.BaseURL, "http://") && !strings.HasPrefix(cfg.BaseURL, "https://") {
+		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", cfg.BaseURL)
+	}
+	if cfg.APIKey == "" {
+		cfg.APIKey = os.Getenv("OPENAI_API_KEY")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{}
+	}
+	cc := goopenai.DefaultConfig(cfg.APIKey)
+	cc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	cc.HTTPClient = capturingDoer{cfg.HTTPClient}
+	return &Model{cfg: cfg, client: goopenai.NewClientWithConfig(cc)}, nil
+}
+
+// Name returns the configured model name.
+func (m *Model) Name() string { return m.cfg.Model }
+
+// Generate sends req and returns the first choice of the answer.
+func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	creq, err := m.chatRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	capt := &capture{}
+	ctx = context.WithValue(ctx, captureKey{}, capt)
+	if m.cfg.Stream {
+		return m.stream(ctx, req, creq, capt)
+	}
+	resp, err := m.client.CreateChatCompletion(ctx, creq)
+	if err != nil {
+		return nil, mapError(ctx, err, capt)
+	}
+	if len(resp.Choices) == 0 {
+		return nil, fmt.Errorf("openai: %w: the answer has no choices", model.ErrMalformed)
+	}
+	ch := resp.Choices[0]
+	content := ch.Message.Content
+	if content == "" {
+		for _, p := range ch.Message.MultiContent {
+			if p.Type == goopenai.ChatMessagePartTypeText {
+				content += p.Text
+			}
+		}
+	}
+	calls := ch.Message.ToolCalls
+	if len(calls) == 0 && ch.Message.FunctionCall != nil {
+		calls = []goopenai.ToolCall{{Type: goopenai.ToolTypeFunction, Function: *ch.Message.FunctionCall}}
+	}
+	var usage model.Usage
+	if resp.Usage.PromptTokens != 0 || resp.Usage.CompletionTokens != 0 {
+		usage = fromUsage(&resp.Usage)
+	}
+	return m.response(req, resp.ID, resp.Model, content, calls, string(ch.FinishReason), usage), nil
+}
+
+// response assembles the answer and smooths the quirks of the server.
+func (m *Model) response(req *model.Request, id, name, content string, calls []goopenai.ToolCall, finish string, usage model.Usage) *model.Response {
+	out := &model.Response{
+		Message:      model.Message{Role: model.RoleAssistant, Content: content},
+		FinishReason: finish,
+		Model:        name,
+		Usage:        usage,
+	}
+	if out.Model == "" {
+		out.Model = m.modelName(req)
+	}
+	for i, c := range calls {
+		args := c.Function.Arguments
+		if strings.TrimSpace(args) == "" {
+			args = "{}"
+		}
+		tc := model.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: json.RawMessage(args)}
+		if tc.ID == "" {
+			tc.ID = stableID(id, len(req.Messages), i, tc.Name, args)
+		}
+		out.Message.ToolCalls = append(out.Message.ToolCalls, tc)
+	}
+	switch {
+	case len(out.Message.ToolCalls) > 0:
+		out.FinishReason = "tool_calls"
+	case out.FinishReason == "" || out.FinishReason == "null":
+		out.FinishReason = "stop"
+	}
+	if out.Usage == (model.Usage{}) {
+		out.Usage = model.EstimateUsage(req, &out.Message)
+	}
+	return out
+}
+
+func fromUsage(u *goopenai.Usage) model.Usage {
+	out := model.Usage{PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens}
+	if u.PromptTokensDetails != nil {
+		out.CachedTokens = u.PromptTokensDetails.CachedTokens
+	}
+	return out
+}
+
+func (m *Model) modelName(req *model.Request) string {
+	if req.Model != "" {
+		return req.Model
+	}
+	return m.cfg.Model
+}
+
+// reasoning reports whether name is one of OpenAI's reasoning models, which
+// take max_completion_tokens and no temperature.
+func reasoning(name string) bool {
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5", "gpt-6"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// emptySchema is the parameters of a tool that declares none.
+var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
+
+// chatRequest maps req to go-openai's request. It does not modify req.
+func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest, error) {
+	name := m.modelName(req)
+	out := goopenai.ChatCompletionRequest{Model: name, Seed: req.Seed}
+	for i, msg := range req.Messages {
+		cm := goopenai.ChatCompletionMessage{Content: msg.Content}
+		switch msg.Role {
+		case model.RoleSystem:
+			cm.Role = goopenai.ChatMessageRoleSystem
+			cm.Name = msg.Name
+		case model.RoleUser:
+			cm.Role = goopenai.ChatMessageRoleUser
+			cm.Name = msg.Name
+		case model.RoleAssistant:
+			cm.Role = goopenai.ChatMessageRoleAssistant
+			for _, c := range msg.ToolCalls {
+				args := string(c.Arguments)
+				if strings.TrimSpace(args) == "" {
+					args = "{}"
+				}
+				cm.ToolCalls = append(cm.ToolCalls, goopenai.ToolCall{
+					ID:       c.ID,
+					Type:     goopenai.ToolTypeFunction,
+					Function: goopenai.FunctionCall{Name: c.Name, Arguments: args},
+				})
+			}
+		case model.RoleTool:
+			// The name of a tool message is left out: OpenAI's schema has
+			// none, and strict servers refuse unknown fields.
+			cm.Role = goopenai.ChatMessageRoleTool
+			cm.ToolCallID = msg.ToolCallID
+		default:
+			return out, fmt.Errorf("openai: message %d: unknown role %q", i, msg.Role)
+		}
+		out.Messages = append(out.Messages, cm)
+	}
+	for _, t := range req.Tools {
+		params := t.Parameters
+		if len(params) == 0 || string(params) == "null" {
+			params = emptySchema
+		} else if !json.Valid(params) {
+			return out, fmt.Errorf("openai: tool %q: parameters are not valid JSON", t.Name)
+		}
+		out.Tools = append(out.Tools, goopenai.Tool{
+			Type:     goopenai.ToolTypeFunction,
+			Function: &goopenai.FunctionDefinition{Name: t.Name, Description: t.Description, Parameters: params},
+		})
+	}
+	if len(out.Tools) > 0 {
+		switch {
+		case req.ToolChoice.Mode == model.ChoiceNone:
+			out.ToolChoice = "none"
+		case req.ToolChoice.Name != "":
+			out.ToolChoice = goopenai.ToolChoice{Type: goopenai.ToolTypeFunction, Function: goopenai.ToolFunction{Name: req.ToolChoice.Name}}
+		case req.ToolChoice.Mode == model.ChoiceRequired:
+			out.ToolChoice = "required"
+		}
+		parallel := req.ParallelToolCalls
+		if parallel == nil {
+			parallel = m.cfg.ParallelToolCalls
+		}
+		if parallel != nil {
+			out.ParallelToolCalls = *parallel
+		}
+	}
+	temp := req.Temperature
+	if temp == nil {
+		temp = m.cfg.Temperature
+	}
+	maxTokens := req.MaxTokens
+	if maxTokens == 0 {
+		maxTokens = m.cfg.MaxTokens
+	}
+	if reasoning(name) {
+		out.MaxCompletionTokens = maxTokens
+	} else {
+		out.MaxTokens = maxTokens
+		if temp != nil {
+			// go-openai leaves a zero temperature out (omitempty), which
+			// servers read as their default, often 0.7 or 1.
+			out.Temperature = max(float32(*temp), math.SmallestNonzeroFloat32)
+		}
+	}
+	return out, nil
+}

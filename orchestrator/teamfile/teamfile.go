@@ -1,0 +1,642 @@
+// Package teamfile reads a team from YAML: a lead, the agents with their
+// roles, models, tools, delegation and consultation graph and budgets, and
+// defaults for all of them. Parse validates everything it can before any
+// model exists, and reports each problem as an *Error naming the file, the
+// line and the field; Build turns a valid file into an orchestrator.Team.
+package teamfile
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// File is a team file. Its zero value is not a valid team: a lead and at
+// least one agent are required.
+type File struct {
+	// Lead names the agent the user's goal is entrusted to.
+	Lead string `yaml:"lead"`
+	// Defaults apply to every agent that leaves the field empty.
+	Defaults Defaults `yaml:"defaults,omitempty"`
+	// Agents are the members of the team.
+	Agents []AgentSpec `yaml:"agents"`
+	// Grants names the tools the team grants at the root: the widest
+	// authority any delegation can hold. Empty grants every agent's tools.
+	Grants []string `yaml:"grants,omitempty"`
+
+	filename string
+	lines    map[string]int // YAML path ("agents[1].tools[0]") → line
+}
+
+// Defaults are the settings of every agent that leaves them empty.
+type Defaults struct {
+	// Model names the model of agents that name none.
+	Model string `yaml:"model,omitempty"`
+	// Budget fills the zero fields of each agent's budget.
+	Budget Budget `yaml:"budget,omitempty"`
+	// Supervision applies to agents that set none.
+	Supervision *orchestrator.Supervision `yaml:"supervision,omitempty"`
+	// Persona is the simulator persona of agents that name none.
+	Persona string `yaml:"persona,omitempty"`
+}
+
+// AgentSpec is one agent of a team file.
+type AgentSpec struct {
+	// Name identifies the agent; it must match ^[A-Za-z][A-Za-z0-9_-]*$.
+	Name string `yaml:"name"`
+	// Role says what the agent is for; it opens its system prompt.
+	Role string `yaml:"role,omitempty"`
+	// Model names the agent's model, e.g. "gpt-4o-mini". "sim" or
+	// "sim/<persona>" asks for the offline protocol simulator.
+	Model string `yaml:"model,omitempty"`
+	// Tools names the agent's own action tools.
+	Tools []string `yaml:"tools,omitempty"`
+	// DelegatesTo names the agents it may delegate to.
+	DelegatesTo []string `yaml:"delegates_to,omitempty"`
+	// Consults names the agents it may consult.
+	Consults []string `yaml:"consults,omitempty"`
+	// Budget is the default budget of a delegation to this agent.
+	Budget Budget `yaml:"budget,omitempty"`
+	// Supervision, when set, overrides the supervision trust would set.
+	Supervision *orchestrator.Supervision `yaml:"supervision,omitempty"`
+	// Persona is the simulator persona, when the model is the simulator.
+	Persona string `yaml:"persona,omitempty"`
+}
+
+// Budget bounds a delegation. Zero fields mean no bound of their own.
+type Budget struct {
+	// Steps bounds the model turns.
+	Steps int `yaml:"steps,omitempty"`
+	// Tokens bounds the tokens spent, sub-delegations included.
+	Tokens int `yaml:"tokens,omitempty"`
+	// WallTime bounds the duration, as a Go duration string ("90s", "5m").
+	WallTime string `yaml:"wall_time,omitempty"`
+}
+
+// Parse returns the agents.Budget that b describes.
+func (b Budget) Parse() (agents.Budget, error) {
+	out := agents.Budget{Steps: b.Steps, Tokens: b.Tokens}
+	if b.Steps < 0 {
+		return out, fmt.Errorf("steps %d is negative", b.Steps)
+	}
+	if b.Tokens < 0 {
+		return out, fmt.Errorf("tokens %d is negative", b.Tokens)
+	}
+	if b.WallTime != "" {
+		d, err := time.ParseDuration(b.WallTime)
+		if err != nil {
+			return out, fmt.Errorf("wall_time %q is not a duration (e.g. 90s, 5m, 1h30m)", b.WallTime)
+		}
+		if d < 0 {
+			return out, fmt.Errorf("wall_time %q is negative", b.WallTime)
+		}
+		out.WallTime = d
+	}
+	return out, nil
+}
+
+// Error is a problem in a team file, located by file, line and field.
+type Error struct {
+	// File is the file's name as given to Parse or Load.
+	File string
+	// Line is the line of the offending node, from 1; 0 when unknown.
+	Line int
+	// Field is the YAML path of the offending field, e.g.
+	// "agents[1].delegates_to"; empty for a problem of the whole file.
+	Field string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error renders as "team.yaml:7: agents[1].delegates_to: unknown agent "wrker"".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(cmp(e.File, "team file"))
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ParseOptions configure ParseWith. The zero value is usable.
+type ParseOptions struct {
+	// Tools names the tools agents may list; nil means the built-in
+	// workspace tools (read_file, write_file, list_files).
+	Tools []string
+}
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the source of the built-in team (see Default).
+func DefaultYAML() []byte { return slices.Clone(defaultYAML) }
+
+// Default returns the built-in team: a lead that delegates to a writer
+// (write_file, read_file, list_files) and may consult a reviewer.
+func Default() *File {
+	f, err := Parse("default.yaml", defaultYAML)
+	if err != nil {
+		panic("teamfile: the built-in team is invalid: " + err.Error()) // a build defect, caught by tests
+	}
+	return f
+}
+
+// Load reads and parses the team file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse parses and validates a team file whose tools are the built-in
+// workspace tools. filename names the file in errors. The error is an
+// *Error, or several joined (errors.Join) in the order of their lines.
+func Parse(filename string, data []byte) (*File, error) {
+	return ParseWith(filename, data, nil)
+}
+
+// ParseWith is Parse with options; opts may be nil.
+func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) {
+	known := workspace.ToolNames
+	if opts != nil && opts.Tools != nil {
+		known = opts.Tools
+	}
+	af, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil, yamlError(filename, nil, err)
+	}
+	var body ast.Node
+	for i, doc := range af.Docs {
+		if doc.Body == nil {
+			continue
+		}
+		if body != nil {
+			return nil, &Error{File: filename, Line: doc.Body.GetToken().Position.Line, Msg: "a team file holds one YAML document; this is another"}
+		}
+		body = af.Docs[i].Body
+	}
+	if body == nil {
+		return nil, &Error{File: filename, Line: 1, Msg: "the file is empty: a team needs a lead and agents"}
+	}
+	if _, ok := body.(*ast.MappingNode); !ok {
+		return nil, &Error{File: filename, Line: body.GetToken().Position.Line, Msg: "a team file is a mapping with lead, agents, defaults and grants"}
+	}
+	f := &File{filename: filename, lines: lineIndex(body)}
+	if err := yaml.NodeToValue(body, f, yaml.Strict()); err != nil {
+		return nil, yamlError(filename, body, err)
+	}
+	if err := f.validate(known); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// lineIndex maps every YAML path of the document to the line it starts on:
+// a key's line for a field, an item's line for a list item.
+func lineIndex(body ast.Node) map[string]int {
+	lines := map[string]int{}
+	ast.Walk(visitor(func(n ast.Node) {
+		tk := n.GetToken()
+		if tk == nil {
+			return
+		}
+		p := trimPath(n.GetPath())
+		if _, seen := lines[p]; !seen {
+			lines[p] = tk.Position.Line
+		}
+	}), body)
+	return lines
+}
+
+type visitor func(ast.Node)
+
+func (v visitor) Visit(n ast.Node) ast.Visitor {
+	if n != nil {
+		v(n)
+	}
+	return v
+}
+
+func trimPath(p string) string {
+	p = strings.TrimPrefix(p, "$")
+	return strings.TrimPrefix(p, ".")
+}
+
+// yamlError turns a goccy error into an *Error with the field whose node
+// holds the offending token.
+func yamlError(filename string, body ast.Node, err error) error {
+	var ye yaml.Error
+	if !errors.As(err, &ye) || ye.GetToken() == nil {
+		return &Error{File: filename, Msg: err.Error()}
+	}
+	tk := ye.GetToken()
+	e := &Error{File: filename, Line: tk.Position.Line, Msg: ye.GetMessage()}
+	if body != nil {
+		ast.Walk(visitor(func(n ast.Node) {
+			if e.Field == "" && n.GetToken() == tk {
+				e.Field = trimPath(n.GetPath())
+			}
+		}), body)
+	}
+	var te *yaml.TypeError
+	var ue *yaml.UnknownFieldError
+	var ne *yaml.UnexpectedNodeTypeError
+	switch {
+	case errors.As(err, &ne):
+		e.Msg = fmt.Sprintf("want %s, got %s", nodeKind(ne.Expected), nodeKind(ne.Actual))
+	case errors.As(err, &te):
+		e.Msg = fmt.Sprintf("want %s, got %q", kindName(te.DstType.String()), tk.Value)
+	case errors.As(err, &ue):
+		if i := strings.LastIndex(e.Field, "."); i >= 0 {
+			e.Msg += " (known: " + strings.Join(knownFields(e.Field[:i]), ", ") + ")"
+		} else {
+			e.Msg += " (known: " + strings.Join(knownFields(""), ", ") + ")"
+		}
+	}
+	return e
+}
+
+func kindName(goType string) string {
+	switch goType {
+	case "int":
+		return "a whole number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "[]string":
+		return "a list of names"
+	case "[]teamfile.AgentSpec":
+		return "a list of agents"
+	}
+	if strings.HasPrefix(goType, "teamfile.") || strings.HasPrefix(goType, "orchestrator.") || strings.HasPrefix(goType, "*orchestrator.") {
+		return "a mapping"
+	}
+	return goType
+}
+
+func nodeKind(t ast.NodeType) string {
+	switch t {
+	case ast.SequenceType:
+		return "a list"
+	case ast.MappingType, ast.MappingValueType:
+		return "a mapping"
+	case ast.StringType:
+		return "a string"
+	case ast.IntegerType, ast.FloatType:
+		return "a number"
+	case ast.BoolType:
+		return "true or false"
+	case ast.NullType:
+		return "nothing"
+	}
+	return t.String()
+}
+
+// knownFields lists the keys allowed in the mapping at path.
+func knownFields(path string) []string {
+	last := path
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		last = path[i+1:]
+	}
+	switch {
+	case path == "":
+		return []string{"lead", "defaults", "agents", "grants"}
+	case path == "defaults":
+		return []string{"model", "budget", "supervision", "persona"}
+	case last == "budget":
+		return []string{"steps", "tokens", "wall_time"}
+	case last == "supervision":
+		return []string{"level", "model_judge", "model_verify", "progress_every", "max_revisions"}
+	}
+	return []string{"name", "role", "model", "tools", "delegates_to", "consults", "budget", "supervision", "persona"}
+}
+
+// errs collects the problems of a file, each with its line.
+type errs struct {
+	f    *File
+	list []*Error
+}
+
+func (c *errs) add(path, format string, args ...any) {
+	field := path
+	// A list item is reported under its list's field, at the item's line.
+	if i := strings.LastIndex(field, "["); i >= 0 && strings.HasSuffix(field, "]") && !strings.HasSuffix(field[:i], "agents") {
+		field = field[:i]
+	}
+	c.list = append(c.list, &Error{File: c.f.filename, Line: c.f.line(path), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *errs) err() error {
+	if len(c.list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(c.list, func(a, b *Error) int { return a.Line - b.Line })
+	if len(c.list) == 1 {
+		return c.list[0]
+	}
+	out := make([]error, len(c.list))
+	for i, e := range c.list {
+		out[i] = e
+	}
+	return errors.Join(out...)
+}
+
+// line returns the line of path, or of its nearest ancestor in the file.
+func (f *File) line(path string) int {
+	for path != "" {
+		if n, ok := f.lines[path]; ok {
+			return n
+		}
+		i := max(strings.LastIndex(path, "."), strings.LastIndex(path, "["))
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	if n, ok := f.lines[""]; ok {
+		return n
+	}
+	return 0
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+
+// validate checks the file against the tools that exist.
+func (f *File) validate(known []string) error {
+	c := &errs{f: f}
+	names := map[string]int{}
+	for i, a := range f.Agents {
+		p := fmt.Sprintf("agents[%d]", i)
+		switch {
+		case a.Name == "":
+			c.add(p+".name", "missing: every agent needs a name")
+		case !nameRE.MatchString(a.Name):
+			c.add(p+".name", "%q is not a valid name: use letters, digits, - and _, starting with a letter", a.Name)
+		default:
+			if j, dup := names[a.Name]; dup {
+				c.add(p+".name", "duplicate name %q (also agents[%d])", a.Name, j)
+			} else {
+				names[a.Name] = i
+			}
+		}
+	}
+	all := make([]string, 0, len(names))
+	for _, a := range f.Agents {
+		if _, ok := names[a.Name]; ok && !slices.Contains(all, a.Name) {
+			all = append(all, a.Name)
+		}
+	}
+	switch {
+	case len(f.Agents) == 0:
+		c.add("agents", "no agents: a team needs at least its lead")
+	case f.Lead == "":
+		c.add("lead", "missing: name the agent the goal is entrusted to (one of %s)", strings.Join(all, ", "))
+	case !slices.Contains(all, f.Lead):
+		c.add("lead", "unknown agent %q%s", f.Lead, suggest(f.Lead, all))
+	}
+	held := map[string]bool{}
+	for i, a := range f.Agents {
+		p := fmt.Sprintf("agents[%d]", i)
+		for j, t := range a.DelegatesTo {
+			switch {
+			case t == a.Name:
+				c.add(fmt.Sprintf("%s.delegates_to[%d]", p, j), "an agent cannot delegate to itself")
+			case !slices.Contains(all, t):
+				c.add(fmt.Sprintf("%s.delegates_to[%d]", p, j), "unknown agent %q%s", t, suggest(t, all))
+			}
+		}
+		for j, t := range a.Consults {
+			switch {
+			case t == a.Name:
+				c.add(fmt.Sprintf("%s.consults[%d]", p, j), "an agent cannot consult itself")
+			case !slices.Contains(all, t):
+				c.add(fmt.Sprintf("%s.consults[%d]", p, j), "unknown agent %q%s", t, suggest(t, all))
+			}
+		}
+		for j, t := range a.Tools {
+			tp := fmt.Sprintf("%s.tools[%d]", p, j)
+			switch {
+			case agents.IsProtocolTool(t):
+				c.add(tp, "%q is a protocol tool: the runtime grants it, do not list it", t)
+			case !slices.Contains(known, t):
+				c.add(tp, "unknown tool %q%s", t, knownTools(t, known))
+			case slices.Index(a.Tools, t) < j:
+				c.add(tp, "tool %q is listed twice", t)
+			default:
+				held[t] = true
+			}
+		}
+		checkBudget(c, p+".budget", a.Budget)
+		checkSupervision(c, p+".supervision", a.Supervision)
+		if m, ok := strings.CutPrefix(a.Model, "sim/"); ok && m == "" {
+			c.add(p+".model", "name a persona after sim/, or write sim")
+		}
+	}
+	checkBudget(c, "defaults.budget", f.Defaults.Budget)
+	checkSupervision(c, "defaults.supervision", f.Defaults.Supervision)
+	for j, g := range f.Grants {
+		gp := fmt.Sprintf("grants[%d]", j)
+		switch {
+		case !slices.Contains(known, g):
+			c.add(gp, "unknown tool %q%s", g, knownTools(g, known))
+		case !held[g]:
+			c.add(gp, "no agent has the tool %q: list it under an agent's tools", g)
+		}
+	}
+	return c.err()
+}
+
+func knownTools(name string, known []string) string {
+	if len(known) == 0 {
+		return " (no tools are provided)"
+	}
+	return suggest(name, known) + " (known: " + strings.Join(known, ", ") + ")"
+}
+
+func checkBudget(c *errs, p string, b Budget) {
+	if b.Steps < 0 {
+		c.add(p+".steps", "%d is negative", b.Steps)
+	}
+	if b.Tokens < 0 {
+		c.add(p+".tokens", "%d is negative", b.Tokens)
+	}
+	if b.WallTime != "" {
+		d, err := time.ParseDuration(b.WallTime)
+		switch {
+		case err != nil:
+			c.add(p+".wall_time", "%q is not a duration (e.g. 90s, 5m, 1h30m)", b.WallTime)
+		case d < 0:
+			c.add(p+".wall_time", "%q is negative", b.WallTime)
+		}
+	}
+}
+
+func checkSupervision(c *errs, p string, s *orchestrator.Supervision) {
+	if s == nil {
+		return
+	}
+	if s.ProgressEvery < 0 {
+		c.add(p+".progress_every", "%d is negative", s.ProgressEvery)
+	}
+	if s.MaxRevisions < 0 {
+		c.add(p+".max_revisions", "%d is negative", s.MaxRevisions)
+	}
+}
+
+// suggest returns ` (did you mean "x"?)` for the closest of names within two
+// edits of s, or "".
+func suggest(s string, names []string) string {
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := distance(strings.ToLower(s), strings.ToLower(n)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// BuildOptions configure Build.
+type BuildOptions struct {
+	// Model returns the model of an agent, given its spec with the defaults
+	// applied. Required.
+	Model func(spec AgentSpec) (model.Model, error)
+	// Tools are the tools agents may hold, by name.
+	Tools map[string]agents.Tool
+	// DefaultModel, when set, replaces Defaults.Model: the model of agents
+	// that name none.
+	DefaultModel string
+}
+
+// Resolve returns the spec of agent i with the defaults applied.
+func (f *File) Resolve(i int) AgentSpec {
+	a := f.Agents[i]
+	a.Tools = slices.Clone(a.Tools)
+	a.DelegatesTo = slices.Clone(a.DelegatesTo)
+	a.Consults = slices.Clone(a.Consults)
+	if a.Model == "" {
+		a.Model = f.Defaults.Model
+	}
+	if a.Persona == "" {
+		a.Persona = f.Defaults.Persona
+	}
+	if a.Supervision == nil && f.Defaults.Supervision != nil {
+		s := *f.Defaults.Supervision
+		a.Supervision = &s
+	}
+	d := f.Defaults.Budget
+	if a.Budget.Steps == 0 {
+		a.Budget.Steps = d.Steps
+	}
+	if a.Budget.Tokens == 0 {
+		a.Budget.Tokens = d.Tokens
+	}
+	if a.Budget.WallTime == "" {
+		a.Budget.WallTime = d.WallTime
+	}
+	return a
+}
+
+// Build validates f against the tools of opts and returns the team it
+// describes, asking opts.Model for each agent's model once everything else
+// is known to be valid. Errors are *Error values, as Parse's.
+func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
+	if opts == nil || opts.Model == nil {
+		return orchestrator.Team{}, errors.New("teamfile: BuildOptions.Model is required")
+	}
+	known := make([]string, 0, len(opts.Tools))
+	for n := range opts.Tools {
+		known = append(known, n)
+	}
+	slices.Sort(known)
+	if err := f.validate(known); err != nil {
+		return orchestrator.Team{}, err
+	}
+	team := orchestrator.Team{Lead: f.Lead, Grants: slices.Clone(f.Grants)}
+	c := &errs{f: f}
+	for i := range f.Agents {
+		spec := f.Resolve(i)
+		if f.Agents[i].Model == "" && opts.DefaultModel != "" {
+			spec.Model = opts.DefaultModel
+		}
+		budget, err := spec.Budget.Parse()
+		if err != nil {
+			c.add(fmt.Sprintf("agents[%d].budget", i), "%v", err)
+			continue
+		}
+		m, err := opts.Model(spec)
+		if err != nil {
+			c.add(fmt.Sprintf("agents[%d].model", i), "%v", err)
+			continue
+		}
+		if m == nil {
+			c.add(fmt.Sprintf("agents[%d].model", i), "no model for %s", spec.Name)
+			continue
+		}
+		ag := &agents.Agent{Name: spec.Name, Role: spec.Role, Model: m}
+		for _, t := range spec.Tools {
+			ag.Tools = append(ag.Tools, opts.Tools[t])
+		}
+		team.Members = append(team.Members, orchestrator.Member{Agent: ag, DelegatesTo: spec.DelegatesTo,
+			Consults: spec.Consults, Budget: budget, Supervision: spec.Supervision})
+	}
+	if err := c.err(); err != nil {
+		return orchestrator.Team{}, err
+	}
+	return team, nil
+}
+
+// Filename returns the name the file was parsed under.
+func (f *File) Filename() string { return f.filename }
