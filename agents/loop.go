@@ -90,7 +90,7 @@ type Loop struct {
 
 	steps   int
 	nudges  int
-	lastSig string
+	lastSig uint64
 	repeats int
 }
 

@@ -50,7 +50,9 @@
 // against the programmatic verifiers. "Progress every n" reminds the delegate
 // to report progress after n steps, and counts 2n steps without a report as
 // a stall. Trust moves within a run too: each delegation is supervised by
-// the record as it stands when it is offered.
+// the record as it stands when it is offered. At the root, the Principal
+// judges the lead's acceptance whatever its level; the level still sets the
+// lead's progress reminders and revision rounds.
 package trust
 
 import (
