@@ -138,6 +138,9 @@ type Escalation struct {
 	Goal *Goal `json:"-"`
 	// Via lists the agents it passed through on its way up.
 	Via []string `json:"via,omitempty"`
+	// Origin is "runtime" for an escalation the runtime raised on the
+	// delegate's behalf (a stall), empty for the delegate's own.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Resolution answers an escalation: an answer, a decision, or a refusal.

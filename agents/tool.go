@@ -184,8 +184,10 @@ func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
 	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
 		args = []byte("{}")
 	}
-	inst, err := validator.UnmarshalJSON(bytes.NewReader(args))
-	if err != nil {
+	// float64 numbers are precise enough for tool arguments and decode with
+	// less garbage than the validator's own json.Number reader.
+	var inst any
+	if err := json.Unmarshal(args, &inst); err != nil {
 		return in, &ArgumentError{Tool: t.spec.Name, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
 	}
 	if err := t.schema.Validate(inst); err != nil {

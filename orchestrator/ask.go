@@ -184,16 +184,11 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	}}
 	start := time.Now()
 	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, r.retryTrace(d, peer.name)), req)
-	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: peer.name, Model: peer.Agent.Model.Name(),
-		Purpose: "consult", LatencyMS: float64(time.Since(start)) / 1e6}
+	r.emit(modelEvent(d, peer, "consult", resp, time.Since(start), err))
 	if err != nil {
-		e.Error = err.Error()
-		r.emit(e)
 		return agents.Errorf("consulting %s failed: %v", peer.name, err)
 	}
 	u := resp.Usage
-	e.Usage, e.FinishReason = &u, resp.FinishReason
-	r.emit(e)
 	if err := d.charge(u); err != nil {
 		return agents.Errorf("consulting %s: %v", peer.name, err)
 	}

@@ -55,6 +55,7 @@ type delegation struct {
 
 type final struct {
 	status Status
+	cause  Cause
 	reason string
 	err    error
 }
@@ -320,19 +321,7 @@ func (d *delegation) hooks(purpose string) agents.Hooks {
 	r := d.run
 	return agents.Hooks{
 		ModelCalled: func(req *model.Request, resp *model.Response, latency time.Duration, err error) {
-			e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
-				Model: d.m.Agent.Model.Name(), Purpose: purpose, LatencyMS: float64(latency) / 1e6}
-			if err != nil {
-				e.Error = err.Error()
-			} else if resp != nil {
-				u := resp.Usage
-				e.Usage = &u
-				e.FinishReason = resp.FinishReason
-				if resp.Model != "" {
-					e.Model = resp.Model
-				}
-			}
-			r.emit(e)
+			r.emit(modelEvent(d, d.m, purpose, resp, latency, err))
 		},
 		ToolCalled: func(call *model.ToolCall) {
 			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
@@ -366,7 +355,7 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int
 	if n != d.rt.limits.RepeatLimit {
 		return // escalate once per stall
 	}
-	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal,
+	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: "runtime",
 		Question:       fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
 		Recommendation: "Change approach, or report what is done and what is not."}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised)
@@ -385,26 +374,26 @@ func (d *delegation) finish(err error) *Outcome {
 		var be *agents.BudgetError
 		switch {
 		case err == nil:
-			f.reason = "the conversation ended without a protocol act"
+			f.cause, f.reason = CauseIncomplete, "the conversation ended without a protocol act"
 		case errors.As(err, &be):
-			f.reason = "budget exceeded: " + be.Kind
+			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
 			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
 				Reason: be.Kind, Limit: be.Limit, Used: be.Used})
 		case errors.Is(err, context.Canceled):
-			f.reason, f.err = "cancelled", errors.Join(ErrCancelled, err)
+			f.cause, f.reason, f.err = CauseCancelled, "cancelled", errors.Join(ErrCancelled, err)
 		case errors.Is(err, context.DeadlineExceeded):
-			f.reason = "deadline exceeded"
+			f.cause, f.reason = CauseDeadline, "deadline exceeded"
 		case errors.Is(err, agents.ErrNoToolCall):
-			f.reason = "answered in prose instead of a protocol call, past every reminder"
+			f.cause, f.reason = CauseNoProtocolCall, "answered in prose instead of a protocol call, past every reminder"
 		case errors.Is(err, agents.ErrStalled):
-			f.reason = "stalled: kept repeating the same call"
+			f.cause, f.reason = CauseStalled, "stalled: kept repeating the same call"
 		default:
-			f.reason = "model error: " + err.Error()
+			f.cause, f.reason = CauseProvider, "model error: "+err.Error()
 		}
 	}
 	d.mu.Lock()
 	out := d.out
-	out.Status, out.Reason, out.Err = f.status, f.reason, f.err
+	out.Status, out.Cause, out.Reason, out.Err = f.status, f.cause, f.reason, f.err
 	if len(d.openEsc) > 0 {
 		out.Reason += " (unresolved escalations: " + strings.Join(d.openEsc, ", ") + ")"
 	}
@@ -416,7 +405,7 @@ func (d *delegation) finish(err error) *Outcome {
 	total := out.Total
 	d.mu.Unlock()
 
-	e := &Event{Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Status: out.Status, Reason: out.Reason, Total: &total}
+	e := &Event{Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total}
 	switch out.Status {
 	case StatusCompleted:
 		e.Type = EventGoalCompleted
@@ -438,10 +427,10 @@ func (d *delegation) finish(err error) *Outcome {
 }
 
 // setFinal records the terminal act; the first one wins.
-func (d *delegation) setFinal(status Status, reason string, err error) {
+func (d *delegation) setFinal(status Status, cause Cause, reason string) {
 	d.mu.Lock()
 	if d.final == nil {
-		d.final = &final{status: status, reason: reason, err: err}
+		d.final = &final{status: status, cause: cause, reason: reason}
 	}
 	d.mu.Unlock()
 }
@@ -467,4 +456,21 @@ func (d *delegation) buildWorkTools() *agents.Toolset {
 		panic("orchestrator: " + err.Error()) // names are checked in New
 	}
 	return ts
+}
+
+// modelEvent is the model.called event of one call made by agent m within d.
+func modelEvent(d *delegation, m *member, purpose string, resp *model.Response, latency time.Duration, err error) *Event {
+	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, LatencyMS: float64(latency) / 1e6}
+	if err != nil {
+		e.Error = err.Error()
+	} else if resp != nil {
+		u := resp.Usage
+		e.Usage = &u
+		e.FinishReason = resp.FinishReason
+		if resp.Model != e.Model {
+			e.ResponseModel = resp.Model
+		}
+	}
+	return e
 }

@@ -110,7 +110,13 @@ type Event struct {
 	IsError   bool            `json:"is_error,omitempty"`
 
 	// model.called, model.retried
-	Model        string       `json:"model,omitempty"`
+	// Model is the model the agent asked for; ResponseModel the one the
+	// server says answered, when it differs; Provider the provider's name.
+	Model         string `json:"model,omitempty"`
+	ResponseModel string `json:"response_model,omitempty"`
+	Provider      string `json:"provider,omitempty"`
+	// Purpose is "turn" (the delegate's own conversation), "judge",
+	// "answer", "verify" (asked as a delegator) or "consult".
 	Purpose      string       `json:"purpose,omitempty"`
 	Usage        *model.Usage `json:"usage,omitempty"`
 	LatencyMS    float64      `json:"latency_ms,omitempty"`
@@ -126,6 +132,8 @@ type Event struct {
 	// goal.completed, goal.failed, goal.declined, run.finished,
 	// protocol.violation, supervision.intervened, budget.exceeded
 	Status Status `json:"status,omitempty"`
+	// Cause classifies a failure or decline (see the Cause constants).
+	Cause  Cause  `json:"cause,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// Result is also the final result on goal.completed; Total is the
 	// delegation's (or the run's) usage, children included.

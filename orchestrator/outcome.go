@@ -19,6 +19,25 @@ const (
 	StatusFailed    Status = "failed"
 )
 
+// Cause classifies why a delegation did not complete.
+type Cause string
+
+// The causes of a failed or declined delegation.
+const (
+	CauseDeclined       Cause = "declined"         // the delegate declined
+	CauseMisaligned     Cause = "misaligned"       // no aligned acceptance within the rounds
+	CauseRejected       Cause = "rejected"         // the report was rejected
+	CauseBudget         Cause = "budget"           // steps, tokens or wall time ran out
+	CauseCancelled      Cause = "cancelled"        // the context was cancelled
+	CauseDeadline       Cause = "deadline"         // the context's deadline passed
+	CauseProvider       Cause = "provider"         // the model failed (after retries)
+	CauseNoProtocolCall Cause = "no_protocol_call" // prose past every reminder
+	CauseStalled        Cause = "stalled"          // kept repeating the same calls
+	CauseHalted         Cause = "halted"           // a supervisor halted it
+	CauseInvalid        Cause = "invalid_goal"     // the goal could not be offered
+	CauseIncomplete     Cause = "incomplete"       // the conversation ended without a terminal act
+)
+
 // ErrDeclined is matched by the error of a run whose goal was declined.
 var ErrDeclined = errors.New("goal declined")
 
@@ -35,6 +54,7 @@ type GoalError struct {
 	Delegation string
 	Agent      string
 	Status     Status
+	Cause      Cause
 	Reason     string
 	Err        error
 }
@@ -73,6 +93,7 @@ type Outcome struct {
 	ReassignedFrom string       `json:"reassigned_from,omitempty"`
 
 	Status Status `json:"status"`
+	Cause  Cause  `json:"cause,omitempty"`
 	Reason string `json:"reason,omitempty"`
 
 	Acceptance *agents.Acceptance `json:"acceptance,omitempty"`
@@ -112,7 +133,7 @@ func (o *Outcome) Error() error {
 	if o.Status == StatusCompleted {
 		return nil
 	}
-	return &GoalError{Delegation: o.Delegation, Agent: o.Agent, Status: o.Status, Reason: o.Reason, Err: o.Err}
+	return &GoalError{Delegation: o.Delegation, Agent: o.Agent, Status: o.Status, Cause: o.Cause, Reason: o.Reason, Err: o.Err}
 }
 
 // Walk calls fn for o and every outcome below it, depth first.

@@ -188,7 +188,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		return agents.Result{Content: d.render(prompts.Aligned, d.data())}
 	}
 	if round >= d.rt.limits.MaxAlignRounds {
-		d.setFinal(StatusFailed, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")), nil)
+		d.setFinal(StatusFailed, CauseMisaligned, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")))
 		return agents.Result{Content: "Your acceptance is still not aligned; the goal is withdrawn.", IsError: true, Stop: true}
 	}
 	findings := slices.Clone(al.Gaps)
@@ -240,7 +240,7 @@ func (d *delegation) onDecline(a *agents.Decline) agents.Result {
 	d.mu.Lock()
 	d.out.Decline = a
 	d.mu.Unlock()
-	d.setFinal(StatusDeclined, a.Reason, nil)
+	d.setFinal(StatusDeclined, CauseDeclined, a.Reason)
 	return agents.Result{Content: "Declined.", Stop: true}
 }
 
@@ -301,7 +301,7 @@ func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) a
 	}
 	switch iv.Action {
 	case ActionHalt:
-		d.setFinal(StatusFailed, "halted by supervisor: "+iv.Reason, nil)
+		d.setFinal(StatusFailed, CauseHalted, "halted by supervisor: "+iv.Reason)
 		return agents.Result{Content: "Halted by your supervisor: " + iv.Reason, Stop: true}
 	case ActionRedirect:
 		return agents.Result{Content: "Your supervisor redirects you: " + iv.Instruction}
@@ -366,10 +366,10 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver})
 	switch ver.Verdict {
 	case agents.VerdictAccept:
-		d.setFinal(StatusCompleted, "", nil)
+		d.setFinal(StatusCompleted, "", "")
 		return agents.Result{Content: "Verified: the goal is complete.", Stop: true}
 	case agents.VerdictReject:
-		d.setFinal(StatusFailed, "report rejected: "+ver.Feedback, nil)
+		d.setFinal(StatusFailed, CauseRejected, "report rejected: "+ver.Feedback)
 		return agents.Result{Content: "Rejected: " + ver.Feedback, Stop: true}
 	}
 	msg := "Revise and report again: " + ver.Feedback

@@ -99,7 +99,7 @@ func Rebuild(events []*Event) (*Outcome, error) {
 			}
 		}
 		if e.Type.Terminal() {
-			o.Status, o.Reason, o.End = e.Status, e.Reason, e.Time
+			o.Status, o.Cause, o.Reason, o.End = e.Status, e.Cause, e.Reason, e.Time
 			if e.Total != nil {
 				o.Total = *e.Total
 			}

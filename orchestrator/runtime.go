@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/prompts"
 )
 
@@ -54,6 +55,7 @@ type member struct {
 	consult   agents.Tool
 	delegates []prompts.Peer
 	peers     []prompts.Peer
+	provider  string
 }
 
 // New validates team and returns a runtime for it. opts may be nil.
@@ -103,6 +105,9 @@ func (rt *Runtime) validate() error {
 			errs = append(errs, fmt.Errorf("two members named %q", m.Agent.Name))
 		}
 		mm := &member{Member: *m, name: m.Agent.Name}
+		if m.Agent.Model != nil {
+			mm.provider = model.ProviderOf(m.Agent.Model)
+		}
 		for _, t := range m.Agent.Tools {
 			n := t.Def().Name
 			mm.toolNames = append(mm.toolNames, n)
@@ -174,12 +179,12 @@ func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) 
 	if strings.TrimSpace(g.Objective) == "" {
 		now := rt.opts.Now()
 		out = &Outcome{Run: r.id, Agent: rt.lead.name, Delegator: "user", Goal: &g, Status: StatusFailed,
-			Reason: "the goal has no objective", Start: now, End: now}
+			Cause: CauseInvalid, Reason: "the goal has no objective", Start: now, End: now}
 	} else {
 		out = r.entrust(ctx, nil, rt.lead, &g, rt.grants)
 	}
 	total := out.Total
-	r.emit(&Event{Type: EventRunFinished, Agent: rt.lead.name, Status: out.Status, Reason: out.Reason, Total: &total, Result: resultOf(out)})
+	r.emit(&Event{Type: EventRunFinished, Agent: rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
 	err := out.Error()
 	r.mu.Lock()
 	if r.sinkErr != nil {

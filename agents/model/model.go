@@ -122,6 +122,18 @@ type Model interface {
 	Generate(ctx context.Context, req *Request) (*Response, error)
 }
 
+// ProviderOf returns the provider's name of m when it reports one (a Model
+// with a Provider() string method), else "".
+func ProviderOf(m Model) string {
+	if p, ok := m.(interface{ Provider() string }); ok {
+		return p.Provider()
+	}
+	if u, ok := m.(interface{ Unwrap() Model }); ok {
+		return ProviderOf(u.Unwrap())
+	}
+	return ""
+}
+
 // Func adapts a function to the Model interface, like http.HandlerFunc.
 type Func func(ctx context.Context, req *Request) (*Response, error)
 

@@ -74,6 +74,9 @@ func ScriptFunc(name string, fn func(ctx context.Context, req *Request) (*Respon
 	return &Scripted{name: name, fn: fn}
 }
 
+// Provider returns "scripted".
+func (s *Scripted) Provider() string { return "scripted" }
+
 // Name returns the name given to the constructor.
 func (s *Scripted) Name() string { return s.name }
 

@@ -282,3 +282,21 @@ func TestBuiltTeamRuns(t *testing.T) {
 		t.Fatalf("outcome %+v, %v", out, err)
 	}
 }
+
+// TestREADMETeamFile keeps the README's team file valid.
+func TestREADMETeamFile(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Skip("no README:", err)
+	}
+	s := string(b)
+	i := strings.Index(s, "## A team file\n\n```yaml\n")
+	if i < 0 {
+		t.Fatal("the README has no team file")
+	}
+	s = s[i+len("## A team file\n\n```yaml\n"):]
+	s = s[:strings.Index(s, "```")]
+	if _, err := teamfile.Parse("README.md", []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -291,7 +291,14 @@ func (t *Tracer) modelCall(r *runSpans, e *orchestrator.Event) {
 		keyDelegation.String(e.Delegation),
 	)
 	if e.Error == "" {
-		attrs = append(attrs, keyResponseModel.String(e.Model))
+		resp := e.ResponseModel
+		if resp == "" {
+			resp = e.Model
+		}
+		attrs = append(attrs, keyResponseModel.String(resp))
+	}
+	if e.Provider != "" {
+		attrs = append(attrs, attribute.String("gen_ai.provider.name", e.Provider))
 	}
 	if u := e.Usage; u != nil {
 		attrs = append(attrs, keyInputTokens.Int(u.PromptTokens), keyOutputTokens.Int(u.CompletionTokens))

@@ -3,7 +3,6 @@ package trust
 import (
 	"cmp"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -170,7 +169,7 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 	case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
 		// One passed up (Via set) is its delegate's question, not the
 		// agent's own uncertainty.
-		if x := e.Escalation; x != nil && len(x.Via) == 0 && d != nil {
+		if x := e.Escalation; x != nil && len(x.Via) == 0 && x.Origin == "" && d != nil {
 			rec(d.agent).Escalations++
 			if x.Blocking {
 				run.esc[e.ID] = e.Delegation
@@ -196,7 +195,8 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 		}
 	case orchestrator.EventGoalFailed:
 		r := rec(e.Agent)
-		if strings.HasPrefix(e.Reason, "cancelled") {
+		// Cancellation and the caller's deadline are not the agent's doing.
+		if e.Cause == orchestrator.CauseCancelled || e.Cause == orchestrator.CauseDeadline {
 			r.Cancelled++
 		} else {
 			r.Failures++

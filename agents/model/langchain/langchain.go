@@ -74,6 +74,9 @@ func New(m llms.Model, name string, opts *Options) *Model {
 // Name returns the name given to New.
 func (m *Model) Name() string { return m.name }
 
+// Provider names the backend, as set in Options (default "langchain").
+func (m *Model) Provider() string { return m.provider }
+
 // Generate sends req to the llms.Model and returns its first choice.
 func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	if m.llm == nil {

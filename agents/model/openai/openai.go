@@ -82,6 +82,9 @@ func New(cfg Config) (*Model, error) {
 // Name returns the configured model name.
 func (m *Model) Name() string { return m.cfg.Model }
 
+// Provider returns "openai": the wire protocol, whatever the server behind it.
+func (m *Model) Provider() string { return "openai" }
+
 // Generate sends req and returns the first choice of the answer.
 func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	creq, err := m.chatRequest(req)

@@ -1,0 +1,171 @@
+package orchestrator_test
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// discard keeps the last events in memory and forgets older ones, so long
+// benchmarks measure the journal's cost, not a growing heap.
+type discard struct {
+	mu     sync.Mutex
+	events []*orchestrator.Event
+}
+
+func (d *discard) Emit(e *orchestrator.Event) error {
+	d.mu.Lock()
+	if len(d.events) == cap(d.events) {
+		d.events = d.events[:0]
+	}
+	d.events = append(d.events, e)
+	d.mu.Unlock()
+	return nil
+}
+
+var benchGoal = agents.Goal{Intent: "measure", Objective: "take steps", Criteria: []string{"steps taken"}, Constraints: []string{"none"}}
+
+var fixedUsage = model.Usage{PromptTokens: 100, CompletionTokens: 10}
+
+// stepper accepts, calls the action tool steps times, then completes.
+func stepper(steps int) *model.Scripted {
+	// Calls are built up front, each with other arguments (identical calls
+	// in a row are a stall), so the model's own cost stays out of the figure.
+	turns := make([]model.ToolCall, steps+2)
+	turns[0], turns[steps+1] = accept(benchGoal), complete(benchGoal, "done")
+	for i := 1; i <= steps; i++ {
+		turns[i] = call("note", map[string]string{"text": strconv.Itoa(i)})
+	}
+	for i := range turns {
+		turns[i].ID = "c" + strconv.Itoa(i)
+	}
+	m := model.ScriptFunc("bench", func(_ context.Context, req *model.Request) (*model.Response, error) {
+		c := turns[min((len(req.Messages)-2)/2, steps+1)]
+		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}, Usage: fixedUsage}, nil
+	})
+	m.SetRecording(false)
+	return m
+}
+
+// BenchmarkAgentStep measures one agent step: a model turn, a validated call
+// of an action tool, its result, and the events, in chunks of 200 steps a
+// delegation.
+func BenchmarkAgentStep(b *testing.B) {
+	for _, sink := range []string{"memory", "file"} {
+		b.Run(sink, func(b *testing.B) {
+			const chunk = 200
+			rec := newRecorder(b, "note")
+			var s orchestrator.Sink = &discard{events: make([]*orchestrator.Event, 0, 4096)}
+			if sink == "file" {
+				j, err := orchestrator.CreateJournal(filepath.Join(b.TempDir(), "j.jsonl"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer j.Close()
+				s = j
+			}
+			rt, err := orchestrator.New(solo(stepper(chunk), rec.tool), &orchestrator.Options{Sinks: []orchestrator.Sink{s},
+				Budget: agents.Budget{Steps: chunk + 10}, RunID: "bench"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += chunk {
+				if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			// Report per step, not per chunk.
+			runs := (b.N + chunk - 1) / chunk
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(runs*chunk), "ns/step")
+		})
+	}
+}
+
+// BenchmarkDelegation measures one full delegation on the scripted model:
+// offer, accept, align (the delegator's model judges), one tool, complete,
+// verify (the delegator's model verifies).
+func BenchmarkDelegation(b *testing.B) {
+	rt := benchTeam(b, 1, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchTeam is a lead that delegates benchGoal to n workers at once; each
+// accepts, calls note once and completes; the lead judges and verifies.
+func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Runtime {
+	rec := newRecorder(b, "note")
+	calls := make([]model.ToolCall, n)
+	for i := range calls {
+		calls[i] = delegateTo("worker", benchGoal)
+	}
+	judgeCall, verifyCall := judge(true), verdict(agents.VerdictAccept, "")
+	lead := model.ScriptFunc("lead", func(_ context.Context, req *model.Request) (*model.Response, error) {
+		var c []model.ToolCall
+		switch {
+		case len(req.Tools) == 1 && req.Tools[0].Name == agents.ToolJudgeAlignment:
+			c = []model.ToolCall{judgeCall}
+		case len(req.Tools) == 1 && req.Tools[0].Name == agents.ToolVerifyReport:
+			c = []model.ToolCall{verifyCall}
+		case len(req.Messages) == 2:
+			c = []model.ToolCall{accept(benchGoal)}
+		case len(req.Messages) == 4:
+			c = calls
+		default:
+			c = []model.ToolCall{complete(benchGoal, "all done")}
+		}
+		return &model.Response{Message: model.Message{ToolCalls: c}, Usage: fixedUsage}, nil
+	})
+	lead.SetRecording(false)
+	acc, note, done := accept(benchGoal), call("note", map[string]string{"text": "x"}), complete(benchGoal, "done")
+	worker := model.ScriptFunc("worker", func(_ context.Context, req *model.Request) (*model.Response, error) {
+		c := done
+		switch len(req.Messages) {
+		case 2:
+			c = acc
+		case 4:
+			c = note
+		}
+		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}, Usage: fixedUsage}, nil
+	})
+	worker.SetRecording(false)
+	if sinks == nil {
+		sinks = []orchestrator.Sink{&discard{events: make([]*orchestrator.Event, 0, 1<<16)}}
+	}
+	rt, err := orchestrator.New(orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"worker"}},
+		{Agent: &agents.Agent{Name: "worker", Role: "works", Model: worker, Tools: []agents.Tool{rec.tool}}},
+	}}, &orchestrator.Options{Sinks: sinks, RunID: "bench", Limits: orchestrator.Limits{MaxFanOut: n}, Budget: agents.Budget{Steps: 10*n + 10}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rt
+}
+
+// BenchmarkSiblings measures 1,000 sibling delegations running at once under
+// one lead, each judged and verified by it.
+func BenchmarkSiblings(b *testing.B) {
+	rt := benchTeam(b, 1000, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := rt.Run(context.Background(), benchGoal)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(out.Children) != 1000 {
+			b.Fatalf("%d children", len(out.Children))
+		}
+	}
+}

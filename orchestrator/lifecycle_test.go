@@ -1,0 +1,371 @@
+package orchestrator_test
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+func TestDeclineIsReassigned(t *testing.T) {
+	g := noteGoal
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("a", g)), turn(complete(g, "done")))
+	a := model.NewScripted("a", turn(call(agents.ToolDeclineGoal, agents.Decline{Reason: "not my field", SuggestedAgent: "c"})))
+	b := model.NewScripted("b") // never offered: the decliner suggested c
+	c := model.NewScripted("c", turn(accept(g)), turn(complete(g, "c did it")))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"a", "b", "c"}},
+		{Agent: &agents.Agent{Name: "a", Role: "a", Model: a}, Supervision: structural},
+		{Agent: &agents.Agent{Name: "b", Role: "b", Model: b}, Supervision: structural},
+		{Agent: &agents.Agent{Name: "c", Role: "c", Model: c}, Supervision: structural},
+	}}, nil)
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	re := ofType(mem.Events(), orchestrator.EventGoalReassigned)
+	if len(re) != 1 || re[0].Delegation != "d2" || re[0].Agent != "c" {
+		t.Fatalf("reassignments: %s", mustJSON(re))
+	}
+	if len(out.Children) != 2 || out.Children[0].Status != orchestrator.StatusDeclined ||
+		out.Children[1].Status != orchestrator.StatusCompleted || out.Children[1].ReassignedFrom != "d2" {
+		t.Fatalf("children: %s", mustJSON(out.Children))
+	}
+	if b.Calls() != 0 {
+		t.Fatal("b was offered the goal although the decliner suggested c")
+	}
+	if got := lastToolMessage(lead.Requests()[2]); !strings.Contains(got, `"agent":"c"`) || !strings.Contains(got, "c did it") {
+		t.Fatalf("lead got %q", got)
+	}
+	checkTerminals(t, mem.Events())
+}
+
+func TestDeclineWithNoOneElseFails(t *testing.T) {
+	m := model.NewScripted("m", turn(call(agents.ToolDeclineGoal, agents.Decline{Reason: "cannot", Missing: []string{"access"}})))
+	rt, _ := newRuntime(t, solo(m), nil)
+	out, err := rt.Run(t.Context(), noteGoal)
+	if !errors.Is(err, orchestrator.ErrDeclined) || out.Status != orchestrator.StatusDeclined || out.Decline.Reason != "cannot" {
+		t.Fatalf("err %v, outcome %+v", err, out)
+	}
+}
+
+func TestStructuralGapIsFedBack(t *testing.T) {
+	g := noteGoal
+	// No constraint acknowledged: a structural gap, found without asking the
+	// delegator's model.
+	drift := call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "sell more", Plan: []string{"write"},
+		AcknowledgedCriteria: []string{"ok"}, AcknowledgedConstraints: []string{}})
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(judge(true)), turn(complete(g, "done")))
+	w := model.NewScripted("w", turn(drift), turn(accept(g)), turn(complete(g, "done")))
+	judged := orchestrator.Supervision{ModelJudge: true}
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+		{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w}, Supervision: &judged},
+	}}, nil)
+	if _, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	judgedEv := ofType(mem.Events(), orchestrator.EventAlignmentJudged)
+	if len(judgedEv) != 3 {
+		t.Fatalf("%d alignment judgements:\n%s", len(judgedEv), types(mem.Events()))
+	}
+	if j := judgedEv[1]; *j.Aligned || j.Alignment.By != "structural" || !strings.Contains(strings.Join(j.Alignment.Gaps, ";"), "0 constraints acknowledged") {
+		t.Fatalf("first judgement of w: %s", mustJSON(j))
+	}
+	if j := judgedEv[2]; !*j.Aligned || j.Alignment.By != "lead" {
+		t.Fatalf("second judgement of w: %s", mustJSON(j))
+	}
+	if got := lastToolMessage(w.Requests()[1]); !strings.Contains(got, "not aligned") || !strings.Contains(got, "constraints") {
+		t.Fatalf("the delegate was told %q", got)
+	}
+	if lead.Calls() != 4 {
+		t.Fatalf("the lead's model was called %d times, want 4 (judged once)", lead.Calls())
+	}
+}
+
+func TestMisalignedOnceThenAligned(t *testing.T) {
+	g := noteGoal
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)),
+		turn(judge(false, "you missed the point: inform, not sell")), turn(judge(true)), turn(complete(g, "done")))
+	w := model.NewScripted("w", turn(accept(g)), turn(accept(g)), turn(complete(g, "done")))
+	judged := orchestrator.Supervision{ModelJudge: true}
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+		{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w}, Supervision: &judged},
+	}}, nil)
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	if got := lastToolMessage(w.Requests()[1]); !strings.Contains(got, "inform, not sell") {
+		t.Fatalf("the gap did not reach the delegate: %q", got)
+	}
+	if c := out.Children[0]; c.AlignmentRounds != 2 || !c.Alignment.Aligned || c.Alignment.By != "lead" {
+		t.Fatalf("worker: rounds %d alignment %+v", c.AlignmentRounds, c.Alignment)
+	}
+}
+
+func TestConsultation(t *testing.T) {
+	g := noteGoal
+	m := model.NewScripted("m", turn(accept(g)),
+		turn(call(agents.ToolConsult, agents.ConsultArgs{Agent: "expert", Question: "how brief is brief?"})),
+		turn(complete(g, "done")))
+	expert := model.NewScripted("expert", model.Text("Three sentences at most."))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "m", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "m", Role: "writes", Model: m}, Consults: []string{"expert"}},
+		{Agent: &agents.Agent{Name: "expert", Role: "knows style", Model: expert}},
+	}}, nil)
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got := lastToolMessage(m.Requests()[2]); got != "Three sentences at most." {
+		t.Fatalf("the asker got %q", got)
+	}
+	if len(out.Consultations) != 1 || out.Consultations[0].Answer != "Three sentences at most." {
+		t.Fatalf("consultations %+v", out.Consultations)
+	}
+	// Responsibility stays with the asker: the expert was never offered the goal.
+	if n := len(ofType(mem.Events(), orchestrator.EventGoalOffered)); n != 1 {
+		t.Fatalf("%d goals offered", n)
+	}
+	if len(expert.Requests()[0].Tools) != 0 || !strings.Contains(expert.Requests()[0].Messages[1].Content, "how brief is brief?") {
+		t.Fatalf("expert was asked %+v", expert.Requests()[0])
+	}
+	// Its usage counts to the asker.
+	var consultUsage int
+	for _, e := range ofType(mem.Events(), orchestrator.EventModelCalled) {
+		if e.Purpose == "consult" {
+			consultUsage += e.Usage.Total()
+		}
+	}
+	if consultUsage == 0 || out.Usage.Total() <= consultUsage {
+		t.Fatalf("consult usage %d not in the asker's %d", consultUsage, out.Usage.Total())
+	}
+}
+
+func TestVerificationReviseLoop(t *testing.T) {
+	g := noteGoal
+	written := false
+	g.Verifiers = []agents.Verifier{func(*agents.Goal, *agents.Report) ([]string, error) {
+		if !written {
+			written = true // the first report fails the check, the second passes
+			return []string{"no note file found"}, nil
+		}
+		return nil, nil
+	}}
+	m := model.NewScripted("m", turn(accept(g)), turn(complete(g, "first")), turn(complete(g, "second")))
+	rt, mem := newRuntime(t, solo(m), nil)
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if out.Revisions != 1 || out.Report.Result != "second" {
+		t.Fatalf("revisions %d result %q", out.Revisions, out.Report.Result)
+	}
+	if got := lastToolMessage(m.Requests()[2]); !strings.Contains(got, "no note file found") {
+		t.Fatalf("feedback %q", got)
+	}
+	t.Run("bounded", func(t *testing.T) {
+		g := noteGoal
+		g.Verifiers = []agents.Verifier{func(*agents.Goal, *agents.Report) ([]string, error) { return []string{"never good"}, nil }}
+		m := model.NewScripted("m", turn(accept(g)), turn(complete(g, "1")), turn(complete(g, "2")), turn(complete(g, "3")), turn(complete(g, "4")))
+		rt, _ := newRuntime(t, solo(m), nil)
+		out, err := rt.Run(t.Context(), g)
+		if !errors.Is(err, orchestrator.ErrFailed) || !strings.Contains(out.Reason, "report rejected") || out.Verification.Verdict != agents.VerdictReject {
+			t.Fatalf("err %v reason %q", err, out.Reason)
+		}
+	})
+	_ = mem
+}
+
+func TestProseInsteadOfProtocolCall(t *testing.T) {
+	g := noteGoal
+	t.Run("nudged, then recovers", func(t *testing.T) {
+		m := model.NewScripted("m", model.Text("Sure, I will do it!"), turn(accept(g)), turn(complete(g, "done")))
+		rt, _ := newRuntime(t, solo(m), nil)
+		if _, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+		nudge := m.Requests()[1].Messages
+		if last := nudge[len(nudge)-1]; last.Role != model.RoleUser || !strings.Contains(last.Content, "accept_goal") {
+			t.Fatalf("nudge %+v", last)
+		}
+	})
+	t.Run("bounded, then fails", func(t *testing.T) {
+		m := model.NewScripted("m", model.Text("a"), model.Text("b"), model.Text("c"), model.Text("d"))
+		rt, mem := newRuntime(t, solo(m), &orchestrator.Options{Limits: orchestrator.Limits{MaxNudges: 2}})
+		out, err := rt.Run(t.Context(), g)
+		if !errors.Is(err, agents.ErrNoToolCall) || !strings.Contains(out.Reason, "prose") || m.Calls() != 3 {
+			t.Fatalf("err %v reason %q calls %d", err, out.Reason, m.Calls())
+		}
+		checkTerminals(t, mem.Events())
+	})
+}
+
+func TestSupervision(t *testing.T) {
+	g := noteGoal
+	progress := func(s string) model.ToolCall {
+		return call(agents.ToolReportProgress, agents.ProgressReport{Summary: s, Percent: 50})
+	}
+	t.Run("redirect and halt", func(t *testing.T) {
+		m := model.NewScripted("m", turn(accept(g)), turn(progress("half")), turn(progress("more")), turn(complete(g, "x")))
+		n := 0
+		rt, mem := newRuntime(t, solo(m), &orchestrator.Options{Supervisor: func(_ context.Context, p orchestrator.ProgressInfo) orchestrator.Intervention {
+			n++
+			if n == 1 {
+				return orchestrator.Intervention{Action: orchestrator.ActionRedirect, Instruction: "focus on brevity"}
+			}
+			return orchestrator.Intervention{Action: orchestrator.ActionHalt, Reason: "out of time"}
+		}})
+		out, _ := rt.Run(t.Context(), g)
+		if got := lastToolMessage(m.Requests()[2]); !strings.Contains(got, "focus on brevity") {
+			t.Fatalf("redirect not delivered: %q", got)
+		}
+		if out.Status != orchestrator.StatusFailed || !strings.Contains(out.Reason, "halted by supervisor") || m.Calls() != 3 {
+			t.Fatalf("%s %q calls %d", out.Status, out.Reason, m.Calls())
+		}
+		if n := len(ofType(mem.Events(), orchestrator.EventSupervisionIntervened)); n != 2 {
+			t.Fatalf("%d interventions", n)
+		}
+	})
+	t.Run("repeated call is a stall, escalated to the delegator", func(t *testing.T) {
+		same := call(agents.ToolReportProgress, agents.ProgressReport{Summary: "same"})
+		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)),
+			turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "stop repeating; finish"})), turn(complete(g, "done")))
+		w := model.NewScripted("w", turn(accept(g)), turn(same), turn(same), turn(same), turn(complete(g, "done")))
+		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+			{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w}, Supervision: structural},
+		}}, nil)
+		if _, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+		}
+		iv := ofType(mem.Events(), orchestrator.EventSupervisionIntervened)
+		if len(iv) != 1 || iv[0].Intervention.Action != orchestrator.ActionStalled {
+			t.Fatalf("interventions %s", mustJSON(iv))
+		}
+		reqs := w.Requests()
+		last := reqs[len(reqs)-1].Messages
+		if got := last[len(last)-1].Content; !strings.Contains(got, "stop repeating") {
+			t.Fatalf("the delegator's answer did not reach the delegate: %q", got)
+		}
+		checkEscalationsResolvedOnce(t, mem.Events(), 1)
+	})
+	t.Run("progress demanded by supervision", func(t *testing.T) {
+		m := model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "a"})),
+			turn(call("note", map[string]string{"text": "b"})), turn(complete(g, "x")))
+		rec := newRecorder(t, "note")
+		rt, _ := newRuntime(t, orchestrator.Team{Lead: "m", Members: []orchestrator.Member{
+			{Agent: &agents.Agent{Name: "m", Role: "writes", Model: m, Tools: []agents.Tool{rec.tool}}, Supervision: &orchestrator.Supervision{ProgressEvery: 2}},
+		}}, nil)
+		if _, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+		msgs := m.Requests()[2].Messages
+		if got := msgs[len(msgs)-1].Content; !strings.Contains(got, "report_progress") {
+			t.Fatalf("no reminder after 2 steps: %q", got)
+		}
+	})
+}
+
+func TestSiblingsRunConcurrentlyAndStopWithTheRun(t *testing.T) {
+	g := noteGoal
+	const n = 6
+	release := make(chan struct{})
+	arrived := make(chan struct{}, n)
+	w := model.ScriptFunc("w", func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		if len(req.Messages) == 2 {
+			return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{accept(g)}}}, nil
+		}
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{complete(g, "ok")}}}, nil
+	})
+	calls := make([]model.ToolCall, n)
+	for i := range calls {
+		calls[i] = delegateTo("w", g)
+		calls[i].Arguments = []byte(strings.Replace(string(calls[i].Arguments), "write a note", "write note "+string(rune('a'+i)), 1))
+	}
+	lead := model.NewScripted("lead", turn(accept(g)), turn(calls...), turn(complete(g, "all")))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+		{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural},
+	}}, nil)
+	before := runtime.NumGoroutine()
+	done := make(chan error, 1)
+	go func() { _, err := rt.Run(t.Context(), g); done <- err }()
+	for range n { // all siblings are working at once
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("siblings did not run concurrently")
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := runtime.NumGoroutine(); got > before {
+		t.Fatalf("%d goroutines outlive the run (before: %d)", got, before)
+	}
+}
+
+func TestSystemPromptIsAStablePrefix(t *testing.T) {
+	g := noteGoal
+	rec := newRecorder(t, "note")
+	m := model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "a"})), turn(complete(g, "x")))
+	rt, _ := newRuntime(t, solo(m, rec.tool), nil)
+	if _, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	reqs := m.Requests()
+	for i := 1; i < len(reqs); i++ {
+		prev, cur := reqs[i-1].Messages, reqs[i].Messages
+		if len(cur) <= len(prev) {
+			t.Fatalf("turn %d does not extend the conversation", i)
+		}
+		for j := range prev {
+			if mustJSON(prev[j]) != mustJSON(cur[j]) {
+				t.Fatalf("turn %d changed message %d: the prompt prefix is not stable", i, j)
+			}
+		}
+	}
+	sys := reqs[0].Messages[0].Content
+	for _, want := range []string{"You are solo. does things", "Intent (why): keep the team informed", "1. a note is written", "1. be brief", "accept_goal"} {
+		if !strings.Contains(sys, want) {
+			t.Errorf("system prompt lacks %q:\n%s", want, sys)
+		}
+	}
+	// Before acceptance only the three protocol tools are offered; after,
+	// the granted tools and the working protocol.
+	names := func(r *model.Request) (s []string) {
+		for _, d := range r.Tools {
+			s = append(s, d.Name)
+		}
+		return s
+	}
+	if got := strings.Join(names(reqs[0]), ","); got != "accept_goal,decline_goal,ask_clarification" {
+		t.Fatalf("offered before acceptance: %s", got)
+	}
+	if got := strings.Join(names(reqs[1]), ","); got != "note,escalate,report_progress,complete_goal" {
+		t.Fatalf("offered after alignment: %s", got)
+	}
+	if reqs[0].ToolChoice.Mode != model.ChoiceRequired {
+		t.Fatalf("tool choice %+v, want required", reqs[0].ToolChoice)
+	}
+}
