@@ -63,7 +63,11 @@ func verified(v agents.Verdict) *orchestrator.Event {
 func ended(s orchestrator.Status, reason string) *orchestrator.Event {
 	typ := map[orchestrator.Status]orchestrator.EventType{orchestrator.StatusCompleted: orchestrator.EventGoalCompleted,
 		orchestrator.StatusFailed: orchestrator.EventGoalFailed, orchestrator.StatusDeclined: orchestrator.EventGoalDeclined}[s]
-	return &orchestrator.Event{Type: typ, Delegation: "d2", Parent: "d1", Agent: "w", Status: s, Reason: reason}
+	e := &orchestrator.Event{Type: typ, Delegation: "d2", Parent: "d1", Agent: "w", Status: s, Reason: reason}
+	if strings.HasPrefix(reason, "cancelled") {
+		e.Cause = orchestrator.CauseCancelled
+	}
+	return e
 }
 func finished() *orchestrator.Event {
 	return &orchestrator.Event{Type: orchestrator.EventRunFinished, Agent: "lead", Status: orchestrator.StatusCompleted}
