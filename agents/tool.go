@@ -12,6 +12,8 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/invopop/jsonschema"
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Tool is something an agent can call. Calls must be safe for concurrent use
@@ -211,7 +213,7 @@ func flattenValidation(err error) error {
 	walk = func(e *validator.ValidationError) {
 		if len(e.Causes) == 0 {
 			loc := "/" + strings.Join(e.InstanceLocation, "/")
-			msgs = append(msgs, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(nil)))
+			msgs = append(msgs, fmt.Sprintf("at %s: %s", loc, e.ErrorKind.LocalizedString(english)))
 			return
 		}
 		for _, c := range e.Causes {
@@ -221,6 +223,8 @@ func flattenValidation(err error) error {
 	walk(ve)
 	return errors.New(strings.Join(msgs, "; "))
 }
+
+var english = message.NewPrinter(language.English)
 
 // debugPanics adds stacks to panic results; off so models see short errors.
 const debugPanics = false

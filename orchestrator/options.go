@@ -216,3 +216,13 @@ func (p PrincipalFuncs) AnswerEscalation(ctx context.Context, e *agents.Escalati
 	}
 	return p.Answer(ctx, e)
 }
+
+// StructuralOnly is a SupervisionFor policy that trusts the runtime's own
+// checks: no model judge, no model verification, no progress demands.
+func StructuralOnly(string) Supervision { return Supervision{Level: "structural"} }
+
+// ModelAlways is a SupervisionFor policy that asks the delegator's model to
+// judge every acceptance and verify every report, whatever the agent's record.
+func ModelAlways(string) Supervision {
+	return Supervision{Level: "always", ModelJudge: true, ModelVerify: true}
+}

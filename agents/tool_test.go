@@ -1,0 +1,120 @@
+package agents_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+)
+
+type greetArgs struct {
+	Name  string `json:"name" jsonschema:"minLength=1"`
+	Times int    `json:"times,omitempty" jsonschema:"minimum=1,maximum=3"`
+}
+
+func greetTool(t *testing.T) agents.Tool {
+	t.Helper()
+	tool, err := agents.NewTool("greet", "greets", func(_ context.Context, in greetArgs) (map[string]string, error) {
+		if in.Name == "boom" {
+			panic("kaboom")
+		}
+		if in.Name == "err" {
+			return nil, errors.New("no such person")
+		}
+		return map[string]string{"greeting": strings.Repeat("hi "+in.Name+" ", max(in.Times, 1))}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tool
+}
+
+func TestToolSchemaIsFlatAndStrict(t *testing.T) {
+	def := greetTool(t).Def()
+	var s map[string]any
+	if err := json.Unmarshal(def.Parameters, &s); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s["$schema"]; ok {
+		t.Error("schema has $schema")
+	}
+	if _, ok := s["$ref"]; ok {
+		t.Error("schema uses references")
+	}
+	if s["additionalProperties"] != false || s["type"] != "object" {
+		t.Errorf("schema %s", def.Parameters)
+	}
+	if req, _ := s["required"].([]any); len(req) != 1 || req[0] != "name" {
+		t.Errorf("required %v, want [name]", s["required"])
+	}
+}
+
+func TestToolArgumentsAreValidatedBeforeRunning(t *testing.T) {
+	tool := greetTool(t)
+	cases := []struct {
+		args    string
+		isError bool
+		want    string
+	}{
+		{`{"name":"Ada"}`, false, `hi Ada`},
+		{`{"name":"Ada","times":2}`, false, `hi Ada hi Ada`},
+		{`{}`, true, "missing property"},
+		{``, true, "missing property"},
+		{`{"name":""}`, true, "minLength"},
+		{`{"name":"Ada","times":9}`, true, "maximum"},
+		{`{"name":"Ada","extra":1}`, true, "additional"},
+		{`{"name":42}`, true, "string"},
+		{`{"name":"Ada"`, true, "not valid JSON"},
+		{`not json`, true, "not valid JSON"},
+		{`{"name":"boom"}`, true, "internal error: kaboom"},
+		{`{"name":"err"}`, true, "no such person"},
+	}
+	for _, tc := range cases {
+		res := tool.Call(t.Context(), json.RawMessage(tc.args))
+		if res.IsError != tc.isError || !strings.Contains(strings.ToLower(res.Content), strings.ToLower(tc.want)) {
+			t.Errorf("args %s: got %+v, want error=%v containing %q", tc.args, res, tc.isError, tc.want)
+		}
+	}
+}
+
+func TestEnumsRestrictProperties(t *testing.T) {
+	tool, err := agents.DefineTool(agents.ToolSpec{Name: agents.ToolDelegate, Enums: map[string][]string{"agent": {"a", "b"}, "tools": {"x"}}},
+		func(context.Context, agents.DelegateArgs) (agents.Result, error) { return agents.Result{Content: "ok"}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := `{"agent":"a","intent":"i","objective":"o","criteria":[],"tools":["x"]}`
+	if res := tool.Call(t.Context(), json.RawMessage(ok)); res.IsError {
+		t.Fatalf("valid call refused: %s", res.Content)
+	}
+	for _, bad := range []string{
+		`{"agent":"c","intent":"i","objective":"o","criteria":[]}`,
+		`{"agent":"a","intent":"i","objective":"o","criteria":[],"tools":["y"]}`,
+	} {
+		if res := tool.Call(t.Context(), json.RawMessage(bad)); !res.IsError {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if _, err := agents.DefineTool(agents.ToolSpec{Name: "x", Enums: map[string][]string{"nope": {"a"}}},
+		func(context.Context, agents.DelegateArgs) (agents.Result, error) { return agents.Result{}, nil }); err == nil {
+		t.Fatal("an enum for an unknown property was accepted")
+	}
+}
+
+func TestAgentValidate(t *testing.T) {
+	tool := greetTool(t)
+	shadow, _ := agents.NewTool(agents.ToolAcceptGoal, "", func(context.Context, struct{}) (string, error) { return "", nil })
+	cases := map[string]*agents.Agent{
+		"bad name":        {Name: "1x", Model: nil},
+		"protocol shadow": {Name: "a", Tools: []agents.Tool{shadow}},
+		"duplicate tool":  {Name: "a", Tools: []agents.Tool{tool, tool}},
+	}
+	for name, a := range cases {
+		if err := a.Validate(); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
