@@ -82,7 +82,9 @@ func TestToolArgumentsAreValidatedBeforeRunning(t *testing.T) {
 
 func TestEnumsRestrictProperties(t *testing.T) {
 	tool, err := agents.DefineTool(agents.ToolSpec{Name: agents.ToolDelegate, Enums: map[string][]string{"agent": {"a", "b"}, "tools": {"x"}}},
-		func(context.Context, agents.DelegateArgs) (agents.Result, error) { return agents.Result{Content: "ok"}, nil })
+		func(context.Context, agents.DelegateArgs) (agents.Result, error) {
+			return agents.Result{Content: "ok"}, nil
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

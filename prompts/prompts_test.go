@@ -14,10 +14,10 @@ func sample() *prompts.Data {
 		Context: "ctx", ParentIntents: []string{"root intent"}, Budget: agents.Budget{Steps: 9, Tokens: 900}}
 	return &prompts.Data{Agent: "w", Role: "writes", Goal: g, Tools: []string{"write_file"},
 		Delegates: []prompts.Peer{{Name: "x", Role: "does x"}}, Peers: []prompts.Peer{{Name: "y", Role: "knows y"}},
-		Delegate:   "w",
-		Acceptance: &agents.Acceptance{RestatedIntent: "ri", Plan: []string{"p"}, AcknowledgedCriteria: []string{"a"}, AcknowledgedConstraints: []string{"b"}},
-		Escalation: &agents.Escalation{From: "w", Kind: agents.KindRisk, Question: "q?", Options: []string{"o1"}, Recommendation: "o1", Blocking: true, Via: []string{"v"}},
-		Report:     &agents.Report{Result: "r", Criteria: []agents.CriterionResult{{Criterion: "c1", Met: true, Evidence: "e"}}},
+		Delegate:     "w",
+		Acceptance:   &agents.Acceptance{RestatedIntent: "ri", Plan: []string{"p"}, AcknowledgedCriteria: []string{"a"}, AcknowledgedConstraints: []string{"b"}},
+		Escalation:   &agents.Escalation{From: "w", Kind: agents.KindRisk, Question: "q?", Options: []string{"o1"}, Recommendation: "o1", Blocking: true, Via: []string{"v"}},
+		Report:       &agents.Report{Result: "r", Criteria: []agents.CriterionResult{{Criterion: "c1", Met: true, Evidence: "e"}}},
 		Consultation: &agents.Consultation{From: "w", Question: "cq", Context: "cc"},
 		Findings:     []string{"f1"}, Round: 2}
 }
