@@ -34,7 +34,7 @@ func IsProtocolTool(name string) bool {
 // Budget bounds a delegation. Zero fields mean "inherit what is left".
 type Budget struct {
 	Steps  int `json:"steps,omitempty" jsonschema:"minimum=0,description=model turns the delegate may take"`
-	Tokens int `json:"tokens,omitempty" jsonschema:"minimum=0,description=tokens the delegate may spend, its own sub-delegations included"`
+	Tokens int `json:"tokens,omitempty" jsonschema:"minimum=0,description=tokens the delegate may spend (its own sub-delegations included)"`
 	// WallTime bounds the delegation's duration; not offered to models.
 	WallTime time.Duration `json:"wall_time,omitempty" jsonschema:"-"`
 }
@@ -155,7 +155,7 @@ type Resolution struct {
 // AnswerArgs are the arguments of answer_escalation.
 type AnswerArgs struct {
 	Answer   string `json:"answer" jsonschema:"minLength=1"`
-	Decision string `json:"decision,omitempty" jsonschema:"description=a short decision label, e.g. one of the options"`
+	Decision string `json:"decision,omitempty" jsonschema:"description=a short decision label such as one of the options"`
 }
 
 // ConsultArgs are the arguments of consult.
@@ -205,7 +205,7 @@ type DelegateArgs struct {
 	Criteria    []string `json:"criteria" jsonschema:"description=success criteria the report will be verified against"`
 	Constraints []string `json:"constraints,omitempty"`
 	Context     string   `json:"context,omitempty"`
-	Tools       []string `json:"tools,omitempty" jsonschema:"description=tools to grant, within your own; default all of yours"`
+	Tools       []string `json:"tools,omitempty" jsonschema:"description=tools to grant (within your own); default: all of yours"`
 	Budget      *Budget  `json:"budget,omitempty"`
 }
 

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -325,7 +326,7 @@ func (d *delegation) hooks(purpose string) agents.Hooks {
 		},
 		ToolCalled: func(call *model.ToolCall) {
 			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
-				Tool: call.Name, CallID: call.ID, Arguments: call.Arguments})
+				Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
 		},
 		ToolResult: func(call *model.ToolCall, res *agents.Result, latency time.Duration) {
 			r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
@@ -338,7 +339,7 @@ func (d *delegation) hooks(purpose string) agents.Hooks {
 func (d *delegation) violation(call *model.ToolCall, reason string) {
 	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: reason}
 	if call != nil {
-		e.Tool, e.CallID, e.Arguments = call.Name, call.ID, call.Arguments
+		e.Tool, e.CallID, e.Arguments = call.Name, call.ID, journalArgs(call.Arguments)
 	}
 	d.mu.Lock()
 	d.out.Violations++
@@ -473,4 +474,15 @@ func modelEvent(d *delegation, m *member, purpose string, resp *model.Response, 
 		}
 	}
 	return e
+}
+
+// journalArgs keeps a call's arguments as they were written when they are
+// JSON, and as a JSON string when they are not, so a malformed call is still
+// one valid journal line.
+func journalArgs(args json.RawMessage) json.RawMessage {
+	if len(args) == 0 || json.Valid(args) {
+		return args
+	}
+	b, _ := json.Marshal(string(args))
+	return b
 }

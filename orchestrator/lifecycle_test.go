@@ -369,3 +369,64 @@ func TestSystemPromptIsAStablePrefix(t *testing.T) {
 		t.Fatalf("tool choice %+v, want required", reqs[0].ToolChoice)
 	}
 }
+
+func TestMalformedArgumentsKeepTheJournalValid(t *testing.T) {
+	g := noteGoal
+	m := model.NewScripted("m",
+		turn(model.Call(agents.ToolAcceptGoal, `{"restated_intent": "trunc`)), // broken JSON
+		turn(model.Call(agents.ToolAcceptGoal, `{"plan":["x"]}`)),             // missing required fields
+		turn(accept(g)), turn(complete(g, "done")))
+	var buf strings.Builder
+	j := orchestrator.NewJournal(&buf)
+	rt, _ := newRuntime(t, solo(m), &orchestrator.Options{Sinks: []orchestrator.Sink{j}})
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	events, torn, err := orchestrator.ReadJournal(strings.NewReader(buf.String()))
+	if err != nil || torn {
+		t.Fatalf("journal unreadable: %v torn=%v", err, torn)
+	}
+	var errs []string
+	for _, e := range ofType(events, orchestrator.EventToolResult) {
+		if e.IsError {
+			errs = append(errs, e.Result)
+		}
+	}
+	if len(errs) != 2 || !strings.Contains(errs[0], "not valid JSON") || !strings.Contains(errs[1], "missing propert") {
+		t.Fatalf("tool errors %q", errs)
+	}
+	if out.AlignmentRounds != 1 {
+		t.Fatalf("invalid calls counted as acceptances: %d rounds", out.AlignmentRounds)
+	}
+}
+
+func TestPlanNamingAnUngrantedTool(t *testing.T) {
+	g := noteGoal
+	search, other := newRecorder(t, "search"), newRecorder(t, "note")
+	// "research" is not the tool "search"; "search" itself is not granted.
+	m := model.NewScripted("m", turn(accept(g, "research the topic", "note it")), turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(complete(g, "x")))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "m", Grants: []string{"note"}, Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "m", Role: "r", Model: m, Tools: []agents.Tool{other.tool}}},
+		{Agent: &agents.Agent{Name: "s", Role: "r", Model: m, Tools: []agents.Tool{search.tool}}},
+	}}, nil)
+	if _, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	j := ofType(mem.Events(), orchestrator.EventAlignmentJudged)
+	if len(j) != 1 || !*j[0].Aligned {
+		// the first acceptance is aligned: "research" does not name a tool
+		t.Fatalf("judgements %s", mustJSON(j))
+	}
+	rt2, mem2 := newRuntime(t, orchestrator.Team{Lead: "m", Grants: []string{"note"}, Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "m", Role: "r", Model: model.NewScripted("m2", turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(complete(g, "x"))), Tools: []agents.Tool{other.tool}}},
+		{Agent: &agents.Agent{Name: "s", Role: "r", Model: m, Tools: []agents.Tool{search.tool}}},
+	}}, nil)
+	if _, err := rt2.Run(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	j = ofType(mem2.Events(), orchestrator.EventAlignmentJudged)
+	if len(j) != 2 || *j[0].Aligned || !strings.Contains(j[0].Alignment.Gaps[0], "search, which is not granted") {
+		t.Fatalf("judgements %s", mustJSON(j))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/prompts"
@@ -224,9 +225,11 @@ func (d *delegation) structuralGaps(a *agents.Acceptance) []string {
 	}
 	check("criteria", d.goal.Criteria, a.AcknowledgedCriteria)
 	check("constraints", d.goal.Constraints, a.AcknowledgedConstraints)
-	plan := strings.Join(a.Plan, "\n")
+	words := strings.FieldsFunc(strings.Join(a.Plan, "\n"), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-'
+	})
 	for _, t := range d.rt.allTool {
-		if strings.Contains(plan, t) && !slices.Contains(d.effective, t) {
+		if slices.Contains(words, t) && !slices.Contains(d.effective, t) {
 			gaps = append(gaps, fmt.Sprintf("the plan uses %s, which is not granted to you (granted: %v)", t, d.effective))
 		}
 	}

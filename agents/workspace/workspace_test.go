@@ -240,20 +240,18 @@ func TestSymlinkInsideIsFollowed(t *testing.T) {
 
 func TestInvalidArguments(t *testing.T) {
 	f := newFixture(t)
-	// Schema violations are reported by package agents; the error names the
-	// tool whatever its wording.
 	cases := []struct {
 		tool, args, want string
 	}{
-		{"read_file", `{}`, "read_file"},
-		{"read_file", `{"path":""}`, "read_file"},
-		{"read_file", `{"path":3}`, "read_file"},
-		{"read_file", `{"path":"a","extra":1}`, "read_file"},
+		{"read_file", `{}`, "invalid arguments for read_file"},
+		{"read_file", `{"path":""}`, "invalid arguments for read_file"},
+		{"read_file", `{"path":3}`, "invalid arguments for read_file"},
+		{"read_file", `{"path":"a","extra":1}`, "invalid arguments for read_file"},
 		{"read_file", `{"path":`, "not valid JSON"},
-		{"write_file", `{"content":"x"}`, "write_file"},
-		{"write_file", `{"path":"a.txt"}`, "write_file"},
+		{"write_file", `{"content":"x"}`, "invalid arguments for write_file"},
+		{"write_file", `{"path":"a.txt"}`, "invalid arguments for write_file"},
 		{"write_file", `{"path":".","content":"x"}`, "workspace root"},
-		{"list_files", `{"path":["a"]}`, "list_files"},
+		{"list_files", `{"path":["a"]}`, "invalid arguments for list_files"},
 	}
 	for _, c := range cases {
 		t.Run(c.tool+" "+c.args, func(t *testing.T) {
