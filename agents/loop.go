@@ -21,14 +21,19 @@ var ErrStalled = errors.New("agents: the model repeated the same call without pr
 
 // BudgetError reports a budget the runtime stopped a loop at.
 type BudgetError struct {
-	// Kind is "steps", "tokens", "wall_time", "depth" or "fan_out".
+	// Kind is "steps", "tokens", "wall_time" (in milliseconds), "depth" or
+	// "fan_out".
 	Kind  string
 	Limit int64
 	Used  int64
 }
 
 func (e *BudgetError) Error() string {
-	return fmt.Sprintf("budget exceeded: %s %d of %d", e.Kind, e.Used, e.Limit)
+	unit := ""
+	if e.Kind == "wall_time" {
+		unit = "ms"
+	}
+	return fmt.Sprintf("budget exceeded: %s %d%s of %d%s", e.Kind, e.Used, unit, e.Limit, unit)
 }
 
 // Hooks observe a loop. Each is optional and called synchronously from the

@@ -377,6 +377,10 @@ func (d *delegation) finish(err error) *Outcome {
 		case err == nil:
 			f.cause, f.reason = CauseIncomplete, "the conversation ended without a protocol act"
 		case errors.As(err, &be):
+			if be.Kind == "wall_time" {
+				// The deadline's cause was made before anything ran.
+				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.rt.opts.Now().Sub(d.out.Start).Milliseconds()}
+			}
 			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
 			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
 				Reason: be.Kind, Limit: be.Limit, Used: be.Used})

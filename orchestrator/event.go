@@ -192,15 +192,12 @@ type Journal struct {
 	c   io.Closer
 }
 
-// NewJournal returns a journal writing to w. If w is an io.Closer, Close
-// closes it.
+// NewJournal returns a journal writing to w. Close flushes it but leaves w
+// open: w belongs to the caller (it may be os.Stdout).
 func NewJournal(w io.Writer) *Journal {
 	bw := bufio.NewWriterSize(w, 16<<10)
 	j := &Journal{w: bw, enc: json.NewEncoder(bw)}
 	j.enc.SetEscapeHTML(false)
-	if c, ok := w.(io.Closer); ok {
-		j.c = c
-	}
 	return j
 }
 
@@ -214,7 +211,9 @@ func CreateJournal(path string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return NewJournal(f), nil
+	j := NewJournal(f)
+	j.c = f
+	return j, nil
 }
 
 // Emit writes e as one line and flushes it.
@@ -230,7 +229,7 @@ func (j *Journal) Emit(e *Event) error {
 	return nil
 }
 
-// Close flushes the journal and closes its file.
+// Close flushes the journal, and closes its file if CreateJournal opened it.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/model/openai"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+)
+
+// defaultOpenAIModel is the model of agents that name none when the endpoint
+// is OpenAI's own.
+const defaultOpenAIModel = "gpt-4o-mini"
+
+// models picks each agent's model: the offline simulator when no endpoint
+// is configured or the team file asks for it ("sim", "sim/<persona>"), else
+// the OpenAI-compatible provider with retries. One model value serves every
+// agent that names the same model.
+type models struct {
+	offline         bool
+	baseURL, apiKey string
+	stream          bool
+
+	mu    sync.Mutex
+	cache map[string]model.Model
+	used  []string
+}
+
+// newModels reads the endpoint from the flags and the environment and
+// checks that every agent will have a model name.
+func newModels(f *runFlags, team *teamfile.File) (*models, error) {
+	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, cache: map[string]model.Model{}}
+	if m.baseURL == "" {
+		m.baseURL = os.Getenv("OPENAI_BASE_URL")
+	}
+	if m.apiKey == "" {
+		m.apiKey = os.Getenv("OPENAI_API_KEY")
+	}
+	m.offline = m.baseURL == "" && m.apiKey == ""
+	if m.offline || f.model != "" || m.baseURL == "" {
+		return m, nil
+	}
+	for i := range team.Agents {
+		if team.Resolve(i).Model == "" {
+			return nil, fmt.Errorf("no model name for agent %s: the endpoint %s needs one; pass --model NAME (e.g. --model qwen2.5:7b for Ollama) or set model in the team file",
+				team.Agents[i].Name, m.baseURL)
+		}
+	}
+	return m, nil
+}
+
+// isSim reports whether a team file's model name asks for the simulator,
+// and which persona.
+func isSim(name string) (persona string, ok bool) {
+	if name == "sim" {
+		return "", true
+	}
+	return strings.CutPrefix(name, "sim/")
+}
+
+// model returns the model of one agent; it is teamfile.BuildOptions.Model.
+func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
+	persona, simulated := isSim(spec.Model)
+	if m.offline || simulated {
+		if persona == "" {
+			persona = spec.Persona
+		}
+		p, err := sim.ParsePersona(persona)
+		if err != nil {
+			return nil, err
+		}
+		name := "sim"
+		if p != sim.Default {
+			name += "/" + string(p)
+		}
+		return m.get(name, func() (model.Model, error) { return sim.New(name, &sim.Options{Persona: p}), nil })
+	}
+	name := spec.Model
+	if name == "" {
+		name = defaultOpenAIModel
+	}
+	return m.get(name, func() (model.Model, error) {
+		om, err := openai.New(openai.Config{BaseURL: m.baseURL, APIKey: m.apiKey, Model: name, Stream: m.stream})
+		if err != nil {
+			return nil, err
+		}
+		return model.WithRetry(om, nil), nil
+	})
+}
+
+func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if md, ok := m.cache[name]; ok {
+		return md, nil
+	}
+	md, err := mk()
+	if err != nil {
+		return nil, err
+	}
+	m.cache[name] = md
+	m.used = append(m.used, name)
+	return md, nil
+}
+
+// summary names the models in use, and the endpoint.
+func (m *models) summary() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := strings.Join(m.used, ", ")
+	if !m.offline {
+		u := m.baseURL
+		if u == "" {
+			u = openai.DefaultBaseURL
+		}
+		s += " at " + u
+	}
+	return s
+}
+
+func personaNames() string {
+	names := []string{"default"}
+	for _, p := range sim.Personas {
+		names = append(names, string(p))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/telemetry"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
+)
+
+// observers are what watches a run besides the journal and the view: the
+// structured log, the OpenTelemetry traces, and the trust ledger.
+type observers struct {
+	sinks    []orchestrator.Sink
+	ledger   *trust.Ledger
+	logTo    *switchWriter
+	shutdown func(context.Context) error
+}
+
+// switchWriter lets the log be routed through the live view once it exists,
+// so log lines do not tear its redraw.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+func openObservers(ctx context.Context, f *runFlags, stderr io.Writer) (*observers, error) {
+	o := &observers{shutdown: func(context.Context) error { return nil }, logTo: &switchWriter{stderr}}
+	if lvl := strings.ToLower(strings.TrimSpace(f.logLevel)); lvl != "off" && lvl != "none" {
+		level, err := telemetry.ParseLevel(f.logLevel)
+		if err != nil {
+			return nil, fmt.Errorf("--log-level: %w", err)
+		}
+		h := slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: level})
+		o.sinks = append(o.sinks, telemetry.NewLogSink(slog.New(h)))
+	}
+	tracer, shutdown, err := telemetry.FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o.shutdown = shutdown
+	if tracer != nil {
+		o.sinks = append(o.sinks, tracer)
+	}
+	if f.trust != "" {
+		l, err := trust.Open(f.trust)
+		if err != nil {
+			return nil, fmt.Errorf("--trust: %w (move the file away, or pass --trust another file)", err)
+		}
+		o.ledger = l
+		o.sinks = append(o.sinks, l)
+	}
+	return o, nil
+}
+
+// supervisionFor is the trust ledger's supervision, or nil without a ledger.
+func (o *observers) supervisionFor() func(string) orchestrator.Supervision {
+	if o.ledger == nil {
+		return nil
+	}
+	return o.ledger.SupervisionFor
+}
+
+// scorer is what the live view and replay show trust from.
+type scorer interface {
+	Score(agent string) (mean, sd float64)
+}
+
+func (o *observers) scorer() scorer {
+	if o.ledger == nil {
+		return nil
+	}
+	return o.ledger
+}
+
+// close saves the ledger and flushes the traces.
+func (o *observers) close(stderr io.Writer) {
+	if o.ledger != nil {
+		if err := o.ledger.Save(); err != nil {
+			fmt.Fprintf(stderr, "run: saving the trust ledger: %v\n", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.shutdown(ctx); err != nil {
+		fmt.Fprintf(stderr, "run: flushing traces: %v\n", err)
+	}
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/entrust-dev/entrust/agents"
+)
+
+// terminalPrincipal is the user at the terminal: it shows the lead's
+// acceptance of the goal for the user to confirm or correct, and the
+// escalations that reach the top for the user to answer. It reads whole
+// lines, so piped input works as well as a keyboard. One question is asked
+// at a time.
+type terminalPrincipal struct {
+	in   *lineReader
+	out  io.Writer
+	view pauser // nil when there is no live view to pause
+	st   style
+	echo bool // the input is not a terminal: show what was read
+
+	mu sync.Mutex // one question at a time
+}
+
+func newTerminalPrincipal(in io.Reader, out io.Writer, view pauser) *terminalPrincipal {
+	return &terminalPrincipal{in: newLineReader(in), out: out, view: view, st: newStyle(out), echo: !isTerminal(in)}
+}
+
+// lineReader reads lines from a reader in a goroutine of its own, so a
+// question can be abandoned when the run is cancelled. The goroutine ends
+// when the reader does; a terminal's read cannot be interrupted, so on
+// cancellation it may stay blocked until the process exits.
+type lineReader struct {
+	r     io.Reader
+	once  sync.Once
+	lines chan string
+	err   error // set before lines is closed
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: r, lines: make(chan string)}
+}
+
+func (l *lineReader) read() {
+	sc := bufio.NewScanner(l.r)
+	for sc.Scan() {
+		l.lines <- sc.Text()
+	}
+	l.err = sc.Err()
+	if l.err == nil {
+		l.err = io.EOF
+	}
+	close(l.lines)
+}
+
+// readLine returns the next line without its newline and surrounding
+// spaces, io.EOF at the end of the input, or the context's error.
+func (l *lineReader) readLine(ctx context.Context) (string, error) {
+	l.once.Do(func() { go l.read() })
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case s, ok := <-l.lines:
+		if !ok {
+			return "", l.err
+		}
+		return strings.TrimSpace(s), nil
+	}
+}
+
+// ask writes the prompt and reads one line.
+func (p *terminalPrincipal) ask(ctx context.Context, prompt string) (string, error) {
+	fmt.Fprint(p.out, p.st.paint(cyan, prompt))
+	line, err := p.in.readLine(ctx)
+	switch {
+	case err == nil && p.echo:
+		fmt.Fprintln(p.out, line)
+	case err != nil:
+		fmt.Fprintln(p.out) // a terminal echoes the user's newline; nothing else does
+	}
+	return line, err
+}
+
+func (p *terminalPrincipal) begin() {
+	p.mu.Lock()
+	if p.view != nil {
+		p.view.pause()
+	}
+}
+
+func (p *terminalPrincipal) end() {
+	if p.view != nil {
+		p.view.resume()
+	}
+	p.mu.Unlock()
+}
+
+func (p *terminalPrincipal) rule(title string) {
+	fmt.Fprintln(p.out, p.st.paint(bold, "── "+title+" "+strings.Repeat("─", max(0, 60-len([]rune(title))))))
+}
+
+// JudgeAcceptance shows what the lead understood and asks the user to
+// confirm it (Enter or y) or to type a correction, which goes back to the
+// lead as the gap to close.
+func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+	p.begin()
+	defer p.end()
+	w := p.out
+	p.rule(agent + " accepts your goal")
+	fmt.Fprintln(w, "This is what "+agent+" understood:")
+	fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, "Intent:"), a.RestatedIntent)
+	if len(a.Plan) > 0 {
+		fmt.Fprintln(w, "  "+p.st.paint(bold, "Plan:"))
+		for i, s := range a.Plan {
+			fmt.Fprintf(w, "    %d. %s\n", i+1, s)
+		}
+	}
+	acks := func(title string, want, got []string) {
+		if len(want) == 0 {
+			return
+		}
+		fmt.Fprintln(w, "  "+p.st.paint(bold, title))
+		for i, c := range want {
+			ack := "(not acknowledged)"
+			if i < len(got) {
+				ack = got[i]
+			}
+			fmt.Fprintf(w, "    • %s\n      → %s\n", c, ack)
+		}
+	}
+	acks("Success criteria:", g.Criteria, a.AcknowledgedCriteria)
+	acks("Constraints:", g.Constraints, a.AcknowledgedConstraints)
+	list := func(title string, items []string) {
+		if len(items) > 0 {
+			fmt.Fprintln(w, "  "+p.st.paint(bold, title))
+			for _, s := range items {
+				fmt.Fprintln(w, "    - "+s)
+			}
+		}
+	}
+	list("Assumptions:", a.Assumptions)
+	list("Risks:", a.Risks)
+	if a.Confidence > 0 {
+		fmt.Fprintf(w, "  %s %.0f%%\n", p.st.paint(bold, "Confidence:"), a.Confidence*100)
+	}
+	line, err := p.ask(ctx, "Is this right? [Enter or y: confirm · or type what to correct]: ")
+	switch {
+	case err == io.EOF:
+		fmt.Fprintln(w, "(no more input: confirmed)")
+		return agents.Alignment{Aligned: true, By: "user"}, nil
+	case err != nil:
+		return agents.Alignment{}, err
+	}
+	switch strings.ToLower(line) {
+	case "", "y", "yes", "ok":
+		fmt.Fprintln(w, p.st.paint(green, "confirmed")+": "+agent+" may start.")
+		return agents.Alignment{Aligned: true, By: "user"}, nil
+	case "n", "no":
+		line, err = p.ask(ctx, "What should change? ")
+		if err != nil && err != io.EOF {
+			return agents.Alignment{}, err
+		}
+		if line == "" {
+			line = "The user did not confirm this understanding of the goal; restate it more faithfully."
+		}
+	}
+	fmt.Fprintln(w, p.st.paint(yellow, "sent back")+": "+agent+" will accept again with your correction.")
+	return agents.Alignment{Aligned: false, Gaps: []string{"the user says: " + line}, Correction: line, By: "user"}, nil
+}
+
+// AnswerEscalation shows an escalation that reached the top and reads the
+// answer: a number picks an option, an empty line takes the recommendation,
+// anything else is the answer itself.
+func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+	p.begin()
+	defer p.end()
+	w := p.out
+	from := e.From
+	if len(e.Via) > 0 {
+		from = e.Via[0] + " (via " + strings.Join(append(e.Via[1:], e.From), ", ") + ")"
+	}
+	kind := string(e.Kind)
+	if e.Kind == agents.KindClarification {
+		kind = "a question before accepting"
+	}
+	p.rule(from + " escalates: " + kind)
+	fmt.Fprintln(w, e.Question)
+	for i, o := range e.Options {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, o)
+	}
+	if e.Recommendation != "" {
+		fmt.Fprintln(w, "  "+p.st.paint(bold, "Recommendation:")+" "+e.Recommendation)
+	}
+	var hints []string
+	if len(e.Options) > 0 {
+		hints = append(hints, fmt.Sprintf("1-%d: pick an option", len(e.Options)))
+	}
+	if e.Recommendation != "" {
+		hints = append(hints, "Enter: the recommendation")
+	}
+	hints = append(hints, "or type your answer")
+	for {
+		line, err := p.ask(ctx, "Your answer ["+strings.Join(hints, " · ")+"]: ")
+		switch {
+		case err == io.EOF && e.Recommendation != "":
+			fmt.Fprintln(w, "(no more input: taking the recommendation)")
+			return agents.Resolution{Answer: e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
+		case err == io.EOF:
+			fmt.Fprintln(w, "(no more input: no answer)")
+			return agents.Resolution{Refused: true, Answer: "The user gave no answer; decide within your constraints and note it as a deviation.", By: "user"}, nil
+		case err != nil:
+			return agents.Resolution{}, err
+		}
+		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(e.Options) {
+			o := e.Options[n-1]
+			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+o)
+			return agents.Resolution{Answer: o, Decision: o, By: "user"}, nil
+		}
+		if line == "" {
+			if e.Recommendation == "" {
+				continue // nothing to default to: ask again
+			}
+			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+e.Recommendation)
+			return agents.Resolution{Answer: e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
+		}
+		fmt.Fprintln(w, p.st.paint(green, "answered")+": "+line)
+		return agents.Resolution{Answer: line, By: "user"}, nil
+	}
+}

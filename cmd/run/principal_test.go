@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+)
+
+type fakePauser struct{ pauses, resumes int }
+
+func (f *fakePauser) pause()  { f.pauses++ }
+func (f *fakePauser) resume() { f.resumes++ }
+
+var testGoal = &agents.Goal{Objective: "write a haiku", Criteria: []string{"haiku.txt exists"}, Constraints: []string{"three lines"}}
+
+var testAcceptance = &agents.Acceptance{RestatedIntent: "a haiku, so the user smiles", Plan: []string{"write haiku.txt"},
+	AcknowledgedCriteria: []string{"I will write haiku.txt"}, AcknowledgedConstraints: []string{"three lines only"},
+	Assumptions: []string{"English"}, Risks: []string{"bad puns"}, Confidence: 0.8}
+
+func TestTerminalPrincipalJudgesAcceptance(t *testing.T) {
+	tests := []struct {
+		input      string
+		aligned    bool
+		correction string
+	}{
+		{"\n", true, ""},
+		{"y\n", true, ""},
+		{"YES\n", true, ""},
+		{"", true, ""}, // no input at all: confirmed
+		{"make it about trust\n", false, "make it about trust"},
+		{"n\nmake it rhyme\n", false, "make it rhyme"},
+		{"no\n\n", false, "The user did not confirm this understanding of the goal; restate it more faithfully."},
+	}
+	for _, tt := range tests {
+		var out strings.Builder
+		fp := &fakePauser{}
+		p := newTerminalPrincipal(strings.NewReader(tt.input), &out, fp)
+		al, err := p.JudgeAcceptance(context.Background(), testGoal, "lead", testAcceptance)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.input, err)
+		}
+		if al.Aligned != tt.aligned || al.Correction != tt.correction || al.By != "user" {
+			t.Errorf("%q: got %+v", tt.input, al)
+		}
+		if !tt.aligned && (len(al.Gaps) != 1 || !strings.Contains(al.Gaps[0], tt.correction)) {
+			t.Errorf("%q: gaps %v", tt.input, al.Gaps)
+		}
+		if fp.pauses != 1 || fp.resumes != 1 {
+			t.Errorf("%q: view paused %d, resumed %d times", tt.input, fp.pauses, fp.resumes)
+		}
+		shown := out.String()
+		for _, want := range []string{"This is what lead understood", "a haiku, so the user smiles", "1. write haiku.txt",
+			"haiku.txt exists", "→ I will write haiku.txt", "three lines only", "English", "bad puns", "80%"} {
+			if !strings.Contains(shown, want) {
+				t.Errorf("%q: %q not shown:\n%s", tt.input, want, shown)
+			}
+		}
+	}
+}
+
+func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
+	withRec := &agents.Escalation{Kind: agents.KindAmbiguity, Question: "Which form?", Options: []string{"haiku", "limerick"},
+		Recommendation: "haiku", From: "lead", Via: []string{"writer"}}
+	noRec := &agents.Escalation{Kind: agents.KindMissingInformation, Question: "What language?", From: "lead"}
+	tests := []struct {
+		name, input string
+		esc         *agents.Escalation
+		want        agents.Resolution
+	}{
+		{"number picks an option", "2\n", withRec, agents.Resolution{Answer: "limerick", Decision: "limerick", By: "user"}},
+		{"empty takes the recommendation", "\n", withRec, agents.Resolution{Answer: "haiku", Decision: "haiku", By: "user"}},
+		{"text is the answer", "a sonnet, please\n", withRec, agents.Resolution{Answer: "a sonnet, please", By: "user"}},
+		{"out of range number is text", "7\n", withRec, agents.Resolution{Answer: "7", By: "user"}},
+		{"empty without a recommendation asks again", "\nFrench\n", noRec, agents.Resolution{Answer: "French", By: "user"}},
+		{"end of input takes the recommendation", "", withRec, agents.Resolution{Answer: "haiku", Decision: "haiku", By: "user"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			p := newTerminalPrincipal(strings.NewReader(tt.input), &out, nil)
+			res, err := p.AnswerEscalation(context.Background(), tt.esc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res != tt.want {
+				t.Errorf("got %+v, want %+v", res, tt.want)
+			}
+			if !strings.Contains(out.String(), tt.esc.Question) {
+				t.Errorf("question not shown:\n%s", out.String())
+			}
+		})
+	}
+	t.Run("end of input without a recommendation refuses", func(t *testing.T) {
+		var out strings.Builder
+		p := newTerminalPrincipal(strings.NewReader(""), &out, nil)
+		res, err := p.AnswerEscalation(context.Background(), noRec)
+		if err != nil || !res.Refused || res.By != "user" {
+			t.Errorf("got %+v, %v", res, err)
+		}
+	})
+	t.Run("shows options, recommendation and the way it came", func(t *testing.T) {
+		var out strings.Builder
+		p := newTerminalPrincipal(strings.NewReader("1\n"), &out, nil)
+		if _, err := p.AnswerEscalation(context.Background(), withRec); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"writer (via lead) escalates: ambiguity", "1. haiku", "2. limerick", "Recommendation: haiku", "1-2: pick an option"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("%q not shown:\n%s", want, out.String())
+			}
+		}
+	})
+}
+
+// blockingReader never returns, like a terminal nobody types at.
+type blockingReader struct{ ch chan struct{} }
+
+func (b blockingReader) Read([]byte) (int, error) { <-b.ch; return 0, nil }
+
+func TestTerminalPrincipalStopsOnCancel(t *testing.T) {
+	br := blockingReader{ch: make(chan struct{})}
+	defer close(br.ch)
+	var out strings.Builder
+	p := newTerminalPrincipal(br, &out, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.AnswerEscalation(ctx, &agents.Escalation{Question: "?"}); err == nil {
+		t.Error("answered a cancelled question")
+	}
+	if _, err := p.JudgeAcceptance(ctx, testGoal, "lead", testAcceptance); err == nil {
+		t.Error("judged a cancelled acceptance")
+	}
+}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
+)
+
+func cmdReplay(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	trustPath := fs.String("trust", "", "trust ledger `FILE` to show each agent's current trust from (default runs/trust.json if it exists)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: run replay [--trust FILE] JOURNAL
+
+Re-renders a finished run from its journal alone: the delegation tree, each
+acceptance and alignment, escalations with their resolutions, reports and
+verifications, outcomes, and the usage of every model call by agent.
+
+Examples:
+  run replay runs/20260101-120000-a1b2c3.jsonl
+  run replay "$(ls -t runs/*.jsonl | head -1)"
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "run replay: name one journal file: run replay JOURNAL")
+		return exitUsage
+	}
+	path := pos[0]
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "run replay: %v\n", err)
+		return exitUsage
+	}
+	defer f.Close()
+	events, truncated, err := orchestrator.ReadJournal(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "run replay: %s is not a valid journal: %v\n", path, err)
+		return exitUsage
+	}
+	if truncated {
+		fmt.Fprintf(stderr, "run replay: warning: the last line of %s is torn (the run was cut off mid-write); replaying the events before it\n", path)
+	}
+	if err := checkEvents(events); err != nil {
+		fmt.Fprintf(stderr, "run replay: %s is not a valid journal: %v\n", path, err)
+		return exitUsage
+	}
+	root, err := orchestrator.Rebuild(events)
+	if err != nil {
+		fmt.Fprintf(stderr, "run replay: %s is not a consistent journal: %v\n", path, err)
+		return exitUsage
+	}
+	var sc scorer
+	tp := *trustPath
+	if tp == "" {
+		if _, err := os.Stat(defaultTrustPath); err == nil {
+			tp = defaultTrustPath
+		}
+	}
+	if tp != "" {
+		if _, err := os.Stat(tp); err != nil {
+			fmt.Fprintf(stderr, "run replay: warning: --trust: %v\n", err)
+			tp = ""
+		}
+	}
+	if tp != "" {
+		l, err := trust.Open(tp)
+		if err != nil {
+			fmt.Fprintf(stderr, "run replay: warning: --trust: %v\n", err)
+		} else {
+			sc = l
+		}
+	}
+	if events[len(events)-1].Type != orchestrator.EventRunFinished {
+		fmt.Fprintf(stderr, "run replay: warning: the run never finished (no run.finished): showing it as it stood\n")
+	}
+	renderReplay(stdout, events, root, sc)
+	return exitOK
+}
+
+// checkEvents refuses what is JSON but not a journal.
+func checkEvents(events []*orchestrator.Event) error {
+	if len(events) == 0 {
+		return errors.New("it holds no events")
+	}
+	var prev int64
+	for i, e := range events {
+		switch {
+		case e.Type == "":
+			return fmt.Errorf("event %d has no type", i+1)
+		case !slices.Contains(orchestrator.EventTypes, e.Type):
+			return fmt.Errorf("event %d has an unknown type %q", i+1, e.Type)
+		case e.Seq <= prev:
+			return fmt.Errorf("event %d has seq %d after %d: events are out of order", i+1, e.Seq, prev)
+		}
+		prev = e.Seq
+	}
+	return nil
+}
+
+// agentUsage is one agent's model calls.
+type agentUsage struct {
+	agent  string
+	calls  int
+	errors int
+	usage  model.Usage
+	cost   float64
+	priced bool
+	models []string
+	ms     float64
+}
+
+func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc scorer) {
+	st := newStyle(w)
+	first, last := events[0], events[len(events)-1]
+	var goal *agents.Goal
+	var finished *orchestrator.Event
+	byAgent := map[string]*agentUsage{}
+	var order []string
+	total := &agentUsage{agent: "total", priced: true}
+	retries := 0
+	judged := map[string][]*orchestrator.Event{} // alignment.judged by delegation, every round
+	for _, e := range events {
+		switch e.Type {
+		case orchestrator.EventAlignmentJudged:
+			judged[e.Delegation] = append(judged[e.Delegation], e)
+		case orchestrator.EventRunStarted:
+			goal = e.Goal
+		case orchestrator.EventRunFinished:
+			finished = e
+		case orchestrator.EventModelRetried:
+			retries++
+		case orchestrator.EventModelCalled:
+			u := byAgent[e.Agent]
+			if u == nil {
+				u = &agentUsage{agent: e.Agent, priced: true}
+				byAgent[e.Agent] = u
+				order = append(order, e.Agent)
+			}
+			for _, x := range []*agentUsage{u, total} {
+				x.calls++
+				x.ms += e.LatencyMS
+				if e.Error != "" {
+					x.errors++
+				}
+				if e.Usage != nil {
+					x.usage = x.usage.Add(*e.Usage)
+					c, ok := costOf(e.Model, *e.Usage)
+					x.cost += c
+					x.priced = x.priced && ok
+				}
+				if e.Model != "" && !slices.Contains(x.models, e.Model) {
+					x.models = append(x.models, e.Model)
+				}
+			}
+		}
+	}
+
+	status := st.paint(yellow, "unfinished")
+	if finished != nil {
+		status = statusPaint(st, finished.Status)
+	}
+	fmt.Fprintf(w, "%s %s · %s · %s · %s\n", st.paint(bold, "run"), first.Run, first.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
+		last.Time.Sub(first.Time).Round(time.Millisecond), status)
+	if goal != nil {
+		fmt.Fprintf(w, "%s %s\n", st.paint(bold, "goal:"), goal.Objective)
+		for _, c := range goal.Criteria {
+			fmt.Fprintln(w, "  criterion:  "+c)
+		}
+		for _, c := range goal.Constraints {
+			fmt.Fprintln(w, "  constraint: "+c)
+		}
+	}
+	fmt.Fprintln(w)
+
+	var walk func(o *orchestrator.Outcome, prefix, branch, cont string)
+	walk = func(o *orchestrator.Outcome, prefix, branch, cont string) {
+		icon, col := outcomeLook(o.Status)
+		head := fmt.Sprintf("%s %s ← %s", o.Delegation, o.Agent, o.Delegator)
+		fmt.Fprintf(w, "%s%s %s · %s · %s tokens (own %s) · %d steps", prefix+branch, st.paint(col, icon), st.paint(bold, head),
+			statusPaint(st, o.Status), thousands(o.Total.Total()), thousands(o.Usage.Total()), o.Steps)
+		if tt := trustText(sc, o.Agent); tt != "" {
+			fmt.Fprint(w, " · "+tt)
+		}
+		fmt.Fprintln(w)
+		d := prefix + cont + "   "
+		line := func(c color, format string, args ...any) {
+			fmt.Fprintln(w, d+st.paint(c, fmt.Sprintf(format, args...)))
+		}
+		if o.Goal != nil && o.Parent != "" {
+			line("", "goal: %s", oneLine(o.Goal.Objective))
+		}
+		if o.ReassignedFrom != "" {
+			line(dim, "reassigned from %s", o.ReassignedFrom)
+		}
+		if a := o.Acceptance; a != nil {
+			line("", "accepted (round %d): %s", o.AlignmentRounds, oneLine(a.RestatedIntent))
+			for i, p := range a.Plan {
+				line(dim, "  %d. %s", i+1, oneLine(p))
+			}
+		}
+		rounds := judged[o.Delegation]
+		for _, e := range rounds {
+			al := e.Alignment
+			if al == nil {
+				continue
+			}
+			round := ""
+			if len(rounds) > 1 {
+				round = fmt.Sprintf("round %d: ", e.Round)
+			}
+			if al.Aligned {
+				line(green, "%saligned (judged by %s)", round, al.By)
+			} else {
+				line(red, "%smisaligned (judged by %s): %s", round, al.By, strings.Join(al.Gaps, "; "))
+			}
+		}
+		if o.Decline != nil {
+			line(magenta, "declined: %s", o.Decline.Reason)
+		}
+		for _, x := range o.Escalations {
+			e := x.Escalation
+			line(yellow, "escalation %s (%s): %s", e.ID, e.Kind, oneLine(e.Question))
+			if len(e.Options) > 0 {
+				line(dim, "  options: %s", strings.Join(e.Options, " | "))
+			}
+			if e.Recommendation != "" {
+				line(dim, "  recommended: %s", e.Recommendation)
+			}
+			switch r := x.Resolution; {
+			case r == nil:
+				line(red, "  → never resolved")
+			case r.Refused:
+				line("", "  → refused by %s: %s", r.By, oneLine(r.Answer))
+			default:
+				line("", "  → answered by %s: %s", r.By, oneLine(resolutionText(r)))
+			}
+		}
+		for _, c := range o.Consultations {
+			line("", "consulted %s: %s", c.Agent, oneLine(c.Question))
+			line(dim, "  → %s", clip(c.Answer, 200))
+		}
+		if r := o.Report; r != nil {
+			line("", "reported: %s", clip(r.Result, 300))
+			for _, c := range r.Criteria {
+				mark := st.paint(green, "met")
+				if !c.Met {
+					mark = st.paint(red, "NOT met")
+				}
+				fmt.Fprintf(w, "%s  - %s: %s%s\n", d, c.Criterion, mark, evidence(c.Evidence))
+			}
+		}
+		if v := o.Verification; v != nil {
+			c := green
+			if v.Verdict != agents.VerdictAccept {
+				c = red
+			}
+			s := fmt.Sprintf("verified by %s: %s", v.By, v.Verdict)
+			if o.Revisions > 0 {
+				s += fmt.Sprintf(" (after %d revision(s))", o.Revisions)
+			}
+			if v.Feedback != "" {
+				s += " — " + oneLine(v.Feedback)
+			}
+			line(c, "%s", s)
+		}
+		if o.Violations > 0 {
+			line(red, "%d protocol violation(s)", o.Violations)
+		}
+		if o.Status != orchestrator.StatusCompleted && o.Reason != "" {
+			line(red, "%s: %s", o.Status, o.Reason)
+		}
+		for i, c := range o.Children {
+			if i == len(o.Children)-1 {
+				walk(c, prefix+cont, "└─ ", "   ")
+			} else {
+				walk(c, prefix+cont, "├─ ", "│  ")
+			}
+		}
+	}
+	walk(root, "", "", "")
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.paint(bold, "usage by agent"))
+	wa := len("agent")
+	for _, a := range order {
+		wa = max(wa, len(a))
+	}
+	row := func(u *agentUsage) {
+		cost := costText(u.cost, u.priced && u.calls > 0)
+		if cost == "" {
+			cost = "?"
+		}
+		fmt.Fprintf(w, "  %-*s %6d %10s %11s %10s %9s %9.1fs  %s\n", wa, u.agent, u.calls, thousands(u.usage.PromptTokens),
+			thousands(u.usage.CompletionTokens), thousands(u.usage.Total()), cost, u.ms/1000, strings.Join(u.models, ", "))
+	}
+	fmt.Fprintf(w, "  %-*s %6s %10s %11s %10s %9s %10s  %s\n", wa, "agent", "calls", "prompt", "completion", "total", "cost", "model time", "models")
+	for _, a := range order {
+		row(byAgent[a])
+	}
+	row(total)
+	if retries > 0 {
+		fmt.Fprintf(w, "%d model call(s) retried\n", retries)
+	}
+	if finished != nil {
+		fmt.Fprintln(w)
+		if finished.Status == orchestrator.StatusCompleted {
+			fmt.Fprintln(w, st.paint(green, "result:"))
+			fmt.Fprintln(w, indent(finished.Result, "  "))
+		} else {
+			fmt.Fprintf(w, "%s %s\n", st.paint(red, "outcome: "+string(finished.Status)+":"), finished.Reason)
+		}
+	}
+}
+
+func evidence(s string) string {
+	if s == "" {
+		return ""
+	}
+	return " — " + clip(s, 160)
+}
+
+func outcomeLook(s orchestrator.Status) (string, color) {
+	switch s {
+	case orchestrator.StatusCompleted:
+		return "✓", green
+	case orchestrator.StatusDeclined:
+		return "⊘", magenta
+	case orchestrator.StatusFailed:
+		return "✗", red
+	}
+	return "●", yellow
+}
+
+func statusPaint(st style, s orchestrator.Status) string {
+	_, c := outcomeLook(s)
+	if s == "" {
+		return st.paint(yellow, "unfinished")
+	}
+	return st.paint(c, string(s))
+}
+
+// defaultTrustPath is where run keeps the trust ledger unless told otherwise.
+const defaultTrustPath = "runs/trust.json"

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/term"
+)
+
+// color is an ANSI SGR sequence.
+type color string
+
+const (
+	reset   color = "\x1b[0m"
+	bold    color = "\x1b[1m"
+	dim     color = "\x1b[2m"
+	red     color = "\x1b[31m"
+	green   color = "\x1b[32m"
+	yellow  color = "\x1b[33m"
+	blue    color = "\x1b[34m"
+	magenta color = "\x1b[35m"
+	cyan    color = "\x1b[36m"
+)
+
+// isTerminal reports whether x is an *os.File open on a terminal.
+func isTerminal(x any) bool {
+	f, ok := x.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// termSize returns the size of the terminal x is, or 0, 0.
+func termSize(x any) (width, height int) {
+	f, ok := x.(*os.File)
+	if !ok {
+		return 0, 0
+	}
+	w, h, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0, 0
+	}
+	return w, h
+}
+
+// style colours text when it goes to a terminal and NO_COLOR is not set.
+type style struct{ on bool }
+
+func newStyle(w io.Writer) style {
+	return style{on: isTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"}
+}
+
+func (s style) paint(c color, text string) string {
+	if !s.on || text == "" {
+		return text
+	}
+	return string(c) + text + string(reset)
+}
+
+// segment is a piece of a line with its colour, so a line can be cut to the
+// terminal's width before it is coloured.
+type segment struct {
+	c    color
+	text string
+}
+
+// line renders segments, cut to width runes when width > 0.
+func (s style) line(width int, segs ...segment) string {
+	var b strings.Builder
+	left := width
+	for _, sg := range segs {
+		t := oneLine(sg.text)
+		if width > 0 {
+			if left <= 0 {
+				break
+			}
+			if n := utf8.RuneCountInString(t); n > left {
+				r := []rune(t)
+				t = string(r[:max(left-1, 0)]) + "…"
+			}
+			left -= utf8.RuneCountInString(t)
+		}
+		if sg.c == "" {
+			b.WriteString(t)
+		} else {
+			b.WriteString(s.paint(sg.c, t))
+		}
+	}
+	return b.String()
+}
+
+// oneLine folds whitespace, newlines included, to single spaces.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\n\r\t") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// clip shortens s to n runes, on one line.
+func clip(s string, n int) string {
+	s = oneLine(strings.TrimSpace(s))
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// thousands formats n with thin separators: 12,345.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// redrawEvery bounds the live view's redraws (10 a second); the clock in its
+// header advances at least once a second.
+const redrawEvery = 100 * time.Millisecond
+
+// liveView is the Sink that shows the delegation tree as it unfolds: redrawn
+// in place with colour on a terminal, one plain line per notable event
+// otherwise. Its redraw goroutine is owned by the view and stopped by Close.
+type liveView struct {
+	out io.Writer
+	tty bool
+	st  style
+	sc  scorer
+	now func() time.Time
+
+	mu       sync.Mutex
+	t        *tracker
+	dirty    bool
+	drawn    int // lines of the last draw, to move back over
+	lastDraw time.Time
+	paused   bool
+	closed   bool
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLiveView(out io.Writer, sc scorer) *liveView {
+	v := &liveView{out: out, tty: isTerminal(out) && os.Getenv("TERM") != "dumb", st: newStyle(out), sc: sc,
+		now: time.Now, t: newTracker()}
+	if v.tty {
+		v.stop, v.done = make(chan struct{}), make(chan struct{})
+		go v.loop()
+	}
+	return v
+}
+
+// Emit folds e into the tree; on a terminal the next tick redraws it, else
+// the event is written as a line at once.
+func (v *liveView) Emit(e *orchestrator.Event) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.t.apply(e)
+	if v.tty {
+		v.dirty = true
+		return nil
+	}
+	if s := v.t.describe(e); s != "" {
+		_, err := fmt.Fprintln(v.out, s)
+		return err
+	}
+	return nil
+}
+
+func (v *liveView) loop() {
+	defer close(v.done)
+	tick := time.NewTicker(redrawEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-v.stop:
+			return
+		case <-tick.C:
+			v.mu.Lock()
+			if !v.paused && (v.dirty || v.now().Sub(v.lastDraw) >= time.Second) {
+				v.draw()
+			}
+			v.mu.Unlock()
+		}
+	}
+}
+
+// draw redraws the tree over the last one. The caller holds mu.
+func (v *liveView) draw() {
+	width, height := termSize(v.out)
+	if width > 0 {
+		width-- // never write the last column: some terminals wrap there
+	}
+	lines := v.t.lines(v.st, width, v.now(), v.sc)
+	if height > 2 && len(lines) > height-1 {
+		cut := len(lines) - (height - 2)
+		lines = append(lines[:1:1], append([]string{v.st.line(width, segment{dim, fmt.Sprintf("… %d more lines", cut)})}, lines[1+cut:]...)...)
+	}
+	var b bytes.Buffer
+	v.clear(&b)
+	for _, l := range lines {
+		b.WriteString(l)
+		b.WriteString("\x1b[K\n")
+	}
+	v.out.Write(b.Bytes())
+	v.drawn = len(lines)
+	v.dirty = false
+	v.lastDraw = v.now()
+}
+
+// clear moves back over the last draw and erases it.
+func (v *liveView) clear(b *bytes.Buffer) {
+	if v.drawn > 0 {
+		fmt.Fprintf(b, "\r\x1b[%dA\x1b[J", v.drawn)
+	}
+	v.drawn = 0
+}
+
+// pause draws the tree as it is and stops redrawing, so a prompt can be
+// written below it.
+func (v *liveView) pause() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tty && !v.closed {
+		v.draw()
+	}
+	v.paused = true
+}
+
+// resume starts redrawing again, below whatever was written meanwhile.
+func (v *liveView) resume() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.paused = false
+	v.drawn = 0
+	v.dirty = true
+}
+
+// logWriter returns a writer for text to show above the tree (the log), so
+// that it does not tear the redraw.
+func (v *liveView) logWriter(w io.Writer) io.Writer {
+	if !v.tty {
+		return w
+	}
+	return writerFunc(func(p []byte) (int, error) {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if !v.paused && !v.closed {
+			var b bytes.Buffer
+			v.clear(&b)
+			v.out.Write(b.Bytes())
+			v.dirty = true
+		}
+		return w.Write(p)
+	})
+}
+
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// Close stops the redraws and draws the final tree.
+func (v *liveView) Close() {
+	v.closeOnce.Do(func() {
+		if v.tty {
+			close(v.stop)
+			<-v.done
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if v.tty {
+			v.paused = false
+			v.draw()
+		}
+		v.closed = true
+	})
+}
+
+// pauser is what the terminal principal needs of the view.
+type pauser interface {
+	pause()
+	resume()
+}
