@@ -40,7 +40,6 @@ type delegation struct {
 	sup       Supervision
 	meter     *meter
 	workTS    *agents.Toolset
-	loop      *agents.Loop
 
 	state atomic.Int32
 
@@ -256,7 +255,6 @@ func (d *delegation) work(ctx context.Context) error {
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
 	l.Hooks.Repeated = d.onRepeated
-	d.loop = l
 	return l.Run(ctx)
 }
 

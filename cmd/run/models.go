@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 
@@ -121,13 +120,4 @@ func (m *models) summary() string {
 		s += " at " + u
 	}
 	return s
-}
-
-func personaNames() string {
-	names := []string{"default"}
-	for _, p := range sim.Personas {
-		names = append(names, string(p))
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
 }

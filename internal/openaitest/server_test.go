@@ -147,7 +147,6 @@ func TestServerStreamInterleavesToolCalls(t *testing.T) {
 	}
 	var (
 		text    strings.Builder
-		order   []int
 		args    = map[int]string{}
 		names   = map[int]string{}
 		finish  string
@@ -184,9 +183,6 @@ func TestServerStreamInterleavesToolCalls(t *testing.T) {
 			text.WriteString(ch.Delta.Content)
 			for _, tc := range ch.Delta.ToolCalls {
 				indexes = append(indexes, tc.Index)
-				if tc.ID != "" {
-					order = append(order, tc.Index)
-				}
 				names[tc.Index] += tc.Function.Name
 				args[tc.Index] += tc.Function.Arguments
 			}
