@@ -1,0 +1,243 @@
+package evals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/model/openai"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+)
+
+// The model names a scenario's agents may give besides a real model's.
+const (
+	// ModelSim is the offline protocol simulator (package sim); with a
+	// persona ("sim/eager", or persona: eager) it misbehaves as told.
+	ModelSim = "sim"
+	// ModelScript answers from the scenario's inline script for the agent.
+	ModelScript = "script"
+)
+
+// Variant is one model configuration a suite runs with: a column of the
+// report. The "sim" variant runs every scenario as written; an endpoint
+// variant puts a real model in place of the agents under test.
+type Variant struct {
+	// Name names the variant in reports and file names.
+	Name string
+	// Model returns the model of one agent of one trial; a nil model with
+	// a nil error keeps the scenario's own (simulator or script). Nil
+	// keeps the scenario's own for every agent. It is called concurrently.
+	Model func(a AgentInfo) (model.Model, error)
+}
+
+// AgentInfo is what a Variant knows of the agent it gives a model to.
+type AgentInfo struct {
+	// Scenario names the scenario.
+	Scenario string
+	// Spec is the agent's spec, defaults applied.
+	Spec teamfile.AgentSpec
+	// Persona is the simulator persona the scenario gives it, "" for none.
+	Persona string
+	// UnderTest says the agent is one whose behaviour the scenario tests
+	// (see Scenario.UnderTest).
+	UnderTest bool
+	// Seed is the trial's seed.
+	Seed int64
+}
+
+// SimVariant runs every scenario with the models it names: the simulator
+// and scripts, offline.
+func SimVariant() Variant { return Variant{Name: ModelSim} }
+
+// Endpoint is an OpenAI-compatible server.
+type Endpoint struct {
+	// BaseURL is the API's base URL, e.g. "http://localhost:11434/v1";
+	// empty falls back to $OPENAI_BASE_URL, then to OpenAI.
+	BaseURL string
+	// APIKey is sent as a bearer token; empty falls back to
+	// $OPENAI_API_KEY.
+	APIKey string
+	// HTTPClient sends the requests; nil uses a new one.
+	HTTPClient *http.Client
+	// Retry configures retries; nil uses model.WithRetry's defaults.
+	Retry *model.RetryOptions
+}
+
+// Model returns the model named name at e, with retries, sending seed with
+// every request that sets none.
+func (e *Endpoint) Model(name string, seed int64) (model.Model, error) {
+	m, err := openai.New(openai.Config{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: name, HTTPClient: e.HTTPClient})
+	if err != nil {
+		return nil, err
+	}
+	return seeded{m: model.WithRetry(m, e.Retry), name: name, seed: int(seed & 0x7fffffff)}, nil
+}
+
+// EndpointVariant is the variant where the agents under test are the model
+// named name at endpoint e; the other agents keep the scenario's models.
+func EndpointVariant(name string, e *Endpoint) Variant {
+	return Variant{Name: name, Model: func(a AgentInfo) (model.Model, error) {
+		if !a.UnderTest {
+			return nil, nil
+		}
+		return e.Model(name, a.Seed)
+	}}
+}
+
+// seeded sets a request's seed when it has none, for providers that support
+// reproducible sampling.
+type seeded struct {
+	m    model.Model
+	name string
+	seed int
+}
+
+// Name returns the model's name.
+func (s seeded) Name() string { return s.name }
+
+// Generate sends req with the seed.
+func (s seeded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	if req.Seed == nil {
+		cp := *req
+		seed := s.seed
+		cp.Seed = &seed
+		req = &cp
+	}
+	return s.m.Generate(ctx, req)
+}
+
+// personaOf returns the simulator persona spec asks for.
+func personaOf(spec teamfile.AgentSpec) string {
+	if p, ok := strings.CutPrefix(spec.Model, ModelSim+"/"); ok {
+		return p
+	}
+	if spec.Model == "" || spec.Model == ModelSim {
+		return spec.Persona
+	}
+	return ""
+}
+
+func isSim(spec teamfile.AgentSpec) bool {
+	return spec.Model == "" || spec.Model == ModelSim || strings.HasPrefix(spec.Model, ModelSim+"/")
+}
+
+// underTest returns the names of the scenario's agents under test.
+func (sc *Scenario) underTest() []string {
+	if len(sc.UnderTest) > 0 {
+		return sc.UnderTest
+	}
+	var withPersona, simulated []string
+	for i := range sc.Team.Agents {
+		spec := sc.Team.Resolve(i)
+		if personaOf(spec) != "" {
+			withPersona = append(withPersona, spec.Name)
+		}
+		if isSim(spec) {
+			simulated = append(simulated, spec.Name)
+		}
+	}
+	if len(withPersona) > 0 {
+		return withPersona
+	}
+	return simulated
+}
+
+// modelFor returns the model of agent spec in a trial of sc with variant v.
+func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, endpoint *Endpoint) (model.Model, error) {
+	persona := personaOf(spec)
+	if v.Model != nil {
+		m, err := v.Model(AgentInfo{Scenario: sc.Name, Spec: spec, Persona: persona,
+			UnderTest: slices.Contains(sc.underTest(), spec.Name), Seed: seed})
+		if err != nil || m != nil {
+			return m, err
+		}
+	}
+	switch {
+	case isSim(spec):
+		p, err := sim.ParsePersona(persona)
+		if err != nil {
+			return nil, err
+		}
+		m := sim.New(spec.Name, &sim.Options{Persona: p})
+		m.SetRecording(false)
+		return m, nil
+	case spec.Model == ModelScript:
+		turns, err := scriptTurns(sc.Scripts[spec.Name])
+		if err != nil {
+			return nil, fmt.Errorf("scripts.%s: %w", spec.Name, err)
+		}
+		m := model.NewScripted(spec.Name, turns...)
+		m.SetRecording(false)
+		return m, nil
+	case endpoint != nil:
+		return endpoint.Model(spec.Model, seed)
+	}
+	return nil, fmt.Errorf("agent %s names model %q: give an endpoint (--base-url) to run it, or use sim", spec.Name, spec.Model)
+}
+
+// scriptTurns turns a scenario's inline script into scripted turns.
+func scriptTurns(specs []TurnSpec) ([]model.Turn, error) {
+	turns := make([]model.Turn, 0, len(specs))
+	for i, t := range specs {
+		switch {
+		case t.Text != "":
+			turns = append(turns, model.Text(t.Text))
+		case t.Error != "":
+			turns = append(turns, model.Turn{Err: errors.New(t.Error)})
+		default:
+			calls := t.Calls
+			if t.Call != nil {
+				calls = append([]CallSpec{*t.Call}, calls...)
+			}
+			var mc []model.ToolCall
+			for _, c := range calls {
+				if c.Raw != "" {
+					mc = append(mc, model.Call(c.Name, json.RawMessage(c.Raw)))
+					continue
+				}
+				b, err := json.Marshal(jsonable(c.Args))
+				if err != nil {
+					return nil, fmt.Errorf("turn %d: %s: %w", i, c.Name, err)
+				}
+				if c.Args == nil {
+					b = []byte("{}")
+				}
+				mc = append(mc, model.Call(c.Name, json.RawMessage(b)))
+			}
+			turns = append(turns, model.Calls(mc...))
+		}
+	}
+	return turns, nil
+}
+
+// jsonable converts YAML-decoded values (maps with any keys) to values
+// encoding/json can marshal.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonable(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[fmt.Sprint(k)] = jsonable(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonable(e)
+		}
+		return out
+	}
+	return v
+}
