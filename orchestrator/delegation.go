@@ -243,7 +243,7 @@ func (d *delegation) work(ctx context.Context) error {
 		Known:       func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
 		ToolChoice:  choice,
 		MaxNudges:   rt.limits.MaxNudges,
-		RepeatLimit: rt.limits.RepeatLimit,
+		RepeatLimit: max(rt.limits.RepeatLimit, 0),
 		BeforeTurn:  d.beforeTurn,
 		Charge:      d.charge,
 	}

@@ -41,7 +41,7 @@ type Limits struct {
 	MaxReassign       int // reassignments of one goal [2]
 	MaxNudges         int // prose answers met with a reminder [2]
 	MaxClarifications int // ask_clarification calls before acceptance [3]
-	RepeatLimit       int // identical calls in a row that count as a stall [3]
+	RepeatLimit       int // identical turns in a row that count as a stall [3]; negative: never
 	DefaultSteps      int // steps of a delegation whose budget names none [40]
 	AskSteps          int // model turns of one judgement, answer or verification [3]
 }
@@ -59,7 +59,9 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxReassign, 2)
 	def(&l.MaxNudges, 2)
 	def(&l.MaxClarifications, 3)
-	def(&l.RepeatLimit, 3)
+	if l.RepeatLimit == 0 {
+		l.RepeatLimit = 3
+	}
 	def(&l.DefaultSteps, 40)
 	def(&l.AskSteps, 3)
 	return l

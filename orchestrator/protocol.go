@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -28,7 +29,16 @@ const (
 	descEscalateU = "Pass the question up to your own delegator when it is beyond what you can decide."
 )
 
-func (rt *Runtime) buildTools() error {
+// protocolTools are the protocol tools every runtime shares: their handlers
+// find their delegation in the context, so they hold no state, and their
+// schemas are compiled once a process.
+type protocolTools struct {
+	offer                        *agents.Toolset
+	escalate, progress, complete agents.Tool
+	judge, answer, verify        *agents.Toolset
+}
+
+var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 	var err error
 	must := func(t agents.Tool, e error) agents.Tool {
 		if e != nil && err == nil {
@@ -36,6 +46,7 @@ func (rt *Runtime) buildTools() error {
 		}
 		return t
 	}
+	p := &protocolTools{}
 	accept := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
 		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) {
 			return from(ctx).onAccept(ctx, &a), nil
@@ -48,15 +59,15 @@ func (rt *Runtime) buildTools() error {
 		func(ctx context.Context, a agents.Clarification) (agents.Result, error) {
 			return from(ctx).onClarify(ctx, &a), nil
 		}))
-	rt.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate},
+	p.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate},
 		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) {
 			return from(ctx).onEscalate(ctx, &a), nil
 		}))
-	rt.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress},
+	p.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress},
 		func(ctx context.Context, a agents.ProgressReport) (agents.Result, error) {
 			return from(ctx).onProgress(ctx, &a), nil
 		}))
-	rt.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete},
+	p.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete},
 		func(ctx context.Context, a agents.Report) (agents.Result, error) {
 			return from(ctx).onComplete(ctx, &a), nil
 		}))
@@ -73,13 +84,22 @@ func (rt *Runtime) buildTools() error {
 	verify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerify},
 		func(context.Context, agents.Verification) (agents.Result, error) { return recorded, nil }))
 	if err != nil {
-		return fmt.Errorf("orchestrator: %w", err)
+		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
-	rt.offerTS, _ = agents.NewToolset(accept, decline, clarify)
-	rt.judgeTS, _ = agents.NewToolset(judge)
-	rt.answerTS, _ = agents.NewToolset(answer, passUp)
-	rt.verifyTS, _ = agents.NewToolset(verify)
+	p.offer, _ = agents.NewToolset(accept, decline, clarify)
+	p.judge, _ = agents.NewToolset(judge)
+	p.answer, _ = agents.NewToolset(answer, passUp)
+	p.verify, _ = agents.NewToolset(verify)
+	return p, nil
+})
 
+func (rt *Runtime) buildTools() error {
+	p, err := sharedTools()
+	if err != nil {
+		return err
+	}
+	rt.offerTS, rt.escalate, rt.progress, rt.complete = p.offer, p.escalate, p.progress, p.complete
+	rt.judgeTS, rt.answerTS, rt.verifyTS = p.judge, p.answer, p.verify
 	for _, m := range rt.members {
 		for _, t := range m.Agent.Tools {
 			m.gated = append(m.gated, &gated{Tool: t, name: t.Def().Name})
