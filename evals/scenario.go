@@ -3,6 +3,7 @@ package evals
 import (
 	"errors"
 	"fmt"
+	"github.com/entrust-dev/entrust/internal/yamlloc"
 	"io/fs"
 	"os"
 	"path"
@@ -129,40 +130,9 @@ type CallSpec struct {
 	Raw string `yaml:"raw"`
 }
 
-// Error is a problem in a scenario file, located by file, line and field.
-type Error struct {
-	// File is the file's name as given to ParseScenario.
-	File string
-	// Line is the line of the offending node, from 1; 0 when unknown.
-	Line int
-	// Field is the YAML path of the offending field, e.g.
-	// "expect[2].event.type"; empty for a problem of the whole file.
-	Field string
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error renders as "eager.yaml:12: expect[2].event.type: unknown event type "tool.call"".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(cmpStr(e.File, "scenario"))
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-func cmpStr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
+// Error is a problem in a scenario file, located by file, line and field; it
+// renders as `eager.yaml:12: expect[2].event.type: unknown event type "tool.call"`.
+type Error = yamlloc.Error
 
 // scenarioYAML is the document's schema.
 type scenarioYAML struct {
@@ -233,7 +203,7 @@ func ParseScenario(filename string, data []byte) (*Scenario, error) {
 	if err := yaml.NodeToValue(body, &raw, yaml.Strict()); err != nil {
 		return nil, yamlErr(filename, body, err)
 	}
-	v := &validator{file: filename, lines: lineIndex(body)}
+	v := &validator{file: filename, lines: yamlloc.LineIndex(body)}
 	sc := &Scenario{
 		Name: raw.Name, Description: strings.TrimSpace(raw.Description), Modes: raw.Modes, Tags: raw.Tags,
 		ShouldEscalate: raw.ShouldEscalate, UnderTest: raw.UnderTest, Goal: raw.Goal, Principal: raw.Principal,
@@ -598,51 +568,14 @@ func (v *validator) fileCheck(p string, c *FileCheck) {
 	}
 }
 
-// lineIndex maps every YAML path of the document to the line it starts on.
-func lineIndex(body ast.Node) map[string]int {
-	lines := map[string]int{}
-	ast.Walk(visitor(func(n ast.Node) {
-		tk := n.GetToken()
-		if tk == nil {
-			return
-		}
-		p := strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
-		if _, seen := lines[p]; !seen {
-			lines[p] = tk.Position.Line
-		}
-	}), body)
-	return lines
-}
-
-type visitor func(ast.Node)
-
-// Visit calls f on n.
-func (f visitor) Visit(n ast.Node) ast.Visitor {
-	if n != nil {
-		f(n)
-	}
-	return f
-}
-
 // yamlErr turns a goccy error into an *Error naming the field whose node
 // holds the offending token.
 func yamlErr(filename string, body ast.Node, err error) error {
-	var ye yaml.Error
-	if !errors.As(err, &ye) || ye.GetToken() == nil {
-		return &Error{File: filename, Msg: err.Error()}
-	}
-	tk := ye.GetToken()
-	e := &Error{File: filename, Line: tk.Position.Line, Msg: ye.GetMessage()}
-	if body != nil {
-		ast.Walk(visitor(func(n ast.Node) {
-			if e.Field == "" && n.GetToken() == tk {
-				e.Field = strings.TrimPrefix(strings.TrimPrefix(n.GetPath(), "$"), ".")
-			}
-		}), body)
-	}
+	e := yamlloc.FromYAML(filename, body, err)
 	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		e.Msg = fmt.Sprintf("want %s, got %q", te.DstType, tk.Value)
+	var ye yaml.Error
+	if errors.As(err, &te) && errors.As(err, &ye) && ye.GetToken() != nil {
+		e.Msg = fmt.Sprintf("want %s, got %q", te.DstType, ye.GetToken().Value)
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"github.com/entrust-dev/entrust/internal/yamlloc"
 	"os"
 	"regexp"
 	"slices"
@@ -108,40 +109,9 @@ func (b Budget) Parse() (agents.Budget, error) {
 	return out, nil
 }
 
-// Error is a problem in a team file, located by file, line and field.
-type Error struct {
-	// File is the file's name as given to Parse or Load.
-	File string
-	// Line is the line of the offending node, from 1; 0 when unknown.
-	Line int
-	// Field is the YAML path of the offending field, e.g.
-	// "agents[1].delegates_to"; empty for a problem of the whole file.
-	Field string
-	// Msg says what is wrong.
-	Msg string
-}
-
-// Error renders as "team.yaml:7: agents[1].delegates_to: unknown agent "wrker"".
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(cmp(e.File, "team file"))
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field + ": ")
-	}
-	b.WriteString(e.Msg)
-	return b.String()
-}
-
-func cmp(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
+// Error is a problem in a team file, located by file, line and field; it
+// renders as `team.yaml:7: agents[1].delegates_to: unknown agent "wrker"`.
+type Error = yamlloc.Error
 
 // ParseOptions configure ParseWith. The zero value is usable.
 type ParseOptions struct {
@@ -208,7 +178,7 @@ func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) 
 	if _, ok := body.(*ast.MappingNode); !ok {
 		return nil, &Error{File: filename, Line: body.GetToken().Position.Line, Msg: "a team file is a mapping with lead, agents, defaults and grants"}
 	}
-	f := &File{filename: filename, lines: lineIndex(body)}
+	f := &File{filename: filename, lines: yamlloc.LineIndex(body)}
 	if err := yaml.NodeToValue(body, f, yaml.Strict()); err != nil {
 		return nil, yamlError(filename, body, err)
 	}
@@ -218,53 +188,15 @@ func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) 
 	return f, nil
 }
 
-// lineIndex maps every YAML path of the document to the line it starts on:
-// a key's line for a field, an item's line for a list item.
-func lineIndex(body ast.Node) map[string]int {
-	lines := map[string]int{}
-	ast.Walk(visitor(func(n ast.Node) {
-		tk := n.GetToken()
-		if tk == nil {
-			return
-		}
-		p := trimPath(n.GetPath())
-		if _, seen := lines[p]; !seen {
-			lines[p] = tk.Position.Line
-		}
-	}), body)
-	return lines
-}
-
-type visitor func(ast.Node)
-
-func (v visitor) Visit(n ast.Node) ast.Visitor {
-	if n != nil {
-		v(n)
-	}
-	return v
-}
-
-func trimPath(p string) string {
-	p = strings.TrimPrefix(p, "$")
-	return strings.TrimPrefix(p, ".")
-}
-
 // yamlError turns a goccy error into an *Error with the field whose node
 // holds the offending token.
 func yamlError(filename string, body ast.Node, err error) error {
+	e := yamlloc.FromYAML(filename, body, err)
 	var ye yaml.Error
 	if !errors.As(err, &ye) || ye.GetToken() == nil {
-		return &Error{File: filename, Msg: err.Error()}
+		return e
 	}
 	tk := ye.GetToken()
-	e := &Error{File: filename, Line: tk.Position.Line, Msg: ye.GetMessage()}
-	if body != nil {
-		ast.Walk(visitor(func(n ast.Node) {
-			if e.Field == "" && n.GetToken() == tk {
-				e.Field = trimPath(n.GetPath())
-			}
-		}), body)
-	}
 	var te *yaml.TypeError
 	var ue *yaml.UnknownFieldError
 	var ne *yaml.UnexpectedNodeTypeError
