@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -101,8 +99,8 @@ func (m *Model) mapError(ctx context.Context, err error, c *capture) error {
 		}
 		return fmt.Errorf("%s: %w", m.provider, err)
 	case status >= 400:
-		ae := &model.APIError{Provider: m.provider, StatusCode: status, RetryAfter: retryAfter(header, time.Now())}
-		parseErrorBody(body, ae)
+		ae := &model.APIError{Provider: m.provider, StatusCode: status, RetryAfter: model.RetryAfter(header, time.Now())}
+		ae.ParseBody(body)
 		if ae.Message == "" {
 			ae.Message = err.Error()
 		}
@@ -154,95 +152,4 @@ func statusOfCode(c llms.ErrorCode) int {
 		return http.StatusBadRequest
 	}
 	return 0
-}
-
-// parseErrorBody fills e from an error body in any of the shapes servers
-// use: {"error":{"message","type","code"}}, {"error":"…"},
-// {"message":…,"type":…,"code":…}, {"detail":…}, or plain text.
-func parseErrorBody(body []byte, e *model.APIError) {
-	body = bytes.TrimSpace(body)
-	var w struct {
-		Error   json.RawMessage `json:"error"`
-		Message json.RawMessage `json:"message"`
-		Detail  json.RawMessage `json:"detail"`
-		Type    string          `json:"type"`
-		Code    any             `json:"code"`
-	}
-	if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &w) == nil {
-		var inner struct {
-			Message json.RawMessage `json:"message"`
-			Type    string          `json:"type"`
-			Code    any             `json:"code"`
-		}
-		switch {
-		case len(w.Error) > 0 && w.Error[0] == '{' && json.Unmarshal(w.Error, &inner) == nil:
-			e.Message, e.Type, e.Code = text(inner.Message), inner.Type, codeString(inner.Code)
-		case len(w.Error) > 0 && w.Error[0] == '"':
-			e.Message, e.Type, e.Code = text(w.Error), w.Type, codeString(w.Code)
-		case len(w.Message) > 0:
-			e.Message, e.Type, e.Code = text(w.Message), w.Type, codeString(w.Code)
-		case len(w.Detail) > 0:
-			e.Message = text(w.Detail)
-		}
-	}
-	if e.Message == "" && len(body) > 0 {
-		e.Message = string(body)
-		if len(e.Message) > 512 {
-			e.Message = e.Message[:512] + "…"
-		}
-	}
-}
-
-func text(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	return string(raw)
-}
-
-func codeString(c any) string {
-	switch v := c.(type) {
-	case nil:
-		return ""
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	}
-	return fmt.Sprint(c)
-}
-
-// retryAfter reads the wait a server asks for: retry-after-ms, else
-// Retry-After in seconds or as an HTTP date; zero when there is none.
-func retryAfter(h http.Header, now time.Time) time.Duration {
-	const limit = 24 * time.Hour
-	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
-			return seconds(f/1000, limit)
-		}
-	}
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if v == "" {
-		return 0
-	}
-	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		return seconds(f, limit)
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return min(t.Sub(now), limit)
-	}
-	return 0
-}
-
-// seconds converts a wait read from a header, bounded by limit; NaN and
-// negative waits are none.
-func seconds(f float64, limit time.Duration) time.Duration {
-	switch {
-	case !(f > 0) || math.IsInf(f, 1):
-		return 0
-	case f >= limit.Seconds():
-		return limit
-	}
-	return time.Duration(f * float64(time.Second))
 }

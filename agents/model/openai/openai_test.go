@@ -615,7 +615,7 @@ func TestRetryAfterParsing(t *testing.T) {
 		{http.Header{"Retry-After-Ms": {"junk"}, "Retry-After": {"9"}}, 9 * time.Second},
 	}
 	for _, tt := range tests {
-		if got := openai.RetryAfter(tt.header, now); got != tt.want {
+		if got := model.RetryAfter(tt.header, now); got != tt.want {
 			t.Errorf("RetryAfter(%v) = %v, want %v", tt.header, got, tt.want)
 		}
 	}
