@@ -37,7 +37,7 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 		Nudge:      d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()}),
 		Hooks:      d.hooks(purpose),
 	}
-	if err := l.Run(model.WithTrace(ctx, d.run.retryTrace(d, d.m.name))); err != nil {
+	if err := l.Run(model.WithTrace(ctx, retryTrace(d, d.m, purpose))); err != nil {
 		return nil, err
 	}
 	// The loop stopped on a recorded call: the last assistant message holds it.
@@ -183,7 +183,7 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 		{Role: model.RoleUser, Content: d.render(prompts.Consult, data)},
 	}}
 	start := time.Now()
-	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, r.retryTrace(d, peer.name)), req)
+	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, retryTrace(d, peer, "consult")), req)
 	r.emit(modelEvent(d, peer, "consult", resp, time.Since(start), err))
 	if err != nil {
 		return agents.Errorf("consulting %s failed: %v", peer.name, err)

@@ -185,7 +185,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		defer cancel()
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, d)
-	ctx = model.WithTrace(ctx, r.retryTrace(d, m.name))
+	ctx = model.WithTrace(ctx, retryTrace(d, m, "turn"))
 
 	return d.finish(d.work(ctx))
 }
@@ -204,9 +204,12 @@ func (d *delegation) delegatorName() string {
 	return d.parent.m.name
 }
 
-func (r *run) retryTrace(d *delegation, agent string) *model.Trace {
+// retryTrace turns the retries of agent m's calls within d into
+// model.retried events, named like its model.called events.
+func retryTrace(d *delegation, m *member, purpose string) *model.Trace {
 	return &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
-		r.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: agent,
+		d.run.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+			Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose,
 			Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 	}}
 }
@@ -451,7 +454,7 @@ func (d *delegation) buildWorkTools() *agents.Toolset {
 	if d.m.consult != nil {
 		tools = append(tools, d.m.consult)
 	}
-	if d.m.delegate != nil && d.depth < d.rt.limits.MaxDepth {
+	if d.mayDelegate() {
 		tools = append(tools, d.m.delegate)
 	}
 	ts, err := agents.NewToolset(tools...)
@@ -487,4 +490,10 @@ func journalArgs(args json.RawMessage) json.RawMessage {
 	}
 	b, _ := json.Marshal(string(args))
 	return b
+}
+
+// mayDelegate reports whether the delegate may sub-delegate: it has agents to
+// delegate to and the depth limit is not reached.
+func (d *delegation) mayDelegate() bool {
+	return d.m.delegate != nil && d.depth < d.rt.limits.MaxDepth
 }

@@ -430,3 +430,22 @@ func TestPlanNamingAnUngrantedTool(t *testing.T) {
 		t.Fatalf("judgements %s", mustJSON(j))
 	}
 }
+
+func TestDelegatorPlanMayNameToolsItGrants(t *testing.T) {
+	g := noteGoal
+	rec := newRecorder(t, "note")
+	lead := model.NewScripted("lead", turn(accept(g, "have worker note the summary")), turn(delegateTo("w", g)), turn(complete(g, "done")))
+	w := model.NewScripted("w", turn(accept(g, "note the summary")), turn(call("note", map[string]string{"text": "s"})), turn(complete(g, "done")))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+		{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{rec.tool}}, Supervision: structural},
+	}}, nil)
+	if _, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	for _, j := range ofType(mem.Events(), orchestrator.EventAlignmentJudged) {
+		if !*j.Aligned {
+			t.Fatalf("judged misaligned: %s", mustJSON(j))
+		}
+	}
+}

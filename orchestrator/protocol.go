@@ -248,9 +248,14 @@ func (d *delegation) structuralGaps(a *agents.Acceptance) []string {
 	words := strings.FieldsFunc(strings.Join(a.Plan, "\n"), func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-'
 	})
+	// A delegator's plan may name the tools it will grant its delegates.
+	usable := d.effective
+	if d.mayDelegate() {
+		usable = d.authority
+	}
 	for _, t := range d.rt.allTool {
-		if slices.Contains(words, t) && !slices.Contains(d.effective, t) {
-			gaps = append(gaps, fmt.Sprintf("the plan uses %s, which is not granted to you (granted: %v)", t, d.effective))
+		if slices.Contains(words, t) && !slices.Contains(usable, t) {
+			gaps = append(gaps, fmt.Sprintf("the plan uses %s, which is not granted to you (granted: %v)", t, usable))
 		}
 	}
 	return gaps

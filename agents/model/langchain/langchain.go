@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"sync"
 
 	"github.com/tmc/langchaingo/llms"
 
@@ -54,6 +55,7 @@ type Model struct {
 	name     string
 	provider string
 	opts     []llms.CallOption
+	schemas  sync.Map // schema JSON → its decoded map, read-only once stored
 }
 
 var _ model.Model = (*Model)(nil)
@@ -197,12 +199,9 @@ func (m *Model) callOptions(req *model.Request) ([]llms.CallOption, error) {
 	}
 	tools := make([]llms.Tool, 0, len(req.Tools))
 	for _, t := range req.Tools {
-		params := map[string]any{"type": "object", "properties": map[string]any{}}
-		if len(t.Parameters) > 0 && string(t.Parameters) != "null" {
-			params = nil
-			if err := json.Unmarshal(t.Parameters, &params); err != nil {
-				return nil, fmt.Errorf("tool %q: parameters: %w", t.Name, err)
-			}
+		params, err := m.params(t.Parameters)
+		if err != nil {
+			return nil, fmt.Errorf("tool %q: parameters: %w", t.Name, err)
 		}
 		tools = append(tools, llms.Tool{
 			Type:     "function",
@@ -264,4 +263,22 @@ func stableID(turn, index int, name, args string) string {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%d\x00%d\x00%s\x00%s", turn, index, name, args)
 	return fmt.Sprintf("call_%016x", h.Sum64())
+}
+
+// params decodes a tool's JSON schema into the map langchaingo wants. The
+// same schemas come with every turn, so decoded ones are kept: langchaingo only
+// encodes them again, never changes them.
+func (m *Model) params(schema json.RawMessage) (map[string]any, error) {
+	if len(schema) == 0 || string(schema) == "null" {
+		return map[string]any{"type": "object", "properties": map[string]any{}}, nil
+	}
+	if p, ok := m.schemas.Load(string(schema)); ok {
+		return p.(map[string]any), nil
+	}
+	var p map[string]any
+	if err := json.Unmarshal(schema, &p); err != nil {
+		return nil, err
+	}
+	m.schemas.Store(string(schema), p)
+	return p, nil
 }
