@@ -34,8 +34,11 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 		MaxSteps:   rt.limits.AskSteps,
 		MaxNudges:  1,
 		Charge:     d.charge,
-		Nudge:      d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()}),
 		Hooks:      d.hooks(purpose),
+	}
+	l.Hooks.Prose = func(_ string, n int) {
+		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
+		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
 	if err := l.Run(model.WithTrace(ctx, retryTrace(d, d.m, purpose))); err != nil {
 		return nil, err

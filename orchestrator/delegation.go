@@ -250,11 +250,10 @@ func (d *delegation) work(ctx context.Context) error {
 		BeforeTurn:  d.beforeTurn,
 		Charge:      d.charge,
 	}
-	l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: []string{agents.ToolAcceptGoal, agents.ToolDeclineGoal, agents.ToolAskClarification}})
 	l.Hooks = d.hooks("turn")
 	l.Hooks.Prose = func(text string, n int) {
 		d.violation(nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
-		// The reminder names the tools offered now.
+		// The reminder, rendered only when needed, names the tools offered now.
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
 	l.Hooks.Repeated = d.onRepeated
