@@ -34,7 +34,19 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 		MaxSteps:   rt.limits.AskSteps,
 		MaxNudges:  1,
 		Charge:     d.charge,
+		BeforeTurn: func() (string, error) { return "", d.meter.tokensLeft() },
 		Hooks:      d.hooks(purpose),
+	}
+	// The call that counts is the one whose validated result ended the ask,
+	// not any call of the same name the model also wrote.
+	var got *model.ToolCall
+	recordResult := l.Hooks.ToolResult
+	l.Hooks.ToolResult = func(c *model.ToolCall, res *agents.Result, latency time.Duration) {
+		recordResult(c, res, latency)
+		if res.Stop && !res.IsError && got == nil {
+			cp := *c
+			got = &cp
+		}
 	}
 	l.Hooks.Prose = func(_ string, n int) {
 		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
@@ -43,19 +55,10 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 	if err := l.Run(model.WithTrace(ctx, retryTrace(d, d.m, purpose))); err != nil {
 		return nil, err
 	}
-	// The loop stopped on a recorded call: the last assistant message holds it.
-	for i := len(l.Messages) - 1; i >= 0; i-- {
-		msg := &l.Messages[i]
-		if msg.Role != model.RoleAssistant {
-			continue
-		}
-		for j := range msg.ToolCalls {
-			if _, ok := ts.Lookup(msg.ToolCalls[j].Name); ok {
-				return &msg.ToolCalls[j], nil
-			}
-		}
+	if got == nil {
+		return nil, errors.New("no call recorded")
 	}
-	return nil, errors.New("no call recorded")
+	return got, nil
 }
 
 // judge asks this delegation's agent to judge a delegate's acceptance. A
@@ -69,6 +72,9 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 		err = json.Unmarshal(call.Arguments, &al)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return agents.Alignment{Aligned: false, Gaps: []string{"cancelled: " + err.Error()}, By: "runtime"}
+		}
 		d.violation(nil, "the delegator could not judge an acceptance: "+err.Error()+"; the structural checks stand")
 		return agents.Alignment{Aligned: true, By: "structural"}
 	}
@@ -87,6 +93,9 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 		err = json.Unmarshal(call.Arguments, &v)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return agents.Verification{Verdict: agents.VerdictReject, Feedback: "cancelled: " + err.Error(), By: "runtime"}
+		}
 		d.violation(nil, "the delegator could not verify a report: "+err.Error()+"; the programmatic checks stand")
 		return agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
 	}
@@ -102,9 +111,6 @@ func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ
 	r := d.run
 	esc.ID = "e" + strconv.FormatInt(r.nEsc.Add(1), 10)
 	r.emit(&Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc})
-	d.mu.Lock()
-	d.openEsc = append(d.openEsc, esc.ID)
-	d.mu.Unlock()
 
 	var res agents.Resolution
 	if !esc.Blocking {
@@ -115,16 +121,16 @@ func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ
 	} else {
 		var err error
 		res, err = d.route(ctx, esc)
-		if err != nil {
-			if ctx.Err() != nil {
-				return agents.Resolution{Refused: true, Answer: "cancelled", By: "runtime"} // the delegation fails with it open
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// Resolved all the same: no escalation is left open, whatever ends.
+			res = agents.Resolution{Refused: true, Answer: "cancelled before an answer: " + context.Cause(ctx).Error(), By: "runtime"}
+		case err != nil:
 			res = agents.Resolution{Refused: true, By: "runtime",
 				Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
 		}
 	}
 	d.mu.Lock()
-	d.openEsc = slices.DeleteFunc(d.openEsc, func(id string) bool { return id == esc.ID })
 	d.out.Escalations = append(d.out.Escalations, EscalationRecord{Escalation: *esc, Resolution: &res})
 	d.mu.Unlock()
 	r.emit(&Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: res.By, ID: esc.ID, Resolution: &res})
@@ -185,6 +191,9 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 		{Role: model.RoleSystem, Content: d.render(prompts.ConsultSystem, data)},
 		{Role: model.RoleUser, Content: d.render(prompts.Consult, data)},
 	}}
+	if err := d.meter.tokensLeft(); err != nil {
+		return agents.Errorf("consulting %s: %v", peer.name, err)
+	}
 	start := time.Now()
 	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, retryTrace(d, peer, "consult")), req)
 	r.emit(modelEvent(d, peer, "consult", resp, time.Since(start), err))

@@ -46,7 +46,6 @@ type delegation struct {
 	mu             sync.Mutex
 	out            *Outcome
 	final          *final
-	openEsc        []string
 	fanOut         int
 	clarifications int
 	sinceProgress  int
@@ -114,6 +113,17 @@ func (m *meter) remaining() (steps, tokens int64, boundSteps, boundTokens bool) 
 		}
 	}
 	return max(steps, 0), max(tokens, 0), steps >= 0, tokens >= 0
+}
+
+// tokensLeft is a *BudgetError when a token bound on the chain is spent, so
+// no model call starts that could not be paid for.
+func (m *meter) tokensLeft() error {
+	for x := m; x != nil; x = x.parent {
+		if used := x.tokens.Load(); x.maxTokens > 0 && used >= x.maxTokens {
+			return &agents.BudgetError{Kind: "tokens", Limit: x.maxTokens, Used: used}
+		}
+	}
+	return nil
 }
 
 func (m *meter) exhausted() bool {
@@ -187,7 +197,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	ctx = context.WithValue(ctx, ctxKey{}, d)
 	ctx = model.WithTrace(ctx, retryTrace(d, m, "turn"))
 
-	return d.finish(d.work(ctx))
+	return d.finish(d.safeWork(ctx), ctx.Err())
 }
 
 func (d *delegation) parentID() string {
@@ -228,6 +238,26 @@ func (d *delegation) render(name string, data *prompts.Data) string {
 	}
 	return s
 }
+
+// safeWork is work that turns a panic (a provider's, a Principal's, the
+// runtime's own) into this delegation's failure, so that it still ends with its
+// one terminal event rather than inside its delegator's tool call.
+func (d *delegation) safeWork(ctx context.Context) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: panic: %v", errInternal, p)
+		}
+	}()
+	if d.parent == nil {
+		if reason := d.rt.invalidGoal(d.goal); reason != "" {
+			d.setFinal(StatusFailed, CauseInvalid, reason)
+			return nil
+		}
+	}
+	return d.work(ctx)
+}
+
+var errInternal = errors.New("internal error")
 
 // work runs the delegate's conversation until a terminal act or an error.
 func (d *delegation) work(ctx context.Context) error {
@@ -271,6 +301,9 @@ func (d *delegation) tools() *agents.Toolset {
 
 func (d *delegation) beforeTurn() (string, error) {
 	if err := d.meter.step(); err != nil {
+		return "", err
+	}
+	if err := d.meter.tokensLeft(); err != nil {
 		return "", err
 	}
 	d.mu.Lock()
@@ -364,7 +397,9 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int
 }
 
 // finish records the delegation's end: its outcome and its one terminal event.
-func (d *delegation) finish(err error) *Outcome {
+// ctxErr is the context's own error, which classifies an error caused by its
+// end whatever cause it carries.
+func (d *delegation) finish(err, ctxErr error) *Outcome {
 	d.state.Store(stateDone)
 	r := d.run
 	d.mu.Lock()
@@ -384,10 +419,18 @@ func (d *delegation) finish(err error) *Outcome {
 			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
 			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
 				Reason: be.Kind, Limit: be.Limit, Used: be.Used})
-		case errors.Is(err, context.Canceled):
-			f.cause, f.reason, f.err = CauseCancelled, "cancelled", errors.Join(ErrCancelled, err)
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(ctxErr, context.DeadlineExceeded):
 			f.cause, f.reason = CauseDeadline, "deadline exceeded"
+			if !errors.Is(err, context.DeadlineExceeded) {
+				f.reason += ": " + err.Error()
+			}
+		case errors.Is(err, context.Canceled), ctxErr != nil:
+			f.cause, f.reason, f.err = CauseCancelled, "cancelled", errors.Join(ErrCancelled, context.Canceled, err)
+			if !errors.Is(err, context.Canceled) {
+				f.reason += ": " + err.Error()
+			}
+		case errors.Is(err, errInternal):
+			f.cause, f.reason = CauseInternal, err.Error()
 		case errors.Is(err, agents.ErrNoToolCall):
 			f.cause, f.reason = CauseNoProtocolCall, "answered in prose instead of a protocol call, past every reminder"
 		case errors.Is(err, agents.ErrStalled):
@@ -399,9 +442,6 @@ func (d *delegation) finish(err error) *Outcome {
 	d.mu.Lock()
 	out := d.out
 	out.Status, out.Cause, out.Reason, out.Err = f.status, f.cause, f.reason, f.err
-	if len(d.openEsc) > 0 {
-		out.Reason += " (unresolved escalations: " + strings.Join(d.openEsc, ", ") + ")"
-	}
 	out.End = r.rt.opts.Now()
 	out.Total = out.Usage
 	for _, c := range out.Children {

@@ -148,10 +148,11 @@ type BudgetState struct {
 	WallTimeMS int64 `json:"wall_time_ms,omitempty"`
 }
 
-// Sink receives events. Emit is called under the runtime's journal lock, in
-// sequence order, so a Sink needs no locking of its own for ordering but
-// must be quick. It must not modify e; it may keep it. An error is recorded
-// and returned by Run once the run ends; the run goes on.
+// Sink receives events. Within one run, Emit is called under the run's lock,
+// in sequence order, so it must be quick; a sink shared by concurrent runs
+// (several Runs of one Runtime) is called concurrently and must be safe for
+// that, as Memory and Journal are. It must not modify e; it may keep it. An
+// error is recorded and returned by Run once the run ends; the run goes on.
 type Sink interface {
 	Emit(e *Event) error
 }

@@ -219,7 +219,7 @@ func TestInvariant3_EveryEscalationResolvedOnce(t *testing.T) {
 			t.Fatalf("want one refusal naming the cause, got %s", mustJSON(res))
 		}
 	})
-	t.Run("cancelled while waiting: the delegation fails naming it", func(t *testing.T) {
+	t.Run("cancelled while waiting: resolved as a refusal, and the delegation fails", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		solo := model.NewScripted("m", turn(accept(g)), turn(escalateCall("which colour?")), turn(complete(g, "done")))
 		rt, mem := newRuntime(t, soloTeam(solo), &orchestrator.Options{Principal: orchestrator.PrincipalFuncs{
@@ -229,16 +229,42 @@ func TestInvariant3_EveryEscalationResolvedOnce(t *testing.T) {
 				return agents.Resolution{}, ctx.Err()
 			}}})
 		out, err := rt.Run(ctx, g)
-		if !errors.Is(err, orchestrator.ErrFailed) || !errors.Is(err, context.Canceled) {
-			t.Fatalf("err = %v, want failed and cancelled", err)
+		if !errors.Is(err, orchestrator.ErrFailed) || !errors.Is(err, context.Canceled) || out.Cause != orchestrator.CauseCancelled {
+			t.Fatalf("err = %v, cause %s: want failed and cancelled", err, out.Cause)
 		}
-		if !strings.Contains(out.Reason, "unresolved escalations: e1") {
-			t.Fatalf("reason %q does not name the open escalation", out.Reason)
+		res := ofType(mem.Events(), orchestrator.EventEscalationResolved)
+		if len(res) != 1 || !res[0].Resolution.Refused || !strings.Contains(res[0].Resolution.Answer, "cancelled") {
+			t.Fatalf("want one refusal on cancel, got %s", mustJSON(res))
 		}
-		if n := len(ofType(mem.Events(), orchestrator.EventEscalationResolved)); n != 0 {
-			t.Fatalf("%d resolutions, want 0 on cancel", n)
-		}
+		checkEscalationsResolvedOnce(t, mem.Events(), 1)
 		checkTerminals(t, mem.Events())
+	})
+	t.Run("passed up, and the delegate's deadline ends first", func(t *testing.T) {
+		// The worker has 50ms; the lead passes its question up; the user is
+		// still thinking when the worker's time runs out. Both escalations
+		// must still be resolved, once.
+		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(escalateCall("which colour?")), turn(complete(g, "done")))
+		w := model.NewScripted("w", turn(accept(g)), turn(escalateCall("which colour?")), turn(complete(g, "done")))
+		release := make(chan struct{})
+		defer close(release)
+		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+			{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural, Budget: agents.Budget{WallTime: 50 * time.Millisecond}},
+		}}, &orchestrator.Options{Principal: orchestrator.PrincipalFuncs{
+			Answer: func(ctx context.Context, _ *agents.Escalation) (agents.Resolution, error) {
+				select {
+				case <-ctx.Done():
+					return agents.Resolution{}, ctx.Err()
+				case <-release:
+					return agents.Resolution{Answer: "red"}, nil
+				}
+			}}})
+		out, _ := rt.Run(t.Context(), g)
+		checkEscalationsResolvedOnce(t, mem.Events(), 2)
+		checkTerminals(t, mem.Events())
+		if c := out.Children[0]; c.Status != orchestrator.StatusFailed || c.Cause != orchestrator.CauseBudget {
+			t.Fatalf("worker %s/%s %q, want failed by its wall time", c.Status, c.Cause, c.Reason)
+		}
 	})
 }
 

@@ -110,7 +110,8 @@ type ProgressInfo struct {
 	Goal       *agents.Goal
 	Progress   agents.ProgressReport
 	Steps      int
-	// Tokens is what the delegation has spent; Budget what it may.
+	// Tokens is what the delegation has spent; Budget what it may spend
+	// in all, 0 when no bound applies.
 	Tokens, Budget int64
 }
 
@@ -165,7 +166,9 @@ func (p AutoPrincipal) AnswerEscalation(_ context.Context, e *agents.Escalation)
 
 // Options configure a Runtime. The zero value is usable.
 type Options struct {
-	// RunID names the run; default a time-based id.
+	// RunID names the run; default a fresh time-based id for each Run.
+	// Set it only for a runtime that runs one goal at a time: concurrent
+	// Runs would share it.
 	RunID string
 	// Sinks receive every event, in order.
 	Sinks []Sink
@@ -182,9 +185,10 @@ type Options struct {
 	SupervisionFor func(agent string) Supervision
 	// Supervisor answers progress reports; default: always continue.
 	Supervisor Supervisor
-	// ToolChoice is sent while a protocol call is required; default
-	// "required". Servers that reject it can use ChoiceAuto: the runtime
-	// still refuses prose and nudges.
+	// ToolChoice is what the runtime asks of a model whose turn must be a
+	// protocol call: "required" (the default, also for "") or "auto", for
+	// servers that reject "required" — the runtime still refuses prose and
+	// nudges. Any other value is an error of New.
 	ToolChoice string
 	// Now is the clock of the events; default time.Now.
 	Now func() time.Time

@@ -36,6 +36,7 @@ const (
 	CauseHalted         Cause = "halted"           // a supervisor halted it
 	CauseInvalid        Cause = "invalid_goal"     // the goal could not be offered
 	CauseIncomplete     Cause = "incomplete"       // the conversation ended without a terminal act
+	CauseInternal       Cause = "internal"         // a panic in a provider, a Principal or the runtime
 )
 
 // ErrDeclined is matched by the error of a run whose goal was declined.

@@ -187,7 +187,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		judged, err := d.rt.opts.Principal.JudgeAcceptance(ctx, d.goal, d.m.name, a)
 		if err != nil {
 			if ctx.Err() != nil {
-				return agents.Result{Content: "cancelled", IsError: true, Stop: true}
+				return agents.Result{Content: "cancelled", IsError: true} // the loop ends with the context's cause
 			}
 			judged = agents.Alignment{Aligned: false, Gaps: []string{"the user could not confirm: " + err.Error()}}
 		}
@@ -197,6 +197,9 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		al = judged
 	case d.sup.ModelJudge:
 		al = d.parent.judge(ctx, d, a, round)
+	}
+	if ctx.Err() != nil {
+		return agents.Result{Content: "cancelled", IsError: true}
 	}
 	aligned := al.Aligned
 	d.mu.Lock()
@@ -317,9 +320,14 @@ func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) a
 	d.mu.Unlock()
 	iv := Intervention{Action: ActionContinue}
 	if sv := d.rt.opts.Supervisor; sv != nil {
-		_, tokens, _, _ := d.meter.remaining()
+		_, left, _, bounded := d.meter.remaining()
+		spent := d.meter.tokens.Load()
+		var budget int64 // 0: unbounded
+		if bounded {
+			budget = spent + left
+		}
 		iv = sv(ctx, ProgressInfo{Delegation: d.id, Agent: d.m.name, Delegator: d.delegatorName(), Goal: d.goal,
-			Progress: *p, Steps: steps, Tokens: d.meter.tokens.Load(), Budget: tokens + d.meter.tokens.Load()})
+			Progress: *p, Steps: steps, Tokens: spent, Budget: budget})
 	}
 	if p.Stalled && iv.Action == ActionContinue {
 		iv = Intervention{Action: ActionStalled, Reason: "the delegate reports it is stalled"}
@@ -369,7 +377,12 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
 			v, err := pv.VerifyReport(ctx, d.goal, d.m.name, rep)
-			if err == nil {
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return agents.Result{Content: "cancelled", IsError: true}
+			case err != nil:
+				ver = agents.Verification{Verdict: agents.VerdictRevise, Feedback: "the user could not verify the report: " + err.Error(), By: "runtime"}
+			default:
 				ver = v
 				if ver.By == "" {
 					ver.By = "user"
@@ -378,6 +391,9 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		}
 	case d.sup.ModelVerify:
 		ver = d.parent.verify(ctx, d, rep, round)
+		if ctx.Err() != nil {
+			return agents.Result{Content: "cancelled", IsError: true}
+		}
 	default:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
 	}
@@ -453,15 +469,6 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 			Limit: int64(rt.limits.MaxDepth), Used: int64(d.depth + 1)})
 		return agents.Errorf("refused: the delegation depth limit (%d) is reached; do it yourself or escalate", rt.limits.MaxDepth)
 	}
-	d.mu.Lock()
-	if d.fanOut >= rt.limits.MaxFanOut {
-		d.mu.Unlock()
-		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "fan_out",
-			Limit: int64(rt.limits.MaxFanOut), Used: int64(rt.limits.MaxFanOut + 1)})
-		return agents.Errorf("refused: the fan-out limit (%d delegations) is reached", rt.limits.MaxFanOut)
-	}
-	d.fanOut++
-	d.mu.Unlock()
 	grant := d.authority
 	if a.Tools != nil {
 		for _, t := range a.Tools {
@@ -480,6 +487,16 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	if d.meter.exhausted() {
 		return agents.Errorf("refused: your budget is spent; nothing is left to give a delegate")
 	}
+	// Only a delegation that will be made takes a fan-out slot.
+	d.mu.Lock()
+	if d.fanOut >= rt.limits.MaxFanOut {
+		d.mu.Unlock()
+		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "fan_out",
+			Limit: int64(rt.limits.MaxFanOut), Used: int64(rt.limits.MaxFanOut + 1)})
+		return agents.Errorf("refused: the fan-out limit (%d delegations) is reached", rt.limits.MaxFanOut)
+	}
+	d.fanOut++
+	d.mu.Unlock()
 	out := r.entrust(ctx, d, target, goal, grant)
 	d.addChild(out)
 	res := delegateResult{Delegation: out.Delegation, Agent: out.Agent, Status: out.Status, Reason: out.Reason}

@@ -78,6 +78,11 @@ func New(team Team, opts *Options) (*Runtime, error) {
 	if rt.opts.Now == nil {
 		rt.opts.Now = time.Now
 	}
+	switch rt.opts.ToolChoice {
+	case "", "required", "auto":
+	default:
+		return nil, fmt.Errorf("orchestrator: ToolChoice %q: want \"required\" or \"auto\"", rt.opts.ToolChoice)
+	}
 	if err := rt.validate(); err != nil {
 		return nil, err
 	}
@@ -171,18 +176,23 @@ func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) 
 	if g.Intent == "" {
 		g.Intent = g.Objective
 	}
-	if g.Budget == (agents.Budget{}) {
-		g.Budget = rt.opts.Budget
+	// Zero fields of the goal's budget inherit the runtime's.
+	if g.Budget.Steps == 0 {
+		g.Budget.Steps = rt.opts.Budget.Steps
+	}
+	if g.Budget.Tokens == 0 {
+		g.Budget.Tokens = rt.opts.Budget.Tokens
+	}
+	if g.Budget.WallTime == 0 {
+		g.Budget.WallTime = rt.opts.Budget.WallTime
+	}
+	// The goal's tools narrow what the team grants.
+	grant := rt.grants
+	if g.Tools != nil {
+		grant = intersect(g.Tools, rt.grants)
 	}
 	r.emit(&Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: &g})
-	var out *Outcome
-	if strings.TrimSpace(g.Objective) == "" {
-		now := rt.opts.Now()
-		out = &Outcome{Run: r.id, Agent: rt.lead.name, Delegator: "user", Goal: &g, Status: StatusFailed,
-			Cause: CauseInvalid, Reason: "the goal has no objective", Start: now, End: now}
-	} else {
-		out = r.entrust(ctx, nil, rt.lead, &g, rt.grants)
-	}
+	out := r.entrust(ctx, nil, rt.lead, &g, grant)
 	total := out.Total
 	r.emit(&Event{Type: EventRunFinished, Agent: rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
 	err := out.Error()
@@ -223,6 +233,7 @@ type run struct {
 
 func (r *run) emit(e *Event) {
 	r.mu.Lock()
+	defer r.mu.Unlock() // a panicking sink must not leave the run locked
 	r.seq++
 	e.Seq = r.seq
 	e.Time = r.rt.opts.Now()
@@ -232,7 +243,19 @@ func (r *run) emit(e *Event) {
 			r.sinkErr = err
 		}
 	}
-	r.mu.Unlock()
+}
+
+// invalidGoal says what makes a user's goal impossible to offer, or "".
+func (rt *Runtime) invalidGoal(g *agents.Goal) string {
+	if strings.TrimSpace(g.Objective) == "" {
+		return "the goal has no objective"
+	}
+	for _, t := range g.Tools {
+		if !slices.Contains(rt.grants, t) {
+			return fmt.Sprintf("the goal grants %q, which the team does not grant (it grants %v)", t, rt.grants)
+		}
+	}
+	return ""
 }
 
 // entrust delegates goal to m and, while it is not completed and another
