@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,30 +18,13 @@ func call(name string, args any) model.ToolCall { return model.Call(name, args) 
 
 func turn(calls ...model.ToolCall) model.Turn { return model.Calls(calls...) }
 
-// accept is an acceptance that passes the structural checks of g.
-func accept(g agents.Goal, plan ...string) model.ToolCall {
-	if len(plan) == 0 {
-		plan = []string{"do it"}
-	}
-	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
-		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
-	for i, c := range g.Criteria {
-		a.AcknowledgedCriteria[i] = "I will make sure: " + c
-	}
-	for i, c := range g.Constraints {
-		a.AcknowledgedConstraints[i] = "I will respect: " + c
-	}
-	return call(agents.ToolAcceptGoal, a)
-}
-
-// complete is a report claiming every criterion of g met.
-func complete(g agents.Goal, result string) model.ToolCall {
-	r := agents.Report{Result: result}
-	for _, c := range g.Criteria {
-		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
-	}
-	return call(agents.ToolCompleteGoal, r)
-}
+var (
+	accept         = protocoltest.Accept
+	complete       = protocoltest.Complete
+	delegateTo     = protocoltest.DelegateTo
+	ofType         = protocoltest.OfType
+	checkTerminals = protocoltest.CheckTerminals
+)
 
 func judge(aligned bool, gaps ...string) model.ToolCall {
 	return call(agents.ToolJudgeAlignment, agents.Alignment{Aligned: aligned, Gaps: gaps})
@@ -88,16 +72,6 @@ func newRuntime(t testing.TB, team orchestrator.Team, opts *orchestrator.Options
 	return rt, mem
 }
 
-func ofType(events []*orchestrator.Event, typ orchestrator.EventType) []*orchestrator.Event {
-	var out []*orchestrator.Event
-	for _, e := range events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 func types(events []*orchestrator.Event) string {
 	var b strings.Builder
 	for _, e := range events {
@@ -113,41 +87,9 @@ func types(events []*orchestrator.Event) string {
 	return b.String()
 }
 
-// checkTerminals asserts invariant 4 over a journal: every offered delegation
-// has exactly one terminal event, and the run finished once.
-func checkTerminals(t *testing.T, events []*orchestrator.Event) {
-	t.Helper()
-	offered := map[string]int{}
-	for _, e := range events {
-		switch {
-		case e.Type == orchestrator.EventGoalOffered:
-			offered[e.Delegation] += 0
-		case e.Type.Terminal():
-			offered[e.Delegation]++
-		}
-	}
-	for id, n := range offered {
-		if n != 1 {
-			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
-		}
-	}
-	if n := len(ofType(events, orchestrator.EventRunFinished)); n != 1 {
-		t.Errorf("%d run.finished events, want 1", n)
-	}
-	if events[len(events)-1].Type != orchestrator.EventRunFinished {
-		t.Errorf("last event is %s, want run.finished", events[len(events)-1].Type)
-	}
-}
-
 func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
-}
-
-// delegateTo is a delegate call entrusting g to agent.
-func delegateTo(agent string, g agents.Goal, tools ...string) model.ToolCall {
-	return call(agents.ToolDelegate, agents.DelegateArgs{Agent: agent, Intent: g.Intent, Objective: g.Objective,
-		Criteria: g.Criteria, Constraints: g.Constraints, Tools: tools})
 }
 
 // actionBeforeAlignment returns the action tools that ran (a tool.result that

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,31 +115,9 @@ func readJournal(t *testing.T, path string) []*orchestrator.Event {
 	return events
 }
 
-// checkComplete asserts that a journal is complete: every delegation has
-// exactly one terminal event and the last event is run.finished.
-func checkComplete(t *testing.T, events []*orchestrator.Event) {
-	t.Helper()
-	if len(events) == 0 {
-		t.Fatal("empty journal")
-	}
-	terminals := map[string]int{}
-	for _, e := range events {
-		switch {
-		case e.Type == orchestrator.EventGoalOffered:
-			terminals[e.Delegation] += 0
-		case e.Type.Terminal():
-			terminals[e.Delegation]++
-		}
-	}
-	for id, n := range terminals {
-		if n != 1 {
-			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
-		}
-	}
-	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
-		t.Errorf("the journal ends with %s, want run.finished", last.Type)
-	}
-}
+// checkComplete asserts every delegation ended once and the journal ends with
+// run.finished.
+var checkComplete = protocoltest.CheckTerminals
 
 func ofType(events []*orchestrator.Event, typ orchestrator.EventType) []*orchestrator.Event {
 	var out []*orchestrator.Event

@@ -3,8 +3,8 @@ package httpe2e
 import (
 	"context"
 	"encoding/json"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,35 +139,14 @@ func script(name string, base int, turns ...[]model.ToolCall) *model.Scripted {
 
 func calls(c ...model.ToolCall) []model.ToolCall { return c }
 
-// accept is an acceptance that passes the structural checks of g.
-func accept(g agents.Goal, plan ...string) model.ToolCall {
-	if len(plan) == 0 {
-		plan = []string{"do it"}
-	}
-	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
-		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
-	for i, c := range g.Criteria {
-		a.AcknowledgedCriteria[i] = "I will make sure: " + c
-	}
-	for i, c := range g.Constraints {
-		a.AcknowledgedConstraints[i] = "I will respect: " + c
-	}
-	return model.Call(agents.ToolAcceptGoal, a)
-}
-
-// complete is a report claiming every criterion of g met.
-func complete(g agents.Goal, result string) model.ToolCall {
-	r := agents.Report{Result: result}
-	for _, c := range g.Criteria {
-		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
-	}
-	return model.Call(agents.ToolCompleteGoal, r)
-}
-
-func delegateTo(agent string, g agents.Goal, tools ...string) model.ToolCall {
-	return model.Call(agents.ToolDelegate, agents.DelegateArgs{Agent: agent, Intent: g.Intent, Objective: g.Objective,
-		Criteria: g.Criteria, Constraints: g.Constraints, Tools: tools})
-}
+var (
+	accept         = protocoltest.Accept
+	complete       = protocoltest.Complete
+	delegateTo     = protocoltest.DelegateTo
+	ofType         = protocoltest.OfType
+	trace          = protocoltest.Trace
+	checkTerminals = protocoltest.CheckTerminals
+)
 
 func note(text string) model.ToolCall { return model.Call("note", map[string]string{"text": text}) }
 
@@ -184,58 +163,6 @@ func noteTool(tb testing.TB, runs *atomic.Int64) agents.Tool {
 		tb.Fatal(err)
 	}
 	return tool
-}
-
-func ofType(events []*orchestrator.Event, typ orchestrator.EventType) []*orchestrator.Event {
-	var out []*orchestrator.Event
-	for _, e := range events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-// trace lists the event types of a journal, for failure messages.
-func trace(events []*orchestrator.Event) string {
-	var b strings.Builder
-	for _, e := range events {
-		b.WriteString(string(e.Type))
-		if e.Tool != "" {
-			b.WriteString("(" + e.Tool + ")")
-		}
-		if e.Error != "" {
-			b.WriteString("[" + e.Error + "]")
-		}
-		b.WriteString(" ")
-	}
-	return b.String()
-}
-
-// checkTerminals asserts invariant 4 over a journal: every offered delegation
-// has exactly one terminal event, and the run finished once, last.
-func checkTerminals(t *testing.T, events []*orchestrator.Event) {
-	t.Helper()
-	offered := map[string]int{}
-	for _, e := range events {
-		switch {
-		case e.Type == orchestrator.EventGoalOffered:
-			offered[e.Delegation] += 0
-		case e.Type.Terminal():
-			offered[e.Delegation]++
-		}
-	}
-	for id, n := range offered {
-		if n != 1 {
-			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
-		}
-	}
-	if n := len(ofType(events, orchestrator.EventRunFinished)); n != 1 {
-		t.Errorf("%d run.finished events, want 1", n)
-	}
-	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
-		t.Errorf("last event is %s, want run.finished", last.Type)
-	}
 }
 
 // modelCalls returns the usage and purpose of the model.called events of agent,

@@ -2,6 +2,7 @@ package telemetry_test
 
 import (
 	"context"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -13,30 +14,10 @@ func call(name string, args any) model.ToolCall { return model.Call(name, args) 
 
 func turn(calls ...model.ToolCall) model.Turn { return model.Calls(calls...) }
 
-// accept is an acceptance that passes the structural checks of g.
-func accept(g agents.Goal, plan ...string) model.ToolCall {
-	if len(plan) == 0 {
-		plan = []string{"do it"}
-	}
-	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
-		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
-	for i, c := range g.Criteria {
-		a.AcknowledgedCriteria[i] = "I will make sure: " + c
-	}
-	for i, c := range g.Constraints {
-		a.AcknowledgedConstraints[i] = "I will respect: " + c
-	}
-	return call(agents.ToolAcceptGoal, a)
-}
-
-// complete is a report claiming every criterion of g met.
-func complete(g agents.Goal, result string) model.ToolCall {
-	r := agents.Report{Result: result}
-	for _, c := range g.Criteria {
-		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
-	}
-	return call(agents.ToolCompleteGoal, r)
-}
+var (
+	accept   = protocoltest.Accept
+	complete = protocoltest.Complete
+)
 
 func noteTool(t testing.TB) agents.Tool {
 	t.Helper()

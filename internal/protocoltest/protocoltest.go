@@ -1,0 +1,107 @@
+// Package protocoltest holds what the tests of several packages need to script
+// a delegation and to check its journal: protocol calls that pass the
+// runtime's structural checks, and the journal's invariants.
+package protocoltest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// Accept is an acceptance of g that passes the structural checks: the intent
+// restated, a plan (default "do it"), one acknowledgement per criterion and
+// per constraint.
+func Accept(g agents.Goal, plan ...string) model.ToolCall {
+	if len(plan) == 0 {
+		plan = []string{"do it"}
+	}
+	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
+		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
+	for i, c := range g.Criteria {
+		a.AcknowledgedCriteria[i] = "I will make sure: " + c
+	}
+	for i, c := range g.Constraints {
+		a.AcknowledgedConstraints[i] = "I will respect: " + c
+	}
+	return model.Call(agents.ToolAcceptGoal, a)
+}
+
+// Complete is a report of g claiming every criterion met.
+func Complete(g agents.Goal, result string) model.ToolCall {
+	r := agents.Report{Result: result}
+	for _, c := range g.Criteria {
+		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
+	}
+	return model.Call(agents.ToolCompleteGoal, r)
+}
+
+// DelegateTo is a delegate call entrusting g to agent, granting tools (nil:
+// all the delegator's authority).
+func DelegateTo(agent string, g agents.Goal, tools ...string) model.ToolCall {
+	return model.Call(agents.ToolDelegate, agents.DelegateArgs{Agent: agent, Intent: g.Intent, Objective: g.Objective,
+		Criteria: g.Criteria, Constraints: g.Constraints, Tools: tools})
+}
+
+// OfType returns the events of type typ, in order.
+func OfType(events []*orchestrator.Event, typ orchestrator.EventType) []*orchestrator.Event {
+	var out []*orchestrator.Event
+	for _, e := range events {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Trace lists a journal's event types (with tools and errors), model calls
+// left out, for failure messages.
+func Trace(events []*orchestrator.Event) string {
+	var b strings.Builder
+	for _, e := range events {
+		if e.Type == orchestrator.EventModelCalled && e.Error == "" {
+			continue
+		}
+		b.WriteString(string(e.Type))
+		if e.Tool != "" {
+			b.WriteString("(" + e.Tool + ")")
+		}
+		if e.Error != "" {
+			b.WriteString("[" + e.Error + "]")
+		}
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+// CheckTerminals asserts invariant 4 over a journal: every offered delegation
+// has exactly one terminal event, and the run finished once, last.
+func CheckTerminals(t testing.TB, events []*orchestrator.Event) {
+	t.Helper()
+	if len(events) == 0 {
+		t.Fatal("empty journal")
+	}
+	offered := map[string]int{}
+	for _, e := range events {
+		switch {
+		case e.Type == orchestrator.EventGoalOffered:
+			offered[e.Delegation] += 0
+		case e.Type.Terminal():
+			offered[e.Delegation]++
+		}
+	}
+	for id, n := range offered {
+		if n != 1 {
+			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
+		}
+	}
+	if n := len(OfType(events, orchestrator.EventRunFinished)); n != 1 {
+		t.Errorf("%d run.finished events, want 1", n)
+	}
+	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
+		t.Errorf("last event is %s, want run.finished", last.Type)
+	}
+}
