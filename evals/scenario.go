@@ -3,7 +3,6 @@ package evals
 import (
 	"errors"
 	"fmt"
-	"github.com/entrust-dev/entrust/internal/yamlloc"
 	"io/fs"
 	"os"
 	"path"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/internal/yamlloc"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/goccy/go-yaml"

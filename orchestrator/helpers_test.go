@@ -3,13 +3,13 @@ package orchestrator_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 

@@ -3,7 +3,6 @@ package httpe2e
 import (
 	"context"
 	"encoding/json"
-	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model/langchain"
 	"github.com/entrust-dev/entrust/agents/model/openai"
 	"github.com/entrust-dev/entrust/internal/openaitest"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 

@@ -2,11 +2,11 @@ package telemetry_test
 
 import (
 	"context"
-	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
