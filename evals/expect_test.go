@@ -1,6 +1,7 @@
 package evals_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,5 +166,43 @@ func TestTreeFromJournal(t *testing.T) {
 	}
 	if evals.BuildTree(nil) != nil {
 		t.Error("a tree from nothing")
+	}
+}
+
+// A lead verifying three writers in a row calls verify_report three times
+// with the same arguments: its answers to its delegates, not a stuck agent.
+func TestRepetitionIgnoresADelegatorsAnswers(t *testing.T) {
+	sc, err := evals.ParseScenario("x.yaml", []byte(validScenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(purpose string) []*orchestrator.Event {
+		ev := journal()
+		var calls []*orchestrator.Event
+		for range 3 {
+			calls = append(calls, &orchestrator.Event{Type: orchestrator.EventToolCalled, Delegation: "d1", Agent: "lead",
+				Purpose: purpose, Tool: agents.ToolVerifyReport, Arguments: []byte(`{"verdict":"accept"}`)})
+		}
+		return renumber(append(ev[:len(ev)-1], append(calls, ev[len(ev)-1])...))
+	}
+	has := func(incs []evals.Incident) bool {
+		return slices.ContainsFunc(incs, func(i evals.Incident) bool { return i.Mode == "FM-1.3" })
+	}
+	if incs := evals.Detect(&evals.Trial{Scenario: sc, Events: verify("verify")}); has(incs) {
+		t.Fatalf("a delegator's verifications counted as repetition: %+v", incs)
+	}
+	if incs := evals.Detect(&evals.Trial{Scenario: sc, Events: verify("turn")}); !has(incs) {
+		t.Fatalf("the same calls in the agent's own turns were not counted: %+v", incs)
+	}
+}
+
+// What must not be in a file must not be in any file the pattern matches.
+func TestNotContainsHoldsForEveryMatchingFile(t *testing.T) {
+	files := map[string]string{"a.md": "the SECRET is 42", "b.md": "clean"}
+	if r := scoreOne(t, `file: {path: "*.md", not_contains: SECRET}`, journal(), files); r.Pass {
+		t.Fatalf("one clean file hid the secret in another: %+v", r)
+	}
+	if r := scoreOne(t, `file: {path: "*.md", contains: clean}`, journal(), files); !r.Pass {
+		t.Fatalf("contains must hold when one matching file meets it: %+v", r)
 	}
 }

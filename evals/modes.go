@@ -150,6 +150,9 @@ func detectRepetition(t *Trial) []Incident {
 	for _, e := range t.Events {
 		switch e.Type {
 		case orchestrator.EventToolCalled:
+			if e.Purpose != "" && e.Purpose != "turn" {
+				continue // a delegator's answers to its delegates are not its own steps
+			}
 			sig := e.Tool + "\x00" + string(compactJSON(e.Arguments))
 			r := runs[e.Delegation]
 			if r == nil {

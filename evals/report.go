@@ -117,8 +117,8 @@ type ScenarioSummary struct {
 	Statuses     map[string]int       `json:"statuses"`
 	Expectations []ExpectationSummary `json:"expectations"`
 	// Incidents and Caught count failure-mode incidents by mode id.
-	Incidents  map[string]int `json:"incidents,omitempty"`
-	Caught     map[string]int `json:"caught,omitempty"`
+	Incidents  map[string]int `json:"incidents"`
+	Caught     map[string]int `json:"caught"`
 	Asked      int            `json:"asked"`
 	Violations int            `json:"violations"`
 	Usage      Usage          `json:"usage"`

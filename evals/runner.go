@@ -183,6 +183,11 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 			for i := range next {
 				j := jobs[i]
 				rec := r.runJob(ctx, j, out)
+				if ctx.Err() != nil {
+					// Cut short by the run's end (an interrupt): not a
+					// trial of the scenario, so not in the report.
+					continue
+				}
 				records[i] = rec
 				mu.Lock()
 				if out != nil {

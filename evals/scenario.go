@@ -648,6 +648,15 @@ func (c *FileCheck) check(files snapshotFiles) (ok bool, why string) {
 		return c.checkOne("", false)
 	}
 	sort.Strings(names)
+	// A file that must not contain something must not in any matching
+	// file; the other checks hold when one matching file meets them.
+	if c.NotContains != "" {
+		for _, n := range names {
+			if strings.Contains(files[n], c.NotContains) {
+				return false, fmt.Sprintf("%q found in %s", c.NotContains, n)
+			}
+		}
+	}
 	for _, n := range names {
 		if ok, why = c.checkOne(files[n], true); ok {
 			return true, ""

@@ -358,11 +358,11 @@ func (d *delegation) hooks(purpose string) agents.Hooks {
 			r.emit(modelEvent(d, d.m, purpose, resp, latency, err))
 		},
 		ToolCalled: func(call *model.ToolCall) {
-			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: purpose,
 				Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
 		},
 		ToolResult: func(call *model.ToolCall, res *agents.Result, latency time.Duration) {
-			r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+			r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: purpose,
 				Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
 		},
 		Violation: func(call *model.ToolCall, reason string) { d.violation(call, reason) },

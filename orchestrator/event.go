@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -116,7 +117,8 @@ type Event struct {
 	ResponseModel string `json:"response_model,omitempty"`
 	Provider      string `json:"provider,omitempty"`
 	// Purpose is "turn" (the delegate's own conversation), "judge",
-	// "answer", "verify" (asked as a delegator) or "consult".
+	// "answer", "verify" (asked as a delegator) or "consult"; model.called,
+	// model.retried, tool.called and tool.result carry it.
 	Purpose      string       `json:"purpose,omitempty"`
 	Usage        *model.Usage `json:"usage,omitempty"`
 	LatencyMS    float64      `json:"latency_ms,omitempty"`
@@ -244,31 +246,29 @@ func (j *Journal) Close() error {
 }
 
 // ReadJournal reads the events of a JSONL journal. A malformed line is an
-// error naming its line number; a torn last line (a crash mid-write) is
-// skipped and reported through truncated.
+// error naming its line number, except a last line without its newline: a run
+// killed mid-write leaves such a torn line, which is skipped and reported
+// through truncated.
 func ReadJournal(r io.Reader) (events []*Event, truncated bool, err error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
-	line := 0
-	var pending error
-	for sc.Scan() {
-		line++
-		b := sc.Bytes()
-		if len(b) == 0 {
-			continue
+	br := bufio.NewReaderSize(r, 64<<10)
+	for line := 1; ; line++ {
+		b, rerr := br.ReadBytes('\n')
+		if rerr != nil && rerr != io.EOF {
+			return events, false, fmt.Errorf("journal: %w", rerr)
 		}
-		if pending != nil {
-			return events, false, pending
+		complete := rerr == nil // the line ended with its newline
+		if b = bytes.TrimSpace(b); len(b) > 0 {
+			e := new(Event)
+			if err := json.Unmarshal(b, e); err != nil {
+				if !complete {
+					return events, true, nil
+				}
+				return events, false, fmt.Errorf("journal line %d: %w", line, err)
+			}
+			events = append(events, e)
 		}
-		e := new(Event)
-		if err := json.Unmarshal(b, e); err != nil {
-			pending = fmt.Errorf("journal line %d: %w", line, err)
-			continue
+		if !complete {
+			return events, false, nil
 		}
-		events = append(events, e)
 	}
-	if err := sc.Err(); err != nil {
-		return events, false, fmt.Errorf("journal: %w", err)
-	}
-	return events, pending != nil, nil
 }

@@ -449,3 +449,25 @@ func TestDelegatorPlanMayNameToolsItGrants(t *testing.T) {
 		}
 	}
 }
+
+func TestReadJournalTornAndMalformed(t *testing.T) {
+	good := `{"seq":1,"type":"run.started"}` + "\n" + `{"seq":2,"type":"run.finished"}` + "\n"
+	for _, tc := range []struct {
+		name      string
+		data      string
+		events    int
+		truncated bool
+		wantErr   bool
+	}{
+		{"whole", good, 2, false, false},
+		{"torn last line", good + `{"seq":3,"ty`, 2, true, false},
+		{"malformed last line with its newline", good + `{"seq": garbage}` + "\n", 2, false, true},
+		{"malformed middle line", `{"seq":1}` + "\nnope\n" + `{"seq":2}` + "\n", 1, false, true},
+		{"no trailing newline but valid", strings.TrimSuffix(good, "\n"), 2, false, false},
+	} {
+		events, truncated, err := orchestrator.ReadJournal(strings.NewReader(tc.data))
+		if len(events) != tc.events || truncated != tc.truncated || (err != nil) != tc.wantErr {
+			t.Errorf("%s: %d events, truncated %v, err %v", tc.name, len(events), truncated, err)
+		}
+	}
+}

@@ -45,7 +45,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		mainUsage(stdout)
-		return exitOK
+		fmt.Fprintln(stdout)
+		return cmdRun([]string{"-h"}, nil, stdout, stderr)
 	case "replay":
 		return cmdReplay(args[1:], stdout, stderr)
 	case "trust":

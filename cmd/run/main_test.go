@@ -43,7 +43,7 @@ func TestMainUsage(t *testing.T) {
 		{"negative steps", []string{"--steps", "-1", "g"}, 2, "", "must not be negative"},
 		{"json and quiet", []string{"--json", "--quiet", "g"}, 2, "", "choose one"},
 		{"missing team file", []string{"--team", filepath.Join(dir, "nope.yaml"), "g"}, 2, "", "nope.yaml"},
-		{"unknown persona", append([]string{"--team", badTeam, "g"}, files...), 2, "", `team.yaml:4: agents[0].model: sim: unknown persona "nobody"`},
+		{"unknown persona", append([]string{"--team", badTeam, "g"}, files...), 2, "", `team.yaml:4: agents[0].model: unknown persona "nobody"`},
 		{"endpoint without a model name", append([]string{"--base-url", "http://127.0.0.1:1/v1", "g"}, files...), 2, "", "pass --model NAME"},
 		{"bad log level", append([]string{"--log-level", "loud", "g"}, files...), 2, "", "--log-level"},
 	}

@@ -33,7 +33,7 @@ func openObservers(ctx context.Context, f *runFlags, stderr io.Writer) (*observe
 	if lvl := strings.ToLower(strings.TrimSpace(f.logLevel)); lvl != "off" && lvl != "none" {
 		level, err := telemetry.ParseLevel(f.logLevel)
 		if err != nil {
-			return nil, fmt.Errorf("--log-level: %w", err)
+			return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or off", f.logLevel)
 		}
 		h := slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: level})
 		o.sinks = append(o.sinks, telemetry.NewLogSink(slog.New(h)))
@@ -49,7 +49,7 @@ func openObservers(ctx context.Context, f *runFlags, stderr io.Writer) (*observe
 	if f.trust != "" {
 		l, err := trust.Open(f.trust)
 		if err != nil {
-			return nil, fmt.Errorf("--trust: %w (move the file away, or pass --trust another file)", err)
+			return nil, fmt.Errorf("--trust: %w", err)
 		}
 		o.ledger = l
 		o.sinks = append(o.sinks, l)

@@ -27,6 +27,9 @@ type terminalPrincipal struct {
 	mu sync.Mutex // one question at a time
 }
 
+// Close ends the principal's reading of its input once the run is over.
+func (p *terminalPrincipal) Close() { p.in.close() }
+
 func newTerminalPrincipal(in io.Reader, out io.Writer, view pauser) *terminalPrincipal {
 	return &terminalPrincipal{in: newLineReader(in), out: out, view: view, st: newStyle(out), echo: !isTerminal(in)}
 }
@@ -40,16 +43,27 @@ type lineReader struct {
 	once  sync.Once
 	lines chan string
 	err   error // set before lines is closed
+
+	done     chan struct{} // closed when no more lines will be asked for
+	doneOnce sync.Once
 }
 
 func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: r, lines: make(chan string)}
+	return &lineReader{r: r, lines: make(chan string), done: make(chan struct{})}
 }
+
+// close tells the reading goroutine that no more lines will be asked for,
+// so lines left over in piped input do not keep it waiting.
+func (l *lineReader) close() { l.doneOnce.Do(func() { close(l.done) }) }
 
 func (l *lineReader) read() {
 	sc := bufio.NewScanner(l.r)
 	for sc.Scan() {
-		l.lines <- sc.Text()
+		select {
+		case l.lines <- sc.Text():
+		case <-l.done:
+			return
+		}
 	}
 	l.err = sc.Err()
 	if l.err == nil {

@@ -58,7 +58,7 @@ func runFlagSet(f *runFlags, out io.Writer) *flag.FlagSet {
 	fs.BoolVar(&f.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
 	fs.Var(&f.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
 	fs.Var(&f.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
-	fs.IntVar(&f.steps, "steps", 0, "model turns the lead may take, its delegates' included (default 40)")
+	fs.IntVar(&f.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
 	fs.IntVar(&f.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
 	fs.DurationVar(&f.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
 	fs.BoolVar(&f.stream, "stream", false, "stream model answers (server-sent events)")
@@ -165,6 +165,23 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		team = teamfile.Default()
 	}
+	models, err := newModels(&f, team)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
+	}
+	// A reader that went away (run … | head) must not kill the run before its
+	// journal ends: writes to it fail instead.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	obs, err := openObservers(ctx, &f, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
+	}
+	defer obs.close(stderr)
+	// The workspace is made last, so a configuration error leaves none behind.
 	ws, err := workspace.New(f.workspace)
 	if err != nil {
 		fmt.Fprintf(stderr, "run: --workspace: %v\n", err)
@@ -175,25 +192,11 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	for _, t := range ws.Tools() {
 		tools[t.Def().Name] = t
 	}
-	models, err := newModels(&f, team)
-	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
-	}
 	built, err := team.Build(&teamfile.BuildOptions{Model: models.model, Tools: tools, DefaultModel: f.model})
 	if err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitUsage
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	obs, err := openObservers(ctx, &f, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
-	}
-	defer obs.close(stderr)
 
 	runID := orchestrator.NewRunID(time.Now())
 	journalPath := f.journal
@@ -206,11 +209,18 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	sinks := []orchestrator.Sink{journal}
+	// The journal's own write errors are told apart from other sinks'.
+	var journalErr error
+	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+		err := journal.Emit(e)
+		if err != nil && journalErr == nil {
+			journalErr = err
+		}
+		return err
+	})}
 	var view *liveView
 	switch {
 	case f.json:
-		// Not a Closer: closing the stream must not close stdout.
 		sinks = append(sinks, orchestrator.NewJournal(stdout))
 	case !f.quiet:
 		view = newLiveView(stdout, obs.scorer())
@@ -263,19 +273,27 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 	out, runErr := rt.Run(ctx, goal)
 	interrupted := ctx.Err() != nil
+	if tp, ok := principal.(*terminalPrincipal); ok {
+		tp.Close()
+	}
 	if view != nil {
 		view.Close()
 	}
-	if err := journal.Close(); err != nil {
-		fmt.Fprintf(stderr, "run: journal: %v\n", err)
+	if err := journal.Close(); err != nil && journalErr == nil {
+		journalErr = err
 	}
+	reported := false
 	if runErr != nil {
 		// The goal's own error is the summary's; anything joined to it
-		// (a sink that failed) is said here.
+		// (a sink that failed, the journal among them) is said here, once.
 		var ge *orchestrator.GoalError
 		if !errors.As(runErr, &ge) || error(ge) != runErr {
 			fmt.Fprintf(stderr, "run: %v\n", runErr)
+			reported = journalErr != nil && errors.Is(runErr, journalErr)
 		}
+	}
+	if journalErr != nil && !reported {
+		fmt.Fprintf(stderr, "run: %v\n", journalErr)
 	}
 
 	summaryOut := stdout
@@ -283,7 +301,11 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		summaryOut = stderr
 	}
 	printSummary(summaryOut, out, interrupted)
-	fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+	if journalErr != nil {
+		fmt.Fprintf(stderr, "journal: %s is incomplete (see the error above)\n", journalPath)
+	} else {
+		fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+	}
 	switch {
 	case interrupted:
 		return exitInterrupted

@@ -18,23 +18,24 @@ func cmdTrust(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("trust", filepath.Join("runs", "trust.json"), "trust ledger `file`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: run trust [--trust FILE]\n\nPrints each agent's trust: its supervision level, score (mean ± sd) and track record.")
+		fmt.Fprintln(fs.Output(), "usage: run trust [--trust FILE]\n\nPrints each agent's trust: its supervision level, score (mean ± sd) and track record.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args, stdout)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "run trust: unexpected arguments %q\n", fs.Args())
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "run trust: unexpected arguments %q\n", pos)
 		return 2
 	}
 	l, err := trust.Open(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, "run trust:", err)
-		return 1
+		return 2
 	}
 	recs := l.Records()
 	if len(recs) == 0 {

@@ -17,9 +17,11 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/internal/yamlloc"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
@@ -49,7 +51,7 @@ type Defaults struct {
 	// Budget fills the zero fields of each agent's budget.
 	Budget Budget `yaml:"budget,omitempty"`
 	// Supervision applies to agents that set none.
-	Supervision *orchestrator.Supervision `yaml:"supervision,omitempty"`
+	Supervision *Supervision `yaml:"supervision,omitempty"`
 	// Persona is the simulator persona of agents that name none.
 	Persona string `yaml:"persona,omitempty"`
 }
@@ -72,9 +74,50 @@ type AgentSpec struct {
 	// Budget is the default budget of a delegation to this agent.
 	Budget Budget `yaml:"budget,omitempty"`
 	// Supervision, when set, overrides the supervision trust would set.
-	Supervision *orchestrator.Supervision `yaml:"supervision,omitempty"`
+	Supervision *Supervision `yaml:"supervision,omitempty"`
 	// Persona is the simulator persona, when the model is the simulator.
 	Persona string `yaml:"persona,omitempty"`
+}
+
+// Supervision fixes how closely an agent is supervised, whatever its trust.
+// A Level (new, low, medium or high) starts from that level's settings in
+// trust.DefaultPolicy; the fields set beside it override them. Without a
+// level, unset fields are off: only the runtime's own checks apply.
+type Supervision struct {
+	Level         string `yaml:"level,omitempty"`
+	ModelJudge    *bool  `yaml:"model_judge,omitempty"`
+	ModelVerify   *bool  `yaml:"model_verify,omitempty"`
+	ProgressEvery *int   `yaml:"progress_every,omitempty"`
+	MaxRevisions  *int   `yaml:"max_revisions,omitempty"`
+}
+
+// levels are the supervision presets a team file may name.
+func levels() map[string]orchestrator.Supervision {
+	p := trust.DefaultPolicy()
+	return map[string]orchestrator.Supervision{
+		trust.LevelNew: p.New, trust.LevelLow: p.Low, trust.LevelMedium: p.Medium, trust.LevelHigh: p.High,
+	}
+}
+
+// Resolve returns the supervision s describes.
+func (s *Supervision) Resolve() orchestrator.Supervision {
+	out := orchestrator.Supervision{Level: "team file"}
+	if preset, ok := levels()[s.Level]; ok {
+		out = preset
+	}
+	if s.ModelJudge != nil {
+		out.ModelJudge = *s.ModelJudge
+	}
+	if s.ModelVerify != nil {
+		out.ModelVerify = *s.ModelVerify
+	}
+	if s.ProgressEvery != nil {
+		out.ProgressEvery = *s.ProgressEvery
+	}
+	if s.MaxRevisions != nil {
+		out.MaxRevisions = *s.MaxRevisions
+	}
+	return out
 }
 
 // Budget bounds a delegation. Zero fields mean no bound of their own.
@@ -179,6 +222,9 @@ func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) 
 		return nil, &Error{File: filename, Line: body.GetToken().Position.Line, Msg: "a team file is a mapping with lead, agents, defaults and grants"}
 	}
 	f := &File{filename: filename, lines: yamlloc.LineIndex(body)}
+	if err := wholeNumbers(filename, body); err != nil {
+		return nil, err
+	}
 	if err := yaml.NodeToValue(body, f, yaml.Strict()); err != nil {
 		return nil, yamlError(filename, body, err)
 	}
@@ -388,12 +434,18 @@ func (f *File) validate(known []string) error {
 		}
 		checkBudget(c, p+".budget", a.Budget)
 		checkSupervision(c, p+".supervision", a.Supervision)
-		if m, ok := strings.CutPrefix(a.Model, "sim/"); ok && m == "" {
-			c.add(p+".model", "name a persona after sim/, or write sim")
+		if m, ok := strings.CutPrefix(a.Model, "sim/"); ok {
+			if m == "" {
+				c.add(p+".model", "name a persona after sim/, or write sim")
+			} else {
+				checkPersona(c, p+".model", m)
+			}
 		}
+		checkPersona(c, p+".persona", a.Persona)
 	}
 	checkBudget(c, "defaults.budget", f.Defaults.Budget)
 	checkSupervision(c, "defaults.supervision", f.Defaults.Supervision)
+	checkPersona(c, "defaults.persona", f.Defaults.Persona)
 	for j, g := range f.Grants {
 		gp := fmt.Sprintf("grants[%d]", j)
 		switch {
@@ -431,15 +483,37 @@ func checkBudget(c *errs, p string, b Budget) {
 	}
 }
 
-func checkSupervision(c *errs, p string, s *orchestrator.Supervision) {
+// checkPersona checks a simulator persona's name wherever it is written, so a
+// typo is caught even when a real endpoint would make it unused.
+func checkPersona(c *errs, p, name string) {
+	if name == "" {
+		return
+	}
+	if _, err := sim.ParsePersona(name); err != nil {
+		c.add(p, "unknown persona %q (known: %s)", name, personaNames())
+	}
+}
+
+func personaNames() string {
+	names := make([]string, len(sim.Personas))
+	for i, p := range sim.Personas {
+		names[i] = string(p)
+	}
+	return strings.Join(names, ", ")
+}
+
+func checkSupervision(c *errs, p string, s *Supervision) {
 	if s == nil {
 		return
 	}
-	if s.ProgressEvery < 0 {
-		c.add(p+".progress_every", "%d is negative", s.ProgressEvery)
+	if _, ok := levels()[s.Level]; s.Level != "" && !ok {
+		c.add(p+".level", "unknown level %q (known: new, low, medium, high)", s.Level)
 	}
-	if s.MaxRevisions < 0 {
-		c.add(p+".max_revisions", "%d is negative", s.MaxRevisions)
+	if s.ProgressEvery != nil && *s.ProgressEvery < 0 {
+		c.add(p+".progress_every", "%d is negative", *s.ProgressEvery)
+	}
+	if s.MaxRevisions != nil && *s.MaxRevisions < 0 {
+		c.add(p+".max_revisions", "%d is negative", *s.MaxRevisions)
 	}
 }
 
@@ -561,8 +635,13 @@ func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
 		for _, t := range spec.Tools {
 			ag.Tools = append(ag.Tools, opts.Tools[t])
 		}
+		var sup *orchestrator.Supervision
+		if spec.Supervision != nil {
+			s := spec.Supervision.Resolve()
+			sup = &s
+		}
 		team.Members = append(team.Members, orchestrator.Member{Agent: ag, DelegatesTo: spec.DelegatesTo,
-			Consults: spec.Consults, Budget: budget, Supervision: spec.Supervision})
+			Consults: spec.Consults, Budget: budget, Supervision: sup})
 	}
 	if err := c.err(); err != nil {
 		return orchestrator.Team{}, err
@@ -572,3 +651,38 @@ func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
 
 // Filename returns the name the file was parsed under.
 func (f *File) Filename() string { return f.filename }
+
+// countFields are the fields that must be whole numbers: the decoder would
+// round 0.9 down to 0 (no bound) and accept "3".
+var countFields = regexp.MustCompile(`(^|\.)(budget\.(steps|tokens)|supervision\.(progress_every|max_revisions))$`)
+
+func wholeNumbers(filename string, body ast.Node) error {
+	var bad *Error
+	ast.Walk(visitFunc(func(n ast.Node) {
+		mv, ok := n.(*ast.MappingValueNode)
+		if bad != nil || !ok {
+			return
+		}
+		v := mv.Value
+		p := yamlloc.Path(v)
+		if !countFields.MatchString(p) {
+			return
+		}
+		if _, ok := v.(*ast.IntegerNode); !ok && v.Type() != ast.NullType {
+			bad = &Error{File: filename, Line: v.GetToken().Position.Line, Field: p, Msg: fmt.Sprintf("want a whole number, got %q", v.GetToken().Value)}
+		}
+	}), body)
+	if bad != nil {
+		return bad
+	}
+	return nil
+}
+
+type visitFunc func(ast.Node)
+
+func (f visitFunc) Visit(n ast.Node) ast.Visitor {
+	if n != nil {
+		f(n)
+	}
+	return f
+}

@@ -48,7 +48,7 @@ func TestParseGood(t *testing.T) {
 		t.Errorf("lead resolved to %+v", lead)
 	}
 	w := f.Resolve(1)
-	if w.Model != "sim/eager" || w.Supervision == nil || w.Supervision.ProgressEvery != 5 {
+	if w.Model != "sim/eager" || w.Supervision == nil || w.Supervision.Resolve().ProgressEvery != 5 {
 		t.Errorf("worker resolved to %+v", w)
 	}
 }
@@ -298,5 +298,44 @@ func TestREADMETeamFile(t *testing.T) {
 	s = s[:strings.Index(s, "```")]
 	if _, err := teamfile.Parse("README.md", []byte(s)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCountsAreWholeNumbers(t *testing.T) {
+	for _, tc := range []struct{ yaml, field string }{
+		{"budget: {tokens: 0.9}", "agents[0].budget.tokens"},
+		{"budget: {steps: \"3\"}", "agents[0].budget.steps"},
+		{"supervision: {progress_every: 1.5}", "agents[0].supervision.progress_every"},
+	} {
+		doc := "lead: a\nagents:\n  - name: a\n    role: r\n    " + tc.yaml + "\n"
+		_, err := teamfile.Parse("t.yaml", []byte(doc))
+		var e *teamfile.Error
+		if !errors.As(err, &e) || e.Field != tc.field || e.Line != 5 {
+			t.Errorf("%s: got %v, want an error at t.yaml:5 %s", tc.yaml, err, tc.field)
+		}
+	}
+	if _, err := teamfile.Parse("t.yaml", []byte("lead: a\nagents:\n  - name: a\n    role: r\n    budget: {steps: 3, tokens: 100}\n")); err != nil {
+		t.Fatalf("whole numbers refused: %v", err)
+	}
+}
+
+func TestSupervisionLevels(t *testing.T) {
+	doc := "lead: a\nagents:\n  - name: a\n    role: r\n    supervision: {level: low, progress_every: 7}\n  - name: b\n    role: r\n    supervision: {model_verify: true}\n"
+	f, err := teamfile.Parse("t.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := f.Resolve(0).Supervision.Resolve()
+	if low.Level != "low" || !low.ModelJudge || !low.ModelVerify || low.ProgressEvery != 7 || low.MaxRevisions != 1 {
+		t.Errorf("level low with progress_every 7 resolved to %+v", low)
+	}
+	b := f.Resolve(1).Supervision.Resolve()
+	if b.ModelJudge || !b.ModelVerify {
+		t.Errorf("explicit fields resolved to %+v", b)
+	}
+	_, err = teamfile.Parse("t.yaml", []byte("lead: a\nagents:\n  - name: a\n    role: r\n    supervision: {level: bogus}\n"))
+	var e *teamfile.Error
+	if !errors.As(err, &e) || e.Field != "agents[0].supervision.level" {
+		t.Fatalf("an unknown level: %v", err)
 	}
 }
