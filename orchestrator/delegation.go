@@ -173,10 +173,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	}
 	def := m.Budget
 	d.meter = r.carve(parent, goal.Budget, def)
-	delegator := "user"
-	if parent != nil {
-		delegator = parent.m.name
-	}
+	delegator := d.delegatorName()
 	d.out = &Outcome{Run: r.id, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
 		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: rt.opts.Now()}
 	d.workTS = d.buildWorkTools()

@@ -116,20 +116,30 @@ func must(t agents.Tool, err error) agents.Tool {
 	return t
 }
 
-func (w *Workspace) readFile(_ context.Context, in ReadFileArgs) (agents.Result, error) {
-	name, res, ok := local(in.Path)
+// open opens path inside the workspace; when ok is false, res is the tool
+// error to return.
+func (w *Workspace) open(path string) (f *os.File, info fs.FileInfo, res agents.Result, ok bool) {
+	name, res, ok := local(path)
 	if !ok {
-		return res, nil
+		return nil, nil, res, false
 	}
 	f, err := w.root.Open(name)
 	if err != nil {
-		return failure(in.Path, err), nil
+		return nil, nil, failure(path, err), false
+	}
+	if info, err = f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, failure(path, err), false
+	}
+	return f, info, res, true
+}
+
+func (w *Workspace) readFile(_ context.Context, in ReadFileArgs) (agents.Result, error) {
+	f, info, res, ok := w.open(in.Path)
+	if !ok {
+		return res, nil
 	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return failure(in.Path, err), nil
-	}
 	if info.IsDir() {
 		return agents.Errorf("%s is a directory: use list_files to see what it holds", in.Path), nil
 	}
@@ -177,19 +187,11 @@ func (w *Workspace) writeFile(_ context.Context, in WriteFileArgs) (agents.Resul
 }
 
 func (w *Workspace) listFiles(_ context.Context, in ListFilesArgs) (agents.Result, error) {
-	name, res, ok := local(in.Path)
+	f, info, res, ok := w.open(in.Path)
 	if !ok {
 		return res, nil
 	}
-	f, err := w.root.Open(name)
-	if err != nil {
-		return failure(in.Path, err), nil
-	}
 	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return failure(in.Path, err), nil
-	}
 	if !info.IsDir() {
 		return agents.Errorf("%s is a file, not a directory: use read_file to read it", in.Path), nil
 	}
