@@ -11,7 +11,6 @@ import (
 )
 
 func TestLoopRefusesToolsNotOffered(t *testing.T) {
-	tool := greetTool(t)
 	other, _ := agents.NewTool("stop", "stops", func(context.Context, struct{}) (agents.Result, error) {
 		return agents.Result{Content: "stopped", Stop: true}, nil
 	})
@@ -23,7 +22,6 @@ func TestLoopRefusesToolsNotOffered(t *testing.T) {
 	var violations []string
 	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts }, Known: func(n string) bool { return n == "greet" },
 		Hooks: agents.Hooks{Violation: func(c *model.ToolCall, reason string) { violations = append(violations, reason) }}}
-	_ = tool
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -161,7 +161,7 @@ func TestVerificationReviseLoop(t *testing.T) {
 		return nil, nil
 	}}
 	m := model.NewScripted("m", turn(accept(g)), turn(complete(g, "first")), turn(complete(g, "second")))
-	rt, mem := newRuntime(t, solo(m), nil)
+	rt, _ := newRuntime(t, solo(m), nil)
 	out, err := rt.Run(t.Context(), g)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -182,7 +182,6 @@ func TestVerificationReviseLoop(t *testing.T) {
 			t.Fatalf("err %v reason %q", err, out.Reason)
 		}
 	})
-	_ = mem
 }
 
 func TestProseInsteadOfProtocolCall(t *testing.T) {
