@@ -11,6 +11,11 @@ import (
 // the client could not make sense of: bad JSON, no choices, a truncated body.
 var ErrMalformed = errors.New("model: malformed response")
 
+// ErrTooLarge is matched by the error of an answer whose body exceeds the
+// provider's bound (8 MB by default). It is not retried: the same request
+// would get the same answer.
+var ErrTooLarge = errors.New("model: response too large")
+
 // ErrScriptExhausted is returned by a scripted model asked for more turns than
 // its script holds.
 var ErrScriptExhausted = errors.New("model: script exhausted")

@@ -14,7 +14,8 @@ import (
 // ParseBody fills e's Type, Code and Message from an error body in any of the
 // shapes OpenAI-compatible servers use: {"error":{"message","type","code"}},
 // {"error":"…"}, {"message":…,"type":…,"code":…}, {"detail":…}, or plain
-// text (cut at 512 bytes). With no body, the message is the status text.
+// text. The message is cut at MaxErrorText bytes, whatever its shape. With no
+// body, the message is the status text.
 func (e *APIError) ParseBody(body []byte) {
 	body = bytes.TrimSpace(body)
 	var w struct {
@@ -43,10 +44,8 @@ func (e *APIError) ParseBody(body []byte) {
 	}
 	if e.Message == "" && len(body) > 0 {
 		e.Message = string(body)
-		if len(e.Message) > 512 {
-			e.Message = e.Message[:512] + "…"
-		}
 	}
+	e.Message = ClipText(e.Message, MaxErrorText)
 	if e.Message == "" && e.StatusCode != 0 {
 		e.Message = http.StatusText(e.StatusCode)
 	}

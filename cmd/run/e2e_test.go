@@ -542,3 +542,36 @@ func TestE2EJSONStream(t *testing.T) {
 		t.Errorf("%d events on stdout, %d in the journal", got, want)
 	}
 }
+
+// TestE2ESecretsNeverPrinted: an endpoint that echoes the credential in its
+// error bodies, with a key in --api-key and a password in --base-url, leaves
+// neither in the journal, the log (at debug), stdout, stderr or the replay.
+func TestE2ESecretsNeverPrinted(t *testing.T) {
+	const key, pw = "sk-e2e-KEY-0123456789", "sk-e2e-PASSWORD-0123456789"
+	dir := t.TempDir()
+	n := 0
+	srv := openaitest.NewServer(t, &openaitest.Options{Handler: func(r *openaitest.ChatRequest) openaitest.Reply {
+		n++
+		if n%2 == 1 {
+			return openaitest.Error(500, "upstream said: "+r.Header.Get("Authorization")+" via "+pw)
+		}
+		return openaitest.Error(401, openaitest.ErrorBody("Incorrect API key provided: "+key+" ("+pw+")", "invalid_request_error", key))
+	}})
+	base := strings.Replace(srv.URL, "://", "://user:"+pw+"@", 1)
+	r := runBinary(t, dir, "", "--base-url", base, "--api-key", key, "--model", "m", "--log-level", "debug",
+		"--journal", "run.jsonl", "Write a note")
+	journal, err := os.ReadFile(filepath.Join(dir, "run.jsonl"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	replay := runBinary(t, dir, "", "replay", "run.jsonl")
+	for name, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr, "journal": string(journal),
+		"replay": replay.stdout + replay.stderr} {
+		if strings.Contains(text, key) || strings.Contains(text, pw) {
+			t.Errorf("%s shows a secret:\n%s", name, text)
+		}
+	}
+	if !strings.Contains(string(journal), "[REDACTED]") {
+		t.Errorf("the journal does not show the server's errors, redacted:\n%s", journal)
+	}
+}

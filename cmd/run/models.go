@@ -47,7 +47,7 @@ func newModels(f *runFlags, team *teamfile.File) (*models, error) {
 	for i := range team.Agents {
 		if team.Resolve(i).Model == "" {
 			return nil, fmt.Errorf("no model name for agent %s: the endpoint %s needs one; pass --model NAME (e.g. --model qwen2.5:7b for Ollama) or set model in the team file",
-				team.Agents[i].Name, m.baseURL)
+				team.Agents[i].Name, model.RedactURL(m.baseURL))
 		}
 	}
 	return m, nil
@@ -117,7 +117,7 @@ func (m *models) summary() string {
 		if u == "" {
 			u = openai.DefaultBaseURL
 		}
-		s += " at " + u
+		s += " at " + model.RedactURL(u)
 	}
 	return s
 }

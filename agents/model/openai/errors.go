@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net/http"
 	"time"
 
@@ -24,18 +25,65 @@ type capture struct {
 type captureKey struct{}
 
 // capturingDoer records the status and headers of each answer in the capture
-// of the request's context.
-type capturingDoer struct{ c *http.Client }
+// of the request's context, and bounds its body: an error body is cut at
+// maxErrorBody (enough to read its message), any other body fails past limit.
+type capturingDoer struct {
+	c     *http.Client
+	limit int64
+}
+
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
 
 // Do sends req and records the status and headers of the answer.
 func (d capturingDoer) Do(req *http.Request) (*http.Response, error) {
 	resp, err := d.c.Do(req)
-	if err == nil {
-		if c, ok := req.Context().Value(captureKey{}).(*capture); ok {
-			c.status, c.header = resp.StatusCode, resp.Header
-		}
+	if err != nil {
+		return resp, err
 	}
-	return resp, err
+	if c, ok := req.Context().Value(captureKey{}).(*capture); ok {
+		c.status, c.header = resp.StatusCode, resp.Header
+	}
+	if resp.StatusCode >= 400 {
+		resp.Body = readCloser{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	} else {
+		resp.Body = readCloser{&capReader{r: resp.Body, left: d.limit}, resp.Body}
+	}
+	return resp, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// capReader reads at most left bytes, then fails with model.ErrTooLarge.
+type capReader struct {
+	r    io.Reader
+	left int64
+	n    int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// Whatever follows the bound is one byte too many.
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, fmt.Errorf("openai: %w: the answer exceeds %d bytes", model.ErrTooLarge, c.n)
+		}
+		if err == nil {
+			err = io.ErrNoProgress
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	c.n += int64(n)
+	return n, err
 }
 
 // mapError turns go-openai's errors into entrust's: error answers into a
@@ -47,6 +95,8 @@ func mapError(ctx context.Context, err error, c *capture) error {
 		re *goopenai.RequestError
 	)
 	switch {
+	case errors.Is(err, model.ErrTooLarge):
+		return err
 	case errors.As(err, &re):
 		// Checked first: go-openai wraps a half-decoded, empty APIError in
 		// the RequestError of an error body it could not read.

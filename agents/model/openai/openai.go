@@ -39,16 +39,29 @@ type Config struct {
 	ParallelToolCalls *bool
 	// HTTPClient sends the requests; nil uses a new http.Client.
 	HTTPClient *http.Client
+	// MaxResponseBytes bounds the body of one answer, streamed or not; a
+	// larger one fails with an error matching model.ErrTooLarge. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
 	// OnDelta, when set, receives each fragment of text as it streams in
 	// (Stream only), with the context of the call.
 	OnDelta func(ctx context.Context, delta string)
 }
 
+// DefaultMaxResponseBytes is the default bound on one answer's body.
+const DefaultMaxResponseBytes = 8 << 20
+
 // Model is a model.Model over an OpenAI-compatible endpoint. It is safe for
 // concurrent use.
+//
+// What the server sends back never carries the model's credential further:
+// every occurrence of the API key (and so of the Authorization header) and
+// of a password in the base URL is replaced by model.Redacted in errors and
+// answers, and error messages are cut at model.MaxErrorText.
 type Model struct {
 	cfg    Config
 	client *goopenai.Client
+	redact *model.Redactor
 }
 
 var _ model.Model = (*Model)(nil)
@@ -65,7 +78,7 @@ func New(cfg Config) (*Model, error) {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	if !strings.HasPrefix(cfg.BaseURL, "http://") && !strings.HasPrefix(cfg.BaseURL, "https://") {
-		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", cfg.BaseURL)
+		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", model.RedactURL(cfg.BaseURL))
 	}
 	if cfg.APIKey == "" {
 		cfg.APIKey = os.Getenv("OPENAI_API_KEY")
@@ -73,10 +86,14 @@ func New(cfg Config) (*Model, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{}
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	secrets := append([]string{cfg.APIKey}, model.URLSecrets(cfg.BaseURL)...)
 	cc := goopenai.DefaultConfig(cfg.APIKey)
 	cc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
-	cc.HTTPClient = capturingDoer{cfg.HTTPClient}
-	return &Model{cfg: cfg, client: goopenai.NewClientWithConfig(cc)}, nil
+	cc.HTTPClient = capturingDoer{c: cfg.HTTPClient, limit: cfg.MaxResponseBytes}
+	return &Model{cfg: cfg, client: goopenai.NewClientWithConfig(cc), redact: model.NewRedactor(secrets...)}, nil
 }
 
 // Name returns the configured model name.
@@ -98,7 +115,7 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 	}
 	resp, err := m.client.CreateChatCompletion(ctx, creq)
 	if err != nil {
-		return nil, mapError(ctx, err, capt)
+		return nil, m.redact.Error(mapError(ctx, err, capt))
 	}
 	if len(resp.Choices) == 0 {
 		return nil, fmt.Errorf("openai: %w: the answer has no choices", model.ErrMalformed)
@@ -126,7 +143,7 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 // response assembles the answer and smooths the quirks of the server.
 func (m *Model) response(req *model.Request, id, name, content string, calls []goopenai.ToolCall, finish string, usage model.Usage) *model.Response {
 	out := &model.Response{
-		Message:      model.Message{Role: model.RoleAssistant, Content: content},
+		Message:      model.Message{Role: model.RoleAssistant, Content: m.redact.String(content)},
 		FinishReason: finish,
 		Model:        name,
 		Usage:        usage,
@@ -135,11 +152,11 @@ func (m *Model) response(req *model.Request, id, name, content string, calls []g
 		out.Model = m.modelName(req)
 	}
 	for i, c := range calls {
-		args := c.Function.Arguments
+		args := m.redact.String(c.Function.Arguments)
 		if strings.TrimSpace(args) == "" {
 			args = "{}"
 		}
-		tc := model.ToolCall{ID: c.ID, Name: c.Function.Name, Arguments: json.RawMessage(args)}
+		tc := model.ToolCall{ID: c.ID, Name: m.redact.String(c.Function.Name), Arguments: json.RawMessage(args)}
 		if tc.ID == "" {
 			tc.ID = stableID(id, len(req.Messages), i, tc.Name, args)
 		}

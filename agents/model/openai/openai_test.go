@@ -620,3 +620,87 @@ func TestRetryAfterParsing(t *testing.T) {
 		}
 	}
 }
+
+func TestSecretsNeverLeaveTheProvider(t *testing.T) {
+	const key = "sk-test-SECRET-0123456789"
+	echo := func(shape string) openaitest.Reply {
+		auth := "Authorization: Bearer " + key
+		switch shape {
+		case "json":
+			return openaitest.Error(401, openaitest.ErrorBody("bad key "+auth, "auth "+key, key))
+		case "plain":
+			return openaitest.Error(502, "proxy saw "+auth)
+		case "sse":
+			return openaitest.Reply{Body: streamEvents(`{"choices":[{"index":0,"delta":{"content":"x"}}]}`) +
+				`data: {"error":{"message":"overloaded: ` + auth + `","type":"server_error"}}` + "\n\n"}
+		}
+		return openaitest.Text("your key is " + key)
+	}
+	for _, shape := range []string{"json", "plain", "sse", "answer"} {
+		t.Run(shape, func(t *testing.T) {
+			modes(t, func(t *testing.T, stream bool) {
+				if shape == "sse" && !stream {
+					return
+				}
+				m, _ := newModel(t, openai.Config{APIKey: key, Stream: stream}, echo(shape))
+				resp, err := m.Generate(t.Context(), ask("x"))
+				var text string
+				if err != nil {
+					text = err.Error()
+					var ae *model.APIError
+					if errors.As(err, &ae) {
+						text += fmt.Sprintf("%+v", *ae)
+					}
+				} else {
+					text = resp.Message.Content
+				}
+				if strings.Contains(text, key) || !strings.Contains(text, model.Redacted) {
+					t.Errorf("got %q, want the key redacted", text)
+				}
+			})
+		})
+	}
+}
+
+func TestBaseURLPasswordRedacted(t *testing.T) {
+	const pw = "sk-in-the-url-0123456789"
+	srv := openaitest.NewServer(t, &openaitest.Options{Handler: func(r *openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.Error(403, "forbidden: "+r.Header.Get("Authorization")+" "+pw)
+	}})
+	u := strings.Replace(srv.URL, "://", "://user:"+pw+"@", 1)
+	m, err := openai.New(openai.Config{BaseURL: u, Model: "m", HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Generate(t.Context(), ask("x"))
+	if err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("err = %v, want the password redacted", err)
+	}
+	_, err = openai.New(openai.Config{BaseURL: "ftp://user:" + pw + "@host", Model: "m"})
+	if err == nil || strings.Contains(err.Error(), pw) {
+		t.Errorf("New = %v, want an error without the password", err)
+	}
+}
+
+func TestErrorBodiesAreClipped(t *testing.T) {
+	big := strings.Repeat("x", 4<<20)
+	for _, body := range []string{big, openaitest.ErrorBody(big, "t", "c"), `{"error":{"message":"` + big + `"}}`} {
+		modes(t, func(t *testing.T, stream bool) {
+			m, _ := newModel(t, openai.Config{Stream: stream}, openaitest.Error(500, body))
+			_, err := m.Generate(t.Context(), ask("x"))
+			if err == nil || len(err.Error()) > model.MaxErrorText+100 {
+				t.Errorf("error of %d bytes, want at most about %d", len(err.Error()), model.MaxErrorText)
+			}
+		})
+	}
+}
+
+func TestResponseBodyIsBounded(t *testing.T) {
+	modes(t, func(t *testing.T, stream bool) {
+		m, _ := newModel(t, openai.Config{Stream: stream, MaxResponseBytes: 4 << 10}, openaitest.Text(strings.Repeat("y", 64<<10)))
+		_, err := m.Generate(t.Context(), ask("x"))
+		if !errors.Is(err, model.ErrTooLarge) || model.Retryable(err) {
+			t.Errorf("err = %v, want ErrTooLarge, not retryable", err)
+		}
+	})
+}

@@ -27,7 +27,7 @@ func (m *Model) stream(ctx context.Context, req *model.Request, creq goopenai.Ch
 	creq.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
 	s, err := m.client.CreateChatCompletionStream(ctx, creq)
 	if err != nil {
-		return nil, mapError(ctx, err, c)
+		return nil, m.redact.Error(mapError(ctx, err, c))
 	}
 	defer s.Close()
 
@@ -45,7 +45,7 @@ func (m *Model) stream(ctx context.Context, req *model.Request, creq goopenai.Ch
 			break
 		}
 		if err != nil {
-			return nil, mapError(ctx, err, c)
+			return nil, m.redact.Error(mapError(ctx, err, c))
 		}
 		if id == "" {
 			id = chunk.ID
@@ -63,7 +63,9 @@ func (m *Model) stream(ctx context.Context, req *model.Request, creq goopenai.Ch
 			if d := ch.Delta.Content; d != "" {
 				content.WriteString(d)
 				if m.cfg.OnDelta != nil {
-					m.cfg.OnDelta(ctx, d)
+					// A fragment may hold only part of a secret; the
+					// answer as a whole is redacted again.
+					m.cfg.OnDelta(ctx, m.redact.String(d))
 				}
 			}
 			for _, tc := range ch.Delta.ToolCalls {
