@@ -56,5 +56,5 @@
 // report.json (Report; its schema is documented in REPORT.md and versioned
 // by SchemaVersion), report.md and report.html.
 //
-// Command is the "run eval" command line.
+// The "run eval" command line is cmd/run's; this package is its library.
 package evals

@@ -10,17 +10,17 @@
 //	run eval evals/suites/protocol
 //	run trust
 //
+// The command line is built on spf13/cobra: one file per command, each with
+// an options struct its flags fill and a function of those options that the
+// tests call. A new command is added to newRootCmd in root.go.
+//
 // Exit codes: 0 the goal was completed and verified; 1 it failed or was
 // declined; 2 a usage or configuration error; 130 interrupted.
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 // The exit codes of run.
@@ -38,50 +38,9 @@ func main() {
 // Main runs the command line with args (without the program name) and
 // returns the exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		mainUsage(stderr)
-		return exitUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		mainUsage(stdout)
-		fmt.Fprintln(stdout)
-		return cmdRun([]string{"-h"}, nil, stdout, stderr)
-	case "replay":
-		return cmdReplay(args[1:], stdout, stderr)
-	case "trust":
-		return cmdTrust(args[1:], stdout, stderr)
-	case "eval":
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		code := cmdEval(ctx, args[1:], stdin, stdout, stderr)
-		if ctx.Err() != nil {
-			return exitInterrupted
-		}
-		return code
-	}
-	return cmdRun(args, stdin, stdout, stderr)
-}
-
-func mainUsage(w io.Writer) {
-	fmt.Fprint(w, `run: delegate a goal to a team of agents that must accept it before they act.
-
-Usage:
-  run [flags] "GOAL"          run the team on GOAL (run -h for the flags)
-  run replay JOURNAL          re-render a finished run from its journal
-  run eval SUITE...           run eval scenarios (run eval -h)
-  run trust                   print the trust ledger (run trust -h)
-
-Examples:
-  run "Write a haiku about delegation"
-  run --base-url http://localhost:11434/v1 --model qwen2.5:7b "Write a haiku about delegation"
-  OPENAI_API_KEY=sk-... run --model gpt-4o-mini --criteria "haiku.txt holds a 5-7-5 haiku" "Write a haiku"
-  run replay runs/20260101-120000-a1b2c3.jsonl
-
-With no model endpoint configured (no --base-url, OPENAI_BASE_URL or
-OPENAI_API_KEY), every agent runs on the built-in offline simulator.
-
-Exit codes: 0 completed and verified, 1 failed or declined, 2 usage or
-configuration error, 130 interrupted.
-`)
+	io := &iostreams{in: stdin, out: stdout, err: stderr}
+	root := newRootCmd(io)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	return exitCode(io, cmd, err)
 }

@@ -1,13 +1,14 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+	"github.com/spf13/cobra"
 )
 
 // mainIn runs Main in process with the run's files under a temp directory.
@@ -35,17 +36,28 @@ func TestMainUsage(t *testing.T) {
 	}{
 		{"no arguments", nil, 2, "", "Usage:"},
 		{"help", []string{"-h"}, 0, `run [flags] "GOAL"`, ""},
-		{"run help", []string{"--help-me"}, 2, "", "flag provided but not defined"},
-		{"run flags help", []string{"--quiet", "-h"}, 0, "--escalations", ""},
-		{"replay help", []string{"replay", "-h"}, 0, "Usage: run replay", ""},
+		{"help command", []string{"help"}, 0, "Exit codes:", ""},
+		{"unknown flag", []string{"--help-me"}, 2, "", "unknown flag: --help-me"},
+		{"unknown flag near one", []string{"--quite", "a goal"}, 2, "", "did you mean --quiet?"},
+		{"a long flag with one dash", []string{"-quiet", "a goal"}, 2, "", "long flags take two dashes: --quiet"},
+		{"run flags help", []string{"--quiet", "-h"}, 0, "--escalations MODE", ""},
+		{"replay help", []string{"replay", "-h"}, 0, "run replay [flags] JOURNAL", ""},
+		{"replay without a journal", []string{"replay"}, 2, "", "run replay: name one journal file"},
+		{"a mistyped command", []string{"repaly", "x.jsonl"}, 2, "", "Did you mean this?\n\treplay"},
+		{"a one-word goal", append([]string{"Summarise"}, files...), 2, "", "run -- Summarise"},
+		{"eval help", []string{"eval", "--help"}, 0, "--min-pass float", ""},
+		{"version", []string{"version"}, 0, "run ", ""},
+		{"--version", []string{"--version"}, 0, "run ", ""},
+		{"completion", []string{"completion", "bash"}, 0, "bash completion", ""},
+		{"trust with arguments", []string{"trust", "x"}, 2, "", "unknown command"},
 		{"no goal", []string{"--quiet"}, 2, "", "no goal"},
-		{"bad escalations", append([]string{"--escalations", "maybe", "g"}, files...), 2, "", `--escalations "maybe"`},
-		{"negative steps", []string{"--steps", "-1", "g"}, 2, "", "must not be negative"},
-		{"json and quiet", []string{"--json", "--quiet", "g"}, 2, "", "choose one"},
-		{"missing team file", []string{"--team", filepath.Join(dir, "nope.yaml"), "g"}, 2, "", "nope.yaml"},
-		{"unknown persona", append([]string{"--team", badTeam, "g"}, files...), 2, "", `team.yaml:4: agents[0].model: unknown persona "nobody"`},
-		{"endpoint without a model name", append([]string{"--base-url", "http://127.0.0.1:1/v1", "g"}, files...), 2, "", "pass --model NAME"},
-		{"bad log level", append([]string{"--log-level", "loud", "g"}, files...), 2, "", "--log-level"},
+		{"bad escalations", append([]string{"--escalations", "maybe", "a goal"}, files...), 2, "", `--escalations "maybe"`},
+		{"negative steps", []string{"--steps", "-1", "a goal"}, 2, "", "must not be negative"},
+		{"json and quiet", []string{"--json", "--quiet", "a goal"}, 2, "", "choose one"},
+		{"missing team file", []string{"--team", filepath.Join(dir, "nope.yaml"), "a goal"}, 2, "", "nope.yaml"},
+		{"unknown persona", append([]string{"--team", badTeam, "a goal"}, files...), 2, "", `team.yaml:4: agents[0].model: unknown persona "nobody"`},
+		{"endpoint without a model name", append([]string{"--base-url", "http://127.0.0.1:1/v1", "a goal"}, files...), 2, "", "pass --model NAME"},
+		{"bad log level", append([]string{"--log-level", "loud", "a goal"}, files...), 2, "", "--log-level"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,22 +86,29 @@ func TestMainRunsOfflineInProcess(t *testing.T) {
 	}
 }
 
-func TestParseInterleaved(t *testing.T) {
-	var f runFlags
-	fs := runFlagSet(&f, &strings.Builder{})
-	pos, err := parseInterleaved(fs, []string{"--quiet", "Write", "a haiku", "--criteria", "one", "--criteria", "two"}, io.Discard)
-	if err != nil {
+func TestFlagsInterleaveWithTheGoal(t *testing.T) {
+	io := &iostreams{in: strings.NewReader(""), out: &strings.Builder{}, err: &strings.Builder{}}
+	root := newRootCmd(io)
+	var got *runOptions
+	root.RunE = func(c *cobra.Command, args []string) error {
+		got = &runOptions{goal: strings.Join(args, " ")}
+		got.quiet, _ = c.Flags().GetBool("quiet")
+		got.criteria = *c.Flags().Lookup("criteria").Value.(*stringList)
+		return nil
+	}
+	root.SetArgs([]string{"--quiet", "Write a", "haiku", "--criteria", "one", "--criteria", "two, with a comma"})
+	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(pos, " ") != "Write a haiku" || !f.quiet || len(f.criteria) != 2 {
-		t.Errorf("pos %q, flags %+v", pos, f)
+	if got.goal != "Write a haiku" || !got.quiet || len(got.criteria) != 2 || got.criteria[1] != "two, with a comma" {
+		t.Errorf("%+v", got)
 	}
 }
 
 func TestModelsSimForcedByTeamFile(t *testing.T) {
 	t.Setenv("OPENAI_API_KEY", "sk-test")
 	t.Setenv("OPENAI_BASE_URL", "")
-	f := &runFlags{}
+	f := &runOptions{}
 	ms, err := newModels(f, nil)
 	if err != nil || ms.offline {
 		t.Fatalf("%v, offline %v", err, ms.offline)
@@ -113,4 +132,26 @@ func TestModelsSimForcedByTeamFile(t *testing.T) {
 
 func specOf(name, model string) teamfile.AgentSpec {
 	return teamfile.AgentSpec{Name: name, Model: model}
+}
+
+func TestFormatVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Path: "github.com/entrust-dev/entrust", Version: "v0.3.0"},
+		Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.time", Value: "2026-11-29T12:00:00Z"}, {Key: "vcs.modified", Value: "true"}}}
+	if got, want := formatVersion(bi), "v0.3.0 (0123456789ab+modified 2026-11-29T12:00:00Z) go1.26.8"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := formatVersion(&debug.BuildInfo{GoVersion: "go1.26.8"}), "(devel) go1.26.8"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestLevenshtein(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		d    int
+	}{{"", "", 0}, {"quite", "quiet", 2}, {"trails", "trials", 2}, {"tokens", "token", 1}, {"", "abc", 3}} {
+		if d := levenshtein(c.a, c.b); d != c.d {
+			t.Errorf("levenshtein(%q, %q) = %d, want %d", c.a, c.b, d, c.d)
+		}
+	}
 }

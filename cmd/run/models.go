@@ -32,7 +32,7 @@ type models struct {
 
 // newModels reads the endpoint from the flags and the environment and
 // checks that every agent will have a model name.
-func newModels(f *runFlags, team *teamfile.File) (*models, error) {
+func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, cache: map[string]model.Model{}}
 	if m.baseURL == "" {
 		m.baseURL = os.Getenv("OPENAI_BASE_URL")

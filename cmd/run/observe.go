@@ -28,7 +28,7 @@ type switchWriter struct{ w io.Writer }
 
 func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
 
-func openObservers(ctx context.Context, f *runFlags, stderr io.Writer) (*observers, error) {
+func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*observers, error) {
 	o := &observers{shutdown: func(context.Context) error { return nil }, logTo: &switchWriter{stderr}}
 	if lvl := strings.ToLower(strings.TrimSpace(f.logLevel)); lvl != "off" && lvl != "none" {
 		level, err := telemetry.ParseLevel(f.logLevel)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,64 +13,68 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/trust"
+	"github.com/spf13/cobra"
 )
 
-func cmdReplay(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	trustPath := fs.String("trust", "", "trust ledger `FILE` to show each agent's current trust from (default runs/trust.json if it exists)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: run replay [--trust FILE] JOURNAL
+// replayOptions are "run replay"'s.
+type replayOptions struct {
+	io      *iostreams
+	trust   string
+	journal string
+}
 
-Re-renders a finished run from its journal alone: the delegation tree, each
+func newReplayCmd(io *iostreams) *cobra.Command {
+	opts := &replayOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "replay [flags] JOURNAL",
+		Short: "Re-render a finished run from its journal",
+		Long: `Re-renders a finished run from its journal alone: the delegation tree, each
 acceptance and alignment, escalations with their resolutions, reports and
-verifications, outcomes, and the usage of every model call by agent.
+verifications, outcomes, and the usage of every model call by agent.`,
+		Example: `  run replay runs/20260101-120000-a1b2c3.jsonl
+  run replay "$(ls -t runs/*.jsonl | head -1)"`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("name one journal file: run replay JOURNAL")
+			}
+			return nil
+		},
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return []cobra.Completion{"jsonl"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			opts.journal = args[0]
+			return runReplay(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.trust, "trust", "", "trust ledger `FILE` to show each agent's current trust from (default runs/trust.json if it exists)")
+	return cmd
+}
 
-Examples:
-  run replay runs/20260101-120000-a1b2c3.jsonl
-  run replay "$(ls -t runs/*.jsonl | head -1)"
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	if len(pos) != 1 {
-		fmt.Fprintln(stderr, "run replay: name one journal file: run replay JOURNAL")
-		return exitUsage
-	}
-	path := pos[0]
+// runReplay renders the journal opts.journal.
+func runReplay(opts *replayOptions) error {
+	path, stdout, stderr := opts.journal, opts.io.out, opts.io.err
 	f, err := os.Open(path)
 	if err != nil {
-		fmt.Fprintf(stderr, "run replay: %v\n", err)
-		return exitUsage
+		return configError(err)
 	}
 	defer f.Close()
 	events, truncated, err := orchestrator.ReadJournal(f)
 	if err != nil {
-		fmt.Fprintf(stderr, "run replay: %s is not a valid journal: %v\n", path, err)
-		return exitUsage
+		return configError(fmt.Errorf("%s is not a valid journal: %w", path, err))
 	}
 	if truncated {
 		fmt.Fprintf(stderr, "run replay: warning: the last line of %s is torn (the run was cut off mid-write); replaying the events before it\n", path)
 	}
 	if err := checkEvents(events); err != nil {
-		fmt.Fprintf(stderr, "run replay: %s is not a valid journal: %v\n", path, err)
-		return exitUsage
+		return configError(fmt.Errorf("%s is not a valid journal: %w", path, err))
 	}
 	root, err := orchestrator.Rebuild(events)
 	if err != nil {
-		fmt.Fprintf(stderr, "run replay: %s is not a consistent journal: %v\n", path, err)
-		return exitUsage
+		return configError(fmt.Errorf("%s is not a consistent journal: %w", path, err))
 	}
 	var sc scorer
-	tp := *trustPath
+	tp := opts.trust
 	if tp == "" {
 		if _, err := os.Stat(defaultTrustPath); err == nil {
 			tp = defaultTrustPath
@@ -95,7 +98,7 @@ Flags:
 		fmt.Fprintf(stderr, "run replay: warning: the run never finished (no run.finished): showing it as it stood\n")
 	}
 	renderReplay(stdout, events, root, sc)
-	return exitOK
+	return nil
 }
 
 // checkEvents refuses what is JSON but not a journal.

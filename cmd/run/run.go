@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,10 +17,13 @@ import (
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+	"github.com/spf13/cobra"
 )
 
-// runFlags are the flags of the run command.
-type runFlags struct {
+// runOptions are the root command's: the flags of "run GOAL" and the goal.
+type runOptions struct {
+	io *iostreams
+
 	team, model, baseURL, apiKey string
 	workspace, escalations       string
 	journal, logLevel, trust     string
@@ -29,9 +31,11 @@ type runFlags struct {
 	criteria, constraints        stringList
 	steps, tokens                int
 	timeout                      time.Duration
+
+	goal string
 }
 
-// stringList is a repeatable string flag.
+// stringList is a repeatable string flag that refuses an empty value.
 type stringList []string
 
 func (s *stringList) String() string { return strings.Join(*s, "; ") }
@@ -44,103 +48,89 @@ func (s *stringList) Set(v string) error {
 	return nil
 }
 
-func runFlagSet(f *runFlags, out io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(out)
-	fs.StringVar(&f.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
-	fs.StringVar(&f.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
-	fs.StringVar(&f.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else OpenAI's when a key is set)")
-	fs.StringVar(&f.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
-	fs.StringVar(&f.workspace, "workspace", "workspace", "`DIR` the file tools are confined to")
-	fs.StringVar(&f.escalations, "escalations", "", "who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
-	fs.StringVar(&f.journal, "journal", "", "journal `FILE` (default runs/<run-id>.jsonl)")
-	fs.BoolVar(&f.quiet, "quiet", false, "no live view")
-	fs.BoolVar(&f.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
-	fs.Var(&f.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
-	fs.Var(&f.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
-	fs.IntVar(&f.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
-	fs.IntVar(&f.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
-	fs.DurationVar(&f.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
-	fs.BoolVar(&f.stream, "stream", false, "stream model answers (server-sent events)")
-	fs.StringVar(&f.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
-	fs.StringVar(&f.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: run [flags] "GOAL"
+// Type names the value in help.
+func (s *stringList) Type() string { return "strings" }
+
+func newRunCmd(io *iostreams) *cobra.Command {
+	opts := &runOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   `run [flags] "GOAL"`,
+		Short: "Delegate a goal to a team of agents that must accept it before they act",
+		Long: `run: delegate a goal to a team of agents that must accept it before they act.
 
 Runs a team on GOAL. The lead must accept the goal (restating its intent, a plan,
 each criterion and constraint) before anyone acts; in terminal mode you confirm
 that acceptance, and answer the escalations that reach the top.
 
-Examples:
-  run "Write a haiku about delegation"
+The goal is quoted as one argument. A first word that is not a command is taken
+for a mistyped command, not a goal (so "run repaly x.jsonl" costs nothing): a
+goal of one word goes after --, as in: run -- Summarise. Flags may come before
+or after the goal.
+
+With no model endpoint configured (no --base-url, OPENAI_BASE_URL or
+OPENAI_API_KEY), every agent runs on the built-in offline simulator.`,
+		Example: `  run "Write a haiku about delegation"
   run --criteria "haiku.txt holds a haiku" --constraint "no more than 3 lines" "Write a haiku"
   run --base-url http://localhost:11434/v1 --model qwen2.5:7b "Write a haiku"
   OPENAI_API_KEY=sk-... run --model gpt-4o-mini --team team.yaml "Summarise notes/ into summary.md"
   run --json --escalations auto "GOAL" | jq -c 'select(.type=="goal.completed")'
+  run replay runs/20260101-120000-a1b2c3.jsonl
+  run eval --trials 3`,
+		Annotations: map[string]string{"footer": `Exit codes: 0 completed and verified, 1 failed or declined, 2 usage or
+configuration error, 130 interrupted.
 
-Flags:
-`)
-		fs.PrintDefaults()
+Environment:
+  OPENAI_API_KEY     API key of the endpoint (--api-key)
+  OPENAI_BASE_URL    OpenAI-compatible endpoint (--base-url)
+  NO_COLOR           any value turns colour off
+  TERM=dumb          no colour and no redrawn live view
+  OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER
+                     export the run's traces over OTLP (see the README)`},
+		Args: goalArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 && c.Flags().NFlag() == 0 {
+				c.SetOut(io.err)
+				_ = c.Usage()
+				return exitWith(exitUsage)
+			}
+			opts.goal = strings.TrimSpace(strings.Join(args, " "))
+			return runGoal(opts)
+		},
 	}
-	return fs
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
+	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
+	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else OpenAI's when a key is set)")
+	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
+	f.StringVar(&opts.workspace, "workspace", "workspace", "`DIR` the file tools are confined to")
+	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
+	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<run-id>.jsonl)")
+	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
+	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
+	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
+	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
+	f.IntVar(&opts.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
+	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
+	f.DurationVar(&opts.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
+	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
+	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
+	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
+	return cmd
 }
 
-// parseInterleaved parses flags that may come before or after the
-// positional arguments. On -h it prints the usage to stdout; on a bad flag
-// the flag package has said what, and a hint follows.
-func parseInterleaved(fs *flag.FlagSet, args []string, stdout io.Writer) ([]string, error) {
-	usage := fs.Usage
-	fs.Usage = func() {}
-	defer func() { fs.Usage = usage }()
-	pos, err := parseAll(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		usage()
-	case err != nil:
-		fmt.Fprintf(fs.Output(), "%s: see %s -h\n", fs.Name(), fs.Name())
-	}
-	return pos, err
-}
-
-func parseAll(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
-func usageError(stderr io.Writer, format string, args ...any) int {
-	fmt.Fprintf(stderr, "run: "+format+"\n", args...)
-	fmt.Fprintln(stderr, "run: see run -h")
-	return exitUsage
-}
-
-func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var f runFlags
-	fs := runFlagSet(&f, stderr)
-	pos, err := parseInterleaved(fs, args, stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	if err != nil {
-		return exitUsage
-	}
-	objective := strings.TrimSpace(strings.Join(pos, " "))
+// runGoal runs the team on opts.goal and returns how the run ended: nil
+// when the goal was completed and verified.
+func runGoal(f *runOptions) error {
+	stdin, stdout, stderr := f.io.in, f.io.out, f.io.err
+	objective := f.goal
 	switch {
 	case objective == "":
-		return usageError(stderr, `no goal: run "GOAL"`)
+		return usageErrorf(`no goal: run "GOAL"`)
 	case f.steps < 0 || f.tokens < 0 || f.timeout < 0:
-		return usageError(stderr, "--steps, --tokens and --timeout must not be negative")
+		return usageErrorf("--steps, --tokens and --timeout must not be negative")
 	case f.json && f.quiet:
-		return usageError(stderr, "--json and --quiet: choose one")
+		return usageErrorf("--json and --quiet: choose one")
 	}
 	mode := f.escalations
 	if mode == "" {
@@ -150,42 +140,39 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if !slices.Contains([]string{"terminal", "auto", "deny"}, mode) {
-		return usageError(stderr, "--escalations %q: want terminal, auto or deny", f.escalations)
+		return usageErrorf("--escalations %q: want terminal, auto or deny", f.escalations)
 	}
 
 	// The team, the tools and the models: every configuration error is
 	// reported here, before any model is called.
 	var team *teamfile.File
+	var err error
 	if f.team != "" {
 		team, err = teamfile.Load(f.team)
 		if err != nil {
-			fmt.Fprintf(stderr, "run: %v\n", err)
-			return exitUsage
+			return configError(err)
 		}
 	} else {
 		team = teamfile.Default()
 	}
-	models, err := newModels(&f, team)
+	models, err := newModels(f, team)
 	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
+		return configError(err)
 	}
 	// A reader that went away (run … | head) must not kill the run before its
 	// journal ends: writes to it fail instead.
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	obs, err := openObservers(ctx, &f, stderr)
+	obs, err := openObservers(ctx, f, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
+		return configError(err)
 	}
 	defer obs.close(stderr)
 	// The workspace is made last, so a configuration error leaves none behind.
 	ws, err := workspace.New(f.workspace)
 	if err != nil {
-		fmt.Fprintf(stderr, "run: --workspace: %v\n", err)
-		return exitUsage
+		return configError(fmt.Errorf("--workspace: %w", err))
 	}
 	defer ws.Close()
 	tools := map[string]agents.Tool{}
@@ -194,8 +181,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	built, err := team.Build(&teamfile.BuildOptions{Model: models.model, Tools: tools, DefaultModel: f.model})
 	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
+		return configError(err)
 	}
 
 	runID := orchestrator.NewRunID(time.Now())
@@ -205,8 +191,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	journal, err := orchestrator.CreateJournal(journalPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "run: --journal: %v\n", err)
-		return exitUsage
+		return configError(fmt.Errorf("--journal: %w", err))
 	}
 
 	// The journal's own write errors are told apart from other sinks'.
@@ -253,8 +238,7 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		journal.Close()
 		os.Remove(journalPath)
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
+		return configError(err)
 	}
 
 	if models.offline {
@@ -308,11 +292,11 @@ func cmdRun(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case interrupted:
-		return exitInterrupted
+		return exitWith(exitInterrupted)
 	case out.Status == orchestrator.StatusCompleted:
-		return exitOK
+		return nil
 	}
-	return exitFailed
+	return exitWith(exitFailed)
 }
 
 const offlineNotice = `entrust: no model endpoint is configured, so every agent runs on the built-in

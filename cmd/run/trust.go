@@ -1,46 +1,47 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/entrust-dev/entrust/orchestrator/trust"
+	"github.com/spf13/cobra"
 )
 
-// cmdTrust is `run trust [--trust FILE]`: it prints the trust ledger as a
-// table, one agent a row, with its level, score and track record.
-func cmdTrust(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("trust", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("trust", filepath.Join("runs", "trust.json"), "trust ledger `file`")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: run trust [--trust FILE]\n\nPrints each agent's trust: its supervision level, score (mean ± sd) and track record.")
-		fs.PrintDefaults()
+// trustOptions are "run trust"'s.
+type trustOptions struct {
+	io   *iostreams
+	path string
+}
+
+func newTrustCmd(io *iostreams) *cobra.Command {
+	opts := &trustOptions{io: io}
+	cmd := &cobra.Command{
+		Use:   "trust [flags]",
+		Short: "Print the trust ledger",
+		Long: `Prints each agent's trust: its supervision level, score (mean ± sd) and track
+record, one agent a row.`,
+		Example: `  run trust
+  run trust --trust team-a/trust.json`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return runTrust(opts) },
 	}
-	pos, err := parseInterleaved(fs, args, stdout)
+	cmd.Flags().StringVar(&opts.path, "trust", filepath.Join("runs", "trust.json"), "trust ledger `FILE`")
+	return cmd
+}
+
+// runTrust prints the ledger at opts.path as a table.
+func runTrust(opts *trustOptions) error {
+	stdout := opts.io.out
+	l, err := trust.Open(opts.path)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stderr, "run trust: unexpected arguments %q\n", pos)
-		return 2
-	}
-	l, err := trust.Open(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, "run trust:", err)
-		return 2
+		return configError(err)
 	}
 	recs := l.Records()
 	if len(recs) == 0 {
-		fmt.Fprintf(stdout, "no trust records in %s\n", *path)
-		return 0
+		fmt.Fprintf(stdout, "no trust records in %s\n", opts.path)
+		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "AGENT\tLEVEL\tTRUST\tDELEG\tALIGNED@1\tREACCEPT\tDECLINED\tVIOLATIONS\tESCALATIONS\tVERIFIED\tREJECTED\tFAILED\tRUNS\tUPDATED")
@@ -52,8 +53,7 @@ func cmdTrust(args []string, stdout, stderr io.Writer) int {
 			r.Failures, r.Runs, r.Updated.Local().Format("2006-01-02 15:04"))
 	}
 	if err := tw.Flush(); err != nil {
-		fmt.Fprintln(stderr, "run trust:", err)
-		return 1
+		return &exitError{code: exitFailed, err: err}
 	}
-	return 0
+	return nil
 }

@@ -179,7 +179,7 @@ func TestReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errb strings.Builder
-	if code := cmdReplay([]string{path}, &out, &errb); code != 0 {
+	if code := Main([]string{"replay", path}, nil, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	got := out.String()
@@ -202,7 +202,7 @@ func TestReplay(t *testing.T) {
 	writeFile(t, torn, strings.Join(lines[:len(lines)-1], "")+lines[len(lines)-1][:20])
 	out.Reset()
 	errb.Reset()
-	if code := cmdReplay([]string{torn}, &out, &errb); code != 0 {
+	if code := Main([]string{"replay", torn}, nil, &out, &errb); code != 0 {
 		t.Fatalf("torn: exit %d: %s", code, errb.String())
 	}
 	if !strings.Contains(errb.String(), "torn") || !strings.Contains(errb.String(), "never finished") {
@@ -220,13 +220,13 @@ func TestReplay(t *testing.T) {
 		p := filepath.Join(dir, "bad.jsonl")
 		writeFile(t, p, content)
 		errb.Reset()
-		if code := cmdReplay([]string{p}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "bad.jsonl") {
+		if code := Main([]string{"replay", p}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "bad.jsonl") {
 			t.Errorf("%s: exit %d, stderr %s", name, code, errb.String())
 		}
 	}
 	for _, args := range [][]string{{}, {filepath.Join(dir, "missing.jsonl")}, {path, path}} {
 		errb.Reset()
-		if code := cmdReplay(args, &out, &errb); code != 2 {
+		if code := Main(append([]string{"replay"}, args...), nil, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d", args, code)
 		}
 	}
