@@ -28,6 +28,20 @@ type Agent struct {
 	// Tools are the agent's own action tools. What it may use in a
 	// delegation is narrowed further by what its delegator grants.
 	Tools []Tool
+	// ContextTokens bounds the prompt of every request sent to the agent's
+	// model, in tokens as model.EstimatePrompt counts them: older turns
+	// are compacted to stay within it (see Window). 0 takes the model's
+	// window (model.ContextWindow), and no bound when that is unknown.
+	ContextTokens int
+}
+
+// ContextBudget returns the context budget the agent's requests are kept
+// within: ContextTokens, else its model's known window, else 0 (no bound).
+func (a *Agent) ContextBudget() int {
+	if a.ContextTokens > 0 || a.Model == nil {
+		return max(a.ContextTokens, 0)
+	}
+	return model.ContextWindow(a.Model)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
@@ -40,6 +54,9 @@ func (a *Agent) Validate() error {
 	}
 	if a.Model == nil {
 		errs = append(errs, fmt.Errorf("agent %s: no model", a.Name))
+	}
+	if a.ContextTokens < 0 {
+		errs = append(errs, fmt.Errorf("agent %s: context tokens %d is negative", a.Name, a.ContextTokens))
 	}
 	seen := map[string]bool{}
 	for _, t := range a.Tools {

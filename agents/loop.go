@@ -51,6 +51,8 @@ type Hooks struct {
 	Prose func(text string, n int)
 	// Repeated is the same call (name and arguments) made n times in a row.
 	Repeated func(ctx context.Context, call *model.ToolCall, n int)
+	// Compacted is the conversation compacted to fit the Window.
+	Compacted func(c *Compaction)
 }
 
 // Loop runs one agent's tool-calling conversation. The caller owns it and
@@ -78,6 +80,12 @@ type Loop struct {
 	// as a user message (a reminder, a supervisor's word); an error (a
 	// *BudgetError) stops the loop before the model is called.
 	BeforeTurn func() (note string, err error)
+	// PinNote reports whether a note of BeforeTurn must be kept whole by
+	// the Window's compaction (an answer, a correction); nil pins none.
+	PinNote func(note string) bool
+	// Window, when set with a budget, keeps every request within it by
+	// compacting the conversation before a call that would not fit.
+	Window *Window
 	// MaxNudges bounds how often a prose answer is met with a reminder
 	// before ErrNoToolCall. Default 2.
 	MaxNudges int
@@ -97,6 +105,7 @@ type Loop struct {
 	nudges  int
 	lastSig uint64
 	repeats int
+	win     window
 }
 
 // Steps returns the model turns taken so far.
@@ -110,6 +119,9 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	if l.Nudge == "" {
 		l.Nudge = "Answer with a tool call: prose is not a protocol act."
+	}
+	if l.Window != nil {
+		l.windowStart()
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -125,6 +137,9 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			if note != "" {
 				l.Messages = append(l.Messages, model.Message{Role: model.RoleUser, Content: note})
+				if l.PinNote != nil && l.PinNote(note) {
+					l.pinNote(note)
+				}
 			}
 		}
 		stop, err := l.turn(ctx)
@@ -143,6 +158,9 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	if len(req.Tools) == 0 {
 		req.ToolChoice = model.ToolChoice{}
 	}
+	if err := l.fit(ctx, &req); err != nil {
+		return false, err
+	}
 	l.steps++
 	start := time.Now()
 	resp, err := l.Model.Generate(ctx, &req)
@@ -159,6 +177,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	if resp == nil {
 		return false, fmt.Errorf("%w: nil response", model.ErrMalformed)
 	}
+	l.calibrate(&req, resp.Usage)
 	msg := resp.Message
 	msg.Role = model.RoleAssistant
 	l.Messages = append(l.Messages, msg)
@@ -221,6 +240,9 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	for i := range calls {
 		stop = stop || results[i].Stop
+		if results[i].Pin {
+			l.pinResult(calls[i].ID)
+		}
 		l.Messages = append(l.Messages, model.Message{
 			Role: model.RoleTool, ToolCallID: calls[i].ID, Name: calls[i].Name, Content: results[i].Content,
 		})

@@ -35,6 +35,11 @@ type Result struct {
 	// Stop ends the agent's loop once this turn's calls are done: the call
 	// was a terminal protocol act (a verified completion, a decline).
 	Stop bool
+	// Pin keeps this result, and the call it answers, whole in the
+	// conversation: a loop's Window never clips or folds it. Protocol acts
+	// pin what the delegation rests on (an acceptance's judgement, an
+	// answer, a correction).
+	Pin bool
 }
 
 // Errorf returns an error Result.

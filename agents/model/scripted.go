@@ -164,19 +164,43 @@ func (s *Scripted) Generate(ctx context.Context, req *Request) (*Response, error
 // EstimateUsage guesses the tokens of a call at about four bytes a token, for
 // models and servers that report none.
 func EstimateUsage(req *Request, answer *Message) Usage {
-	p := 0
-	for i := range req.Messages {
-		p += len(req.Messages[i].Content) + 4
-		for _, c := range req.Messages[i].ToolCalls {
-			p += len(c.Name) + len(c.Arguments)
-		}
-	}
-	for _, t := range req.Tools {
-		p += len(t.Name) + len(t.Description) + len(t.Parameters)
-	}
 	c := len(answer.Content)
 	for _, tc := range answer.ToolCalls {
 		c += len(tc.Name) + len(tc.Arguments)
 	}
-	return Usage{PromptTokens: (p + 3) / 4, CompletionTokens: (c+3)/4 + 1}
+	return Usage{PromptTokens: EstimatePrompt(req), CompletionTokens: (c+3)/4 + 1}
+}
+
+// EstimatePrompt guesses the prompt tokens of req — its messages and tool
+// definitions — at about four bytes a token. It is the estimate EstimateUsage
+// reports and the one context budgets are kept with.
+func EstimatePrompt(req *Request) int {
+	p := 0
+	for i := range req.Messages {
+		p += MessageBytes(&req.Messages[i])
+	}
+	for _, t := range req.Tools {
+		p += len(t.Name) + len(t.Description) + len(t.Parameters)
+	}
+	return (p + 3) / 4
+}
+
+// EstimateMessages guesses the tokens of msgs alone, as EstimatePrompt counts
+// them.
+func EstimateMessages(msgs []Message) int {
+	p := 0
+	for i := range msgs {
+		p += MessageBytes(&msgs[i])
+	}
+	return (p + 3) / 4
+}
+
+// MessageBytes is the size EstimatePrompt counts for one message: its content,
+// its calls' names and arguments, and four bytes of framing.
+func MessageBytes(m *Message) int {
+	p := len(m.Content) + 4
+	for _, c := range m.ToolCalls {
+		p += len(c.Name) + len(c.Arguments)
+	}
+	return p
 }
