@@ -50,7 +50,8 @@ type RetryOptions struct {
 
 // WithRetry returns a Model that tries m again on temporary failures: HTTP 429,
 // 408 and 5xx answers, connection errors, truncated or malformed bodies and
-// per-attempt timeouts. Other errors, and the caller's own cancellation, are
+// per-attempt timeouts. A refused connection is tried once more only. Other
+// errors (an unknown host among them), and the caller's own cancellation, are
 // returned at once. A server's Retry-After is honoured (capped by MaxDelay).
 func WithRetry(m Model, opts *RetryOptions) Model {
 	var o RetryOptions
@@ -90,7 +91,10 @@ func (r *retrying) Generate(ctx context.Context, req *Request) (*Response, error
 			return resp, nil
 		}
 		lastErr = err
-		if ctx.Err() != nil || !Retryable(err) || attempt >= r.o.MaxAttempts {
+		// A refused connection is tried once more (a server restarting),
+		// not as long as a transient failure.
+		refused := errors.Is(err, syscall.ECONNREFUSED) && attempt >= 2
+		if ctx.Err() != nil || !Retryable(err) || refused || attempt >= r.o.MaxAttempts {
 			if attempt > 1 {
 				return nil, &RetryError{Attempts: attempt, Err: lastErr}
 			}
@@ -166,6 +170,10 @@ func Retryable(err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Temporary()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false // no such host: asking again will not make one
 	}
 	if errors.Is(err, errAttemptTimeout) || errors.Is(err, ErrMalformed) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||

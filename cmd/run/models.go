@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -24,6 +27,9 @@ type models struct {
 	offline         bool
 	baseURL, apiKey string
 	stream          bool
+	// stop ends the run when an endpoint is found unavailable; set before
+	// the first model is made.
+	stop func(error)
 
 	mu    sync.Mutex
 	cache map[string]model.Model
@@ -41,6 +47,18 @@ func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 		m.apiKey = os.Getenv("OPENAI_API_KEY")
 	}
 	m.offline = m.baseURL == "" && m.apiKey == ""
+	if f.baseURL != "" {
+		if err := checkBaseURL(f.baseURL); err != nil {
+			return nil, fmt.Errorf("--base-url %q: %w", f.baseURL, err)
+		}
+	} else if m.baseURL != "" {
+		if err := checkBaseURL(m.baseURL); err != nil {
+			return nil, fmt.Errorf("OPENAI_BASE_URL=%q: %w", m.baseURL, err)
+		}
+	}
+	if _, sim := isSim(f.model); m.offline && f.model != "" && !sim {
+		return nil, fmt.Errorf("--model %s needs an endpoint: set OPENAI_API_KEY for the OpenAI API, or --base-url for a local server", f.model)
+	}
 	if m.offline || f.model != "" || m.baseURL == "" {
 		return m, nil
 	}
@@ -88,7 +106,7 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		return model.WithRetry(om, nil), nil
+		return &guarded{Model: model.WithRetry(om, nil), endpoint: m.endpoint(), stop: m.stop}, nil
 	})
 }
 
@@ -107,6 +125,17 @@ func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, 
 	return md, nil
 }
 
+// endpoint is the base URL the real models are at.
+func (m *models) endpoint() string {
+	if m.baseURL == "" {
+		return openai.DefaultBaseURL
+	}
+	if u, err := url.Parse(m.baseURL); err == nil {
+		return u.Redacted() // no password in what is shown
+	}
+	return m.baseURL
+}
+
 // summary names the models in use, and the endpoint.
 func (m *models) summary() string {
 	m.mu.Lock()
@@ -121,3 +150,51 @@ func (m *models) summary() string {
 	}
 	return s
 }
+
+// checkBaseURL refuses what is not an http(s) URL with a host.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http or https URL, e.g. http://localhost:11434/v1")
+	}
+	return nil
+}
+
+// unavailable is the error that ended a run early: the endpoint cannot
+// serve any call (see model.Unavailable).
+type unavailable struct {
+	endpoint string
+	reason   string
+	err      error
+}
+
+func (e *unavailable) Error() string {
+	if e.reason == "connection refused" || strings.HasPrefix(e.reason, "no such host") {
+		return fmt.Sprintf("cannot reach %s: %s — is the server running?", e.endpoint, e.reason)
+	}
+	return fmt.Sprintf("%s: %s", e.endpoint, e.reason)
+}
+
+func (e *unavailable) Unwrap() error { return e.err }
+
+// guarded is a model whose unavailability ends the run: the first call that
+// finds the endpoint unreachable or refusing the key calls stop, so the run
+// ends with one line instead of every agent trying the endpoint in turn.
+type guarded struct {
+	model.Model
+	endpoint string
+	stop     func(error)
+}
+
+// Generate calls the model and stops the run when it finds the endpoint
+// unavailable.
+func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	resp, err := g.Model.Generate(ctx, req)
+	if reason, ok := model.UnavailableReason(err); ok && g.stop != nil {
+		g.stop(&unavailable{endpoint: g.endpoint, reason: reason, err: err})
+	}
+	return resp, err
+}
+
+// Unwrap returns the model guarded.
+func (g *guarded) Unwrap() model.Model { return g.Model }

@@ -28,10 +28,21 @@ type switchWriter struct{ w io.Writer }
 
 func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
 
+//
+// The log's level is --log-level's; by default warn with --quiet, else
+// off: the live view and --json already show every warning, and a second
+// copy on stderr would say each twice.
 func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*observers, error) {
 	o := &observers{shutdown: func(context.Context) error { return nil }, logTo: &switchWriter{stderr}}
-	if lvl := strings.ToLower(strings.TrimSpace(f.logLevel)); lvl != "off" && lvl != "none" {
-		level, err := telemetry.ParseLevel(f.logLevel)
+	lvl := strings.ToLower(strings.TrimSpace(f.logLevel))
+	if lvl == "" {
+		lvl = "off"
+		if f.quiet {
+			lvl = "warn"
+		}
+	}
+	if lvl != "off" && lvl != "none" {
+		level, err := telemetry.ParseLevel(lvl)
 		if err != nil {
 			return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or off", f.logLevel)
 		}

@@ -114,7 +114,7 @@ Environment:
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
-	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
+	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings;\nwhile the tree is drawn on a terminal, the log is written below it when the run ends)")
 	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
 	return cmd
 }
@@ -164,6 +164,10 @@ func runGoal(f *runOptions) error {
 	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// An endpoint that cannot serve any call ends the run at once.
+	ctx, endRun := context.WithCancelCause(ctx)
+	defer endRun(nil)
+	models.stop = endRun
 	obs, err := openObservers(ctx, f, stderr)
 	if err != nil {
 		return configError(err)
@@ -210,6 +214,7 @@ func runGoal(f *runOptions) error {
 	case !f.quiet:
 		view = newLiveView(stdout, obs.scorer())
 		obs.logTo.w = view.logWriter(stderr)
+		defer view.flushLog()
 		sinks = append(sinks, view)
 	}
 	sinks = append(sinks, obs.sinks...)
@@ -256,17 +261,27 @@ func runGoal(f *runOptions) error {
 		stop() // a second Ctrl-C ends the process at once
 	}()
 	out, runErr := rt.Run(ctx, goal)
-	interrupted := ctx.Err() != nil
+	var down *unavailable
+	errors.As(context.Cause(ctx), &down)
+	interrupted := ctx.Err() != nil && down == nil
 	if tp, ok := principal.(*terminalPrincipal); ok {
 		tp.Close()
 	}
 	if view != nil {
 		view.Close()
+		view.flushLog()
 	}
 	if err := journal.Close(); err != nil && journalErr == nil {
 		journalErr = err
 	}
 	reported := false
+	if down != nil {
+		// The endpoint's failure is the run's: said once, and nothing of
+		// the cancellation it caused.
+		fmt.Fprintf(stderr, "run: %v\n", down)
+		fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+		return exitWith(exitUsage)
+	}
 	if runErr != nil {
 		// The goal's own error is the summary's; anything joined to it
 		// (a sink that failed, the journal among them) is said here, once.

@@ -33,13 +33,17 @@ type liveView struct {
 	paused   bool
 	closed   bool
 
+	logTo   io.Writer    // where the held log goes
+	held    bytes.Buffer // log lines held while the tree is drawn
+	dropped int          // log bytes past maxHeldLog
+
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
 func newLiveView(out io.Writer, sc scorer) *liveView {
-	v := &liveView{out: out, tty: isTerminal(out) && os.Getenv("TERM") != "dumb", st: newStyle(out), sc: sc,
+	v := &liveView{out: out, tty: redrawsOn(out), st: newStyle(out), sc: sc,
 		now: time.Now, t: newTracker()}
 	if v.tty {
 		v.stop, v.done = make(chan struct{}), make(chan struct{})
@@ -134,23 +138,51 @@ func (v *liveView) resume() {
 	v.dirty = true
 }
 
-// logWriter returns a writer for text to show above the tree (the log), so
-// that it does not tear the redraw.
+// redrawsOn reports whether a live view on out is redrawn in place: out is
+// a terminal that can move the cursor.
+func redrawsOn(out io.Writer) bool {
+	return isTerminal(out) && os.Getenv("TERM") != "dumb"
+}
+
+// maxHeldLog bounds the log held while the tree is drawn.
+const maxHeldLog = 4 << 20
+
+// logWriter returns the writer of the log (to w). While the tree is redrawn
+// on a terminal, log lines would tear it: they are held, and written below
+// the final tree by flushLog.
 func (v *liveView) logWriter(w io.Writer) io.Writer {
 	if !v.tty {
 		return w
 	}
+	v.logTo = w
 	return writerFunc(func(p []byte) (int, error) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		if !v.paused && !v.closed {
-			var b bytes.Buffer
-			v.clear(&b)
-			v.out.Write(b.Bytes())
-			v.dirty = true
+		if v.closed {
+			return w.Write(p)
 		}
-		return w.Write(p)
+		if v.held.Len()+len(p) > maxHeldLog {
+			v.dropped += len(p)
+			return len(p), nil
+		}
+		return v.held.Write(p)
 	})
+}
+
+// flushLog writes the log held during the run, after the final tree. It is
+// called once the view is closed.
+func (v *liveView) flushLog() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.logTo == nil {
+		return
+	}
+	v.logTo.Write(v.held.Bytes())
+	v.held.Reset()
+	if v.dropped > 0 {
+		fmt.Fprintf(v.logTo, "run: %d bytes of log were dropped while the tree was drawn; use --quiet to see the log as it is written\n", v.dropped)
+		v.dropped = 0
+	}
 }
 
 type writerFunc func(p []byte) (int, error)

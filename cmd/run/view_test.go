@@ -233,10 +233,13 @@ func TestReplay(t *testing.T) {
 }
 
 // TestTerminalRedraw: on a terminal each draw moves back over the last one
-// and erases it; a pause draws and stops; text logged goes above the tree.
+// and erases it; a pause draws and stops; text logged is held until the
+// view closes.
 func TestTerminalRedraw(t *testing.T) {
 	var buf strings.Builder
-	v := &liveView{out: &buf, tty: true, st: style{on: true}, now: time.Now, t: newTracker()}
+	v := &liveView{out: &buf, tty: true, st: style{on: true}, now: time.Now, t: newTracker(),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	close(v.done) // no redraw loop: the test draws
 	now := time.Now()
 	v.Emit(&orchestrator.Event{Type: orchestrator.EventRunStarted, Time: now, Run: "r1"})
 	v.Emit(&orchestrator.Event{Type: orchestrator.EventGoalOffered, Time: now, Delegation: "d1", Agent: "lead", Delegator: "user", Goal: &agents.Goal{Objective: "g"}})
@@ -257,10 +260,11 @@ func TestTerminalRedraw(t *testing.T) {
 		t.Errorf("second draw does not move back over two lines: %q", second)
 	}
 	buf.Reset()
-	lw := v.logWriter(&buf)
+	var logged strings.Builder
+	lw := v.logWriter(&logged)
 	lw.Write([]byte("level=WARN msg=x\n"))
-	if got := buf.String(); got != "\r\x1b[2A\x1b[Jlevel=WARN msg=x\n" {
-		t.Errorf("log write %q", got)
+	if buf.Len() != 0 || logged.Len() != 0 {
+		t.Errorf("a log line written while the tree is drawn: %q %q", buf.String(), logged.String())
 	}
 	buf.Reset()
 	v.pause()
@@ -277,5 +281,15 @@ func TestTerminalRedraw(t *testing.T) {
 	v.mu.Unlock()
 	if strings.Contains(buf.String(), "\x1b[2A") {
 		t.Errorf("after resume the draw moved back over the prompt: %q", buf.String())
+	}
+	// The log held comes after the final tree.
+	v.Close()
+	v.flushLog()
+	if logged.String() != "level=WARN msg=x\n" {
+		t.Errorf("log after close %q", logged.String())
+	}
+	lw.Write([]byte("after\n"))
+	if logged.String() != "level=WARN msg=x\nafter\n" {
+		t.Errorf("log after close %q", logged.String())
 	}
 }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/internal/openaitest"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// TestE2EConfigurationMistakes: a mistake in the configuration is named as
+// such, once, with exit 2, before any model is called or any file written.
+func TestE2EConfigurationMistakes(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a model with no endpoint", []string{"--model", "gpt-4o-mini", "Write a haiku"},
+			"run: --model gpt-4o-mini needs an endpoint: set OPENAI_API_KEY for the OpenAI API, or --base-url for a local server\n"},
+		{"a base URL with no scheme", []string{"--base-url", "localhost:18401", "--model", "m", "Write a haiku"},
+			`run: --base-url "localhost:18401": want an http or https URL`},
+		{"a mistyped command", []string{"repaly", "x.jsonl"}, "Did you mean this?\n\treplay"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runBinary(t, dir, "", tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) || r.stdout != "" {
+				t.Fatalf("%s", r)
+			}
+			if n := strings.Count(r.stderr, "run: "); n != 1 {
+				t.Errorf("said %d times:\n%s", n, r.stderr)
+			}
+			if strings.Contains(r.stderr, "default.yaml") {
+				t.Errorf("blamed on the built-in team:\n%s", r.stderr)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("left %v behind", entries)
+			}
+		})
+	}
+}
+
+// TestE2EUnavailableEndpoint: an endpoint that refuses the key, or that
+// nothing listens at, ends the run at its first call with one line and
+// exit 2; the journal is complete and says why.
+func TestE2EUnavailableEndpoint(t *testing.T) {
+	srv := openaitest.NewServer(t, &openaitest.Options{APIKey: "right", Handler: func(*openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.Text("unreachable")
+	}})
+	// A port nothing listens at: listen, note it, close.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/v1"
+	l.Close()
+
+	tests := []struct {
+		name, url, want string
+	}{
+		{"unauthorised", srv.URL, "run: " + srv.URL + ": the endpoint refused the key (401 Unauthorized)\n"},
+		{"unreachable", closed, "run: cannot reach " + closed + ": connection refused — is the server running?\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := runBinary(t, dir, "", "--base-url", tt.url, "--api-key", "wrong", "--model", "m", "--journal", "j.jsonl", "Write a haiku")
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("%s", r)
+			}
+			if n := strings.Count(r.stderr, "run: "); n != 1 {
+				t.Errorf("said %d times on stderr:\n%s", n, r.stderr)
+			}
+			if strings.Contains(r.stderr, "level=") {
+				t.Errorf("log lines beside the view:\n%s", r.stderr)
+			}
+			events := r.journal(t, "j.jsonl")
+			checkComplete(t, events)
+			last := events[len(events)-1]
+			if last.Type != orchestrator.EventRunFinished || !strings.Contains(last.Reason, strings.TrimPrefix(strings.TrimSpace(tt.want), "run: ")) {
+				t.Errorf("the journal ends %+v", last)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "j.jsonl")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
