@@ -1,7 +1,6 @@
 package agents
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,18 +105,9 @@ func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Resu
 	if err != nil {
 		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
 	}
-	c := validator.NewCompiler()
-	doc, err := validator.UnmarshalJSON(bytes.NewReader(schema))
+	compiled, err := CompileArgsSchema(spec.Name, schema)
 	if err != nil {
 		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
-	}
-	url := "mem://tools/" + spec.Name + ".json"
-	if err := c.AddResource(url, doc); err != nil {
-		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
-	}
-	compiled, err := c.Compile(url)
-	if err != nil {
-		return nil, fmt.Errorf("agents: tool %s: schema: %w", spec.Name, err)
 	}
 	return &typedTool[In]{
 		spec:   spec,
@@ -155,7 +145,7 @@ func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
 type typedTool[In any] struct {
 	spec   ToolSpec
 	def    model.ToolDef
-	schema *validator.Schema
+	schema *ArgsSchema
 	fn     func(ctx context.Context, in In) (Result, error)
 }
 
@@ -187,18 +177,9 @@ func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Res
 // Decode validates args and decodes them into In.
 func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
 	var in In
-	args = bytes.TrimSpace(args)
-	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
-		args = []byte("{}")
-	}
-	// float64 numbers are precise enough for tool arguments and decode with
-	// less garbage than the validator's own json.Number reader.
-	var inst any
-	if err := json.Unmarshal(args, &inst); err != nil {
-		return in, &ArgumentError{Tool: t.spec.Name, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
-	}
-	if err := t.schema.Validate(inst); err != nil {
-		return in, &ArgumentError{Tool: t.spec.Name, Err: flattenValidation(err)}
+	args, err := t.schema.Check(args)
+	if err != nil {
+		return in, err
 	}
 	if err := json.Unmarshal(args, &in); err != nil {
 		return in, &ArgumentError{Tool: t.spec.Name, Err: err}

@@ -1,0 +1,314 @@
+package mcptools_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/mcptools"
+	"github.com/entrust-dev/entrust/internal/mcptest"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+var serverBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mcptools")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	serverBin, err = mcptest.Build(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// inMemory serves mcptest in memory; each connection (a restart too) gets
+// its server session on sessions.
+func inMemory(started chan<- string, sessions chan<- *mcp.ServerSession) func(context.Context) (mcp.Transport, error) {
+	server := mcptest.NewServer(started)
+	return func(ctx context.Context) (mcp.Transport, error) {
+		client, srv := mcp.NewInMemoryTransports()
+		ss, err := server.Connect(ctx, srv, nil)
+		if err != nil {
+			return nil, err
+		}
+		if sessions != nil {
+			sessions <- ss
+		}
+		return client, nil
+	}
+}
+
+func connect(t *testing.T, srv mcptools.Server) (*mcptools.Conn, map[string]agents.Tool) {
+	t.Helper()
+	conn, err := mcptools.Connect(t.Context(), srv, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	tools := map[string]agents.Tool{}
+	for _, tl := range conn.Tools() {
+		tools[tl.Def().Name] = tl
+	}
+	return conn, tools
+}
+
+func call(t *testing.T, tl agents.Tool, args string) agents.Result {
+	t.Helper()
+	return tl.Call(t.Context(), json.RawMessage(args))
+}
+
+func TestToolsAreNamedServerToolWithTheServersSchema(t *testing.T) {
+	conn, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil)})
+	var names []string
+	for _, tl := range conn.Tools() {
+		names = append(names, tl.Def().Name)
+	}
+	want := "calc__add calc__crash calc__echo calc__fail calc__getenv calc__pid calc__slow" // as the server lists them
+	if got := strings.Join(names, " "); got != want {
+		t.Fatalf("tools = %s, want %s", got, want)
+	}
+	// The schema is the server's, as it listed it.
+	listed := conn.Infos()[0].Remote().InputSchema
+	raw, _ := json.Marshal(listed)
+	if got := string(tools["calc__add"].Def().Parameters); got != string(raw) {
+		t.Errorf("add's parameters = %s, want the server's %s", got, raw)
+	}
+	if d := tools["calc__echo"].Def().Description; d != "Say the text back." {
+		t.Errorf("echo's description = %q", d)
+	}
+}
+
+func TestCallsReachTheServer(t *testing.T) {
+	_, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil)})
+	if res := call(t, tools["calc__echo"], `{"text":"hi"}`); res.IsError || res.Content != "hi" {
+		t.Errorf("echo = %+v", res)
+	}
+	if res := call(t, tools["calc__add"], `{"a":1,"b":2}`); res.IsError || res.Content != `{"sum":3}` {
+		t.Errorf("add = %+v", res)
+	}
+}
+
+func TestArgumentsAreValidatedBeforeTheCall(t *testing.T) {
+	started := make(chan string, 10)
+	_, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(started, nil)})
+	for _, args := range []string{`{"a":"one","b":2}`, `{"a":1}`, `not json`, `{"a":1,"b":2,"c":3}`} {
+		res := call(t, tools["calc__add"], args)
+		if !res.IsError || !strings.Contains(res.Content, "invalid arguments for calc__add") {
+			t.Errorf("add(%s) = %+v, want an argument error", args, res)
+		}
+	}
+	select {
+	case name := <-started:
+		t.Fatalf("the server was called (%s) with invalid arguments", name)
+	default:
+	}
+}
+
+func TestToolErrorsComeBackAsToolErrors(t *testing.T) {
+	_, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil)})
+	res := call(t, tools["calc__fail"], `{}`)
+	if !res.IsError || !strings.Contains(res.Content, "it failed on purpose") {
+		t.Errorf("fail = %+v, want a tool error with the server's message", res)
+	}
+}
+
+func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
+	conn, _ := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil)})
+	for _, tl := range conn.Infos() {
+		var c, i, d bool
+		switch tl.Remote().Name {
+		case "echo", "slow", "getenv", "pid": // readOnlyHint
+			c, i, d = true, true, false
+		case "add": // idempotentHint, destructiveHint false
+			c, i, d = false, true, false
+		default: // no annotations: the MCP defaults
+			c, i, d = false, false, true
+		}
+		if tl.Concurrent() != c || tl.Idempotent() != i || tl.Destructive() != d {
+			t.Errorf("%s: concurrent %v idempotent %v destructive %v, want %v %v %v", tl.Def().Name, tl.Concurrent(), tl.Idempotent(), tl.Destructive(), c, i, d)
+		}
+	}
+}
+
+func TestAllowList(t *testing.T) {
+	conn, _ := connect(t, mcptools.Server{Name: "calc", Tools: []string{"add", "echo"}, Transport: inMemory(nil, nil)})
+	var names []string
+	for _, tl := range conn.Tools() {
+		names = append(names, tl.Def().Name)
+	}
+	if got := strings.Join(names, " "); got != "calc__add calc__echo" {
+		t.Errorf("allowed tools = %s", got)
+	}
+	_, err := mcptools.Connect(t.Context(), mcptools.Server{Name: "calc", Tools: []string{"ad"}, Transport: inMemory(nil, nil)}, nil)
+	if err == nil || !strings.Contains(err.Error(), `has no tool "ad"`) {
+		t.Errorf("unknown allowed tool: err = %v", err)
+	}
+}
+
+func TestServerValidation(t *testing.T) {
+	for _, tc := range []struct {
+		srv  mcptools.Server
+		want string
+	}{
+		{mcptools.Server{Name: "Fs", Command: []string{"x"}}, "lowercase identifier"},
+		{mcptools.Server{Name: "a__b", Command: []string{"x"}}, "lowercase identifier"},
+		{mcptools.Server{Name: "fs"}, "give a command"},
+		{mcptools.Server{Name: "fs", Command: []string{"x"}, URL: "http://h"}, "not both"},
+		{mcptools.Server{Name: "fs", URL: "ftp://h"}, "want http"},
+		{mcptools.Server{Name: "fs", URL: "http://h", Env: map[string]string{"A": "b"}}, "env is for stdio"},
+		{mcptools.Server{Name: "fs", Command: []string{"x"}, Headers: map[string]string{"A": "b"}}, "headers are for HTTP"},
+		{mcptools.Server{Name: "fs", Command: []string{"x"}, Tools: []string{"a", "a"}}, "allowed twice"},
+	} {
+		_, err := mcptools.Connect(t.Context(), tc.srv, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: err = %v, want %q", tc.srv, err, tc.want)
+		}
+	}
+	if s, tl, ok := mcptools.SplitToolName("fs__read_file"); !ok || s != "fs" || tl != "read_file" {
+		t.Errorf("SplitToolName = %q %q %v", s, tl, ok)
+	}
+	if _, _, ok := mcptools.SplitToolName("read_file"); ok {
+		t.Error("SplitToolName(read_file) is ok")
+	}
+}
+
+func TestCallHonoursTheContext(t *testing.T) {
+	started := make(chan string, 10)
+	_, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(started, nil)})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan agents.Result)
+	go func() { done <- tools["calc__slow"].Call(ctx, json.RawMessage(`{"seconds":60}`)) }()
+	<-started
+	cancel()
+	res := <-done
+	if !res.IsError || !strings.Contains(res.Content, "cancelled") {
+		t.Errorf("cancelled slow = %+v", res)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	res = tools["calc__slow"].Call(ctx, json.RawMessage(`{"seconds":60}`))
+	if !res.IsError || !strings.Contains(res.Content, "deadline") {
+		t.Errorf("slow past its deadline = %+v", res)
+	}
+	// The server is still there.
+	if res := call(t, tools["calc__echo"], `{"text":"still here"}`); res.IsError {
+		t.Errorf("echo after a cancelled call = %+v", res)
+	}
+}
+
+func TestAServerThatDiesIsRestartedOnce(t *testing.T) {
+	sessions := make(chan *mcp.ServerSession, 3)
+	conn, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, sessions)})
+	(<-sessions).Close() // the server goes away between calls
+	if res := call(t, tools["calc__echo"], `{"text":"again"}`); res.IsError || res.Content != "again" {
+		t.Fatalf("echo after the server died = %+v, want it restarted", res)
+	}
+	(<-sessions).Close()
+	res := call(t, tools["calc__echo"], `{"text":"again"}`)
+	if !res.IsError || !strings.Contains(res.Content, "after its one restart") {
+		t.Fatalf("echo after the second death = %+v", res)
+	}
+	if len(sessions) != 0 {
+		t.Errorf("restarted more than once")
+	}
+	conn.Close()
+	res = call(t, tools["calc__echo"], `{"text":"closed"}`)
+	if !res.IsError {
+		t.Errorf("a call after Close = %+v", res)
+	}
+}
+
+func TestStdioServer(t *testing.T) {
+	t.Setenv("ENTRUST_TEST_SECRET", "sk-do-not-leak")
+	conn, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin},
+		Env: map[string]string{"GREETING": "hello from env"}})
+	if res := call(t, tools["proc__getenv"], `{"name":"GREETING"}`); res.Content != "hello from env" {
+		t.Errorf("env GREETING = %+v", res)
+	}
+	if res := call(t, tools["proc__getenv"], `{"name":"ENTRUST_TEST_SECRET"}`); res.Content != "(unset)" {
+		t.Errorf("the server inherited this process's secret: %+v", res)
+	}
+	if res := call(t, tools["proc__getenv"], `{"name":"PATH"}`); res.Content == "(unset)" {
+		t.Errorf("the server has no PATH")
+	}
+	if res := call(t, tools["proc__fail"], `{}`); !res.IsError || !strings.Contains(res.Content, "on purpose") {
+		t.Errorf("fail = %+v", res)
+	}
+
+	// It dies during a call that is not idempotent: the effect is unknown,
+	// the server is restarted, and the next call works.
+	res := call(t, tools["proc__crash"], `{}`)
+	if !res.IsError || !strings.Contains(res.Content, "whether it took effect is unknown") {
+		t.Fatalf("crash = %+v", res)
+	}
+	pid := call(t, tools["proc__pid"], `{}`)
+	if pid.IsError {
+		t.Fatalf("pid after the restart = %+v", pid)
+	}
+	// It dies again: no second restart, a clear error naming why.
+	res = call(t, tools["proc__crash"], `{}`)
+	res = call(t, tools["proc__echo"], `{"text":"x"}`)
+	if !res.IsError || !strings.Contains(res.Content, "after its one restart") || !strings.Contains(res.Content, "exit status 3") ||
+		!strings.Contains(res.Content, "crashing on purpose") {
+		t.Fatalf("echo after the second crash = %+v", res)
+	}
+	if err := conn.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	n, _ := strconv.Atoi(pid.Content)
+	if err := syscall.Kill(n, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the restarted server (pid %d) is still running after Close: %v", n, err)
+	}
+}
+
+func TestCloseStopsTheProcess(t *testing.T) {
+	conn, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}})
+	n, _ := strconv.Atoi(call(t, tools["proc__pid"], `{}`).Content)
+	if err := syscall.Kill(n, 0); err != nil {
+		t.Fatalf("server pid %d: %v", n, err)
+	}
+	conn.Close()
+	if err := syscall.Kill(n, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("server %d still running after Close: %v", n, err)
+	}
+	if res := call(t, tools["proc__echo"], `{"text":"x"}`); !res.IsError || !strings.Contains(res.Content, "closed") {
+		t.Errorf("call after Close = %+v", res)
+	}
+}
+
+func TestAKilledServerIsRestartedForAnIdempotentCall(t *testing.T) {
+	_, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}})
+	n, _ := strconv.Atoi(call(t, tools["proc__pid"], `{}`).Content)
+	syscall.Kill(n, syscall.SIGKILL)
+	// Whether the death is seen before or during this call, echo may be
+	// made again: it succeeds on the restarted server.
+	if res := call(t, tools["proc__echo"], `{"text":"back"}`); res.IsError || res.Content != "back" {
+		t.Fatalf("echo after kill = %+v", res)
+	}
+}
+
+func TestAServerThatCannotStart(t *testing.T) {
+	_, err := mcptools.Connect(t.Context(), mcptools.Server{Name: "nope", Command: []string{"/nonexistent/mcp-server"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "mcp server nope") {
+		t.Errorf("err = %v", err)
+	}
+	_, err = mcptools.Connect(t.Context(), mcptools.Server{Name: "quits", Command: []string{"sh", "-c", "echo bad config >&2; exit 1"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "bad config") {
+		t.Errorf("a server that exits at once: err = %v, want its stderr", err)
+	}
+}

@@ -1,0 +1,57 @@
+package agents
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	validator "github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// ArgsSchema checks a tool's raw arguments against a JSON schema before the
+// tool runs. Tools whose schema is not generated from a Go type (a tool of
+// an MCP server, say) use it as DefineTool's tools do. It is safe for
+// concurrent use.
+type ArgsSchema struct {
+	tool   string
+	schema *validator.Schema
+}
+
+// CompileArgsSchema compiles schema, the JSON schema of tool's arguments.
+// The schema may not refer to documents outside itself.
+func CompileArgsSchema(tool string, schema json.RawMessage) (*ArgsSchema, error) {
+	doc, err := validator.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, fmt.Errorf("schema of %s: %w", tool, err)
+	}
+	c := validator.NewCompiler()
+	url := "mem://tools/" + tool + ".json"
+	if err := c.AddResource(url, doc); err != nil {
+		return nil, fmt.Errorf("schema of %s: %w", tool, err)
+	}
+	compiled, err := c.Compile(url)
+	if err != nil {
+		return nil, fmt.Errorf("schema of %s: %w", tool, err)
+	}
+	return &ArgsSchema{tool: tool, schema: compiled}, nil
+}
+
+// Check validates args and returns them, with empty or null arguments read
+// as {}. A mismatch is an *ArgumentError whose message names each failing
+// location in one line a model can act on.
+func (s *ArgsSchema) Check(args json.RawMessage) (json.RawMessage, error) {
+	args = bytes.TrimSpace(args)
+	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
+		args = []byte("{}")
+	}
+	// float64 numbers are precise enough for tool arguments and decode with
+	// less garbage than the validator's own json.Number reader.
+	var inst any
+	if err := json.Unmarshal(args, &inst); err != nil {
+		return nil, &ArgumentError{Tool: s.tool, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
+	}
+	if err := s.schema.Validate(inst); err != nil {
+		return nil, &ArgumentError{Tool: s.tool, Err: flattenValidation(err)}
+	}
+	return args, nil
+}
