@@ -100,12 +100,25 @@ type Loop struct {
 	// Request carries provider settings (model override, temperature…);
 	// Messages, Tools and ToolChoice are set by the loop.
 	Request model.Request
+	// Effects, when set, makes the loop's model calls and tool calls in place
+	// of Model.Generate and Tool.Call, told where each falls in the
+	// conversation, so that they can be recorded and replayed.
+	Effects LoopEffects
 
 	steps   int
 	nudges  int
 	lastSig uint64
 	repeats int
 	win     window
+}
+
+// LoopEffects makes a loop's model calls and tool calls. turn counts the
+// loop's model turns from 1; index is a call's place among the tool calls of
+// its turn, from 0. Implementations must be safe for concurrent CallTool
+// calls (the concurrent calls of one turn).
+type LoopEffects interface {
+	Generate(ctx context.Context, turn int, req *model.Request) (*model.Response, error)
+	CallTool(ctx context.Context, turn, index int, t Tool, call *model.ToolCall) Result
 }
 
 // Steps returns the model turns taken so far.
@@ -163,7 +176,12 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	l.steps++
 	start := time.Now()
-	resp, err := l.Model.Generate(ctx, &req)
+	var resp *model.Response
+	if l.Effects != nil {
+		resp, err = l.Effects.Generate(ctx, l.steps, &req)
+	} else {
+		resp, err = l.Model.Generate(ctx, &req)
+	}
 	latency := time.Since(start)
 	if l.Hooks.ModelCalled != nil {
 		l.Hooks.ModelCalled(&req, resp, latency, err)
@@ -222,7 +240,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	if parallel {
 		var wg sync.WaitGroup
 		for i := range calls {
-			wg.Go(func() { results[i] = l.call(ctx, tools[i], &calls[i]) })
+			wg.Go(func() { results[i] = l.call(ctx, tools[i], &calls[i], i) })
 		}
 		wg.Wait()
 	} else {
@@ -234,7 +252,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 				results[i] = Errorf("not run: an earlier call in this turn ended the conversation")
 				continue
 			}
-			results[i] = l.call(ctx, tools[i], &calls[i])
+			results[i] = l.call(ctx, tools[i], &calls[i], i)
 			stop = stop || results[i].Stop
 		}
 	}
@@ -297,12 +315,17 @@ func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 	return nil
 }
 
-func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall) Result {
+func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int) Result {
 	if l.Hooks.ToolCalled != nil {
 		l.Hooks.ToolCalled(call)
 	}
 	start := time.Now()
-	res := t.Call(ctx, call.Arguments)
+	var res Result
+	if l.Effects != nil {
+		res = l.Effects.CallTool(ctx, l.steps, index, t, call)
+	} else {
+		res = t.Call(ctx, call.Arguments)
+	}
 	if l.Hooks.ToolResult != nil {
 		l.Hooks.ToolResult(call, &res, time.Since(start))
 	}

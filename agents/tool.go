@@ -56,6 +56,27 @@ type ToolSpec struct {
 	// Concurrent says calls may run in parallel with other calls of the same
 	// turn.
 	Concurrent bool
+	// Idempotent says running a call twice with the same arguments has the
+	// effect of running it once (a read, a query): a call interrupted by a
+	// crash is simply run again when the run is resumed.
+	Idempotent bool
+}
+
+// Reconciler is implemented by a tool that is not idempotent but can tell
+// whether a call interrupted by a crash took effect, such as a file write
+// that compares the file with the arguments it was called with. Reconcile
+// returns done with the call's result when it took effect; otherwise the
+// call is run again. An error means it cannot tell.
+type Reconciler interface {
+	Reconcile(ctx context.Context, args json.RawMessage) (res Result, done bool, err error)
+}
+
+// IsIdempotent reports whether t declares its calls idempotent (a tool with
+// an Idempotent() bool method that returns true, as tools defined with
+// ToolSpec.Idempotent have).
+func IsIdempotent(t Tool) bool {
+	i, ok := t.(interface{ Idempotent() bool })
+	return ok && i.Idempotent()
 }
 
 // ArgumentError reports arguments that do not match a tool's schema.
@@ -153,6 +174,9 @@ func (t *typedTool[In]) Def() model.ToolDef { return t.def }
 
 // Concurrent reports whether calls may run in parallel.
 func (t *typedTool[In]) Concurrent() bool { return t.spec.Concurrent }
+
+// Idempotent reports whether calls are idempotent.
+func (t *typedTool[In]) Idempotent() bool { return t.spec.Idempotent }
 
 func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Result) {
 	defer func() {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -17,7 +16,7 @@ import (
 // ask puts one question to this delegation's agent, as a delegator, in a side
 // conversation of its own (its role and the goal it holds), offering only ts.
 // It returns the call the model made, its arguments already validated.
-func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompts.Data, ts *agents.Toolset) (*model.ToolCall, error) {
+func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *prompts.Data, ts *agents.Toolset) (*model.ToolCall, error) {
 	rt := d.rt
 	sys := d.render(prompts.DelegatorSystem, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: data.Goal})
 	data.Agent, data.Role = d.m.name, d.m.Agent.Role
@@ -25,6 +24,15 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 	if names := ts.Names(); len(names) == 1 {
 		choice.Name = names[0]
 	}
+	// The call that counts is the one whose validated result ended the ask,
+	// not any call of the same name the model also wrote.
+	var got *model.ToolCall
+	fx := &conversation{d: d, m: d.m, purpose: purpose, name: conv, onResult: func(c *model.ToolCall, res *agents.Result) {
+		if res.Stop && !res.IsError && got == nil {
+			cp := *c
+			got = &cp
+		}
+	}}
 	l := &agents.Loop{
 		Model:      d.m.Agent.Model,
 		Messages:   []model.Message{{Role: model.RoleSystem, Content: sys}, {Role: model.RoleUser, Content: d.render(tmpl, data)}},
@@ -35,24 +43,14 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 		MaxNudges:  1,
 		Charge:     d.charge,
 		BeforeTurn: func() (string, error) { return "", d.meter.tokensLeft() },
-		Hooks:      d.hooks(purpose),
+		Effects:    fx,
 	}
-	// The call that counts is the one whose validated result ended the ask,
-	// not any call of the same name the model also wrote.
-	var got *model.ToolCall
-	recordResult := l.Hooks.ToolResult
-	l.Hooks.ToolResult = func(c *model.ToolCall, res *agents.Result, latency time.Duration) {
-		recordResult(c, res, latency)
-		if res.Stop && !res.IsError && got == nil {
-			cp := *c
-			got = &cp
-		}
-	}
+	l.Hooks.Violation = d.refused
 	l.Hooks.Prose = func(_ string, n int) {
 		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
-	if err := l.Run(model.WithTrace(ctx, retryTrace(d, d.m, purpose))); err != nil {
+	if err := l.Run(ctx); err != nil {
 		return nil, err
 	}
 	if got == nil {
@@ -66,7 +64,7 @@ func (d *delegation) ask(ctx context.Context, purpose, tmpl string, data *prompt
 // violation and the structural checks, which passed, stand.
 func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acceptance, round int) agents.Alignment {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Acceptance: a, Round: round}
-	call, err := d.ask(ctx, "judge", prompts.JudgeAlignment, data, d.rt.judgeTS)
+	call, err := d.ask(ctx, "judge", "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
 	var al agents.Alignment
 	if err == nil {
 		err = json.Unmarshal(call.Arguments, &al)
@@ -87,7 +85,7 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // passed the programmatic checks, is accepted.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int) agents.Verification {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round}
-	call, err := d.ask(ctx, "verify", prompts.VerifyReport, data, d.rt.verifyTS)
+	call, err := d.ask(ctx, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
 	var v agents.Verification
 	if err == nil {
 		err = json.Unmarshal(call.Arguments, &v)
@@ -106,11 +104,11 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 // escalateUp raises esc from this delegation (typ is escalation.raised or
 // clarification.asked) and returns its one resolution, which is also
 // recorded. Non-blocking escalations are noted for the delegator and resolved
-// at once.
-func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ EventType) agents.Resolution {
+// at once. site is where the escalation is raised (see Effects.NewID).
+func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ EventType, site string) agents.Resolution {
 	r := d.run
-	esc.ID = "e" + strconv.FormatInt(r.nEsc.Add(1), 10)
-	r.emit(&Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc})
+	esc.ID = r.fx.NewID("e", site)
+	r.emit(&Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc, Site: site})
 
 	var res agents.Resolution
 	if !esc.Blocking {
@@ -141,7 +139,15 @@ func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ
 // else the delegator's model, which answers or passes it further up.
 func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.Resolution, error) {
 	if d.parent == nil {
-		res, err := d.rt.opts.Principal.AnswerEscalation(ctx, esc)
+		dec, err := d.run.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal answer " + esc.ID},
+			func(ctx context.Context) (Decision, error) {
+				res, err := d.rt.opts.Principal.AnswerEscalation(ctx, esc)
+				return Decision{Resolution: &res}, err
+			})
+		var res agents.Resolution
+		if dec.Resolution != nil {
+			res = *dec.Resolution
+		}
 		if err == nil && res.By == "" {
 			res.By = "user"
 		}
@@ -149,7 +155,7 @@ func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.
 	}
 	p := d.parent
 	data := &prompts.Data{Goal: d.goal, Delegate: d.m.name, Escalation: esc}
-	call, err := p.ask(ctx, "answer", prompts.AnswerEscalation, data, d.rt.answerTS)
+	call, err := p.ask(ctx, "answer", "answer "+esc.ID, prompts.AnswerEscalation, data, d.rt.answerTS)
 	if err != nil {
 		if ctx.Err() != nil {
 			return agents.Resolution{}, err
@@ -173,7 +179,7 @@ func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.
 			up.Kind, up.Question, up.Options, up.Recommendation = a.Kind, a.Question, a.Options, a.Recommendation
 		}
 	}
-	return p.escalateUp(ctx, up, EventEscalationRaised), nil
+	return p.escalateUp(ctx, up, EventEscalationRaised, "up "+esc.ID), nil
 }
 
 func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agents.Result {
@@ -182,10 +188,11 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 		return agents.Errorf("refused: you may consult only %v", d.m.Consults)
 	}
 	r := d.run
-	id := "c" + strconv.FormatInt(r.nCons.Add(1), 10)
+	site := siteName(ctx)
+	id := r.fx.NewID("c", site)
 	c := agents.Consultation{From: d.m.name, Agent: peer.name, Question: a.Question, Context: a.Context}
 	asked := c
-	r.emit(&Event{Type: EventConsultationAsked, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: id, Consultation: &asked})
+	r.emit(&Event{Type: EventConsultationAsked, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: id, Consultation: &asked, Site: site})
 	data := &prompts.Data{Agent: peer.name, Role: peer.Agent.Role, Consultation: &c}
 	req := &model.Request{Messages: []model.Message{
 		{Role: model.RoleSystem, Content: d.render(prompts.ConsultSystem, data)},
@@ -194,9 +201,8 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	if err := d.meter.tokensLeft(); err != nil {
 		return agents.Errorf("consulting %s: %v", peer.name, err)
 	}
-	start := time.Now()
-	resp, err := peer.Agent.Model.Generate(model.WithTrace(ctx, retryTrace(d, peer, "consult")), req)
-	r.emit(modelEvent(d, peer, "consult", resp, time.Since(start), err))
+	conv := &conversation{d: d, m: peer, purpose: "consult", name: "consult " + id}
+	resp, err := conv.Generate(ctx, 1, req)
 	if err != nil {
 		return agents.Errorf("consulting %s failed: %v", peer.name, err)
 	}

@@ -159,11 +159,11 @@ func (r *run) carve(parent *delegation, req, def agents.Budget) *meter {
 }
 
 // delegate runs one delegation to its end and returns its outcome.
-func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string, reassignedFrom string) *Outcome {
+func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string, reassignedFrom, site string) *Outcome {
 	rt := r.rt
 	d := &delegation{
 		run: r, rt: rt, parent: parent, m: m, goal: goal,
-		id:        "d" + strconv.FormatInt(r.nDeleg.Add(1), 10),
+		id:        r.fx.NewID("d", site),
 		authority: grant,
 		effective: intersect(m.toolNames, grant),
 		sup:       rt.supervision(m),
@@ -175,7 +175,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	d.meter = r.carve(parent, goal.Budget, def)
 	delegator := d.delegatorName()
 	d.out = &Outcome{Run: r.id, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
-		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: rt.opts.Now()}
+		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: r.fx.Now()}
 	d.workTS = d.buildWorkTools()
 
 	wall := goal.Budget.WallTime
@@ -184,7 +184,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	}
 	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
 	r.emit(&Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
-		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs})
+		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site})
 
 	if wall > 0 {
 		var cancel context.CancelFunc
@@ -192,7 +192,6 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		defer cancel()
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, d)
-	ctx = model.WithTrace(ctx, retryTrace(d, m, "turn"))
 
 	return d.finish(d.safeWork(ctx), ctx.Err())
 }
@@ -211,12 +210,12 @@ func (d *delegation) delegatorName() string {
 	return d.parent.m.name
 }
 
-// retryTrace turns the retries of agent m's calls within d into
-// model.retried events, named like its model.called events.
-func retryTrace(d *delegation, m *member, purpose string) *model.Trace {
+// retryTrace turns the retries of agent m's call k within d into
+// model.retried events, named like its model.called event.
+func retryTrace(d *delegation, m *member, purpose string, k Key) *model.Trace {
 	return &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
 		d.run.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-			Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose,
+			Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 			Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 	}}
 }
@@ -276,14 +275,15 @@ func (d *delegation) work(ctx context.Context) error {
 		RepeatLimit: max(rt.limits.RepeatLimit, 0),
 		BeforeTurn:  d.beforeTurn,
 		Charge:      d.charge,
+		Effects:     &conversation{d: d, m: d.m, purpose: "turn"},
 	}
-	l.Hooks = d.hooks("turn")
+	l.Hooks.Violation = d.refused
 	l.Hooks.Prose = func(text string, n int) {
 		d.violation(nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
 		// The reminder, rendered only when needed, names the tools offered now.
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
-	l.Hooks.Repeated = d.onRepeated
+	l.Hooks.Repeated = func(ctx context.Context, call *model.ToolCall, n int) { d.onRepeated(ctx, call, n, l.Steps()) }
 	return l.Run(ctx)
 }
 
@@ -345,26 +345,8 @@ func (d *delegation) addChild(o *Outcome) {
 	d.mu.Unlock()
 }
 
-// hooks turn a loop's observations into events of this delegation. purpose
-// names the conversation: "turn" for the delegate's own, "judge", "answer",
-// "verify" for the asks it receives as a delegator.
-func (d *delegation) hooks(purpose string) agents.Hooks {
-	r := d.run
-	return agents.Hooks{
-		ModelCalled: func(req *model.Request, resp *model.Response, latency time.Duration, err error) {
-			r.emit(modelEvent(d, d.m, purpose, resp, latency, err))
-		},
-		ToolCalled: func(call *model.ToolCall) {
-			r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: purpose,
-				Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
-		},
-		ToolResult: func(call *model.ToolCall, res *agents.Result, latency time.Duration) {
-			r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: purpose,
-				Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
-		},
-		Violation: func(call *model.ToolCall, reason string) { d.violation(call, reason) },
-	}
-}
+// refused records a call the loop refused: a tool not offered now, or none.
+func (d *delegation) refused(call *model.ToolCall, reason string) { d.violation(call, reason) }
 
 func (d *delegation) violation(call *model.ToolCall, reason string) {
 	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: reason}
@@ -379,7 +361,7 @@ func (d *delegation) violation(call *model.ToolCall, reason string) {
 
 // onRepeated records a stall and puts it to the delegator, whose answer
 // reaches the delegate before its next turn.
-func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int) {
+func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n, turn int) {
 	reason := fmt.Sprintf("%s called %d times in a row with the same arguments", call.Name, n)
 	d.run.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
 		Tool: call.Name, Intervention: &Intervention{Action: ActionStalled, Reason: reason}})
@@ -389,7 +371,7 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n int
 	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: "runtime",
 		Question:       fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
 		Recommendation: "Change approach, or report what is done and what is not."}
-	res := d.escalateUp(ctx, esc, EventEscalationRaised)
+	res := d.escalateUp(ctx, esc, EventEscalationRaised, Key{Delegation: d.id, Turn: turn}.String()+"/stalled")
 	d.addNote("Your delegator answers the stall: " + formatResolution(res))
 }
 
@@ -411,7 +393,7 @@ func (d *delegation) finish(err, ctxErr error) *Outcome {
 		case errors.As(err, &be):
 			if be.Kind == "wall_time" {
 				// The deadline's cause was made before anything ran.
-				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.rt.opts.Now().Sub(d.out.Start).Milliseconds()}
+				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.fx.Now().Sub(d.out.Start).Milliseconds()}
 			}
 			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
 			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
@@ -439,7 +421,7 @@ func (d *delegation) finish(err, ctxErr error) *Outcome {
 	d.mu.Lock()
 	out := d.out
 	out.Status, out.Cause, out.Reason, out.Err = f.status, f.cause, f.reason, f.err
-	out.End = r.rt.opts.Now()
+	out.End = r.fx.Now()
 	out.Total = out.Usage
 	for _, c := range out.Children {
 		out.Total = out.Total.Add(c.Total)
@@ -500,10 +482,12 @@ func (d *delegation) buildWorkTools() *agents.Toolset {
 	return ts
 }
 
-// modelEvent is the model.called event of one call made by agent m within d.
-func modelEvent(d *delegation, m *member, purpose string, resp *model.Response, latency time.Duration, err error) *Event {
+// modelEvent is the model.called event of call k made by agent m within d:
+// the response in full, so that a resumed run need not call again.
+func modelEvent(d *delegation, m *member, purpose string, k Key, resp *model.Response, latency time.Duration, err error) *Event {
 	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, LatencyMS: float64(latency) / 1e6}
+		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
+		LatencyMS: float64(latency) / 1e6}
 	if err != nil {
 		e.Error = err.Error()
 	} else if resp != nil {
@@ -513,6 +497,17 @@ func modelEvent(d *delegation, m *member, purpose string, resp *model.Response, 
 		if resp.Model != e.Model {
 			e.ResponseModel = resp.Model
 		}
+		// The loop fills in missing call ids in place: the event keeps
+		// what the model said.
+		msg := resp.Message
+		msg.ToolCalls = slices.Clone(msg.ToolCalls)
+		for i, c := range msg.ToolCalls {
+			if len(c.Arguments) > 0 && !json.Valid(c.Arguments) {
+				msg.ToolCalls[i].Arguments = journalArgs(c.Arguments)
+				e.RawArguments = append(e.RawArguments, i)
+			}
+		}
+		e.Message = &msg
 	}
 	return e
 }

@@ -45,6 +45,7 @@ const (
 	EventGoalCompleted         EventType = "goal.completed"
 	EventGoalFailed            EventType = "goal.failed"
 	EventRunFinished           EventType = "run.finished"
+	EventRunResumed            EventType = "run.resumed"
 )
 
 // EventTypes lists every event type, in lifecycle order.
@@ -54,7 +55,7 @@ var EventTypes = []EventType{
 	EventEscalationResolved, EventConsultationAsked, EventConsultationAnswered, EventProgressReported,
 	EventSupervisionIntervened, EventGoalReported, EventReportVerified, EventGoalReassigned,
 	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventGoalCompleted, EventGoalFailed,
-	EventRunFinished,
+	EventRunFinished, EventRunResumed,
 }
 
 // Terminal reports whether t ends a delegation.
@@ -76,6 +77,23 @@ type Event struct {
 	// answers and verifications.
 	Agent string `json:"agent,omitempty"`
 
+	// Conversation, Turn and CallIndex key model.called, model.retried,
+	// tool.called and tool.result within the delegation, so that a resumed
+	// run finds what was recorded for each call (see Key): the
+	// conversation ("" for the delegate's own), the model turn in it from
+	// 1, and the call's index in the turn from 0.
+	Conversation string `json:"conversation,omitempty"`
+	Turn         int    `json:"turn,omitempty"`
+	CallIndex    int    `json:"call_index,omitempty"`
+	// Site is where the act that made this event's id was made (on
+	// goal.offered, escalation.raised, clarification.asked and
+	// consultation.asked), so that a resumed run gives it the same id.
+	Site string `json:"site,omitempty"`
+
+	// run.started: the team's digest and the caller's configuration.
+	TeamHash string          `json:"team_hash,omitempty"`
+	Config   json.RawMessage `json:"config,omitempty"`
+
 	// goal.offered, run.started
 	Goal           *agents.Goal `json:"goal,omitempty"`
 	Delegator      string       `json:"delegator,omitempty"`
@@ -92,6 +110,8 @@ type Event struct {
 	Decline      *agents.Decline      `json:"decline,omitempty"`
 	Report       *agents.Report       `json:"report,omitempty"`
 	Verification *agents.Verification `json:"verification,omitempty"`
+	// Checks, on report.verified, is what the goal's verifiers found.
+	Checks *Checks `json:"checks,omitempty"`
 
 	// escalation.*, clarification.asked, consultation.*
 	ID           string               `json:"id,omitempty"`
@@ -119,13 +139,21 @@ type Event struct {
 	// Purpose is "turn" (the delegate's own conversation), "judge",
 	// "answer", "verify" (asked as a delegator) or "consult"; model.called,
 	// model.retried, tool.called and tool.result carry it.
-	Purpose      string       `json:"purpose,omitempty"`
-	Usage        *model.Usage `json:"usage,omitempty"`
-	LatencyMS    float64      `json:"latency_ms,omitempty"`
-	FinishReason string       `json:"finish_reason,omitempty"`
-	Attempt      int          `json:"attempt,omitempty"`
-	WaitMS       float64      `json:"wait_ms,omitempty"`
-	Error        string       `json:"error,omitempty"`
+	Purpose string       `json:"purpose,omitempty"`
+	Usage   *model.Usage `json:"usage,omitempty"`
+	// Message, on model.called, is the model's answer in full: its text
+	// and its tool calls with their arguments.
+	Message *model.Message `json:"message,omitempty"`
+	// RawArguments lists the tool calls of Message whose arguments were
+	// not JSON, and are recorded as a JSON string of what the model wrote.
+	RawArguments []int   `json:"raw_arguments,omitempty"`
+	LatencyMS    float64 `json:"latency_ms,omitempty"`
+	FinishReason string  `json:"finish_reason,omitempty"`
+	// Attempt is the attempt of model.retried, and the resume's number on
+	// run.resumed (from 1).
+	Attempt int     `json:"attempt,omitempty"`
+	WaitMS  float64 `json:"wait_ms,omitempty"`
+	Error   string  `json:"error,omitempty"`
 
 	// budget.exceeded: the budget's kind, limit and use.
 	Limit int64 `json:"limit,omitempty"`

@@ -69,7 +69,7 @@ func TestInvariant1_GatedRefusesOutsideAnAlignedDelegation(t *testing.T) {
 			ctx := t.Context()
 			var d *delegation
 			if !tc.noDeleg {
-				r := &run{rt: rt, id: "test"}
+				r := rt.newRun("test")
 				d = &delegation{run: r, rt: rt, id: "d1", m: m, goal: &agents.Goal{Objective: "x"}, effective: tc.effective, out: &Outcome{}}
 				d.state.Store(tc.state)
 				ctx = context.WithValue(ctx, ctxKey{}, d)
@@ -104,7 +104,7 @@ func TestInvariant2_OnDelegateRefusesPastTheDepthLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run{rt: rt, id: "test"}
+	r := rt.newRun("test")
 	goal := &agents.Goal{Intent: "i", Objective: "o"}
 	d := &delegation{run: r, rt: rt, id: "d1", m: rt.members["lead"], goal: goal, depth: 1, out: &Outcome{}}
 	d.meter = r.carve(nil, agents.Budget{Steps: 10}, agents.Budget{})

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -192,6 +193,14 @@ type Options struct {
 	ToolChoice string
 	// Now is the clock of the events; default time.Now.
 	Now func() time.Time
+	// Effects returns the effects of the run named run: the seam through
+	// which its model calls, tool calls, decisions, clock and ids go (see
+	// Effects). Default: NewLiveEffects(Now).
+	Effects func(run string) Effects
+	// Config is recorded on run.started as is: the run's configuration as
+	// the caller sees it (a command line's flags and team file), so that the
+	// journal alone suffices to resume it. It must hold no secret.
+	Config json.RawMessage
 }
 
 // DefaultSupervision is the supervision of an agent with no track record: the

@@ -157,7 +157,18 @@ func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
 		d.violation(nil, g.name+" is beyond the delegation's authority")
 		return agents.Errorf("refused: %s is not granted to you", g.name)
 	}
-	return g.Tool.Call(ctx, args)
+	site := siteFrom(ctx)
+	if site == nil {
+		return g.Tool.Call(ctx, args) // not from a conversation: nothing to record
+	}
+	if p := d.run.replay; p != nil && p.inFlight(site.key) {
+		if res, ok := d.recoverInFlight(ctx, site, g.Tool); ok {
+			return res
+		}
+	}
+	c := d.run.fx.CallTool(ctx, site.key, g.Tool, site.call)
+	site.latency = c.Latency
+	return c.Result
 }
 
 // Concurrent passes through the wrapped tool's setting.
@@ -184,7 +195,15 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	case len(gaps) > 0:
 		al = agents.Alignment{Aligned: false, Gaps: gaps, By: "structural"}
 	case d.parent == nil:
-		judged, err := d.rt.opts.Principal.JudgeAcceptance(ctx, d.goal, d.m.name, a)
+		dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal judge", Turn: round},
+			func(ctx context.Context) (Decision, error) {
+				al, err := d.rt.opts.Principal.JudgeAcceptance(ctx, d.goal, d.m.name, a)
+				return Decision{Alignment: &al}, err
+			})
+		var judged agents.Alignment
+		if dec.Alignment != nil {
+			judged = *dec.Alignment
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return agents.Result{Content: "cancelled", IsError: true} // the loop ends with the context's cause
@@ -285,14 +304,14 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	}
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
 		Recommendation: a.Recommendation, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal}
-	res := d.escalateUp(ctx, esc, EventClarificationAsked)
+	res := d.escalateUp(ctx, esc, EventClarificationAsked, siteName(ctx))
 	return agents.Result{Content: formatResolution(res)}
 }
 
 func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {
 	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
 		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
-	res := d.escalateUp(ctx, esc, EventEscalationRaised)
+	res := d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx))
 	return agents.Result{Content: formatResolution(res)}
 }
 
@@ -319,21 +338,32 @@ func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) a
 	steps := d.out.Steps
 	d.mu.Unlock()
 	iv := Intervention{Action: ActionContinue}
+	k := Key{Delegation: d.id, Conversation: "supervise"}
+	if site := siteFrom(ctx); site != nil {
+		k.Turn, k.Call = site.key.Turn, site.key.Call
+	}
 	if sv := d.rt.opts.Supervisor; sv != nil {
-		_, left, _, bounded := d.meter.remaining()
-		spent := d.meter.tokens.Load()
-		var budget int64 // 0: unbounded
-		if bounded {
-			budget = spent + left
+		dec, _ := r.fx.Decide(ctx, k, func(ctx context.Context) (Decision, error) {
+			_, left, _, bounded := d.meter.remaining()
+			spent := d.meter.tokens.Load()
+			var budget int64 // 0: unbounded
+			if bounded {
+				budget = spent + left
+			}
+			iv := sv(ctx, ProgressInfo{Delegation: d.id, Agent: d.m.name, Delegator: d.delegatorName(), Goal: d.goal,
+				Progress: *p, Steps: steps, Tokens: spent, Budget: budget})
+			return Decision{Intervention: &iv}, nil
+		})
+		if dec.Intervention != nil {
+			iv = *dec.Intervention
 		}
-		iv = sv(ctx, ProgressInfo{Delegation: d.id, Agent: d.m.name, Delegator: d.delegatorName(), Goal: d.goal,
-			Progress: *p, Steps: steps, Tokens: spent, Budget: budget})
 	}
 	if p.Stalled && iv.Action == ActionContinue {
 		iv = Intervention{Action: ActionStalled, Reason: "the delegate reports it is stalled"}
 	}
 	if iv.Action != ActionContinue && iv.Action != "" {
-		r.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Intervention: &iv})
+		r.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Intervention: &iv,
+			Conversation: k.Conversation, Turn: k.Turn, CallIndex: k.Call})
 	}
 	switch iv.Action {
 	case ActionHalt:
@@ -358,13 +388,30 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	r.emit(&Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
 
 	findings := reportGaps(d.goal, rep)
-	var unmet []string
-	for _, v := range d.goal.Verifiers {
-		u, err := v(d.goal, rep)
-		if err != nil {
-			findings = append(findings, "a verifier could not check: "+err.Error())
+	var checks *Checks
+	if len(d.goal.Verifiers) > 0 {
+		dec, _ := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "checks", Turn: round}, func(context.Context) (Decision, error) {
+			c := &Checks{}
+			for _, v := range d.goal.Verifiers {
+				u, err := v(d.goal, rep)
+				if err != nil {
+					c.Errors = append(c.Errors, err.Error())
+				}
+				c.Unmet = append(c.Unmet, u...)
+			}
+			return Decision{Checks: c}, nil
+		})
+		checks = dec.Checks
+		if checks == nil {
+			checks = &Checks{Errors: []string{"no verifier answered"}}
 		}
-		unmet = append(unmet, u...)
+	}
+	var unmet []string
+	if checks != nil {
+		for _, e := range checks.Errors {
+			findings = append(findings, "a verifier could not check: "+e)
+		}
+		unmet = checks.Unmet
 	}
 	for _, u := range unmet {
 		findings = append(findings, "verifier: "+u)
@@ -376,7 +423,15 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	case d.parent == nil:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
-			v, err := pv.VerifyReport(ctx, d.goal, d.m.name, rep)
+			dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal verify", Turn: round},
+				func(ctx context.Context) (Decision, error) {
+					v, err := pv.VerifyReport(ctx, d.goal, d.m.name, rep)
+					return Decision{Verification: &v}, err
+				})
+			var v agents.Verification
+			if dec.Verification != nil {
+				v = *dec.Verification
+			}
 			switch {
 			case err != nil && ctx.Err() != nil:
 				return agents.Result{Content: "cancelled", IsError: true}
@@ -407,7 +462,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		d.out.Revisions++
 	}
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver})
+	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver, Checks: checks})
 	switch ver.Verdict {
 	case agents.VerdictAccept:
 		d.setFinal(StatusCompleted, "", "")
@@ -497,7 +552,7 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	}
 	d.fanOut++
 	d.mu.Unlock()
-	out := r.entrust(ctx, d, target, goal, grant)
+	out := r.entrust(ctx, d, target, goal, grant, siteName(ctx))
 	d.addChild(out)
 	res := delegateResult{Delegation: out.Delegation, Agent: out.Agent, Status: out.Status, Reason: out.Reason}
 	if out.Report != nil && out.Status == StatusCompleted {

@@ -10,13 +10,15 @@ package orchestrator
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -36,6 +38,8 @@ type Runtime struct {
 	grants  []string
 	known   map[string]bool
 	allTool []string // every tool of every member, for plan checks
+	// teamHash is the digest of the team that run.started records.
+	teamHash string
 
 	offerTS  *agents.Toolset
 	escalate agents.Tool
@@ -89,6 +93,7 @@ func New(team Team, opts *Options) (*Runtime, error) {
 	if err := rt.buildTools(); err != nil {
 		return nil, err
 	}
+	rt.teamHash = hashTeam(&rt.team)
 	return rt, nil
 }
 
@@ -159,6 +164,36 @@ func (rt *Runtime) validate() error {
 	return nil
 }
 
+// hashTeam digests what a team is made of: its lead, grants and members'
+// names, roles, models, tools, delegates, consultations, budgets and
+// supervision.
+func hashTeam(t *Team) string {
+	type memberDigest struct {
+		Name, Role, Model string
+		Tools             []string
+		DelegatesTo       []string
+		Consults          []string
+		Budget            agents.Budget
+		Supervision       *Supervision
+	}
+	v := struct {
+		Lead    string
+		Grants  []string
+		Members []memberDigest
+	}{Lead: t.Lead, Grants: t.Grants}
+	for _, m := range t.Members {
+		md := memberDigest{Name: m.Agent.Name, Role: m.Agent.Role, Model: m.Agent.Model.Name(),
+			DelegatesTo: m.DelegatesTo, Consults: m.Consults, Budget: m.Budget, Supervision: m.Supervision}
+		for _, tl := range m.Agent.Tools {
+			md.Tools = append(md.Tools, tl.Def().Name)
+		}
+		v.Members = append(v.Members, md)
+	}
+	b, _ := json.Marshal(v)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
 // Team returns the team the runtime runs.
 func (rt *Runtime) Team() Team { return rt.team }
 
@@ -168,10 +203,11 @@ func (rt *Runtime) Team() Team { return rt.team }
 // *GoalError (matching ErrDeclined or ErrFailed), joined with any error a
 // Sink returned. The outcome is never nil.
 func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) {
-	r := &run{rt: rt, id: rt.opts.RunID}
-	if r.id == "" {
-		r.id = NewRunID(rt.opts.Now())
+	id := rt.opts.RunID
+	if id == "" {
+		id = NewRunID(rt.opts.Now())
 	}
+	r := rt.newRun(id)
 	g := goal
 	if g.Intent == "" {
 		g.Intent = g.Objective
@@ -186,15 +222,43 @@ func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) 
 	if g.Budget.WallTime == 0 {
 		g.Budget.WallTime = rt.opts.Budget.WallTime
 	}
-	// The goal's tools narrow what the team grants.
-	grant := rt.grants
-	if g.Tools != nil {
-		grant = intersect(g.Tools, rt.grants)
+	r.emit(rt.startEvent(&g))
+	return r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
+}
+
+// siteRoot is where the root delegation is made.
+const siteRoot = "root"
+
+func (rt *Runtime) newRun(id string) *run {
+	r := &run{rt: rt, id: id}
+	if rt.opts.Effects != nil {
+		r.fx = rt.opts.Effects(id)
+	} else {
+		r.fx = NewLiveEffects(rt.opts.Now)
 	}
-	r.emit(&Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: &g})
-	out := r.entrust(ctx, nil, rt.lead, &g, grant)
+	return r
+}
+
+// startEvent is the run.started event of a run of g: the goal, the team's
+// hash and the caller's configuration.
+func (rt *Runtime) startEvent(g *agents.Goal) *Event {
+	return &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config}
+}
+
+// rootGrant is what the root delegation of g may use: the goal's tools
+// narrow what the team grants.
+func (rt *Runtime) rootGrant(g *agents.Goal) []string {
+	if g.Tools != nil {
+		return intersect(g.Tools, rt.grants)
+	}
+	return rt.grants
+}
+
+// finishRun emits run.finished for the root's outcome and returns the run's
+// outcome and error.
+func (r *run) finishRun(out *Outcome) (*Outcome, error) {
 	total := out.Total
-	r.emit(&Event{Type: EventRunFinished, Agent: rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
+	r.emit(&Event{Type: EventRunFinished, Agent: r.rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
 	err := out.Error()
 	r.mu.Lock()
 	if r.sinkErr != nil {
@@ -223,21 +287,43 @@ func NewRunID(t time.Time) string {
 type run struct {
 	rt *Runtime
 	id string
+	fx Effects
+	// replay, when the run is resumed or replayed, holds its journal.
+	replay *replay
+	// observe, when set, sees every event instead of the sinks (Replay).
+	observe func(*Event)
 
 	mu      sync.Mutex // orders events: seq, time and sinks
 	seq     int64
 	sinkErr error
-
-	nDeleg, nEsc, nCons atomic.Int64
 }
 
+// emit numbers e, stamps it and sends it to the sinks. An event a resumed
+// run emits again, which its journal holds, is not sent.
 func (r *run) emit(e *Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock() // a panicking sink must not leave the run locked
+	e.Run = r.id
+	if r.replay != nil {
+		if old, ok := r.replay.again(e); ok {
+			e.Time = old.Time
+			if r.observe != nil {
+				r.seq++
+				e.Seq = r.seq
+				r.observe(e)
+			} else {
+				e.Seq = old.Seq
+			}
+			return
+		}
+	}
 	r.seq++
 	e.Seq = r.seq
-	e.Time = r.rt.opts.Now()
-	e.Run = r.id
+	e.Time = r.fx.Now()
+	if r.observe != nil {
+		r.observe(e)
+		return
+	}
 	for _, s := range r.rt.opts.Sinks {
 		if err := s.Emit(e); err != nil && r.sinkErr == nil {
 			r.sinkErr = err
@@ -260,8 +346,8 @@ func (rt *Runtime) invalidGoal(g *agents.Goal) string {
 
 // entrust delegates goal to m and, while it is not completed and another
 // agent can take it, reassigns it.
-func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string) *Outcome {
-	out := r.delegate(ctx, parent, m, goal, grant, "")
+func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string, site string) *Outcome {
+	out := r.delegate(ctx, parent, m, goal, grant, "", site)
 	if parent == nil {
 		return out
 	}
@@ -278,7 +364,7 @@ func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *
 		r.emit(&Event{Type: EventGoalReassigned, Delegation: out.Delegation, Parent: parent.id, Agent: next.name,
 			Delegator: parent.m.name, Reason: out.Reason})
 		parent.addChild(out)
-		out = r.delegate(ctx, parent, next, goal, grant, out.Delegation)
+		out = r.delegate(ctx, parent, next, goal, grant, out.Delegation, site+"/reassigned "+strconv.Itoa(len(tried)-1))
 	}
 	return out
 }

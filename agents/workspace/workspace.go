@@ -7,6 +7,7 @@ package workspace
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -94,6 +95,7 @@ func (w *Workspace) Tools() []agents.Tool {
 		Name:        ToolReadFile,
 		Description: "Read a UTF-8 text file of the workspace (at most 1 MiB). Paths are relative to the workspace root.",
 		Concurrent:  true,
+		Idempotent:  true,
 	}, w.readFile))
 	write := must(agents.DefineTool(agents.ToolSpec{
 		Name:        ToolWriteFile,
@@ -103,8 +105,9 @@ func (w *Workspace) Tools() []agents.Tool {
 		Name:        ToolListFiles,
 		Description: "List a directory of the workspace: one entry a line, directories ending with /. Paths are relative to the workspace root.",
 		Concurrent:  true,
+		Idempotent:  true,
 	}, w.listFiles))
-	return []agents.Tool{read, write, list}
+	return []agents.Tool{read, &writeTool{Tool: write, w: w}, list}
 }
 
 // must panics on a tool definition error: the argument types are fixed in
@@ -183,7 +186,42 @@ func (w *Workspace) writeFile(_ context.Context, in WriteFileArgs) (agents.Resul
 	if err := w.root.WriteFile(name, []byte(in.Content), 0o644); err != nil {
 		return failure(in.Path, err), nil
 	}
-	return agents.Result{Content: fmt.Sprintf("wrote %d bytes to %s", len(in.Content), filepath.ToSlash(name))}, nil
+	return wrote(name, in.Content), nil
+}
+
+// wrote is the result of a write of content to the file name.
+func wrote(name, content string) agents.Result {
+	return agents.Result{Content: fmt.Sprintf("wrote %d bytes to %s", len(content), filepath.ToSlash(name))}
+}
+
+// writeTool is write_file, which a resumed run can reconcile: a write
+// interrupted by a crash took effect when the file holds the content it was
+// called with.
+type writeTool struct {
+	agents.Tool
+	w *Workspace
+}
+
+// Reconcile reports whether the file named by args holds args' content.
+func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.Result, bool, error) {
+	var in WriteFileArgs
+	if err := json.Unmarshal(args, &in); err != nil {
+		return agents.Result{}, false, nil // the call fails again, harmlessly
+	}
+	name, _, ok := local(in.Path)
+	if !ok || name == "." {
+		return agents.Result{}, false, nil
+	}
+	b, err := t.w.root.ReadFile(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return agents.Result{}, false, nil
+	case err != nil:
+		return agents.Result{}, false, err
+	case string(b) != in.Content:
+		return agents.Result{}, false, nil
+	}
+	return wrote(name, in.Content), true, nil
 }
 
 func (w *Workspace) listFiles(_ context.Context, in ListFilesArgs) (agents.Result, error) {

@@ -1,0 +1,223 @@
+package orchestrator
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// Key names one effect of a run by where it falls in the run, so that a
+// replay can find what was recorded for it: the delegation it belongs to,
+// the conversation (empty for the delegate's own; "judge d2 1", "answer e1",
+// "verify d2 1", "consult c1" for the side conversations of a delegator or a
+// consulted peer; "principal judge", "principal answer e1", "principal
+// verify", "checks", "supervise" for the decisions made outside any model),
+// the model turn in it (from 1, or the round), and the tool call's index in
+// that turn (from 0).
+type Key struct {
+	Delegation   string
+	Conversation string
+	Turn         int
+	Call         int
+}
+
+// String returns the key as one word, e.g. "d2/t3/c0" or "d1/judge d2 1/t1/c0".
+func (k Key) String() string {
+	s := k.Delegation
+	if k.Conversation != "" {
+		s += "/" + k.Conversation
+	}
+	return s + "/t" + strconv.Itoa(k.Turn) + "/c" + strconv.Itoa(k.Call)
+}
+
+// Generated is what a model call produced.
+type Generated struct {
+	Response *model.Response
+	Latency  time.Duration
+}
+
+// Called is what an action tool call produced.
+type Called struct {
+	Result  agents.Result
+	Latency time.Duration
+}
+
+// Decision is the answer of someone outside the run's models: the
+// Principal's judgement of the lead's acceptance, its answer to an
+// escalation or its verification of the lead's report, a Supervisor's
+// intervention, or the outcome of a goal's programmatic verifiers. One field
+// is set.
+type Decision struct {
+	Alignment    *agents.Alignment    `json:"alignment,omitempty"`
+	Resolution   *agents.Resolution   `json:"resolution,omitempty"`
+	Verification *agents.Verification `json:"verification,omitempty"`
+	Intervention *Intervention        `json:"intervention,omitempty"`
+	Checks       *Checks              `json:"checks,omitempty"`
+}
+
+// Checks is what a goal's programmatic verifiers found of a report: the
+// criteria they found unmet, and the errors of those that could not check.
+type Checks struct {
+	Unmet  []string `json:"unmet,omitempty"`
+	Errors []string `json:"errors,omitempty"`
+}
+
+// Effects is the seam through which a run does everything that its inputs
+// do not determine: model calls, action tool calls, the decisions of the
+// Principal, a Supervisor and a goal's verifiers, the clock, and ids. The
+// orchestration code around it is deterministic given what it returns: run
+// twice on the same goal with Effects that return the same values for the
+// same keys, a run emits the same events (save their times) and ends with the
+// same outcome. Live effects call through; the effects of a resumed run
+// return what the journal recorded for each key and call through for the
+// rest. A durable-execution engine implements it with each method an
+// activity (or, for Decide, a signal) and NewID and Now from its own
+// deterministic sources. DESIGN.md states the rules.
+//
+// Implementations must be safe for concurrent use: the delegations of a run
+// and the concurrent tool calls of one turn call them at once.
+type Effects interface {
+	// Generate makes one model call: m answers req.
+	Generate(ctx context.Context, k Key, m model.Model, req *model.Request) (Generated, error)
+	// CallTool makes one call of an action tool (never a protocol tool: those
+	// are the orchestration itself).
+	CallTool(ctx context.Context, k Key, t agents.Tool, call *model.ToolCall) Called
+	// Decide gets a decision from outside the run's models; ask gets it live.
+	Decide(ctx context.Context, k Key, ask func(context.Context) (Decision, error)) (Decision, error)
+	// NewID returns a fresh id of a delegation ("d"), an escalation ("e") or
+	// a consultation ("c"): the prefix and a number. site says where in the
+	// run it is made, so that a replay gives the same act the same id.
+	NewID(kind, site string) string
+	// Now is the clock of the run's events, outcomes and budgets.
+	Now() time.Time
+}
+
+// LiveEffects are the effects of a run that calls through: models answer,
+// tools run, the Principal is asked, ids count from 1 per kind.
+type LiveEffects struct {
+	// Clock is the clock; nil means time.Now.
+	Clock func() time.Time
+
+	mu  sync.Mutex
+	ids map[string]int
+}
+
+// NewLiveEffects returns live effects whose clock is now (nil: time.Now).
+func NewLiveEffects(now func() time.Time) *LiveEffects { return &LiveEffects{Clock: now} }
+
+// Generate calls m.
+func (l *LiveEffects) Generate(ctx context.Context, _ Key, m model.Model, req *model.Request) (Generated, error) {
+	start := time.Now()
+	resp, err := m.Generate(ctx, req)
+	return Generated{Response: resp, Latency: time.Since(start)}, err
+}
+
+// CallTool calls t.
+func (l *LiveEffects) CallTool(ctx context.Context, _ Key, t agents.Tool, call *model.ToolCall) Called {
+	start := time.Now()
+	res := t.Call(ctx, call.Arguments)
+	return Called{Result: res, Latency: time.Since(start)}
+}
+
+// Decide calls ask.
+func (l *LiveEffects) Decide(ctx context.Context, _ Key, ask func(context.Context) (Decision, error)) (Decision, error) {
+	return ask(ctx)
+}
+
+// NewID returns kind followed by the next number of that kind.
+func (l *LiveEffects) NewID(kind, _ string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ids == nil {
+		l.ids = map[string]int{}
+	}
+	l.ids[kind]++
+	return kind + strconv.Itoa(l.ids[kind])
+}
+
+// Now returns the clock's time.
+func (l *LiveEffects) Now() time.Time {
+	if l.Clock == nil {
+		return time.Now()
+	}
+	return l.Clock()
+}
+
+// callSite is where a tool call falls, carried by the context of its
+// handler: protocol acts made by the call are named after it.
+type callSite struct {
+	key  Key
+	call *model.ToolCall
+	// latency, when set by an action tool's effect, is the call's recorded
+	// duration rather than the handler's.
+	latency time.Duration
+}
+
+type siteKey struct{}
+
+func siteFrom(ctx context.Context) *callSite {
+	s, _ := ctx.Value(siteKey{}).(*callSite)
+	return s
+}
+
+// siteName names the tool call of ctx, "" outside one.
+func siteName(ctx context.Context) string {
+	if s := siteFrom(ctx); s != nil {
+		return s.key.String()
+	}
+	return ""
+}
+
+// conversation routes one conversation's model and tool calls through the
+// run's effects and records each as events: it is the agents.LoopEffects of
+// the loops the runtime runs.
+type conversation struct {
+	d       *delegation // the delegation whose events these are
+	m       *member     // who answers: d.m, or the consulted peer
+	purpose string      // "turn", "judge", "answer", "verify" or "consult"
+	name    string      // the Key's Conversation
+	// onResult, when set, sees each tool call's result (an ask's capture).
+	onResult func(call *model.ToolCall, res *agents.Result)
+}
+
+func (c *conversation) key(turn, index int) Key {
+	return Key{Delegation: c.d.id, Conversation: c.name, Turn: turn, Call: index}
+}
+
+// Generate makes the model call of a turn and records it as model.called.
+func (c *conversation) Generate(ctx context.Context, turn int, req *model.Request) (*model.Response, error) {
+	k := c.key(turn, 0)
+	ctx = model.WithTrace(ctx, retryTrace(c.d, c.m, c.purpose, k))
+	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
+	c.d.run.emit(modelEvent(c.d, c.m, c.purpose, k, g.Response, g.Latency, err))
+	return g.Response, err
+}
+
+// CallTool runs a tool call and records it as tool.called and tool.result.
+// Protocol tools run their handlers, which are orchestration; action tools
+// (behind gated) reach the effects.
+func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.Tool, call *model.ToolCall) agents.Result {
+	d, r := c.d, c.d.run
+	k := c.key(turn, index)
+	r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
+		Conversation: c.name, Turn: turn, CallIndex: index,
+		Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
+	site := &callSite{key: k, call: call}
+	start := time.Now()
+	res := t.Call(context.WithValue(ctx, siteKey{}, site), call.Arguments)
+	latency := time.Since(start)
+	if site.latency > 0 {
+		latency = site.latency
+	}
+	r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
+		Conversation: c.name, Turn: turn, CallIndex: index,
+		Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
+	if c.onResult != nil {
+		c.onResult(call, &res)
+	}
+	return res
+}

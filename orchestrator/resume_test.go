@@ -1,0 +1,376 @@
+package orchestrator_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// counted is a model that counts its calls.
+type counted struct {
+	model.Model
+	n *atomic.Int64
+}
+
+func (c counted) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	c.n.Add(1)
+	return c.Model.Generate(ctx, req)
+}
+
+// countedTool is a tool that counts its calls.
+type countedTool struct {
+	agents.Tool
+	n *atomic.Int64
+}
+
+func (c countedTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	c.n.Add(1)
+	return c.Tool.Call(ctx, args)
+}
+
+func (c countedTool) Idempotent() bool { return agents.IsIdempotent(c.Tool) }
+
+func (c countedTool) Reconcile(ctx context.Context, args json.RawMessage) (agents.Result, bool, error) {
+	if rc, ok := c.Tool.(agents.Reconciler); ok {
+		return rc.Reconcile(ctx, args)
+	}
+	return agents.Result{}, false, errors.New("cannot tell")
+}
+
+// randomRun is a random team of simulators (a chain of one to three agents,
+// each with a random persona and supervision) and a random goal.
+type randomRun struct {
+	personas []sim.Persona
+	sup      []*orchestrator.Supervision
+	goal     agents.Goal
+	limits   orchestrator.Limits
+}
+
+func newRandomRun(seed uint64) randomRun {
+	rng := rand.New(rand.NewPCG(seed, seed*7919))
+	personas := append([]sim.Persona{sim.Default, sim.Default}, sim.Personas...)
+	n := 1 + rng.IntN(3)
+	var rr randomRun
+	for range n {
+		rr.personas = append(rr.personas, personas[rng.IntN(len(personas))])
+		s := &orchestrator.Supervision{Level: "test", ModelJudge: rng.IntN(2) == 0, ModelVerify: rng.IntN(2) == 0, ProgressEvery: rng.IntN(4)}
+		rr.sup = append(rr.sup, s)
+	}
+	objectives := []string{"Write notes.md about delegation", "Write a haiku about trust to haiku.txt", "Summarise the plan into plan.md"}
+	rr.goal = agents.Goal{Objective: objectives[rng.IntN(len(objectives))]}
+	for i := range rng.IntN(3) {
+		rr.goal.Criteria = append(rr.goal.Criteria, fmt.Sprintf("criterion %d holds", i+1))
+	}
+	for i := range rng.IntN(2) {
+		rr.goal.Constraints = append(rr.goal.Constraints, fmt.Sprintf("constraint %d is kept", i+1))
+	}
+	rr.limits = orchestrator.Limits{DefaultSteps: 8 + rng.IntN(10)}
+	return rr
+}
+
+// team builds the random team on a workspace in dir; models and tools count
+// their calls in calls and runs.
+func (rr randomRun) team(t *testing.T, dir string, calls, runs *atomic.Int64) orchestrator.Team {
+	t.Helper()
+	ws, err := workspace.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	var tools []agents.Tool
+	for _, tl := range ws.Tools() {
+		tools = append(tools, countedTool{tl, runs})
+	}
+	var team orchestrator.Team
+	for i, p := range rr.personas {
+		name := fmt.Sprintf("agent%d", i)
+		m := orchestrator.Member{Agent: &agents.Agent{Name: name, Role: "works on " + name + "'s part",
+			Model: counted{sim.New("sim", &sim.Options{Persona: p}), calls}, Tools: tools}, Supervision: rr.sup[i]}
+		if i+1 < len(rr.personas) {
+			m.DelegatesTo = []string{fmt.Sprintf("agent%d", i+1)}
+		}
+		team.Members = append(team.Members, m)
+	}
+	team.Lead = "agent0"
+	return team
+}
+
+// journalOf writes events as a journal and reads them back.
+func journalOf(t testing.TB, events []*orchestrator.Event) []*orchestrator.Event {
+	t.Helper()
+	var buf bytes.Buffer
+	j := orchestrator.NewJournal(&buf)
+	for _, e := range events {
+		if err := j.Emit(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	got, _, err := orchestrator.ReadJournal(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// timeless is an event as JSON without its time and latency, which a replay
+// does not reproduce for the acts that are not effects.
+func timeless(t testing.TB, e *orchestrator.Event) string {
+	t.Helper()
+	c := *e
+	c.Time, c.LatencyMS = time.Time{}, 0
+	b, err := json.Marshal(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// Replaying a full journal through the effect seam reproduces the identical
+// event sequence (times and latencies aside) and the same outcome, without
+// calling any model or tool.
+func TestReplayReproducesTheJournal(t *testing.T) {
+	for seed := range uint64(40) {
+		rr := newRandomRun(seed)
+		t.Run(fmt.Sprintf("seed%d-%v", seed, rr.personas), func(t *testing.T) {
+			var calls, runs atomic.Int64
+			rt, mem := newRuntime(t, rr.team(t, t.TempDir(), &calls, &runs), &orchestrator.Options{Limits: rr.limits})
+			out, _ := rt.Run(t.Context(), rr.goal)
+			recorded := journalOf(t, mem.Events())
+			if calls.Load() == 0 {
+				t.Fatal("the run called no model")
+			}
+
+			var calls2, runs2 atomic.Int64
+			rt2, mem2 := newRuntime(t, rr.team(t, t.TempDir(), &calls2, &runs2), &orchestrator.Options{Limits: rr.limits})
+			got, out2, _ := rt2.Replay(t.Context(), recorded)
+			if n := calls2.Load(); n != 0 {
+				t.Errorf("the replay called models %d times", n)
+			}
+			if n := runs2.Load(); n != 0 {
+				t.Errorf("the replay ran tools %d times", n)
+			}
+			if n := len(mem2.Events()); n != 0 {
+				t.Errorf("the replay sent %d events to the sinks", n)
+			}
+			if len(got) != len(recorded) {
+				t.Errorf("replay emitted %d events, the journal holds %d", len(got), len(recorded))
+			}
+			for i := range min(len(got), len(recorded)) {
+				if a, b := timeless(t, got[i]), timeless(t, recorded[i]); a != b {
+					t.Fatalf("event %d differs:\nreplay  %s\njournal %s", i+1, a, b)
+				}
+			}
+			if out2 == nil || out2.Status != out.Status || out2.Total != out.Total || out2.Cause != out.Cause {
+				t.Errorf("outcome: replay %+v, run %+v", out2, out)
+			}
+		})
+	}
+}
+
+// The events a random run emitted cover the phases the property test is
+// meant to exercise, so that it cannot pass on trivial runs only.
+func TestReplayRandomRunsCoverThePhases(t *testing.T) {
+	seen := map[orchestrator.EventType]bool{}
+	for seed := range uint64(40) {
+		rr := newRandomRun(seed)
+		var calls, runs atomic.Int64
+		rt, mem := newRuntime(t, rr.team(t, t.TempDir(), &calls, &runs), &orchestrator.Options{Limits: rr.limits})
+		rt.Run(t.Context(), rr.goal)
+		for _, e := range mem.Events() {
+			seen[e.Type] = true
+		}
+	}
+	var missing []string
+	for _, typ := range []orchestrator.EventType{orchestrator.EventGoalAccepted, orchestrator.EventAlignmentJudged,
+		orchestrator.EventToolResult, orchestrator.EventProtocolViolation, orchestrator.EventEscalationRaised,
+		orchestrator.EventClarificationAsked, orchestrator.EventReportVerified, orchestrator.EventGoalFailed,
+		orchestrator.EventGoalCompleted, orchestrator.EventProgressReported} {
+		if !seen[typ] {
+			missing = append(missing, string(typ))
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("no random run emitted %s", strings.Join(missing, ", "))
+	}
+}
+
+// A run stopped after any number of its events and resumed from that
+// prefix of its journal ends as the whole run did: no recorded tool result is
+// produced again, no recorded model call is made again, every delegation
+// ends once, and the resumed journal reads as one run.
+func TestResumeFromEveryPrefix(t *testing.T) {
+	for seed := uint64(0); seed < 40; seed += 5 {
+		rr := newRandomRun(seed)
+		var calls, runs atomic.Int64
+		dir := t.TempDir()
+		rt, mem := newRuntime(t, rr.team(t, dir, &calls, &runs), &orchestrator.Options{Limits: rr.limits})
+		out, _ := rt.Run(t.Context(), rr.goal)
+		full := journalOf(t, mem.Events())
+		for n := 1; n < len(full); n++ {
+			prefix := full[:n]
+			var calls2, runs2 atomic.Int64
+			rt2, mem2 := newRuntime(t, rr.team(t, dir, &calls2, &runs2), &orchestrator.Options{Limits: rr.limits})
+			out2, _ := rt2.Resume(t.Context(), prefix)
+			if out2 == nil {
+				t.Fatalf("seed %d, %d events: no outcome", seed, n)
+			}
+			added := mem2.Events()
+			if len(added) == 0 || added[0].Type != orchestrator.EventRunResumed || added[0].Seq != prefix[n-1].Seq+1 {
+				t.Fatalf("seed %d, %d events: the resume does not begin with run.resumed numbered after the journal: %v", seed, n, types(added[:min(1, len(added))]))
+			}
+			whole := append(slices.Clone(prefix), added...)
+			checkTerminals(t, whole)
+			if out2.Status != out.Status || out2.Cause != out.Cause {
+				t.Errorf("seed %d, %d events: resumed to %s (%s), the run ended %s (%s)", seed, n, out2.Status, out2.Cause, out.Status, out.Cause)
+			}
+			if got, want := len(whole)-1, len(full); got != want { // run.resumed aside
+				if testing.Verbose() {
+					for _, e := range full {
+						t.Logf("full  %s", timeless(t, e))
+					}
+					for _, e := range added {
+						t.Logf("added %s", timeless(t, e))
+					}
+				}
+				t.Errorf("seed %d, %d events: the resumed journal holds %d events, the run's %d", seed, n, got, want)
+			}
+			results := map[string]int{}
+			for _, e := range whole {
+				if e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool) {
+					results[fmt.Sprintf("%s/%s/%d/%d", e.Delegation, e.Conversation, e.Turn, e.CallIndex)]++
+				}
+			}
+			for k, c := range results {
+				if c > 1 {
+					t.Errorf("seed %d, %d events: tool result %s recorded %d times", seed, n, k, c)
+				}
+			}
+			recordedCalls := len(ofType(prefix, orchestrator.EventModelCalled))
+			if max := calls.Load() - int64(recordedCalls); calls2.Load() > max {
+				t.Errorf("seed %d, %d events: the resume made %d model calls, the run made %d after the first %d", seed, n, calls2.Load(), max, recordedCalls)
+			}
+		}
+	}
+}
+
+// A call of a side-effecting tool in flight when the run stopped is not run
+// again unless its delegator (here the Principal) says so; an idempotent
+// tool's is run again without asking.
+func TestResumeInFlightCall(t *testing.T) {
+	g := agents.Goal{Objective: "note it", Criteria: []string{"noted"}}
+	noteCall := call("note", map[string]string{"text": "hello"})
+	for _, tc := range []struct {
+		name       string
+		idempotent bool
+		answer     string
+		runs       int64
+		escalated  bool
+	}{
+		{name: "not run again by default", answer: "", runs: 0, escalated: true},
+		{name: "run again when the principal says so", answer: "run it again", runs: 1, escalated: true},
+		{name: "idempotent tool run again", idempotent: true, runs: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := newRecorder(t, "note")
+			var tool agents.Tool = rec.tool
+			if tc.idempotent {
+				var err error
+				tool, err = agents.DefineTool(agents.ToolSpec{Name: "note", Idempotent: true}, func(ctx context.Context, in struct {
+					Text string `json:"text"`
+				}) (agents.Result, error) {
+					rec.runs.Add(1)
+					return agents.Result{Content: "ok"}, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			m := model.NewScripted("m", turn(accept(g)), turn(noteCall), turn(complete(g, "noted")))
+			rt, mem := newRuntime(t, solo(m, tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly})
+			if _, err := rt.Run(t.Context(), g); err != nil {
+				t.Fatal(err)
+			}
+			full := journalOf(t, mem.Events())
+			cut := slices.IndexFunc(full, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventToolCalled && e.Tool == "note"
+			})
+			rec.runs.Store(0)
+
+			principal := orchestrator.PrincipalFuncs{Answer: func(_ context.Context, e *agents.Escalation) (agents.Resolution, error) {
+				if tc.answer == "" {
+					return orchestrator.AutoPrincipal{}.AnswerEscalation(t.Context(), e)
+				}
+				return agents.Resolution{Answer: tc.answer, Decision: tc.answer}, nil
+			}}
+			m2 := model.NewScripted("m", turn(complete(g, "noted")))
+			rt2, mem2 := newRuntime(t, solo(m2, tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly, Principal: principal})
+			out, err := rt2.Resume(t.Context(), full[:cut+1])
+			if err != nil {
+				t.Fatalf("resume: %v (%s)", err, types(mem2.Events()))
+			}
+			if out.Status != orchestrator.StatusCompleted {
+				t.Errorf("resumed run %s: %s", out.Status, out.Reason)
+			}
+			if got := rec.runs.Load(); got != tc.runs {
+				t.Errorf("the tool ran %d times on resume, want %d", got, tc.runs)
+			}
+			if got := len(ofType(mem2.Events(), orchestrator.EventEscalationRaised)) > 0; got != tc.escalated {
+				t.Errorf("escalated: %v, want %v (%s)", got, tc.escalated, types(mem2.Events()))
+			}
+			if n := m2.Calls(); n != 1 {
+				t.Errorf("the resume made %d model calls, want 1 (the turn after the tool's)", n)
+			}
+		})
+	}
+}
+
+// A journal that cannot be resumed is refused before anything is emitted.
+func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
+	g := agents.Goal{Objective: "note it"}
+	m := model.NewScripted("m", turn(accept(g)), turn(complete(g, "noted")))
+	rt, mem := newRuntime(t, solo(m), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly})
+	rt.Run(t.Context(), g)
+	full := journalOf(t, mem.Events())
+	other, _ := newRuntime(t, solo(model.NewScripted("other")), nil)
+	noResponse := journalOf(t, full[:3])
+	noResponse[2].Message = nil
+	for _, tc := range []struct {
+		name   string
+		rt     *orchestrator.Runtime
+		events []*orchestrator.Event
+		want   string
+	}{
+		{"empty", rt, nil, "empty"},
+		{"finished", rt, full, "finished"},
+		{"another team", other, full[:3], "another team"},
+		{"no run.started", rt, full[1:3], "run.started"},
+		{"no responses", rt, noResponse, "does not hold the model's response"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(mem.Events())
+			_, err := tc.rt.Resume(t.Context(), tc.events)
+			if !errors.Is(err, orchestrator.ErrNotResumable) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Resume: %v, want ErrNotResumable saying %q", err, tc.want)
+			}
+			if len(mem.Events()) != before {
+				t.Error("a refused resume emitted events")
+			}
+		})
+	}
+}
