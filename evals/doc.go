@@ -49,7 +49,9 @@
 // A Runner runs a suite with RunnerOptions: trials, parallelism, a seed (each
 // trial's seed derives from it), a timeout per trial, the model variants
 // (SimVariant, EndpointVariant), a registry of Go checks (Checks) and an
-// optional price table. Each trial gets a fresh workspace directory. With
+// optional price table. Real models come from the caller's ModelFactory: the
+// package names no provider, draws nothing on a terminal (OnTrial is the hook
+// for a progress display) and keeps its file layout in evals/internal. Each trial gets a fresh workspace directory. With
 // OutDir set, the run directory receives trials.jsonl (one TrialRecord per
 // line, as trials end), journals/<scenario>-<model>-<trial>.jsonl (each
 // trial's journal, orchestrator.Journal's format) and, at the end,

@@ -10,6 +10,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model/openai"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/evals"
+	"github.com/entrust-dev/entrust/evals/internal/trialfile"
 	"github.com/entrust-dev/entrust/internal/openaitest"
 )
 
@@ -49,7 +50,9 @@ func TestScenariosOverHTTP(t *testing.T) {
 	}}
 	// The endpoint variant puts only the agents under test behind the
 	// server, as a real model would be; its model name picks the persona.
-	eagerOnly := evals.EndpointVariant("sim/eager", &evals.Endpoint{BaseURL: srv.URL, APIKey: "test"})
+	eagerOnly := evals.EndpointVariant("sim/eager", func(name string) (model.Model, error) {
+		return openai.New(openai.Config{BaseURL: srv.URL, APIKey: "test", Model: name})
+	})
 	dir := t.TempDir()
 	r, err := evals.NewRunner(&evals.RunnerOptions{Variants: []evals.Variant{overHTTP}, OutDir: dir})
 	if err != nil {
@@ -71,7 +74,7 @@ func TestScenariosOverHTTP(t *testing.T) {
 	}
 
 	// The journal shows the calls went to the server's sim/eager model.
-	journal, err := os.ReadFile(filepath.Join(dir, "journals", evals.JournalName("eager", "sim-http", 1)))
+	journal, err := os.ReadFile(filepath.Join(dir, "journals", trialfile.JournalName("eager", "sim-http", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/entrust-dev/entrust/agents/model"
-	"github.com/entrust-dev/entrust/agents/model/openai"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 )
@@ -55,39 +53,31 @@ type AgentInfo struct {
 // and scripts, offline.
 func SimVariant() Variant { return Variant{Name: ModelSim} }
 
-// Endpoint is an OpenAI-compatible server.
-type Endpoint struct {
-	// BaseURL is the API's base URL, e.g. "http://localhost:11434/v1";
-	// empty falls back to $OPENAI_BASE_URL, then to OpenAI.
-	BaseURL string
-	// APIKey is sent as a bearer token; empty falls back to
-	// $OPENAI_API_KEY.
-	APIKey string
-	// HTTPClient sends the requests; nil uses a new one.
-	HTTPClient *http.Client
-	// Retry configures retries; nil uses model.WithRetry's defaults.
-	Retry *model.RetryOptions
-}
-
-// Model returns the model named name at e, with retries, sending seed with
-// every request that sets none.
-func (e *Endpoint) Model(name string, seed int64) (model.Model, error) {
-	m, err := openai.New(openai.Config{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: name, HTTPClient: e.HTTPClient})
-	if err != nil {
-		return nil, err
-	}
-	return seeded{m: model.WithRetry(m, e.Retry), name: name, seed: int(seed & 0x7fffffff)}, nil
-}
+// ModelFactory makes the model named name (a real model's name, as a
+// variant or a scenario's team file gives it) for one agent of one trial.
+// The caller chooses the provider, the endpoint and the retries: the evals
+// package names no provider. The runner sends seed, the trial's, with every
+// request that sets none. It is called concurrently.
+type ModelFactory func(name string) (model.Model, error)
 
 // EndpointVariant is the variant where the agents under test are the model
-// named name at endpoint e; the other agents keep the scenario's models.
-func EndpointVariant(name string, e *Endpoint) Variant {
+// named name, made by models; the other agents keep the scenario's models.
+func EndpointVariant(name string, models ModelFactory) Variant {
 	return Variant{Name: name, Model: func(a AgentInfo) (model.Model, error) {
 		if !a.UnderTest {
 			return nil, nil
 		}
-		return e.Model(name, a.Seed)
+		m, err := models(name)
+		if err != nil {
+			return nil, err
+		}
+		return withSeed(m, a.Seed), nil
 	}}
+}
+
+// withSeed returns m sending seed with every request that sets none.
+func withSeed(m model.Model, seed int64) model.Model {
+	return seeded{m: m, name: m.Name(), seed: int(seed & 0x7fffffff)}
 }
 
 // seeded sets a request's seed when it has none, for providers that support
@@ -149,7 +139,7 @@ func (sc *Scenario) underTest() []string {
 }
 
 // modelFor returns the model of agent spec in a trial of sc with variant v.
-func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, endpoint *Endpoint) (model.Model, error) {
+func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, models ModelFactory) (model.Model, error) {
 	persona := personaOf(spec)
 	if v.Model != nil {
 		m, err := v.Model(AgentInfo{Scenario: sc.Name, Spec: spec, Persona: persona,
@@ -175,8 +165,12 @@ func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, en
 		m := model.NewScripted(spec.Name, turns...)
 		m.SetRecording(false)
 		return m, nil
-	case endpoint != nil:
-		return endpoint.Model(spec.Model, seed)
+	case models != nil:
+		m, err := models(spec.Model)
+		if err != nil {
+			return nil, err
+		}
+		return withSeed(m, seed), nil
 	}
 	return nil, fmt.Errorf("agent %s names model %q: give an endpoint (--base-url) to run it, or use sim", spec.Name, spec.Model)
 }

@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/evals/internal/trialfile"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 )
@@ -48,14 +47,12 @@ type RunnerOptions struct {
 	Checks *Checks
 	// Prices turn usage into cost; nil leaves cost at 0.
 	Prices Prices
-	// Endpoint serves agents whose model names a real model rather than
-	// sim or script; nil makes such scenarios a configuration error.
-	Endpoint *Endpoint
-	// Progress receives a progress bar when it is a terminal, one line
-	// per trial otherwise; nil shows nothing.
-	Progress io.Writer
+	// Models makes the models of agents whose team file names a real
+	// model rather than sim or script; nil makes such scenarios a
+	// configuration error.
+	Models ModelFactory
 	// OnTrial is called with each trial's record as it ends, one call at
-	// a time.
+	// a time: a progress display hooks in here.
 	OnTrial func(*TrialRecord)
 	// Runtime, when set, adjusts each trial's runtime options before the
 	// runtime is built (e.g. test hooks that switch a safeguard off).
@@ -101,7 +98,7 @@ func NewRunner(opts *RunnerOptions) (*Runner, error) {
 	}
 	seen := map[string]bool{}
 	for _, v := range o.Variants {
-		if v.Name == "" || !scenarioNameRE.MatchString(fileSafe(v.Name)) {
+		if v.Name == "" || !scenarioNameRE.MatchString(trialfile.Safe(v.Name)) {
 			return nil, fmt.Errorf("evals: variant name %q is empty or unusable", v.Name)
 		}
 		if seen[v.Name] {
@@ -172,9 +169,8 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 			}
 		}
 	}
-	prog := newProgress(o.Progress, len(jobs))
 	records := make([]*TrialRecord, len(jobs))
-	var mu sync.Mutex // serialises OnTrial, progress and the trials file
+	var mu sync.Mutex // serialises OnTrial and the trials file
 	var writeErr error
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -195,7 +191,6 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 						writeErr = err
 					}
 				}
-				prog.done(rec)
 				if o.OnTrial != nil {
 					o.OnTrial(rec)
 				}
@@ -213,7 +208,6 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	prog.finish()
 
 	var ran []*TrialRecord
 	for _, rec := range records {
@@ -250,7 +244,7 @@ func (r *Runner) runJob(ctx context.Context, j job, out *runOutput) *TrialRecord
 	var journal *orchestrator.Journal
 	var journalErr error
 	if out != nil {
-		journalPath = filepath.Join("journals", JournalName(j.sc.Name, j.variant.Name, j.index))
+		journalPath = filepath.Join("journals", trialfile.JournalName(j.sc.Name, j.variant.Name, j.index))
 		if journal, journalErr = orchestrator.CreateJournal(filepath.Join(out.dir, journalPath)); journalErr == nil {
 			sinks = append(sinks, journal)
 		} else {
@@ -270,31 +264,6 @@ func (r *Runner) runJob(ctx context.Context, j job, out *runOutput) *TrialRecord
 	return rec
 }
 
-// JournalName is the file name of a trial's journal in a run directory:
-// "<scenario>-<model>-<trial>.jsonl", with characters unsafe in file names
-// replaced.
-func JournalName(scenario, variant string, index int) string {
-	return fileSafe(scenario) + "-" + fileSafe(variant) + "-" + strconv.Itoa(index) + ".jsonl"
-}
-
-func fileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
-		}
-		return '_'
-	}, s)
-}
-
-// TrialSeed derives the seed of one trial from the run's seed, so a trial
-// can be rerun alone with the same seed.
-func TrialSeed(runSeed int64, scenario, variant string, index int) int64 {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d\x00%s\x00%s\x00%d", runSeed, scenario, variant, index)
-	return int64(h.Sum64() & (1<<63 - 1))
-}
-
 // RunTrial runs one trial of sc with variant v, unscored: the caller scores
 // it with Score, Detect or Record. index numbers it from 1. Extra sinks
 // receive its events.
@@ -304,7 +273,7 @@ func (r *Runner) RunTrial(ctx context.Context, sc *Scenario, v Variant, index in
 
 func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index int, sinks []orchestrator.Sink, out *runOutput) *Trial {
 	o := &r.opts
-	t := &Trial{Scenario: sc, Variant: v.Name, Index: index, Seed: TrialSeed(o.Seed, sc.Name, v.Name, index)}
+	t := &Trial{Scenario: sc, Variant: v.Name, Index: index, Seed: trialfile.Seed(o.Seed, sc.Name, v.Name, index)}
 	start := time.Now()
 	defer func() { t.Duration = time.Since(start) }()
 
@@ -337,7 +306,7 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 	}
 	team, err := sc.Team.Build(&teamfile.BuildOptions{
 		Tools: tools,
-		Model: func(spec teamfile.AgentSpec) (model.Model, error) { return sc.modelFor(spec, v, t.Seed, o.Endpoint) },
+		Model: func(spec teamfile.AgentSpec) (model.Model, error) { return sc.modelFor(spec, v, t.Seed, o.Models) },
 	})
 	if err != nil {
 		t.Err = err
@@ -382,7 +351,7 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 // workspaceDir makes a trial's workspace and returns how to clean it up.
 func (r *Runner) workspaceDir(sc *Scenario, v *Variant, index int, out *runOutput) (string, func(), error) {
 	if r.opts.KeepWorkspaces && out != nil {
-		dir := filepath.Join(out.dir, "workspaces", strings.TrimSuffix(JournalName(sc.Name, v.Name, index), ".jsonl"))
+		dir := filepath.Join(out.dir, "workspaces", strings.TrimSuffix(trialfile.JournalName(sc.Name, v.Name, index), ".jsonl"))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", nil, err
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/evals"
+	"github.com/entrust-dev/entrust/evals/internal/trialfile"
 )
 
 func builtinScenario(t *testing.T, name string) *evals.Scenario {
@@ -58,10 +59,10 @@ func TestRunDirectory(t *testing.T) {
 	seeds := map[int64]bool{}
 	for _, rec := range recs {
 		seeds[rec.Seed] = true
-		if want := evals.TrialSeed(7, rec.Scenario, rec.Model, rec.Trial); rec.Seed != want {
+		if want := trialfile.Seed(7, rec.Scenario, rec.Model, rec.Trial); rec.Seed != want {
 			t.Errorf("%s #%d: seed %d, want %d", rec.Scenario, rec.Trial, rec.Seed, want)
 		}
-		if rec.Journal != "journals/"+evals.JournalName(rec.Scenario, rec.Model, rec.Trial) {
+		if rec.Journal != "journals/"+trialfile.JournalName(rec.Scenario, rec.Model, rec.Trial) {
 			t.Errorf("journal %q", rec.Journal)
 		}
 		// Scoring the journal file again gives the same verdicts, except

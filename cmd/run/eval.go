@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/model/openai"
 	"github.com/entrust-dev/entrust/evals"
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
@@ -98,7 +101,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 		}
 		return nil
 	}
-	endpoint := &evals.Endpoint{BaseURL: opts.baseURL, APIKey: opts.apiKey}
+	factory := opts.modelFactory()
 	var variants []evals.Variant
 	models := opts.models
 	if len(models) == 0 {
@@ -108,7 +111,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 		if m == evals.ModelSim {
 			variants = append(variants, evals.SimVariant())
 		} else {
-			variants = append(variants, evals.EndpointVariant(m, endpoint))
+			variants = append(variants, evals.EndpointVariant(m, factory))
 		}
 	}
 	var priceTable evals.Prices
@@ -121,13 +124,14 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	if dir == "" {
 		dir = filepath.Join("runs", "eval-"+time.Now().Format("20060102-150405"))
 	}
-	progress := stderr
+	var progressTo io.Writer = stderr
 	if opts.quiet {
-		progress = nil
+		progressTo = nil
 	}
+	prog := newProgress(progressTo, len(suite)*len(variants)*opts.trials)
 	runner, err := evals.NewRunner(&evals.RunnerOptions{Trials: opts.trials, Parallel: opts.parallel, Variants: variants,
-		Seed: opts.seed, Timeout: opts.timeout, OutDir: dir, Prices: priceTable, Checks: opts.checks, Endpoint: endpoint,
-		Progress: progress, KeepWorkspaces: opts.keep, MinPass: opts.minPass, Suite: suiteNames})
+		Seed: opts.seed, Timeout: opts.timeout, OutDir: dir, Prices: priceTable, Checks: opts.checks, Models: factory,
+		OnTrial: prog.done, KeepWorkspaces: opts.keep, MinPass: opts.minPass, Suite: suiteNames})
 	if err != nil {
 		return configError(err)
 	}
@@ -135,6 +139,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 		return configError(err)
 	}
 	rep, err := runner.Run(ctx, suite)
+	prog.finish()
 	if rep == nil {
 		return configError(err)
 	}
@@ -265,3 +270,16 @@ func (m *multiFlag) Set(v string) error {
 
 // Type names the value in help.
 func (m *multiFlag) Type() string { return "strings" }
+
+// modelFactory makes the real models of an eval: the OpenAI-compatible
+// provider at --base-url (else $OPENAI_BASE_URL, else OpenAI's), with
+// retries.
+func (opts *evalOptions) modelFactory() evals.ModelFactory {
+	return func(name string) (model.Model, error) {
+		m, err := openai.New(openai.Config{BaseURL: opts.baseURL, APIKey: opts.apiKey, Model: name})
+		if err != nil {
+			return nil, err
+		}
+		return model.WithRetry(m, nil), nil
+	}
+}

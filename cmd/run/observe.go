@@ -28,7 +28,8 @@ type switchWriter struct{ w io.Writer }
 
 func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
 
-// The log's level is --log-level's; by default warn with --quiet, else
+// openObservers opens the log, the traces and the trust ledger. The log's
+// level is --log-level's; by default warn with --quiet, else
 // off: the live view and --json already show every warning, and a second
 // copy on stderr would say each twice.
 func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*observers, error) {

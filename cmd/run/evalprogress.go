@@ -1,16 +1,18 @@
-package evals
+package main
 
 import (
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/entrust-dev/entrust/evals"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
 
-// progress shows trials ending: a bar on a terminal, one line per trial
-// otherwise. Its methods are called one at a time.
+// progress shows an eval's trials ending: a bar on a terminal, one line per
+// trial otherwise. Its methods are called one at a time (done is the
+// runner's OnTrial).
 type progress struct {
 	w     io.Writer
 	bar   *progressbar.ProgressBar
@@ -38,7 +40,7 @@ func newProgress(w io.Writer, total int) *progress {
 	return p
 }
 
-func (p *progress) done(rec *TrialRecord) {
+func (p *progress) done(rec *evals.TrialRecord) {
 	p.n++
 	if !rec.Pass {
 		p.fails++
