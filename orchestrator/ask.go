@@ -44,7 +44,10 @@ func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *
 		Charge:     d.charge,
 		BeforeTurn: func() (string, error) { return "", d.meter.tokensLeft() },
 		Effects:    fx,
+		// An ask is short: no model summary is asked for if it must be compacted.
+		Window: d.window(d.m, false),
 	}
+	l.Hooks.Compacted = d.compacted(purpose)
 	l.Hooks.Violation = d.refused
 	l.Hooks.Prose = func(_ string, n int) {
 		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
@@ -200,6 +203,11 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	}}
 	if err := d.meter.tokensLeft(); err != nil {
 		return agents.Errorf("consulting %s: %v", peer.name, err)
+	}
+	if budget := peer.Agent.ContextBudget(); budget > 0 {
+		if n := model.EstimatePrompt(req); n > budget {
+			return agents.Errorf("consulting %s: the question needs %d tokens, over %s's context budget of %d; ask it more briefly", peer.name, n, peer.name, budget)
+		}
 	}
 	conv := &conversation{d: d, m: peer, purpose: "consult", name: "consult " + id}
 	resp, err := conv.Generate(ctx, 1, req)

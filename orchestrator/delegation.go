@@ -50,6 +50,11 @@ type delegation struct {
 	clarifications int
 	sinceProgress  int
 	notes          []string
+	// notePinned says the note beforeTurn returned last carries an answer
+	// to keep whole; summaries counts the compaction summaries asked for.
+	// Only the delegate's loop goroutine touches them.
+	notePinned bool
+	summaries  int
 }
 
 type final struct {
@@ -284,6 +289,9 @@ func (d *delegation) work(ctx context.Context) error {
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
 	l.Hooks.Repeated = func(ctx context.Context, call *model.ToolCall, n int) { d.onRepeated(ctx, call, n, l.Steps()) }
+	l.Window = d.window(d.m, true)
+	l.PinNote = func(string) bool { return d.notePinned }
+	l.Hooks.Compacted = d.compacted("turn")
 	return l.Run(ctx)
 }
 
@@ -307,6 +315,7 @@ func (d *delegation) beforeTurn() (string, error) {
 	defer d.mu.Unlock()
 	d.out.Steps++
 	var note string
+	d.notePinned = len(d.notes) > 0 // answers to a stall, a delegate's escalations
 	if len(d.notes) > 0 {
 		note = strings.Join(d.notes, "\n")
 		d.notes = nil
@@ -396,6 +405,10 @@ func (d *delegation) finish(err, ctxErr error) *Outcome {
 				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.fx.Now().Sub(d.out.Start).Milliseconds()}
 			}
 			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
+			if be.Kind == "context" {
+				f.reason += fmt.Sprintf(" (what may not be compacted — the contract and the last turn — needs %d tokens, over %s's context budget of %d)",
+					be.Used, d.m.name, be.Limit)
+			}
 			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
 				Reason: be.Kind, Limit: be.Limit, Used: be.Used})
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(ctxErr, context.DeadlineExceeded):

@@ -178,7 +178,7 @@ func siteName(ctx context.Context) string {
 type conversation struct {
 	d       *delegation // the delegation whose events these are
 	m       *member     // who answers: d.m, or the consulted peer
-	purpose string      // "turn", "judge", "answer", "verify" or "consult"
+	purpose string      // "turn", "judge", "answer", "verify", "consult" or "compact"
 	name    string      // the Key's Conversation
 	// onResult, when set, sees each tool call's result (an ask's capture).
 	onResult func(call *model.ToolCall, res *agents.Result)

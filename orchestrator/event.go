@@ -42,6 +42,7 @@ const (
 	EventBudgetExceeded        EventType = "budget.exceeded"
 	EventModelCalled           EventType = "model.called"
 	EventModelRetried          EventType = "model.retried"
+	EventContextCompacted      EventType = "context.compacted"
 	EventGoalCompleted         EventType = "goal.completed"
 	EventGoalFailed            EventType = "goal.failed"
 	EventRunFinished           EventType = "run.finished"
@@ -54,7 +55,7 @@ var EventTypes = []EventType{
 	EventAlignmentJudged, EventToolCalled, EventToolResult, EventProtocolViolation, EventEscalationRaised,
 	EventEscalationResolved, EventConsultationAsked, EventConsultationAnswered, EventProgressReported,
 	EventSupervisionIntervened, EventGoalReported, EventReportVerified, EventGoalReassigned,
-	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventGoalCompleted, EventGoalFailed,
+	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventContextCompacted, EventGoalCompleted, EventGoalFailed,
 	EventRunFinished, EventRunResumed,
 }
 
@@ -137,8 +138,9 @@ type Event struct {
 	ResponseModel string `json:"response_model,omitempty"`
 	Provider      string `json:"provider,omitempty"`
 	// Purpose is "turn" (the delegate's own conversation), "judge",
-	// "answer", "verify" (asked as a delegator) or "consult"; model.called,
-	// model.retried, tool.called and tool.result carry it.
+	// "answer", "verify" (asked as a delegator), "consult", or "compact"
+	// (a summary of older turns written to fit the context budget);
+	// model.called, model.retried, tool.called and tool.result carry it.
 	Purpose string       `json:"purpose,omitempty"`
 	Usage   *model.Usage `json:"usage,omitempty"`
 	// Message, on model.called, is the model's answer in full: its text
@@ -154,6 +156,10 @@ type Event struct {
 	Attempt int     `json:"attempt,omitempty"`
 	WaitMS  float64 `json:"wait_ms,omitempty"`
 	Error   string  `json:"error,omitempty"`
+
+	// context.compacted: what was clipped and folded to keep the
+	// conversation within the agent's context budget, and the summary.
+	Compaction *agents.Compaction `json:"compaction,omitempty"`
 
 	// budget.exceeded: the budget's kind, limit and use.
 	Limit int64 `json:"limit,omitempty"`

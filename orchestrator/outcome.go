@@ -109,6 +109,9 @@ type Outcome struct {
 	// Revisions counts reports sent back for revision.
 	Revisions  int `json:"revisions"`
 	Violations int `json:"violations"`
+	// Compactions counts the times its conversation was compacted to fit
+	// its agent's context budget.
+	Compactions int `json:"compactions,omitempty"`
 
 	// Steps counts the delegate's own model turns; Usage its own model
 	// calls' tokens (turns, judgements it made as a delegator,

@@ -228,7 +228,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		Round: round, Aligned: &aligned, Alignment: &al})
 	if aligned {
 		d.state.Store(stateWorking)
-		return agents.Result{Content: d.render(prompts.Aligned, d.data())}
+		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true}
 	}
 	if round >= d.rt.limits.MaxAlignRounds {
 		d.setFinal(StatusFailed, CauseMisaligned, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")))
@@ -240,7 +240,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	}
 	data := d.data()
 	data.Findings, data.Round = findings, round
-	return agents.Result{Content: d.render(prompts.Misaligned, data), IsError: true}
+	return agents.Result{Content: d.render(prompts.Misaligned, data), IsError: true, Pin: true}
 }
 
 // structuralGaps are the runtime's own checks of an acceptance: the intent
@@ -305,14 +305,14 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
 		Recommendation: a.Recommendation, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventClarificationAsked, siteName(ctx))
-	return agents.Result{Content: formatResolution(res)}
+	return agents.Result{Content: formatResolution(res), Pin: true}
 }
 
 func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {
 	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
 		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx))
-	return agents.Result{Content: formatResolution(res)}
+	return agents.Result{Content: formatResolution(res), Pin: true}
 }
 
 func formatResolution(res agents.Resolution) string {
@@ -370,7 +370,7 @@ func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) a
 		d.setFinal(StatusFailed, CauseHalted, "halted by supervisor: "+iv.Reason)
 		return agents.Result{Content: "Halted by your supervisor: " + iv.Reason, Stop: true}
 	case ActionRedirect:
-		return agents.Result{Content: "Your supervisor redirects you: " + iv.Instruction}
+		return agents.Result{Content: "Your supervisor redirects you: " + iv.Instruction, Pin: true}
 	case ActionStalled:
 		return agents.Result{Content: "Noted that you are stalled. Escalate what blocks you, or report what is done with complete_goal."}
 	}
@@ -475,7 +475,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	if len(ver.Unmet) > 0 {
 		msg += "\nUnmet: " + strings.Join(ver.Unmet, "; ")
 	}
-	return agents.Result{Content: msg, IsError: true}
+	return agents.Result{Content: msg, IsError: true, Pin: true}
 }
 
 // reportGaps checks a report's own claims: every criterion reported, and met.
@@ -559,5 +559,6 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 		res.Result, res.Criteria, res.Deviations = out.Report.Result, out.Report.Criteria, out.Report.Deviations
 	}
 	b, _ := json.Marshal(res)
-	return agents.Result{Content: string(b), IsError: out.Status != StatusCompleted}
+	// The outcome is the delegator's evidence for its own report: kept whole.
+	return agents.Result{Content: string(b), IsError: out.Status != StatusCompleted, Pin: true}
 }

@@ -90,6 +90,8 @@ func Rebuild(events []*Event) (*Outcome, error) {
 			}
 		case EventProtocolViolation:
 			o.Violations++
+		case EventContextCompacted:
+			o.Compactions++
 		case EventModelCalled:
 			if e.Usage != nil {
 				o.Usage = o.Usage.Add(*e.Usage)

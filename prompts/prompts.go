@@ -30,11 +30,12 @@ const (
 	ConsultSystem    = "consult_system"    // a consulted peer's system prompt
 	Consult          = "consult"           // the question put to a consulted peer
 	Nudge            = "nudge"             // sent after a prose answer where a tool call was required
+	Compact          = "compact"           // the system prompt of a delegate asked to summarize its older turns
 )
 
 // Names lists every template name.
 var Names = []string{DelegateSystem, Offer, Aligned, Misaligned, DelegatorSystem, JudgeAlignment,
-	AnswerEscalation, VerifyReport, ConsultSystem, Consult, Nudge}
+	AnswerEscalation, VerifyReport, ConsultSystem, Consult, Nudge, Compact}
 
 //go:embed templates/*.tmpl
 var builtin embed.FS

@@ -1,0 +1,97 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/prompts"
+)
+
+// window is the context window of agent m's conversations within d: its
+// context budget, with the agent's own model writing the summaries when
+// summarize is set. Nil when the agent's budget is unbounded.
+func (d *delegation) window(m *member, summarize bool) *agents.Window {
+	n := m.Agent.ContextBudget()
+	if n <= 0 {
+		return nil
+	}
+	w := &agents.Window{Tokens: n}
+	if summarize {
+		w.Summarize = d.summarize
+	}
+	return w
+}
+
+// summarize asks the delegate's own model to fold older turns into a
+// summary: a model call of purpose "compact", charged to the delegation.
+func (d *delegation) summarize(ctx context.Context, prev string, folded []model.Message, maxTokens int) (string, error) {
+	if err := d.meter.tokensLeft(); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	if prev != "" {
+		b.WriteString("Your summary so far:\n" + prev + "\n\n")
+	}
+	b.WriteString("The turns to fold into it:\n")
+	writeTranscript(&b, folded)
+	req := &model.Request{MaxTokens: maxTokens, Messages: []model.Message{
+		{Role: model.RoleSystem, Content: d.render(prompts.Compact, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal})},
+		{Role: model.RoleUser, Content: b.String()},
+	}}
+	if n, budget := model.EstimatePrompt(req), d.m.Agent.ContextBudget(); n > budget {
+		return "", fmt.Errorf("the summary's request needs %d tokens, over the context budget of %d", n, budget)
+	}
+	// Through the effects, keyed by the delegation and the summary's
+	// number: compaction happens at the same turns on a replay.
+	d.summaries++
+	conv := &conversation{d: d, m: d.m, purpose: "compact", name: "compact"}
+	resp, err := conv.Generate(ctx, d.summaries, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx)
+		}
+		return "", err
+	}
+	if err := d.charge(resp.Usage); err != nil {
+		return "", err
+	}
+	if len(resp.Message.ToolCalls) > 0 && strings.TrimSpace(resp.Message.Content) == "" {
+		return "", errors.New("the model answered with tool calls instead of a summary")
+	}
+	return resp.Message.Content, nil
+}
+
+// writeTranscript renders messages as the summarizer reads them.
+func writeTranscript(b *strings.Builder, msgs []model.Message) {
+	for _, m := range msgs {
+		switch m.Role {
+		case model.RoleAssistant:
+			if m.Content != "" {
+				fmt.Fprintf(b, "- you wrote: %s\n", m.Content)
+			}
+			for _, c := range m.ToolCalls {
+				fmt.Fprintf(b, "- you called %s %s\n", c.Name, c.Arguments)
+			}
+		case model.RoleTool:
+			fmt.Fprintf(b, "  %s returned: %s\n", m.Name, m.Content)
+		default:
+			fmt.Fprintf(b, "- %s: %s\n", m.Role, m.Content)
+		}
+	}
+}
+
+// compacted returns the hook that records the compactions of d's
+// conversation of purpose.
+func (d *delegation) compacted(purpose string) func(*agents.Compaction) {
+	return func(c *agents.Compaction) {
+		d.mu.Lock()
+		d.out.Compactions++
+		d.mu.Unlock()
+		d.run.emit(&Event{Type: EventContextCompacted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+			Purpose: purpose, Compaction: c})
+	}
+}
