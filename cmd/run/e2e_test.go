@@ -21,13 +21,15 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/internal/mcptest"
 	"github.com/entrust-dev/entrust/internal/openaitest"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// binary is the run command built once for the package's tests.
-var binary string
+// binary is the run command built once for the package's tests, and
+// mcpServer the MCP test server (internal/mcptest).
+var binary, mcpServer string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "entrust-run-e2e")
@@ -42,6 +44,11 @@ func TestMain(m *testing.M) {
 	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building the run command: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	if mcpServer, err = mcptest.Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -28,6 +28,7 @@ func newRootCmd(io *iostreams) *cobra.Command {
 		newEvalCmd(io),
 		newTrustCmd(io),
 		newVersionCmd(io),
+		newToolsCmd(io),
 	)
 	root.Version = versionString()
 	root.SetVersionTemplate("run {{.Version}}\n")

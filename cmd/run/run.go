@@ -145,15 +145,9 @@ func runGoal(f *runOptions) error {
 
 	// The team, the tools and the models: every configuration error is
 	// reported here, before any model is called.
-	var team *teamfile.File
-	var err error
-	if f.team != "" {
-		team, err = teamfile.Load(f.team)
-		if err != nil {
-			return configError(err)
-		}
-	} else {
-		team = teamfile.Default()
+	team, err := loadTeam(f.team)
+	if err != nil {
+		return configError(err)
 	}
 	models, err := newModels(f, team)
 	if err != nil {
@@ -173,17 +167,20 @@ func runGoal(f *runOptions) error {
 		return configError(err)
 	}
 	defer obs.close(stderr)
+	// The team file's MCP servers start once for the run and stop at its
+	// end, interrupted or not.
+	servers, err := startServers(ctx, team)
+	if err != nil {
+		return configError(err)
+	}
+	defer servers.Close()
 	// The workspace is made last, so a configuration error leaves none behind.
 	ws, err := workspace.New(f.workspace)
 	if err != nil {
 		return configError(fmt.Errorf("--workspace: %w", err))
 	}
 	defer ws.Close()
-	tools := map[string]agents.Tool{}
-	for _, t := range ws.Tools() {
-		tools[t.Def().Name] = t
-	}
-	built, err := team.Build(&teamfile.BuildOptions{Model: models.model, Tools: tools, DefaultModel: f.model})
+	built, err := team.Build(&teamfile.BuildOptions{Model: models.model, Tools: toolRegistry(ws, servers), DefaultModel: f.model})
 	if err != nil {
 		return configError(err)
 	}
@@ -250,8 +247,8 @@ func runGoal(f *runOptions) error {
 		fmt.Fprint(stderr, offlineNotice)
 	}
 	if !f.quiet && !f.json {
-		fmt.Fprintf(stderr, "entrust: team %s · models %s · workspace %s · escalations %s\n",
-			teamSummary(team), models.summary(), f.workspace, mode)
+		fmt.Fprintf(stderr, "entrust: team %s · models %s · workspace %s%s · escalations %s\n",
+			teamSummary(team), models.summary(), f.workspace, serversSummary(servers), mode)
 	}
 
 	goal := agents.Goal{Objective: objective, Criteria: f.criteria, Constraints: f.constraints,

@@ -1,6 +1,7 @@
 // Package teamfile reads a team from YAML: a lead, the agents with their
-// roles, models, tools, delegation and consultation graph and budgets, and
-// defaults for all of them. Parse validates everything it can before any
+// roles, models, tools, delegation and consultation graph and budgets,
+// defaults for all of them, and the MCP servers whose tools they may hold
+// (Servers). Parse validates everything it can before any
 // model exists, and reports each problem as an *Error naming the file, the
 // line and the field; Build turns a valid file into an orchestrator.Team.
 package teamfile
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/mcptools"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
@@ -39,6 +41,9 @@ type File struct {
 	// Grants names the tools the team grants at the root: the widest
 	// authority any delegation can hold. Empty grants every agent's tools.
 	Grants []string `yaml:"grants,omitempty"`
+	// MCPServers are the MCP servers whose tools agents may list, as
+	// server__tool, beside the built-in tools.
+	MCPServers []MCPServer `yaml:"mcp_servers,omitempty"`
 
 	filename string
 	lines    map[string]int // YAML path ("agents[1].tools[0]") → line
@@ -77,6 +82,26 @@ type AgentSpec struct {
 	Supervision *Supervision `yaml:"supervision,omitempty"`
 	// Persona is the simulator persona, when the model is the simulator.
 	Persona string `yaml:"persona,omitempty"`
+}
+
+// MCPServer is an MCP server of a team file: a stdio command or a
+// streamable-HTTP url. Values of env and headers may name variables of the
+// environment as ${NAME}, so secrets stay out of the file.
+type MCPServer struct {
+	// Name prefixes the server's tools (name__tool): a lowercase
+	// identifier.
+	Name string `yaml:"name"`
+	// Command is the program and its arguments of a stdio server.
+	Command []string `yaml:"command,omitempty"`
+	// Env is added to the stdio server's environment, which does not
+	// inherit run's own (see mcptools.Server.Env).
+	Env map[string]string `yaml:"env,omitempty"`
+	// URL is the endpoint of a streamable-HTTP server.
+	URL string `yaml:"url,omitempty"`
+	// Headers are sent with every request to an HTTP server.
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// Tools, when set, allows only these of the server's tools.
+	Tools []string `yaml:"tools,omitempty"`
 }
 
 // Supervision fixes how closely an agent is supervised, whatever its trust.
@@ -228,7 +253,7 @@ func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) 
 	if err := yaml.NodeToValue(body, f, yaml.Strict()); err != nil {
 		return nil, yamlError(filename, body, err)
 	}
-	if err := f.validate(known); err != nil {
+	if err := f.validate(known, true); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -273,6 +298,10 @@ func kindName(goType string) string {
 		return "a list of names"
 	case "[]teamfile.AgentSpec":
 		return "a list of agents"
+	case "[]teamfile.MCPServer":
+		return "a list of MCP servers"
+	case "map[string]string":
+		return "a mapping of names to strings"
 	}
 	if strings.HasPrefix(goType, "teamfile.") || strings.HasPrefix(goType, "orchestrator.") || strings.HasPrefix(goType, "*orchestrator.") {
 		return "a mapping"
@@ -306,9 +335,11 @@ func knownFields(path string) []string {
 	}
 	switch {
 	case path == "":
-		return []string{"lead", "defaults", "agents", "grants"}
+		return []string{"lead", "defaults", "agents", "grants", "mcp_servers"}
 	case path == "defaults":
 		return []string{"model", "budget", "supervision", "persona"}
+	case strings.HasPrefix(last, "mcp_servers["):
+		return []string{"name", "command", "env", "url", "headers", "tools"}
 	case last == "budget":
 		return []string{"steps", "tokens", "wall_time"}
 	case last == "supervision":
@@ -326,7 +357,7 @@ type errs struct {
 func (c *errs) add(path, format string, args ...any) {
 	field := path
 	// A list item is reported under its list's field, at the item's line.
-	if i := strings.LastIndex(field, "["); i >= 0 && strings.HasSuffix(field, "]") && !strings.HasSuffix(field[:i], "agents") {
+	if i := strings.LastIndex(field, "["); i >= 0 && strings.HasSuffix(field, "]") && !strings.HasSuffix(field[:i], "agents") && field[:i] != "mcp_servers" {
 		field = field[:i]
 	}
 	c.list = append(c.list, &Error{File: c.f.filename, Line: c.f.line(path), Field: field, Msg: fmt.Sprintf(format, args...)})
@@ -367,9 +398,34 @@ func (f *File) line(path string) int {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
 
-// validate checks the file against the tools that exist.
-func (f *File) validate(known []string) error {
+// validate checks the file against the tools that exist. With pending, the
+// tools of its MCP servers are not known yet: a name server__tool of a
+// declared server stands for one, if the server's allow-list has it.
+func (f *File) validate(known []string, pending bool) error {
 	c := &errs{f: f}
+	servers := f.checkServers(c)
+	isKnown := func(t string) bool {
+		if slices.Contains(known, t) {
+			return true
+		}
+		s, tool, ok := mcptools.SplitToolName(t)
+		if !pending || !ok || servers[s] == nil {
+			return false
+		}
+		allowed := servers[s].Tools
+		return len(allowed) == 0 || slices.Contains(allowed, tool)
+	}
+	unknown := func(t string) string {
+		if s, _, ok := mcptools.SplitToolName(t); ok {
+			switch m := servers[s]; {
+			case m == nil:
+				return fmt.Sprintf("unknown tool %q: no MCP server is named %q under mcp_servers", t, s)
+			case pending:
+				return fmt.Sprintf("unknown tool %q: server %s allows only %s", t, s, strings.Join(m.Tools, ", "))
+			}
+		}
+		return fmt.Sprintf("unknown tool %q%s", t, knownTools(t, known))
+	}
 	names := map[string]int{}
 	for i, a := range f.Agents {
 		p := fmt.Sprintf("agents[%d]", i)
@@ -424,8 +480,8 @@ func (f *File) validate(known []string) error {
 			switch {
 			case agents.IsProtocolTool(t):
 				c.add(tp, "%q is a protocol tool: the runtime grants it, do not list it", t)
-			case !slices.Contains(known, t):
-				c.add(tp, "unknown tool %q%s", t, knownTools(t, known))
+			case !isKnown(t):
+				c.add(tp, "%s", unknown(t))
 			case slices.Index(a.Tools, t) < j:
 				c.add(tp, "tool %q is listed twice", t)
 			default:
@@ -449,13 +505,79 @@ func (f *File) validate(known []string) error {
 	for j, g := range f.Grants {
 		gp := fmt.Sprintf("grants[%d]", j)
 		switch {
-		case !slices.Contains(known, g):
-			c.add(gp, "unknown tool %q%s", g, knownTools(g, known))
+		case !isKnown(g):
+			c.add(gp, "%s", unknown(g))
 		case !held[g]:
 			c.add(gp, "no agent has the tool %q: list it under an agent's tools", g)
 		}
 	}
 	return c.err()
+}
+
+// checkServers checks the MCP servers and returns the valid ones by name.
+func (f *File) checkServers(c *errs) map[string]*MCPServer {
+	servers := map[string]*MCPServer{}
+	for i := range f.MCPServers {
+		m := &f.MCPServers[i]
+		p := fmt.Sprintf("mcp_servers[%d]", i)
+		srv := m.server(m.Env, m.Headers)
+		switch {
+		case m.Name == "":
+			c.add(p+".name", "missing: every MCP server needs a name")
+		case !mcptools.ValidName(m.Name):
+			c.add(p+".name", "%q is not a valid server name: use lowercase letters, digits and single underscores, starting with a letter", m.Name)
+		case servers[m.Name] != nil:
+			c.add(p+".name", "duplicate server name %q", m.Name)
+		default:
+			if err := srv.Validate(); err != nil {
+				c.add(p, "%s", strings.TrimPrefix(err.Error(), "mcp server "+m.Name+": "))
+				continue
+			}
+			servers[m.Name] = m
+		}
+	}
+	return servers
+}
+
+func (m *MCPServer) server(env, headers map[string]string) mcptools.Server {
+	return mcptools.Server{Name: m.Name, Command: slices.Clone(m.Command), Env: env, URL: m.URL, Headers: headers, Tools: slices.Clone(m.Tools)}
+}
+
+// Servers returns the file's MCP servers to connect to, with each ${NAME}
+// in env and headers replaced by the variable's value; a variable that is
+// not set is an *Error, since a server started without its secret would
+// fail later and less clearly.
+func (f *File) Servers() ([]mcptools.Server, error) {
+	c := &errs{f: f}
+	var out []mcptools.Server
+	for i := range f.MCPServers {
+		m := &f.MCPServers[i]
+		p := fmt.Sprintf("mcp_servers[%d]", i)
+		env := expandAll(c, p+".env", m.Env)
+		headers := expandAll(c, p+".headers", m.Headers)
+		out = append(out, m.server(env, headers))
+	}
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func expandAll(c *errs, p string, in map[string]string) map[string]string {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[k] = os.Expand(v, func(name string) string {
+			val, ok := os.LookupEnv(name)
+			if !ok {
+				c.add(p+"."+k, "${%s} is not set in the environment", name)
+			}
+			return val
+		})
+	}
+	return out
 }
 
 func knownTools(name string, known []string) string {
@@ -607,7 +729,7 @@ func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
 		known = append(known, n)
 	}
 	slices.Sort(known)
-	if err := f.validate(known); err != nil {
+	if err := f.validate(known, false); err != nil {
 		return orchestrator.Team{}, err
 	}
 	team := orchestrator.Team{Lead: f.Lead, Grants: slices.Clone(f.Grants)}
