@@ -95,6 +95,10 @@ type Loop struct {
 	// (the call is refused and Repeated is called); twice as many end the
 	// loop with ErrStalled. 0 disables the check.
 	RepeatLimit int
+	// Waited is the result of a call of a deferred tool (see Toolset)
+	// that the tools in force when its turn came did not hold: it does
+	// not run. Default: a refusal, reported to Hooks.Violation.
+	Waited func(call *model.ToolCall) Result
 	// Hooks observe the loop.
 	Hooks Hooks
 	// Request carries provider settings (model override, temperature…);
@@ -225,39 +229,53 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	results := make([]Result, len(calls))
 	tools := make([]Tool, len(calls))
+	deferred := make([]bool, len(calls))
 	stalled := l.repeated(ctx, calls)
-	parallel := len(calls) > 1
 	for i := range calls {
-		if stalled {
+		switch {
+		case stalled:
 			results[i] = Errorf("refused: you made the same calls %d times in a row; change your approach, escalate, or report", l.repeats)
-		} else {
+		case ts.Deferred(calls[i].Name):
+			deferred[i] = true
+		default:
 			tools[i] = l.admit(ts, &calls[i], &results[i])
 		}
-		if tools[i] == nil || !concurrent(tools[i]) {
-			parallel = false
-		}
 	}
-	if parallel {
-		var wg sync.WaitGroup
-		for i := range calls {
-			wg.Go(func() { results[i] = l.call(ctx, tools[i], &calls[i], i) })
+	// Calls run in order, so an act sees the effect of the acts before it:
+	// a call of a deferred tool is admitted only now, by the tools then in
+	// force (an acceptance earlier in the turn may have unlocked it). A run
+	// of consecutive calls of concurrent tools runs in parallel.
+	for i := 0; i < len(calls); {
+		if tools[i] == nil && deferred[i] && !stop {
+			tools[i] = l.resume(&calls[i], &results[i])
 		}
-		wg.Wait()
-	} else {
-		for i := range calls {
-			if tools[i] == nil {
-				continue
-			}
-			if stop {
-				results[i] = Errorf("not run: an earlier call in this turn ended the conversation")
-				continue
-			}
+		if tools[i] == nil {
+			i++
+			continue
+		}
+		if stop {
+			results[i] = Errorf("not run: an earlier call in this turn ended the conversation")
+			i++
+			continue
+		}
+		j := i + 1
+		for concurrent(tools[i]) && j < len(calls) && !deferred[j] && tools[j] != nil && concurrent(tools[j]) {
+			j++
+		}
+		if j-i == 1 {
 			results[i] = l.call(ctx, tools[i], &calls[i], i)
+		} else {
+			var wg sync.WaitGroup
+			for k := i; k < j; k++ {
+				wg.Go(func() { results[k] = l.call(ctx, tools[k], &calls[k], k) })
+			}
+			wg.Wait()
+		}
+		for ; i < j; i++ {
 			stop = stop || results[i].Stop
 		}
 	}
 	for i := range calls {
-		stop = stop || results[i].Stop
 		if results[i].Pin {
 			l.pinResult(calls[i].ID)
 		}
@@ -312,6 +330,24 @@ func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 		l.Hooks.Violation(call, reason)
 	}
 	*res = Errorf("refused: %s; the tools you may call now are: %v", reason, ts.Names())
+	return nil
+}
+
+// resume admits a deferred call by the tools in force now, or returns nil
+// with res set to what Waited says.
+func (l *Loop) resume(call *model.ToolCall, res *Result) Tool {
+	if t, ok := l.Tools().Lookup(call.Name); ok {
+		return t
+	}
+	if l.Waited != nil {
+		*res = l.Waited(call)
+		return nil
+	}
+	reason := fmt.Sprintf("tool %q is not allowed now", call.Name)
+	if l.Hooks.Violation != nil {
+		l.Hooks.Violation(call, reason)
+	}
+	*res = Errorf("refused: %s", reason)
 	return nil
 }
 

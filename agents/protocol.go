@@ -33,8 +33,8 @@ func IsProtocolTool(name string) bool {
 
 // Budget bounds a delegation. Zero fields mean "inherit what is left".
 type Budget struct {
-	Steps  int `json:"steps,omitempty" jsonschema:"minimum=0,description=model turns the delegate may take"`
-	Tokens int `json:"tokens,omitempty" jsonschema:"minimum=0,description=tokens the delegate may spend (its own sub-delegations included)"`
+	Steps  int `json:"steps,omitempty" jsonschema:"minimum=0,description=model turns"`
+	Tokens int `json:"tokens,omitempty" jsonschema:"minimum=0"`
 	// WallTime bounds the delegation's duration; not offered to models.
 	WallTime time.Duration `json:"wall_time,omitempty" jsonschema:"-"`
 }
@@ -72,10 +72,10 @@ type Verifier func(g *Goal, r *Report) (unmet []string, err error)
 // Acceptance is a delegate's explicit acceptance of a goal: the arguments of
 // accept_goal. Everything is restated in the delegate's own words.
 type Acceptance struct {
-	RestatedIntent          string   `json:"restated_intent" jsonschema:"minLength=1,description=the goal's intent (why it matters) in your own words"`
-	Plan                    []string `json:"plan" jsonschema:"minItems=1,description=the steps you will take; name the tools you will use"`
-	AcknowledgedCriteria    []string `json:"acknowledged_criteria" jsonschema:"description=one entry per success criterion in the same order: how you will meet it"`
-	AcknowledgedConstraints []string `json:"acknowledged_constraints" jsonschema:"description=one entry per constraint in the same order: how you will respect it"`
+	RestatedIntent          string   `json:"restated_intent" jsonschema:"minLength=1,description=why the goal matters"`
+	Plan                    []string `json:"plan" jsonschema:"minItems=1,description=steps; name the tools"`
+	AcknowledgedCriteria    []string `json:"acknowledged_criteria" jsonschema:"description=one per criterion in order: how you will meet it"`
+	AcknowledgedConstraints []string `json:"acknowledged_constraints" jsonschema:"description=one per constraint in order"`
 	Assumptions             []string `json:"assumptions,omitempty"`
 	Risks                   []string `json:"risks,omitempty"`
 	Confidence              float64  `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
@@ -84,7 +84,7 @@ type Acceptance struct {
 // Decline is a delegate's refusal of a goal: the arguments of decline_goal.
 type Decline struct {
 	Reason          string   `json:"reason" jsonschema:"minLength=1"`
-	Missing         []string `json:"missing,omitempty" jsonschema:"description=what you would need to accept"`
+	Missing         []string `json:"missing,omitempty"`
 	CounterProposal string   `json:"counter_proposal,omitempty"`
 	SuggestedAgent  string   `json:"suggested_agent,omitempty"`
 }
@@ -119,7 +119,7 @@ type EscalateArgs struct {
 	Question       string         `json:"question" jsonschema:"minLength=1"`
 	Options        []string       `json:"options,omitempty"`
 	Recommendation string         `json:"recommendation,omitempty"`
-	Blocking       *bool          `json:"blocking,omitempty" jsonschema:"description=wait for the answer (default true)"`
+	Blocking       *bool          `json:"blocking,omitempty" jsonschema:"description=default true"`
 }
 
 // Escalation is a request for help travelling upward.
@@ -155,7 +155,7 @@ type Resolution struct {
 // AnswerArgs are the arguments of answer_escalation.
 type AnswerArgs struct {
 	Answer   string `json:"answer" jsonschema:"minLength=1"`
-	Decision string `json:"decision,omitempty" jsonschema:"description=a short decision label such as one of the options"`
+	Decision string `json:"decision,omitempty" jsonschema:"description=a short label, e.g. an option"`
 }
 
 // ConsultArgs are the arguments of consult.
@@ -200,12 +200,12 @@ type Report struct {
 // DelegateArgs are the arguments of delegate.
 type DelegateArgs struct {
 	Agent       string   `json:"agent" jsonschema:"minLength=1"`
-	Intent      string   `json:"intent" jsonschema:"minLength=1,description=why this matters: the purpose it serves"`
+	Intent      string   `json:"intent" jsonschema:"minLength=1,description=why it matters"`
 	Objective   string   `json:"objective" jsonschema:"minLength=1"`
-	Criteria    []string `json:"criteria" jsonschema:"description=success criteria the report will be verified against"`
+	Criteria    []string `json:"criteria"`
 	Constraints []string `json:"constraints,omitempty"`
 	Context     string   `json:"context,omitempty"`
-	Tools       []string `json:"tools,omitempty" jsonschema:"description=tools to grant (within your own); default: all of yours"`
+	Tools       []string `json:"tools,omitempty" jsonschema:"description=default: all yours"`
 	Budget      *Budget  `json:"budget,omitempty"`
 }
 

@@ -240,11 +240,14 @@ var english = message.NewPrinter(language.English)
 const debugPanics = false
 
 // Toolset is an immutable set of tools offered for one turn, with their
-// definitions computed once.
+// definitions computed once. Deferred tools are shown to the model but not
+// run from this set: a call of one waits until its place in the turn comes,
+// and runs only if the toolset in force then holds it (see Loop).
 type Toolset struct {
-	tools  []Tool
-	defs   []model.ToolDef
-	byName map[string]Tool
+	tools    []Tool
+	defs     []model.ToolDef
+	byName   map[string]Tool
+	deferred map[string]bool
 }
 
 // NewToolset returns a toolset of tools. A later tool with the same name as
@@ -261,6 +264,25 @@ func NewToolset(tools ...Tool) (*Toolset, error) {
 	}
 	return ts, nil
 }
+
+// Deferring returns a copy of ts that also shows tools, first, as deferred:
+// their definitions are offered, but Lookup does not find them.
+func (ts *Toolset) Deferring(tools ...Tool) (*Toolset, error) {
+	out := &Toolset{tools: ts.tools, byName: ts.byName, deferred: make(map[string]bool, len(tools))}
+	for _, t := range tools {
+		d := t.Def()
+		if _, dup := ts.byName[d.Name]; dup || out.deferred[d.Name] {
+			return nil, fmt.Errorf("agents: two tools named %q", d.Name)
+		}
+		out.deferred[d.Name] = true
+		out.defs = append(out.defs, d)
+	}
+	out.defs = append(out.defs, ts.defs...)
+	return out, nil
+}
+
+// Deferred reports whether name is a deferred tool of ts.
+func (ts *Toolset) Deferred(name string) bool { return ts != nil && ts.deferred[name] }
 
 // Lookup returns the tool named name.
 func (ts *Toolset) Lookup(name string) (Tool, bool) {
@@ -280,7 +302,8 @@ func (ts *Toolset) Defs() []model.ToolDef {
 	return ts.defs
 }
 
-// Names returns the tools' names, in order.
+// Names returns the names of the tools offered, deferred ones included, in
+// order.
 func (ts *Toolset) Names() []string {
 	if ts == nil {
 		return nil

@@ -39,9 +39,13 @@ type delegation struct {
 	effective []string
 	sup       Supervision
 	meter     *meter
-	workTS    *agents.Toolset
+	// offerTS and workTS are the tools of the two phases (see tools).
+	offerTS, workTS *agents.Toolset
 
 	state atomic.Int32
+	// misalignedTurn is set when an acceptance is judged misaligned, until
+	// the next turn: the calls pipelined after it are refused unrun.
+	misalignedTurn atomic.Bool
 
 	mu             sync.Mutex
 	out            *Outcome
@@ -181,7 +185,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	delegator := d.delegatorName()
 	d.out = &Outcome{Run: r.id, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
 		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: r.fx.Now()}
-	d.workTS = d.buildWorkTools()
+	d.offerTS, d.workTS = d.buildTools()
 
 	wall := goal.Budget.WallTime
 	if wall <= 0 {
@@ -281,6 +285,7 @@ func (d *delegation) work(ctx context.Context) error {
 		BeforeTurn:  d.beforeTurn,
 		Charge:      d.charge,
 		Effects:     &conversation{d: d, m: d.m, purpose: "turn"},
+		Waited:      d.waited,
 	}
 	l.Hooks.Violation = d.refused
 	l.Hooks.Prose = func(text string, n int) {
@@ -295,16 +300,19 @@ func (d *delegation) work(ctx context.Context) error {
 	return l.Run(ctx)
 }
 
-// tools are the tools offered for the next turn: the three of an offer
-// before an aligned acceptance, the working set after.
+// tools are the tools offered for the next turn: while the goal is offered,
+// the three acts of an offer, and the action tools and delegate deferred so
+// that a first move may follow accept_goal in its turn and run once the
+// acceptance is judged aligned; the working set after.
 func (d *delegation) tools() *agents.Toolset {
 	if d.state.Load() == stateOffered {
-		return d.rt.offerTS
+		return d.offerTS
 	}
 	return d.workTS
 }
 
 func (d *delegation) beforeTurn() (string, error) {
+	d.misalignedTurn.Store(false)
 	if err := d.meter.step(); err != nil {
 		return "", err
 	}
@@ -472,27 +480,43 @@ func (d *delegation) setFinal(status Status, cause Cause, reason string) {
 	d.mu.Unlock()
 }
 
-// buildWorkTools is the toolset after an aligned acceptance: the delegate's
-// effective action tools (gated) and the protocol tools of working.
-func (d *delegation) buildWorkTools() *agents.Toolset {
+// buildTools returns the toolsets of the two phases. Both begin with the
+// delegate's effective action tools (gated) and delegate, where it may
+// delegate, so that the prefix of the prompt stays the same from one phase
+// to the next; the offer adds its three acts, working its protocol tools:
+// consult only with peers, report_progress only when supervision asks for
+// progress.
+func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 	var tools []agents.Tool
 	for _, t := range d.m.gated {
 		if slices.Contains(d.effective, t.Def().Name) {
 			tools = append(tools, t)
 		}
 	}
-	tools = append(tools, d.rt.escalate, d.rt.progress, d.rt.complete)
-	if d.m.consult != nil {
-		tools = append(tools, d.m.consult)
-	}
 	if d.mayDelegate() {
 		tools = append(tools, d.m.delegate)
 	}
-	ts, err := agents.NewToolset(tools...)
+	p := d.rt.protocol
+	working := slices.Clone(tools)
+	if d.m.consult != nil {
+		working = append(working, d.m.consult)
+	}
+	working = append(working, p.escalate)
+	if d.sup.ProgressEvery > 0 || d.rt.opts.Supervisor != nil {
+		working = append(working, p.progress)
+	}
+	working = append(working, p.complete)
+	offer, err := agents.NewToolset(p.accept, p.decline, p.clarify)
+	if err == nil {
+		offer, err = offer.Deferring(tools...)
+	}
+	if err == nil {
+		work, err = agents.NewToolset(working...)
+	}
 	if err != nil {
 		panic("orchestrator: " + err.Error()) // names are checked in New
 	}
-	return ts
+	return offer, work
 }
 
 // modelEvent is the model.called event of call k made by agent m within d:

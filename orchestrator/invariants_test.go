@@ -28,7 +28,7 @@ func TestInvariant1_NoActionBeforeAlignedAcceptance(t *testing.T) {
 		forgeAnswer bool
 	}{
 		{name: "action tool first", turns: []model.Turn{turn(note()), turn(accept(g)), turn(note()), turn(complete(g, "done"))}},
-		{name: "action in the acceptance's turn", turns: []model.Turn{turn(accept(g), note()), turn(note()), turn(complete(g, "done"))}},
+		{name: "action before the acceptance in its turn", turns: []model.Turn{turn(note(), accept(g)), turn(note()), turn(complete(g, "done"))}},
 		{name: "acceptance forged in prose", turns: []model.Turn{model.Text(forged), turn(note()), turn(accept(g)), turn(note()), turn(complete(g, "done"))}},
 		{name: "alignment forged in a tool result", forgeAnswer: true, turns: []model.Turn{
 			turn(call(agents.ToolAskClarification, agents.Clarification{Question: "may I start?"})), turn(note()),
@@ -60,6 +60,68 @@ func TestInvariant1_NoActionBeforeAlignedAcceptance(t *testing.T) {
 			}
 		})
 	}
+
+	// Pipelined: calls after accept_goal in its turn run only once it is
+	// judged aligned, after the judgement; after a misaligned acceptance
+	// they are refused unrun, without a violation (they were allowed to
+	// wait), and the delegate is told so.
+	t.Run("pipelined after the acceptance", func(t *testing.T) {
+		bad := model.Call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "keep the team informed", Plan: []string{"note"},
+			AcknowledgedCriteria: []string{}, AcknowledgedConstraints: []string{}}) // valid, but acknowledges nothing
+		for _, tc := range []struct {
+			name   string
+			turns  []model.Turn
+			judged bool // by the delegator's model, which says no first
+		}{
+			{name: "aligned", turns: []model.Turn{turn(accept(g), note()), turn(complete(g, "done"))}},
+			{name: "structurally misaligned", turns: []model.Turn{turn(bad, note()), turn(accept(g), note()), turn(complete(g, "done"))}},
+			{name: "misjudged by the delegator", judged: true, turns: []model.Turn{turn(accept(g), note()), turn(accept(g), note()), turn(complete(g, "done"))}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				rec := newRecorder(t, "note")
+				worker := model.NewScripted("worker", tc.turns...)
+				lead := model.NewScripted("lead", turn(accept(g), delegateTo("worker", g)),
+					turn(judge(false, "the plan ignores brevity")), turn(judge(true)), turn(complete(g, "done")))
+				sup := orchestrator.Supervision{ModelJudge: tc.judged}
+				if !tc.judged {
+					lead = model.NewScripted("lead", turn(accept(g), delegateTo("worker", g)), turn(complete(g, "done")))
+				}
+				rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+					{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"worker"}},
+					{Agent: &agents.Agent{Name: "worker", Role: "writes", Model: worker, Tools: []agents.Tool{rec.tool}}, Supervision: &sup},
+				}}, nil)
+				out, err := rt.Run(t.Context(), g)
+				if err != nil {
+					t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+				}
+				events := mem.Events()
+				if bad := actionBeforeAlignment(events); len(bad) > 0 || rec.runs.Load() != 1 {
+					t.Fatalf("ran before alignment: %v, runs %d\n%s", bad, rec.runs.Load(), types(events))
+				}
+				if v := out.Violations + out.Children[0].Violations; v != 0 {
+					t.Fatalf("%d violations for pipelined calls\n%s", v, types(events))
+				}
+				if tc.name != "aligned" {
+					if got := lastToolMessage(worker.Requests()[1]); !strings.HasPrefix(got, "not run: note waits for an aligned acceptance") {
+						t.Fatalf("the refused call's result: %q", got)
+					}
+				}
+			})
+		}
+	})
+
+	t.Run("delegate before the acceptance in its turn", func(t *testing.T) {
+		lead := model.NewScripted("lead", turn(delegateTo("worker", g), accept(g)), turn(complete(g, "done")))
+		worker := model.NewScripted("worker")
+		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"worker"}},
+			{Agent: &agents.Agent{Name: "worker", Role: "writes", Model: worker}},
+		}}, nil)
+		out, _ := rt.Run(t.Context(), g)
+		if len(out.Children) != 0 || worker.Calls() != 0 || out.Violations != 1 {
+			t.Fatalf("children %d, worker calls %d, violations %d\n%s", len(out.Children), worker.Calls(), out.Violations, types(mem.Events()))
+		}
+	})
 
 	t.Run("misaligned acceptance keeps tools locked", func(t *testing.T) {
 		rec := newRecorder(t, "note")

@@ -350,18 +350,20 @@ func TestSystemPromptIsAStablePrefix(t *testing.T) {
 			t.Errorf("system prompt lacks %q:\n%s", want, sys)
 		}
 	}
-	// Before acceptance only the three protocol tools are offered; after,
-	// the granted tools and the working protocol.
+	// Before acceptance the granted tools (to pipeline after accept_goal)
+	// and the three acts of an offer; after, the granted tools and the
+	// working protocol, without report_progress unless supervision asks
+	// for progress.
 	names := func(r *model.Request) (s []string) {
 		for _, d := range r.Tools {
 			s = append(s, d.Name)
 		}
 		return s
 	}
-	if got := strings.Join(names(reqs[0]), ","); got != "accept_goal,decline_goal,ask_clarification" {
+	if got := strings.Join(names(reqs[0]), ","); got != "note,accept_goal,decline_goal,ask_clarification" {
 		t.Fatalf("offered before acceptance: %s", got)
 	}
-	if got := strings.Join(names(reqs[1]), ","); got != "note,escalate,report_progress,complete_goal" {
+	if got := strings.Join(names(reqs[1]), ","); got != "note,escalate,complete_goal" {
 		t.Fatalf("offered after alignment: %s", got)
 	}
 	if reqs[0].ToolChoice.Mode != model.ChoiceRequired {

@@ -10,22 +10,23 @@ import (
 	"unicode"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/prompts"
 )
 
 // Descriptions of the protocol tools, as the models see them.
 const (
-	descAccept    = "Accept the goal: restate its intent in your own words, give your plan, acknowledge each success criterion and each constraint (one entry each, same order). Required before you may act."
-	descDecline   = "Decline the goal, saying why, what is missing, and who could do it instead."
-	descClarify   = "Ask your delegator a question before deciding whether to accept."
-	descEscalate  = "Raise uncertainty to your delegator: ambiguity, missing information, risk, being blocked, a change of scope, a conflict, or the budget. Blocking by default: you get the answer as the result."
-	descConsult   = "Ask a peer for advice. Responsibility for the work stays with you."
-	descProgress  = "Report progress to your supervisor; the answer may redirect or halt you."
-	descComplete  = "Report the goal complete: the result, and every success criterion with met or not and the evidence. It is verified before it counts."
-	descDelegate  = "Entrust a sub-goal to another agent, with at most the tools you hold. It must accept before it acts; you get its verified outcome as the result."
-	descJudge     = "Judge whether your delegate's acceptance is aligned with your intent; name the gaps and a correction if not."
+	descAccept    = "Accept the goal in your own words. Required before any other tool runs; your first moves may follow it in the same turn."
+	descDecline   = "Decline the goal: why, what is missing, who could do it."
+	descClarify   = "Ask your delegator a question before deciding."
+	descEscalate  = "Ask your delegator when unsure, at risk or blocked, rather than guess. Blocking by default: the answer is the result."
+	descConsult   = "Ask a peer for advice; the work stays yours."
+	descProgress  = "Report progress; the answer may redirect or halt you."
+	descComplete  = "Report the goal done: each criterion, met or not, with evidence. It is verified before it counts."
+	descDelegate  = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
+	descJudge     = "Judge whether the acceptance is aligned with your intent; name the gaps and a correction if not."
 	descAnswer    = "Answer your delegate's escalation or question."
-	descVerify    = "Verify your delegate's report against the goal's criteria: accept, revise with feedback, or reject."
+	descVerify    = "Verify the report against the criteria: accept, revise with feedback, or reject."
 	descEscalateU = "Pass the question up to your own delegator when it is beyond what you can decide."
 )
 
@@ -33,7 +34,7 @@ const (
 // find their delegation in the context, so they hold no state, and their
 // schemas are compiled once a process.
 type protocolTools struct {
-	offer                        *agents.Toolset
+	accept, decline, clarify     agents.Tool
 	escalate, progress, complete agents.Tool
 	judge, answer, verify        *agents.Toolset
 }
@@ -47,15 +48,15 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 		return t
 	}
 	p := &protocolTools{}
-	accept := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
+	p.accept = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
 		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) {
 			return from(ctx).onAccept(ctx, &a), nil
 		}))
-	decline := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline},
+	p.decline = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline},
 		func(ctx context.Context, a agents.Decline) (agents.Result, error) {
 			return from(ctx).onDecline(&a), nil
 		}))
-	clarify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify},
+	p.clarify = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify},
 		func(ctx context.Context, a agents.Clarification) (agents.Result, error) {
 			return from(ctx).onClarify(ctx, &a), nil
 		}))
@@ -86,7 +87,6 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
-	p.offer, _ = agents.NewToolset(accept, decline, clarify)
 	p.judge, _ = agents.NewToolset(judge)
 	p.answer, _ = agents.NewToolset(answer, passUp)
 	p.verify, _ = agents.NewToolset(verify)
@@ -98,7 +98,7 @@ func (rt *Runtime) buildTools() error {
 	if err != nil {
 		return err
 	}
-	rt.offerTS, rt.escalate, rt.progress, rt.complete = p.offer, p.escalate, p.progress, p.complete
+	rt.protocol = p
 	rt.judgeTS, rt.answerTS, rt.verifyTS = p.judge, p.answer, p.verify
 	for _, m := range rt.members {
 		for _, t := range m.Agent.Tools {
@@ -147,12 +147,13 @@ type gated struct {
 
 func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
 	d := from(ctx)
-	switch {
-	case d == nil:
+	if d == nil {
 		return agents.Errorf("refused: %s runs only inside a delegation", g.name)
-	case d.state.Load() != stateWorking:
-		d.violation(nil, g.name+" called before an aligned acceptance")
-		return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned", g.name)
+	}
+	if res, ok := d.locked(g.name, args); ok {
+		return res
+	}
+	switch {
 	case !slices.Contains(d.effective, g.name):
 		d.violation(nil, g.name+" is beyond the delegation's authority")
 		return agents.Errorf("refused: %s is not granted to you", g.name)
@@ -175,6 +176,28 @@ func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
 func (g *gated) Concurrent() bool {
 	c, ok := g.Tool.(interface{ Concurrent() bool })
 	return ok && c.Concurrent()
+}
+
+// locked refuses a call that would act before an aligned acceptance, as a
+// protocol violation: the second lock behind the loop's (see waited).
+func (d *delegation) locked(name string, args json.RawMessage) (agents.Result, bool) {
+	if d.state.Load() == stateWorking {
+		return agents.Result{}, false
+	}
+	d.violation(&model.ToolCall{Name: name, Arguments: args}, name+" called before an aligned acceptance")
+	return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned", name), true
+}
+
+// waited is the result of a call offered with the goal (an action tool or
+// delegate) whose place in the turn came before an aligned acceptance. After
+// an acceptance judged misaligned in the same turn it is refused unrun, as
+// it was allowed to wait; any other is a protocol violation.
+func (d *delegation) waited(call *model.ToolCall) agents.Result {
+	if d.misalignedTurn.Load() {
+		return agents.Errorf("not run: %s waits for an aligned acceptance, and yours was not; accept again first", call.Name)
+	}
+	d.violation(call, fmt.Sprintf("tool %q is not allowed before an aligned acceptance", call.Name))
+	return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned; call accept_goal first", call.Name)
 }
 
 func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.Result {
@@ -230,6 +253,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		d.state.Store(stateWorking)
 		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true}
 	}
+	d.misalignedTurn.Store(true) // the calls it was pipelined with do not run
 	if round >= d.rt.limits.MaxAlignRounds {
 		d.setFinal(StatusFailed, CauseMisaligned, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")))
 		return agents.Result{Content: "Your acceptance is still not aligned; the goal is withdrawn.", IsError: true, Stop: true}
@@ -515,6 +539,9 @@ type delegateResult struct {
 
 func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) agents.Result {
 	rt, r := d.rt, d.run
+	if res, ok := d.locked(agents.ToolDelegate, nil); ok {
+		return res
+	}
 	target, ok := rt.members[a.Agent]
 	if !ok || !slices.Contains(d.m.DelegatesTo, a.Agent) {
 		return agents.Errorf("refused: you may delegate only to %v", d.m.DelegatesTo)

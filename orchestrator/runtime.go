@@ -41,10 +41,7 @@ type Runtime struct {
 	// teamHash is the digest of the team that run.started records.
 	teamHash string
 
-	offerTS  *agents.Toolset
-	escalate agents.Tool
-	progress agents.Tool
-	complete agents.Tool
+	protocol *protocolTools
 	judgeTS  *agents.Toolset
 	answerTS *agents.Toolset
 	verifyTS *agents.Toolset

@@ -106,7 +106,24 @@ func (v *view) peers() []string {
 
 // ---- offered: accept, decline or ask ----
 
-func (s *simulator) offer(v *view) model.ToolCall {
+// offer answers an offer: a decline, a question, or an acceptance followed,
+// in the same turn, by the first moves it pipelines (they run once it is
+// judged aligned) — unless the goal asks for a peer's advice first, which
+// only working offers, or the persona's way of failing lies in its first
+// moves.
+func (s *simulator) offer(v *view) []model.ToolCall {
+	c := s.offerAct(v)
+	switch {
+	case c.Name != agents.ToolAcceptGoal, v.goal.asksAdvice() && len(v.peers()) > 0:
+		return []model.ToolCall{c}
+	case s.persona == Malformed, s.persona == OverAsker, s.persona == Quitter, s.persona == Hallucinator, s.persona == Looper:
+		return []model.ToolCall{c}
+	}
+	acts, _ := s.pending(v, nil) // nothing has run before an aligned acceptance
+	return append([]model.ToolCall{c}, acts...)
+}
+
+func (s *simulator) offerAct(v *view) model.ToolCall {
 	g := &v.goal
 	p := s.persona
 	acted := slices.ContainsFunc(v.steps, func(st step) bool {
@@ -303,7 +320,9 @@ func (s *simulator) work(v *view) []model.ToolCall {
 		}
 		return []model.ToolCall{model.Call(agents.ToolCompleteGoal, rep)}
 	case v.offers(agents.ToolReportProgress) && progressAsked(v.req.Messages):
-		return []model.ToolCall{progress(v, ws)}
+		// The report rides in the same turn as the next move.
+		rest := s.work(&view{req: withoutLastUser(v.req), offered: v.offered, system: v.system, goal: v.goal, steps: v.steps, user: v.user})
+		return append([]model.ToolCall{progress(v, ws)}, rest...)
 	}
 	if acts, what := s.pending(v, ws); len(acts) > 0 {
 		if p == OverAsker && v.offers(agents.ToolEscalate) && !lastAssistantCalled(v.req.Messages, agents.ToolEscalate) {
@@ -341,6 +360,13 @@ func progressAsked(msgs []model.Message) bool {
 	}
 	l := strings.ToLower(msgs[len(msgs)-1].Content)
 	return strings.Contains(l, "report your progress") || strings.Contains(l, "report progress")
+}
+
+// withoutLastUser is req without its last message, a reminder.
+func withoutLastUser(req *model.Request) *model.Request {
+	cp := *req
+	cp.Messages = cp.Messages[:len(cp.Messages)-1]
+	return &cp
 }
 
 func progress(v *view, ws []step) model.ToolCall {

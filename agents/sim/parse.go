@@ -195,7 +195,7 @@ func parseAcceptance(text string) acceptanceInfo {
 		{prefix: "Risks:", list: &a.Risks},
 		{prefix: "Confidence:", scalar: &confidence},
 		{prefix: "The runtime's structural checks found:", list: &a.Findings},
-	}, []string{"Is this acceptance aligned"}, nil)
+	}, []string{"Is it aligned", "Is this acceptance aligned"}, nil)
 	return a
 }
 
@@ -233,7 +233,7 @@ func parseReport(text string) reportInfo {
 		{prefix: "Criteria:", list: &items},
 		{prefix: "Deviations:", list: &deviations},
 		{prefix: "The runtime's checks found:", list: &r.Findings},
-	}, []string{"Verify the report"}, nil)
+	}, []string{"Verify it against", "Verify the report"}, nil)
 	for _, it := range items {
 		head, evidence, _ := strings.Cut(it, " — evidence: ")
 		c := criterionInfo{Evidence: strings.TrimSpace(evidence)}

@@ -78,7 +78,7 @@ func (s *simulator) generate(_ context.Context, req *model.Request) (*model.Resp
 		if s.persona == Prose {
 			return text(fmt.Sprintf("I have read the goal and I will get started on %s right away.", lowerFirst(sentence(v.goal.objective())))), nil
 		}
-		return s.malform(v, calls(s.offer(v))), nil
+		return s.malform(v, calls(s.offer(v)...)), nil
 	case v.offers(agents.ToolCompleteGoal):
 		if s.persona == Prose {
 			return text(fmt.Sprintf("I am working on %s and will let you know when it is done.", lowerFirst(sentence(v.goal.objective())))), nil

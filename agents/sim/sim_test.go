@@ -325,12 +325,41 @@ func TestWorkReportsProgressWhenReminded(t *testing.T) {
 	c.call("write_file")
 	c.reply("wrote 10 bytes to x.md")
 	c.msgs = append(c.msgs, model.Message{Role: model.RoleUser, Content: "Report your progress with report_progress."})
-	pr := decode[agents.ProgressReport](t, c.call(agents.ToolReportProgress))
-	if !strings.Contains(pr.Summary, "write_file") {
+	// The report rides in the same turn as the next move.
+	calls := c.turn().Message.ToolCalls
+	if len(calls) != 2 || calls[0].Name != agents.ToolReportProgress || calls[1].Name != agents.ToolCompleteGoal {
+		t.Fatalf("want report_progress and complete_goal, got %s", callNames(calls))
+	}
+	c.p.validate(t, calls[0])
+	c.p.validate(t, calls[1])
+	if pr := decode[agents.ProgressReport](t, calls[0]); !strings.Contains(pr.Summary, "write_file") {
 		t.Errorf("progress %+v", pr)
 	}
-	c.reply("Noted. Continue.")
-	c.call(agents.ToolCompleteGoal)
+}
+
+// Offered its action tools with the offer, the simulator pipelines its
+// first move after accept_goal; after a misaligned acceptance, whose
+// pipelined calls were refused unrun, it accepts again with them.
+func TestOfferPipelinesTheFirstMove(t *testing.T) {
+	g := sampleGoal()
+	p := newProtocol(t, nil, nil)
+	d := dataFor(&g, g.Tools)
+	c := newConvo(t, sim.New("writer", nil), p, d)
+	c.tools = append(slices.Clone(g.Tools), offerTools...)
+	for round := range 2 {
+		calls := c.turn().Message.ToolCalls
+		if len(calls) != 2 || calls[0].Name != agents.ToolAcceptGoal || calls[1].Name != "write_file" {
+			t.Fatalf("round %d: want accept_goal then write_file, got %s", round+1, callNames(calls))
+		}
+		for _, cl := range calls {
+			c.p.validate(t, cl)
+		}
+		if round == 0 {
+			c.msgs = append(c.msgs,
+				model.Message{Role: model.RoleTool, ToolCallID: calls[0].ID, Name: calls[0].Name, Content: render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: []string{"the plan ignores brevity"}})},
+				model.Message{Role: model.RoleTool, ToolCallID: calls[1].ID, Name: calls[1].Name, Content: "not run: write_file waits for an aligned acceptance, and yours was not; accept again first"})
+		}
+	}
 }
 
 func TestWorkConsultsWhenAdviceIsAsked(t *testing.T) {
