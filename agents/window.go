@@ -228,7 +228,12 @@ func (l *Loop) fit(ctx context.Context, req *model.Request) error {
 	return nil
 }
 
-const clipNote = "[clipped to fit the context budget: %d of %d bytes cut; the journal keeps it whole — call the tool again if you need it]"
+const (
+	clipNote = "[clipped to fit the context budget: %d of %d bytes cut; the journal keeps it whole — call the tool again if you need it]"
+	// clipSlack is how much longer than its head a text must be to be
+	// clipped: what was clipped once (head and note) is never clipped again.
+	clipSlack = len(clipNote) + 64
+)
 
 // clip cuts the long arguments and results of the unpinned messages in
 // [from, to) to their head and returns how many it cut.
@@ -243,20 +248,24 @@ func (l *Loop) clip(from, to int) int {
 		if m.Role == model.RoleAssistant {
 			var calls []model.ToolCall
 			for j, tc := range m.ToolCalls {
-				if l.win.pinned[tc.ID] || len(tc.Arguments) <= keep+len(clipNote) {
+				if l.win.pinned[tc.ID] || len(tc.Arguments) <= keep+clipSlack {
+					continue
+				}
+				args, ok := clipArgs(tc.Arguments, keep)
+				if !ok {
 					continue
 				}
 				if calls == nil {
 					calls = slices.Clone(m.ToolCalls) // the message may be shared with a recorded request
 				}
-				calls[j].Arguments = clipArgs(tc.Arguments, keep)
+				calls[j].Arguments = args
 				n++
 			}
 			if calls != nil {
 				m.ToolCalls = calls
 			}
 		}
-		if l.pinnedMsg(i) || len(m.Content) <= keep+len(clipNote) {
+		if l.pinnedMsg(i) || len(m.Content) <= keep+clipSlack {
 			continue
 		}
 		m.Content = head(m.Content, keep) + "\n" + fmt.Sprintf(clipNote, len(m.Content)-len(head(m.Content, keep)), len(m.Content))
@@ -277,18 +286,20 @@ func head(s string, n int) string {
 }
 
 // clipArgs cuts the long strings of a call's JSON arguments, so that what is
-// left is still valid JSON for the providers that parse it back.
-func clipArgs(args json.RawMessage, keep int) json.RawMessage {
+// left is still valid JSON for the providers that parse it back; ok is false
+// when nothing was long enough to cut.
+func clipArgs(args json.RawMessage, keep int) (_ json.RawMessage, ok bool) {
 	var v any
 	if err := json.Unmarshal(args, &v); err != nil {
 		b, _ := json.Marshal(map[string]string{"clipped": head(string(args), keep) + "…"})
-		return b
+		return b, true
 	}
 	var walk func(v any) any
 	walk = func(v any) any {
 		switch x := v.(type) {
 		case string:
-			if len(x) > keep {
+			if len(x) > keep+32 {
+				ok = true
 				return head(x, keep) + fmt.Sprintf("…[%d bytes clipped]", len(x)-len(head(x, keep)))
 			}
 		case []any:
@@ -302,11 +313,15 @@ func clipArgs(args json.RawMessage, keep int) json.RawMessage {
 		}
 		return v
 	}
-	b, err := json.Marshal(walk(v))
-	if err != nil {
-		return args
+	v = walk(v)
+	if !ok {
+		return args, false
 	}
-	return b
+	b, err := json.Marshal(v)
+	if err != nil {
+		return args, false
+	}
+	return b, true
 }
 
 // fold replaces the unpinned turns before tail, and the summary they

@@ -122,9 +122,21 @@ func TestWindowKeepsEveryRequestWithinBudget(t *testing.T) {
 	if len(compactions) == 0 || summaries == 0 {
 		t.Fatalf("%d compactions, %d summaries: want some", len(compactions), summaries)
 	}
+	clipped := 0
 	for _, c := range compactions {
 		if c.After > budget || c.Before <= budget || c.Folded > 0 && c.By != "model" {
 			t.Fatalf("compaction %+v", c)
+		}
+		clipped += c.Clipped
+	}
+	// What was clipped once is never clipped again: at most each call's
+	// arguments and each result.
+	if clipped > 2*120 {
+		t.Fatalf("%d clips for 120 calls", clipped)
+	}
+	for _, msg := range last.Messages {
+		if strings.Count(msg.Content, "[clipped to fit") > 1 {
+			t.Fatalf("clipped twice: %q", msg.Content)
 		}
 	}
 	// Compaction is rare: the prompt goes down to the target, leaving room.

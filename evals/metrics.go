@@ -30,6 +30,9 @@ type Usage struct {
 	LatencyMS float64 `json:"latency_ms"`
 	// CostUSD is the cost by the price table; 0 without one.
 	CostUSD float64 `json:"cost_usd,omitempty"`
+	// Compactions counts the conversations compacted to fit their agent's
+	// context budget (context.compacted events).
+	Compactions int `json:"compactions,omitempty"`
 }
 
 // add returns the sum of u and v.
@@ -38,7 +41,7 @@ func (u Usage) add(v Usage) Usage {
 		PromptTokens: u.PromptTokens + v.PromptTokens, CompletionTokens: u.CompletionTokens + v.CompletionTokens,
 		CachedTokens: u.CachedTokens + v.CachedTokens, TotalTokens: u.TotalTokens + v.TotalTokens,
 		ModelCalls: u.ModelCalls + v.ModelCalls, ModelErrors: u.ModelErrors + v.ModelErrors, Steps: u.Steps + v.Steps,
-		LatencyMS: u.LatencyMS + v.LatencyMS, CostUSD: u.CostUSD + v.CostUSD,
+		LatencyMS: u.LatencyMS + v.LatencyMS, CostUSD: u.CostUSD + v.CostUSD, Compactions: u.Compactions + v.Compactions,
 	}
 }
 
@@ -89,6 +92,9 @@ func (p Prices) Cost(name string, u model.Usage) float64 {
 func UsageOf(t *Trial, prices Prices) Usage {
 	var u Usage
 	for _, e := range t.Events {
+		if e.Type == orchestrator.EventContextCompacted {
+			u.Compactions++
+		}
 		if e.Type != orchestrator.EventModelCalled {
 			continue
 		}

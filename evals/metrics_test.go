@@ -4,9 +4,24 @@ import (
 	"math"
 	"testing"
 
+	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/evals"
+	"github.com/entrust-dev/entrust/orchestrator"
 )
+
+func TestUsageCountsCompactions(t *testing.T) {
+	c := &agents.Compaction{Budget: 8000, Before: 8100, After: 4000, Clipped: 3}
+	tr := &evals.Trial{Events: []*orchestrator.Event{
+		{Type: orchestrator.EventModelCalled, Purpose: "turn", Usage: &model.Usage{PromptTokens: 10}},
+		{Type: orchestrator.EventContextCompacted, Compaction: c},
+		{Type: orchestrator.EventModelCalled, Purpose: "compact", Usage: &model.Usage{PromptTokens: 5}},
+		{Type: orchestrator.EventContextCompacted, Compaction: c},
+	}}
+	if u := evals.UsageOf(tr, nil); u.Compactions != 2 || u.ModelCalls != 2 || u.Steps != 1 || u.PromptTokens != 15 {
+		t.Fatalf("usage %+v", u)
+	}
+}
 
 func TestPassHatKAndPassAtK(t *testing.T) {
 	tests := []struct {

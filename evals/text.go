@@ -67,6 +67,9 @@ func summaryLine(s *Summary) string {
 	if s.Usage.CostUSD > 0 {
 		line += fmt.Sprintf(", $%.4f", s.Usage.CostUSD)
 	}
+	if s.Usage.Compactions > 0 {
+		line += fmt.Sprintf(", %d context compactions", s.Usage.Compactions)
+	}
 	line += fmt.Sprintf(", trial time p50 %s p95 %s", ms(s.DurationP50MS), ms(s.DurationP95MS))
 	if s.Errors > 0 {
 		line += fmt.Sprintf(", %d errors", s.Errors)

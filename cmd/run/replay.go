@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -143,8 +144,14 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	total := &agentUsage{agent: "total", priced: true}
 	retries := 0
 	judged := map[string][]*orchestrator.Event{} // alignment.judged by delegation, every round
+	compacted := map[string][]compactionAt{}     // context.compacted by delegation
+	turns := map[string]int{}                    // turns so far, by delegation
 	for _, e := range events {
 		switch e.Type {
+		case orchestrator.EventContextCompacted:
+			if e.Compaction != nil {
+				compacted[e.Delegation] = append(compacted[e.Delegation], compactionAt{step: turns[e.Delegation] + 1, e: e})
+			}
 		case orchestrator.EventAlignmentJudged:
 			judged[e.Delegation] = append(judged[e.Delegation], e)
 		case orchestrator.EventRunStarted:
@@ -154,6 +161,9 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		case orchestrator.EventModelRetried:
 			retries++
 		case orchestrator.EventModelCalled:
+			if e.Purpose == "turn" {
+				turns[e.Delegation]++
+			}
 			u := byAgent[e.Agent]
 			if u == nil {
 				u = &agentUsage{agent: e.Agent, priced: true}
@@ -290,6 +300,9 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		if o.Violations > 0 {
 			line(red, "%d protocol violation(s)", o.Violations)
 		}
+		for _, x := range compacted[o.Delegation] {
+			line(dim, "%s", compactionText(x))
+		}
 		if o.Status != orchestrator.StatusCompleted && o.Reason != "" {
 			line(red, "%s: %s", o.Status, o.Reason)
 		}
@@ -365,3 +378,34 @@ func statusPaint(st style, s orchestrator.Status) string {
 
 // defaultTrustPath is where run keeps the trust ledger unless told otherwise.
 const defaultTrustPath = "runs/trust.json"
+
+// compactionAt is a context.compacted event and the turn it came before.
+type compactionAt struct {
+	step int
+	e    *orchestrator.Event
+}
+
+// compactionText says where a conversation was compacted and what was done.
+func compactionText(x compactionAt) string {
+	c := x.e.Compaction
+	s := fmt.Sprintf("context compacted before %s %d: %s → %s of %s tokens", x.e.Purpose, x.step,
+		thousands(c.Before), thousands(c.After), thousands(c.Budget))
+	if c.Clipped > 0 {
+		s += fmt.Sprintf(", %d clipped", c.Clipped)
+	}
+	if c.Folded > 0 {
+		var calls []string
+		for _, n := range slices.Sorted(maps.Keys(c.Calls)) {
+			calls = append(calls, fmt.Sprintf("%s ×%d", n, c.Calls[n]))
+		}
+		s += fmt.Sprintf(", %d messages folded", c.Folded)
+		if len(calls) > 0 {
+			s += " (" + strings.Join(calls, ", ") + ")"
+		}
+		s += " into a summary by " + c.By
+		if c.Error != "" {
+			s += " (the model's failed: " + oneLine(c.Error) + ")"
+		}
+	}
+	return s
+}

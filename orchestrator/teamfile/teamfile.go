@@ -59,6 +59,8 @@ type Defaults struct {
 	Supervision *Supervision `yaml:"supervision,omitempty"`
 	// Persona is the simulator persona of agents that name none.
 	Persona string `yaml:"persona,omitempty"`
+	// ContextTokens is the context budget of agents that set none.
+	ContextTokens int `yaml:"context_tokens,omitempty"`
 }
 
 // AgentSpec is one agent of a team file.
@@ -82,6 +84,11 @@ type AgentSpec struct {
 	Supervision *Supervision `yaml:"supervision,omitempty"`
 	// Persona is the simulator persona, when the model is the simulator.
 	Persona string `yaml:"persona,omitempty"`
+	// ContextTokens bounds every request sent to the agent's model, in
+	// tokens: older turns are compacted to stay within it, the contract
+	// never (see agents.Agent.ContextTokens). 0 takes the model's known
+	// window.
+	ContextTokens int `yaml:"context_tokens,omitempty"`
 }
 
 // MCPServer is an MCP server of a team file: a stdio command or a
@@ -337,7 +344,7 @@ func knownFields(path string) []string {
 	case path == "":
 		return []string{"lead", "defaults", "agents", "grants", "mcp_servers"}
 	case path == "defaults":
-		return []string{"model", "budget", "supervision", "persona"}
+		return []string{"model", "budget", "supervision", "persona", "context_tokens"}
 	case strings.HasPrefix(last, "mcp_servers["):
 		return []string{"name", "command", "env", "url", "headers", "tools"}
 	case last == "budget":
@@ -345,7 +352,7 @@ func knownFields(path string) []string {
 	case last == "supervision":
 		return []string{"level", "model_judge", "model_verify", "progress_every", "max_revisions"}
 	}
-	return []string{"name", "role", "model", "tools", "delegates_to", "consults", "budget", "supervision", "persona"}
+	return []string{"name", "role", "model", "tools", "delegates_to", "consults", "budget", "supervision", "persona", "context_tokens"}
 }
 
 // errs collects the problems of a file, each with its line.
@@ -489,6 +496,7 @@ func (f *File) validate(known []string, pending bool) error {
 			}
 		}
 		checkBudget(c, p+".budget", a.Budget)
+		checkContext(c, p+".context_tokens", a.ContextTokens)
 		checkSupervision(c, p+".supervision", a.Supervision)
 		if m, ok := strings.CutPrefix(a.Model, "sim/"); ok {
 			if m == "" {
@@ -500,6 +508,7 @@ func (f *File) validate(known []string, pending bool) error {
 		checkPersona(c, p+".persona", a.Persona)
 	}
 	checkBudget(c, "defaults.budget", f.Defaults.Budget)
+	checkContext(c, "defaults.context_tokens", f.Defaults.ContextTokens)
 	checkSupervision(c, "defaults.supervision", f.Defaults.Supervision)
 	checkPersona(c, "defaults.persona", f.Defaults.Persona)
 	for j, g := range f.Grants {
@@ -585,6 +594,16 @@ func knownTools(name string, known []string) string {
 		return " (no tools are provided)"
 	}
 	return suggest(name, known) + " (known: " + strings.Join(known, ", ") + ")"
+}
+
+// minContextTokens is the smallest context budget a team file accepts: the
+// protocol's own prompts and tools take about a thousand tokens.
+const minContextTokens = 1024
+
+func checkContext(c *errs, p string, n int) {
+	if n != 0 && n < minContextTokens {
+		c.add(p, "%d is too small: the protocol's prompts and tools alone take about a thousand tokens (at least %d, or 0 for the model's window)", n, minContextTokens)
+	}
 }
 
 func checkBudget(c *errs, p string, b Budget) {
@@ -700,6 +719,9 @@ func (f *File) Resolve(i int) AgentSpec {
 	if a.Persona == "" {
 		a.Persona = f.Defaults.Persona
 	}
+	if a.ContextTokens == 0 {
+		a.ContextTokens = f.Defaults.ContextTokens
+	}
 	if a.Supervision == nil && f.Defaults.Supervision != nil {
 		s := *f.Defaults.Supervision
 		a.Supervision = &s
@@ -753,7 +775,7 @@ func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
 			c.add(fmt.Sprintf("agents[%d].model", i), "no model for %s", spec.Name)
 			continue
 		}
-		ag := &agents.Agent{Name: spec.Name, Role: spec.Role, Model: m}
+		ag := &agents.Agent{Name: spec.Name, Role: spec.Role, Model: m, ContextTokens: spec.ContextTokens}
 		for _, t := range spec.Tools {
 			ag.Tools = append(ag.Tools, opts.Tools[t])
 		}
@@ -776,7 +798,7 @@ func (f *File) Filename() string { return f.filename }
 
 // countFields are the fields that must be whole numbers: the decoder would
 // round 0.9 down to 0 (no bound) and accept "3".
-var countFields = regexp.MustCompile(`(^|\.)(budget\.(steps|tokens)|supervision\.(progress_every|max_revisions))$`)
+var countFields = regexp.MustCompile(`(^|\.)(budget\.(steps|tokens)|supervision\.(progress_every|max_revisions)|context_tokens)$`)
 
 func wholeNumbers(filename string, body ast.Node) error {
 	var bad *Error

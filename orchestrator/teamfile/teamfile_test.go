@@ -92,6 +92,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "# nothing\n", 1, "", "empty"},
 		{"agents not a list", "lead: a\nagents: a\n", 2, "agents", "want a list, got a string"},
 		{"empty persona", "lead: a\nagents:\n  - name: a\n    model: sim/\n", 4, "agents[0].model", "persona"},
+		{"context budget too small", "lead: a\nagents:\n  - name: a\n    context_tokens: 500\n", 4, "agents[0].context_tokens", "500 is too small"},
+		{"negative default context budget", "lead: a\ndefaults:\n  context_tokens: -1\nagents:\n  - name: a\n", 3, "defaults.context_tokens", "too small"},
+		{"unknown defaults field", "lead: a\ndefaults:\n  context: 9000\nagents:\n  - name: a\n", 3, "defaults.context", "context_tokens"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -306,6 +309,7 @@ func TestCountsAreWholeNumbers(t *testing.T) {
 		{"budget: {tokens: 0.9}", "agents[0].budget.tokens"},
 		{"budget: {steps: \"3\"}", "agents[0].budget.steps"},
 		{"supervision: {progress_every: 1.5}", "agents[0].supervision.progress_every"},
+		{"context_tokens: 8000.5", "agents[0].context_tokens"},
 	} {
 		doc := "lead: a\nagents:\n  - name: a\n    role: r\n    " + tc.yaml + "\n"
 		_, err := teamfile.Parse("t.yaml", []byte(doc))
@@ -337,5 +341,22 @@ func TestSupervisionLevels(t *testing.T) {
 	var e *teamfile.Error
 	if !errors.As(err, &e) || e.Field != "agents[0].supervision.level" {
 		t.Fatalf("an unknown level: %v", err)
+	}
+}
+
+// context_tokens is per agent, with defaults for the others, and reaches the
+// agent the runtime runs.
+func TestContextTokens(t *testing.T) {
+	f, err := teamfile.Parse("team.yaml", []byte("lead: a\ndefaults:\n  context_tokens: 16000\nagents:\n  - name: a\n    delegates_to: [b]\n  - name: b\n    context_tokens: 8000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := f.Build(&teamfile.BuildOptions{Tools: workspaceTools(t),
+		Model: func(s teamfile.AgentSpec) (model.Model, error) { return model.NewScripted("local"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := team.Members[0].Agent, team.Members[1].Agent; a.ContextTokens != 16000 || b.ContextTokens != 8000 || b.ContextBudget() != 8000 {
+		t.Fatalf("context tokens: a %d, b %d", a.ContextTokens, b.ContextTokens)
 	}
 }
