@@ -432,8 +432,18 @@ func detectNoVerification(t *Trial) []Incident {
 				out = append(out, Incident{Mode: "FM-3.2", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
 					Detail: clipText(e.Reason, 140)})
 			}
+		case orchestrator.EventAlignmentJudged:
+			// A delegator that could not judge fails closed (by runtime).
+			if e.Alignment != nil && e.Alignment.By == "runtime" && strings.Contains(strings.Join(e.Alignment.Gaps, "; "), "could not judge") {
+				out = append(out, Incident{Mode: "FM-3.2", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
+					Detail: clipText(strings.Join(e.Alignment.Gaps, "; "), 140)})
+			}
 		case orchestrator.EventReportVerified:
 			accepted[e.Delegation] = e.Verification != nil && e.Verification.Verdict == agents.VerdictAccept
+			if v := e.Verification; v != nil && v.By == "runtime" && strings.Contains(v.Feedback, "could not verify") {
+				out = append(out, Incident{Mode: "FM-3.2", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
+					Detail: clipText(v.Feedback, 140)})
+			}
 		case orchestrator.EventGoalCompleted:
 			if !accepted[e.Delegation] {
 				out = append(out, Incident{Mode: "FM-3.2", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq,

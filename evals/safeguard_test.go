@@ -222,7 +222,7 @@ var doctorings = map[string]doctoring{
 		uncaught: "FM-1.5",
 	},
 	"unverifying-delegator": {
-		safeguard: "the fallback to programmatic checks when a delegator cannot verify",
+		safeguard: "failing closed when a delegator cannot verify",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
 			return drop(ev, func(e *orchestrator.Event) bool {
 				return e.Type == orchestrator.EventProtocolViolation || (e.Type == orchestrator.EventReportVerified && e.Delegation == "d2")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -62,9 +63,11 @@ func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *
 	return got, nil
 }
 
-// judge asks this delegation's agent to judge a delegate's acceptance. A
-// delegator that cannot judge (a provider error, no call) is recorded as a
-// violation and the structural checks, which passed, stand.
+// judge asks this delegation's agent to judge a delegate's acceptance. It
+// fails closed: a delegator that cannot judge (a provider error, its budget
+// spent, no call) leaves the acceptance not aligned, with the reason; from the
+// second failure in a row the question goes to the delegator's own delegator,
+// whose explicit approval alone lets the acceptance pass.
 func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acceptance, round int) agents.Alignment {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Acceptance: a, Round: round}
 	call, err := d.ask(ctx, "judge", "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
@@ -72,20 +75,31 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 	if err == nil {
 		err = json.Unmarshal(call.Arguments, &al)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return agents.Alignment{Aligned: false, Gaps: []string{"cancelled: " + err.Error()}, By: "runtime"}
-		}
-		d.violation(nil, "the delegator could not judge an acceptance: "+err.Error()+"; the structural checks stand")
-		return agents.Alignment{Aligned: true, By: "structural"}
+	if err == nil {
+		child.setUnjudged(0)
+		al.By = d.m.name
+		return al
 	}
-	al.By = d.m.name
-	return al
+	if ctx.Err() != nil {
+		return agents.Alignment{Aligned: false, Gaps: []string{"cancelled: " + err.Error()}, By: "runtime"}
+	}
+	gap := "your delegator could not judge this acceptance (" + err.Error() + "); it does not pass unjudged"
+	if child.setUnjudged(+1) < 2 {
+		return agents.Alignment{Aligned: false, Gaps: []string{gap}, By: "runtime"}
+	}
+	q := fmt.Sprintf("%s could not judge %s's acceptance of %q: %v. Approve the acceptance as it stands (restated intent: %q)?",
+		d.m.name, child.m.name, child.goal.Objective, err, a.RestatedIntent)
+	if res, ok := d.askApproval(ctx, q, "approve judge "+child.id+" "+strconv.Itoa(round)); ok {
+		child.setUnjudged(0)
+		return agents.Alignment{Aligned: true, By: res.By}
+	}
+	return agents.Alignment{Aligned: false, Gaps: []string{gap + "; the question went up and was not approved"}, By: "runtime"}
 }
 
-// verify asks this delegation's agent to verify a delegate's report. A
-// delegator that cannot verify is recorded as a violation and the report, which
-// passed the programmatic checks, is accepted.
+// verify asks this delegation's agent to verify a delegate's report. It fails
+// closed like judge: a delegator that cannot verify returns the report for
+// revision with the reason, and from the second failure in a row asks its own
+// delegator, whose explicit approval alone accepts it.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int) agents.Verification {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round}
 	call, err := d.ask(ctx, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
@@ -93,15 +107,39 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 	if err == nil {
 		err = json.Unmarshal(call.Arguments, &v)
 	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return agents.Verification{Verdict: agents.VerdictReject, Feedback: "cancelled: " + err.Error(), By: "runtime"}
-		}
-		d.violation(nil, "the delegator could not verify a report: "+err.Error()+"; the programmatic checks stand")
-		return agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+	if err == nil {
+		child.setUnjudged(0)
+		v.By = d.m.name
+		return v
 	}
-	v.By = d.m.name
-	return v
+	if ctx.Err() != nil {
+		return agents.Verification{Verdict: agents.VerdictReject, Feedback: "cancelled: " + err.Error(), By: "runtime"}
+	}
+	feedback := "your delegator could not verify this report (" + err.Error() + "); it is not accepted unverified"
+	if child.setUnjudged(+1) < 2 {
+		return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback, By: "runtime"}
+	}
+	q := fmt.Sprintf("%s could not verify %s's report on %q: %v. Accept the report as it stands (result: %q)?",
+		d.m.name, child.m.name, child.goal.Objective, err, rep.Result)
+	if res, ok := d.askApproval(ctx, q, "approve verify "+child.id+" "+strconv.Itoa(round)); ok {
+		child.setUnjudged(0)
+		return agents.Verification{Verdict: agents.VerdictAccept, By: res.By}
+	}
+	return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback + "; the question went up and was not approved", By: "runtime"}
+}
+
+// askApproval puts a yes-or-no question the runtime could not settle to this
+// delegation's delegator, recommending no. Only an explicit "approve"
+// (decision or answer) counts as yes. site names where it is asked (see
+// Effects.NewID).
+func (d *delegation) askApproval(ctx context.Context, question, site string) (agents.Resolution, bool) {
+	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal,
+		Origin: "runtime", Question: question, Options: []string{"approve", "reject"}, Recommendation: "reject"}
+	res := d.escalateUp(ctx, esc, EventEscalationRaised, site)
+	yes := func(s string) bool {
+		return strings.EqualFold(strings.TrimSpace(strings.TrimRight(s, ".!")), "approve")
+	}
+	return res, !res.Refused && ctx.Err() == nil && (yes(res.Decision) || (res.Decision == "" && yes(res.Answer)))
 }
 
 // escalateUp raises esc from this delegation (typ is escalation.raised or

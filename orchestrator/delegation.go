@@ -59,6 +59,21 @@ type delegation struct {
 	// Only the delegate's loop goroutine touches them.
 	notePinned bool
 	summaries  int
+	// unjudged counts its delegator's failures in a row to judge its
+	// acceptance or verify its report.
+	unjudged int
+}
+
+// setUnjudged adds delta to the count of its delegator's failures in a row to
+// judge it (0 resets it) and returns the new count.
+func (d *delegation) setUnjudged(delta int) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if delta == 0 {
+		d.unjudged = 0
+	}
+	d.unjudged += delta
+	return d.unjudged
 }
 
 type final struct {
