@@ -79,8 +79,17 @@ func (CriterionResult) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }
 // JSONSchemaExtend bounds complete_goal's arguments.
 func (Report) JSONSchemaExtend(s *jsonschema.Schema) { bound(s, "result") }
 
-// JSONSchemaExtend bounds delegate's arguments.
-func (DelegateArgs) JSONSchemaExtend(s *jsonschema.Schema) { bound(s, "context") }
+// JSONSchemaExtend bounds delegate's arguments. Criteria and constraints
+// are handed down as written, so each may be as long as a free-text field.
+func (DelegateArgs) JSONSchemaExtend(s *jsonschema.Schema) {
+	for _, name := range []string{"criteria", "constraints"} {
+		if p, ok := s.Properties.Get(name); ok && p.Items != nil {
+			n := uint64(MaxText)
+			p.Items.MaxLength = &n
+		}
+	}
+	bound(s, "context")
+}
 
 // JSONSchemaExtend bounds judge_alignment's arguments.
 func (Alignment) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }

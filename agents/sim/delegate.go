@@ -233,6 +233,13 @@ func (s *simulator) acceptance(v *view) agents.Acceptance {
 	if len(a.Risks) == 0 {
 		a.Risks = []string{"the criteria may be read more strictly than I read them; I will report any deviation"}
 	}
+	// Within the schema's bounds, as a model must be, however long the goal.
+	a.RestatedIntent = clip(a.RestatedIntent, agents.MaxText-8)
+	for _, l := range [][]string{a.Plan, a.AcknowledgedCriteria, a.AcknowledgedConstraints, a.Assumptions, a.Risks} {
+		for i := range l {
+			l[i] = clip(l[i], agents.MaxItem-8)
+		}
+	}
 	return a
 }
 
