@@ -29,6 +29,7 @@ func newRootCmd(io *iostreams) *cobra.Command {
 		newTrustCmd(io),
 		newVersionCmd(io),
 		newToolsCmd(io),
+		newServeCmd(io),
 	)
 	root.Version = versionString()
 	root.SetVersionTemplate("run {{.Version}}\n")

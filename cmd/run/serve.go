@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/mcptools"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/serve"
+	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/spf13/cobra"
+)
+
+// serveOptions are "run serve"'s: the team's flags as run's, and where to
+// serve it.
+type serveOptions struct {
+	runOptions
+	mcp       bool
+	a2a       string
+	publicURL string
+	journals  string
+}
+
+func newServeCmd(io *iostreams) *cobra.Command {
+	opts := &serveOptions{runOptions: runOptions{io: io}}
+	cmd := &cobra.Command{
+		Use:   "serve (--mcp | --a2a ADDR) [flags]",
+		Short: "Serve the team to other programs over MCP (stdio) or A2A (HTTP)",
+		Long: `Serves the team to other programs, each goal a run with its own journal.
+
+--mcp serves it on standard input and output as an MCP server with one tool,
+run_goal {goal, criteria, constraints}: it runs the team on the goal and returns
+the outcome (completed, declined or failed), the result, each criterion met or
+not and the journal's path; events are progress notifications. An escalation
+that reaches the top is asked of the client's user (elicitation) when the
+client can; otherwise --escalations answers it.
+
+--a2a ADDR serves it as an A2A agent over JSON-RPC at http://ADDR/, its card at
+/.well-known/agent-card.json: a user's message is a goal (data parts may carry
+criteria and constraints), a task its run. A declined goal is rejected; an
+escalation sets the task input-required and the next message on the task
+answers it; tasks run concurrently, each in its own workspace subdirectory.
+
+Ctrl-C cancels the runs still going (their journals end with run.finished) and
+stops the server.`,
+		Example: `  run serve --mcp --team team.yaml --base-url http://localhost:11434/v1 --model qwen2.5:7b
+  run serve --a2a localhost:8080 --team team.yaml
+  claude mcp add entrust -- run serve --mcp --team /path/to/team.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error { return runServe(opts) },
+	}
+	f := cmd.Flags()
+	f.SortFlags = false
+	f.BoolVar(&opts.mcp, "mcp", false, "serve over MCP on stdin and stdout")
+	f.StringVar(&opts.a2a, "a2a", "", "serve over A2A (JSON-RPC over HTTP) at `ADDR`, e.g. localhost:8080")
+	f.StringVar(&opts.publicURL, "public-url", "", "the `URL` the A2A agent card gives clients (default http://ADDR/)")
+	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
+	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
+	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL)")
+	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
+	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
+	f.StringVar(&opts.workspace, "workspace", "workspace", "`DIR` the file tools are confined to (over A2A, each task works in DIR/<task-id>)")
+	f.StringVar(&opts.escalations, "escalations", "deny", "`MODE`: who answers an escalation the client cannot be asked: auto (the recommendation) or deny")
+	f.StringVar(&opts.journals, "journals", "runs", "`DIR` of the runs' journals, one <run-id>.jsonl each")
+	f.IntVar(&opts.steps, "steps", 0, "model turns each goal's lead may take, its delegates' included")
+	f.IntVar(&opts.tokens, "tokens", 0, "tokens each goal may spend (default no bound)")
+	f.DurationVar(&opts.timeout, "timeout", 0, "wall time each goal may take, e.g. 5m (default no bound)")
+	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
+	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read at the start and saved at the end")
+	return cmd
+}
+
+// server is what "run serve" holds for its runs: the team, its models,
+// its MCP servers, its observers.
+type server struct {
+	opts    *serveOptions
+	team    *teamfile.File
+	models  *models
+	obs     *observers
+	tools   *mcptools.Servers
+	perTask bool
+}
+
+func runServe(opts *serveOptions) error {
+	stderr := opts.io.err
+	switch {
+	case opts.mcp == (opts.a2a != ""):
+		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
+	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0:
+		return usageErrorf("--steps, --tokens and --timeout must not be negative")
+	case opts.escalations != "auto" && opts.escalations != "deny":
+		return usageErrorf("--escalations %q: want auto or deny (a server has no terminal)", opts.escalations)
+	case opts.publicURL != "" && opts.a2a == "":
+		return usageErrorf("--public-url is for --a2a")
+	}
+	team, err := loadTeam(opts.team)
+	if err != nil {
+		return configError(err)
+	}
+	m, err := newModels(&opts.runOptions, team)
+	if err != nil {
+		return configError(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	obs, err := openObservers(ctx, &opts.runOptions, stderr)
+	if err != nil {
+		return configError(err)
+	}
+	defer obs.close(stderr)
+	tools, err := startServers(ctx, team)
+	if err != nil {
+		return configError(err)
+	}
+	defer tools.Close()
+	s := &server{opts: opts, team: team, models: m, obs: obs, tools: tools, perTask: opts.a2a != ""}
+	// Build once now, so a team that cannot run is said before serving.
+	if err := s.check(); err != nil {
+		return configError(err)
+	}
+	var lead string
+	for _, a := range team.Agents {
+		if a.Name == team.Lead {
+			lead = a.Role
+		}
+	}
+	banner := fmt.Sprintf("entrust: team %s · models %s · workspace %s · escalations %s", teamSummary(team), m.summary(), opts.workspace, opts.escalations)
+	if m.offline {
+		fmt.Fprint(stderr, offlineNotice)
+	}
+	banner += serversSummary(tools)
+	if opts.mcp {
+		fmt.Fprintln(stderr, banner+" · serving MCP on stdio")
+		srv := serve.NewMCPServer(s.run, &serve.MCPOptions{Name: "entrust", Version: versionString(), Description: lead, Escalations: s.policy()})
+		err := srv.Run(ctx, &mcp.StdioTransport{})
+		srv.Close()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, mcp.ErrConnectionClosed) {
+			return &exitError{code: exitFailed, err: err}
+		}
+		return nil
+	}
+	ln, err := net.Listen("tcp", opts.a2a)
+	if err != nil {
+		return configError(fmt.Errorf("--a2a: %w", err))
+	}
+	url := opts.publicURL
+	if url == "" {
+		url = "http://" + advertised(ln.Addr().String()) + "/"
+	}
+	name := "entrust team"
+	if base := strings.TrimSuffix(filepath.Base(opts.team), filepath.Ext(opts.team)); opts.team != "" && base != "team" {
+		name = base
+	}
+	srv := serve.NewA2AServer(s.run, &serve.A2AOptions{Name: name, Description: lead, URL: url, Version: versionString()})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	fmt.Fprintf(stderr, "%s · serving A2A at %s (card: %s.well-known/agent-card.json)\n", banner, url, url)
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return &exitError{code: exitFailed, err: err}
+	}
+	stop() // a second Ctrl-C ends the process at once
+	fmt.Fprintln(stderr, "entrust: stopping: cancelling the runs still going")
+	srv.Close()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	return nil
+}
+
+// advertised is the host:port clients reach a listener at: a wildcard
+// address is this machine.
+func advertised(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func (s *server) policy() orchestrator.Principal {
+	return orchestrator.AutoPrincipal{Deny: s.opts.escalations == "deny"}
+}
+
+// check builds the team once against a throwaway workspace.
+func (s *server) check() error {
+	dir, err := os.MkdirTemp("", "entrust-serve")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	ws, err := workspace.New(dir)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	_, err = s.team.Build(&teamfile.BuildOptions{Model: s.models.model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
+	return err
+}
+
+// run runs one goal: its own journal, and over A2A its own workspace
+// subdirectory.
+func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, error) {
+	dir := s.opts.workspace
+	if s.perTask {
+		dir = filepath.Join(dir, req.ID)
+	}
+	ws, err := workspace.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	built, err := s.team.Build(&teamfile.BuildOptions{Model: s.models.model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
+	if err != nil {
+		return nil, err
+	}
+	runID := orchestrator.NewRunID(time.Now())
+	path, err := filepath.Abs(filepath.Join(s.opts.journals, runID+".jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	journal, err := orchestrator.CreateJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	sinks := []orchestrator.Sink{journal}
+	if req.Sink != nil {
+		sinks = append(sinks, req.Sink)
+	}
+	sinks = append(sinks, s.obs.sinks...)
+	ro := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: req.Principal}
+	if sf := s.obs.supervisionFor(); sf != nil {
+		ro.SupervisionFor = sf
+	}
+	rt, err := orchestrator.New(built, ro)
+	if err != nil {
+		journal.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	goal := req.Goal
+	goal.Budget = agents.Budget{Steps: s.opts.steps, Tokens: s.opts.tokens, WallTime: s.opts.timeout}
+	out, _ := rt.Run(ctx, goal)
+	if err := journal.Close(); err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &serve.Result{Outcome: out, Journal: path}, nil
+}

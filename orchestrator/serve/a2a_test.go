@@ -1,0 +1,263 @@
+package serve_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/a2aproject/a2a-go/a2a"
+	"github.com/a2aproject/a2a-go/a2aclient"
+	"github.com/a2aproject/a2a-go/a2aclient/agentcard"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/orchestrator/serve"
+)
+
+// serveA2A serves a team over A2A on loopback and returns a client made
+// from its agent card.
+func serveA2A(t *testing.T, tm *team) (*serve.A2AServer, *a2aclient.Client, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	s := serve.NewA2AServer(tm.run, &serve.A2AOptions{Name: "haiku team", Description: "Writes haiku.", URL: url + "/"})
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
+	ts.Start()
+	t.Cleanup(func() {
+		s.Close()
+		ts.Close()
+	})
+	card, err := agentcard.DefaultResolver.Resolve(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := a2aclient.NewFromCard(t.Context(), card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, url
+}
+
+func send(t *testing.T, c *a2aclient.Client, msg *a2a.Message) *a2a.Task {
+	t.Helper()
+	res, err := c.SendMessage(t.Context(), &a2a.MessageSendParams{Message: msg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, ok := res.(*a2a.Task)
+	if !ok {
+		t.Fatalf("result = %T %+v, want a task", res, res)
+	}
+	return task
+}
+
+func text(m *a2a.Message) string {
+	if m == nil {
+		return ""
+	}
+	var out []string
+	for _, p := range m.Parts {
+		if tp, ok := p.(a2a.TextPart); ok {
+			out = append(out, tp.Text)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func dataOf(parts a2a.ContentParts) map[string]any {
+	for _, p := range parts {
+		if dp, ok := p.(a2a.DataPart); ok {
+			return dp.Data
+		}
+	}
+	return nil
+}
+
+func TestA2ACard(t *testing.T) {
+	_, _, url := serveA2A(t, newTeam(t, sim.Default))
+	resp, err := http.Get(url + "/.well-known/agent-card.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var card a2a.AgentCard
+	if err := json.NewDecoder(resp.Body).Decode(&card); err != nil {
+		t.Fatal(err)
+	}
+	if card.Name != "haiku team" || card.Description != "Writes haiku." || len(card.Skills) != 1 || !card.Capabilities.Streaming ||
+		card.URL != url+"/" || card.PreferredTransport != a2a.TransportProtocolJSONRPC {
+		t.Errorf("card = %+v", card)
+	}
+}
+
+func TestA2ACompletedWithAnArtifact(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	_, c, _ := serveA2A(t, tm)
+	msg := a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"},
+		a2a.DataPart{Data: map[string]any{"criteria": []any{"a haiku about delegation is in the workspace"}}})
+	task := send(t, c, msg)
+	if task.Status.State != a2a.TaskStateCompleted || len(task.Artifacts) != 1 {
+		t.Fatalf("task = %s %+v", task.Status.State, task.Artifacts)
+	}
+	data := dataOf(task.Artifacts[0].Parts)
+	crit, _ := data["criteria"].([]any)
+	if data["status"] != "completed" || len(crit) != 1 || crit[0].(map[string]any)["met"] != true {
+		t.Errorf("artifact data = %v", data)
+	}
+	finished(t, data["journal"].(string))
+	if tm.ids[0] != string(task.ID) {
+		t.Errorf("run id %s, task %s", tm.ids[0], task.ID)
+	}
+	got, err := c.GetTask(t.Context(), &a2a.TaskQueryParams{ID: task.ID})
+	if err != nil || got.Status.State != a2a.TaskStateCompleted {
+		t.Errorf("tasks/get = %+v, %v", got, err)
+	}
+}
+
+func TestA2ARejectedWhenTheLeadDeclines(t *testing.T) {
+	_, c, _ := serveA2A(t, newTeam(t, sim.Default))
+	msg := a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"},
+		a2a.DataPart{Data: map[string]any{"constraints": []any{"it must be impossible to read"}}})
+	task := send(t, c, msg)
+	if task.Status.State != a2a.TaskStateRejected {
+		t.Fatalf("state = %s", task.Status.State)
+	}
+	if s := text(task.Status.Message); !strings.Contains(s, "declined") || !strings.Contains(s, "missing") {
+		t.Errorf("status message = %q", s)
+	}
+}
+
+func TestA2AInputRequiredAnsweredByTheNextMessage(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	_, c, _ := serveA2A(t, tm)
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+	if task.Status.State != a2a.TaskStateInputRequired {
+		t.Fatalf("state = %s", task.Status.State)
+	}
+	q := text(task.Status.Message)
+	esc, _ := dataOf(task.Status.Message.Parts)["escalation"].(map[string]any)
+	if !strings.Contains(q, "exactly as written") || esc == nil || esc["recommendation"] != "Yes, exactly as written" {
+		t.Fatalf("question = %q %v", q, esc)
+	}
+	answer := a2a.NewMessageForTask(a2a.MessageRoleUser, task, a2a.TextPart{Text: "1"})
+	task = send(t, c, answer)
+	if task.Status.State != a2a.TaskStateCompleted {
+		t.Fatalf("state after the answer = %s: %s", task.Status.State, text(task.Status.Message))
+	}
+	rs := resolutions(finished(t, filepath.Join(tm.dir, "runs", tm.ids[0]+".jsonl")))
+	if len(rs) == 0 || rs[0]["answer"] != "Yes, exactly as written" || rs[0]["by"] != "user" {
+		t.Errorf("resolutions = %v", rs)
+	}
+}
+
+func TestA2ACancel(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	_, c, _ := serveA2A(t, tm)
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+	if task.Status.State != a2a.TaskStateInputRequired {
+		t.Fatalf("state = %s", task.Status.State)
+	}
+	got, err := c.CancelTask(t.Context(), &a2a.TaskIDParams{ID: task.ID})
+	if err != nil || got.Status.State != a2a.TaskStateCanceled {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	finished(t, filepath.Join(tm.dir, "runs", tm.ids[0]+".jsonl"))
+}
+
+func TestA2AStream(t *testing.T) {
+	_, c, _ := serveA2A(t, newTeam(t, sim.Default))
+	var states []string
+	artifacts := 0
+	for ev, err := range c.SendStreamingMessage(t.Context(), &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"})}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev := ev.(type) {
+		case *a2a.Task:
+			states = append(states, string(ev.Status.State))
+		case *a2a.TaskStatusUpdateEvent:
+			states = append(states, string(ev.Status.State))
+		case *a2a.TaskArtifactUpdateEvent:
+			artifacts++
+		}
+	}
+	if got := strings.Join(states, " "); !strings.HasPrefix(got, "submitted") || !strings.HasSuffix(got, "working completed") || artifacts != 1 {
+		t.Errorf("states %q, artifacts %d", got, artifacts)
+	}
+}
+
+func TestA2AConcurrentTasksHaveTheirOwnRuns(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	_, c, _ := serveA2A(t, tm)
+	var wg sync.WaitGroup
+	journals := make([]string, 3)
+	for i := range journals {
+		wg.Go(func() {
+			task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+			if task.Status.State == a2a.TaskStateCompleted {
+				journals[i], _ = dataOf(task.Artifacts[0].Parts)["journal"].(string)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, j := range journals {
+		if j == "" || seen[j] {
+			t.Fatalf("journals = %v", journals)
+		}
+		seen[j] = true
+		finished(t, j)
+	}
+}
+
+// Close cancels a task that waits for an answer: its journal ends.
+func TestA2ACloseEndsRuns(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	s, c, _ := serveA2A(t, tm)
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+	if task.Status.State != a2a.TaskStateInputRequired {
+		t.Fatalf("state = %s", task.Status.State)
+	}
+	s.Close()
+	finished(t, filepath.Join(tm.dir, "runs", tm.ids[0]+".jsonl"))
+}
+
+// tasks/cancel of a task at work cancels its run, whose journal ends.
+func TestA2ACancelWhileWorking(t *testing.T) {
+	st := newStuckTeam(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serve.NewA2AServer(st.run, nil)
+	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
+	ts.Start()
+	defer ts.Close()
+	defer s.Close()
+	c, err := a2aclient.NewFromEndpoints(t.Context(), []a2a.AgentInterface{{URL: ts.URL, Transport: a2a.TransportProtocolJSONRPC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	res, err := c.SendMessage(t.Context(), &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Think"}),
+		Config: &a2a.MessageSendConfig{Blocking: &no}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := res.(*a2a.Task)
+	id := <-st.started
+	got, err := c.CancelTask(t.Context(), &a2a.TaskIDParams{ID: task.ID})
+	if err != nil || got.Status.State != a2a.TaskStateCanceled {
+		t.Fatalf("cancel = %+v, %v", got, err)
+	}
+	ev := finished(t, filepath.Join(st.dir, "runs", id+".jsonl"))
+	if last := ev[len(ev)-1]; last["status"] != "failed" || !contains(last["reason"].(string), "cancel") {
+		t.Errorf("run.finished = %v", last)
+	}
+}

@@ -1,0 +1,246 @@
+package serve_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/serve"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// connect serves s in memory and returns a client session.
+func connect(t *testing.T, s *serve.MCPServer, copts *mcp.ClientOptions, version string) *mcp.ClientSession {
+	t.Helper()
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ss.Close() })
+	var so *mcp.ClientSessionOptions
+	if version != "" {
+		so = &mcp.ClientSessionOptions{ProtocolVersion: version}
+	}
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, copts).Connect(t.Context(), ct, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func output(t *testing.T, res *mcp.CallToolResult) serve.Output {
+	t.Helper()
+	raw, err := json.Marshal(res.StructuredContent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out serve.Output
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("structured content %s: %v", raw, err)
+	}
+	return out
+}
+
+func TestMCPRunGoalCompletes(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	s := serve.NewMCPServer(tm.run, nil)
+	defer s.Close()
+	var mu sync.Mutex
+	var progress []string
+	cs := connect(t, s, &mcp.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+		mu.Lock()
+		progress = append(progress, r.Params.Message)
+		mu.Unlock()
+	}}, "")
+
+	tools, err := cs.ListTools(t.Context(), nil)
+	if err != nil || len(tools.Tools) != 1 || tools.Tools[0].Name != serve.ToolRunGoal {
+		t.Fatalf("tools = %+v, %v", tools, err)
+	}
+	params := &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{
+		"goal": "Write a haiku about delegation", "criteria": []string{"a haiku about delegation is in the workspace"},
+	}}
+	params.SetProgressToken("run-1")
+	res, err := cs.CallTool(t.Context(), params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IsError {
+		t.Fatalf("isError: %+v", res.Content)
+	}
+	out := output(t, res)
+	if out.Status != "completed" || out.Result == "" || len(out.Criteria) != 1 || !out.Criteria[0].Met {
+		t.Errorf("output = %+v", out)
+	}
+	finished(t, out.Journal)
+	if text := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(text, "completed") || !strings.Contains(text, out.Journal) {
+		t.Errorf("text = %q", text)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(progress) == 0 || !strings.Contains(strings.Join(progress, "\n"), "goal.completed") {
+		t.Errorf("progress = %q", progress)
+	}
+}
+
+func TestMCPRunGoalDeclined(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	s := serve.NewMCPServer(tm.run, nil)
+	defer s.Close()
+	cs := connect(t, s, nil, "")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{
+		"goal": "Write a haiku about delegation", "constraints": []string{"it must be impossible to read"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := output(t, res)
+	if res.IsError || out.Status != "declined" || out.Reason == "" || len(out.Missing) == 0 {
+		t.Errorf("isError %v, output %+v", res.IsError, out)
+	}
+}
+
+func TestMCPRunGoalRefusesAnEmptyGoal(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	s := serve.NewMCPServer(tm.run, nil)
+	defer s.Close()
+	cs := connect(t, s, nil, "")
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "  "}})
+	if err == nil || !strings.Contains(err.Error(), "no goal") {
+		t.Errorf("err = %v", err)
+	}
+	if len(tm.ids) != 0 {
+		t.Errorf("a run started for an empty goal")
+	}
+}
+
+// The over-asker lead asks before accepting; the client's user answers
+// through elicitation, on the current protocol (input requests) and on an
+// older one (a request from the server).
+func TestMCPEscalationAnsweredByElicitation(t *testing.T) {
+	for _, version := range []string{"", "2025-11-25"} {
+		t.Run("protocol "+version, func(t *testing.T) {
+			tm := newTeam(t, sim.OverAsker)
+			s := serve.NewMCPServer(tm.run, nil)
+			defer s.Close()
+			var asked []*mcp.ElicitParams
+			cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				asked = append(asked, r.Params)
+				return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"choice": "Yes, exactly as written"}}, nil
+			}}, version)
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := output(t, res)
+			if out.Status != "completed" {
+				t.Fatalf("output = %+v", out)
+			}
+			if len(asked) == 0 {
+				t.Fatal("no elicitation")
+			}
+			schema, _ := json.Marshal(asked[0].RequestedSchema)
+			if !strings.Contains(asked[0].Message, "exactly as written") || !strings.Contains(string(schema), `"enum":["Yes, exactly as written","No, I will rephrase it"]`) ||
+				!strings.Contains(string(schema), `"default":"Yes, exactly as written"`) {
+				t.Errorf("elicitation = %q %s", asked[0].Message, schema)
+			}
+			rs := resolutions(finished(t, out.Journal))
+			if len(rs) == 0 || rs[0]["answer"] != "Yes, exactly as written" || rs[0]["by"] != "user" {
+				t.Errorf("resolutions = %v", rs)
+			}
+		})
+	}
+}
+
+func TestMCPDeclinedElicitationIsARefusal(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	s := serve.NewMCPServer(tm.run, nil)
+	defer s.Close()
+	cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		return &mcp.ElicitResult{Action: "decline"}, nil
+	}}, "")
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := resolutions(finished(t, output(t, res).Journal))
+	if len(rs) == 0 || rs[0]["refused"] != true {
+		t.Errorf("resolutions = %v", rs)
+	}
+}
+
+// A client without elicitation gets the --escalations policy.
+func TestMCPEscalationWithoutElicitationFollowsThePolicy(t *testing.T) {
+	for _, tc := range []struct {
+		policy  orchestrator.Principal
+		refused bool
+	}{{orchestrator.AutoPrincipal{}, false}, {nil, true}} {
+		tm := newTeam(t, sim.OverAsker)
+		s := serve.NewMCPServer(tm.run, &serve.MCPOptions{Escalations: tc.policy})
+		cs := connect(t, s, nil, "")
+		res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs := resolutions(finished(t, output(t, res).Journal))
+		if len(rs) == 0 || rs[0]["by"] != "policy" || (rs[0]["refused"] == true) != tc.refused {
+			t.Errorf("policy %T: resolutions = %v", tc.policy, rs)
+		}
+		s.Close()
+	}
+}
+
+// Close ends a run that waits for the client: its journal still ends.
+func TestMCPCloseEndsWaitingRuns(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	s := serve.NewMCPServer(tm.run, nil)
+	asked := make(chan struct{})
+	cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		close(asked)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}, "2025-11-25")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go cs.CallTool(ctx, &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+	<-asked
+	s.Close()
+	cancel()
+	if len(tm.ids) != 1 {
+		t.Fatalf("runs = %v", tm.ids)
+	}
+	finished(t, tm.dir+"/runs/"+tm.ids[0]+".jsonl")
+}
+
+// A client that cancels its call cancels the run.
+func TestMCPCancelledCallEndsTheRun(t *testing.T) {
+	st := newStuckTeam(t)
+	s := serve.NewMCPServer(st.run, nil)
+	defer s.Close()
+	cs := connect(t, s, nil, "")
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Think"}})
+		done <- err
+	}()
+	id := <-st.started
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("the cancelled call returned no error")
+	}
+	if ended := <-st.ended; ended != id {
+		t.Fatalf("run %s ended, want %s", ended, id)
+	}
+	ev := finished(t, filepath.Join(st.dir, "runs", id+".jsonl"))
+	if last := ev[len(ev)-1]; last["status"] != "failed" {
+		t.Errorf("run.finished = %v", last)
+	}
+}

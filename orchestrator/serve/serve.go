@@ -1,0 +1,292 @@
+// Package serve offers a team to other programs: over the Model Context
+// Protocol as a tool, run_goal (NewMCPServer), and over A2A as an agent
+// whose tasks are goals (NewA2AHandler). Both carry the protocol across: a
+// decline is a declined status (A2A's rejected), an escalation that reaches
+// the top is put to the caller (an MCP elicitation, A2A's input-required)
+// and the caller's answer resolves it.
+//
+// A Runner runs each goal; it decides where the run's journal and workspace
+// go, so a server holds no team of its own.
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// Runner runs one goal to its end.
+type Runner func(ctx context.Context, req *Request) (*Result, error)
+
+// Request is one goal to run.
+type Request struct {
+	// ID names the run uniquely among the server's (an A2A task id): use it
+	// for the run's journal and workspace subdirectory.
+	ID string
+	// Goal is what the caller entrusts to the team.
+	Goal agents.Goal
+	// Principal stands above the lead: it confirms the lead's acceptance
+	// and answers the escalations that reach the top, the caller's way.
+	Principal orchestrator.Principal
+	// Sink receives the run's events as they happen, for progress; add it
+	// to the runtime's sinks.
+	Sink orchestrator.Sink
+}
+
+// Result is the end of a run.
+type Result struct {
+	Outcome *orchestrator.Outcome
+	// Journal is the path of the run's journal.
+	Journal string
+}
+
+// Output is what a caller learns of a finished run: the structured content
+// of run_goal's result, and the data part of an A2A task's artifact.
+type Output struct {
+	// Status is completed (and verified), declined or failed.
+	Status string `json:"status"`
+	// Result is the lead's report's result, when completed.
+	Result string `json:"result,omitempty"`
+	// Criteria are the report's criteria, each met or not, with evidence.
+	Criteria []Criterion `json:"criteria"`
+	// Reason says why the goal was declined or failed.
+	Reason string `json:"reason,omitempty"`
+	// Missing is what the lead would need to accept, when it declined.
+	Missing []string `json:"missing,omitempty"`
+	// Run is the run's id and Journal its journal's path.
+	Run     string `json:"run"`
+	Journal string `json:"journal"`
+	// Tokens counts the tokens the whole run spent.
+	Tokens int `json:"tokens"`
+}
+
+// Criterion is one criterion of a report: met or not, with the evidence.
+type Criterion struct {
+	Criterion string `json:"criterion"`
+	Met       bool   `json:"met"`
+	Evidence  string `json:"evidence,omitempty"`
+}
+
+// NewOutput summarises a result.
+func NewOutput(res *Result) Output {
+	out := Output{Status: string(orchestrator.StatusFailed), Criteria: []Criterion{}, Journal: res.Journal}
+	o := res.Outcome
+	if o == nil {
+		out.Reason = "the run ended without an outcome"
+		return out
+	}
+	out.Status, out.Reason, out.Run, out.Tokens = string(o.Status), o.Reason, o.Run, o.Total.Total()
+	if o.Report != nil {
+		out.Result = o.Report.Result
+		for _, c := range o.Report.Criteria {
+			out.Criteria = append(out.Criteria, Criterion(c))
+		}
+	}
+	if o.Decline != nil {
+		out.Missing = o.Decline.Missing
+		if out.Reason == "" {
+			out.Reason = o.Decline.Reason
+		}
+	}
+	return out
+}
+
+// Text says the outcome in a few lines for people.
+func (o Output) Text() string {
+	var b strings.Builder
+	switch o.Status {
+	case string(orchestrator.StatusCompleted):
+		fmt.Fprintf(&b, "completed and verified: %s", o.Result)
+		for _, c := range o.Criteria {
+			mark := "met"
+			if !c.Met {
+				mark = "NOT met"
+			}
+			fmt.Fprintf(&b, "\n- %s: %s", c.Criterion, mark)
+			if c.Evidence != "" {
+				fmt.Fprintf(&b, " (%s)", c.Evidence)
+			}
+		}
+	case string(orchestrator.StatusDeclined):
+		fmt.Fprintf(&b, "declined: %s", o.Reason)
+		if len(o.Missing) > 0 {
+			fmt.Fprintf(&b, "\nmissing: %s", strings.Join(o.Missing, "; "))
+		}
+	default:
+		fmt.Fprintf(&b, "failed: %s", o.Reason)
+	}
+	fmt.Fprintf(&b, "\njournal: %s", o.Journal)
+	return b.String()
+}
+
+// Goal builds the goal of a request from the caller's words.
+func Goal(objective string, criteria, constraints []string) (agents.Goal, error) {
+	objective = strings.TrimSpace(objective)
+	if objective == "" {
+		return agents.Goal{}, errors.New("no goal: say what the team should achieve")
+	}
+	for _, c := range append(criteria, constraints...) {
+		if strings.TrimSpace(c) == "" {
+			return agents.Goal{}, errors.New("an empty criterion or constraint")
+		}
+	}
+	return agents.Goal{Objective: objective, Criteria: criteria, Constraints: constraints}, nil
+}
+
+// question is an escalation that reached the top, waiting for the caller.
+type question struct {
+	esc    *agents.Escalation
+	answer chan agents.Resolution
+}
+
+// job is a run in the background: the server's requests come and go, and
+// an escalation may wait between two of them.
+type job struct {
+	cancel    context.CancelFunc
+	questions chan *question
+	done      chan struct{}
+	res       *Result
+	err       error
+}
+
+// start runs req in the background under ctx. With ask, escalations that
+// reach the top wait for the caller (next returns them); otherwise
+// fallback answers them.
+func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orchestrator.Principal) *job {
+	ctx, cancel := context.WithCancel(ctx)
+	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{})}
+	req.Principal = fallback
+	if ask {
+		req.Principal = orchestrator.PrincipalFuncs{
+			Judge: fallback.JudgeAcceptance,
+			Answer: func(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+				q := &question{esc: e, answer: make(chan agents.Resolution, 1)}
+				select {
+				case j.questions <- q:
+				case <-ctx.Done():
+					return agents.Resolution{}, context.Cause(ctx)
+				}
+				select {
+				case r := <-q.answer:
+					return r, nil
+				case <-ctx.Done():
+					return agents.Resolution{}, context.Cause(ctx)
+				}
+			},
+		}
+	}
+	go func() {
+		defer close(j.done)
+		defer cancel()
+		j.res, j.err = run(ctx, req)
+	}()
+	return j
+}
+
+// next waits until the run asks a question (q) or ends (q nil), or ctx
+// ends (err).
+func (j *job) next(ctx context.Context) (*question, error) {
+	select {
+	case q := <-j.questions:
+		return q, nil
+	case <-j.done:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+}
+
+// stop cancels the run and waits for its end.
+func (j *job) stop() {
+	j.cancel()
+	<-j.done
+}
+
+// registry holds a server's runs by key.
+type registry[T interface{ stop() }] struct {
+	mu sync.Mutex
+	m  map[string]T
+}
+
+func (r *registry[T]) put(key string, j T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]T{}
+	}
+	r.m[key] = j
+}
+
+func (r *registry[T]) get(key string) (T, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	j, ok := r.m[key]
+	return j, ok
+}
+
+func (r *registry[T]) remove(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.m, key)
+}
+
+// stopAll cancels every run and waits for their ends.
+func (r *registry[T]) stopAll() {
+	r.mu.Lock()
+	all := make([]T, 0, len(r.m))
+	for _, j := range r.m {
+		all = append(all, j)
+	}
+	r.mu.Unlock()
+	for _, j := range all {
+		j.stop()
+	}
+}
+
+// resolve turns a caller's answer into a resolution: an option named by
+// its text or its number is a decision; empty takes the recommendation.
+func resolve(e *agents.Escalation, answer string) agents.Resolution {
+	answer = strings.TrimSpace(answer)
+	if answer == "" {
+		answer = e.Recommendation
+	}
+	if answer == "" {
+		return agents.Resolution{Refused: true, Answer: "no answer was given", By: "user"}
+	}
+	for i, o := range e.Options {
+		if strings.EqualFold(answer, o) || answer == fmt.Sprint(i+1) {
+			return agents.Resolution{Answer: o, Decision: o, By: "user"}
+		}
+	}
+	return agents.Resolution{Answer: answer, By: "user"}
+}
+
+// describe says an escalation for the caller.
+func describe(e *agents.Escalation) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s, from %s): %s", "The team asks", e.Kind, e.From, e.Question)
+	for i, o := range e.Options {
+		fmt.Fprintf(&b, "\n%d. %s", i+1, o)
+	}
+	if e.Recommendation != "" {
+		fmt.Fprintf(&b, "\nRecommended: %s", e.Recommendation)
+	}
+	return b.String()
+}
+
+// eventLine says an event in one line, for progress.
+func eventLine(e *orchestrator.Event) string {
+	s := string(e.Type)
+	if e.Delegation != "" {
+		s = e.Delegation + " " + e.Agent + ": " + s
+	}
+	if e.Tool != "" {
+		s += " " + e.Tool
+	}
+	return s
+}
