@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -52,12 +53,9 @@ func TestMCPRunGoalCompletes(t *testing.T) {
 	tm := newTeam(t, sim.Default)
 	s := serve.NewMCPServer(tm.run, nil)
 	defer s.Close()
-	var mu sync.Mutex
-	var progress []string
+	progress := make(chan string, 1000)
 	cs := connect(t, s, &mcp.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-		mu.Lock()
-		progress = append(progress, r.Params.Message)
-		mu.Unlock()
+		progress <- r.Params.Message
 	}}, "")
 
 	tools, err := cs.ListTools(t.Context(), nil)
@@ -83,10 +81,18 @@ func TestMCPRunGoalCompletes(t *testing.T) {
 	if text := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(text, "completed") || !strings.Contains(text, out.Journal) {
 		t.Errorf("text = %q", text)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(progress) == 0 || !strings.Contains(strings.Join(progress, "\n"), "goal.completed") {
-		t.Errorf("progress = %q", progress)
+	// Notifications may be handled after the result: wait for the last.
+	var seen []string
+	for !slices.ContainsFunc(seen, func(m string) bool { return strings.Contains(m, "run.finished") }) {
+		select {
+		case m := <-progress:
+			seen = append(seen, m)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("progress = %q, want events up to run.finished", seen)
+		}
+	}
+	if !slices.ContainsFunc(seen, func(m string) bool { return strings.Contains(m, "goal.accepted") }) {
+		t.Errorf("progress = %q", seen)
 	}
 }
 
