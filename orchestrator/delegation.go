@@ -190,11 +190,11 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		id:        r.fx.NewID("d", site),
 		authority: grant,
 		effective: intersect(m.toolNames, grant),
-		sup:       rt.supervision(m),
 	}
 	if parent != nil {
 		d.depth = parent.depth + 1
 	}
+	d.sup = r.supervision(ctx, d.id, m)
 	def := m.Budget
 	d.meter = r.carve(parent, goal.Budget, def)
 	delegator := d.delegatorName()
@@ -207,8 +207,10 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		wall = def.WallTime
 	}
 	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
-	r.emit(&Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
-		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site})
+	offered := &Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
+		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site, Supervision: &d.sup}
+	r.emit(offered)
+	d.out.Start = offered.Time // a resumed delegation started when the journal says
 
 	if wall > 0 {
 		var cancel context.CancelFunc

@@ -49,14 +49,16 @@ type Called struct {
 // Decision is the answer of someone outside the run's models: the
 // Principal's judgement of the lead's acceptance, its answer to an
 // escalation or its verification of the lead's report, a Supervisor's
-// intervention, or the outcome of a goal's programmatic verifiers. One field
-// is set.
+// intervention, the outcome of a goal's programmatic verifiers, or how
+// closely a delegate is supervised (Options.SupervisionFor, which a trust
+// ledger may change between a run and its resume). One field is set.
 type Decision struct {
 	Alignment    *agents.Alignment    `json:"alignment,omitempty"`
 	Resolution   *agents.Resolution   `json:"resolution,omitempty"`
 	Verification *agents.Verification `json:"verification,omitempty"`
 	Intervention *Intervention        `json:"intervention,omitempty"`
 	Checks       *Checks              `json:"checks,omitempty"`
+	Supervision  *Supervision         `json:"supervision,omitempty"`
 }
 
 // Checks is what a goal's programmatic verifiers found of a report: the

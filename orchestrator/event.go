@@ -102,6 +102,9 @@ type Event struct {
 	Tools          []string     `json:"tools,omitempty"`
 	ReassignedFrom string       `json:"reassigned_from,omitempty"`
 	Budget         *BudgetState `json:"budget,omitempty"`
+	// Supervision, on goal.offered, is how closely the delegate is
+	// supervised.
+	Supervision *Supervision `json:"supervision,omitempty"`
 
 	// goal.accepted, alignment.judged, goal.declined, report.verified
 	Round        int                  `json:"round,omitempty"`
@@ -251,6 +254,56 @@ func CreateJournal(path string) (*Journal, error) {
 	j := NewJournal(f)
 	j.c = f
 	return j, nil
+}
+
+// AppendJournal opens the journal file at path for a resumed run to append
+// to. A torn last line (a line without its newline: a write the stopped run
+// did not finish, which ReadJournal skips) is cut off first, so that what is
+// appended starts on a line of its own.
+func AppendJournal(path string) (*Journal, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := cutTornLine(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("journal: %s: %w", path, err)
+	}
+	j := NewJournal(f)
+	j.c = f
+	return j, nil
+}
+
+// cutTornLine truncates f after its last newline and leaves its offset at
+// the end.
+func cutTornLine(f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := info.Size()
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := int64(len(buf))
+		if end < n {
+			n = end
+		}
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			end = end - n + int64(i) + 1
+			break
+		}
+		end -= n
+	}
+	if end != info.Size() {
+		if err := f.Truncate(end); err != nil {
+			return err
+		}
+	}
+	_, err = f.Seek(end, io.SeekStart)
+	return err
 }
 
 // Emit writes e as one line and flushes it.

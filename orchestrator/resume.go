@@ -82,6 +82,13 @@ func (rt *Runtime) Replay(ctx context.Context, events []*Event) ([]*Event, *Outc
 	return got, out, err
 }
 
+// CanResume returns nil when Resume can continue the run of events, else an
+// error matching ErrNotResumable that says why.
+func (rt *Runtime) CanResume(events []*Event) error {
+	_, err := rt.resumable(events)
+	return err
+}
+
 // resumable checks that events are the journal of an unfinished run of this
 // team with what a resume needs, and returns its run.started event.
 func (rt *Runtime) resumable(events []*Event) (*Event, error) {
@@ -239,6 +246,9 @@ func newReplay(events []*Event, next Effects) *replay {
 			}
 		case EventGoalOffered:
 			p.recordID("d", e.Site, e.Delegation)
+			if e.Supervision != nil {
+				p.decisions[Key{Delegation: e.Delegation, Conversation: "supervision"}] = Decision{Supervision: e.Supervision}
+			}
 		case EventEscalationRaised, EventClarificationAsked:
 			p.recordID("e", e.Site, e.ID)
 		case EventConsultationAsked:

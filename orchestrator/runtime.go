@@ -384,10 +384,21 @@ func (r *run) candidate(parent *delegation, tried []string, out *Outcome) *membe
 	return nil
 }
 
-func (rt *Runtime) supervision(m *member) Supervision {
-	s := rt.opts.SupervisionFor(m.name)
+// supervision is how closely d's delegate is supervised: the member's own
+// setting, else SupervisionFor's, which is an effect (trust changes).
+func (r *run) supervision(ctx context.Context, id string, m *member) Supervision {
+	rt := r.rt
+	var s Supervision
 	if m.Supervision != nil {
 		s = *m.Supervision
+	} else {
+		dec, _ := r.fx.Decide(ctx, Key{Delegation: id, Conversation: "supervision"}, func(context.Context) (Decision, error) {
+			s := rt.opts.SupervisionFor(m.name)
+			return Decision{Supervision: &s}, nil
+		})
+		if dec.Supervision != nil {
+			s = *dec.Supervision
+		}
 	}
 	if s.MaxRevisions <= 0 {
 		s.MaxRevisions = rt.limits.MaxRevisions

@@ -46,7 +46,7 @@ func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 	if m.apiKey == "" {
 		m.apiKey = os.Getenv("OPENAI_API_KEY")
 	}
-	m.offline = m.baseURL == "" && m.apiKey == ""
+	m.offline = f.offline || m.baseURL == "" && m.apiKey == ""
 	if f.baseURL != "" {
 		if err := checkBaseURL(f.baseURL); err != nil {
 			return nil, fmt.Errorf("--base-url %q: %w", f.baseURL, err)

@@ -25,6 +25,7 @@ func newRootCmd(io *iostreams) *cobra.Command {
 	root := newRunCmd(io)
 	root.AddCommand(
 		newReplayCmd(io),
+		newResumeCmd(io),
 		newEvalCmd(io),
 		newTrustCmd(io),
 		newVersionCmd(io),

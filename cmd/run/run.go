@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
@@ -31,6 +33,9 @@ type runOptions struct {
 	criteria, constraints        stringList
 	steps, tokens                int
 	timeout                      time.Duration
+	// offline forces the simulator whatever the environment says: a
+	// resumed run that ran offline stays offline.
+	offline bool
 
 	goal string
 }
@@ -122,7 +127,6 @@ Environment:
 // runGoal runs the team on opts.goal and returns how the run ended: nil
 // when the goal was completed and verified.
 func runGoal(f *runOptions) error {
-	stdin, stdout, stderr := f.io.in, f.io.out, f.io.err
 	objective := f.goal
 	switch {
 	case objective == "":
@@ -132,23 +136,48 @@ func runGoal(f *runOptions) error {
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
 	}
-	mode := f.escalations
-	if mode == "" {
-		mode = "deny"
-		if isTerminal(stdin) {
-			mode = "terminal"
-		}
+	if _, err := escalationMode(f); err != nil {
+		return err
 	}
-	if !slices.Contains([]string{"terminal", "auto", "deny"}, mode) {
-		return usageErrorf("--escalations %q: want terminal, auto or deny", f.escalations)
-	}
-
-	// The team, the tools and the models: every configuration error is
-	// reported here, before any model is called.
 	team, err := loadTeam(f.team)
 	if err != nil {
 		return configError(err)
 	}
+	teamYAML := teamfile.DefaultYAML()
+	if f.team != "" {
+		if teamYAML, err = os.ReadFile(f.team); err != nil {
+			return configError(err)
+		}
+	}
+	return execute(f, team, teamYAML, nil)
+}
+
+// escalationMode is who answers what reaches the top: --escalations, else
+// the terminal when stdin is one, else deny.
+func escalationMode(f *runOptions) (string, error) {
+	mode := f.escalations
+	if mode == "" {
+		mode = "deny"
+		if isTerminal(f.io.in) {
+			mode = "terminal"
+		}
+	}
+	if !slices.Contains([]string{"terminal", "auto", "deny"}, mode) {
+		return "", usageErrorf("--escalations %q: want terminal, auto or deny", f.escalations)
+	}
+	return mode, nil
+}
+
+// execute runs team (whose file is teamYAML) on f.goal, or, when resume
+// holds a journal's events, continues that run in the same journal.
+func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orchestrator.Event) error {
+	stdin, stdout, stderr := f.io.in, f.io.out, f.io.err
+	mode, err := escalationMode(f)
+	if err != nil {
+		return err
+	}
+	// The team, the tools and the models: every configuration error is
+	// reported here, before any model is called.
 	models, err := newModels(f, team)
 	if err != nil {
 		return configError(err)
@@ -190,9 +219,21 @@ func runGoal(f *runOptions) error {
 	if journalPath == "" {
 		journalPath = filepath.Join("runs", runID+".jsonl")
 	}
-	journal, err := orchestrator.CreateJournal(journalPath)
-	if err != nil {
-		return configError(fmt.Errorf("--journal: %w", err))
+	// A new run's journal is made now; a resumed run's is opened for
+	// appending once the runtime has found it resumable.
+	var journal *orchestrator.Journal
+	if resume == nil {
+		if journal, err = orchestrator.CreateJournal(journalPath); err != nil {
+			return configError(fmt.Errorf("--journal: %w", err))
+		}
+	} else {
+		runID = resume[0].Run
+	}
+	closeJournal := func() error {
+		if journal == nil {
+			return nil
+		}
+		return journal.Close()
 	}
 
 	// The journal's own write errors are told apart from other sinks'.
@@ -229,7 +270,12 @@ func runGoal(f *runOptions) error {
 	default:
 		principal = orchestrator.AutoPrincipal{Deny: true}
 	}
-	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal}
+	config, err := recordedConfig(f, mode, teamYAML, models)
+	if err != nil {
+		closeJournal()
+		return configError(err)
+	}
+	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config}
 	if sf := obs.supervisionFor(); sf != nil {
 		opts.SupervisionFor = sf
 	}
@@ -238,9 +284,24 @@ func runGoal(f *runOptions) error {
 		if view != nil {
 			view.Close()
 		}
-		journal.Close()
-		os.Remove(journalPath)
+		closeJournal()
+		if resume == nil {
+			os.Remove(journalPath)
+		}
 		return configError(err)
+	}
+	if resume != nil {
+		// Nothing is written to a journal that cannot be resumed.
+		err := rt.CanResume(resume)
+		if err == nil {
+			journal, err = orchestrator.AppendJournal(journalPath)
+		}
+		if err != nil {
+			if view != nil {
+				view.Close()
+			}
+			return configError(fmt.Errorf("%s cannot be resumed: %w", journalPath, err))
+		}
 	}
 
 	if models.offline {
@@ -251,13 +312,29 @@ func runGoal(f *runOptions) error {
 			teamSummary(team), models.summary(), f.workspace, serversSummary(servers), mode)
 	}
 
-	goal := agents.Goal{Objective: objective, Criteria: f.criteria, Constraints: f.constraints,
+	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints,
 		Budget: agents.Budget{Steps: f.steps, Tokens: f.tokens, WallTime: f.timeout}}
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the process at once
 	}()
-	out, runErr := rt.Run(ctx, goal)
+	var out *orchestrator.Outcome
+	var runErr error
+	if resume == nil {
+		out, runErr = rt.Run(ctx, goal)
+	} else {
+		// The view and the trust ledger see the journal's events first:
+		// the tree so far, and the acts the ledger never counted.
+		for _, e := range resume {
+			if view != nil {
+				view.Emit(e)
+			}
+			if obs.ledger != nil {
+				obs.ledger.Emit(e)
+			}
+		}
+		out, runErr = rt.Resume(ctx, resume)
+	}
 	var down *unavailable
 	errors.As(context.Cause(ctx), &down)
 	interrupted := ctx.Err() != nil && down == nil
@@ -268,7 +345,7 @@ func runGoal(f *runOptions) error {
 		view.Close()
 		view.flushLog()
 	}
-	if err := journal.Close(); err != nil && journalErr == nil {
+	if err := closeJournal(); err != nil && journalErr == nil {
 		journalErr = err
 	}
 	reported := false
@@ -301,6 +378,7 @@ func runGoal(f *runOptions) error {
 		fmt.Fprintf(stderr, "journal: %s is incomplete (see the error above)\n", journalPath)
 	} else {
 		fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+
 	}
 	switch {
 	case interrupted:
@@ -309,6 +387,29 @@ func runGoal(f *runOptions) error {
 		return nil
 	}
 	return exitWith(exitFailed)
+}
+
+// recordedConfig is the configuration run.started records (see runConfig).
+func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *models) (json.RawMessage, error) {
+	ws, err := filepath.Abs(f.workspace)
+	if err != nil {
+		return nil, fmt.Errorf("--workspace: %w", err)
+	}
+	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.offline, Model: f.model, Stream: f.stream,
+		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints,
+		Steps: f.steps, Tokens: f.tokens}
+	if f.trust != "" {
+		if cfg.Trust, err = filepath.Abs(f.trust); err != nil {
+			return nil, fmt.Errorf("--trust: %w", err)
+		}
+	}
+	if !m.offline && m.baseURL != "" {
+		cfg.BaseURL = model.RedactURL(m.baseURL)
+	}
+	if f.timeout > 0 {
+		cfg.Timeout = f.timeout.String()
+	}
+	return json.Marshal(cfg)
 }
 
 const offlineNotice = `entrust: no model endpoint is configured, so every agent runs on the built-in

@@ -440,6 +440,8 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 	switch e.Type {
 	case orchestrator.EventRunStarted:
 		return at + fmt.Sprintf("run %s started: %q", e.Run, t.goal)
+	case orchestrator.EventRunResumed:
+		return at + fmt.Sprintf("run %s resumed from its journal (resume %d): what it recorded is not done again", e.Run, e.Attempt)
 	case orchestrator.EventGoalOffered:
 		s := line("offered by %s: %q", e.Delegator, clip(t.nodes[e.Delegation].objective, 120))
 		if len(e.Tools) > 0 {

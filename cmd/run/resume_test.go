@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/internal/openaitest"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// crashTeam has a lead that asks the user a question before accepting (an
+// escalation answered by --escalations auto), then delegates to two writers
+// at once; the delegator's model judges and verifies.
+const crashTeam = `lead: lead
+agents:
+  - name: lead
+    role: Leads the work and delegates the writing.
+    model: lead-model
+    delegates_to: [writer, notes]
+    supervision: {level: new}
+  - name: writer
+    role: Writes files in the workspace.
+    model: writer-model
+    tools: [write_file, read_file, list_files]
+    supervision: {level: new}
+  - name: notes
+    role: Writes notes about delegation in the workspace.
+    model: notes-model
+    tools: [write_file, read_file, list_files]
+    supervision: {level: new}
+`
+
+// crashServer serves the team's models over the loopback server with a
+// latency, so that a kill can land while calls are in flight.
+func crashServer(t *testing.T) *openaitest.Server {
+	t.Helper()
+	models := map[string]model.Model{
+		"lead-model":   sim.New("lead-model", &sim.Options{Persona: sim.OverAsker}),
+		"writer-model": sim.New("writer-model", nil),
+		"notes-model":  sim.New("notes-model", nil),
+	}
+	return openaitest.NewServer(t, &openaitest.Options{Handler: byModel(t, models), Latency: 3 * time.Millisecond})
+}
+
+// countLines counts the complete lines of the file at path.
+func countLines(path string) int {
+	b, _ := os.ReadFile(path)
+	return bytes.Count(b, []byte{'\n'})
+}
+
+// A real run of the command, killed with SIGKILL after N journal events
+// for N across the whole run, then resumed with "run resume", ends as an
+// uninterrupted run does: same outcome, no side-effecting tool's result
+// recorded twice, and no more model calls in all than the uninterrupted run
+// made plus those in flight at the kill.
+func TestCrashAndResume(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGKILL on Windows")
+	}
+	// The uninterrupted run.
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+	srv := crashServer(t)
+	args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
+	ref := runBinary(t, dir, "", args...)
+	if ref.code != 0 {
+		t.Fatalf("the uninterrupted run: %s", ref)
+	}
+	want := ref.journal(t, "run.jsonl")
+	refCalls := srv.Count()
+	checkComplete(t, want)
+
+	// The run waits on its model calls; everything else takes
+	// microseconds. So the kills are aimed just before each model call of
+	// the uninterrupted run (its events are those of any run): the kill
+	// lands with that call in flight, in every phase it has — acceptance,
+	// the escalation before it, the judge, the workers' tools, between the
+	// two sibling delegations, the verification, the lead's report.
+	var ns []int
+	for i, e := range want {
+		if e.Type == orchestrator.EventModelCalled {
+			ns = append(ns, i)
+		}
+	}
+
+	landed := map[string]bool{}
+	phase := func(cut int) string {
+		after := string(want[cut-1].Type)
+		if tool := want[cut-1].Tool; tool != "" {
+			after += "(" + tool + ")"
+		}
+		for _, e := range want[cut:] {
+			if e.Type == orchestrator.EventModelCalled {
+				return e.Agent + " " + e.Purpose + " call in flight after " + after
+			}
+		}
+		return "after " + after
+	}
+	for _, n := range ns {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+			srv := crashServer(t)
+			args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			cmd, _, _ := command(ctx, dir, "", args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			journal := filepath.Join(dir, "run.jsonl")
+			for countLines(journal) < n && ctx.Err() == nil {
+				time.Sleep(200 * time.Microsecond)
+			}
+			cmd.Process.Signal(syscall.SIGKILL)
+			err := cmd.Wait()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+				t.Skipf("the run ended before the kill: %v", err)
+			}
+			// Closing the server waits for the requests the killed process
+			// sent: the count is then all it asked for.
+			srv.Close()
+			before := srv.Count()
+			f, err := os.Open(journal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cut, _, err := orchestrator.ReadJournal(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := cut[len(cut)-1]
+			landed[phase(len(cut))] = true
+			recorded := len(ofType(cut, orchestrator.EventModelCalled))
+			if last.Type == orchestrator.EventRunFinished {
+				t.Skip("killed after the run finished")
+			}
+
+			srv2 := crashServer(t)
+			res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", srv2.URL, "run.jsonl")
+			if res.code != ref.code {
+				t.Fatalf("killed after %d events (%s), resumed: %s", len(cut), last.Type, res)
+			}
+			got := res.journal(t, "run.jsonl")
+			checkComplete(t, got)
+			if len(ofType(got, orchestrator.EventRunResumed)) != 1 {
+				t.Error("the resumed journal has no run.resumed")
+			}
+			fin, wantFin := got[len(got)-1], want[len(want)-1]
+			if fin.Status != wantFin.Status || fin.Result != wantFin.Result {
+				t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)
+			}
+			results := map[string]int{}
+			for _, e := range got {
+				if e.Type == orchestrator.EventToolResult && e.Tool == "write_file" {
+					k := fmt.Sprintf("%s/%s/t%d/c%d", e.Delegation, e.Conversation, e.Turn, e.CallIndex)
+					if results[k]++; results[k] > 1 {
+						t.Errorf("write_file's result %s recorded twice", k)
+					}
+				}
+			}
+			if w, g := len(ofType(want, orchestrator.EventToolResult)), len(ofType(got, orchestrator.EventToolResult)); g != w {
+				t.Errorf("the resumed journal holds %d tool results, the uninterrupted one %d", g, w)
+			}
+			inFlight := before - recorded
+			if total := before + srv2.Count(); total > refCalls+inFlight {
+				t.Errorf("%d model calls in all (%d before the kill, %d recorded), the uninterrupted run made %d: more than the %d in flight",
+					total, before, recorded, refCalls, inFlight)
+			}
+			var types, wantTypes []string
+			for _, e := range got {
+				if e.Type != orchestrator.EventRunResumed {
+					types = append(types, string(e.Type))
+				}
+			}
+			for _, e := range want {
+				wantTypes = append(wantTypes, string(e.Type))
+			}
+			if len(types) != len(wantTypes) {
+				t.Errorf("the resumed journal holds %d events (run.resumed aside), the uninterrupted one %d", len(types), len(wantTypes))
+			}
+		})
+	}
+	got := strings.Join(keys(landed), "; ")
+	t.Logf("kills landed: %s", got)
+	for _, p := range []string{"lead judge", "lead verify", "writer turn", "notes turn", "after tool.result(ask_clarification)"} {
+		if !strings.Contains(got, p) {
+			t.Errorf("no kill landed with %s", p)
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := slices.Collect(maps.Keys(m))
+	slices.Sort(out)
+	return out
+}
