@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -168,4 +169,48 @@ func BenchmarkSiblings(b *testing.B) {
 			b.Fatalf("%d children", len(out.Children))
 		}
 	}
+}
+
+// BenchmarkResume1000Steps measures the resume of a run killed after 1,000
+// steps of one agent (a model turn and an action tool call each): the
+// journal's 4,000-odd events are replayed through the effect seam, no model
+// or tool is called for them, and the one turn left is made live.
+func BenchmarkResume1000Steps(b *testing.B) {
+	const steps = 1000
+	rec := newRecorder(b, "note")
+	mem := &orchestrator.Memory{}
+	opts := &orchestrator.Options{Sinks: []orchestrator.Sink{mem}, Budget: agents.Budget{Steps: steps + 10}, RunID: "bench",
+		SupervisionFor: orchestrator.StructuralOnly}
+	rt, err := orchestrator.New(solo(stepper(steps), rec.tool), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+		b.Fatal(err)
+	}
+	events := journalOf(b, mem.Events())
+	// Killed while the last turn's model call was in flight.
+	last := slices.IndexFunc(events, func(e *orchestrator.Event) bool {
+		return e.Type == orchestrator.EventModelCalled && e.Turn == steps+2
+	})
+	killed := events[:last]
+	opts.Sinks = []orchestrator.Sink{&discard{events: make([]*orchestrator.Event, 0, 64)}}
+	m := stepper(steps)
+	rt, err = orchestrator.New(solo(m, rec.tool), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec.runs.Store(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := rt.Resume(context.Background(), killed)
+		if err != nil || out.Steps != steps+2 {
+			b.Fatalf("resume: %v, %d steps", err, out.Steps)
+		}
+	}
+	b.StopTimer()
+	if rec.runs.Load() != 0 {
+		b.Fatalf("the resume ran the tool %d times", rec.runs.Load())
+	}
+	b.ReportMetric(float64(len(killed)), "events")
 }

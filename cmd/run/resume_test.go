@@ -211,3 +211,54 @@ func keys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// A journal that cannot be resumed is refused with exit 2 and a reason,
+// and is left as it was.
+func TestResumeRefused(t *testing.T) {
+	dir := t.TempDir()
+	ref := runBinary(t, dir, "", "--quiet", "--escalations", "auto", "--journal", "run.jsonl", "Write a haiku about delegation")
+	if ref.code != 0 {
+		t.Fatalf("the run: %s", ref)
+	}
+	full, err := os.ReadFile(filepath.Join(dir, "run.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(full, []byte("\n"))
+	writeFile(t, filepath.Join(dir, "corrupt.jsonl"), string(bytes.Join([][]byte{lines[0], []byte("{not json\n"), lines[1]}, nil)))
+	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
+	writeFile(t, filepath.Join(dir, "other.yaml"), "lead: solo\nagents:\n  - name: solo\n    role: Works alone.\n    tools: [write_file]\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"finished", []string{"run.jsonl"}, "the run finished"},
+		{"corrupt", []string{"corrupt.jsonl"}, "journal line 2"},
+		{"missing", []string{"nowhere.jsonl"}, "no such file"},
+		{"another team", []string{"--team", "other.yaml", "cut.jsonl"}, "another team"},
+		{"two journals", []string{"run.jsonl", "cut.jsonl"}, "name one journal file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := os.ReadFile(filepath.Join(dir, tc.args[len(tc.args)-1]))
+			res := runBinary(t, dir, "", append([]string{"resume", "--quiet"}, tc.args...)...)
+			if res.code != 2 || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("want exit 2 saying %q: %s", tc.want, res)
+			}
+			after, _ := os.ReadFile(filepath.Join(dir, tc.args[len(tc.args)-1]))
+			if !bytes.Equal(before, after) {
+				t.Error("a refused resume changed the journal")
+			}
+		})
+	}
+	// The cut journal, with its own team, resumes to the same end.
+	res := runBinary(t, dir, "", "resume", "--quiet", "cut.jsonl")
+	if res.code != 0 {
+		t.Fatalf("resume: %s", res)
+	}
+	got := res.journal(t, "cut.jsonl")
+	checkComplete(t, got)
+	if n, want := len(got), len(lines); n != want { // run.resumed, and no torn last line
+		t.Errorf("the resumed journal holds %d events, the run's %d and run.resumed", n, want)
+	}
+}
