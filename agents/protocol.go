@@ -59,6 +59,10 @@ type Goal struct {
 	// ParentIntents is the chain of intents from the root down to the
 	// delegator's, so a delegate knows what its work is ultimately for.
 	ParentIntents []string `json:"parent_intents,omitempty"`
+	// NoFileChecks turns off the automatic existence check of the files its
+	// criteria and constraints name (see NamedFiles) for this goal and the
+	// sub-goals delegated under it.
+	NoFileChecks bool `json:"no_file_checks,omitempty"`
 	// Verifiers check a report programmatically before any model judge.
 	// They are not serialised.
 	Verifiers []Verifier `json:"-"`
@@ -182,11 +186,17 @@ type ProgressReport struct {
 	Stalled bool    `json:"stalled,omitempty"`
 }
 
-// CriterionResult is one criterion of a report.
+// CriterionResult is one criterion of a report. A report has one for each
+// of the goal's criteria, in the goal's order: the runtime matches them by
+// position, never by their text.
 type CriterionResult struct {
 	Criterion string `json:"criterion" jsonschema:"minLength=1"`
 	Met       bool   `json:"met"`
 	Evidence  string `json:"evidence,omitempty"`
+	// Cites names what the evidence rests on, for the runtime to check:
+	// workspace paths, tool call ids and delegation ids. A file name or a
+	// delegation id written in Evidence counts as cited too.
+	Cites []string `json:"cites,omitempty" jsonschema:"description=what the evidence rests on: workspace paths you wrote or read; ids of your tool calls; ids of the delegations you made (e.g. d2)"`
 }
 
 // Report is a delegate's completion: the arguments of complete_goal.

@@ -313,7 +313,7 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 		return t
 	}
 	mem := &orchestrator.Memory{}
-	opts := &orchestrator.Options{Sinks: append([]orchestrator.Sink{mem}, sinks...), Limits: sc.Limits}
+	opts := &orchestrator.Options{Sinks: append([]orchestrator.Sink{mem}, sinks...), Limits: sc.Limits, Workspace: ws.FS()}
 	if sc.Principal == "deny" {
 		opts.Principal = orchestrator.AutoPrincipal{Deny: true}
 	}

@@ -192,12 +192,16 @@ var doctorings = map[string]doctoring{
 		uncaught: "FM-3.1",
 	},
 	"quitter-deep": {
-		safeguard: "the goal's programmatic verifiers at the root",
+		safeguard: "the evidence checks at hand-back and the goal's verifiers",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
-			return passAnyway(ev, "d1")
+			ev = drop(ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventSupervisionIntervened || e.Type == orchestrator.EventEscalationRaised ||
+					e.Type == orchestrator.EventEscalationResolved
+			})
+			return passAnyway(ev, "")
 		},
-		fail:     []string{"e2", "e3", "e4"},
-		uncaught: "FM-3.3",
+		fail:     []string{"e1", "e2", "e3", "e4"},
+		uncaught: "FM-3.1",
 	},
 	"withholder": {
 		safeguard: "checking that a report covers every criterion",

@@ -39,7 +39,7 @@ func stepper(steps int) *model.Scripted {
 	// Calls are built up front, each with other arguments (identical calls
 	// in a row are a stall), so the model's own cost stays out of the figure.
 	turns := make([]model.ToolCall, steps+2)
-	turns[0], turns[steps+1] = accept(benchGoal), complete(benchGoal, "done")
+	turns[0], turns[steps+1] = accept(benchGoal), complete(benchGoal, "done", "c1")
 	for i := 1; i <= steps; i++ {
 		turns[i] = call("note", map[string]string{"text": strconv.Itoa(i)})
 	}
@@ -125,12 +125,12 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Run
 		case len(req.Messages) == 4:
 			c = calls
 		default:
-			c = []model.ToolCall{complete(benchGoal, "all done")}
+			c = []model.ToolCall{complete(benchGoal, "all done", "d2")}
 		}
 		return &model.Response{Message: model.Message{ToolCalls: c}, Usage: fixedUsage}, nil
 	})
 	lead.SetRecording(false)
-	acc, note, done := accept(benchGoal), call("note", map[string]string{"text": "x"}), complete(benchGoal, "done")
+	acc, note, done := accept(benchGoal), withID("n1", call("note", map[string]string{"text": "x"})), complete(benchGoal, "done", "n1")
 	worker := model.ScriptFunc("worker", func(_ context.Context, req *model.Request) (*model.Response, error) {
 		c := done
 		switch len(req.Messages) {

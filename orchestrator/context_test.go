@@ -37,9 +37,9 @@ func longWriter(g agents.Goal, n int) *model.Scripted {
 			c = protocoltest.Accept(g, "fetch every document", "complete_goal with the index")
 		case fetched < n:
 			fetched++
-			c = model.Call("fetch", map[string]int{"n": fetched})
+			c = protocoltest.WithID(fmt.Sprintf("fetch-%d", fetched), model.Call("fetch", map[string]int{"n": fetched}))
 		default:
-			c = protocoltest.Complete(g, fmt.Sprintf("indexed %d documents", fetched))
+			c = protocoltest.Complete(g, fmt.Sprintf("indexed %d documents", fetched), fmt.Sprintf("fetch-%d", fetched))
 		}
 		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}}, nil
 	})
@@ -75,7 +75,7 @@ func longTeam(t testing.TB, n, size, contextTokens int) (orchestrator.Team, *mod
 	lead := model.NewScripted("lead-model",
 		turn(protocoltest.Accept(longRoot)),
 		turn(protocoltest.DelegateTo("writer", longGoal)),
-		turn(protocoltest.Complete(longRoot, "the writer indexed the archive")))
+		turn(protocoltest.Complete(longRoot, "the writer indexed the archive", "d2")))
 	writer := longWriter(longGoal, n)
 	return orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "Leads.", Model: lead}, DelegatesTo: []string{"writer"}},

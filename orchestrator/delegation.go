@@ -195,6 +195,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		d.depth = parent.depth + 1
 	}
 	d.sup = r.supervision(ctx, d.id, m)
+	r.ev.addDelegation(d)
 	def := m.Budget
 	d.meter = r.carve(parent, goal.Budget, def)
 	delegator := d.delegatorName()
@@ -380,7 +381,13 @@ func (d *delegation) addChild(o *Outcome) {
 }
 
 // refused records a call the loop refused: a tool not offered now, or none.
-func (d *delegation) refused(call *model.ToolCall, reason string) { d.violation(call, reason) }
+// A refused call is also evidence of nothing: citing it supports no claim.
+func (d *delegation) refused(call *model.ToolCall, reason string) {
+	if call != nil {
+		d.run.ev.addCall(d, call, &agents.Result{IsError: true})
+	}
+	d.violation(call, reason)
+}
 
 func (d *delegation) violation(call *model.ToolCall, reason string) {
 	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: reason}

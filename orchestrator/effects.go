@@ -61,11 +61,16 @@ type Decision struct {
 	Supervision  *Supervision         `json:"supervision,omitempty"`
 }
 
-// Checks is what a goal's programmatic verifiers found of a report: the
-// criteria they found unmet, and the errors of those that could not check.
+// Checks is what the runtime's own checks found of a report: the criteria the
+// goal's programmatic verifiers found unmet and the errors of those that
+// could not check; the findings of the evidence checks (citations that cite
+// nothing checkable or something false, a delegator with nothing completed
+// under it, a named file missing) and the criteria they leave unsupported.
 type Checks struct {
-	Unmet  []string `json:"unmet,omitempty"`
-	Errors []string `json:"errors,omitempty"`
+	Unmet       []string `json:"unmet,omitempty"`
+	Errors      []string `json:"errors,omitempty"`
+	Evidence    []string `json:"evidence,omitempty"`
+	Unsupported []string `json:"unsupported,omitempty"`
 }
 
 // Effects is the seam through which a run does everything that its inputs
@@ -214,6 +219,9 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 	latency := time.Since(start)
 	if site.latency > 0 {
 		latency = site.latency
+	}
+	if c.purpose == "turn" {
+		r.ev.addCall(d, call, &res)
 	}
 	r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
 		Conversation: c.name, Turn: turn, CallIndex: index,

@@ -10,7 +10,8 @@ import (
 )
 
 // A goal entrusted to one agent on a scripted model: it accepts, restating the
-// goal; acts; and reports. The runtime verifies the report before it counts.
+// goal; acts; and reports, citing the call its evidence rests on. The runtime
+// checks the citation and verifies the report before it counts.
 func ExampleRuntime_Run() {
 	goal := agents.Goal{
 		Intent:      "welcome a new colleague",
@@ -30,10 +31,10 @@ func ExampleRuntime_Run() {
 			AcknowledgedCriteria:    []string{"I will name Ada"},
 			AcknowledgedConstraints: []string{"a single line"},
 		})),
-		model.Calls(model.Call("say", map[string]string{"line": "Welcome, Ada!"})),
+		model.Calls(model.ToolCall{ID: "say-1", Name: "say", Arguments: []byte(`{"line":"Welcome, Ada!"}`)}),
 		model.Calls(model.Call("complete_goal", agents.Report{
 			Result:   "Welcome, Ada!",
-			Criteria: []agents.CriterionResult{{Criterion: "the greeting names the colleague", Met: true, Evidence: "it says Ada"}},
+			Criteria: []agents.CriterionResult{{Criterion: "the greeting names the colleague", Met: true, Evidence: "it says Ada", Cites: []string{"say-1"}}},
 		})),
 	)
 	rt, err := orchestrator.New(orchestrator.Team{

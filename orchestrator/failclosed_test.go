@@ -126,7 +126,7 @@ func TestOversizedActIsASchemaError(t *testing.T) {
 	g := noteGoal
 	bloated := agents.Acceptance{RestatedIntent: strings.Repeat("pad ", agents.MaxText), Plan: []string{"do it"},
 		AcknowledgedCriteria: []string{"yes"}, AcknowledgedConstraints: []string{"yes"}}
-	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(judge(true)), turn(complete(g, "done")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(judge(true)), turn(complete(g, "done", "d2")))
 	w := model.NewScripted("w", turn(call(agents.ToolAcceptGoal, bloated)), turn(accept(g)), turn(complete(g, "done")))
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},

@@ -24,6 +24,7 @@ var (
 	delegateTo     = protocoltest.DelegateTo
 	ofType         = protocoltest.OfType
 	checkTerminals = protocoltest.CheckTerminals
+	withID         = protocoltest.WithID
 )
 
 func judge(aligned bool, gaps ...string) model.ToolCall {

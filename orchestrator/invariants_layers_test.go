@@ -30,8 +30,8 @@ func toolNames(req *model.Request) []string {
 func TestInvariant1_RootMisalignmentKeepsToolsLocked(t *testing.T) {
 	g := noteGoal
 	rec := newRecorder(t, "note")
-	note := call("note", map[string]string{"text": "x"})
-	m := model.NewScripted("m", turn(accept(g)), turn(note), turn(accept(g)), turn(note), turn(complete(g, "done")))
+	note := withID("n1", call("note", map[string]string{"text": "x"}))
+	m := model.NewScripted("m", turn(accept(g)), turn(note), turn(accept(g)), turn(note), turn(complete(g, "done", "n1")))
 	var judged atomic.Int64
 	rt, mem := newRuntime(t, solo(m, rec.tool), &orchestrator.Options{Principal: orchestrator.PrincipalFuncs{
 		Judge: func(context.Context, *agents.Goal, string, *agents.Acceptance) (agents.Alignment, error) {
@@ -66,8 +66,8 @@ func TestInvariant2_OfferedToolsNarrowToAuthority(t *testing.T) {
 	g := noteGoal
 	t.Run("an ungranted tool is not offered", func(t *testing.T) {
 		read, write := newRecorder(t, "read"), newRecorder(t, "write")
-		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("worker", g)), turn(complete(g, "done")))
-		worker := model.NewScripted("worker", turn(accept(g)), turn(complete(g, "done")))
+		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("worker", g)), turn(complete(g, "done", "d2")))
+		worker := model.NewScripted("worker", turn(accept(g)), turn(withID("r1", call("read", map[string]string{"text": "x"}))), turn(complete(g, "done", "r1")))
 		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Grants: []string{"read"}, Members: []orchestrator.Member{
 			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"worker"}},
 			{Agent: &agents.Agent{Name: "worker", Role: "works", Model: worker, Tools: []agents.Tool{read.tool, write.tool}}, Supervision: structural},
@@ -81,7 +81,7 @@ func TestInvariant2_OfferedToolsNarrowToAuthority(t *testing.T) {
 		}
 	})
 	t.Run("delegate is not offered at the depth limit", func(t *testing.T) {
-		ma := model.NewScripted("a", turn(accept(g)), turn(delegateTo("b", g)), turn(complete(g, "done")))
+		ma := model.NewScripted("a", turn(accept(g)), turn(delegateTo("b", g)), turn(complete(g, "done", "d2")))
 		mb := model.NewScripted("b", turn(accept(g)), turn(complete(g, "done")))
 		mc := model.NewScripted("c")
 		rt, mem := newRuntime(t, orchestrator.Team{Lead: "a", Members: []orchestrator.Member{
@@ -179,7 +179,7 @@ func TestInvariant6_JournalOrderedUnderConcurrentSiblings(t *testing.T) {
 	for i := range calls {
 		calls[i] = delegateTo("w", g)
 	}
-	lead := model.NewScripted("lead", turn(accept(g)), turn(calls...), turn(complete(g, "all")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(calls...), turn(complete(g, "all", "d2")))
 	var buf bytes.Buffer
 	j := orchestrator.NewJournal(&buf)
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{

@@ -15,7 +15,7 @@ import (
 
 func TestDeclineIsReassigned(t *testing.T) {
 	g := noteGoal
-	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("a", g)), turn(complete(g, "done")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("a", g)), turn(complete(g, "done", "d3")))
 	a := model.NewScripted("a", turn(call(agents.ToolDeclineGoal, agents.Decline{Reason: "not my field", SuggestedAgent: "c"})))
 	b := model.NewScripted("b") // never offered: the decliner suggested c
 	c := model.NewScripted("c", turn(accept(g)), turn(complete(g, "c did it")))
@@ -61,7 +61,7 @@ func TestStructuralGapIsFedBack(t *testing.T) {
 	// delegator's model.
 	drift := call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "sell more", Plan: []string{"write"},
 		AcknowledgedCriteria: []string{"ok"}, AcknowledgedConstraints: []string{}})
-	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(judge(true)), turn(complete(g, "done")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(judge(true)), turn(complete(g, "done", "d2")))
 	w := model.NewScripted("w", turn(drift), turn(accept(g)), turn(complete(g, "done")))
 	judged := orchestrator.Supervision{ModelJudge: true}
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
@@ -92,7 +92,7 @@ func TestStructuralGapIsFedBack(t *testing.T) {
 func TestMisalignedOnceThenAligned(t *testing.T) {
 	g := noteGoal
 	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)),
-		turn(judge(false, "you missed the point: inform, not sell")), turn(judge(true)), turn(complete(g, "done")))
+		turn(judge(false, "you missed the point: inform, not sell")), turn(judge(true)), turn(complete(g, "done", "d2")))
 	w := model.NewScripted("w", turn(accept(g)), turn(accept(g)), turn(complete(g, "done")))
 	judged := orchestrator.Supervision{ModelJudge: true}
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
@@ -237,7 +237,7 @@ func TestSupervision(t *testing.T) {
 	t.Run("repeated call is a stall, escalated to the delegator", func(t *testing.T) {
 		same := call(agents.ToolReportProgress, agents.ProgressReport{Summary: "same"})
 		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)),
-			turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "stop repeating; finish"})), turn(complete(g, "done")))
+			turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "stop repeating; finish"})), turn(complete(g, "done", "d2")))
 		w := model.NewScripted("w", turn(accept(g)), turn(same), turn(same), turn(same), turn(complete(g, "done")))
 		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
@@ -259,7 +259,7 @@ func TestSupervision(t *testing.T) {
 	})
 	t.Run("progress demanded by supervision", func(t *testing.T) {
 		m := model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "a"})),
-			turn(call("note", map[string]string{"text": "b"})), turn(complete(g, "x")))
+			turn(withID("n2", call("note", map[string]string{"text": "b"}))), turn(complete(g, "x", "n2")))
 		rec := newRecorder(t, "note")
 		rt, _ := newRuntime(t, orchestrator.Team{Lead: "m", Members: []orchestrator.Member{
 			{Agent: &agents.Agent{Name: "m", Role: "writes", Model: m, Tools: []agents.Tool{rec.tool}}, Supervision: &orchestrator.Supervision{ProgressEvery: 2}},
@@ -296,7 +296,7 @@ func TestSiblingsRunConcurrentlyAndStopWithTheRun(t *testing.T) {
 		calls[i] = delegateTo("w", g)
 		calls[i].Arguments = []byte(strings.Replace(string(calls[i].Arguments), "write a note", "write note "+string(rune('a'+i)), 1))
 	}
-	lead := model.NewScripted("lead", turn(accept(g)), turn(calls...), turn(complete(g, "all")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(calls...), turn(complete(g, "all", "d2")))
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
 		{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural},
@@ -327,7 +327,7 @@ func TestSiblingsRunConcurrentlyAndStopWithTheRun(t *testing.T) {
 func TestSystemPromptIsAStablePrefix(t *testing.T) {
 	g := noteGoal
 	rec := newRecorder(t, "note")
-	m := model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "a"})), turn(complete(g, "x")))
+	m := model.NewScripted("m", turn(accept(g)), turn(withID("n1", call("note", map[string]string{"text": "a"}))), turn(complete(g, "x", "n1")))
 	rt, _ := newRuntime(t, solo(m, rec.tool), nil)
 	if _, err := rt.Run(t.Context(), g); err != nil {
 		t.Fatal(err)
@@ -406,7 +406,8 @@ func TestPlanNamingAnUngrantedTool(t *testing.T) {
 	g := noteGoal
 	search, other := newRecorder(t, "search"), newRecorder(t, "note")
 	// "research" is not the tool "search"; "search" itself is not granted.
-	m := model.NewScripted("m", turn(accept(g, "research the topic", "note it")), turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(complete(g, "x")))
+	note := withID("n1", call("note", map[string]string{"text": "a"}))
+	m := model.NewScripted("m", turn(accept(g, "research the topic", "note it")), turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(note), turn(complete(g, "x", "n1")))
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "m", Grants: []string{"note"}, Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "m", Role: "r", Model: m, Tools: []agents.Tool{other.tool}}},
 		{Agent: &agents.Agent{Name: "s", Role: "r", Model: m, Tools: []agents.Tool{search.tool}}},
@@ -420,7 +421,7 @@ func TestPlanNamingAnUngrantedTool(t *testing.T) {
 		t.Fatalf("judgements %s", mustJSON(j))
 	}
 	rt2, mem2 := newRuntime(t, orchestrator.Team{Lead: "m", Grants: []string{"note"}, Members: []orchestrator.Member{
-		{Agent: &agents.Agent{Name: "m", Role: "r", Model: model.NewScripted("m2", turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(complete(g, "x"))), Tools: []agents.Tool{other.tool}}},
+		{Agent: &agents.Agent{Name: "m", Role: "r", Model: model.NewScripted("m2", turn(accept(g, "search the web")), turn(accept(g, "note it")), turn(note), turn(complete(g, "x", "n1"))), Tools: []agents.Tool{other.tool}}},
 		{Agent: &agents.Agent{Name: "s", Role: "r", Model: m, Tools: []agents.Tool{search.tool}}},
 	}}, nil)
 	if _, err := rt2.Run(t.Context(), g); err != nil {
@@ -435,8 +436,8 @@ func TestPlanNamingAnUngrantedTool(t *testing.T) {
 func TestDelegatorPlanMayNameToolsItGrants(t *testing.T) {
 	g := noteGoal
 	rec := newRecorder(t, "note")
-	lead := model.NewScripted("lead", turn(accept(g, "have worker note the summary")), turn(delegateTo("w", g)), turn(complete(g, "done")))
-	w := model.NewScripted("w", turn(accept(g, "note the summary")), turn(call("note", map[string]string{"text": "s"})), turn(complete(g, "done")))
+	lead := model.NewScripted("lead", turn(accept(g, "have worker note the summary")), turn(delegateTo("w", g)), turn(complete(g, "done", "d2")))
+	w := model.NewScripted("w", turn(accept(g, "note the summary")), turn(withID("n1", call("note", map[string]string{"text": "s"}))), turn(complete(g, "done", "n1")))
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
 		{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{rec.tool}}, Supervision: structural},

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -201,6 +202,12 @@ type Options struct {
 	// the caller sees it (a command line's flags and team file), so that the
 	// journal alone suffices to resume it. It must hold no secret.
 	Config json.RawMessage
+	// Workspace is where the files the agents' tools work on live (for
+	// instance workspace.Workspace.FS): reports' path citations and the
+	// files criteria name are checked against it at hand-back. Nil checks
+	// them against the run's own tool calls only: a path counts as present
+	// when a call of the run that succeeded wrote it.
+	Workspace fs.FS
 }
 
 // DefaultSupervision is the supervision of an agent with no track record: the

@@ -22,7 +22,7 @@ const (
 	descEscalate  = "Ask your delegator when unsure, at risk or blocked, rather than guess. Blocking by default: the answer is the result."
 	descConsult   = "Ask a peer for advice; the work stays yours."
 	descProgress  = "Report progress; the answer may redirect or halt you."
-	descComplete  = "Report the goal done: each criterion, met or not, with evidence. It is verified before it counts."
+	descComplete  = "Report the goal done: each criterion in order, met or not, with evidence and what it cites (files, your tool call ids, your delegation ids). Checked before it counts."
 	descDelegate  = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
 	descJudge     = "Judge whether the acceptance is aligned with your intent; name the gaps and a correction if not."
 	descAnswer    = "Answer your delegate's escalation or question."
@@ -412,33 +412,19 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	r.emit(&Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
 
 	findings := reportGaps(d.goal, rep)
-	var checks *Checks
-	if len(d.goal.Verifiers) > 0 {
-		dec, _ := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "checks", Turn: round}, func(context.Context) (Decision, error) {
-			c := &Checks{}
-			for _, v := range d.goal.Verifiers {
-				u, err := v(d.goal, rep)
-				if err != nil {
-					c.Errors = append(c.Errors, err.Error())
-				}
-				c.Unmet = append(c.Unmet, u...)
-			}
-			return Decision{Checks: c}, nil
-		})
-		checks = dec.Checks
-		if checks == nil {
-			checks = &Checks{Errors: []string{"no verifier answered"}}
-		}
+	checks := d.check(ctx, rep, round)
+	for _, e := range checks.Errors {
+		findings = append(findings, "a verifier could not check: "+e)
 	}
-	var unmet []string
-	if checks != nil {
-		for _, e := range checks.Errors {
-			findings = append(findings, "a verifier could not check: "+e)
-		}
-		unmet = checks.Unmet
-	}
-	for _, u := range unmet {
+	findings = append(findings, checks.Evidence...)
+	for _, u := range checks.Unmet {
 		findings = append(findings, "verifier: "+u)
+	}
+	unmet := slices.Clone(checks.Unsupported)
+	for _, u := range checks.Unmet {
+		if !slices.Contains(unmet, u) {
+			unmet = append(unmet, u)
+		}
 	}
 	var ver agents.Verification
 	switch {
@@ -502,25 +488,16 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	return agents.Result{Content: msg, IsError: true, Pin: true}
 }
 
-// reportGaps checks a report's own claims: every criterion reported, and met.
+// reportGaps checks a report's own claims: one entry per criterion, in the
+// goal's order, and each met. Entries are matched by position, never by text.
 func reportGaps(g *agents.Goal, rep *agents.Report) []string {
+	if len(rep.Criteria) != len(g.Criteria) {
+		return []string{fmt.Sprintf("%d criteria reported, the goal has %d: report each, in the goal's order", len(rep.Criteria), len(g.Criteria))}
+	}
 	var gaps []string
 	for i, c := range g.Criteria {
-		var got *agents.CriterionResult
-		for j := range rep.Criteria {
-			if strings.EqualFold(strings.TrimSpace(rep.Criteria[j].Criterion), strings.TrimSpace(c)) {
-				got = &rep.Criteria[j]
-				break
-			}
-		}
-		if got == nil && len(rep.Criteria) == len(g.Criteria) {
-			got = &rep.Criteria[i] // restated in other words, same order
-		}
-		switch {
-		case got == nil:
-			gaps = append(gaps, fmt.Sprintf("criterion %q is not reported", c))
-		case !got.Met:
-			gaps = append(gaps, fmt.Sprintf("criterion %q is reported unmet", c))
+		if !rep.Criteria[i].Met {
+			gaps = append(gaps, fmt.Sprintf("criterion %d (%q) is reported unmet", i+1, c))
 		}
 	}
 	return gaps

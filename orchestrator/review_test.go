@@ -16,7 +16,8 @@ import (
 func TestGoalToolsNarrowTheRoot(t *testing.T) {
 	g := noteGoal
 	read, write := newRecorder(t, "read"), newRecorder(t, "write")
-	m := model.NewScripted("m", turn(accept(g)), turn(call("write", map[string]string{"text": "x"})), turn(complete(g, "done")))
+	m := model.NewScripted("m", turn(accept(g)), turn(call("write", map[string]string{"text": "x"})),
+		turn(withID("r1", call("read", map[string]string{"text": "x"}))), turn(complete(g, "done", "r1")))
 	rt, mem := newRuntime(t, solo(m, read.tool, write.tool), nil)
 	g.Tools = []string{"read"}
 	if _, err := rt.Run(t.Context(), g); err != nil {

@@ -293,6 +293,8 @@ type run struct {
 	mu      sync.Mutex // orders events: seq, time and sinks
 	seq     int64
 	sinkErr error
+
+	ev evidence // what the run did, for the reports' citations
 }
 
 // emit numbers e, stamps it and sends it to the sinks. An event a resumed

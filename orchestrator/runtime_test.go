@@ -13,8 +13,8 @@ func TestSingleAgentCompletes(t *testing.T) {
 	rec := newRecorder(t, "note")
 	m := model.NewScripted("m",
 		turn(accept(g, "use note")),
-		turn(call("note", map[string]string{"text": "hello"})),
-		turn(complete(g, "greeted")),
+		turn(withID("n1", call("note", map[string]string{"text": "hello"}))),
+		turn(complete(g, "greeted", "n1")),
 	)
 	rt, mem := newRuntime(t, orchestrator.Team{Lead: "solo", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "solo", Role: "does things", Model: m, Tools: []agents.Tool{rec.tool}}},

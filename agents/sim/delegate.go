@@ -33,8 +33,30 @@ func (g *goalInfo) intent() string {
 	return g.objective()
 }
 
-// notePath is the file the simulator writes its work to.
-func (g *goalInfo) notePath() string { return slug(g.objective()) + ".md" }
+// notePaths are the files the simulator writes its work to: the first file
+// each criterion names (agents.NamedFiles), else the last the objective
+// names, else a slug of the objective. A criterion that says what must not
+// be names no file to write.
+func (g *goalInfo) notePaths() []string {
+	var out []string
+	for _, c := range g.Criteria {
+		if fs := agents.NamedFiles(c); len(fs) > 0 && !agents.Negated(c) && !slices.Contains(out, fs[0]) {
+			out = append(out, fs[0])
+		}
+	}
+	if len(out) == 0 {
+		if fs := agents.NamedFiles(g.objective()); len(fs) > 0 {
+			out = append(out, fs[len(fs)-1])
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, slug(g.objective())+".md")
+	}
+	return out
+}
+
+// notePath is the first file the simulator writes.
+func (g *goalInfo) notePath() string { return g.notePaths()[0] }
 
 // impossible reports whether the goal marks itself undoable: the word
 // "impossible" in its objective or a constraint.
@@ -196,7 +218,7 @@ func (s *simulator) acceptance(v *view) agents.Acceptance {
 		a.Plan = append(a.Plan, "consult "+peers[0]+" for advice before acting")
 	}
 	if slices.Contains(g.Tools, toolWriteFile) {
-		a.Plan = append(a.Plan, fmt.Sprintf("%s %s: a note that addresses the objective and each criterion", toolWriteFile, g.notePath()))
+		a.Plan = append(a.Plan, fmt.Sprintf("%s %s: a note that addresses the objective and each criterion", toolWriteFile, strings.Join(g.notePaths(), ", ")))
 	}
 	if len(a.Plan) == 0 {
 		a.Plan = append(a.Plan, "work the objective out by reasoning and give the answer in my report")
@@ -475,9 +497,17 @@ func (s *simulator) pending(v *view, ws []step) ([]model.ToolCall, string) {
 		if i := lastIndex(ws, agents.ToolCompleteGoal); i >= 0 {
 			since = ws[i+1:]
 		}
-		if _, done := settled(stepsOf(since, toolWriteFile, nil)); !done {
-			return []model.ToolCall{model.Call(toolWriteFile, map[string]string{"path": g.notePath(), "content": note(v, ws)})},
-				"write " + g.notePath()
+		var cs []model.ToolCall
+		var paths []string
+		for _, p := range g.notePaths() {
+			byPath := func(st *step) bool { return st.arg("path") == p }
+			if _, done := settled(stepsOf(since, toolWriteFile, byPath)); !done {
+				cs = append(cs, model.Call(toolWriteFile, map[string]string{"path": p, "content": note(v, ws)}))
+				paths = append(paths, p)
+			}
+		}
+		if len(cs) > 0 {
+			return cs, "write " + strings.Join(paths, ", ")
 		}
 	}
 	return nil, ""
@@ -601,9 +631,11 @@ func escalatedBlocked(ws []step) bool {
 func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 	g := &v.goal
 	var wrote *step
+	var cites []string // what the evidence rests on: the writes and the delegations that completed
 	for i := range ws {
 		if ws[i].Name == toolWriteFile && ws[i].Answered && !ws[i].failed() {
 			wrote = &ws[i]
+			cites = append(cites, ws[i].ID)
 		}
 	}
 	var done, failed []outcome
@@ -614,6 +646,7 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 		if o, ok := ws[i].outcomeOf(); ok {
 			if o.Status == "completed" {
 				done = append(done, o)
+				cites = append(cites, o.Delegation)
 			} else {
 				failed = append(failed, o)
 			}
@@ -652,8 +685,18 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 			ev = append(ev, e)
 		}
 		cr := agents.CriterionResult{Criterion: c, Met: len(ev) > 0, Evidence: strings.Join(ev, "; ")}
+		if cr.Met {
+			cr.Cites = slices.DeleteFunc(slices.Clone(cites), func(id string) bool { return id == "" })
+		}
 		if !tried {
 			cr.Met, cr.Evidence = true, "addressed in the result, by reasoning"
+		}
+		if s.persona == Hallucinator && count(ws, agents.ToolCompleteGoal) == 0 {
+			if st := last(v.steps, "run_shell"); st != nil && st.ID != "" {
+				// It cites the call that never ran as if it had checked the work.
+				cr.Evidence += fmt.Sprintf("; checked with run_shell (call %s)", st.ID)
+				cr.Cites = append(cr.Cites, st.ID)
+			}
 		}
 		if !cr.Met {
 			cr.Evidence = "not done: " + strings.Join(failures(ws), "; ")

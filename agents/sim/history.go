@@ -11,6 +11,7 @@ import (
 // step is one tool call the model made earlier in the conversation, with the
 // result it got.
 type step struct {
+	ID       string
 	Name     string
 	Args     json.RawMessage
 	Result   string
@@ -59,11 +60,12 @@ func looksLikeError(r string) bool {
 
 // outcome is a delegation's result as the runtime returns it from delegate.
 type outcome struct {
-	Agent    string                   `json:"agent"`
-	Status   string                   `json:"status"`
-	Result   string                   `json:"result"`
-	Criteria []agents.CriterionResult `json:"criteria"`
-	Reason   string                   `json:"reason"`
+	Delegation string                   `json:"delegation"`
+	Agent      string                   `json:"agent"`
+	Status     string                   `json:"status"`
+	Result     string                   `json:"result"`
+	Criteria   []agents.CriterionResult `json:"criteria"`
+	Reason     string                   `json:"reason"`
 }
 
 // outcomeOf decodes a delegate step's result; ok is false when the result is
@@ -97,7 +99,7 @@ func readSteps(msgs []model.Message) []step {
 				if c.ID != "" {
 					byID[c.ID] = len(steps)
 				}
-				steps = append(steps, step{Name: c.Name, Args: c.Arguments})
+				steps = append(steps, step{ID: c.ID, Name: c.Name, Args: c.Arguments})
 			}
 		case model.RoleTool:
 			if i, ok := byID[m.ToolCallID]; ok {

@@ -89,10 +89,11 @@ func TestRuntimePersonas(t *testing.T) {
 		{persona: sim.Looper, writer: orchestrator.StatusFailed, reason: "stalled"},
 		{persona: sim.Malformed, writer: orchestrator.StatusCompleted},
 		{persona: sim.Hallucinator, writer: orchestrator.StatusCompleted},
-		// The quitter's delegator believes its report; the verifier of the
-		// root goal does not, and the lead's reports are rejected.
-		{persona: sim.Quitter, writer: orchestrator.StatusCompleted, lead: orchestrator.StatusFailed},
-		{persona: sim.Withholder, writer: orchestrator.StatusFailed, reason: "not reported"},
+		// The quitter's report cites nothing the runtime can check: it is
+		// sent back until the writer fails, and the lead, with nothing
+		// completed under it, cannot claim success either.
+		{persona: sim.Quitter, writer: orchestrator.StatusFailed, lead: orchestrator.StatusFailed},
+		{persona: sim.Withholder, writer: orchestrator.StatusFailed, reason: "1 criteria reported, the goal has 2"},
 		{persona: sim.Prose, writer: orchestrator.StatusFailed, reason: "prose"},
 	}
 	for _, tc := range cases {
@@ -129,6 +130,12 @@ func TestRuntimePersonas(t *testing.T) {
 			}
 			if tc.persona == sim.Drifter && w.AlignmentRounds != 2 {
 				t.Errorf("drifter aligned in %d rounds", w.AlignmentRounds)
+			}
+			if tc.persona == sim.Quitter && (w.Verification == nil || !strings.Contains(w.Verification.Feedback, "unsupported")) {
+				t.Errorf("the quitter's report was not found unsupported: %+v", w.Verification)
+			}
+			if tc.persona == sim.Hallucinator && w.Revisions != 1 {
+				t.Errorf("the hallucinator's false citation was not sent back once: %d revisions", w.Revisions)
 			}
 			if tc.persona == sim.OverAsker && len(w.Escalations) < 2 {
 				t.Errorf("over-asker escalated %d times", len(w.Escalations))

@@ -30,7 +30,8 @@ const (
 	// Malformed sends broken JSON, then arguments missing a required field,
 	// then recovers.
 	Malformed Persona = "malformed"
-	// Hallucinator calls a tool that does not exist, then recovers.
+	// Hallucinator calls a tool that does not exist and cites it as
+	// evidence, then recovers.
 	Hallucinator Persona = "hallucinator"
 	// Quitter reports the goal complete without doing the work.
 	Quitter Persona = "quitter"
@@ -68,7 +69,7 @@ func Describe(p Persona) string {
 	case Malformed:
 		return "first sends broken JSON arguments, then arguments missing a required field, then recovers"
 	case Hallucinator:
-		return "once aligned, calls run_shell, a tool that does not exist, then recovers"
+		return "once aligned, calls run_shell, a tool that does not exist, and cites that call as evidence in its first report, then recovers"
 	case Quitter:
 		return "once aligned, reports every criterion met without doing any work"
 	case Withholder:

@@ -85,6 +85,10 @@ func New(dir string) (*Workspace, error) {
 // Dir returns the absolute path of the workspace's directory.
 func (w *Workspace) Dir() string { return w.dir }
 
+// FS returns the workspace as a read-only file system, for the runtime's
+// checks of what a report cites (orchestrator.Options.Workspace).
+func (w *Workspace) FS() fs.FS { return w.root.FS() }
+
 // Close releases the directory; the tools fail afterwards.
 func (w *Workspace) Close() error { return w.root.Close() }
 

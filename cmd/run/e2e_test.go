@@ -297,11 +297,35 @@ func (b *bot) next(req *model.Request) (model.ToolCall, error) {
 		}
 		rep := agents.Report{Result: "done: " + clip(lastToolResult(req), 80), Criteria: []agents.CriterionResult{}}
 		for range b.criteria {
-			rep.Criteria = append(rep.Criteria, agents.CriterionResult{Criterion: "the note is written", Met: true, Evidence: "see the workspace"})
+			rep.Criteria = append(rep.Criteria, agents.CriterionResult{Criterion: "the note is written", Met: true, Evidence: "see the workspace", Cites: cites(req)})
 		}
 		return model.Call(agents.ToolCompleteGoal, rep), nil
 	}
 	return model.ToolCall{}, fmt.Errorf("bot: nothing to do with tools %v", req.Tools)
+}
+
+// cites are what a report can rest on in req's conversation: the delegations
+// that completed, and the last call of an action tool (the bots' plans end
+// with the call that works).
+func cites(req *model.Request) []string {
+	var out []string
+	last := ""
+	for _, m := range req.Messages {
+		var o struct{ Delegation, Status string }
+		switch {
+		case m.Role != model.RoleTool:
+		case m.Name == agents.ToolDelegate:
+			if json.Unmarshal([]byte(m.Content), &o) == nil && o.Status == "completed" {
+				out = append(out, o.Delegation)
+			}
+		case !agents.IsProtocolTool(m.Name):
+			last = m.ToolCallID
+		}
+	}
+	if last != "" {
+		out = append(out, last)
+	}
+	return out
 }
 
 func delegateNote(*model.Request) model.ToolCall {

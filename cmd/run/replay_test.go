@@ -30,9 +30,9 @@ func TestReplayShowsCompaction(t *testing.T) {
 			c = protocoltest.Accept(goal)
 		case n < 40:
 			n++
-			c = model.Call("fetch", map[string]int{"n": n})
+			c = protocoltest.WithID(fmt.Sprintf("fetch-%d", n), model.Call("fetch", map[string]int{"n": n}))
 		default:
-			c = protocoltest.Complete(goal, "indexed")
+			c = protocoltest.Complete(goal, "indexed", fmt.Sprintf("fetch-%d", n))
 		}
 		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}}, nil
 	})

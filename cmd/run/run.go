@@ -275,7 +275,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		closeJournal()
 		return configError(err)
 	}
-	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config}
+	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config, Workspace: ws.FS()}
 	if sf := obs.supervisionFor(); sf != nil {
 		opts.SupervisionFor = sf
 	}

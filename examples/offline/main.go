@@ -62,6 +62,7 @@ func run(w io.Writer) error {
 		Sinks:     []orchestrator.Sink{journal},
 		Principal: orchestrator.AutoPrincipal{},
 		Budget:    agents.Budget{Steps: 30},
+		Workspace: ws.FS(), // where the reports' citations are checked
 	})
 	if err != nil {
 		return err

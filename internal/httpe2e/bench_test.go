@@ -37,7 +37,7 @@ var benchUsage = model.Usage{PromptTokens: 100, CompletionTokens: 10}
 // of the conversation: accept, note, complete. Its calls are built once,
 // with ids, so nothing is written to shared values.
 func benchRemote() *model.Scripted {
-	acc, nt, done := accept(benchGoal, "take the note"), note("x"), complete(benchGoal, "done")
+	acc, nt, done := accept(benchGoal, "take the note"), note("x"), complete(benchGoal, "done", "c2")
 	acc.ID, nt.ID, done.ID = "c1", "c2", "c3"
 	m := model.ScriptFunc("bench", func(_ context.Context, req *model.Request) (*model.Response, error) {
 		c := done

@@ -11,6 +11,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/internal/openaitest"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -55,7 +56,7 @@ func testDelegation(t *testing.T, p provider) {
 		calls(model.Call(agents.ToolJudgeAlignment, agents.Alignment{Aligned: true})),
 		calls(model.Call(agents.ToolAnswerEscalation, answer)),
 		calls(model.Call(agents.ToolVerifyReport, agents.Verification{Verdict: agents.VerdictAccept})),
-		calls(complete(rootGoal, "published")),
+		calls(complete(rootGoal, "published", "d2")),
 	), faults: map[int]fault{
 		2: func(*openaitest.ChatRequest) openaitest.Reply {
 			return openaitest.Error(http.StatusInternalServerError, openaitest.ErrorBody("The server had an error.", "server_error", ""))
@@ -66,9 +67,9 @@ func testDelegation(t *testing.T, p provider) {
 	}}
 	worker := &remote{name: workerModel, model: script(workerModel, 2000,
 		calls(accept(subGoal, "write the summary with note")),
-		calls(note("summary: the cache expired; roles on call restored it")),
+		calls(protocoltest.WithID("n1", note("summary: the cache expired; roles on call restored it"))),
 		calls(model.Call(agents.ToolEscalate, esc)),
-		calls(complete(subGoal, "the summary is in a note")),
+		calls(complete(subGoal, "the summary is in a note", "n1")),
 	), faults: map[int]fault{
 		2: func(*openaitest.ChatRequest) openaitest.Reply {
 			r := openaitest.RateLimited("1")

@@ -30,13 +30,21 @@ func Accept(g agents.Goal, plan ...string) model.ToolCall {
 	return model.Call(agents.ToolAcceptGoal, a)
 }
 
-// Complete is a report of g claiming every criterion met.
-func Complete(g agents.Goal, result string) model.ToolCall {
-	r := agents.Report{Result: result}
+// Complete is a report of g claiming every criterion met, the evidence citing
+// cites (tool call ids, delegation ids, workspace paths). A delegation that
+// holds tools or delegates needs a citation the runtime can check.
+func Complete(g agents.Goal, result string, cites ...string) model.ToolCall {
+	r := agents.Report{Result: result, Criteria: []agents.CriterionResult{}}
 	for _, c := range g.Criteria {
-		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done"})
+		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done", Cites: cites})
 	}
 	return model.Call(agents.ToolCompleteGoal, r)
+}
+
+// WithID is call with its id set, so a report can cite it.
+func WithID(id string, call model.ToolCall) model.ToolCall {
+	call.ID = id
+	return call
 }
 
 // DelegateTo is a delegate call entrusting g to agent, granting tools (nil:

@@ -84,7 +84,7 @@ func NewOutput(res *Result) Output {
 	if o.Report != nil {
 		out.Result = o.Report.Result
 		for _, c := range o.Report.Criteria {
-			out.Criteria = append(out.Criteria, Criterion(c))
+			out.Criteria = append(out.Criteria, Criterion{Criterion: c.Criterion, Met: c.Met, Evidence: c.Evidence})
 		}
 	}
 	if o.Decline != nil {

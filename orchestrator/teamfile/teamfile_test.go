@@ -12,6 +12,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 )
@@ -264,25 +265,32 @@ func TestBuiltTeamRuns(t *testing.T) {
 	f := teamfile.Default()
 	g := agents.Goal{Objective: "say hi"}
 	team, err := f.Build(&teamfile.BuildOptions{Tools: workspaceTools(t), Model: func(s teamfile.AgentSpec) (model.Model, error) {
-		if s.Name != "lead" {
-			return model.NewScripted(s.Name), nil
+		acc := model.Call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "say hi", Plan: []string{"answer"},
+			AcknowledgedCriteria: []string{}, AcknowledgedConstraints: []string{}})
+		done := model.Call(agents.ToolCompleteGoal, agents.Report{Result: "hi", Criteria: []agents.CriterionResult{}})
+		switch s.Name {
+		case "lead": // delegates, judges and verifies the writer, and reports
+			return model.NewScripted("lead", model.Calls(acc),
+				model.Calls(model.Call(agents.ToolDelegate, agents.DelegateArgs{Agent: "writer", Intent: "say hi", Objective: "say hi", Criteria: []string{}})),
+				model.Calls(model.Call(agents.ToolJudgeAlignment, agents.Alignment{Aligned: true})),
+				model.Calls(model.Call(agents.ToolVerifyReport, agents.Verification{Verdict: agents.VerdictAccept})),
+				model.Calls(done)), nil
+		case "writer":
+			return model.NewScripted("writer", model.Calls(acc), model.Calls(done)), nil
 		}
-		return model.NewScripted("lead",
-			model.Calls(model.Call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "say hi", Plan: []string{"answer"},
-				AcknowledgedCriteria: []string{}, AcknowledgedConstraints: []string{}})),
-			model.Calls(model.Call(agents.ToolCompleteGoal, agents.Report{Result: "hi", Criteria: []agents.CriterionResult{}})),
-		), nil
+		return model.NewScripted(s.Name), nil
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := orchestrator.New(team, nil)
+	mem := &orchestrator.Memory{}
+	rt, err := orchestrator.New(team, &orchestrator.Options{Sinks: []orchestrator.Sink{mem}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out, err := rt.Run(context.Background(), g)
 	if err != nil || out.Report.Result != "hi" {
-		t.Fatalf("outcome %+v, %v", out, err)
+		t.Fatalf("outcome %+v, %v\n%s", out, err, protocoltest.Trace(mem.Events()))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/telemetry"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -16,7 +17,7 @@ import (
 // tool call, complete. It reads where the conversation is from the request,
 // so one model serves every iteration of a benchmark.
 func soloModel(g agents.Goal) *model.Scripted {
-	acc, note, done := accept(g, "use note"), call("note", map[string]string{"text": "hi"}), complete(g, "done")
+	acc, note, done := accept(g, "use note"), protocoltest.WithID("n1", call("note", map[string]string{"text": "hi"})), complete(g, "done", "n1")
 	m := model.ScriptFunc("m", func(_ context.Context, req *model.Request) (*model.Response, error) {
 		var c model.ToolCall
 		switch n := len(req.Messages); {

@@ -56,7 +56,7 @@ func twoWorkers(t testing.TB) orchestrator.Team {
 		turn(accept(leadGoal, "delegate the sections")),
 		turn(delegateTo("w1"), delegateTo("w2")),
 		turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "the API section"})),
-		turn(complete(leadGoal, "notes written")),
+		turn(complete(leadGoal, "notes written", "d2", "d3")),
 	)
 	worker := func(name string) orchestrator.Member {
 		turns := []model.Turn{turn(accept(subGoal, "use note"))}
@@ -65,8 +65,8 @@ func twoWorkers(t testing.TB) orchestrator.Team {
 				Question: "which section?", Options: []string{"API", "CLI"}})))
 		}
 		turns = append(turns,
-			turn(call("note", map[string]string{"text": name})),
-			turn(complete(subGoal, name+" done")),
+			turn(protocoltest.WithID(name+"-note", call("note", map[string]string{"text": name}))),
+			turn(complete(subGoal, name+" done", name+"-note")),
 		)
 		m := model.NewScripted(name+"-model", turns...)
 		return orchestrator.Member{Agent: &agents.Agent{Name: name, Role: "writes", Model: m, Tools: []agents.Tool{noteTool(t)}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/telemetry"
 )
@@ -21,8 +22,8 @@ func logRun(t *testing.T, level slog.Level) []map[string]any {
 	m := model.NewScripted("m",
 		turn(call("note", map[string]string{"text": "too early"})),
 		turn(accept(g, "use note")),
-		turn(call("note", map[string]string{"text": "hello"})),
-		turn(complete(g, "greeted")),
+		turn(protocoltest.WithID("n1", call("note", map[string]string{"text": "hello"}))),
+		turn(complete(g, "greeted", "n1")),
 	)
 	rt, err := orchestrator.New(orchestrator.Team{Lead: "solo", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "solo", Role: "greets", Model: m, Tools: []agents.Tool{noteTool(t)}}},

@@ -1,0 +1,335 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+)
+
+// evidence indexes what a run did — the tool calls of every delegation's own
+// conversation and every delegation — so that a report's citations can be
+// resolved at hand-back against the same facts the journal records.
+type evidence struct {
+	mu    sync.Mutex
+	calls map[string][]*callRecord // by call id; ids may repeat across delegations
+	dels  map[string]*delegation
+}
+
+// callRecord is one tool call that ran in a delegation's own conversation.
+type callRecord struct {
+	d      *delegation
+	tool   string
+	failed bool
+	path   string // the call's "path" argument, if any
+}
+
+func (ev *evidence) addDelegation(d *delegation) {
+	ev.mu.Lock()
+	if ev.dels == nil {
+		ev.dels = map[string]*delegation{}
+	}
+	ev.dels[d.id] = d
+	ev.mu.Unlock()
+}
+
+func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Result) {
+	rec := &callRecord{d: d, tool: call.Name, failed: res.IsError}
+	var args struct {
+		Path string `json:"path"`
+	}
+	if json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
+		rec.path = cleanPath(args.Path)
+	}
+	ev.mu.Lock()
+	if ev.calls == nil {
+		ev.calls = map[string][]*callRecord{}
+	}
+	ev.calls[call.ID] = append(ev.calls[call.ID], rec)
+	ev.mu.Unlock()
+}
+
+// cleanPath is p as a workspace path: relative, cleaned, "" when it is absolute
+// or leaves the workspace.
+func cleanPath(p string) string {
+	p = path.Clean(strings.TrimSpace(p))
+	if !fs.ValidPath(p) || p == "." {
+		return ""
+	}
+	return p
+}
+
+// covers reports whether x is d or one of its descendants.
+func (d *delegation) covers(x *delegation) bool {
+	for y := x; y != nil; y = y.parent {
+		if y == d {
+			return true
+		}
+	}
+	return false
+}
+
+// writes reports whether a tool, by its name, changes files: the workspace's
+// write_file and tools named like it (create_…, edit_…, append_…, save_…).
+func writes(tool string) bool {
+	for _, w := range []string{"write", "create", "edit", "append", "save", "put", "patch"} {
+		if strings.Contains(tool, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// touched reports whether a call that succeeded named path p: anywhere in the
+// run (within nil), or within d's subtree; with write, only calls of tools
+// that write.
+func (ev *evidence) touched(p string, within *delegation, write bool) bool {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, recs := range ev.calls {
+		for _, r := range recs {
+			if r.path == p && !r.failed && (within == nil || within.covers(r.d)) && (!write || writes(r.tool)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// exists says why the workspace path p cannot be taken to exist, "" when it
+// does: it is in the runtime's Workspace, or, when none is configured, a call
+// of this run that succeeded wrote it.
+func (d *delegation) exists(p string) string {
+	if w := d.rt.opts.Workspace; w != nil {
+		if _, err := fs.Stat(w, p); err != nil {
+			return p + " does not exist in the workspace"
+		}
+		return ""
+	}
+	if !d.run.ev.touched(p, nil, true) {
+		return p + " cannot be checked: no workspace is configured and no tool call of this run wrote it"
+	}
+	return ""
+}
+
+var (
+	delegationIDRE = regexp.MustCompile(`^d[0-9]+$`)
+	citeTrim       = `"'()[]{}<>,;:!?.*`
+)
+
+// claimsWritten reports whether evidence says something was written, so a
+// path it cites must have been written in the delegation's subtree.
+func claimsWritten(evidence string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(evidence), func(r rune) bool { return !unicode.IsLetter(r) }) {
+		switch w {
+		case "wrote", "written", "write", "writes", "created", "saved", "edited":
+			return true
+		}
+	}
+	return false
+}
+
+// citations are what a criterion's evidence cites: its Cites, and in its text
+// the file names, the delegation ids and the ids of this run's tool calls.
+func (d *delegation) citations(c *agents.CriterionResult) []string {
+	out := slices.Clone(c.Cites)
+	add := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	for _, f := range agents.NamedFiles(c.Evidence) {
+		add(f)
+	}
+	ev := &d.run.ev
+	for _, tok := range strings.Fields(c.Evidence) {
+		tok = strings.Trim(tok, citeTrim)
+		ev.mu.Lock()
+		_, isCall := ev.calls[tok]
+		ev.mu.Unlock()
+		if isCall || delegationIDRE.MatchString(tok) {
+			add(tok)
+		}
+	}
+	return out
+}
+
+// resolve says why citation c is false for d, "" when it holds: a tool call of
+// d's subtree that succeeded; a delegation below d that completed; a workspace
+// path that exists (and, when written is set, was written in d's subtree).
+func (d *delegation) resolve(c string, written bool) string {
+	c = strings.TrimSpace(c)
+	ev := &d.run.ev
+	ev.mu.Lock()
+	recs := slices.Clone(ev.calls[c])
+	child := ev.dels[c]
+	ev.mu.Unlock()
+	if len(recs) > 0 {
+		mine := false
+		for _, r := range recs {
+			if d.covers(r.d) {
+				mine = true
+				if !r.failed {
+					return ""
+				}
+			}
+		}
+		if !mine {
+			return fmt.Sprintf("tool call %s was not made by you or your delegates", c)
+		}
+		return fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
+	}
+	if child != nil || delegationIDRE.MatchString(c) {
+		switch {
+		case child == nil:
+			return fmt.Sprintf("there is no delegation %s", c)
+		case child == d || !d.covers(child):
+			return fmt.Sprintf("delegation %s is not one you or your delegates made", c)
+		}
+		if st := child.status(); st != StatusCompleted {
+			return fmt.Sprintf("delegation %s did not complete (%s)", c, st)
+		}
+		return ""
+	}
+	p := cleanPath(strings.TrimPrefix(c, "./"))
+	if p == "" || strings.ContainsAny(p, " \t\n") {
+		return fmt.Sprintf("%q is no workspace path, tool call or delegation of this run", c)
+	}
+	if why := d.exists(p); why != "" {
+		return why
+	}
+	if written && !ev.touched(p, d, true) {
+		return p + " was not written by you or your delegates"
+	}
+	return ""
+}
+
+// status is the delegation's terminal status, "" while it runs.
+func (d *delegation) status() Status {
+	if d.state.Load() != stateDone {
+		return ""
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.out.Status
+}
+
+// mustCite reports whether d's claims need evidence the runtime can check:
+// it holds action tools or may delegate. A delegate that works by reasoning
+// alone has nothing to cite; its report is judged by the verifiers and its
+// delegator.
+func (d *delegation) mustCite() bool {
+	return len(d.effective) > 0 || d.mayDelegate()
+}
+
+// evidenceFindings are the runtime's checks of a report's evidence at
+// hand-back: every criterion claimed met cites something checkable and true;
+// a delegator with no tools of its own has a completed delegation behind a
+// claim of success; every file the goal's criteria and constraints name
+// exists. The second result lists the criteria found unsupported or naming a
+// file that is missing.
+func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []string) {
+	g := d.goal
+	if len(rep.Criteria) == len(g.Criteria) {
+		for i := range rep.Criteria {
+			c := &rep.Criteria[i]
+			if !c.Met {
+				continue
+			}
+			cites := d.citations(c)
+			if len(cites) == 0 && d.mustCite() {
+				findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: its evidence cites nothing the runtime can check (cite a workspace path, a tool call id or a delegation id)", i+1, g.Criteria[i]))
+				unmet = append(unmet, g.Criteria[i])
+				continue
+			}
+			written := claimsWritten(c.Evidence)
+			supported := true
+			for _, cite := range cites {
+				if why := d.resolve(cite, written); why != "" {
+					findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: its evidence cites %s, but %s", i+1, g.Criteria[i], cite, why))
+					supported = false
+				}
+			}
+			if !supported {
+				unmet = append(unmet, g.Criteria[i])
+			}
+		}
+	}
+	if len(d.effective) == 0 && d.mayDelegate() && !d.anyChildCompleted() {
+		findings = append(findings, "none of your delegations completed, and you hold no tools of your own: nothing supports a claim of success")
+	}
+	if !d.noFileChecks() {
+		check := func(what string, items []string) {
+			for i, it := range items {
+				if agents.Negated(it) {
+					continue
+				}
+				for _, f := range agents.NamedFiles(it) {
+					if why := d.exists(f); why != "" {
+						findings = append(findings, fmt.Sprintf("%s %d (%q) names %s, but %s", what, i+1, it, f, why))
+						if what == "criterion" && !slices.Contains(unmet, it) {
+							unmet = append(unmet, it)
+						}
+					}
+				}
+			}
+		}
+		check("criterion", g.Criteria)
+		check("constraint", g.Constraints)
+	}
+	return findings, unmet
+}
+
+func (d *delegation) anyChildCompleted() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.out.Children {
+		if c.Status == StatusCompleted {
+			return true
+		}
+	}
+	return false
+}
+
+// noFileChecks reports whether the goal, or one it was delegated under, turns
+// the named-file checks off.
+func (d *delegation) noFileChecks() bool {
+	for x := d; x != nil; x = x.parent {
+		if x.goal.NoFileChecks {
+			return true
+		}
+	}
+	return false
+}
+
+// check runs the runtime's own checks of a report — its evidence, then the
+// goal's programmatic verifiers — as one decision of the run's effects, so
+// that a resumed run reads what they found from the journal rather than
+// checking a workspace that has moved on since.
+func (d *delegation) check(ctx context.Context, rep *agents.Report, round int) *Checks {
+	dec, _ := d.run.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "checks", Turn: round}, func(context.Context) (Decision, error) {
+		c := &Checks{}
+		c.Evidence, c.Unsupported = d.evidenceFindings(rep)
+		for _, v := range d.goal.Verifiers {
+			u, err := v(d.goal, rep)
+			if err != nil {
+				c.Errors = append(c.Errors, err.Error())
+			}
+			c.Unmet = append(c.Unmet, u...)
+		}
+		return Decision{Checks: c}, nil
+	})
+	if dec.Checks == nil {
+		return &Checks{Errors: []string{"no check answered"}} // fail closed
+	}
+	return dec.Checks
+}

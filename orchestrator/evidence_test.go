@@ -1,0 +1,213 @@
+package orchestrator_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// The lying lead: its only delegate never makes a protocol call and fails; the
+// lead, which holds no tools of its own, claims the goal done anyway, with a
+// criterion about a file no one wrote. The run must end failed, not
+// completed and verified.
+func TestLyingLeadFails(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "have the worker write notes.txt",
+		Criteria: []string{"notes.txt exists in the workspace"}}
+	claim := func(result string) model.Turn {
+		return turn(call(agents.ToolCompleteGoal, agents.Report{Result: result, Criteria: []agents.CriterionResult{
+			{Criterion: g.Criteria[0], Met: true, Evidence: "the worker wrote notes.txt; verified"}}}))
+	}
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("worker", g)),
+		claim("the worker wrote notes.txt; verified"), claim("notes.txt is written, verified"), claim("done: notes.txt"))
+	worker := model.NewScripted("worker", model.Text("On it."), model.Text("Working."), model.Text("Almost there."))
+	rec := newRecorder(t, "write_file")
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"worker"}},
+		{Agent: &agents.Agent{Name: "worker", Role: "writes", Model: worker, Tools: []agents.Tool{rec.tool}}, Supervision: structural},
+	}}, nil)
+	out, err := rt.Run(t.Context(), g)
+	if !errors.Is(err, orchestrator.ErrFailed) || out.Status != orchestrator.StatusFailed {
+		t.Fatalf("the lying lead ended %s (%v), want failed\n%s", out.Status, err, types(mem.Events()))
+	}
+	if len(ofType(mem.Events(), orchestrator.EventGoalCompleted)) != 0 {
+		t.Fatalf("a delegation completed:\n%s", types(mem.Events()))
+	}
+	ver := ofType(mem.Events(), orchestrator.EventReportVerified)
+	if len(ver) == 0 || ver[0].Verification.By != "runtime" || ver[0].Verification.Verdict != agents.VerdictRevise {
+		t.Fatalf("verifications: %s", mustJSON(ver))
+	}
+	for _, want := range []string{"none of your delegations completed", "notes.txt"} {
+		if !strings.Contains(ver[0].Verification.Feedback, want) {
+			t.Errorf("the runtime's findings %q do not say %q", ver[0].Verification.Feedback, want)
+		}
+	}
+	checkTerminals(t, mem.Events())
+}
+
+// wsTeam is one agent with the real workspace tools, its files checked by the
+// runtime through the workspace's FS.
+func wsTeam(t *testing.T, m model.Model) (orchestrator.Team, *orchestrator.Options, string) {
+	t.Helper()
+	dir := t.TempDir()
+	ws, err := workspace.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return solo(m, ws.Tools()...), &orchestrator.Options{Workspace: ws.FS()}, dir
+}
+
+func write(id, path string) model.ToolCall {
+	return withID(id, call(workspace.ToolWriteFile, map[string]string{"path": path, "content": "the meeting, summed up"}))
+}
+
+// A criterion that names notes.md passes only if notes.md exists: a file of
+// another name does not do, whatever the report says.
+func TestNamedFileCriterion(t *testing.T) {
+	g := agents.Goal{Intent: "remember the meeting", Objective: "Write notes.md", Criteria: []string{"notes.md sums up the meeting"}}
+	for _, tc := range []struct {
+		path string
+		want orchestrator.Status
+	}{{"write-notes-md.md", orchestrator.StatusFailed}, {"notes.md", orchestrator.StatusCompleted}} {
+		t.Run(tc.path, func(t *testing.T) {
+			m := model.NewScripted("m", turn(accept(g)), turn(write("w1", tc.path)),
+				turn(complete(g, "wrote it", "w1")), turn(complete(g, "wrote it, really", "w1")), turn(complete(g, "wrote it, truly", "w1")))
+			team, opts, _ := wsTeam(t, m)
+			rt, mem := newRuntime(t, team, opts)
+			out, _ := rt.Run(t.Context(), g)
+			if out.Status != tc.want {
+				t.Fatalf("%s: %s (%s), want %s\n%s", tc.path, out.Status, out.Reason, tc.want, types(mem.Events()))
+			}
+			if tc.want == orchestrator.StatusFailed && !strings.Contains(out.Reason, "names notes.md, but notes.md does not exist") {
+				t.Fatalf("reason %q", out.Reason)
+			}
+		})
+	}
+	t.Run("turned off for the goal", func(t *testing.T) {
+		g := g
+		g.NoFileChecks = true
+		m := model.NewScripted("m", turn(accept(g)), turn(write("w1", "elsewhere.md")), turn(complete(g, "wrote it", "w1")))
+		team, opts, _ := wsTeam(t, m)
+		rt, mem := newRuntime(t, team, opts)
+		if out, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+		}
+	})
+	t.Run("a negated criterion is not an existence claim", func(t *testing.T) {
+		g := g
+		g.Criteria = []string{"notes.md exists", "no secrets.env is written"}
+		m := model.NewScripted("m", turn(accept(g)), turn(write("w1", "notes.md")), turn(complete(g, "wrote it", "w1")))
+		team, opts, _ := wsTeam(t, m)
+		rt, mem := newRuntime(t, team, opts)
+		if out, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+		}
+	})
+}
+
+// Each kind of citation is resolved against what the run did; a false one,
+// or none where the delegate had something to cite, sends the report back
+// with the finding.
+func TestCitationsAreResolved(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	report := func(evidence string, cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: "written", Met: true, Evidence: evidence, Cites: cites}}})
+	}
+	cases := []struct {
+		name    string
+		turns   []model.Turn
+		finding string // "" when the first report is accepted
+	}{
+		{"a call that succeeded", []model.Turn{turn(write("w1", "minutes.md")), turn(report("see the write", "w1"))}, ""},
+		{"a path written, named in the evidence", []model.Turn{turn(write("w1", "minutes.md")), turn(report("I wrote minutes.md"))}, ""},
+		{"nothing cited", []model.Turn{turn(write("w1", "minutes.md")), turn(report("trust me"))}, "cites nothing the runtime can check"},
+		{"a call that failed", []model.Turn{turn(write("w0", "../outside.md")), turn(write("w1", "minutes.md")), turn(report("written", "w0"))},
+			"tool call w0 (write_file) failed"},
+		{"a call never made", []model.Turn{turn(write("w1", "minutes.md")), turn(report("written", "w9"))}, "w9 does not exist in the workspace"},
+		{"a refused call", []model.Turn{turn(withID("x1", call("run_shell", nil))), turn(write("w1", "minutes.md")), turn(report("checked", "w1", "x1"))},
+			"tool call x1 (run_shell) failed"},
+		{"a path that does not exist", []model.Turn{turn(write("w1", "minutes.md")), turn(report("see draft.md", "w1"))}, "draft.md does not exist"},
+		{"a delegation that does not exist", []model.Turn{turn(write("w1", "minutes.md")), turn(report("d7 did it"))}, "there is no delegation d7"},
+		{"itself", []model.Turn{turn(write("w1", "minutes.md")), turn(report("done", "w1", "d1"))}, "delegation d1 is not one you or your delegates made"},
+		{"a file there but not written by it", []model.Turn{turn(write("w1", "minutes.md")), turn(report("I wrote old.md", "w1"))}, "old.md was not written by you or your delegates"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
+			turns = append(turns, turn(report("see the write", "w1")))
+			team, opts, dir := wsTeam(t, model.NewScripted("m", turns...))
+			if err := os.WriteFile(filepath.Join(dir, "old.md"), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rt, mem := newRuntime(t, team, opts)
+			out, err := rt.Run(t.Context(), g)
+			if err != nil {
+				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+			}
+			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
+			switch {
+			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
+				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
+			case tc.finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
+				!strings.Contains(ver[0].Verification.Feedback, tc.finding)):
+				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
+			}
+		})
+	}
+}
+
+// Citations reach into the delegation's subtree only: a sibling's call, or a
+// delegation that failed, supports nothing.
+func TestCitationsStayInTheSubtree(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	rec := newRecorder(t, "note")
+	// a writes with n1 and completes; b cites a's call; the lead cites the
+	// failed b and the completed a.
+	a := model.NewScripted("a", turn(accept(g)), turn(withID("n1", call("note", map[string]string{"text": "x"}))), turn(complete(g, "done", "n1")))
+	b := model.NewScripted("b", turn(accept(g)), turn(withID("n2", call("note", map[string]string{"text": "y"}))),
+		turn(complete(g, "done", "n1")), turn(complete(g, "done again", "n1")), turn(complete(g, "done at last", "n1")))
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("a", g)), turn(delegateTo("b", g)),
+		turn(complete(g, "done", "d3")), turn(complete(g, "all done", "d2", "n1")))
+	rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"a", "b"}},
+		{Agent: &agents.Agent{Name: "a", Role: "writes", Model: a, Tools: []agents.Tool{rec.tool}}, Supervision: structural},
+		{Agent: &agents.Agent{Name: "b", Role: "writes", Model: b, Tools: []agents.Tool{rec.tool}}, Supervision: structural},
+	}}, &orchestrator.Options{Limits: orchestrator.Limits{RepeatLimit: -1}})
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+	}
+	if b := out.Children[1]; b.Status != orchestrator.StatusFailed || !strings.Contains(b.Reason, "tool call n1 was not made by you or your delegates") {
+		t.Fatalf("b: %s (%s)", b.Status, b.Reason)
+	}
+	var leadVer []*orchestrator.Event
+	for _, e := range ofType(mem.Events(), orchestrator.EventReportVerified) {
+		if e.Delegation == "d1" {
+			leadVer = append(leadVer, e)
+		}
+	}
+	// The lead's first report cites the failed b; its second, a and a's call.
+	if len(leadVer) != 2 || !strings.Contains(leadVer[0].Verification.Feedback, "delegation d3 did not complete (failed)") ||
+		leadVer[1].Verification.Verdict != agents.VerdictAccept {
+		t.Fatalf("the lead's reports: %s", mustJSON(leadVer))
+	}
+}
+
+// A delegate with no tools and no one to delegate to works by reasoning: it
+// has nothing to cite, and its report is judged without citations.
+func TestReasoningNeedsNoCitation(t *testing.T) {
+	g := agents.Goal{Intent: "answer", Objective: "say what 2+2 is", Criteria: []string{"the answer is right"}}
+	m := model.NewScripted("m", turn(accept(g)), turn(complete(g, "4")))
+	rt, mem := newRuntime(t, solo(m), nil)
+	if out, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+	}
+}
