@@ -17,12 +17,14 @@ type modeCount struct {
 }
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"join":   strings.Join,
-	"pct":    pct,
-	"pctPtr": pctPtr,
-	"hatK":   hatK,
-	"ms":     ms,
-	"human":  func(n int) string { return human(float64(n)) },
+	"join":         strings.Join,
+	"pct":          pct,
+	"pctPtr":       pctPtr,
+	"hatK":         hatK,
+	"scored":       func(s Summary) int { return s.Trials - s.Errored },
+	"askExplained": func() string { return askExplained },
+	"ms":           ms,
+	"human":        func(n int) string { return human(float64(n)) },
 	"deref": func(v any) any {
 		switch p := v.(type) {
 		case *float64:

@@ -141,6 +141,12 @@ type TrialRecord struct {
 	// timeout stopped it.
 	Error    string `json:"error,omitempty"`
 	TimedOut bool   `json:"timed_out,omitempty"`
+	// Errored says the trial ended on an infrastructure error (Error says
+	// which, ErrorKind its kind: auth, not_found, unreachable, rate_limit,
+	// server, timeout, transport, setup): it measured no behaviour, so it
+	// is left out of every pass rate and score.
+	Errored   bool   `json:"errored,omitempty"`
+	ErrorKind string `json:"error_kind,omitempty"`
 	// Expectations are the expectations' results, in the scenario's order.
 	Expectations []Result `json:"expectations"`
 	// Incidents are the failure-mode incidents the detectors found.
@@ -176,6 +182,12 @@ func Record(t *Trial, checks *Checks, prices Prices) *TrialRecord {
 	if t.Err != nil {
 		rec.Error = t.Err.Error()
 	}
+	if t.Errored != nil {
+		rec.Errored, rec.ErrorKind = true, t.Errored.Kind
+		if rec.Error == "" {
+			rec.Error = t.Errored.Err.Error()
+		}
+	}
 	if len(t.Events) > 0 {
 		rec.Expectations = Score(t, checks)
 		rec.Incidents = Detect(t)
@@ -189,7 +201,7 @@ func Record(t *Trial, checks *Checks, prices Prices) *TrialRecord {
 			}
 		}
 	}
-	rec.Pass = len(t.Events) > 0
+	rec.Pass = len(t.Events) > 0 && !rec.Errored
 	for _, r := range rec.Expectations {
 		rec.Pass = rec.Pass && r.Pass
 	}
@@ -247,7 +259,7 @@ type AskStats struct {
 func askStats(recs []*TrialRecord) AskStats {
 	var a AskStats
 	for _, r := range recs {
-		if r.ShouldEscalate == nil || (r.Error != "" && r.Status == "") {
+		if r.ShouldEscalate == nil || r.Errored || (r.Error != "" && r.Status == "") {
 			continue
 		}
 		switch should := *r.ShouldEscalate; {

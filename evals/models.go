@@ -138,41 +138,43 @@ func (sc *Scenario) underTest() []string {
 	return simulated
 }
 
-// modelFor returns the model of agent spec in a trial of sc with variant v.
-func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, models ModelFactory) (model.Model, error) {
+// modelFor returns the model of agent spec in a trial of sc with variant v;
+// real says it is the variant's or the factory's, not a simulator or a
+// script of the scenario.
+func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, models ModelFactory) (m model.Model, real bool, err error) {
 	persona := personaOf(spec)
 	if v.Model != nil {
 		m, err := v.Model(AgentInfo{Scenario: sc.Name, Spec: spec, Persona: persona,
 			UnderTest: slices.Contains(sc.underTest(), spec.Name), Seed: seed})
 		if err != nil || m != nil {
-			return m, err
+			return m, true, err
 		}
 	}
 	switch {
 	case isSim(spec):
 		p, err := sim.ParsePersona(persona)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		m := sim.New(spec.Name, &sim.Options{Persona: p})
 		m.SetRecording(false)
-		return m, nil
+		return m, false, nil
 	case spec.Model == ModelScript:
 		turns, err := scriptTurns(sc.Scripts[spec.Name])
 		if err != nil {
-			return nil, fmt.Errorf("scripts.%s: %w", spec.Name, err)
+			return nil, false, fmt.Errorf("scripts.%s: %w", spec.Name, err)
 		}
 		m := model.NewScripted(spec.Name, turns...)
 		m.SetRecording(false)
-		return m, nil
+		return m, false, nil
 	case models != nil:
 		m, err := models(spec.Model)
 		if err != nil {
-			return nil, err
+			return nil, true, err
 		}
-		return withSeed(m, seed), nil
+		return withSeed(m, seed), true, nil
 	}
-	return nil, fmt.Errorf("agent %s names model %q: give an endpoint (--base-url) to run it, or use sim", spec.Name, spec.Model)
+	return nil, false, fmt.Errorf("agent %s names model %q: give an endpoint (--base-url) to run it, or use sim", spec.Name, spec.Model)
 }
 
 // scriptTurns turns a scenario's inline script into scripted turns.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -42,6 +41,9 @@ type RunInfo struct {
 	Started     time.Time `json:"started"`
 	Finished    time.Time `json:"finished"`
 	Interrupted bool      `json:"interrupted,omitempty"`
+	// StoppedEarly says why the run stopped before its last trial
+	// (RunnerOptions.MaxErrors); empty when it did not.
+	StoppedEarly string `json:"stopped_early,omitempty"`
 	// Trials per scenario and model; Parallel the concurrency bound.
 	Trials   int   `json:"trials"`
 	Parallel int   `json:"parallel"`
@@ -77,6 +79,12 @@ type Summary struct {
 	// TimedOut those stopped by their timeout.
 	Errors   int `json:"errors"`
 	TimedOut int `json:"timed_out"`
+	// Errored counts the trials that ended on an infrastructure error:
+	// they are in Trials but in no pass rate, pass@1, pass^k, Ask or
+	// expectation count, which are over the Trials - Errored scored ones.
+	// ErrorKinds counts them by kind.
+	Errored    int            `json:"errored"`
+	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
 	// Usage sums the trials' usage.
 	Usage Usage `json:"usage"`
 	// DurationP50MS and DurationP95MS are percentiles of trial wall time.
@@ -109,6 +117,9 @@ type ScenarioSummary struct {
 	ShouldEscalate *bool    `json:"should_escalate,omitempty"`
 	Trials         int      `json:"trials"`
 	Passed         int      `json:"passed"`
+	// Errored counts the trials that ended on an infrastructure error,
+	// left out of the pass rates (see Summary.Errored).
+	Errored int `json:"errored"`
 	// PassAt1, PassHatK and PassAtK as in Summary, for this task alone.
 	PassAt1  float64   `json:"pass_at_1"`
 	PassHatK []float64 `json:"pass_hat_k"`
@@ -213,7 +224,7 @@ func BuildReport(records []*TrialRecord, suite []*Scenario, info *RunInfo) *Repo
 		for _, m := range models {
 			ms := ModeSummary{ID: mode.ID, Name: mode.Name, Model: m, Targeted: targeted}
 			for _, r := range recs {
-				if r.Model != m {
+				if r.Model != m || r.Errored {
 					continue
 				}
 				ms.Trials++
@@ -241,11 +252,14 @@ func BuildReport(records []*TrialRecord, suite []*Scenario, info *RunInfo) *Repo
 	return rep
 }
 
-// tasks groups records by scenario and model.
+// tasks groups the scored (not errored) records by scenario and model.
 func tasks(recs []*TrialRecord) [][]*TrialRecord {
 	idx := map[string]int{}
 	var out [][]*TrialRecord
 	for _, r := range recs {
+		if r.Errored {
+			continue
+		}
 		k := r.Scenario + "\x00" + r.Model
 		i, ok := idx[k]
 		if !ok {
@@ -294,17 +308,27 @@ func summarize(recs []*TrialRecord) Summary {
 	s := Summary{Trials: len(recs)}
 	var durations []float64
 	for _, r := range recs {
+		if r.Error != "" {
+			s.Errors++
+		}
+		if r.Errored {
+			s.Errored++
+			if s.ErrorKinds == nil {
+				s.ErrorKinds = map[string]int{}
+			}
+			s.ErrorKinds[r.ErrorKind]++
+		}
 		if r.Pass {
 			s.TrialsPassed++
 		}
 		for _, e := range r.Expectations {
+			if r.Errored {
+				break
+			}
 			s.Expectations++
 			if e.Pass {
 				s.ExpectationsPassed++
 			}
-		}
-		if r.Error != "" {
-			s.Errors++
 		}
 		if r.TimedOut {
 			s.TimedOut++
@@ -336,6 +360,9 @@ func scenarioSummary(sc *Scenario, name, model string, recs []*TrialRecord) Scen
 		if r.Pass {
 			ss.Passed++
 		}
+		if r.Errored {
+			ss.Errored++
+		}
 		st := r.Status
 		if st == "" {
 			st = "unfinished"
@@ -348,6 +375,9 @@ func scenarioSummary(sc *Scenario, name, model string, recs []*TrialRecord) Scen
 		ss.Usage = ss.Usage.add(r.Usage)
 		dur += r.DurationMS
 		for _, e := range r.Expectations {
+			if r.Errored {
+				break
+			}
 			es := byID[e.ID]
 			if es == nil {
 				es = &ExpectationSummary{ID: e.ID, Kind: e.Kind, Name: e.Name}
@@ -369,7 +399,7 @@ func scenarioSummary(sc *Scenario, name, model string, recs []*TrialRecord) Scen
 	for _, id := range ids {
 		ss.Expectations = append(ss.Expectations, *byID[id])
 	}
-	ss.PassAt1, ss.PassHatK, ss.PassAtK = passCurves([][]*TrialRecord{recs})
+	ss.PassAt1, ss.PassHatK, ss.PassAtK = passCurves(tasks(recs))
 	ss.MeanTokens = float64(ss.Usage.TotalTokens) / float64(len(recs))
 	ss.MeanDurationMS = dur / float64(len(recs))
 	return ss
@@ -465,13 +495,12 @@ func pctPtr(f *float64) string {
 	return pct(*f)
 }
 
+// hatK renders pass^k at its largest k (every trial of the task passes):
+// one number, however many trials; the whole curve is in report.json and
+// drawn in report.html.
 func hatK(v []float64) string {
 	if len(v) == 0 {
 		return "–"
 	}
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = fmt.Sprintf("%.2f", x)
-	}
-	return strings.Join(parts, " ")
+	return fmt.Sprintf("%.2f", v[len(v)-1])
 }

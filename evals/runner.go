@@ -51,6 +51,10 @@ type RunnerOptions struct {
 	// model rather than sim or script; nil makes such scenarios a
 	// configuration error.
 	Models ModelFactory
+	// MaxErrors stops the run once that many trials have errored (ended
+	// on an infrastructure error, see InfraError): no new trial starts, the
+	// running ones finish. Zero runs every trial.
+	MaxErrors int
 	// OnTrial is called with each trial's record as it ends, one call at
 	// a time: a progress display hooks in here.
 	OnTrial func(*TrialRecord)
@@ -142,7 +146,10 @@ type job struct {
 }
 
 // Run runs every scenario of suite with every variant, Trials times each,
-// at most Parallel at once, and returns the report. Records stream into
+// at most Parallel at once, and returns the report. It first makes one
+// short call to each real model (a preflight): an endpoint that refuses
+// the key, does not know the model or cannot be reached stops the run
+// there, with a *PreflightError and no report. Records stream into
 // OutDir/trials.jsonl and journals into OutDir/journals/ as trials end; the
 // reports (report.json, report.md, report.html) are written at the end. A
 // cancelled ctx stops new trials, cancels those running and returns the
@@ -153,6 +160,9 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 	}
 	o := &r.opts
 	start := time.Now()
+	if err := r.preflight(ctx, suite); err != nil {
+		return nil, err
+	}
 	var out *runOutput
 	if o.OutDir != "" {
 		var err error
@@ -172,6 +182,9 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 	records := make([]*TrialRecord, len(jobs))
 	var mu sync.Mutex // serialises OnTrial and the trials file
 	var writeErr error
+	errored := 0
+	stop := make(chan struct{}) // closed when MaxErrors trials have errored
+	var stopped string
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(o.Parallel, max(len(jobs), 1)) {
@@ -194,6 +207,13 @@ func (r *Runner) Run(ctx context.Context, suite []*Scenario) (*Report, error) {
 				if o.OnTrial != nil {
 					o.OnTrial(rec)
 				}
+				if rec.Errored {
+					errored++
+					if o.MaxErrors > 0 && errored == o.MaxErrors {
+						stopped = fmt.Sprintf("%d trials errored (the bound is %d); the last: %s", errored, o.MaxErrors, rec.Error)
+						close(stop)
+					}
+				}
 				mu.Unlock()
 			}
 		})
@@ -203,6 +223,8 @@ feed:
 		select {
 		case next <- i:
 		case <-ctx.Done():
+			break feed
+		case <-stop:
 			break feed
 		}
 	}
@@ -216,7 +238,7 @@ feed:
 		}
 	}
 	rep := BuildReport(ran, suite, &RunInfo{
-		Started: start, Finished: time.Now(), Interrupted: ctx.Err() != nil,
+		Started: start, Finished: time.Now(), Interrupted: ctx.Err() != nil, StoppedEarly: stopped,
 		Trials: o.Trials, Parallel: o.Parallel, Seed: o.Seed, Timeout: o.Timeout, MinPass: o.MinPass,
 		Models: variantNames(o.Variants), Suite: o.Suite,
 	})
@@ -277,6 +299,11 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 	start := time.Now()
 	defer func() { t.Duration = time.Since(start) }()
 
+	defer func() {
+		if t.Errored == nil && len(t.Events) == 0 && t.Err != nil {
+			t.Errored = &InfraError{Kind: ErrorSetup, Err: t.Err}
+		}
+	}()
 	dir, cleanup, err := r.workspaceDir(sc, v, index, out)
 	if err != nil {
 		t.Err = err
@@ -304,9 +331,19 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 	for _, tool := range ws.Tools() {
 		tools[tool.Def().Name] = tool
 	}
+	// The real models' infrastructure errors are watched: a trial that
+	// ends on one is errored, not scored.
+	watch := &infraWatch{}
+	defer func() { t.Errored = erroredBy(t, watch) }()
 	team, err := sc.Team.Build(&teamfile.BuildOptions{
 		Tools: tools,
-		Model: func(spec teamfile.AgentSpec) (model.Model, error) { return sc.modelFor(spec, v, t.Seed, o.Models) },
+		Model: func(spec teamfile.AgentSpec) (model.Model, error) {
+			m, real, err := sc.modelFor(spec, v, t.Seed, o.Models)
+			if real {
+				m = watch.watch(m)
+			}
+			return m, err
+		},
 	})
 	if err != nil {
 		t.Err = err

@@ -16,15 +16,15 @@ const maxFailuresShown = 20
 // recall, the totals and the first failing expectations.
 func (r *Report) Table(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SCENARIO\tMODEL\tPASS\tPASS^k\tEXPECT\tSTATUS\tVIOL\tASKED\tTOKENS\tCALLS\tTIME")
+	fmt.Fprintf(tw, "SCENARIO\tMODEL\tPASS\tPASS^%d\tERRORED\tEXPECT\tSTATUS\tVIOL\tASKED\tTOKENS\tCALLS\tTIME\n", r.Run.Trials)
 	for _, s := range r.Scenarios {
 		passed, total := 0, 0
 		for _, e := range s.Expectations {
 			passed += e.Passed
 			total += e.Total
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Scenario, s.Model, s.Passed, s.Trials,
-			hatK(s.PassHatK), passed, total, statuses(s.Statuses), s.Violations, asked(s), human(s.MeanTokens),
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%d/%d\t%s\t%d\t%s\t%s\t%d\t%s\n", s.Scenario, s.Model, s.Passed, s.Trials-s.Errored,
+			hatK(s.PassHatK), errCount(s.Errored), passed, total, statuses(s.Statuses), s.Violations, asked(s), human(s.MeanTokens),
 			s.Usage.ModelCalls/max(s.Trials, 1), ms(s.MeanDurationMS))
 	}
 	if err := tw.Flush(); err != nil {
@@ -41,6 +41,7 @@ func (r *Report) Table(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, askExplained)
 	for _, m := range r.Models {
 		a := m.Ask
 		fmt.Fprintf(w, "Ask-F1 %s: precision %s, recall %s, F1 %s (tp %d, fp %d, fn %d, tn %d)\n", m.Model,
@@ -55,15 +56,61 @@ func (r *Report) Table(w io.Writer) error {
 	if r.Run.Interrupted {
 		fmt.Fprintln(w, "The run was interrupted: these are the trials that ended.")
 	}
+	if r.Run.StoppedEarly != "" {
+		fmt.Fprintf(w, "The run stopped early: %s.\n", r.Run.StoppedEarly)
+	}
+	writeErrored(w, r, "  ")
 	writeFailures(w, r, "  ")
 	return nil
 }
 
+// askExplained says in one line what Ask-F1 measures, and why it is not a
+// pass rate.
+const askExplained = "Ask-F1: did agents escalate or ask exactly where the scenario says they should (should_escalate)? " +
+	"It scores the models' judgement, not the runtime's safeguards, so a fully passing run can score below 100%."
+
+// errCount renders a count of errored trials; "–" for none.
+func errCount(n int) string {
+	if n == 0 {
+		return "–"
+	}
+	return fmt.Sprint(n)
+}
+
+// writeErrored lists the errored trials' errors, each distinct error once.
+func writeErrored(w io.Writer, r *Report, indent string) {
+	if r.Summary.Errored == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nErrored (%d trials ended on an infrastructure error; they are in no pass rate):\n", r.Summary.Errored)
+	seen := map[string]int{}
+	var order []string
+	for _, t := range r.Trials {
+		if t.Errored {
+			k := t.ErrorKind + ": " + t.Error
+			if seen[k] == 0 {
+				order = append(order, k)
+			}
+			seen[k]++
+		}
+	}
+	for i, k := range order {
+		if i == maxFailuresShown {
+			fmt.Fprintf(w, "%s… and %d more errors\n", indent, len(order)-i)
+			break
+		}
+		fmt.Fprintf(w, "%s%d× %s\n", indent, seen[k], k)
+	}
+}
+
 // summaryLine is one line of totals.
 func summaryLine(s *Summary) string {
-	line := fmt.Sprintf("%d/%d trials passed (pass@1 %s, pass^k %s), %d/%d expectations (%s), %d violations, %s tokens, %d model calls",
-		s.TrialsPassed, s.Trials, pct(s.PassAt1), hatK(s.PassHatK), s.ExpectationsPassed, s.Expectations, pct(s.PassRate),
+	line := fmt.Sprintf("%d/%d trials passed (pass@1 %s, pass^%d %s), %d/%d expectations (%s), %d violations, %s tokens, %d model calls",
+		s.TrialsPassed, s.Trials-s.Errored, pct(s.PassAt1), len(s.PassHatK), hatK(s.PassHatK), s.ExpectationsPassed, s.Expectations, pct(s.PassRate),
 		s.Violations, human(float64(s.Usage.TotalTokens)), s.Usage.ModelCalls)
+	if s.Errored > 0 {
+		line += fmt.Sprintf(", %d errored (%s) and not scored", s.Errored, statuses(s.ErrorKinds))
+	}
 	if s.Usage.CostUSD > 0 {
 		line += fmt.Sprintf(", $%.4f", s.Usage.CostUSD)
 	}
@@ -71,8 +118,8 @@ func summaryLine(s *Summary) string {
 		line += fmt.Sprintf(", %d context compactions", s.Usage.Compactions)
 	}
 	line += fmt.Sprintf(", trial time p50 %s p95 %s", ms(s.DurationP50MS), ms(s.DurationP95MS))
-	if s.Errors > 0 {
-		line += fmt.Sprintf(", %d errors", s.Errors)
+	if n := s.Errors - s.Errored; n > 0 {
+		line += fmt.Sprintf(", %d other errors", n)
 	}
 	if s.TimedOut > 0 {
 		line += fmt.Sprintf(", %d timed out", s.TimedOut)
@@ -83,7 +130,7 @@ func summaryLine(s *Summary) string {
 func writeFailures(w io.Writer, r *Report, indent string) {
 	n := 0
 	for _, t := range r.Trials {
-		if t.Pass {
+		if t.Pass || t.Errored {
 			continue
 		}
 		if n == 0 {
@@ -167,14 +214,15 @@ func (r *Report) Markdown(w io.Writer) error {
 		fmt.Fprint(w, " **Interrupted**: only the trials that ended are counted.")
 	}
 	fmt.Fprint(w, "\n\n## Summary\n\n")
-	fmt.Fprintln(w, "| model | trials passed | pass@1 | pass^k | expectations | violations | tokens | model calls | cost | Ask precision | Ask recall | Ask F1 |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintf(w, "| model | trials passed | errored | pass@1 | pass^%d | expectations | violations | tokens | model calls | cost | Ask precision | Ask recall | Ask F1 |\n", r.Run.Trials)
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, m := range r.Models {
 		s := m.Summary
-		fmt.Fprintf(w, "| %s | %d/%d | %s | %s | %d/%d (%s) | %d | %d | %d | $%.4f | %s | %s | %s |\n", md(m.Model), s.TrialsPassed, s.Trials,
-			pct(s.PassAt1), hatK(s.PassHatK), s.ExpectationsPassed, s.Expectations, pct(s.PassRate), s.Violations,
+		fmt.Fprintf(w, "| %s | %d/%d | %s | %s | %s | %d/%d (%s) | %d | %d | %d | $%.4f | %s | %s | %s |\n", md(m.Model), s.TrialsPassed, s.Trials-s.Errored,
+			errCount(s.Errored), pct(s.PassAt1), hatK(s.PassHatK), s.ExpectationsPassed, s.Expectations, pct(s.PassRate), s.Violations,
 			s.Usage.TotalTokens, s.Usage.ModelCalls, s.Usage.CostUSD, pctPtr(s.Ask.Precision), pctPtr(s.Ask.Recall), pctPtr(s.Ask.F1))
 	}
+	fmt.Fprintf(w, "\n%s\n", askExplained)
 	fmt.Fprint(w, "\n## Scenarios\n\n")
 	fmt.Fprintln(w, "| scenario | model | passed | pass^k | statuses | violations | asked | mean tokens | mean time | modes |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")

@@ -35,6 +35,9 @@ type Trial struct {
 	// Err is the error of the run or of its setup, if any. A goal that was
 	// not completed is not an error here: Events say how it ended.
 	Err error
+	// Errored is the infrastructure error the trial ended on, nil when
+	// it measured behaviour (see InfraError).
+	Errored *InfraError
 	// Files is the workspace after the run: path (slash-separated,
 	// relative) to content, for files up to a size bound.
 	Files map[string]string

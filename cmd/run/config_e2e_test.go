@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/entrust-dev/entrust/internal/openaitest"
@@ -89,5 +90,37 @@ func TestE2EUnavailableEndpoint(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestE2EEvalEndpointErrors: an eval against an endpoint that refuses the
+// key stops at the preflight call (exit 2, no trials); one that fails every
+// trial after it exits 2 with the reason, not a pass rate.
+func TestE2EEvalEndpointErrors(t *testing.T) {
+	refusing := openaitest.NewServer(t, &openaitest.Options{APIKey: "right"})
+	dir := t.TempDir()
+	r := runBinary(t, dir, "", "eval", "--model", "m", "--base-url", refusing.URL, "--api-key", "wrong", "--out", "out")
+	if r.code != 2 || !strings.Contains(r.stderr, "the endpoint refused the key (401 Unauthorized)") || !strings.Contains(r.stderr, "no trial was run") {
+		t.Fatalf("%s", r)
+	}
+	if strings.Contains(r.stdout, "passed") {
+		t.Errorf("a pass rate for an endpoint that refused every call:\n%s", r.stdout)
+	}
+
+	var n atomic.Int64
+	failing := openaitest.NewServer(t, &openaitest.Options{Handler: func(*openaitest.ChatRequest) openaitest.Reply {
+		if n.Add(1) == 1 {
+			return openaitest.Text("OK") // the preflight
+		}
+		return openaitest.Error(401, openaitest.ErrorBody("revoked", "invalid_request_error", "invalid_api_key"))
+	}})
+	r = runBinary(t, dir, "", "eval", "--model", "m", "--base-url", failing.URL, "--api-key", "k", "--out", "out2", "--quiet")
+	if r.code != 2 || !strings.Contains(r.stderr, "every trial errored on the endpoint") {
+		t.Fatalf("%s", r)
+	}
+
+	r = runBinary(t, dir, "", "eval", "--model", "gpt-4o-mini")
+	if r.code != 2 || !strings.Contains(r.stderr, "--model gpt-4o-mini needs an endpoint") {
+		t.Fatalf("%s", r)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +35,7 @@ type evalOptions struct {
 	prices           string
 	keep, list       bool
 	quiet            bool
+	maxErrors        int
 
 	// suites are the suite directories and files; none runs the built-in
 	// suite.
@@ -80,6 +82,7 @@ or configuration error, 130 interrupted.`},
 	f.BoolVar(&opts.keep, "keep-workspaces", false, "keep each trial's workspace under the run directory")
 	f.BoolVar(&opts.list, "list", false, "list the scenarios and exit")
 	f.BoolVar(&opts.quiet, "quiet", false, "no progress output")
+	f.IntVar(&opts.maxErrors, "max-errors", 0, "stop after `N` trials have errored on the endpoint (auth, transport, rate limit, timeout); 0: no bound")
 	cmd.AddCommand(newCompareCmd(io))
 	return cmd
 }
@@ -88,8 +91,8 @@ or configuration error, 130 interrupted.`},
 // expectation pass rate reaches --min-pass.
 func runEval(ctx context.Context, opts *evalOptions) error {
 	stdout, stderr := opts.io.out, opts.io.err
-	if opts.trials < 1 || opts.minPass < 0 || opts.minPass > 1 || opts.timeout <= 0 || opts.parallel < 0 {
-		return usageErrorf("--trials ≥ 1, 0 ≤ --min-pass ≤ 1, --timeout > 0 and --parallel ≥ 0")
+	if opts.trials < 1 || opts.minPass < 0 || opts.minPass > 1 || opts.timeout <= 0 || opts.parallel < 0 || opts.maxErrors < 0 {
+		return usageErrorf("--trials ≥ 1, 0 ≤ --min-pass ≤ 1, --timeout > 0, --parallel ≥ 0 and --max-errors ≥ 0")
 	}
 	suite, suiteNames, err := loadSuiteArgs(opts.suites)
 	if err != nil {
@@ -100,6 +103,17 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 			fmt.Fprintf(stdout, "%-22s %-22s %s\n", sc.Name, strings.Join(sc.Modes, ","), sc.Description)
 		}
 		return nil
+	}
+	if opts.baseURL != "" {
+		if err := checkBaseURL(opts.baseURL); err != nil {
+			return configError(fmt.Errorf("--base-url %q: %w", opts.baseURL, err))
+		}
+	}
+	offline := opts.baseURL == "" && opts.apiKey == "" && os.Getenv("OPENAI_BASE_URL") == "" && os.Getenv("OPENAI_API_KEY") == ""
+	for _, m := range opts.models {
+		if m != evals.ModelSim && offline {
+			return configError(needsEndpoint(m))
+		}
 	}
 	factory := opts.modelFactory()
 	var variants []evals.Variant
@@ -131,7 +145,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	prog := newProgress(progressTo, len(suite)*len(variants)*opts.trials)
 	runner, err := evals.NewRunner(&evals.RunnerOptions{Trials: opts.trials, Parallel: opts.parallel, Variants: variants,
 		Seed: opts.seed, Timeout: opts.timeout, OutDir: dir, Prices: priceTable, Checks: opts.checks, Models: factory,
-		OnTrial: prog.done, KeepWorkspaces: opts.keep, MinPass: opts.minPass, Suite: suiteNames})
+		OnTrial: prog.done, KeepWorkspaces: opts.keep, MinPass: opts.minPass, Suite: suiteNames, MaxErrors: opts.maxErrors})
 	if err != nil {
 		return configError(err)
 	}
@@ -140,6 +154,9 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	}
 	rep, err := runner.Run(ctx, suite)
 	prog.finish()
+	if pe := (*evals.PreflightError)(nil); errors.As(err, &pe) {
+		return configError(fmt.Errorf("%s: %w; no trial was run", opts.endpoint(), pe))
+	}
 	if rep == nil {
 		return configError(err)
 	}
@@ -158,6 +175,12 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted")}
 	case err != nil: // the run directory could not be written
 		return configError(err)
+	}
+	if s := rep.Summary; s.Trials > 0 && s.Errored == s.Trials {
+		return configError(fmt.Errorf("every trial errored on the endpoint, so nothing was scored; the first: %s", firstErrored(rep)))
+	}
+	if rep.Run.StoppedEarly != "" {
+		return configError(fmt.Errorf("stopped early (--max-errors): %s", rep.Run.StoppedEarly))
 	}
 	if rep.Summary.PassRate < opts.minPass || rep.Summary.Expectations == 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("expectation pass rate %s is under --min-pass %s",
@@ -282,4 +305,26 @@ func (opts *evalOptions) modelFactory() evals.ModelFactory {
 		}
 		return model.WithRetry(m, nil), nil
 	}
+}
+
+// endpoint is the base URL the eval's real models are at, for messages.
+func (opts *evalOptions) endpoint() string {
+	u := opts.baseURL
+	if u == "" {
+		u = os.Getenv("OPENAI_BASE_URL")
+	}
+	if u == "" {
+		u = openai.DefaultBaseURL
+	}
+	return u
+}
+
+// firstErrored is the error of the first errored trial.
+func firstErrored(rep *evals.Report) string {
+	for _, t := range rep.Trials {
+		if t.Errored {
+			return t.ErrorKind + ": " + t.Error
+		}
+	}
+	return ""
 }

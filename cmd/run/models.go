@@ -57,7 +57,7 @@ func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 		}
 	}
 	if _, sim := isSim(f.model); m.offline && f.model != "" && !sim {
-		return nil, fmt.Errorf("--model %s needs an endpoint: set OPENAI_API_KEY for the OpenAI API, or --base-url for a local server", f.model)
+		return nil, needsEndpoint(f.model)
 	}
 	if m.offline || f.model != "" || m.baseURL == "" {
 		return m, nil
@@ -149,6 +149,12 @@ func (m *models) summary() string {
 		s += " at " + model.RedactURL(u)
 	}
 	return s
+}
+
+// needsEndpoint is the error of a real model named with no endpoint to
+// reach it.
+func needsEndpoint(name string) error {
+	return fmt.Errorf("--model %s needs an endpoint: set OPENAI_API_KEY for the OpenAI API, or --base-url for a local server", name)
 }
 
 // checkBaseURL refuses what is not an http(s) URL with a host.
