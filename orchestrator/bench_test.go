@@ -203,7 +203,7 @@ func BenchmarkResume1000Steps(b *testing.B) {
 	rec.runs.Store(0)
 	b.ReportAllocs()
 	for b.Loop() {
-		out, err := rt.Resume(context.Background(), killed)
+		out, err := rt.Resume(context.Background(), killed, nil)
 		if err != nil || out.Steps != steps+2 {
 			b.Fatalf("resume: %v, %d steps", err, out.Steps)
 		}

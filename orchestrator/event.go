@@ -91,9 +91,12 @@ type Event struct {
 	// consultation.asked), so that a resumed run gives it the same id.
 	Site string `json:"site,omitempty"`
 
-	// run.started: the team's digest and the caller's configuration.
-	TeamHash string          `json:"team_hash,omitempty"`
-	Config   json.RawMessage `json:"config,omitempty"`
+	// run.started: the team's digest, the caller's configuration, and the
+	// number of the goal's programmatic verifiers (functions, which the
+	// journal cannot hold: a resume must be given them again).
+	TeamHash  string          `json:"team_hash,omitempty"`
+	Config    json.RawMessage `json:"config,omitempty"`
+	Verifiers int             `json:"verifiers,omitempty"`
 
 	// goal.offered, run.started
 	Goal           *agents.Goal `json:"goal,omitempty"`

@@ -46,7 +46,7 @@ func ExampleRuntime_Resume() {
 	// The resumed run: the model is asked only for the turn not recorded.
 	m := model.NewScripted("scripted", complete)
 	added := &orchestrator.Memory{}
-	out, err := newRuntime(m, added).Resume(context.Background(), cut)
+	out, err := newRuntime(m, added).Resume(context.Background(), cut, nil)
 	fmt.Println(out.Status, err, "· model calls:", m.Calls())
 	fmt.Println(added.Events()[0].Type, "then", len(added.Events())-1, "new events")
 	// Output:

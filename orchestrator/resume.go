@@ -19,12 +19,23 @@ import (
 // written without full model responses, or by another team.
 var ErrNotResumable = errors.New("journal not resumable")
 
+// ResumeOptions are the parts of a run Resume cannot read from its journal.
+// The zero value is usable.
+type ResumeOptions struct {
+	// Verifiers are the programmatic verifiers of the run's goal (Go
+	// functions, which a journal cannot hold): as many as the run had, in
+	// its order. A resume given fewer or more is refused, so that a report
+	// is never accepted unchecked.
+	Verifiers []agents.Verifier
+}
+
 // ErrNotRecorded is matched by the error of a model call that Replay found
 // no record of: the run did something its journal does not hold.
 var ErrNotRecorded = errors.New("effect not recorded in the journal")
 
 // Resume continues the run whose journal is events (as ReadJournal returns
-// them) on this runtime, which must run the same team. It replays what the
+// them) on this runtime, which must run the same team; opts, which may be
+// nil, gives what the journal cannot hold. It replays what the
 // journal recorded — every model response, tool result and decision comes
 // from the journal, no model is called and no tool runs again — and goes
 // live from the first effect that was not recorded. A tool call that was in
@@ -38,10 +49,16 @@ var ErrNotRecorded = errors.New("effect not recorded in the journal")
 // the file reads as one run. The outcome and error are those of Run. A
 // journal that cannot be resumed is an error matching ErrNotResumable, with
 // no event emitted.
-func (rt *Runtime) Resume(ctx context.Context, events []*Event) (*Outcome, error) {
+func (rt *Runtime) Resume(ctx context.Context, events []*Event, opts *ResumeOptions) (*Outcome, error) {
+	if opts == nil {
+		opts = &ResumeOptions{}
+	}
 	start, err := rt.resumable(events)
 	if err != nil {
 		return nil, err
+	}
+	if n := len(opts.Verifiers); n != start.Verifiers {
+		return nil, fmt.Errorf("%w: the run's goal had %d programmatic verifiers, %d given (ResumeOptions.Verifiers)", ErrNotResumable, start.Verifiers, n)
 	}
 	r := rt.newRun(start.Run)
 	r.replay = newReplay(events, r.fx)
@@ -55,6 +72,7 @@ func (rt *Runtime) Resume(ctx context.Context, events []*Event) (*Outcome, error
 	}
 	r.emit(&Event{Type: EventRunResumed, Agent: rt.lead.name, Attempt: resumes})
 	g := *start.Goal
+	g.Verifiers = opts.Verifiers
 	return r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 }
 
@@ -77,6 +95,12 @@ func (rt *Runtime) Replay(ctx context.Context, events []*Event) ([]*Event, *Outc
 	var got []*Event
 	r.observe = func(e *Event) { got = append(got, e) }
 	g := *start.Goal
+	// The goal's verifiers are never called: their findings are recorded.
+	for range start.Verifiers {
+		g.Verifiers = append(g.Verifiers, func(*agents.Goal, *agents.Report) ([]string, error) {
+			return nil, fmt.Errorf("%w: a verifier's findings", ErrNotRecorded)
+		})
+	}
 	r.emit(rt.startEvent(&g))
 	out, err := r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 	return got, out, err

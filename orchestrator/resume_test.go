@@ -79,6 +79,14 @@ func newRandomRun(seed uint64) randomRun {
 		rr.goal.Constraints = append(rr.goal.Constraints, fmt.Sprintf("constraint %d is kept", i+1))
 	}
 	rr.limits = orchestrator.Limits{DefaultSteps: 8 + rng.IntN(10)}
+	if rng.IntN(3) == 0 {
+		rr.goal.Verifiers = []agents.Verifier{func(_ *agents.Goal, r *agents.Report) ([]string, error) {
+			if !strings.Contains(r.Result, ".md") {
+				return []string{"the result names a Markdown file"}, nil
+			}
+			return nil, nil
+		}}
+	}
 	return rr
 }
 
@@ -226,7 +234,7 @@ func TestResumeFromEveryPrefix(t *testing.T) {
 			prefix := full[:n]
 			var calls2, runs2 atomic.Int64
 			rt2, mem2 := newRuntime(t, rr.team(t, dir, &calls2, &runs2), &orchestrator.Options{Limits: rr.limits})
-			out2, _ := rt2.Resume(t.Context(), prefix)
+			out2, _ := rt2.Resume(t.Context(), prefix, &orchestrator.ResumeOptions{Verifiers: rr.goal.Verifiers})
 			if out2 == nil {
 				t.Fatalf("seed %d, %d events: no outcome", seed, n)
 			}
@@ -320,7 +328,7 @@ func TestResumeInFlightCall(t *testing.T) {
 			}}
 			m2 := model.NewScripted("m", turn(complete(g, "noted")))
 			rt2, mem2 := newRuntime(t, solo(m2, tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly, Principal: principal})
-			out, err := rt2.Resume(t.Context(), full[:cut+1])
+			out, err := rt2.Resume(t.Context(), full[:cut+1], nil)
 			if err != nil {
 				t.Fatalf("resume: %v (%s)", err, types(mem2.Events()))
 			}
@@ -364,7 +372,7 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(mem.Events())
-			_, err := tc.rt.Resume(t.Context(), tc.events)
+			_, err := tc.rt.Resume(t.Context(), tc.events, nil)
 			if !errors.Is(err, orchestrator.ErrNotResumable) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("Resume: %v, want ErrNotResumable saying %q", err, tc.want)
 			}
@@ -373,4 +381,101 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The decisions made outside any model — the Principal's judgement of the
+// lead's acceptance and its verification of the report, a Supervisor's
+// answer to a progress report, a goal's verifiers, the supervision trust
+// sets — are replayed from the journal: none is asked again.
+func TestResumeDoesNotAskDecisionsAgain(t *testing.T) {
+	g := agents.Goal{Objective: "note it", Criteria: []string{"noted"}}
+	progress := call(agents.ToolReportProgress, agents.ProgressReport{Summary: "half way", Percent: 50})
+	script := func() *model.Scripted {
+		return model.NewScripted("m", turn(accept(g)), turn(progress), turn(complete(g, "noted")), turn(complete(g, "noted again")))
+	}
+	var asked struct{ judge, verify, supervise, check, supervision atomic.Int64 }
+	principal := &verifyingPrincipal{
+		PrincipalFuncs: orchestrator.PrincipalFuncs{Judge: func(context.Context, *agents.Goal, string, *agents.Acceptance) (agents.Alignment, error) {
+			asked.judge.Add(1)
+			return agents.Alignment{Aligned: true}, nil
+		}},
+		verify: func() agents.Verification {
+			// The first report is sent back, the second accepted.
+			if asked.verify.Add(1) == 1 {
+				return agents.Verification{Verdict: agents.VerdictRevise, Feedback: "say it again"}
+			}
+			return agents.Verification{Verdict: agents.VerdictAccept}
+		},
+	}
+	opts := func(sinks ...orchestrator.Sink) *orchestrator.Options {
+		return &orchestrator.Options{Principal: principal, Sinks: sinks,
+			SupervisionFor: func(string) orchestrator.Supervision {
+				asked.supervision.Add(1)
+				return orchestrator.Supervision{Level: "test", ProgressEvery: 1}
+			},
+			Supervisor: func(context.Context, orchestrator.ProgressInfo) orchestrator.Intervention {
+				asked.supervise.Add(1)
+				return orchestrator.Intervention{Action: orchestrator.ActionRedirect, Instruction: "finish"}
+			}}
+	}
+	goal := g
+	goal.Verifiers = []agents.Verifier{func(*agents.Goal, *agents.Report) ([]string, error) {
+		asked.check.Add(1)
+		return nil, nil
+	}}
+	mem := &orchestrator.Memory{}
+	rt, err := orchestrator.New(solo(script()), opts(mem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := rt.Run(t.Context(), goal); err != nil {
+		t.Fatalf("run: %v (%s)", err, types(mem.Events()))
+	} else if out.Revisions != 1 {
+		t.Fatalf("the run had %d revisions, want 1", out.Revisions)
+	}
+	full := journalOf(t, mem.Events())
+	if asked.judge.Load() != 1 || asked.verify.Load() != 2 || asked.supervise.Load() != 1 || asked.check.Load() != 2 || asked.supervision.Load() != 1 {
+		t.Fatalf("the run asked judge %d, verify %d, supervise %d, check %d, supervision %d times",
+			asked.judge.Load(), asked.verify.Load(), asked.supervise.Load(), asked.check.Load(), asked.supervision.Load())
+	}
+	// Killed as the second report's model call was in flight.
+	cut := full[:slices.IndexFunc(full, func(e *orchestrator.Event) bool {
+		return e.Type == orchestrator.EventModelCalled && e.Turn == 4
+	})]
+	asked.judge.Store(0)
+	asked.verify.Store(1) // the next verification accepts
+	asked.supervise.Store(0)
+	asked.check.Store(0)
+	asked.supervision.Store(0)
+	mem2 := &orchestrator.Memory{}
+	rt2, err := orchestrator.New(solo(model.NewScripted("m", turn(complete(g, "noted again")))), opts(mem2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt2.Resume(t.Context(), cut, nil); !errors.Is(err, orchestrator.ErrNotResumable) {
+		t.Fatalf("a resume without the goal's verifiers: %v, want ErrNotResumable", err)
+	}
+	out, err := rt2.Resume(t.Context(), cut, &orchestrator.ResumeOptions{Verifiers: goal.Verifiers})
+	if err != nil {
+		t.Fatalf("resume: %v (%s)", err, types(mem2.Events()))
+	}
+	if out.Revisions != 1 || out.Status != orchestrator.StatusCompleted {
+		t.Errorf("resumed to %s with %d revisions", out.Status, out.Revisions)
+	}
+	if asked.judge.Load() != 0 || asked.supervise.Load() != 0 || asked.supervision.Load() != 0 {
+		t.Errorf("the resume asked again: judge %d, supervise %d, supervision %d times", asked.judge.Load(), asked.supervise.Load(), asked.supervision.Load())
+	}
+	if asked.verify.Load() != 2 || asked.check.Load() != 1 {
+		t.Errorf("the resume verified %d and checked %d times the report it had not seen, want once each", asked.verify.Load()-1, asked.check.Load())
+	}
+}
+
+// verifyingPrincipal is a Principal that also verifies the lead's report.
+type verifyingPrincipal struct {
+	orchestrator.PrincipalFuncs
+	verify func() agents.Verification
+}
+
+func (p *verifyingPrincipal) VerifyReport(context.Context, *agents.Goal, string, *agents.Report) (agents.Verification, error) {
+	return p.verify(), nil
 }

@@ -239,7 +239,8 @@ func (rt *Runtime) newRun(id string) *run {
 // startEvent is the run.started event of a run of g: the goal, the team's
 // hash and the caller's configuration.
 func (rt *Runtime) startEvent(g *agents.Goal) *Event {
-	return &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config}
+	return &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
+		Verifiers: len(g.Verifiers)}
 }
 
 // rootGrant is what the root delegation of g may use: the goal's tools

@@ -333,7 +333,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 				obs.ledger.Emit(e)
 			}
 		}
-		out, runErr = rt.Resume(ctx, resume)
+		out, runErr = rt.Resume(ctx, resume, nil)
 	}
 	var down *unavailable
 	errors.As(context.Cause(ctx), &down)
