@@ -52,8 +52,13 @@ type delegation struct {
 	final          *final
 	fanOut         int
 	clarifications int
-	sinceProgress  int
-	notes          []string
+	// wall is the delegation's wall-time bound (0: none).
+	wall time.Duration
+	// halted holds the sub-goals a supervisor halted, by fingerprint, with
+	// the reason: they are not delegated again unchanged.
+	halted        map[string]string
+	sinceProgress int
+	notes         []string
 	// notePinned says the note beforeTurn returned last carries an answer
 	// to keep whole; summaries counts the compaction summaries asked for.
 	// Only the delegate's loop goroutine touches them.
@@ -207,6 +212,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	if wall <= 0 {
 		wall = def.WallTime
 	}
+	d.wall = wall
 	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
 	offered := &Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
 		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site, Supervision: &d.sup}

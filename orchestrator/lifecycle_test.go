@@ -24,7 +24,7 @@ func TestDeclineIsReassigned(t *testing.T) {
 		{Agent: &agents.Agent{Name: "a", Role: "a", Model: a}, Supervision: structural},
 		{Agent: &agents.Agent{Name: "b", Role: "b", Model: b}, Supervision: structural},
 		{Agent: &agents.Agent{Name: "c", Role: "c", Model: c}, Supervision: structural},
-	}}, nil)
+	}}, &orchestrator.Options{Limits: orchestrator.Limits{MaxReassign: 2}})
 	out, err := rt.Run(t.Context(), g)
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))

@@ -35,12 +35,14 @@ type Team struct {
 }
 
 // Limits bound the runtime. Zero fields take the defaults in brackets.
+// MaxReassign is the exception: zero means none, and a negative value is an
+// error of New.
 type Limits struct {
 	MaxDepth          int // depth of sub-delegation below the lead [3]
 	MaxFanOut         int // delegations one delegation may make [8]
 	MaxAlignRounds    int // acceptances offered before failing [3]
 	MaxRevisions      int // reports sent back before rejecting [2]
-	MaxReassign       int // reassignments of one goal [2]
+	MaxReassign       int // automatic reassignments of one goal after a decline [0: none]
 	MaxNudges         int // prose answers met with a reminder [2]
 	MaxClarifications int // ask_clarification calls before acceptance [3]
 	RepeatLimit       int // identical turns in a row that count as a stall [3]; negative: never
@@ -58,7 +60,6 @@ func (l Limits) withDefaults() Limits {
 	def(&l.MaxFanOut, 8)
 	def(&l.MaxAlignRounds, 3)
 	def(&l.MaxRevisions, 2)
-	def(&l.MaxReassign, 2)
 	def(&l.MaxNudges, 2)
 	def(&l.MaxClarifications, 3)
 	if l.RepeatLimit == 0 {

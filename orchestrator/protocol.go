@@ -512,6 +512,36 @@ type delegateResult struct {
 	Criteria   []agents.CriterionResult `json:"criteria,omitempty"`
 	Deviations []string                 `json:"deviations,omitempty"`
 	Reason     string                   `json:"reason,omitempty"`
+	// Next says, when it did not complete, what the delegator may do now:
+	// the runtime reassigns nothing but a decline.
+	Next string `json:"next,omitempty"`
+}
+
+// nextAfter tells a delegator what it may do about an outcome that did not
+// complete.
+func nextAfter(o *Outcome) string {
+	switch {
+	case o.Status == StatusCompleted:
+		return ""
+	case o.Cause == CauseHalted:
+		return "A supervisor halted this sub-goal: it is final. Do not delegate it again unless you change the goal itself; do it another way, escalate, or report it not done."
+	}
+	return "It was not reassigned. Decide: delegate it again (to whom, with what changes), do it yourself, escalate, or report it not done."
+}
+
+// fingerprint names a goal by what it asks — objective, criteria and
+// constraints, case and spacing aside — so that the same sub-goal delegated
+// again under other words of intent or context is recognised.
+func fingerprint(g *agents.Goal) string {
+	norm := func(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+	parts := []string{norm(g.Objective)}
+	for _, c := range g.Criteria {
+		parts = append(parts, "c:"+norm(c))
+	}
+	for _, c := range g.Constraints {
+		parts = append(parts, "k:"+norm(c))
+	}
+	return strings.Join(parts, "\x00")
 }
 
 func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) agents.Result {
@@ -546,6 +576,14 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	if d.meter.exhausted() {
 		return agents.Errorf("refused: your budget is spent; nothing is left to give a delegate")
 	}
+	fp := fingerprint(goal)
+	d.mu.Lock()
+	why, halted := d.halted[fp]
+	d.mu.Unlock()
+	if halted {
+		d.violation(nil, "delegate repeats a sub-goal a supervisor halted: "+why)
+		return agents.Errorf("refused: a supervisor halted this sub-goal (%s); it is final unless you change the goal itself (objective, criteria or constraints)", why)
+	}
 	// Only a delegation that will be made takes a fan-out slot.
 	d.mu.Lock()
 	if d.fanOut >= rt.limits.MaxFanOut {
@@ -558,7 +596,15 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	d.mu.Unlock()
 	out := r.entrust(ctx, d, target, goal, grant, siteName(ctx))
 	d.addChild(out)
-	res := delegateResult{Delegation: out.Delegation, Agent: out.Agent, Status: out.Status, Reason: out.Reason}
+	if out.Cause == CauseHalted {
+		d.mu.Lock()
+		if d.halted == nil {
+			d.halted = map[string]string{}
+		}
+		d.halted[fp] = out.Reason
+		d.mu.Unlock()
+	}
+	res := delegateResult{Delegation: out.Delegation, Agent: out.Agent, Status: out.Status, Reason: out.Reason, Next: nextAfter(out)}
 	if out.Report != nil && out.Status == StatusCompleted {
 		res.Result, res.Criteria, res.Deviations = out.Report.Result, out.Report.Criteria, out.Report.Deviations
 	}

@@ -96,6 +96,9 @@ func New(team Team, opts *Options) (*Runtime, error) {
 
 func (rt *Runtime) validate() error {
 	var errs []error
+	if rt.limits.MaxReassign < 0 {
+		errs = append(errs, fmt.Errorf("Limits.MaxReassign %d: want 0 (no reassignment) or more", rt.limits.MaxReassign))
+	}
 	if len(rt.team.Members) == 0 {
 		return errors.New("orchestrator: team has no members")
 	}
@@ -344,8 +347,13 @@ func (rt *Runtime) invalidGoal(g *agents.Goal) string {
 	return ""
 }
 
-// entrust delegates goal to m and, while it is not completed and another
-// agent can take it, reassigns it.
+// entrust delegates goal to m and, while the delegate declines and another
+// agent the delegator may delegate to can take it, reassigns it (at most
+// Limits.MaxReassign times), preferring the agent the decliner suggested.
+// Only a decline is reassigned: after any other end — a failure, a halt, a
+// rejected report, a misalignment, a spent budget — the outcome goes back to
+// the delegator's model, which decides. A reassigned attempt draws on what
+// is left of the original grant.
 func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *agents.Goal, grant []string, site string) *Outcome {
 	out := r.delegate(ctx, parent, m, goal, grant, "", site)
 	if parent == nil {
@@ -353,7 +361,11 @@ func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *
 	}
 	tried := []string{m.name}
 	for range r.rt.limits.MaxReassign {
-		if out.Status == StatusCompleted || ctx.Err() != nil || parent.meter.exhausted() {
+		if out.Status != StatusDeclined || ctx.Err() != nil || parent.meter.exhausted() {
+			break
+		}
+		left, ok := r.leftOf(out.Delegation, goal)
+		if !ok {
 			break
 		}
 		next := r.candidate(parent, tried, out)
@@ -364,14 +376,44 @@ func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *
 		r.emit(&Event{Type: EventGoalReassigned, Delegation: out.Delegation, Parent: parent.id, Agent: next.name,
 			Delegator: parent.m.name, Reason: out.Reason})
 		parent.addChild(out)
-		out = r.delegate(ctx, parent, next, goal, grant, out.Delegation, site+"/reassigned "+strconv.Itoa(len(tried)-1))
+		out = r.delegate(ctx, parent, next, left, grant, out.Delegation, site+"/reassigned "+strconv.Itoa(len(tried)-1))
 	}
 	return out
 }
 
-// candidate picks the next agent for a goal that failed or was declined: the
-// one the decliner suggested if the delegator may use it, else the next of the
-// delegator's delegates not yet tried.
+// leftOf is goal with the budget of delegation id's grant that is left: a
+// reassigned attempt draws on it and never gets a fresh one. ok is false
+// when a bound of it is spent.
+func (r *run) leftOf(id string, goal *agents.Goal) (*agents.Goal, bool) {
+	r.ev.mu.Lock()
+	d := r.ev.dels[id]
+	r.ev.mu.Unlock()
+	if d == nil {
+		return nil, false
+	}
+	g := *goal
+	m := d.meter
+	if m.maxSteps > 0 {
+		if g.Budget.Steps = int(m.maxSteps - m.steps.Load()); g.Budget.Steps <= 0 {
+			return nil, false
+		}
+	}
+	if m.maxTokens > 0 {
+		if g.Budget.Tokens = int(m.maxTokens - m.tokens.Load()); g.Budget.Tokens <= 0 {
+			return nil, false
+		}
+	}
+	if d.wall > 0 {
+		if g.Budget.WallTime = d.wall - r.fx.Now().Sub(d.out.Start); g.Budget.WallTime <= 0 {
+			return nil, false
+		}
+	}
+	return &g, true
+}
+
+// candidate picks the next agent for a declined goal: the one the decliner
+// suggested if the delegator may use it, else the next of the delegator's
+// delegates not yet tried.
 func (r *run) candidate(parent *delegation, tried []string, out *Outcome) *member {
 	ok := func(name string) bool {
 		return slices.Contains(parent.m.DelegatesTo, name) && !slices.Contains(tried, name)
