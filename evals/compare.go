@@ -3,6 +3,7 @@ package evals
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -25,11 +26,67 @@ type Comparison struct {
 
 // MetricDelta is one number before and after.
 type MetricDelta struct {
-	// Name names the metric, e.g. "expectation pass rate".
+	// Name names the metric, e.g. "expectation pass rate". Counts that
+	// grow with the number of trials (tokens, calls, cost) are per scored
+	// trial, so runs of different sizes compare.
 	Name string `json:"name"`
 	// A and B are its values before and after.
 	A float64 `json:"a"`
 	B float64 `json:"b"`
+	// P is the two-sided Fisher exact test's p-value of a rate's change
+	// (from the pass counts), nil for a metric that is not a rate of
+	// counts. Noise says P ≥ NoiseP: the runs are too small to tell the
+	// change from chance.
+	P     *float64 `json:"p,omitempty"`
+	Noise bool     `json:"noise,omitempty"`
+}
+
+// NoiseP is the p-value at and above which Compare marks a change of a pass
+// rate as noise: a two-sided Fisher exact test on the pass counts before and
+// after. With one trial a side no change can be told from chance (p = 1);
+// 0/5 → 5/5 can (p ≈ 0.008).
+const NoiseP = 0.05
+
+// FisherP is the two-sided Fisher exact test's p-value for passA passes of
+// nA against passB of nB: the chance, were both drawn from one pass rate,
+// of a split at least as uneven. It is 1 when a side is empty.
+func FisherP(passA, nA, passB, nB int) float64 {
+	if nA <= 0 || nB <= 0 {
+		return 1
+	}
+	k, n := passA+passB, nA+nB
+	lchoose := func(n, k int) float64 {
+		a, _ := math.Lgamma(float64(n + 1))
+		b, _ := math.Lgamma(float64(k + 1))
+		c, _ := math.Lgamma(float64(n - k + 1))
+		return a - b - c
+	}
+	lp := func(x int) float64 { return lchoose(nA, x) + lchoose(nB, k-x) - lchoose(n, k) }
+	observed := lp(passA)
+	p := 0.0
+	for x := max(0, k-nB); x <= min(k, nA); x++ {
+		if l := lp(x); l <= observed+1e-9 {
+			p += math.Exp(l)
+		}
+	}
+	return min(p, 1)
+}
+
+// rateDelta is a MetricDelta of two pass rates from their counts.
+func rateDelta(name string, passA, nA, passB, nB int) MetricDelta {
+	d := MetricDelta{Name: name, A: ratio(passA, nA), B: ratio(passB, nB)}
+	if d.A != d.B {
+		p := FisherP(passA, nA, passB, nB)
+		d.P, d.Noise = &p, p >= NoiseP
+	}
+	return d
+}
+
+func ratio(a, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(a) / float64(n)
 }
 
 // ScenarioDelta compares one task. Nil fields are absent from that report.
@@ -42,12 +99,21 @@ type ScenarioDelta struct {
 	// side.
 	PassAt1A    *float64 `json:"pass_at_1_a"`
 	PassAt1B    *float64 `json:"pass_at_1_b"`
+	// P and Noise test the change of pass@1 as MetricDelta's do.
+	P     *float64 `json:"p,omitempty"`
+	Noise bool     `json:"noise,omitempty"`
 	TokensA     *float64 `json:"mean_tokens_a"`
 	TokensB     *float64 `json:"mean_tokens_b"`
 	ViolationsA *int     `json:"violations_a"`
 	ViolationsB *int     `json:"violations_b"`
-	// Flipped lists expectations whose pass count changed, "e3 name: 2/3 → 3/3".
+	// Flipped lists expectations whose pass rate changed, "e3 name: 2/3 →
+	// 3/3", marked "(noise)" when too few trials tell it from chance, and
+	// those only one side has, "new: …" and "gone: …". Expectations are
+	// matched by their text, so one whose text changed is gone and new,
+	// whatever its id.
 	Flipped []string `json:"flipped,omitempty"`
+
+	passA, scoredA, passB, scoredB int
 }
 
 // ModeDelta compares one failure mode.
@@ -66,19 +132,22 @@ type ModeDelta struct {
 func Compare(a, b *Report) *Comparison {
 	c := &Comparison{}
 	sa, sb := a.Summary, b.Summary
+	na, nb := max(sa.Trials-sa.Errored, 1), max(sb.Trials-sb.Errored, 1)
+	per := func(v float64, n int) float64 { return v / float64(n) }
 	c.Overall = []MetricDelta{
-		{"expectation pass rate", sa.PassRate, sb.PassRate},
-		{"trials passed", float64(sa.TrialsPassed), float64(sb.TrialsPassed)},
-		{"trials", float64(sa.Trials), float64(sb.Trials)},
-		{"pass@1", sa.PassAt1, sb.PassAt1},
-		{"violations", float64(sa.Violations), float64(sb.Violations)},
-		{"tokens", float64(sa.Usage.TotalTokens), float64(sb.Usage.TotalTokens)},
-		{"model calls", float64(sa.Usage.ModelCalls), float64(sb.Usage.ModelCalls)},
-		{"cost (USD)", sa.Usage.CostUSD, sb.Usage.CostUSD},
-		{"trial time p50 (ms)", sa.DurationP50MS, sb.DurationP50MS},
+		rateDelta("expectation pass rate", sa.ExpectationsPassed, sa.Expectations, sb.ExpectationsPassed, sb.Expectations),
+		rateDelta("trials passed (share)", sa.TrialsPassed, sa.Trials-sa.Errored, sb.TrialsPassed, sb.Trials-sb.Errored),
+		{Name: "pass@1", A: sa.PassAt1, B: sb.PassAt1},
+		{Name: "trials", A: float64(sa.Trials), B: float64(sb.Trials)},
+		{Name: "errored trials", A: float64(sa.Errored), B: float64(sb.Errored)},
+		{Name: "violations per trial", A: per(float64(sa.Violations), na), B: per(float64(sb.Violations), nb)},
+		{Name: "tokens per trial", A: per(float64(sa.Usage.TotalTokens), na), B: per(float64(sb.Usage.TotalTokens), nb)},
+		{Name: "model calls per trial", A: per(float64(sa.Usage.ModelCalls), na), B: per(float64(sb.Usage.ModelCalls), nb)},
+		{Name: "cost per trial (USD)", A: per(sa.Usage.CostUSD, na), B: per(sb.Usage.CostUSD, nb)},
+		{Name: "trial time p50 (ms)", A: sa.DurationP50MS, B: sb.DurationP50MS},
 	}
 	if sa.Ask.F1 != nil || sb.Ask.F1 != nil {
-		c.Overall = append(c.Overall, MetricDelta{"Ask-F1", deref0(sa.Ask.F1), deref0(sb.Ask.F1)})
+		c.Overall = append(c.Overall, MetricDelta{Name: "Ask-F1", A: deref0(sa.Ask.F1), B: deref0(sb.Ask.F1)})
 	}
 	crossModel := len(a.Models) == 1 && len(b.Models) == 1 && a.Models[0].Model != b.Models[0].Model
 	key := func(scenario, model string) string {
@@ -108,21 +177,41 @@ func Compare(a, b *Report) *Comparison {
 		s := &a.Scenarios[i]
 		d := get(s.Scenario, s.Model)
 		d.PassAt1A, d.TokensA, d.ViolationsA = ptr(s.PassAt1), ptr(s.MeanTokens), ptr(s.Violations)
-		m := map[string]ExpectationSummary{}
-		for _, e := range s.Expectations {
-			m[e.ID] = e
-		}
-		exp[key(s.Scenario, s.Model)] = m
+		d.passA, d.scoredA = s.Passed, s.Trials-s.Errored
+		exp[key(s.Scenario, s.Model)] = byText(s.Expectations)
 	}
 	for i := range b.Scenarios {
 		s := &b.Scenarios[i]
 		d := get(s.Scenario, s.Model)
 		d.PassAt1B, d.TokensB, d.ViolationsB = ptr(s.PassAt1), ptr(s.MeanTokens), ptr(s.Violations)
+		d.passB, d.scoredB = s.Passed, s.Trials-s.Errored
 		before := exp[key(s.Scenario, s.Model)]
+		after := byText(s.Expectations)
 		for _, e := range s.Expectations {
-			if old, ok := before[e.ID]; ok && (old.Passed*e.Total != e.Passed*old.Total) {
-				d.Flipped = append(d.Flipped, fmt.Sprintf("%s %s: %d/%d → %d/%d", e.ID, e.Name, old.Passed, old.Total, e.Passed, e.Total))
+			k := textKey(e)
+			old, ok := before[k]
+			switch {
+			case !ok && before != nil:
+				d.Flipped = append(d.Flipped, fmt.Sprintf("new: %s %s: %d/%d", e.ID, e.Name, e.Passed, e.Total))
+			case ok && old.Passed*e.Total != e.Passed*old.Total:
+				f := fmt.Sprintf("%s %s: %d/%d → %d/%d", e.ID, e.Name, old.Passed, old.Total, e.Passed, e.Total)
+				if FisherP(old.Passed, old.Total, e.Passed, e.Total) >= NoiseP {
+					f += " (noise)"
+				}
+				d.Flipped = append(d.Flipped, f)
 			}
+		}
+		for _, e := range a.scenarioExpectations(s.Scenario, s.Model, crossModel) {
+			if _, ok := after[textKey(e)]; !ok {
+				d.Flipped = append(d.Flipped, fmt.Sprintf("gone: %s %s: %d/%d", e.ID, e.Name, e.Passed, e.Total))
+			}
+		}
+	}
+	for i := range c.Scenarios {
+		d := &c.Scenarios[i]
+		if d.PassAt1A != nil && d.PassAt1B != nil && *d.PassAt1A != *d.PassAt1B {
+			p := FisherP(d.passA, d.scoredA, d.passB, d.scoredB)
+			d.P, d.Noise = &p, p >= NoiseP
 		}
 	}
 	midx := map[string]int{}
@@ -148,6 +237,33 @@ func Compare(a, b *Report) *Comparison {
 	return c
 }
 
+// textKey is what matches an expectation across two reports: its kind and
+// its text, not its id (ids are positions, and shift when one is added).
+func textKey(e ExpectationSummary) string { return e.Kind + "\x00" + e.Name }
+
+// byText indexes expectations by textKey; a text repeated within a
+// scenario keeps its first.
+func byText(es []ExpectationSummary) map[string]ExpectationSummary {
+	m := make(map[string]ExpectationSummary, len(es))
+	for _, e := range es {
+		if _, ok := m[textKey(e)]; !ok {
+			m[textKey(e)] = e
+		}
+	}
+	return m
+}
+
+// scenarioExpectations returns the expectations of scenario with model (or
+// with its one model, comparing two models).
+func (r *Report) scenarioExpectations(scenario, model string, anyModel bool) []ExpectationSummary {
+	for _, s := range r.Scenarios {
+		if s.Scenario == scenario && (anyModel || s.Model == model) {
+			return s.Expectations
+		}
+	}
+	return nil
+}
+
 func ptr[T any](v T) *T { return &v }
 
 func deref0(f *float64) float64 {
@@ -161,9 +277,9 @@ func deref0(f *float64) float64 {
 func (c *Comparison) Table(w io.Writer) error {
 	fmt.Fprintf(w, "A: %s\nB: %s\n\n", c.A, c.B)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METRIC\tA\tB\tCHANGE")
+	fmt.Fprintln(tw, "METRIC\tA\tB\tCHANGE\t")
 	for _, m := range c.Overall {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, num(m.Name, m.A), num(m.Name, m.B), change(m.Name, m.A, m.B))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Name, num(m.Name, m.A), num(m.Name, m.B), change(m.Name, m.A, m.B), noise(m.P))
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -181,6 +297,9 @@ func (c *Comparison) Table(w io.Writer) error {
 		case *s.PassAt1B > *s.PassAt1A:
 			mark = "better"
 		}
+		if s.Noise {
+			mark += " " + noise(s.P)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Scenario, s.Model, optPct(s.PassAt1A), optPct(s.PassAt1B),
 			optNum(s.TokensA), optNum(s.TokensB), optInt(s.ViolationsA), optInt(s.ViolationsB), mark)
 	}
@@ -197,6 +316,7 @@ func (c *Comparison) Table(w io.Writer) error {
 			fmt.Fprintln(w, "  "+f)
 		}
 	}
+	fmt.Fprintf(w, "\nTokens, calls, cost and violations are per scored trial (errored trials left out), so runs of different sizes compare. %s\n", noiseRule)
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODE\tMODEL\tINCIDENTS A\tINCIDENTS B\tCATCH A\tCATCH B\t")
@@ -213,8 +333,20 @@ func (c *Comparison) Table(w io.Writer) error {
 	return tw.Flush()
 }
 
+// noiseRule says when a change is marked noise.
+const noiseRule = "A pass-rate change is marked noise when a two-sided Fisher exact test on the pass counts gives p ≥ 0.05: too few trials to tell it from chance (one trial a side never can)."
+
+// noise marks a change whose p-value says it may be chance.
+func noise(p *float64) string {
+	if p == nil || *p < NoiseP {
+		return ""
+	}
+	return fmt.Sprintf("(noise, p=%.2f)", *p)
+}
+
 // Regressed reports whether B passes less than A overall or on any task
-// present in both.
+// present in both, noise or not: a gate that lets a drop through because
+// the runs were small would fail open.
 func (c *Comparison) Regressed() bool {
 	for _, m := range c.Overall {
 		if m.Name == "expectation pass rate" && m.B < m.A {
@@ -226,14 +358,21 @@ func (c *Comparison) Regressed() bool {
 	})
 }
 
+// isRate says a metric is a share, shown in percent.
+func isRate(name string) bool {
+	return strings.Contains(name, "rate") || strings.Contains(name, "share") || strings.Contains(name, "@") || strings.Contains(name, "F1")
+}
+
 func num(name string, v float64) string {
 	switch {
-	case strings.Contains(name, "rate") || strings.Contains(name, "@") || strings.Contains(name, "F1"):
+	case isRate(name):
 		return pct(v)
 	case strings.Contains(name, "cost"):
 		return fmt.Sprintf("$%.4f", v)
 	case strings.Contains(name, "(ms)"):
 		return ms(v)
+	case v != math.Trunc(v) && v < 100:
+		return fmt.Sprintf("%.2f", v)
 	}
 	return human(v)
 }
@@ -242,7 +381,7 @@ func change(name string, a, b float64) string {
 	switch {
 	case a == b:
 		return "="
-	case strings.Contains(name, "rate") || strings.Contains(name, "@") || strings.Contains(name, "F1"):
+	case isRate(name):
 		return fmt.Sprintf("%+.1f pts", 100*(b-a))
 	case a == 0:
 		return fmt.Sprintf("%+g", b-a)
