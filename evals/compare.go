@@ -97,11 +97,11 @@ type ScenarioDelta struct {
 	Model    string `json:"model"`
 	// PassAt1 and the others are nil when the task is missing from one
 	// side.
-	PassAt1A    *float64 `json:"pass_at_1_a"`
-	PassAt1B    *float64 `json:"pass_at_1_b"`
+	PassAt1A *float64 `json:"pass_at_1_a"`
+	PassAt1B *float64 `json:"pass_at_1_b"`
 	// P and Noise test the change of pass@1 as MetricDelta's do.
-	P     *float64 `json:"p,omitempty"`
-	Noise bool     `json:"noise,omitempty"`
+	P           *float64 `json:"p,omitempty"`
+	Noise       bool     `json:"noise,omitempty"`
 	TokensA     *float64 `json:"mean_tokens_a"`
 	TokensB     *float64 `json:"mean_tokens_b"`
 	ViolationsA *int     `json:"violations_a"`
