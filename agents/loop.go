@@ -109,6 +109,11 @@ type Loop struct {
 	// conversation, so that they can be recorded and replayed.
 	Effects LoopEffects
 
+	req      model.Request // the request of the turn, reused
+	results  []Result      // scratch of the turn, reused
+	tools    []Tool
+	deferred []bool
+
 	steps   int
 	nudges  int
 	lastSig uint64
@@ -168,27 +173,29 @@ func (l *Loop) Run(ctx context.Context) error {
 
 func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	ts := l.Tools()
-	req := l.Request
+	// One request value serves every turn: models must not keep it.
+	l.req = l.Request
+	req := &l.req
 	req.Messages = l.Messages
 	req.Tools = ts.Defs()
 	req.ToolChoice = l.ToolChoice
 	if len(req.Tools) == 0 {
 		req.ToolChoice = model.ToolChoice{}
 	}
-	if err := l.fit(ctx, &req); err != nil {
+	if err := l.fit(ctx, req); err != nil {
 		return false, err
 	}
 	l.steps++
 	start := time.Now()
 	var resp *model.Response
 	if l.Effects != nil {
-		resp, err = l.Effects.Generate(ctx, l.steps, &req)
+		resp, err = l.Effects.Generate(ctx, l.steps, req)
 	} else {
-		resp, err = l.Model.Generate(ctx, &req)
+		resp, err = l.Model.Generate(ctx, req)
 	}
 	latency := time.Since(start)
 	if l.Hooks.ModelCalled != nil {
-		l.Hooks.ModelCalled(&req, resp, latency, err)
+		l.Hooks.ModelCalled(req, resp, latency, err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -199,7 +206,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	if resp == nil {
 		return false, fmt.Errorf("%w: nil response", model.ErrMalformed)
 	}
-	l.calibrate(&req, resp.Usage)
+	l.calibrate(req, resp.Usage)
 	msg := resp.Message
 	msg.Role = model.RoleAssistant
 	l.Messages = append(l.Messages, msg)
@@ -227,9 +234,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 			calls[i].ID = "call_" + strconv.Itoa(l.steps) + "_" + strconv.Itoa(i)
 		}
 	}
-	results := make([]Result, len(calls))
-	tools := make([]Tool, len(calls))
-	deferred := make([]bool, len(calls))
+	results, tools, deferred := l.scratch(len(calls))
 	stalled := l.repeated(ctx, calls)
 	for i := range calls {
 		switch {
@@ -287,6 +292,19 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		return stop, ErrStalled
 	}
 	return stop, nil
+}
+
+// scratch returns the turn's per-call slices, zeroed, reusing the last
+// turn's storage.
+func (l *Loop) scratch(n int) ([]Result, []Tool, []bool) {
+	if cap(l.results) < n {
+		l.results, l.tools, l.deferred = make([]Result, n), make([]Tool, n), make([]bool, n)
+	}
+	l.results, l.tools, l.deferred = l.results[:n], l.tools[:n], l.deferred[:n]
+	clear(l.results)
+	clear(l.tools)
+	clear(l.deferred)
+	return l.results, l.tools, l.deferred
 }
 
 // repeated tracks identical turns (the same calls with the same arguments)

@@ -40,6 +40,12 @@ func CompileArgsSchema(tool string, schema json.RawMessage) (*ArgsSchema, error)
 // as {}. A mismatch is an *ArgumentError whose message names each failing
 // location in one line a model can act on.
 func (s *ArgsSchema) Check(args json.RawMessage) (json.RawMessage, error) {
+	_, args, err := s.check(args)
+	return args, err
+}
+
+// check is Check that also returns the decoded arguments it validated.
+func (s *ArgsSchema) check(args json.RawMessage) (any, json.RawMessage, error) {
 	args = bytes.TrimSpace(args)
 	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
 		args = []byte("{}")
@@ -48,10 +54,10 @@ func (s *ArgsSchema) Check(args json.RawMessage) (json.RawMessage, error) {
 	// less garbage than the validator's own json.Number reader.
 	var inst any
 	if err := json.Unmarshal(args, &inst); err != nil {
-		return nil, &ArgumentError{Tool: s.tool, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
+		return nil, nil, &ArgumentError{Tool: s.tool, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
 	}
 	if err := s.schema.Validate(inst); err != nil {
-		return nil, &ArgumentError{Tool: s.tool, Err: flattenValidation(err)}
+		return nil, nil, &ArgumentError{Tool: s.tool, Err: flattenValidation(err)}
 	}
-	return args, nil
+	return inst, args, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"strings"
 
@@ -201,10 +202,15 @@ func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Res
 // Decode validates args and decodes them into In.
 func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
 	var in In
-	args, err := t.schema.Check(args)
+	inst, args, err := t.schema.check(args)
 	if err != nil {
 		return in, err
 	}
+	// Convert the validated value rather than parse the JSON again.
+	if assign(reflect.ValueOf(&in).Elem(), inst) {
+		return in, nil
+	}
+	in = *new(In)
 	if err := json.Unmarshal(args, &in); err != nil {
 		return in, &ArgumentError{Tool: t.spec.Name, Err: err}
 	}

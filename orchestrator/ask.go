@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,12 +13,38 @@ import (
 	"github.com/entrust-dev/entrust/prompts"
 )
 
-// ask puts one question to this delegation's agent, as a delegator, in a side
-// conversation of its own (its role and the goal it holds), offering only ts.
-// It returns the call the model made, its arguments already validated.
-func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *prompts.Data, ts *agents.Toolset) (*model.ToolCall, error) {
+// answer is where a delegator's tool leaves its validated arguments for the
+// ask that offered it.
+type answer struct{ v any }
+
+type answerKey struct{}
+
+// answered hands v to the ask in ctx, unless an earlier call of the same
+// turn already answered it, and ends the ask.
+func answered(ctx context.Context, v any) agents.Result {
+	if a, ok := ctx.Value(answerKey{}).(*answer); ok && a.v == nil {
+		a.v = v
+	}
+	return agents.Result{Content: "recorded", Stop: true}
+}
+
+// delegatorPrompt is the system prompt of this delegation's delegator when it
+// is asked about it (to judge, answer, verify): rendered once.
+func (d *delegation) delegatorPrompt() string {
+	d.delegatorOnce.Do(func() {
+		p := d.parent
+		d.delegatorSys = d.render(prompts.DelegatorSystem, &prompts.Data{Agent: p.m.name, Role: p.m.Agent.Role, Goal: d.goal})
+	})
+	return d.delegatorSys
+}
+
+// ask puts one question about child to this delegation's agent, its
+// delegator, in a side conversation of its own (its role and the goal it
+// delegated), offering only ts. It returns the name of the tool the model
+// called and its arguments, validated and decoded by the tool.
+func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, tmpl string, data *prompts.Data, ts *agents.Toolset) (string, any, error) {
 	rt := d.rt
-	sys := d.render(prompts.DelegatorSystem, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: data.Goal})
+	sys := child.delegatorPrompt()
 	data.Agent, data.Role = d.m.name, d.m.Agent.Role
 	choice := model.ToolChoice{Mode: model.ChoiceRequired}
 	if names := ts.Names(); len(names) == 1 {
@@ -27,11 +52,11 @@ func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *
 	}
 	// The call that counts is the one whose validated result ended the ask,
 	// not any call of the same name the model also wrote.
-	var got *model.ToolCall
+	var name string
+	got := &answer{}
 	fx := &conversation{d: d, m: d.m, purpose: purpose, name: conv, onResult: func(c *model.ToolCall, res *agents.Result) {
-		if res.Stop && !res.IsError && got == nil {
-			cp := *c
-			got = &cp
+		if res.Stop && !res.IsError && name == "" {
+			name = c.Name
 		}
 	}}
 	l := &agents.Loop{
@@ -54,13 +79,13 @@ func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *
 		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
-	if err := l.Run(ctx); err != nil {
-		return nil, err
+	if err := l.Run(context.WithValue(ctx, answerKey{}, got)); err != nil {
+		return "", nil, err
 	}
-	if got == nil {
-		return nil, errors.New("no call recorded")
+	if got.v == nil {
+		return "", nil, errors.New("no call recorded")
 	}
-	return got, nil
+	return name, got.v, nil
 }
 
 // judge asks this delegation's agent to judge a delegate's acceptance. It
@@ -70,10 +95,10 @@ func (d *delegation) ask(ctx context.Context, purpose, conv, tmpl string, data *
 // whose explicit approval alone lets the acceptance pass.
 func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acceptance, round int) agents.Alignment {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Acceptance: a, Round: round}
-	call, err := d.ask(ctx, "judge", "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
-	var al agents.Alignment
-	if err == nil {
-		err = json.Unmarshal(call.Arguments, &al)
+	_, v, err := d.ask(ctx, child, "judge", "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
+	al, ok := v.(agents.Alignment)
+	if err == nil && !ok {
+		err = fmt.Errorf("judged with %T", v)
 	}
 	if err == nil {
 		child.setUnjudged(0)
@@ -102,10 +127,10 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // delegator, whose explicit approval alone accepts it.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int) agents.Verification {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round}
-	call, err := d.ask(ctx, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
-	var v agents.Verification
-	if err == nil {
-		err = json.Unmarshal(call.Arguments, &v)
+	_, val, err := d.ask(ctx, child, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
+	v, ok := val.(agents.Verification)
+	if err == nil && !ok {
+		err = fmt.Errorf("verified with %T", val)
 	}
 	if err == nil {
 		child.setUnjudged(0)
@@ -196,29 +221,21 @@ func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.
 	}
 	p := d.parent
 	data := &prompts.Data{Goal: d.goal, Delegate: d.m.name, Escalation: esc}
-	call, err := p.ask(ctx, "answer", "answer "+esc.ID, prompts.AnswerEscalation, data, d.rt.answerTS)
+	_, v, err := p.ask(ctx, d, "answer", "answer "+esc.ID, prompts.AnswerEscalation, data, d.rt.answerTS)
 	if err != nil {
 		if ctx.Err() != nil {
 			return agents.Resolution{}, err
 		}
 		// A delegator that cannot answer passes the question up.
 		p.violation(nil, "the delegator could not answer an escalation: "+err.Error()+"; passed up")
-		call = &model.ToolCall{Name: agents.ToolEscalate}
 	}
-	if call.Name == agents.ToolAnswerEscalation {
-		var a agents.AnswerArgs
-		if err := json.Unmarshal(call.Arguments, &a); err != nil {
-			return agents.Resolution{}, err
-		}
+	if a, ok := v.(agents.AnswerArgs); ok {
 		return agents.Resolution{Answer: a.Answer, Decision: a.Decision, By: p.m.name}, nil
 	}
 	up := &agents.Escalation{Kind: esc.Kind, Question: esc.Question, Options: esc.Options, Recommendation: esc.Recommendation,
 		Blocking: true, From: p.m.name, Delegation: p.id, Goal: p.goal, Via: append(slices.Clone(esc.Via), d.m.name)}
-	if len(call.Arguments) > 0 {
-		var a agents.EscalateArgs
-		if err := json.Unmarshal(call.Arguments, &a); err == nil {
-			up.Kind, up.Question, up.Options, up.Recommendation = a.Kind, a.Question, a.Options, a.Recommendation
-		}
+	if a, ok := v.(agents.EscalateArgs); ok {
+		up.Kind, up.Question, up.Options, up.Recommendation = a.Kind, a.Question, a.Options, a.Recommendation
 	}
 	return p.escalateUp(ctx, up, EventEscalationRaised, "up "+esc.ID), nil
 }

@@ -43,6 +43,11 @@ type delegation struct {
 	offerTS, workTS *agents.Toolset
 
 	state atomic.Int32
+	// delegatorSys is the delegator's system prompt when it is asked about
+	// this delegation, rendered once.
+	delegatorOnce sync.Once
+	delegatorSys  string
+
 	// misalignedTurn is set when an acceptance is judged misaligned, until
 	// the next turn: the calls pipelined after it are refused unrun.
 	misalignedTurn atomic.Bool

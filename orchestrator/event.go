@@ -226,8 +226,13 @@ func (m *Memory) Events() []*Event {
 	return append([]*Event(nil), m.events...)
 }
 
-// Journal is a Sink that writes events as JSON lines, one an event, flushed
-// per event so a crash loses at most the line being written.
+// Journal is a Sink that writes events as JSON lines, one an event, with
+// group commit: lines are buffered and written together at commit points —
+// before an action tool runs (its tool.called: what a resumed run must know
+// was attempted), on every event that ends a delegation or a run or that may
+// wait for a person (an escalation, a clarification), and on Flush and
+// Close. A crash loses at most the lines since the last commit point, none
+// of which recorded an effect on the world.
 type Journal struct {
 	mu  sync.Mutex
 	w   *bufio.Writer
@@ -309,13 +314,39 @@ func cutTornLine(f *os.File) error {
 	return err
 }
 
-// Emit writes e as one line and flushes it.
+// Emit writes e as one line, and flushes the lines buffered so far when e
+// ends a delegation or a run or may wait for a person.
 func (j *Journal) Emit(e *Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.enc.Encode(e); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	if !commits(e) {
+		return nil
+	}
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// commits reports whether e is a commit point of the journal.
+func commits(e *Event) bool {
+	switch e.Type {
+	case EventToolCalled:
+		return !agents.IsProtocolTool(e.Tool)
+	case EventGoalCompleted, EventGoalFailed, EventGoalDeclined, EventRunFinished,
+		EventEscalationRaised, EventClarificationAsked:
+		return true
+	}
+	return false
+}
+
+// Flush writes the lines buffered so far.
+func (j *Journal) Flush() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}

@@ -73,17 +73,16 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 			return from(ctx).onComplete(ctx, &a), nil
 		}))
 
-	// The delegator's tools record the call and end the ask; the caller
-	// reads the validated arguments back from the conversation.
-	recorded := agents.Result{Content: "recorded", Stop: true}
+	// The delegator's tools hand their validated arguments to the ask that
+	// offered them, and end it.
 	judge := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolJudgeAlignment, Description: descJudge},
-		func(context.Context, agents.Alignment) (agents.Result, error) { return recorded, nil }))
+		func(ctx context.Context, a agents.Alignment) (agents.Result, error) { return answered(ctx, a), nil }))
 	answer := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAnswerEscalation, Description: descAnswer},
-		func(context.Context, agents.AnswerArgs) (agents.Result, error) { return recorded, nil }))
+		func(ctx context.Context, a agents.AnswerArgs) (agents.Result, error) { return answered(ctx, a), nil }))
 	passUp := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalateU},
-		func(context.Context, agents.EscalateArgs) (agents.Result, error) { return recorded, nil }))
+		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) { return answered(ctx, a), nil }))
 	verify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerify},
-		func(context.Context, agents.Verification) (agents.Result, error) { return recorded, nil }))
+		func(ctx context.Context, v agents.Verification) (agents.Result, error) { return answered(ctx, v), nil }))
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}

@@ -296,6 +296,7 @@ type run struct {
 
 	mu      sync.Mutex // orders events: seq, time and sinks
 	seq     int64
+	last    time.Time // the latest event's time
 	sinkErr error
 
 	ev evidence // what the run did, for the reports' citations
@@ -304,6 +305,12 @@ type run struct {
 // emit numbers e, stamps it and sends it to the sinks. An event a resumed
 // run emits again, which its journal holds, is not sent.
 func (r *run) emit(e *Event) {
+	// A live run reads its clock before it takes the lock, which orders the
+	// events and their sinks; a replay's clock is read in event order.
+	var now time.Time
+	if r.replay == nil {
+		now = r.fx.Now()
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock() // a panicking sink must not leave the run locked
 	e.Run = r.id
@@ -322,7 +329,13 @@ func (r *run) emit(e *Event) {
 	}
 	r.seq++
 	e.Seq = r.seq
-	e.Time = r.fx.Now()
+	if now.IsZero() {
+		now = r.fx.Now()
+	}
+	if now.Before(r.last) {
+		now = r.last // read before another event took the lock: times never go back
+	}
+	r.last, e.Time = now, now
 	if r.observe != nil {
 		r.observe(e)
 		return

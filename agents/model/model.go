@@ -66,8 +66,9 @@ type ToolChoice struct {
 	Name string         `json:"name,omitempty"`
 }
 
-// Request is one call to a model. Providers must not modify it: the same
-// request value may be shared by goroutines.
+// Request is one call to a model. Providers must not modify it (the same
+// request value may be shared by goroutines) nor keep it once Generate has
+// returned: a caller may reuse it for its next call.
 type Request struct {
 	// Model overrides the provider's default model name when set.
 	Model       string     `json:"model,omitempty"`
