@@ -58,17 +58,19 @@ func stepper(steps int) *model.Scripted {
 // of an action tool, its result, and the events, in chunks of 200 steps a
 // delegation.
 func BenchmarkAgentStep(b *testing.B) {
-	for _, sink := range []string{"memory", "file"} {
+	// file flushes per event; file-group commits in groups (see Journal).
+	for _, sink := range []string{"memory", "file", "file-group"} {
 		b.Run(sink, func(b *testing.B) {
 			const chunk = 200
 			rec := newRecorder(b, "note")
 			var s orchestrator.Sink = &discard{events: make([]*orchestrator.Event, 0, 4096)}
-			if sink == "file" {
+			if sink != "memory" {
 				j, err := orchestrator.CreateJournal(filepath.Join(b.TempDir(), "j.jsonl"))
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer j.Close()
+				j.SetGroupCommit(sink == "file-group")
 				s = j
 			}
 			rt, err := orchestrator.New(solo(stepper(chunk), rec.tool), &orchestrator.Options{Sinks: []orchestrator.Sink{s},

@@ -226,18 +226,29 @@ func (m *Memory) Events() []*Event {
 	return append([]*Event(nil), m.events...)
 }
 
-// Journal is a Sink that writes events as JSON lines, one an event, with
-// group commit: lines are buffered and written together at commit points —
-// before an action tool runs (its tool.called: what a resumed run must know
-// was attempted), on every event that ends a delegation or a run or that may
-// wait for a person (an escalation, a clarification), and on Flush and
-// Close. A crash loses at most the lines since the last commit point, none
-// of which recorded an effect on the world.
+// Journal is a Sink that writes events as JSON lines, one an event. By
+// default each line is flushed as it is written, so a crash loses at most the
+// line being written and a resumed run redoes nothing that was recorded.
+// With group commit (SetGroupCommit) lines are buffered and written together
+// at commit points instead — before an action tool runs (its tool.called:
+// what a resumed run must know was attempted), on every event that ends a
+// delegation or a run or that may wait for a person (an escalation, a
+// clarification), and on Flush and Close — so a crash loses at most the
+// lines since the last commit point, none of which recorded an effect on the
+// world, but a resumed run may make again the model calls they recorded.
 type Journal struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	enc *json.Encoder
-	c   io.Closer
+	mu    sync.Mutex
+	w     *bufio.Writer
+	enc   *json.Encoder
+	c     io.Closer
+	group bool
+}
+
+// SetGroupCommit turns group commit on or off (see Journal).
+func (j *Journal) SetGroupCommit(on bool) {
+	j.mu.Lock()
+	j.group = on
+	j.mu.Unlock()
 }
 
 // NewJournal returns a journal writing to w. Close flushes it but leaves w
@@ -314,15 +325,15 @@ func cutTornLine(f *os.File) error {
 	return err
 }
 
-// Emit writes e as one line, and flushes the lines buffered so far when e
-// ends a delegation or a run or may wait for a person.
+// Emit writes e as one line and flushes it, or, with group commit, flushes
+// the lines buffered so far when e is a commit point.
 func (j *Journal) Emit(e *Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.enc.Encode(e); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if !commits(e) {
+	if j.group && !commits(e) {
 		return nil
 	}
 	if err := j.w.Flush(); err != nil {

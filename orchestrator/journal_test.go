@@ -1,0 +1,71 @@
+package orchestrator_test
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// writes counts the writes a journal makes and keeps what they wrote.
+type writes struct {
+	n   int
+	buf bytes.Buffer
+}
+
+func (w *writes) Write(p []byte) (int, error) {
+	w.n++
+	return w.buf.Write(p)
+}
+
+// With group commit the journal writes at its commit points only — yet
+// every action tool's tool.called is written before the tool runs, and every
+// line is written by the time Run returns.
+func TestJournalGroupCommit(t *testing.T) {
+	g := noteGoal
+	const steps = 6
+	turns := []model.Turn{turn(accept(g))}
+	for i := range steps {
+		turns = append(turns, turn(call("note", map[string]string{"text": strconv.Itoa(i)})))
+	}
+	turns = append(turns, turn(complete(g, "done")))
+	for _, group := range []bool{false, true} {
+		w := &writes{}
+		j := orchestrator.NewJournal(w)
+		j.SetGroupCommit(group)
+		var unwritten []string
+		note, err := agents.NewTool("note", "notes", func(_ context.Context, in struct {
+			Text string `json:"text"`
+		}) (string, error) {
+			// The call being made is on the writer already.
+			lines := strings.Split(strings.TrimSpace(w.buf.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, `"type":"tool.called"`) || !strings.Contains(last, `"text":"`+in.Text+`"`) {
+				unwritten = append(unwritten, in.Text)
+			}
+			return "ok", nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rt, mem := newRuntime(t, solo(model.NewScripted("m", turns...), note), &orchestrator.Options{Sinks: []orchestrator.Sink{j}})
+		if _, err := rt.Run(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+		events, torn, err := orchestrator.ReadJournal(bytes.NewReader(w.buf.Bytes()))
+		if err != nil || torn || len(events) != len(mem.Events()) {
+			t.Fatalf("group %v: %d events written of %d (torn %v, %v)", group, len(events), len(mem.Events()), torn, err)
+		}
+		if len(unwritten) > 0 {
+			t.Errorf("group %v: note ran before its tool.called was written: %v", group, unwritten)
+		}
+		// One write an event, or about one an action step.
+		if group && w.n > steps+3 || !group && w.n != len(events) {
+			t.Errorf("group %v: %d writes for %d events", group, w.n, len(events))
+		}
+	}
+}
