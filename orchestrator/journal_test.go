@@ -31,9 +31,12 @@ func TestJournalGroupCommit(t *testing.T) {
 	const steps = 6
 	turns := []model.Turn{turn(accept(g))}
 	for i := range steps {
-		turns = append(turns, turn(call("note", map[string]string{"text": strconv.Itoa(i)})))
+		c := call("note", map[string]string{"text": strconv.Itoa(i)})
+		c.ID = "note_" + strconv.Itoa(i)
+		turns = append(turns, turn(c))
 	}
-	turns = append(turns, turn(complete(g, "done")))
+	turns = append(turns, turn(model.Call(agents.ToolCompleteGoal, agents.Report{Result: "done",
+		Criteria: []agents.CriterionResult{{Criterion: g.Criteria[0], Met: true, Evidence: "written by note_0"}}})))
 	for _, group := range []bool{false, true} {
 		w := &writes{}
 		j := orchestrator.NewJournal(w)
@@ -54,7 +57,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		}
 		rt, mem := newRuntime(t, solo(model.NewScripted("m", turns...), note), &orchestrator.Options{Sinks: []orchestrator.Sink{j}})
 		if _, err := rt.Run(t.Context(), g); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v\n%s", err, types(mem.Events()))
 		}
 		events, torn, err := orchestrator.ReadJournal(bytes.NewReader(w.buf.Bytes()))
 		if err != nil || torn || len(events) != len(mem.Events()) {
