@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -95,6 +96,20 @@ type Loop struct {
 	// (the call is refused and Repeated is called); twice as many end the
 	// loop with ErrStalled. 0 disables the check.
 	RepeatLimit int
+	// MaxCalls bounds the tool calls of one turn; the excess is refused
+	// as a violation. 0 means DefaultMaxCalls; negative, no bound.
+	MaxCalls int
+	// MaxAsks bounds the calls of one turn that ask someone else (escalate,
+	// consult, ask_clarification); the excess is refused as a violation.
+	// 0 means DefaultMaxAsks; negative, no bound.
+	MaxAsks int
+	// MaxResult bounds one action tool's result as the model sees it, in
+	// bytes; a longer one is clipped, with a note saying so. 0 means
+	// DefaultMaxResult; negative, no bound.
+	MaxResult int
+	// MaxTurnResults bounds the sum of one turn's tool results, in bytes.
+	// 0 means DefaultMaxTurnResults; negative, no bound.
+	MaxTurnResults int
 	// Waited is the result of a call of a deferred tool (see Toolset)
 	// that the tools in force when its turn came did not hold: it does
 	// not run. Default: a refusal, reported to Hooks.Violation.
@@ -128,6 +143,30 @@ type Loop struct {
 type LoopEffects interface {
 	Generate(ctx context.Context, turn int, req *model.Request) (*model.Response, error)
 	CallTool(ctx context.Context, turn, index int, t Tool, call *model.ToolCall) Result
+}
+
+// The defaults of the per-turn bounds of a Loop.
+const (
+	DefaultMaxCalls       = 16
+	DefaultMaxAsks        = 2
+	DefaultMaxResult      = 64 << 10
+	DefaultMaxTurnResults = 256 << 10
+)
+
+// asks reports whether a tool asks someone else, and so is bounded by MaxAsks.
+func asks(name string) bool {
+	return name == ToolEscalate || name == ToolConsult || name == ToolAskClarification
+}
+
+// orDefault returns a Loop setting with its default; 0 for none.
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // Steps returns the model turns taken so far.
@@ -236,10 +275,20 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	results, tools, deferred := l.scratch(len(calls))
 	stalled := l.repeated(ctx, calls)
+	maxCalls, maxAsks := orDefault(l.MaxCalls, DefaultMaxCalls), orDefault(l.MaxAsks, DefaultMaxAsks)
+	nAsks := 0
 	for i := range calls {
+		isAsk := asks(calls[i].Name)
+		if isAsk {
+			nAsks++
+		}
 		switch {
 		case stalled:
 			results[i] = Errorf("refused: you made the same calls %d times in a row; change your approach, escalate, or report", l.repeats)
+		case maxCalls > 0 && i >= maxCalls:
+			results[i] = l.refuse(&calls[i], fmt.Sprintf("more than %d tool calls in one turn", maxCalls))
+		case isAsk && maxAsks > 0 && nAsks > maxAsks:
+			results[i] = l.refuse(&calls[i], fmt.Sprintf("more than %d escalations, consultations or clarifications in one turn", maxAsks))
 		case ts.Deferred(calls[i].Name):
 			deferred[i] = true
 		default:
@@ -280,6 +329,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 			stop = stop || results[i].Stop
 		}
 	}
+	l.clipTurn(results)
 	for i := range calls {
 		if results[i].Pin {
 			l.pinResult(calls[i].ID)
@@ -334,6 +384,64 @@ func (l *Loop) repeated(ctx context.Context, calls []model.ToolCall) bool {
 	return true
 }
 
+// CallWithin calls t, but returns when ctx ends even if t does not: the call
+// is abandoned (its goroutine ends when t returns, its result unread) and an
+// error result says so, so a tool that ignores its context cannot keep a run
+// past its deadline.
+func CallWithin(ctx context.Context, t Tool, args json.RawMessage) Result {
+	if ctx.Done() == nil {
+		return t.Call(ctx, args)
+	}
+	done := make(chan Result, 1)
+	go func() { done <- t.Call(ctx, args) }()
+	select {
+	case res := <-done:
+		return res
+	case <-ctx.Done():
+		select {
+		case res := <-done: // finished at the same moment
+			return res
+		default:
+		}
+		return Result{IsError: true, Content: "abandoned: the tool was still running when its time ran out (" + context.Cause(ctx).Error() + ")"}
+	}
+}
+
+// refuse records a call refused by a bound of the turn and returns its result.
+func (l *Loop) refuse(call *model.ToolCall, reason string) Result {
+	if l.Hooks.Violation != nil {
+		l.Hooks.Violation(call, reason)
+	}
+	return Errorf("refused: %s; make the others in a later turn", reason)
+}
+
+// clipTurn bounds the sum of a turn's results as the model sees them; each
+// result is already bounded by MaxResult.
+func (l *Loop) clipTurn(results []Result) {
+	left := orDefault(l.MaxTurnResults, DefaultMaxTurnResults)
+	if left == 0 {
+		return
+	}
+	for i := range results {
+		results[i].Content = ClipResult(results[i].Content, max(left, 1)) // past the bound, only the note
+		left = max(left-len(results[i].Content), 0)
+	}
+}
+
+// ClipResult returns content cut to at most n bytes (at a rune boundary),
+// with a note saying how much was cut, so a model knows it saw only part.
+// n <= 0 means no bound.
+func ClipResult(content string, n int) string {
+	if n <= 0 || len(content) <= n {
+		return content
+	}
+	// The note with n in it is at least as long as with what is kept.
+	keep := head(content, max(n-len(fmt.Sprintf(resultClipNote, n, len(content))), 0))
+	return keep + fmt.Sprintf(resultClipNote, len(keep), len(content))
+}
+
+const resultClipNote = "\n[clipped: %d of %d bytes shown]"
+
 // admit returns the tool a call may run, or nil with res set to the refusal.
 func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 	t, ok := ts.Lookup(call.Name)
@@ -375,10 +483,19 @@ func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int
 	}
 	start := time.Now()
 	var res Result
-	if l.Effects != nil {
+	switch {
+	case l.Effects != nil:
+		// The effects record the call, and abandon an action tool's at
+		// ctx's end.
 		res = l.Effects.CallTool(ctx, l.steps, index, t, call)
-	} else {
+	case IsProtocolTool(call.Name):
+		// Protocol acts run the runtime's own code, which ends with ctx.
 		res = t.Call(ctx, call.Arguments)
+	default:
+		res = CallWithin(ctx, t, call.Arguments)
+	}
+	if !IsProtocolTool(call.Name) {
+		res.Content = ClipResult(res.Content, orDefault(l.MaxResult, DefaultMaxResult))
 	}
 	if l.Hooks.ToolResult != nil {
 		l.Hooks.ToolResult(call, &res, time.Since(start))

@@ -245,6 +245,9 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	if !ok || !slices.Contains(d.m.Consults, a.Agent) {
 		return agents.Errorf("refused: you may consult only %v", d.m.Consults)
 	}
+	if res, ok := d.askStep(); !ok {
+		return res
+	}
 	r := d.run
 	site := siteName(ctx)
 	id := r.fx.NewID("c", site)

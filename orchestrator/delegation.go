@@ -304,17 +304,21 @@ func (d *delegation) work(ctx context.Context) error {
 		choice = model.ToolChoice{}
 	}
 	l := &agents.Loop{
-		Model:       d.m.Agent.Model,
-		Messages:    []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
-		Tools:       d.tools,
-		Known:       func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
-		ToolChoice:  choice,
-		MaxNudges:   rt.limits.MaxNudges,
-		RepeatLimit: max(rt.limits.RepeatLimit, 0),
-		BeforeTurn:  d.beforeTurn,
-		Charge:      d.charge,
-		Effects:     &conversation{d: d, m: d.m, purpose: "turn"},
-		Waited:      d.waited,
+		Model:          d.m.Agent.Model,
+		Messages:       []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
+		Tools:          d.tools,
+		Known:          func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
+		ToolChoice:     choice,
+		MaxNudges:      rt.limits.MaxNudges,
+		RepeatLimit:    max(rt.limits.RepeatLimit, 0),
+		MaxCalls:       rt.limits.MaxToolCalls,
+		MaxAsks:        rt.limits.MaxAsks,
+		MaxResult:      rt.limits.MaxToolResult,
+		MaxTurnResults: rt.limits.MaxTurnResults,
+		BeforeTurn:     d.beforeTurn,
+		Charge:         d.charge,
+		Effects:        &conversation{d: d, m: d.m, purpose: "turn"},
+		Waited:         d.waited,
 	}
 	l.Hooks.Violation = d.refused
 	l.Hooks.Prose = func(text string, n int) {

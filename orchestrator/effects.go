@@ -123,10 +123,10 @@ func (l *LiveEffects) Generate(ctx context.Context, _ Key, m model.Model, req *m
 	return Generated{Response: resp, Latency: time.Since(start)}, err
 }
 
-// CallTool calls t.
+// CallTool calls t, abandoning the call when ctx ends (agents.CallWithin).
 func (l *LiveEffects) CallTool(ctx context.Context, _ Key, t agents.Tool, call *model.ToolCall) Called {
 	start := time.Now()
-	res := t.Call(ctx, call.Arguments)
+	res := agents.CallWithin(ctx, t, call.Arguments)
 	return Called{Result: res, Latency: time.Since(start)}
 }
 
@@ -200,7 +200,11 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	k := c.key(turn, 0)
 	ctx = model.WithTrace(ctx, retryTrace(c.d, c.m, c.purpose, k))
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
-	c.d.run.emit(modelEvent(c.d, c.m, c.purpose, k, g.Response, g.Latency, err))
+	// A token budget holds whatever the endpoint says it used.
+	why := model.SaneUsage(req, g.Response)
+	e := modelEvent(c.d, c.m, c.purpose, k, g.Response, g.Latency, err)
+	e.UsageReplaced = why
+	c.d.run.emit(e)
 	return g.Response, err
 }
 
@@ -216,6 +220,10 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 	site := &callSite{key: k, call: call}
 	start := time.Now()
 	res := t.Call(context.WithValue(ctx, siteKey{}, site), call.Arguments)
+	if !agents.IsProtocolTool(call.Name) {
+		// Clipped before it is recorded, as the model will see it.
+		res.Content = agents.ClipResult(res.Content, d.rt.limits.MaxToolResult)
+	}
 	latency := time.Since(start)
 	if site.latency > 0 {
 		latency = site.latency

@@ -149,6 +149,9 @@ type Event struct {
 	// model.called, model.retried, tool.called and tool.result carry it.
 	Purpose string       `json:"purpose,omitempty"`
 	Usage   *model.Usage `json:"usage,omitempty"`
+	// UsageReplaced says why the usage the provider reported was replaced
+	// by the local estimate (model.SaneUsage); empty when it stood.
+	UsageReplaced string `json:"usage_replaced,omitempty"`
 	// Message, on model.called, is the model's answer in full: its text
 	// and its tool calls with their arguments.
 	Message *model.Message `json:"message,omitempty"`

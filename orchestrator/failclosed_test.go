@@ -154,3 +154,34 @@ func TestOversizedActIsASchemaError(t *testing.T) {
 		t.Errorf("lead called %d times, want 4", lead.Calls())
 	}
 }
+
+func TestLyingUsageCannotBypassATokenBudget(t *testing.T) {
+	g := noteGoal
+	g.Budget.Tokens = 20_000
+	act := newRecorder(t, "act")
+	turns := 0
+	m := model.ScriptFunc("m", func(_ context.Context, req *model.Request) (*model.Response, error) {
+		turns++
+		c := call("act", map[string]string{"text": "again"})
+		if turns == 1 {
+			c = accept(g)
+		}
+		// One token a call, whatever was sent.
+		return &model.Response{Message: model.Message{Role: model.RoleAssistant, ToolCalls: []model.ToolCall{c}},
+			Usage: model.Usage{PromptTokens: 1, CompletionTokens: 1}}, nil
+	})
+	rt, mem := newRuntime(t, solo(m, act.tool), &orchestrator.Options{Limits: orchestrator.Limits{RepeatLimit: -1}})
+	out, _ := rt.Run(t.Context(), g)
+	if out.Cause != orchestrator.CauseBudget || !strings.Contains(out.Reason, "tokens") {
+		t.Fatalf("outcome %s after %d turns", mustJSON(out), turns)
+	}
+	var replaced int
+	for _, e := range ofType(mem.Events(), orchestrator.EventModelCalled) {
+		if strings.Contains(e.UsageReplaced, "far below") {
+			replaced++
+		}
+	}
+	if replaced == 0 {
+		t.Error("no model.called records the replaced usage")
+	}
+}

@@ -48,6 +48,12 @@ type Limits struct {
 	RepeatLimit       int // identical turns in a row that count as a stall [3]; negative: never
 	DefaultSteps      int // steps of a delegation whose budget names none [40]
 	AskSteps          int // model turns of one judgement, answer or verification [3]
+	// Per model turn: tool calls [16] and, among them, escalations,
+	// consultations and clarifications [2] (the excess is refused as a
+	// violation); bytes of one action tool's result [64 KiB] and of all
+	// the turn's results [256 KiB] (the excess is clipped, with a note).
+	MaxToolCalls, MaxAsks         int
+	MaxToolResult, MaxTurnResults int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -67,6 +73,10 @@ func (l Limits) withDefaults() Limits {
 	}
 	def(&l.DefaultSteps, 40)
 	def(&l.AskSteps, 3)
+	def(&l.MaxToolCalls, agents.DefaultMaxCalls)
+	def(&l.MaxAsks, agents.DefaultMaxAsks)
+	def(&l.MaxToolResult, agents.DefaultMaxResult)
+	def(&l.MaxTurnResults, agents.DefaultMaxTurnResults)
 	return l
 }
 

@@ -317,7 +317,21 @@ func (d *delegation) onDecline(a *agents.Decline) agents.Result {
 	return agents.Result{Content: "Declined.", Stop: true}
 }
 
+// askStep charges the asker's step budget a step for an escalation, a
+// clarification or a consultation, so asking cannot stand in for work
+// without limit; with no step left the question is refused. (The Outcome's
+// Steps count model turns only, as the journal does.)
+func (d *delegation) askStep() (agents.Result, bool) {
+	if err := d.meter.step(); err != nil {
+		return agents.Errorf("refused: %v; asking costs a step", err), false
+	}
+	return agents.Result{}, true
+}
+
 func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) agents.Result {
+	if res, ok := d.askStep(); !ok {
+		return res
+	}
 	d.mu.Lock()
 	d.clarifications++
 	n := d.clarifications
@@ -332,6 +346,9 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 }
 
 func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {
+	if res, ok := d.askStep(); !ok {
+		return res
+	}
 	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
 		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx))

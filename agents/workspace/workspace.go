@@ -2,7 +2,11 @@
 // list_files) confined to one directory. Confinement rests on os.Root, so a
 // path that leaves the directory — through "..", an absolute path or a
 // symbolic link — is refused before anything outside is touched, and the
-// model is told so as a tool error it can correct.
+// model is told so as a tool error it can correct. Only regular files are
+// read or written, never a FIFO, device or socket, and without blocking;
+// write_file replaces a file by renaming a new one over it, so it never
+// writes through a hard link; names with control characters and overlong
+// paths are refused.
 package workspace
 
 import (
@@ -12,10 +16,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -38,6 +45,14 @@ const MaxFileSize = 1 << 20
 
 // maxEntries bounds the lines of one list_files answer.
 const maxEntries = 1000
+
+// Bounds on the paths the tools take: a component's bytes (NAME_MAX), a
+// path's bytes (PATH_MAX) and its depth.
+const (
+	maxNameBytes = 255
+	maxPathBytes = 4096
+	maxDepth     = 64
+)
 
 // ReadFileArgs are the arguments of read_file.
 type ReadFileArgs struct {
@@ -130,7 +145,15 @@ func (w *Workspace) open(path string) (f *os.File, info fs.FileInfo, res agents.
 	if !ok {
 		return nil, nil, res, false
 	}
-	f, err := w.root.Open(name)
+	// Lstat first, so a FIFO or a device is never opened (opening one may
+	// block or act); then open without blocking and check again what was
+	// opened, in case the name was swapped in between.
+	if li, err := w.root.Lstat(name); err != nil {
+		return nil, nil, failure(path, err), false
+	} else if res, ok := regular(path, li); !ok {
+		return nil, nil, res, false
+	}
+	f, err := w.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
 	if err != nil {
 		return nil, nil, failure(path, err), false
 	}
@@ -138,10 +161,33 @@ func (w *Workspace) open(path string) (f *os.File, info fs.FileInfo, res agents.
 		f.Close()
 		return nil, nil, failure(path, err), false
 	}
+	if res, ok := regular(path, info); !ok {
+		f.Close()
+		return nil, nil, res, false
+	}
 	return f, info, res, true
 }
 
-func (w *Workspace) readFile(_ context.Context, in ReadFileArgs) (agents.Result, error) {
+// regular refuses anything but a regular file, a directory or (before it is
+// followed) a symbolic link.
+func regular(path string, info fs.FileInfo) (agents.Result, bool) {
+	switch t := info.Mode().Type(); {
+	case t == 0, t == fs.ModeDir, t == fs.ModeSymlink:
+		return agents.Result{}, true
+	case t&fs.ModeNamedPipe != 0:
+		return agents.Errorf("%s is a named pipe, not a regular file: the workspace tools only read and write regular files", path), false
+	case t&fs.ModeSocket != 0:
+		return agents.Errorf("%s is a socket, not a regular file: the workspace tools only read and write regular files", path), false
+	case t&fs.ModeDevice != 0:
+		return agents.Errorf("%s is a device, not a regular file: the workspace tools only read and write regular files", path), false
+	}
+	return agents.Errorf("%s is not a regular file: the workspace tools only read and write regular files", path), false
+}
+
+func (w *Workspace) readFile(ctx context.Context, in ReadFileArgs) (agents.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return agents.Result{}, context.Cause(ctx)
+	}
 	f, info, res, ok := w.open(in.Path)
 	if !ok {
 		return res, nil
@@ -171,7 +217,10 @@ func (w *Workspace) readFile(_ context.Context, in ReadFileArgs) (agents.Result,
 	return agents.Result{Content: string(b)}, nil
 }
 
-func (w *Workspace) writeFile(_ context.Context, in WriteFileArgs) (agents.Result, error) {
+func (w *Workspace) writeFile(ctx context.Context, in WriteFileArgs) (agents.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return agents.Result{}, context.Cause(ctx)
+	}
 	name, res, ok := local(in.Path)
 	if !ok {
 		return res, nil
@@ -187,10 +236,62 @@ func (w *Workspace) writeFile(_ context.Context, in WriteFileArgs) (agents.Resul
 			return failure(in.Path, err), nil
 		}
 	}
-	if err := w.root.WriteFile(name, []byte(in.Content), 0o644); err != nil {
-		return failure(in.Path, err), nil
+	if res, ok := w.replace(in.Path, name, []byte(in.Content)); !ok {
+		return res, nil
 	}
 	return wrote(name, in.Content), nil
+}
+
+// replace writes content to a new file beside name and renames it over name,
+// so whatever name was (a hard link to a file outside, a symbolic link) is
+// replaced, never written through; an existing FIFO, device or directory is
+// refused without opening it.
+func (w *Workspace) replace(path, name string, content []byte) (agents.Result, bool) {
+	if li, err := w.root.Lstat(name); err == nil {
+		if li.IsDir() {
+			return agents.Errorf("%s: is a directory: give a file path", path), false
+		}
+		if res, ok := regular(path, li); !ok {
+			return res, false
+		}
+		if li.Mode().Type() == fs.ModeSymlink {
+			// A link that leads out is refused; one that stays in is
+			// replaced by the file, like any other name.
+			if _, err := w.root.Stat(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return failure(path, err), false
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return failure(path, err), false
+	}
+	dir := filepath.Dir(name)
+	var (
+		tmp string
+		f   *os.File
+		err error
+	)
+	for range 8 {
+		tmp = filepath.Join(dir, ".entrust-write-"+strconv.FormatUint(rand.Uint64(), 36)+".tmp")
+		f, err = w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			break
+		}
+	}
+	if err != nil {
+		return failure(path, err), false
+	}
+	_, err = f.Write(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.root.Rename(tmp, name)
+	}
+	if err != nil {
+		w.root.Remove(tmp)
+		return failure(path, err), false
+	}
+	return agents.Result{}, true
 }
 
 // wrote is the result of a write of content to the file name.
@@ -216,6 +317,10 @@ func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.R
 	if !ok || name == "." {
 		return agents.Result{}, false, nil
 	}
+	// Never open what is not a regular file: a FIFO would block.
+	if li, err := t.w.root.Lstat(name); err == nil && !li.Mode().IsRegular() {
+		return agents.Result{}, false, nil
+	}
 	b, err := t.w.root.ReadFile(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -228,7 +333,10 @@ func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.R
 	return wrote(name, in.Content), true, nil
 }
 
-func (w *Workspace) listFiles(_ context.Context, in ListFilesArgs) (agents.Result, error) {
+func (w *Workspace) listFiles(ctx context.Context, in ListFilesArgs) (agents.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return agents.Result{}, context.Cause(ctx)
+	}
 	f, info, res, ok := w.open(in.Path)
 	if !ok {
 		return res, nil
@@ -252,17 +360,25 @@ func (w *Workspace) listFiles(_ context.Context, in ListFilesArgs) (agents.Resul
 			fmt.Fprintf(&b, "… and %d more entries\n", len(entries)-maxEntries)
 			break
 		}
+		// A name that could forge a line (a newline, an escape
+		// sequence) is shown quoted.
+		n := e.Name()
+		if badName(n) != "" {
+			n = strconv.Quote(n)
+		}
 		switch {
 		case e.IsDir():
-			b.WriteString(e.Name() + "/\n")
+			b.WriteString(n + "/\n")
 		case e.Type()&fs.ModeSymlink != 0:
-			b.WriteString(e.Name() + " (symbolic link)\n")
+			b.WriteString(n + " (symbolic link)\n")
+		case !e.Type().IsRegular():
+			b.WriteString(n + " (not a regular file)\n")
 		default:
 			size := int64(-1)
 			if fi, err := e.Info(); err == nil {
 				size = fi.Size()
 			}
-			fmt.Fprintf(&b, "%s (%d bytes)\n", e.Name(), size)
+			fmt.Fprintf(&b, "%s (%d bytes)\n", n, size)
 		}
 	}
 	return agents.Result{Content: strings.TrimRight(b.String(), "\n")}, nil
@@ -277,11 +393,41 @@ func local(p string) (name string, res agents.Result, ok bool) {
 	if filepath.IsAbs(p) || strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`) {
 		return "", escaped(p), false
 	}
+	if why := badName(p); why != "" {
+		return "", agents.Errorf("path %q %s: name files with printable characters only", p, why), false
+	}
+	if len(p) > maxPathBytes {
+		return "", agents.Errorf("path is %d bytes, more than the %d-byte limit", len(p), maxPathBytes), false
+	}
 	name = filepath.Clean(filepath.FromSlash(p))
 	if !filepath.IsLocal(name) {
 		return "", escaped(p), false
 	}
+	parts := strings.Split(name, string(filepath.Separator))
+	if len(parts) > maxDepth {
+		return "", agents.Errorf("path %q is %d levels deep, more than the limit of %d", p, len(parts), maxDepth), false
+	}
+	for _, c := range parts {
+		if len(c) > maxNameBytes {
+			return "", agents.Errorf("a component of path %q is %d bytes, more than the %d-byte limit", p, len(c), maxNameBytes), false
+		}
+	}
 	return name, agents.Result{}, true
+}
+
+// badName says why a name cannot be shown on one line as it is: a control
+// character (a newline could forge a list_files entry, an escape sequence
+// rewrite a terminal) or invalid UTF-8; "" when it can.
+func badName(s string) string {
+	if !utf8.ValidString(s) {
+		return "is not valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return "holds a control character"
+		}
+	}
+	return ""
 }
 
 func escaped(p string) agents.Result {

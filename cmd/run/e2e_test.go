@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -605,4 +606,39 @@ func TestE2ESecretsNeverPrinted(t *testing.T) {
 	if !strings.Contains(string(journal), "[REDACTED]") {
 		t.Errorf("the journal does not show the server's errors, redacted:\n%s", journal)
 	}
+}
+
+// TestE2ECallTimeout: an endpoint that accepts the connection and never
+// answers cannot hang the run: each attempt ends at --call-timeout.
+func TestE2ECallTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range conns {
+					c.Close()
+				}
+				return
+			}
+			conns = append(conns, c) // held open, never answered
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+	dir := t.TempDir()
+	r := runBinary(t, dir, "", "--base-url", "http://"+ln.Addr().String()+"/v1", "--model", "m", "--call-timeout", "20ms",
+		"--journal", "run.jsonl", "Write a note")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "attempt timed out") {
+		t.Fatalf("%s", r)
+	}
+	checkComplete(t, r.journal(t, "run.jsonl"))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/model/openai"
@@ -27,6 +28,7 @@ type models struct {
 	offline         bool
 	baseURL, apiKey string
 	stream          bool
+	callTimeout     time.Duration
 	// stop ends the run when an endpoint is found unavailable; set before
 	// the first model is made.
 	stop func(error)
@@ -39,7 +41,7 @@ type models struct {
 // newModels reads the endpoint from the flags and the environment and
 // checks that every agent will have a model name.
 func newModels(f *runOptions, team *teamfile.File) (*models, error) {
-	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, cache: map[string]model.Model{}}
+	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, callTimeout: f.callTimeout, cache: map[string]model.Model{}}
 	if m.baseURL == "" {
 		m.baseURL = os.Getenv("OPENAI_BASE_URL")
 	}
@@ -49,11 +51,11 @@ func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 	m.offline = f.offline || m.baseURL == "" && m.apiKey == ""
 	if f.baseURL != "" {
 		if err := checkBaseURL(f.baseURL); err != nil {
-			return nil, fmt.Errorf("--base-url %q: %w", f.baseURL, err)
+			return nil, fmt.Errorf("--base-url %q: %w", model.RedactURL(f.baseURL), err)
 		}
 	} else if m.baseURL != "" {
 		if err := checkBaseURL(m.baseURL); err != nil {
-			return nil, fmt.Errorf("OPENAI_BASE_URL=%q: %w", m.baseURL, err)
+			return nil, fmt.Errorf("OPENAI_BASE_URL=%q: %w", model.RedactURL(m.baseURL), err)
 		}
 	}
 	if _, sim := isSim(f.model); m.offline && f.model != "" && !sim {
@@ -106,7 +108,7 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &guarded{Model: model.WithRetry(om, nil), endpoint: m.endpoint(), stop: m.stop}, nil
+		return &guarded{Model: model.WithRetry(om, &model.RetryOptions{Timeout: m.callTimeout}), endpoint: m.endpoint(), stop: m.stop}, nil
 	})
 }
 
@@ -130,10 +132,7 @@ func (m *models) endpoint() string {
 	if m.baseURL == "" {
 		return openai.DefaultBaseURL
 	}
-	if u, err := url.Parse(m.baseURL); err == nil {
-		return u.Redacted() // no password in what is shown
-	}
-	return m.baseURL
+	return model.RedactURL(m.baseURL) // no key in what is shown
 }
 
 // summary names the models in use, and the endpoint.

@@ -32,7 +32,7 @@ type runOptions struct {
 	quiet, json, stream          bool
 	criteria, constraints        stringList
 	steps, tokens                int
-	timeout                      time.Duration
+	timeout, callTimeout         time.Duration
 	// offline forces the simulator whatever the environment says: a
 	// resumed run that ran offline stays offline.
 	offline bool
@@ -118,6 +118,7 @@ Environment:
 	f.IntVar(&opts.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
+	f.DurationVar(&opts.callTimeout, "call-timeout", 2*time.Minute, "bound of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
 	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings;\nwhile the tree is drawn on a terminal, the log is written below it when the run ends)")
 	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
@@ -131,8 +132,8 @@ func runGoal(f *runOptions) error {
 	switch {
 	case objective == "":
 		return usageErrorf(`no goal: run "GOAL"`)
-	case f.steps < 0 || f.tokens < 0 || f.timeout < 0:
-		return usageErrorf("--steps, --tokens and --timeout must not be negative")
+	case f.steps < 0 || f.tokens < 0 || f.timeout < 0 || f.callTimeout < 0:
+		return usageErrorf("--steps, --tokens, --timeout and --call-timeout must not be negative")
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
 	}

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
 
@@ -37,7 +39,10 @@ type Config struct {
 	Stream bool
 	// ParallelToolCalls is used when a request sets none.
 	ParallelToolCalls *bool
-	// HTTPClient sends the requests; nil uses a new http.Client.
+	// HTTPClient sends the requests; nil uses a new http.Client whose
+	// transport bounds connecting (30s), the TLS handshake (15s) and the
+	// wait for an answer's headers (10m). Bound each whole call with the
+	// context, or model.RetryOptions.Timeout.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds the body of one answer, streamed or not; a
 	// larger one fails with an error matching model.ErrTooLarge. Zero means
@@ -84,7 +89,7 @@ func New(cfg Config) (*Model, error) {
 		cfg.APIKey = os.Getenv("OPENAI_API_KEY")
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{}
+		cfg.HTTPClient = &http.Client{Transport: defaultTransport()}
 	}
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = DefaultMaxResponseBytes
@@ -138,6 +143,17 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 		usage = fromUsage(&resp.Usage)
 	}
 	return m.response(req, resp.ID, resp.Model, content, calls, string(ch.FinishReason), usage), nil
+}
+
+// defaultTransport is http.DefaultTransport's settings with bounds on the
+// phases of a request, so an endpoint that accepts a connection and never
+// answers cannot hold a call for ever even without a deadline.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 15 * time.Second
+	t.ResponseHeaderTimeout = 10 * time.Minute
+	return t
 }
 
 // response assembles the answer and smooths the quirks of the server.

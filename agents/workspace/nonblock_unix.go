@@ -1,0 +1,8 @@
+//go:build unix
+
+package workspace
+
+import "syscall"
+
+// nonBlock opens a file without blocking, should it be a FIFO after all.
+const nonBlock = syscall.O_NONBLOCK
