@@ -179,6 +179,7 @@ type Conn struct {
 type session struct {
 	cs     *mcp.ClientSession
 	cmd    *exec.Cmd // stdio only
+	pid    int       // of cmd, its process group's id
 	stderr *tail
 	done   chan struct{} // closed when the connection ends
 	waited chan struct{} // closed when the watcher returned
@@ -276,6 +277,10 @@ func (c *Conn) start(ctx context.Context) (*session, error) {
 		cmd.Env = serverEnv(c.srv.Env)
 		s.stderr = &tail{w: c.opts.Stderr}
 		cmd.Stderr = s.stderr
+		// A program the server started may hold its standard error open
+		// after the server exited: waiting for it ends soon, and the
+		// process group is killed after (reap).
+		cmd.WaitDelay = 500 * time.Millisecond
 		detach(cmd)
 		s.cmd = cmd
 		t = &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
@@ -289,6 +294,9 @@ func (c *Conn) start(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("mcp server %s: starting: %w%s", c.srv.Name, err, s.stderr.say())
 	}
 	s.cs = cs
+	if s.cmd != nil {
+		s.pid = s.cmd.Process.Pid
+	}
 	go func() {
 		defer close(s.waited)
 		cs.Wait()
@@ -301,6 +309,7 @@ func (c *Conn) start(ctx context.Context) (*session, error) {
 func (c *Conn) stop(s *session) error {
 	err := s.cs.Close()
 	<-s.waited
+	reap(s.pid)
 	if errors.Is(err, mcp.ErrConnectionClosed) || s.cmd != nil {
 		// A stdio server ended by us exits with a signal or status: that
 		// is the stop, not a failure of it.

@@ -3,12 +3,9 @@ package mcptools_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,7 +136,7 @@ func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
 		default: // no annotations: the MCP defaults
 			c, i, d = false, false, true
 		}
-		if tl.Concurrent() != c || tl.Idempotent() != i || tl.Destructive() != d {
+		if tl.Concurrent() != c || tl.Idempotent() != i || agents.IsIdempotent(tl) != i || tl.Destructive() != d {
 			t.Errorf("%s: concurrent %v idempotent %v destructive %v, want %v %v %v", tl.Def().Name, tl.Concurrent(), tl.Idempotent(), tl.Destructive(), c, i, d)
 		}
 	}
@@ -230,75 +227,6 @@ func TestAServerThatDiesIsRestartedOnce(t *testing.T) {
 	res = call(t, tools["calc__echo"], `{"text":"closed"}`)
 	if !res.IsError {
 		t.Errorf("a call after Close = %+v", res)
-	}
-}
-
-func TestStdioServer(t *testing.T) {
-	t.Setenv("ENTRUST_TEST_SECRET", "sk-do-not-leak")
-	conn, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin},
-		Env: map[string]string{"GREETING": "hello from env"}})
-	if res := call(t, tools["proc__getenv"], `{"name":"GREETING"}`); res.Content != "hello from env" {
-		t.Errorf("env GREETING = %+v", res)
-	}
-	if res := call(t, tools["proc__getenv"], `{"name":"ENTRUST_TEST_SECRET"}`); res.Content != "(unset)" {
-		t.Errorf("the server inherited this process's secret: %+v", res)
-	}
-	if res := call(t, tools["proc__getenv"], `{"name":"PATH"}`); res.Content == "(unset)" {
-		t.Errorf("the server has no PATH")
-	}
-	if res := call(t, tools["proc__fail"], `{}`); !res.IsError || !strings.Contains(res.Content, "on purpose") {
-		t.Errorf("fail = %+v", res)
-	}
-
-	// It dies during a call that is not idempotent: the effect is unknown,
-	// the server is restarted, and the next call works.
-	res := call(t, tools["proc__crash"], `{}`)
-	if !res.IsError || !strings.Contains(res.Content, "whether it took effect is unknown") {
-		t.Fatalf("crash = %+v", res)
-	}
-	pid := call(t, tools["proc__pid"], `{}`)
-	if pid.IsError {
-		t.Fatalf("pid after the restart = %+v", pid)
-	}
-	// It dies again: no second restart, a clear error naming why.
-	res = call(t, tools["proc__crash"], `{}`)
-	res = call(t, tools["proc__echo"], `{"text":"x"}`)
-	if !res.IsError || !strings.Contains(res.Content, "after its one restart") || !strings.Contains(res.Content, "exit status 3") ||
-		!strings.Contains(res.Content, "crashing on purpose") {
-		t.Fatalf("echo after the second crash = %+v", res)
-	}
-	if err := conn.Close(); err != nil {
-		t.Errorf("Close: %v", err)
-	}
-	n, _ := strconv.Atoi(pid.Content)
-	if err := syscall.Kill(n, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("the restarted server (pid %d) is still running after Close: %v", n, err)
-	}
-}
-
-func TestCloseStopsTheProcess(t *testing.T) {
-	conn, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}})
-	n, _ := strconv.Atoi(call(t, tools["proc__pid"], `{}`).Content)
-	if err := syscall.Kill(n, 0); err != nil {
-		t.Fatalf("server pid %d: %v", n, err)
-	}
-	conn.Close()
-	if err := syscall.Kill(n, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("server %d still running after Close: %v", n, err)
-	}
-	if res := call(t, tools["proc__echo"], `{"text":"x"}`); !res.IsError || !strings.Contains(res.Content, "closed") {
-		t.Errorf("call after Close = %+v", res)
-	}
-}
-
-func TestAKilledServerIsRestartedForAnIdempotentCall(t *testing.T) {
-	_, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}})
-	n, _ := strconv.Atoi(call(t, tools["proc__pid"], `{}`).Content)
-	syscall.Kill(n, syscall.SIGKILL)
-	// Whether the death is seen before or during this call, echo may be
-	// made again: it succeeds on the restarted server.
-	if res := call(t, tools["proc__echo"], `{"text":"back"}`); res.IsError || res.Content != "back" {
-		t.Fatalf("echo after kill = %+v", res)
 	}
 }
 

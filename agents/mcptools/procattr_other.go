@@ -5,3 +5,5 @@ package mcptools
 import "os/exec"
 
 func detach(*exec.Cmd) {}
+
+func reap(int) {}

@@ -12,3 +12,11 @@ import (
 func detach(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 }
+
+// reap kills what is left of a stopped server's process group: the
+// programs it started (a package runner's child, say) that outlived it.
+func reap(pid int) {
+	if pid > 0 {
+		syscall.Kill(-pid, syscall.SIGKILL)
+	}
+}

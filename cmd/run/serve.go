@@ -31,6 +31,7 @@ type serveOptions struct {
 	a2a       string
 	publicURL string
 	journals  string
+	maxRuns   int
 }
 
 func newServeCmd(io *iostreams) *cobra.Command {
@@ -74,6 +75,7 @@ stops the server.`,
 	f.StringVar(&opts.workspace, "workspace", "workspace", "`DIR` the file tools are confined to (over A2A, each task works in DIR/<task-id>)")
 	f.StringVar(&opts.escalations, "escalations", "deny", "`MODE`: who answers an escalation the client cannot be asked: auto (the recommendation) or deny")
 	f.StringVar(&opts.journals, "journals", "runs", "`DIR` of the runs' journals, one <run-id>.jsonl each")
+	f.IntVar(&opts.maxRuns, "max-runs", 8, "goals run at once, a goal waiting for an answer included; more are refused")
 	f.IntVar(&opts.steps, "steps", 0, "model turns each goal's lead may take, its delegates' included")
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens each goal may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time each goal may take, e.g. 5m (default no bound)")
@@ -98,6 +100,8 @@ func runServe(opts *serveOptions) error {
 	switch {
 	case opts.mcp == (opts.a2a != ""):
 		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
+	case opts.maxRuns < 1:
+		return usageErrorf("--max-runs must be at least 1")
 	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0:
 		return usageErrorf("--steps, --tokens and --timeout must not be negative")
 	case opts.escalations != "auto" && opts.escalations != "deny":
@@ -143,7 +147,7 @@ func runServe(opts *serveOptions) error {
 	banner += serversSummary(tools)
 	if opts.mcp {
 		fmt.Fprintln(stderr, banner+" · serving MCP on stdio")
-		srv := serve.NewMCPServer(s.run, &serve.MCPOptions{Name: "entrust", Version: versionString(), Description: lead, Escalations: s.policy()})
+		srv := serve.NewMCPServer(s.run, &serve.MCPOptions{Name: "entrust", Version: versionString(), Description: lead, Escalations: s.policy(), MaxRuns: opts.maxRuns})
 		err := srv.Run(ctx, &mcp.StdioTransport{})
 		srv.Close()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, mcp.ErrConnectionClosed) {
@@ -163,7 +167,7 @@ func runServe(opts *serveOptions) error {
 	if base := strings.TrimSuffix(filepath.Base(opts.team), filepath.Ext(opts.team)); opts.team != "" && base != "team" {
 		name = base
 	}
-	srv := serve.NewA2AServer(s.run, &serve.A2AOptions{Name: name, Description: lead, URL: url, Version: versionString()})
+	srv := serve.NewA2AServer(s.run, &serve.A2AOptions{Name: name, Description: lead, URL: url, Version: versionString(), MaxRuns: opts.maxRuns})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()

@@ -2,12 +2,10 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2asrv"
@@ -27,6 +25,10 @@ type A2AOptions struct {
 	URL string
 	// Version is the agent's version on its card; default "0".
 	Version string
+	// MaxRuns bounds the tasks run at once (a task waiting for an answer
+	// counts): 0 means 8, a negative number no bound. A task beyond it is
+	// rejected.
+	MaxRuns int
 }
 
 // A2AServer serves a team as an A2A v0.3 agent over JSON-RPC: a user's
@@ -38,7 +40,7 @@ type A2AServer struct {
 	run      Runner
 	base     context.Context
 	stopBase context.CancelFunc
-	jobs     registry[*a2aJob]
+	jobs     registry
 	wg       sync.WaitGroup
 }
 
@@ -88,6 +90,9 @@ func Card(opts *A2AOptions) *a2a.AgentCard {
 // Tasks run concurrently, each as its own run (Request.ID is the task id).
 func NewA2AServer(run Runner, opts *A2AOptions) *A2AServer {
 	s := &A2AServer{card: Card(opts), mux: http.NewServeMux(), run: run}
+	if opts != nil {
+		s.jobs.max = opts.MaxRuns
+	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.mux.Handle(a2asrv.WellKnownAgentCardPath, a2asrv.NewStaticAgentCardHandler(s.card))
 	s.mux.Handle("/", a2asrv.NewJSONRPCHandler(a2asrv.NewHandler(s)))
@@ -105,50 +110,31 @@ func (s *A2AServer) Close() {
 	s.wg.Wait()
 }
 
-// a2aJob is the run of a task.
-type a2aJob struct {
-	*job
-	canceled atomic.Bool
-	mu       sync.Mutex
-	pending  *question
-}
-
-func (aj *a2aJob) take() *question {
-	aj.mu.Lock()
-	defer aj.mu.Unlock()
-	q := aj.pending
-	aj.pending = nil
-	return q
-}
-
 // Execute starts a task's run, or answers its question with the message,
 // and reports the run until it asks again or ends.
 func (s *A2AServer) Execute(ctx context.Context, rc *a2asrv.RequestContext, q eventqueue.Queue) error {
 	key := string(rc.TaskID)
-	var aj *a2aJob
+	var j *job
 	if rc.StoredTask == nil {
 		goal, err := goalOf(rc.Message)
 		if err != nil {
-			return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentText(rc, err.Error()))))
+			return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentText(rc, err.Error()))))
+		}
+		j, err = s.jobs.add(key, &s.wg, func() *job {
+			return start(s.base, s.run, &Request{ID: key, Goal: goal}, true, orchestrator.AutoPrincipal{Deny: true})
+		})
+		if err != nil {
+			return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentText(rc, err.Error()))))
 		}
 		if err := q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateSubmitted, nil)); err != nil {
 			return err
 		}
-		aj = &a2aJob{}
-		aj.job = start(s.base, s.run, &Request{ID: key, Goal: goal}, true, orchestrator.AutoPrincipal{Deny: true})
-		s.jobs.put(key, aj)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			<-aj.done
-			s.jobs.remove(key)
-		}()
 	} else {
 		var ok bool
-		if aj, ok = s.jobs.get(key); !ok {
-			return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentText(rc, "the server no longer holds this task's run"))))
+		if j, ok = s.jobs.get(key); !ok {
+			return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentText(rc, "the server no longer holds this task's run"))))
 		}
-		pq := aj.take()
+		pq := j.take()
 		if pq == nil {
 			return q.Write(ctx, agentText(rc, "the task is working and asks nothing now: a message is read only when the task is input-required"))
 		}
@@ -157,26 +143,36 @@ func (s *A2AServer) Execute(ctx context.Context, rc *a2asrv.RequestContext, q ev
 	if err := q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking, nil)); err != nil {
 		return err
 	}
-	pq, err := aj.next(ctx)
+	// The delegations' milestones are progress for a client that streams.
+	j.listen(func(e *orchestrator.Event) {
+		if milestones[e.Type] {
+			q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking, agentText(rc, eventLine(e))))
+		}
+	})
+	pq, err := j.next(ctx)
+	j.listen(nil)
 	switch {
 	case err != nil:
 		// The execution was cancelled: a cancel is under way and says so.
 		return nil
 	case pq != nil:
-		aj.mu.Lock()
-		aj.pending = pq
-		aj.mu.Unlock()
-		return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateInputRequired, question2a(rc, pq.esc))))
-	case aj.canceled.Load():
+		return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateInputRequired, question2a(rc, pq.esc))))
+	case j.canceled.Load():
 		return nil
 	}
-	return s.finish(ctx, rc, q, aj)
+	return s.finish(ctx, rc, q, j)
+}
+
+// milestones are the events a task reports as progress.
+var milestones = map[orchestrator.EventType]bool{
+	orchestrator.EventGoalOffered: true, orchestrator.EventGoalAccepted: true, orchestrator.EventGoalDeclined: true,
+	orchestrator.EventGoalReported: true, orchestrator.EventGoalCompleted: true, orchestrator.EventGoalFailed: true,
 }
 
 // finish reports the end of a run.
-func (s *A2AServer) finish(ctx context.Context, rc *a2asrv.RequestContext, q eventqueue.Queue, aj *a2aJob) error {
+func (s *A2AServer) finish(ctx context.Context, rc *a2asrv.RequestContext, q eventqueue.Queue, aj *job) error {
 	if aj.err != nil {
-		return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentText(rc, "the team could not run: "+aj.err.Error()))))
+		return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentText(rc, "the team could not run: "+aj.err.Error()))))
 	}
 	out := NewOutput(aj.res)
 	data := a2a.DataPart{Data: outputData(out)}
@@ -187,26 +183,24 @@ func (s *A2AServer) finish(ctx context.Context, rc *a2asrv.RequestContext, q eve
 		if err := q.Write(ctx, art); err != nil {
 			return err
 		}
-		return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCompleted, nil)))
+		return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCompleted, nil)))
 	case out.Status == string(orchestrator.StatusDeclined):
-		return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentMessage(rc, out.Text(), data))))
+		return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentMessage(rc, out.Text(), data))))
 	case s.base.Err() != nil:
-		return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCanceled, agentMessage(rc, "the server shut down: "+out.Text(), data))))
+		return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCanceled, agentMessage(rc, "the server shut down: "+out.Text(), data))))
 	}
-	return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentMessage(rc, out.Text(), data))))
+	return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateFailed, agentMessage(rc, out.Text(), data))))
 }
 
 // Cancel cancels a task's run and waits for its end, so the journal is
 // complete when the task says canceled.
 func (s *A2AServer) Cancel(ctx context.Context, rc *a2asrv.RequestContext, q eventqueue.Queue) error {
-	if aj, ok := s.jobs.get(string(rc.TaskID)); ok {
-		aj.canceled.Store(true)
-		aj.stop()
+	if j, ok := s.jobs.get(string(rc.TaskID)); ok {
+		j.canceled.Store(true)
+		j.stop()
 	}
-	return write(ctx, q, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCanceled, agentText(rc, "canceled at the client's request"))))
+	return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateCanceled, agentText(rc, "canceled at the client's request"))))
 }
-
-func write(ctx context.Context, q eventqueue.Queue, e a2a.Event) error { return q.Write(ctx, e) }
 
 func final(e *a2a.TaskStatusUpdateEvent) *a2a.TaskStatusUpdateEvent {
 	e.Final = true
@@ -254,30 +248,14 @@ func outputData(o Output) map[string]any {
 // goalOf reads a goal from a user's message: its text parts are the goal,
 // its data parts may carry criteria and constraints.
 func goalOf(m *a2a.Message) (agents.Goal, error) {
-	if m == nil {
-		return agents.Goal{}, errors.New("no message")
-	}
-	var text []string
+	text, data := partsOf(m)
 	var criteria, constraints []string
-	for _, p := range m.Parts {
-		switch p := p.(type) {
-		case a2a.TextPart:
-			text = append(text, p.Text)
-		case *a2a.TextPart:
-			text = append(text, p.Text)
-		case a2a.DataPart:
-			c, k, err := lists(p.Data)
-			if err != nil {
-				return agents.Goal{}, err
-			}
-			criteria, constraints = append(criteria, c...), append(constraints, k...)
-		case *a2a.DataPart:
-			c, k, err := lists(p.Data)
-			if err != nil {
-				return agents.Goal{}, err
-			}
-			criteria, constraints = append(criteria, c...), append(constraints, k...)
+	for _, d := range data {
+		c, k, err := lists(d)
+		if err != nil {
+			return agents.Goal{}, err
 		}
+		criteria, constraints = append(criteria, c...), append(constraints, k...)
 	}
 	return Goal(strings.Join(text, "\n"), criteria, constraints)
 }
@@ -305,10 +283,20 @@ func lists(data map[string]any) (criteria, constraints []string, err error) {
 
 // answerOf reads a user's answer: its text, or a data part's "answer".
 func answerOf(m *a2a.Message) string {
-	if m == nil {
-		return ""
+	text, data := partsOf(m)
+	for _, d := range data {
+		if s, ok := d["answer"].(string); ok {
+			text = append(text, s)
+		}
 	}
-	var text []string
+	return strings.Join(text, "\n")
+}
+
+// partsOf returns the texts and data of a message's parts.
+func partsOf(m *a2a.Message) (text []string, data []map[string]any) {
+	if m == nil {
+		return nil, nil
+	}
 	for _, p := range m.Parts {
 		switch p := p.(type) {
 		case a2a.TextPart:
@@ -316,14 +304,10 @@ func answerOf(m *a2a.Message) string {
 		case *a2a.TextPart:
 			text = append(text, p.Text)
 		case a2a.DataPart:
-			if s, ok := p.Data["answer"].(string); ok {
-				text = append(text, s)
-			}
+			data = append(data, p.Data)
 		case *a2a.DataPart:
-			if s, ok := p.Data["answer"].(string); ok {
-				text = append(text, s)
-			}
+			data = append(data, p.Data)
 		}
 	}
-	return strings.Join(text, "\n")
+	return text, data
 }

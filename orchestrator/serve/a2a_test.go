@@ -172,7 +172,7 @@ func TestA2ACancel(t *testing.T) {
 
 func TestA2AStream(t *testing.T) {
 	_, c, _ := serveA2A(t, newTeam(t, sim.Default))
-	var states []string
+	var states, progress []string
 	artifacts := 0
 	for ev, err := range c.SendStreamingMessage(t.Context(), &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"})}) {
 		if err != nil {
@@ -183,12 +183,16 @@ func TestA2AStream(t *testing.T) {
 			states = append(states, string(ev.Status.State))
 		case *a2a.TaskStatusUpdateEvent:
 			states = append(states, string(ev.Status.State))
+			progress = append(progress, text(ev.Status.Message))
 		case *a2a.TaskArtifactUpdateEvent:
 			artifacts++
 		}
 	}
-	if got := strings.Join(states, " "); !strings.HasPrefix(got, "submitted") || !strings.HasSuffix(got, "working completed") || artifacts != 1 {
+	if got := strings.Join(states, " "); !strings.HasPrefix(got, "submitted working") || !strings.HasSuffix(got, "working completed") || artifacts != 1 {
 		t.Errorf("states %q, artifacts %d", got, artifacts)
+	}
+	if got := strings.Join(progress, "\n"); !strings.Contains(got, "d1 lead: goal.accepted") || !strings.Contains(got, "d1 lead: goal.completed") {
+		t.Errorf("progress messages:\n%s", got)
 	}
 }
 
@@ -259,5 +263,28 @@ func TestA2ACancelWhileWorking(t *testing.T) {
 	ev := finished(t, filepath.Join(st.dir, "runs", id+".jsonl"))
 	if last := ev[len(ev)-1]; last["status"] != "failed" || !contains(last["reason"].(string), "cancel") {
 		t.Errorf("run.finished = %v", last)
+	}
+}
+
+// A server runs at most MaxRuns tasks at once; more are rejected.
+func TestA2AMaxRuns(t *testing.T) {
+	st := newStuckTeam(t)
+	s := serve.NewA2AServer(st.run, &serve.A2AOptions{MaxRuns: 1})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	defer s.Close()
+	c, err := a2aclient.NewFromEndpoints(t.Context(), []a2a.AgentInterface{{URL: ts.URL, Transport: a2a.TransportProtocolJSONRPC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	if _, err := c.SendMessage(t.Context(), &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Think"}),
+		Config: &a2a.MessageSendConfig{Blocking: &no}}); err != nil {
+		t.Fatal(err)
+	}
+	<-st.started
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Think again"}))
+	if task.Status.State != a2a.TaskStateRejected || !strings.Contains(text(task.Status.Message), "try again later") {
+		t.Errorf("second task: %s %q", task.Status.State, text(task.Status.Message))
 	}
 }

@@ -32,6 +32,10 @@ type MCPOptions struct {
 	// Escalations answers the escalations that reach the top when the
 	// client cannot be asked (no elicitation); default refusing them.
 	Escalations orchestrator.Principal
+	// MaxRuns bounds the goals run at once (a run waiting for the client's
+	// answer counts): 0 means 8, a negative number no bound. A call beyond
+	// it is refused (ErrBusy).
+	MaxRuns int
 }
 
 // MCPServer serves a team as the MCP tool run_goal. Close cancels the runs
@@ -42,7 +46,7 @@ type MCPServer struct {
 	fallback orchestrator.Principal
 	base     context.Context
 	stopBase context.CancelFunc
-	jobs     registry[*mcpJob]
+	jobs     registry
 	wg       sync.WaitGroup
 }
 
@@ -68,7 +72,7 @@ func NewMCPServer(run Runner, opts *MCPOptions) *MCPServer {
 	if o.Description != "" {
 		desc = o.Description + "\n\n" + desc
 	}
-	s := &MCPServer{run: run, fallback: o.Escalations}
+	s := &MCPServer{run: run, fallback: o.Escalations, jobs: registry{max: o.MaxRuns}}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.Server = mcp.NewServer(&mcp.Implementation{Name: o.Name, Version: o.Version}, nil)
 	mcp.AddTool(s.Server, &mcp.Tool{Name: ToolRunGoal, Description: desc}, s.runGoal)
@@ -83,20 +87,12 @@ func (s *MCPServer) Close() {
 	s.wg.Wait()
 }
 
-// mcpJob is a run and who hears its progress now.
-type mcpJob struct {
-	*job
-	mu       sync.Mutex
-	progress func(string)
-	pending  *question
-}
-
 func (s *MCPServer) runGoal(ctx context.Context, req *mcp.CallToolRequest, in RunGoalArgs) (*mcp.CallToolResult, Output, error) {
-	var mj *mcpJob
+	var j *job
 	key := req.Params.RequestState
 	if key != "" {
 		var ok bool
-		if mj, ok = s.jobs.get(key); !ok {
+		if j, ok = s.jobs.get(key); !ok {
 			return nil, Output{}, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "unknown or finished run: start it again without requestState"}
 		}
 	} else {
@@ -104,85 +100,53 @@ func (s *MCPServer) runGoal(ctx context.Context, req *mcp.CallToolRequest, in Ru
 		if err != nil {
 			return nil, Output{}, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: err.Error()}
 		}
-		key = newKey()
 		caps := req.ClientCapabilities()
 		ask := caps != nil && caps.Elicitation != nil
-		mj = &mcpJob{}
-		r := &Request{ID: key, Goal: goal, Sink: orchestrator.SinkFunc(func(e *orchestrator.Event) error {
-			mj.say(eventLine(e))
-			return nil
-		})}
-		mj.job = start(s.base, s.run, r, ask, s.fallback)
-		s.jobs.put(key, mj)
-		s.wg.Add(1)
-		go func() { // forget the run once it ended, whoever waits for it
-			defer s.wg.Done()
-			<-mj.done
-			s.jobs.remove(key)
-		}()
+		key = newKey()
+		j, err = s.jobs.add(key, &s.wg, func() *job {
+			return start(s.base, s.run, &Request{ID: key, Goal: goal}, ask, s.fallback)
+		})
+		if err != nil {
+			return nil, Output{}, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}
+		}
 	}
-	mj.listen(ctx, req)
-	defer mj.listen(nil, nil)
+	j.listen(progress(ctx, req))
+	defer j.listen(nil)
 
-	if q := mj.take(); q != nil {
+	if q := j.take(); q != nil {
 		q.answer <- elicited(q.esc, req.Params.InputResponses["escalation"])
 	}
-	q, err := mj.next(ctx)
+	q, err := j.next(ctx)
 	if err != nil {
 		// The client gave up on the call: the run ends with it.
-		mj.stop()
+		j.stop()
 		return nil, Output{}, err
 	}
 	if q != nil {
-		mj.mu.Lock()
-		mj.pending = q
-		mj.mu.Unlock()
 		return &mcp.CallToolResult{
 			InputRequests: mcp.InputRequestMap{"escalation": elicitation(q.esc)},
 			RequestState:  key,
 		}, Output{}, nil
 	}
-	if mj.err != nil {
-		return nil, Output{}, fmt.Errorf("the team could not run: %w", mj.err)
+	if j.err != nil {
+		return nil, Output{}, fmt.Errorf("the team could not run: %w", j.err)
 	}
-	out := NewOutput(mj.res)
+	out := NewOutput(j.res)
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: out.Text()}}}, out, nil
 }
 
-// listen sends the run's progress to the client of the current call.
-func (mj *mcpJob) listen(ctx context.Context, req *mcp.CallToolRequest) {
-	mj.mu.Lock()
-	defer mj.mu.Unlock()
-	mj.progress = nil
-	if req == nil {
-		return
-	}
+// progress sends a run's events to the client of a call, when the call
+// asked for progress with a token.
+func progress(ctx context.Context, req *mcp.CallToolRequest) func(*orchestrator.Event) {
 	token := req.Params.GetProgressToken()
 	if token == nil {
-		return
+		return nil
 	}
 	n := 0.0
-	mj.progress = func(msg string) {
+	return func(e *orchestrator.Event) {
 		n++
-		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: n, Message: msg})
+		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: n, Message: eventLine(e)})
 	}
-}
-
-func (mj *mcpJob) say(msg string) {
-	mj.mu.Lock()
-	defer mj.mu.Unlock()
-	if mj.progress != nil {
-		mj.progress(msg)
-	}
-}
-
-// take returns the question the client was asked, if any.
-func (mj *mcpJob) take() *question {
-	mj.mu.Lock()
-	defer mj.mu.Unlock()
-	q := mj.pending
-	mj.pending = nil
-	return q
 }
 
 // elicitation asks the client an escalation's question.

@@ -250,3 +250,17 @@ func TestMCPCancelledCallEndsTheRun(t *testing.T) {
 		t.Errorf("run.finished = %v", last)
 	}
 }
+
+// A server runs at most MaxRuns goals at once; more calls are refused.
+func TestMCPMaxRuns(t *testing.T) {
+	st := newStuckTeam(t)
+	s := serve.NewMCPServer(st.run, &serve.MCPOptions{MaxRuns: 1})
+	defer s.Close()
+	cs := connect(t, s, nil, "")
+	go cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Think"}})
+	<-st.started
+	_, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Think again"}})
+	if err == nil || !strings.Contains(err.Error(), "try again later") {
+		t.Errorf("second call: %v", err)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -152,14 +153,28 @@ type job struct {
 	done      chan struct{}
 	res       *Result
 	err       error
+	// canceled says the caller cancelled the run.
+	canceled atomic.Bool
+
+	mu       sync.Mutex
+	listener func(*orchestrator.Event) // who hears the run's events now
+	pending  *question                 // the question the caller was asked
 }
 
 // start runs req in the background under ctx. With ask, escalations that
 // reach the top wait for the caller (next returns them); otherwise
-// fallback answers them.
+// fallback answers them. The run's events go to the job's listener.
 func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orchestrator.Principal) *job {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{})}
+	req.Sink = orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if j.listener != nil {
+			j.listener(e)
+		}
+		return nil
+	})
 	req.Principal = fallback
 	if ask {
 		req.Principal = orchestrator.PrincipalFuncs{
@@ -188,11 +203,21 @@ func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orc
 	return j
 }
 
-// next waits until the run asks a question (q) or ends (q nil), or ctx
-// ends (err).
+// listen makes fn hear the run's events from now on; nil stops.
+func (j *job) listen(fn func(*orchestrator.Event)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.listener = fn
+}
+
+// next waits until the run asks a question (q, which is then pending) or
+// ends (q nil), or ctx ends (err).
 func (j *job) next(ctx context.Context) (*question, error) {
 	select {
 	case q := <-j.questions:
+		j.mu.Lock()
+		j.pending = q
+		j.mu.Unlock()
 		return q, nil
 	case <-j.done:
 		return nil, nil
@@ -201,44 +226,73 @@ func (j *job) next(ctx context.Context) (*question, error) {
 	}
 }
 
+// take returns the pending question, if any, which the caller answers.
+func (j *job) take() *question {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	q := j.pending
+	j.pending = nil
+	return q
+}
+
 // stop cancels the run and waits for its end.
 func (j *job) stop() {
 	j.cancel()
 	<-j.done
 }
 
+// defaultMaxRuns bounds a server's runs when its options say nothing.
+const defaultMaxRuns = 8
+
+// ErrBusy is matched by the refusal of a goal while a server runs as many
+// goals as it may.
+var ErrBusy = errors.New("the server runs as many goals as it may: try again later")
+
 // registry holds a server's runs by key.
-type registry[T interface{ stop() }] struct {
-	mu sync.Mutex
-	m  map[string]T
+type registry struct {
+	max int // 0: defaultMaxRuns; negative: no bound
+	mu  sync.Mutex
+	m   map[string]*job
 }
 
-func (r *registry[T]) put(key string, j T) {
+// add starts a run with mk and holds it under key, unless the server runs
+// as many as it may (ErrBusy). The run is let go once it ends; wg counts
+// the goroutine that waits for that.
+func (r *registry) add(key string, wg *sync.WaitGroup, mk func() *job) (*job, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.m == nil {
-		r.m = map[string]T{}
+	limit := r.max
+	if limit == 0 {
+		limit = defaultMaxRuns
 	}
+	if limit > 0 && len(r.m) >= limit {
+		return nil, ErrBusy
+	}
+	if r.m == nil {
+		r.m = map[string]*job{}
+	}
+	j := mk()
 	r.m[key] = j
+	wg.Go(func() {
+		<-j.done
+		r.mu.Lock()
+		delete(r.m, key)
+		r.mu.Unlock()
+	})
+	return j, nil
 }
 
-func (r *registry[T]) get(key string) (T, bool) {
+func (r *registry) get(key string) (*job, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	j, ok := r.m[key]
 	return j, ok
 }
 
-func (r *registry[T]) remove(key string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.m, key)
-}
-
 // stopAll cancels every run and waits for their ends.
-func (r *registry[T]) stopAll() {
+func (r *registry) stopAll() {
 	r.mu.Lock()
-	all := make([]T, 0, len(r.m))
+	all := make([]*job, 0, len(r.m))
 	for _, j := range r.m {
 		all = append(all, j)
 	}
