@@ -407,6 +407,37 @@ func (l *Loop) summaryMessage(summary string) string {
 		SummaryHeader, l.Window.Tokens, strings.Join(names, ", "), summaryBody, summary)
 }
 
+// FoldHeader opens the message that puts the turns to fold to the model
+// asked for a summary (see FoldRequest).
+const FoldHeader = "[Turns to fold into your summary]"
+
+// FoldRequest is the message that asks a model to fold messages into the
+// summary prev: FoldHeader, prev, and the messages as a transcript, one line
+// a call ("- you called NAME ARGS") or message, each result under its call.
+func FoldRequest(prev string, folded []model.Message) string {
+	var b strings.Builder
+	b.WriteString(FoldHeader + "\n")
+	if prev != "" {
+		b.WriteString("Your summary so far:\n" + prev + "\n\nThe turns to fold into it:\n")
+	}
+	for _, m := range folded {
+		switch m.Role {
+		case model.RoleAssistant:
+			if m.Content != "" {
+				fmt.Fprintf(&b, "- you wrote: %s\n", m.Content)
+			}
+			for _, c := range m.ToolCalls {
+				fmt.Fprintf(&b, "- you called %s %s\n", c.Name, c.Arguments)
+			}
+		case model.RoleTool:
+			fmt.Fprintf(&b, "  %s returned: %s\n", m.Name, m.Content)
+		default:
+			fmt.Fprintf(&b, "- %s: %s\n", m.Role, m.Content)
+		}
+	}
+	return b.String()
+}
+
 // summarize asks Window.Summarize for a summary of folded, in chunks that fit
 // the budget, each continuing the summary of the chunks before it.
 func (l *Loop) summarize(ctx context.Context, prev string, folded []model.Message) (string, error) {

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
+	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
@@ -160,11 +163,10 @@ func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, mo
 		m.SetRecording(false)
 		return m, false, nil
 	case spec.Model == ModelScript:
-		turns, err := scriptTurns(sc.Scripts[spec.Name])
+		m, err := scriptModel(spec.Name, sc.Scripts[spec.Name])
 		if err != nil {
 			return nil, false, fmt.Errorf("scripts.%s: %w", spec.Name, err)
 		}
-		m := model.NewScripted(spec.Name, turns...)
 		m.SetRecording(false)
 		return m, false, nil
 	case models != nil:
@@ -177,6 +179,111 @@ func (sc *Scenario) modelFor(spec teamfile.AgentSpec, v *Variant, seed int64, mo
 	return nil, false, fmt.Errorf("agent %s names model %q: give an endpoint (--base-url) to run it, or use sim", spec.Name, spec.Model)
 }
 
+// scriptModel answers from an inline script: each request takes the next
+// turn, whose calls' placeholders are filled from the request (CallSpec.Fill).
+func scriptModel(name string, specs []TurnSpec) (*model.Scripted, error) {
+	turns, err := scriptTurns(specs)
+	if err != nil {
+		return nil, err
+	}
+	fills := make([][]map[string]*regexp.Regexp, len(specs)) // by turn, by call
+	for i, t := range specs {
+		for _, c := range callsOf(&t) {
+			f := map[string]*regexp.Regexp{}
+			for k, expr := range c.Fill {
+				if f[k], err = regexp.Compile(expr); err != nil {
+					return nil, fmt.Errorf("turn %d: %s: fill.%s: %w", i, c.Name, k, err)
+				}
+			}
+			fills[i] = append(fills[i], f)
+		}
+	}
+	var mu sync.Mutex
+	next := 0
+	recap := sim.New(name, nil)
+	return model.ScriptFunc(name, func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		if folding(req) {
+			// A summary of older turns is no turn of the script: the
+			// simulator sums up the calls it is shown.
+			return recap.Generate(ctx, req)
+		}
+		mu.Lock()
+		i := next
+		next++
+		mu.Unlock()
+		if i >= len(turns) {
+			return nil, fmt.Errorf("%w: %s answered all %d turns", model.ErrScriptExhausted, name, len(turns))
+		}
+		t := turns[i]
+		if t.Err != nil {
+			return nil, t.Err
+		}
+		calls := slices.Clone(t.Calls)
+		for j := range calls {
+			if len(fills[i][j]) > 0 {
+				calls[j].Arguments = fill(calls[j].Arguments, fills[i][j], req.Messages)
+			}
+		}
+		return &model.Response{Message: model.Message{Content: t.Text, ToolCalls: calls}}, nil
+	}), nil
+}
+
+// folding reports whether req asks for a summary of older turns.
+func folding(req *model.Request) bool {
+	n := len(req.Messages)
+	return len(req.Tools) == 0 && n > 0 && strings.HasPrefix(req.Messages[n-1].Content, agents.FoldHeader)
+}
+
+// fill replaces the placeholders {{name}} of args' strings with what each
+// expression's group matches in the last message that matches it.
+func fill(args json.RawMessage, fills map[string]*regexp.Regexp, msgs []model.Message) json.RawMessage {
+	values := map[string]string{}
+	for name, re := range fills {
+		for i := len(msgs) - 1; i >= 0; i-- {
+			if m := re.FindStringSubmatch(msgs[i].Content); m != nil {
+				values[name] = m[1]
+				break
+			}
+		}
+	}
+	var v any
+	if json.Unmarshal(args, &v) != nil {
+		return args
+	}
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case string:
+			for name := range fills {
+				x = strings.ReplaceAll(x, "{{"+name+"}}", values[name])
+			}
+			return x
+		case []any:
+			for i := range x {
+				x[i] = walk(x[i])
+			}
+		case map[string]any:
+			for k := range x {
+				x[k] = walk(x[k])
+			}
+		}
+		return v
+	}
+	b, err := json.Marshal(walk(v))
+	if err != nil {
+		return args
+	}
+	return b
+}
+
+// callsOf returns a turn's calls in the order they are made.
+func callsOf(t *TurnSpec) []CallSpec {
+	if t.Call != nil {
+		return append([]CallSpec{*t.Call}, t.Calls...)
+	}
+	return t.Calls
+}
+
 // scriptTurns turns a scenario's inline script into scripted turns.
 func scriptTurns(specs []TurnSpec) ([]model.Turn, error) {
 	turns := make([]model.Turn, 0, len(specs))
@@ -187,12 +294,8 @@ func scriptTurns(specs []TurnSpec) ([]model.Turn, error) {
 		case t.Error != "":
 			turns = append(turns, model.Turn{Err: errors.New(t.Error)})
 		default:
-			calls := t.Calls
-			if t.Call != nil {
-				calls = append([]CallSpec{*t.Call}, calls...)
-			}
 			var mc []model.ToolCall
-			for _, c := range calls {
+			for _, c := range callsOf(&t) {
 				if c.Raw != "" {
 					mc = append(mc, model.Call(c.Name, json.RawMessage(c.Raw)))
 					continue

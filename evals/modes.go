@@ -31,6 +31,8 @@ var Modes = []Mode{
 		"a call the protocol or the goal does not allow: an action tool before an aligned acceptance, an unknown or ungranted tool, arguments that break the tool's schema. Caught when the runtime refused it (protocol.violation, or a tool error for invalid arguments); not caught when the tool ran."},
 	{"FM-1.3", "Step repetition",
 		"the same tool called with the same arguments several times in a row (the scenario's repeat limit, default 3). Caught when supervision.intervened records the stall."},
+	{"FM-1.4", "Loss of conversation history",
+		"a conversation that outgrew its agent's context budget: compacted (context.compacted), stopped by it (budget.exceeded with reason context), or a model call the provider refused for its context length. Caught when the runtime kept every request within the budget — compacting with the contract pinned, or failing closed before the call — rather than the provider refusing or truncating it."},
 	{"FM-1.5", "Unaware of termination conditions",
 		"a delegate that does not end its work by a protocol act: prose where a protocol call was due, or a run stopped by a budget. Caught when the runtime ended the delegation with exactly one terminal event; not caught when a delegation has no terminal event or acts after it."},
 	{"FM-2.2", "Fail to ask for clarification",
@@ -85,7 +87,7 @@ type Incident struct {
 func Detect(t *Trial) []Incident {
 	var out []Incident
 	for _, d := range []func(*Trial) []Incident{
-		detectDisobey, detectRepetition, detectTermination, detectNoClarification, detectDerailment,
+		detectDisobey, detectRepetition, detectHistoryLoss, detectTermination, detectNoClarification, detectDerailment,
 		detectWithholding, detectPremature, detectNoVerification, detectIncorrectVerification,
 	} {
 		out = append(out, d(t)...)
@@ -191,6 +193,47 @@ func detectRepetition(t *Trial) []Incident {
 		}
 	}
 	return out
+}
+
+// detectHistoryLoss finds the conversations that outgrew their context
+// budget: one incident a delegation for its first compaction or for failing
+// closed, and one for each request a provider refused for its length.
+func detectHistoryLoss(t *Trial) []Incident {
+	var out []Incident
+	seen := map[string]bool{}
+	for _, e := range t.Events {
+		inc := Incident{Mode: "FM-1.4", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true}
+		switch {
+		case e.Type == orchestrator.EventContextCompacted && e.Compaction != nil:
+			if seen[e.Delegation] {
+				continue
+			}
+			seen[e.Delegation] = true
+			c := e.Compaction
+			inc.Detail = fmt.Sprintf("the conversation outgrew its context budget of %d tokens (%d): compacted to %d, the contract pinned", c.Budget, c.Before, c.After)
+		case e.Type == orchestrator.EventBudgetExceeded && e.Reason == "context":
+			inc.Detail = fmt.Sprintf("what may not be compacted needs %d tokens, over the context budget of %d: failed closed before the call", e.Used, e.Limit)
+		case e.Type == orchestrator.EventModelCalled && contextLengthError(e.Error):
+			inc.Caught = false
+			inc.Detail = "the provider refused a request for its length: " + clipText(e.Error, 200)
+		default:
+			continue
+		}
+		out = append(out, inc)
+	}
+	return out
+}
+
+// contextLengthError reports whether a provider's error says the request was
+// too long for the model's context.
+func contextLengthError(msg string) bool {
+	l := strings.ToLower(msg)
+	for _, s := range []string{"context length", "context_length", "maximum context", "context window", "too many tokens", "prompt is too long"} {
+		if strings.Contains(l, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func compactJSON(b []byte) []byte {

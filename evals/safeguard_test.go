@@ -225,6 +225,20 @@ var doctorings = map[string]doctoring{
 		fail:     []string{"e2", "e3", "e5"},
 		uncaught: "FM-1.5",
 	},
+	"fm-1.4-long-delegation": {
+		safeguard: "the context budget (compaction with the contract pinned)",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			// Without it the prompt outgrows the window and the provider refuses it.
+			c := find(t, ev, func(e *orchestrator.Event) bool { return e.Type == orchestrator.EventContextCompacted })
+			refused := &orchestrator.Event{Type: orchestrator.EventModelCalled, Delegation: c.Delegation, Parent: c.Parent,
+				Agent: c.Agent, Purpose: "turn", Error: "This model's maximum context length is 4000 tokens; your messages resulted in 4035 tokens"}
+			return drop(replace(ev, c, refused), func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventContextCompacted || e.Type == orchestrator.EventModelCalled && e.Purpose == "compact"
+			})
+		},
+		fail:     []string{"e1", "e2"},
+		uncaught: "FM-1.4",
+	},
 	"unverifying-delegator": {
 		safeguard: "failing closed when a delegator cannot verify",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {

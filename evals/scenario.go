@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,6 +57,8 @@ type Scenario struct {
 	// Limits bound the runtime; zero fields take the runtime's defaults.
 	Limits orchestrator.Limits
 	// Scripts are the inline turns of the agents whose model is "script".
+	// A request for a summary of older turns (to fit a context budget)
+	// takes no turn: the simulator answers it.
 	Scripts map[string][]TurnSpec
 	// Workspace maps the paths of the files the workspace starts with to
 	// their contents.
@@ -128,6 +131,12 @@ type CallSpec struct {
 	Args any `yaml:"args"`
 	// Raw are the arguments verbatim, valid JSON or not.
 	Raw string `yaml:"raw"`
+	// Fill takes values of the arguments from what the model is sent, as
+	// a model answers from its prompt: each entry names a placeholder,
+	// written {{name}} in the string arguments, and a regular expression
+	// (RE2) with a group; the group's text in the last message that
+	// matches replaces the placeholder, or "" when no message matches.
+	Fill map[string]string `yaml:"fill"`
 }
 
 // Error is a problem in a scenario file, located by file, line and field; it
@@ -546,6 +555,17 @@ func (v *validator) turn(p string, t *TurnSpec) {
 		}
 		if c.Raw != "" && c.Args != nil {
 			v.add(p, "a call has args or raw, not both")
+		}
+		for _, name := range slices.Sorted(maps.Keys(c.Fill)) {
+			re, err := regexp.Compile(c.Fill[name])
+			switch {
+			case err != nil:
+				v.add(p+".fill."+name, "%v", err)
+			case re.NumSubexp() == 0:
+				v.add(p+".fill."+name, "the expression has no group: put what to take in (parentheses)")
+			case c.Raw != "" || !strings.Contains(fmt.Sprint(c.Args), "{{"+name+"}}"):
+				v.add(p+".fill."+name, "no argument holds {{%s}}", name)
+			}
 		}
 	}
 }

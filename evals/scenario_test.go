@@ -53,6 +53,12 @@ func TestParseScenarioErrors(t *testing.T) {
 			[]string{"team.agents[0].persona: unknown persona \"sulky\""}},
 		{"a script without turns", strings.Replace(validScenario, "model: sim", "model: script", 1),
 			[]string{"team.agents[0].model: model script needs scripts.solo"}},
+		{"a fill without a group", strings.Replace(validScenario, "model: sim", "model: script", 1) +
+			"scripts:\n  solo:\n    - call: {name: write_file, args: {path: a.md, content: '{{x}}'}, fill: {x: 'no group'}}\n",
+			[]string{"scripts.solo[0].fill.x: the expression has no group"}},
+		{"a fill with no placeholder", strings.Replace(validScenario, "model: sim", "model: script", 1) +
+			"scripts:\n  solo:\n    - call: {name: write_file, args: {path: a.md}, fill: {x: '(y)'}}\n",
+			[]string{"scripts.solo[0].fill.x: no argument holds {{x}}"}},
 		{"a bad regex", validScenario + "  - file: {path: a.md, regex: '('}\n",
 			[]string{"s.yaml:13: expect[1].file.regex:"}},
 		{"an unknown mode", strings.Replace(validScenario, "name: ok", "name: ok\nmodes: [FM-9.9]", 1),

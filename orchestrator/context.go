@@ -32,15 +32,9 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 	if err := d.meter.tokensLeft(); err != nil {
 		return "", err
 	}
-	var b strings.Builder
-	if prev != "" {
-		b.WriteString("Your summary so far:\n" + prev + "\n\n")
-	}
-	b.WriteString("The turns to fold into it:\n")
-	writeTranscript(&b, folded)
 	req := &model.Request{MaxTokens: maxTokens, Messages: []model.Message{
 		{Role: model.RoleSystem, Content: d.render(prompts.Compact, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal})},
-		{Role: model.RoleUser, Content: b.String()},
+		{Role: model.RoleUser, Content: agents.FoldRequest(prev, folded)},
 	}}
 	if n, budget := model.EstimatePrompt(req), d.m.Agent.ContextBudget(); n > budget {
 		return "", fmt.Errorf("the summary's request needs %d tokens, over the context budget of %d", n, budget)
@@ -63,25 +57,6 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 		return "", errors.New("the model answered with tool calls instead of a summary")
 	}
 	return resp.Message.Content, nil
-}
-
-// writeTranscript renders messages as the summarizer reads them.
-func writeTranscript(b *strings.Builder, msgs []model.Message) {
-	for _, m := range msgs {
-		switch m.Role {
-		case model.RoleAssistant:
-			if m.Content != "" {
-				fmt.Fprintf(b, "- you wrote: %s\n", m.Content)
-			}
-			for _, c := range m.ToolCalls {
-				fmt.Fprintf(b, "- you called %s %s\n", c.Name, c.Arguments)
-			}
-		case model.RoleTool:
-			fmt.Fprintf(b, "  %s returned: %s\n", m.Name, m.Content)
-		default:
-			fmt.Fprintf(b, "- %s: %s\n", m.Role, m.Content)
-		}
-	}
 }
 
 // compacted returns the hook that records the compactions of d's

@@ -84,6 +84,8 @@ func (s *simulator) generate(_ context.Context, req *model.Request) (*model.Resp
 			return text(fmt.Sprintf("I am working on %s and will let you know when it is done.", lowerFirst(sentence(v.goal.objective())))), nil
 		}
 		return s.malform(v, calls(s.work(v)...)), nil
+	case folding(v):
+		return text(recap(v.user)), nil
 	case len(req.Tools) == 0:
 		return text(advise(v)), nil
 	}

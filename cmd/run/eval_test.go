@@ -42,13 +42,18 @@ func TestCommandBuiltinSuite(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	// Not a terminal: one plain line per trial.
-	if n := strings.Count(errOut, "/sim #"); n != 34 {
-		t.Errorf("%d progress lines, want 34:\n%s", n, errOut)
+	// Not a terminal: one plain line per trial, two trials a scenario.
+	suite, err := evals.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 2 * len(suite)
+	if n := strings.Count(errOut, "/sim #"); n != want {
+		t.Errorf("%d progress lines, want %d:\n%s", n, want, errOut)
 	}
 	journals, _ := filepath.Glob(filepath.Join(dir, "journals", "*.jsonl"))
-	if len(journals) != 34 {
-		t.Errorf("%d journals", len(journals))
+	if len(journals) != want {
+		t.Errorf("%d journals, want %d", len(journals), want)
 	}
 }
 
