@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/jsonstr"
 )
 
 // Window keeps the requests of a Loop within a context budget. Before a model
@@ -288,40 +289,18 @@ func head(s string, n int) string {
 // clipArgs cuts the long strings of a call's JSON arguments, so that what is
 // left is still valid JSON for the providers that parse it back; ok is false
 // when nothing was long enough to cut.
-func clipArgs(args json.RawMessage, keep int) (_ json.RawMessage, ok bool) {
-	var v any
-	if err := json.Unmarshal(args, &v); err != nil {
+func clipArgs(args json.RawMessage, keep int) (json.RawMessage, bool) {
+	out, ok, err := jsonstr.Map(args, func(s string) string {
+		if len(s) <= keep+32 {
+			return s
+		}
+		return head(s, keep) + fmt.Sprintf("…[%d bytes clipped]", len(s)-len(head(s, keep)))
+	})
+	if err != nil {
 		b, _ := json.Marshal(map[string]string{"clipped": head(string(args), keep) + "…"})
 		return b, true
 	}
-	var walk func(v any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case string:
-			if len(x) > keep+32 {
-				ok = true
-				return head(x, keep) + fmt.Sprintf("…[%d bytes clipped]", len(x)-len(head(x, keep)))
-			}
-		case []any:
-			for i := range x {
-				x[i] = walk(x[i])
-			}
-		case map[string]any:
-			for k := range x {
-				x[k] = walk(x[k])
-			}
-		}
-		return v
-	}
-	v = walk(v)
-	if !ok {
-		return args, false
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return args, false
-	}
-	return b, true
+	return out, ok
 }
 
 // fold replaces the unpinned turns before tail, and the summary they

@@ -13,6 +13,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/internal/jsonstr"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 )
 
@@ -246,34 +247,16 @@ func fill(args json.RawMessage, fills map[string]*regexp.Regexp, msgs []model.Me
 			}
 		}
 	}
-	var v any
-	if json.Unmarshal(args, &v) != nil {
-		return args
-	}
-	var walk func(v any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case string:
-			for name := range fills {
-				x = strings.ReplaceAll(x, "{{"+name+"}}", values[name])
-			}
-			return x
-		case []any:
-			for i := range x {
-				x[i] = walk(x[i])
-			}
-		case map[string]any:
-			for k := range x {
-				x[k] = walk(x[k])
-			}
+	out, _, err := jsonstr.Map(args, func(s string) string {
+		for name := range fills {
+			s = strings.ReplaceAll(s, "{{"+name+"}}", values[name]) // "" when nothing matched
 		}
-		return v
-	}
-	b, err := json.Marshal(walk(v))
+		return s
+	})
 	if err != nil {
 		return args
 	}
-	return b
+	return out
 }
 
 // callsOf returns a turn's calls in the order they are made.
