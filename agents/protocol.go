@@ -228,6 +228,9 @@ type Alignment struct {
 	// By is "structural", an agent's name, "user" or "policy"; not offered
 	// to models.
 	By string `json:"by,omitempty" jsonschema:"-"`
+	// Unjudged marks a judgement the delegator could not make (the act did
+	// not pass for that reason, not for its content); not offered to models.
+	Unjudged bool `json:"unjudged,omitempty" jsonschema:"-"`
 }
 
 // Verdict is the outcome of a verification.
@@ -247,4 +250,7 @@ type Verification struct {
 	Unmet    []string `json:"unmet,omitempty"`
 	Feedback string   `json:"feedback,omitempty"`
 	By       string   `json:"by,omitempty" jsonschema:"-"`
+	// Unjudged marks a verification the delegator could not make; not
+	// offered to models.
+	Unjudged bool `json:"unjudged,omitempty" jsonschema:"-"`
 }

@@ -110,7 +110,7 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 	}
 	gap := "your delegator could not judge this acceptance (" + err.Error() + "); it does not pass unjudged"
 	if child.setUnjudged(+1) < 2 {
-		return agents.Alignment{Aligned: false, Gaps: []string{gap}, By: "runtime"}
+		return agents.Alignment{Aligned: false, Gaps: []string{gap}, By: "runtime", Unjudged: true}
 	}
 	q := fmt.Sprintf("%s could not judge %s's acceptance of %q: %v. Approve the acceptance as it stands (restated intent: %q)?",
 		d.m.name, child.m.name, child.goal.Objective, err, a.RestatedIntent)
@@ -118,7 +118,7 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 		child.setUnjudged(0)
 		return agents.Alignment{Aligned: true, By: res.By}
 	}
-	return agents.Alignment{Aligned: false, Gaps: []string{gap + "; the question went up and was not approved"}, By: "runtime"}
+	return agents.Alignment{Aligned: false, Gaps: []string{gap + "; the question went up and was not approved"}, By: "runtime", Unjudged: true}
 }
 
 // verify asks this delegation's agent to verify a delegate's report. It fails
@@ -142,7 +142,7 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 	}
 	feedback := "your delegator could not verify this report (" + err.Error() + "); it is not accepted unverified"
 	if child.setUnjudged(+1) < 2 {
-		return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback, By: "runtime"}
+		return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback, By: "runtime", Unjudged: true}
 	}
 	q := fmt.Sprintf("%s could not verify %s's report on %q: %v. Accept the report as it stands (result: %q)?",
 		d.m.name, child.m.name, child.goal.Objective, err, rep.Result)
@@ -150,7 +150,7 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 		child.setUnjudged(0)
 		return agents.Verification{Verdict: agents.VerdictAccept, By: res.By}
 	}
-	return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback + "; the question went up and was not approved", By: "runtime"}
+	return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback + "; the question went up and was not approved", By: "runtime", Unjudged: true}
 }
 
 // askApproval puts a yes-or-no question the runtime could not settle to this

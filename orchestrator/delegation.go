@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -220,7 +221,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	d.wall = wall
 	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
 	offered := &Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
-		Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site, Supervision: &d.sup}
+		Model: m.Agent.Model.Name(), Provider: m.provider, Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site, Supervision: &d.sup}
 	r.emit(offered)
 	d.out.Start = offered.Time // a resumed delegation started when the journal says
 
@@ -578,7 +579,7 @@ func modelEvent(d *delegation, m *member, purpose string, k Key, resp *model.Res
 		msg := resp.Message
 		msg.ToolCalls = slices.Clone(msg.ToolCalls)
 		for i, c := range msg.ToolCalls {
-			if len(c.Arguments) > 0 && !json.Valid(c.Arguments) {
+			if !storable(c.Arguments) {
 				msg.ToolCalls[i].Arguments = journalArgs(c.Arguments)
 				e.RawArguments = append(e.RawArguments, i)
 			}
@@ -588,15 +589,48 @@ func modelEvent(d *delegation, m *member, purpose string, k Key, resp *model.Res
 	return e
 }
 
-// journalArgs keeps a call's arguments as they were written when they are
-// JSON, and as a JSON string when they are not, so a malformed call is still
-// one valid journal line.
+// journalArgs keeps a call's arguments as they were written when they can be
+// stored as JSON, and as a JSON string when they cannot, so that whatever a
+// model wrote is one valid journal line that every reader can read back.
 func journalArgs(args json.RawMessage) json.RawMessage {
-	if len(args) == 0 || json.Valid(args) {
+	if storable(args) {
 		return args
 	}
 	b, _ := json.Marshal(string(args))
 	return b
+}
+
+// maxArgsDepth bounds the nesting of arguments the journal embeds as JSON;
+// JSON readers refuse deep nesting (encoding/json at 10,000 levels).
+const maxArgsDepth = 64
+
+// storable reports whether args can be embedded in the journal as they are:
+// empty, or valid JSON in valid UTF-8 nested at most maxArgsDepth deep.
+func storable(args json.RawMessage) bool {
+	return len(args) == 0 || (utf8.Valid(args) && json.Valid(args) && jsonDepth(args) <= maxArgsDepth)
+}
+
+// jsonDepth returns how deep arrays and objects nest in valid JSON b.
+func jsonDepth(b []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = c == '\\'
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 // mayDelegate reports whether the delegate may sub-delegate: it has agents to

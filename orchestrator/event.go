@@ -137,7 +137,7 @@ type Event struct {
 	Result    string          `json:"result,omitempty"`
 	IsError   bool            `json:"is_error,omitempty"`
 
-	// model.called, model.retried
+	// model.called, model.retried; goal.offered names the delegate's model
 	// Model is the model the agent asked for; ResponseModel the one the
 	// server says answered, when it differs; Provider the provider's name.
 	Model         string `json:"model,omitempty"`

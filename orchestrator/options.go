@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/prompts"
 )
 
@@ -196,6 +197,10 @@ type Options struct {
 	// SupervisionFor sets how closely an agent is supervised, e.g. from a
 	// trust ledger; default DefaultSupervision.
 	SupervisionFor func(agent string) Supervision
+	// SupervisionForModel, when set, is used instead of SupervisionFor and
+	// is told the agent's model too, as ModelID names it, so trust earned
+	// with one model (the simulator, say) never stands for another.
+	SupervisionForModel func(agent, model string) Supervision
 	// Supervisor answers progress reports; default: always continue.
 	Supervisor Supervisor
 	// ToolChoice is what the runtime asks of a model whose turn must be a
@@ -258,4 +263,16 @@ func StructuralOnly(string) Supervision { return Supervision{Level: "structural"
 // judge every acceptance and verify every report, whatever the agent's record.
 func ModelAlways(string) Supervision {
 	return Supervision{Level: "always", ModelJudge: true, ModelVerify: true}
+}
+
+// ModelID names a model as trust keys it: "provider/name" (model.ProviderOf
+// and Name), or the name alone when the provider says none.
+func ModelID(m model.Model) string {
+	if m == nil {
+		return ""
+	}
+	if p := model.ProviderOf(m); p != "" {
+		return p + "/" + m.Name()
+	}
+	return m.Name()
 }

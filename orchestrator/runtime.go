@@ -451,7 +451,12 @@ func (r *run) supervision(ctx context.Context, id string, m *member) Supervision
 		s = *m.Supervision
 	} else {
 		dec, _ := r.fx.Decide(ctx, Key{Delegation: id, Conversation: "supervision"}, func(context.Context) (Decision, error) {
-			s := rt.opts.SupervisionFor(m.name)
+			var s Supervision
+			if rt.opts.SupervisionForModel != nil {
+				s = rt.opts.SupervisionForModel(m.name, ModelID(m.Agent.Model))
+			} else {
+				s = rt.opts.SupervisionFor(m.name)
+			}
 			return Decision{Supervision: &s}, nil
 		})
 		if dec.Supervision != nil {

@@ -554,6 +554,11 @@ func TestE2EOfflineDefault(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "runs", "trust.json")); err != nil {
 		t.Errorf("the trust ledger was not saved: %v", err)
 	}
+	// run trust shows each agent beside the model it earned its trust on.
+	tr := runBinary(t, dir, "", "trust")
+	if tr.code != 0 || !strings.Contains(tr.stdout, "MODEL") || !strings.Contains(tr.stdout, "/sim ") {
+		t.Errorf("run trust:\n%s", tr)
+	}
 }
 
 // TestE2EJSONStream: --json streams the events on stdout, one a line.

@@ -68,12 +68,13 @@ func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*obser
 	return o, nil
 }
 
-// supervisionFor is the trust ledger's supervision, or nil without a ledger.
-func (o *observers) supervisionFor() func(string) orchestrator.Supervision {
+// supervisionFor is the trust ledger's supervision per agent and model, or
+// nil without a ledger.
+func (o *observers) supervisionFor() func(agent, model string) orchestrator.Supervision {
 	if o.ledger == nil {
 		return nil
 	}
-	return o.ledger.SupervisionFor
+	return o.ledger.SupervisionForModel
 }
 
 // scorer is what the live view and replay show trust from.

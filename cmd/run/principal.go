@@ -127,11 +127,11 @@ func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 	w := p.out
 	p.rule(agent + " accepts your goal")
 	fmt.Fprintln(w, "This is what "+agent+" understood:")
-	fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, "Intent:"), a.RestatedIntent)
+	fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, "Intent:"), oneLine(a.RestatedIntent))
 	if len(a.Plan) > 0 {
 		fmt.Fprintln(w, "  "+p.st.paint(bold, "Plan:"))
 		for i, s := range a.Plan {
-			fmt.Fprintf(w, "    %d. %s\n", i+1, s)
+			fmt.Fprintf(w, "    %d. %s\n", i+1, oneLine(s))
 		}
 	}
 	acks := func(title string, want, got []string) {
@@ -144,7 +144,7 @@ func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 			if i < len(got) {
 				ack = got[i]
 			}
-			fmt.Fprintf(w, "    • %s\n      → %s\n", c, ack)
+			fmt.Fprintf(w, "    • %s\n      → %s\n", oneLine(c), oneLine(ack))
 		}
 	}
 	acks("Success criteria:", g.Criteria, a.AcknowledgedCriteria)
@@ -153,7 +153,7 @@ func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 		if len(items) > 0 {
 			fmt.Fprintln(w, "  "+p.st.paint(bold, title))
 			for _, s := range items {
-				fmt.Fprintln(w, "    - "+s)
+				fmt.Fprintln(w, "    - "+oneLine(s))
 			}
 		}
 	}
@@ -203,12 +203,12 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 		kind = "a question before accepting"
 	}
 	p.rule(from + " escalates: " + kind)
-	fmt.Fprintln(w, e.Question)
+	fmt.Fprintln(w, oneLine(e.Question))
 	for i, o := range e.Options {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, o)
+		fmt.Fprintf(w, "  %d. %s\n", i+1, oneLine(o))
 	}
 	if e.Recommendation != "" {
-		fmt.Fprintln(w, "  "+p.st.paint(bold, "Recommendation:")+" "+e.Recommendation)
+		fmt.Fprintln(w, "  "+p.st.paint(bold, "Recommendation:")+" "+oneLine(e.Recommendation))
 	}
 	var hints []string
 	if len(e.Options) > 0 {
@@ -232,14 +232,14 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 		}
 		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(e.Options) {
 			o := e.Options[n-1]
-			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+o)
+			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+oneLine(o))
 			return agents.Resolution{Answer: o, Decision: o, By: "user"}, nil
 		}
 		if line == "" {
 			if e.Recommendation == "" {
 				continue // nothing to default to: ask again
 			}
-			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+e.Recommendation)
+			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+oneLine(e.Recommendation))
 			return agents.Resolution{Answer: e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
 		}
 		fmt.Fprintln(w, p.st.paint(green, "answered")+": "+line)

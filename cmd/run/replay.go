@@ -196,12 +196,12 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	fmt.Fprintf(w, "%s %s · %s · %s · %s\n", st.paint(bold, "run"), first.Run, first.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
 		last.Time.Sub(first.Time).Round(time.Millisecond), status)
 	if goal != nil {
-		fmt.Fprintf(w, "%s %s\n", st.paint(bold, "goal:"), goal.Objective)
+		fmt.Fprintf(w, "%s %s\n", st.paint(bold, "goal:"), oneLine(goal.Objective))
 		for _, c := range goal.Criteria {
-			fmt.Fprintln(w, "  criterion:  "+c)
+			fmt.Fprintln(w, "  criterion:  "+oneLine(c))
 		}
 		for _, c := range goal.Constraints {
-			fmt.Fprintln(w, "  constraint: "+c)
+			fmt.Fprintln(w, "  constraint: "+oneLine(c))
 		}
 	}
 	fmt.Fprintln(w)
@@ -218,7 +218,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		fmt.Fprintln(w)
 		d := prefix + cont + "   "
 		line := func(c color, format string, args ...any) {
-			fmt.Fprintln(w, d+st.paint(c, fmt.Sprintf(format, args...)))
+			fmt.Fprintln(w, d+st.paint(c, oneLine(fmt.Sprintf(format, args...))))
 		}
 		if o.Goal != nil && o.Parent != "" {
 			line("", "goal: %s", oneLine(o.Goal.Objective))
@@ -280,7 +280,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 				if !c.Met {
 					mark = st.paint(red, "NOT met")
 				}
-				fmt.Fprintf(w, "%s  - %s: %s%s\n", d, c.Criterion, mark, evidence(c.Evidence))
+				fmt.Fprintf(w, "%s  - %s: %s%s\n", d, oneLine(c.Criterion), mark, oneLine(evidence(c.Evidence)))
 			}
 		}
 		if v := o.Verification; v != nil {
@@ -342,9 +342,9 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		fmt.Fprintln(w)
 		if finished.Status == orchestrator.StatusCompleted {
 			fmt.Fprintln(w, st.paint(green, "result:"))
-			fmt.Fprintln(w, indent(finished.Result, "  "))
+			fmt.Fprintln(w, indent(visible(finished.Result), "  "))
 		} else {
-			fmt.Fprintf(w, "%s %s\n", st.paint(red, "outcome: "+string(finished.Status)+":"), finished.Reason)
+			fmt.Fprintf(w, "%s %s\n", st.paint(red, "outcome: "+string(finished.Status)+":"), oneLine(finished.Reason))
 		}
 	}
 }

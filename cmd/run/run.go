@@ -278,7 +278,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	}
 	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config, Workspace: ws.FS()}
 	if sf := obs.supervisionFor(); sf != nil {
-		opts.SupervisionFor = sf
+		opts.SupervisionForModel = sf
 	}
 	rt, err := orchestrator.New(built, opts)
 	if err != nil {
@@ -440,15 +440,15 @@ func printSummary(w io.Writer, out *orchestrator.Outcome, interrupted bool) {
 	case out.Status == orchestrator.StatusCompleted:
 		fmt.Fprintln(w, st.paint(green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
 		if out.Report != nil {
-			fmt.Fprintln(w, indent(out.Report.Result, "  "))
+			fmt.Fprintln(w, indent(visible(out.Report.Result), "  "))
 		}
 	case out.Status == orchestrator.StatusDeclined:
-		fmt.Fprintln(w, st.paint(magenta, "declined")+" by "+out.Agent+": "+out.Reason)
+		fmt.Fprintln(w, st.paint(magenta, "declined")+" by "+out.Agent+": "+oneLine(out.Reason))
 		if out.Decline != nil && len(out.Decline.Missing) > 0 {
-			fmt.Fprintln(w, "  missing: "+strings.Join(out.Decline.Missing, "; "))
+			fmt.Fprintln(w, "  missing: "+oneLine(strings.Join(out.Decline.Missing, "; ")))
 		}
 	default:
-		fmt.Fprintln(w, st.paint(red, "failed")+": "+out.Reason)
+		fmt.Fprintln(w, st.paint(red, "failed")+": "+oneLine(out.Reason))
 	}
 }
 

@@ -251,7 +251,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 	sinks = append(sinks, s.obs.sinks...)
 	ro := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: req.Principal}
 	if sf := s.obs.supervisionFor(); sf != nil {
-		ro.SupervisionFor = sf
+		ro.SupervisionForModel = sf
 	}
 	rt, err := orchestrator.New(built, ro)
 	if err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/term"
@@ -90,12 +92,42 @@ func (s style) line(width int, segs ...segment) string {
 	return b.String()
 }
 
-// oneLine folds whitespace, newlines included, to single spaces.
+// oneLine folds whitespace, newlines included, to single spaces, and shows
+// the other control characters as escapes (see visible).
 func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\n\r\t") {
+	if strings.ContainsAny(s, "\n\r\t") {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	return visible(s)
+}
+
+// visible shows control characters other than newline and tab, invisible
+// format characters (bidirectional overrides, zero-width marks) and invalid
+// UTF-8 as escapes such as \x1b or \u202e, so text a model wrote cannot move
+// the cursor, recolour or reorder what a person reads before confirming it.
+func visible(s string) string {
+	hidden := func(r rune) bool {
+		return r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029')
+	}
+	if utf8.ValidString(s) && strings.IndexFunc(s, hidden) < 0 {
 		return s
 	}
-	return strings.Join(strings.Fields(s), " ")
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case hidden(r) && r < 0x80:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case hidden(r):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // clip shortens s to n runes, on one line.

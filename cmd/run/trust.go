@@ -44,11 +44,15 @@ func runTrust(opts *trustOptions) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT\tLEVEL\tTRUST\tDELEG\tALIGNED@1\tREACCEPT\tDECLINED\tVIOLATIONS\tESCALATIONS\tVERIFIED\tREJECTED\tFAILED\tRUNS\tUPDATED")
+	fmt.Fprintln(tw, "AGENT\tMODEL\tLEVEL\tTRUST\tDELEG\tALIGNED@1\tREACCEPT\tDECLINED\tVIOLATIONS\tESCALATIONS\tVERIFIED\tREJECTED\tFAILED\tRUNS\tUPDATED")
 	for _, r := range recs {
 		mean, sd := r.Score()
-		fmt.Fprintf(tw, "%s\t%s\t%.2f±%.2f\t%d\t%d\t%d\t%d\t%d\t%d (%d helped)\t%d\t%d\t%d\t%d\t%s\n",
-			r.Agent, l.SupervisionFor(r.Agent).Level, mean, sd, r.Delegations, r.AlignedFirstTry, r.Reacceptances,
+		model := r.Model
+		if model == "" {
+			model = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f±%.2f\t%d\t%d\t%d\t%d\t%d\t%d (%d helped)\t%d\t%d\t%d\t%d\t%s\n",
+			r.Agent, model, l.SupervisionForModel(r.Agent, r.Model).Level, mean, sd, r.Delegations, r.AlignedFirstTry, r.Reacceptances,
 			r.Declines, r.Violations, r.Escalations, r.HelpfulEscalations, r.VerifiedCompletions, r.RejectedReports,
 			r.Failures, r.Runs, r.Updated.Local().Format("2006-01-02 15:04"))
 	}

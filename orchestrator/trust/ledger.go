@@ -9,10 +9,11 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// Ledger holds every agent's Record. It is an orchestrator.Sink that updates
-// the records as a run's events arrive, and its SupervisionFor sets each
-// delegation's supervision from them. Save writes it back to its file. A
-// Ledger is safe for concurrent use, by many runs at once.
+// Ledger holds a Record per agent and model. It is an orchestrator.Sink that
+// updates the records as a run's events arrive, and its SupervisionForModel
+// sets each delegation's supervision from them. Save writes it back to its
+// file, merged with what other processes saved meanwhile. A Ledger is safe
+// for concurrent use, by many runs at once.
 type Ledger struct {
 	path string
 
@@ -20,9 +21,13 @@ type Ledger struct {
 
 	mu      sync.Mutex
 	policy  Policy
-	records map[string]*Record
+	records map[key]*Record
+	base    map[key]Record // the records as last read or saved, for merging
 	runs    map[string]*runState
 }
+
+// key identifies a record: an agent on a model.
+type key struct{ agent, model string }
 
 // runState is what a run's events need to be attributed: the delegate of
 // each delegation (alignment.judged and report.verified name the delegator as
@@ -34,8 +39,9 @@ type runState struct {
 }
 
 type delegState struct {
-	agent    string
-	answered int // own blocking escalations answered, not refused
+	agent, model string
+	answered     int  // own blocking escalations answered, not refused
+	excused      bool // its last acceptance failed for no fault of its own
 }
 
 // Open returns the ledger stored at path, or an empty one if there is no
@@ -47,11 +53,19 @@ func Open(path string) (*Ledger, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Ledger{path: path, policy: DefaultPolicy(), records: map[string]*Record{}, runs: map[string]*runState{}}
-	for i := range recs {
-		l.records[recs[i].Agent] = &recs[i]
-	}
+	l := &Ledger{path: path, policy: DefaultPolicy(), runs: map[string]*runState{}}
+	l.reset(recs)
 	return l, nil
+}
+
+// reset makes recs the ledger's records and its base.
+func (l *Ledger) reset(recs []Record) {
+	l.records, l.base = map[key]*Record{}, map[key]Record{}
+	for i := range recs {
+		k := key{recs[i].Agent, recs[i].Model}
+		l.records[k] = &recs[i]
+		l.base[k] = recs[i]
+	}
 }
 
 // Path returns the file the ledger is saved to.
@@ -64,27 +78,50 @@ func (l *Ledger) SetPolicy(p Policy) {
 	l.mu.Unlock()
 }
 
-// SupervisionFor returns the supervision the agent's record sets, under the
-// ledger's policy. Its signature fits orchestrator.Options.SupervisionFor.
+// SupervisionForModel returns the supervision the record of agent on model
+// sets, under the ledger's policy; with no record, the new level's. Its
+// signature fits orchestrator.Options.SupervisionForModel, which the runtime
+// calls with orchestrator.ModelID.
+func (l *Ledger) SupervisionForModel(agent, model string) orchestrator.Supervision {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.policy.Supervision(l.records[key{agent, model}])
+}
+
+// SupervisionFor returns the supervision of the agent's least trusted record,
+// whatever its model (new when it has none). Prefer SupervisionForModel:
+// trust earned on one model says nothing of another.
 func (l *Ledger) SupervisionFor(agent string) orchestrator.Supervision {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.policy.Supervision(l.records[agent])
+	return l.policy.Supervision(l.least(agent))
 }
 
-// Score returns the mean and standard deviation of the agent's trust; an
-// agent without a record has the prior's.
+// least returns the agent's record with the lowest mean, or nil.
+func (l *Ledger) least(agent string) *Record {
+	var worst *Record
+	lowest := 2.0
+	for k, r := range l.records {
+		if m, _ := r.Score(); k.agent == agent && m < lowest {
+			worst, lowest = r, m
+		}
+	}
+	return worst
+}
+
+// Score returns the mean and standard deviation of the agent's least trusted
+// record, whatever its model; an agent without a record has the prior's.
 func (l *Ledger) Score(agent string) (mean, sd float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.records[agent].Score()
+	return l.least(agent).Score()
 }
 
-// Record returns a copy of the agent's record.
-func (l *Ledger) Record(agent string) (Record, bool) {
+// Record returns a copy of the record of agent on model.
+func (l *Ledger) Record(agent, model string) (Record, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r, ok := l.records[agent]
+	r, ok := l.records[key{agent, model}]
 	if !ok {
 		return Record{}, false
 	}
@@ -103,7 +140,7 @@ func (l *Ledger) snapshot() []Record {
 	for _, r := range l.records {
 		out = append(out, *r)
 	}
-	slices.SortFunc(out, func(a, b Record) int { return cmp.Compare(a.Agent, b.Agent) })
+	slices.SortFunc(out, func(a, b Record) int { return cmp.Or(cmp.Compare(a.Agent, b.Agent), cmp.Compare(a.Model, b.Model)) })
 	return out
 }
 
@@ -129,14 +166,20 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 		return ""
 	}
 	at := e.Time.UTC()
+	// rec is agent's record on the model of e's delegation when agent is
+	// its delegate (every use below), else on no model.
 	rec := func(agent string) *Record {
 		if agent == "" {
 			return &Record{} // an event naming no agent counts for no one
 		}
-		r := l.records[agent]
+		k := key{agent: agent}
+		if d != nil && d.agent == agent {
+			k.model = d.model
+		}
+		r := l.records[k]
 		if r == nil {
-			r = &Record{Agent: agent}
-			l.records[agent] = r
+			r = &Record{Agent: agent, Model: k.model}
+			l.records[k] = r
 		}
 		r.Updated = at
 		return r
@@ -146,21 +189,34 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 	case orchestrator.EventRunFinished:
 		delete(l.runs, e.Run)
 	case orchestrator.EventGoalOffered:
-		run.deleg[e.Delegation] = &delegState{agent: e.Agent}
+		model := e.Model
+		if e.Provider != "" && model != "" {
+			model = e.Provider + "/" + model
+		}
+		d = &delegState{agent: e.Agent, model: model}
+		run.deleg[e.Delegation] = d
 		r := rec(e.Agent)
 		r.Delegations++
-		if !run.seen[e.Agent] {
-			run.seen[e.Agent] = true
+		if seen := e.Agent + "\x00" + model; !run.seen[seen] {
+			run.seen[seen] = true
 			r.Runs++
 			r.LastRun = e.Run
 		}
 	case orchestrator.EventGoalAccepted:
-		if e.Round > 1 {
+		switch {
+		case d != nil && d.excused:
+			d.excused = false
+		case e.Round > 1:
 			rec(e.Agent).Reacceptances++
 		}
 	case orchestrator.EventAlignmentJudged:
 		if e.Round == 1 && e.Aligned != nil && *e.Aligned {
 			rec(delegate()).AlignedFirstTry++
+		}
+		// Not the agent's doing: its delegator could not judge, or the
+		// user corrected the root acceptance.
+		if al := e.Alignment; d != nil && al != nil && !al.Aligned {
+			d.excused = al.Unjudged || (e.Parent == "" && al.By == "user")
 		}
 	case orchestrator.EventGoalDeclined:
 		rec(e.Agent).Declines++
@@ -183,7 +239,7 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 			}
 		}
 	case orchestrator.EventReportVerified:
-		if v := e.Verification; v != nil && (v.Verdict == agents.VerdictRevise || v.Verdict == agents.VerdictReject) {
+		if v := e.Verification; v != nil && !v.Unjudged && (v.Verdict == agents.VerdictRevise || v.Verdict == agents.VerdictReject) {
 			rec(delegate()).RejectedReports++
 		}
 	case orchestrator.EventGoalCompleted:
@@ -195,10 +251,14 @@ func (l *Ledger) Emit(e *orchestrator.Event) error {
 		}
 	case orchestrator.EventGoalFailed:
 		r := rec(e.Agent)
-		// Cancellation and the caller's deadline are not the agent's doing.
-		if e.Cause == orchestrator.CauseCancelled || e.Cause == orchestrator.CauseDeadline {
+		// Cancellation, the caller's deadline and the infrastructure's
+		// failures are not the agent's doing.
+		switch e.Cause {
+		case orchestrator.CauseCancelled, orchestrator.CauseDeadline:
 			r.Cancelled++
-		} else {
+		case orchestrator.CauseProvider, orchestrator.CauseInternal:
+			r.InfraFailures++
+		default:
 			r.Failures++
 		}
 	}

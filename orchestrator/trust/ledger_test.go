@@ -111,7 +111,7 @@ func TestRecordFromEvents(t *testing.T) {
 			events := append([]*orchestrator.Event{started(), offeredLead(), offered()}, tc.events...)
 			events = append(events, finished())
 			feed(t, l, "r1", events...)
-			got, ok := l.Record("w")
+			got, ok := l.Record("w", "")
 			if !ok {
 				t.Fatal("no record for w")
 			}
@@ -138,10 +138,10 @@ func TestPassedUpEscalationIsNotTheDelegators(t *testing.T) {
 	feed(t, l, "r1", started(), offeredLead(), offered(), accepted(1), judged(1, true), escalated("e1", true), up,
 		&orchestrator.Event{Type: orchestrator.EventEscalationResolved, Delegation: "d1", Agent: "user", ID: "e2", Resolution: &agents.Resolution{Answer: "yes", By: "user"}},
 		resolved("e1", false), ended(orchestrator.StatusCompleted, ""), finished())
-	if r, _ := l.Record("lead"); r.Escalations != 0 {
+	if r, _ := l.Record("lead", ""); r.Escalations != 0 {
 		t.Errorf("lead has %d escalations, want 0", r.Escalations)
 	}
-	if r, _ := l.Record("w"); r.Escalations != 1 || r.HelpfulEscalations != 1 {
+	if r, _ := l.Record("w", ""); r.Escalations != 1 || r.HelpfulEscalations != 1 {
 		t.Errorf("w: %d escalations, %d helpful; want 1, 1", r.Escalations, r.HelpfulEscalations)
 	}
 }
@@ -204,7 +204,7 @@ func TestLedgerSurvivesARestart(t *testing.T) {
 	}
 	// Records keep accumulating across runs.
 	feed(t, again, "r2", started(), offeredLead(), offered(), accepted(1), judged(1, true), ended(orchestrator.StatusCompleted, ""), finished())
-	if r, _ := again.Record("w"); r.Runs != 2 || r.VerifiedCompletions != 2 || r.LastRun != "r2" {
+	if r, _ := again.Record("w", ""); r.Runs != 2 || r.VerifiedCompletions != 2 || r.LastRun != "r2" {
 		t.Errorf("after a second run: %+v", r)
 	}
 }
@@ -312,7 +312,7 @@ func TestLedgerConcurrentUse(t *testing.T) {
 	if err := l.Save(); err != nil {
 		t.Fatal(err)
 	}
-	r, _ := l.Record("w")
+	r, _ := l.Record("w", "")
 	if r.Runs != runs || r.VerifiedCompletions != runs {
 		t.Errorf("after %d concurrent runs: %+v", runs, r)
 	}

@@ -2,12 +2,14 @@ package trust
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -54,12 +56,13 @@ func load(path string) ([]Record, error) {
 	if f.Version != fileVersion {
 		return nil, corrupt("version %d, want %d", f.Version, fileVersion)
 	}
-	seen := map[string]bool{}
+	seen := map[key]bool{}
 	for _, r := range f.Records {
-		if r.Agent == "" || seen[r.Agent] {
-			return nil, corrupt("a record without an agent, or two for %q", r.Agent)
+		k := key{r.Agent, r.Model}
+		if r.Agent == "" || seen[k] {
+			return nil, corrupt("a record without an agent, or two for %q on %q", r.Agent, r.Model)
 		}
-		seen[r.Agent] = true
+		seen[k] = true
 	}
 	return f.Records, nil
 }
@@ -69,12 +72,32 @@ func load(path string) ([]Record, error) {
 // file in the same directory, which is synced, then renamed over the old
 // one, and the directory is synced. A temporary file left by a crash is
 // never read. Save creates the directory if needed.
+//
+// Runs in other processes may share the file: Save holds an exclusive lock
+// on path+".lock" while it reads the file again, adds to each record what
+// this ledger counted since it last read or saved it, and writes the sum,
+// so concurrent runs lose no update. (The lock is advisory, flock(2) on
+// Unix; elsewhere concurrent saves are not merged.)
 func (l *Ledger) Save() error {
 	l.saveMu.Lock()
 	defer l.saveMu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
+		return fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
+	}
+	unlock, err := lockFile(l.path + ".lock")
+	if err != nil {
+		return fmt.Errorf("trust ledger: locking %s: %w", l.path, err)
+	}
+	defer unlock()
+	disk, err := load(l.path)
+	if err != nil {
+		return err
+	}
+	// Held to the end, so what is counted meanwhile waits for the base.
 	l.mu.Lock()
-	f := file{Version: fileVersion, Saved: time.Now().UTC(), Records: l.snapshot()}
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	merged := l.merge(disk)
+	f := file{Version: fileVersion, Saved: time.Now().UTC(), Records: merged}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
 		return fmt.Errorf("trust: %w", err)
@@ -83,7 +106,38 @@ func (l *Ledger) Save() error {
 	if err := writeAtomic(l.path, b); err != nil {
 		return fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
 	}
+	l.reset(merged)
 	return nil
+}
+
+// merge returns disk plus what l counted since its base, sorted: for each
+// record, the file's counts plus this ledger's increase. The caller holds
+// l.mu.
+func (l *Ledger) merge(disk []Record) []Record {
+	byKey := map[key]Record{}
+	for _, r := range disk {
+		byKey[key{r.Agent, r.Model}] = r
+	}
+	for k, cur := range l.records {
+		out, ok := byKey[k]
+		if !ok {
+			out = Record{Agent: k.agent, Model: k.model}
+		}
+		base := l.base[k]
+		for i, p := range out.counts() {
+			*p += *cur.counts()[i] - *base.counts()[i]
+		}
+		if cur.Updated.After(out.Updated) {
+			out.Updated, out.LastRun = cur.Updated, cur.LastRun
+		}
+		byKey[k] = out
+	}
+	out := make([]Record, 0, len(byKey))
+	for _, r := range byKey {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b Record) int { return cmp.Or(cmp.Compare(a.Agent, b.Agent), cmp.Compare(a.Model, b.Model)) })
+	return out
 }
 
 func writeAtomic(path string, b []byte) (err error) {

@@ -205,7 +205,7 @@ func TestTrustMovesWithOutcomesAndSetsSupervision(t *testing.T) {
 	}
 
 	runWith(t, l, &lenient, 1, "flaky")
-	r, _ := l.Record("flaky")
+	r, _ := l.Record("flaky", "scripted/flaky-model")
 	if r.Violations != 1 || r.Reacceptances != 1 || r.RejectedReports != 1 || r.Failures != 1 {
 		t.Errorf("flaky's record: %+v", r)
 	}

@@ -1,8 +1,10 @@
-// Package trust keeps each agent's track record across runs and turns it
-// into how closely the agent is supervised. A Ledger is an orchestrator.Sink:
-// it updates a Record per agent from a run's events as they happen, and its
-// SupervisionFor plugs into orchestrator.Options.SupervisionFor. It persists
-// as one JSON file, replaced atomically on Save.
+// Package trust keeps each agent's track record across runs, per model, and
+// turns it into how closely the agent is supervised. A Ledger is an
+// orchestrator.Sink: it updates a Record per agent and model from a run's
+// events as they happen, and its SupervisionForModel plugs into
+// orchestrator.Options.SupervisionForModel. It persists as one JSON file,
+// replaced atomically on Save under a file lock, merged with what other
+// processes saved meanwhile.
 //
 // # Score
 //
@@ -20,9 +22,12 @@
 //	failure  re-acceptance (misaligned)   1   (WeightReacceptance)
 //	failure  protocol violation           1   (WeightViolation)
 //
-// Declines, escalations that did not help and cancellations are recorded
-// but weigh nothing: an honest decline or question is the protocol working,
-// and a cancellation is not the agent's doing. An escalation helped when it
+// Declines, escalations that did not help, cancellations and failures of the
+// infrastructure are recorded but weigh nothing: an honest decline or
+// question is the protocol working, and a cancellation or a provider's
+// failure is not the agent's doing. Nor is a re-acceptance after the user
+// corrected the root acceptance or after a delegator could not judge, nor a
+// report sent back because the delegator could not verify it. An escalation helped when it
 // was the agent's own (not one passed up from its delegates), blocking,
 // answered rather than refused, and the delegation it was raised in then
 // completed.
@@ -83,6 +88,10 @@ const (
 // Record is an agent's track record, counted over every run the ledger saw.
 type Record struct {
 	Agent string `json:"agent"`
+	// Model is the model the agent ran on, as orchestrator.ModelID names it
+	// ("openai/gpt-4o-mini", "sim/sim"): trust is earned per agent and
+	// model. Empty for events that named none.
+	Model string `json:"model,omitempty"`
 	// Delegations counts the goals offered to the agent.
 	Delegations int `json:"delegations"`
 	// AlignedFirstTry counts acceptances judged aligned in round 1.
@@ -108,11 +117,21 @@ type Record struct {
 	// Cancelled those cancelled.
 	Failures  int `json:"failures"`
 	Cancelled int `json:"cancelled"`
+	// InfraFailures counts delegations that failed for the infrastructure
+	// (the provider failed or was unreachable, a panic outside the agent):
+	// recorded, never weighed against the agent.
+	InfraFailures int `json:"infra_failures,omitempty"`
 	// Runs counts the runs the agent took part in; LastRun is the latest.
 	Runs    int    `json:"runs"`
 	LastRun string `json:"last_run,omitempty"`
 	// Updated is the time of the last event that changed the record.
 	Updated time.Time `json:"updated"`
+}
+
+// counts returns the record's counters, for merging concurrent saves.
+func (r *Record) counts() []*int {
+	return []*int{&r.Delegations, &r.AlignedFirstTry, &r.Reacceptances, &r.Declines, &r.Violations, &r.Escalations,
+		&r.HelpfulEscalations, &r.VerifiedCompletions, &r.RejectedReports, &r.Failures, &r.Cancelled, &r.InfraFailures, &r.Runs}
 }
 
 // Evidence returns the weighted successes and failures of the record.
