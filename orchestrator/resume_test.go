@@ -469,3 +469,36 @@ type verifyingPrincipal struct {
 func (p *verifyingPrincipal) VerifyReport(context.Context, *agents.Goal, string, *agents.Report) (agents.Verification, error) {
 	return p.verify(), nil
 }
+
+// A resumed run killed in turn resumes again from its journal, now holding
+// the first resume's events too.
+func TestResumeTwice(t *testing.T) {
+	rr := newRandomRun(10)
+	var calls, runs atomic.Int64
+	dir := t.TempDir()
+	rt, mem := newRuntime(t, rr.team(t, dir, &calls, &runs), &orchestrator.Options{Limits: rr.limits})
+	out, _ := rt.Run(t.Context(), rr.goal)
+	full := journalOf(t, mem.Events())
+	resume := func(events []*orchestrator.Event) []*orchestrator.Event {
+		t.Helper()
+		rt2, mem2 := newRuntime(t, rr.team(t, dir, &calls, &runs), &orchestrator.Options{Limits: rr.limits})
+		out2, _ := rt2.Resume(t.Context(), events, &orchestrator.ResumeOptions{Verifiers: rr.goal.Verifiers})
+		if out2.Status != out.Status {
+			t.Fatalf("resumed to %s, the run ended %s", out2.Status, out.Status)
+		}
+		return journalOf(t, append(slices.Clone(events), mem2.Events()...))
+	}
+	first := len(full) / 3
+	once := resume(full[:first])
+	for second := first + 2; second < len(once); second += 3 {
+		twice := resume(once[:second])
+		checkTerminals(t, twice)
+		resumed := ofType(twice, orchestrator.EventRunResumed)
+		if len(resumed) != 2 || resumed[1].Attempt != 2 {
+			t.Fatalf("cut at %d then %d: %d run.resumed events", first, second, len(resumed))
+		}
+		if got, want := len(twice)-2, len(full); got != want {
+			t.Errorf("cut at %d then %d: %d events besides run.resumed, the run's %d", first, second, got, want)
+		}
+	}
+}
