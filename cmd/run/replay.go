@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 type replayOptions struct {
 	io      *iostreams
 	trust   string
+	json    bool
 	journal string
 }
 
@@ -33,7 +35,8 @@ func newReplayCmd(io *iostreams) *cobra.Command {
 acceptance and alignment, escalations with their resolutions, reports and
 verifications, outcomes, and the usage of every model call by agent.`,
 		Example: `  run replay runs/20260101-120000-a1b2c3.jsonl
-  run replay "$(ls -t runs/*.jsonl | head -1)"`,
+  run replay "$(ls -t runs/*.jsonl | head -1)"
+  run replay --json runs/20260101-120000-a1b2c3.jsonl | jq '.tree.children[].report'`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageErrorf("name one journal file: run replay JOURNAL")
@@ -49,6 +52,7 @@ verifications, outcomes, and the usage of every model call by agent.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.trust, "trust", "", "trust ledger `FILE` to show each agent's current trust from (default runs/trust.json if it exists)")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the rebuilt delegation tree as JSON (orchestrator.Outcome) instead of the text")
 	return cmd
 }
 
@@ -73,6 +77,9 @@ func runReplay(opts *replayOptions) error {
 	root, err := orchestrator.Rebuild(events)
 	if err != nil {
 		return configError(fmt.Errorf("%s is not a consistent journal: %w", path, err))
+	}
+	if opts.json {
+		return writeReplayJSON(stdout, events, root, truncated)
 	}
 	var sc scorer
 	tp := opts.trust
@@ -408,4 +415,41 @@ func compactionText(x compactionAt) string {
 		}
 	}
 	return s
+}
+
+// replayDoc is what run replay --json prints: the run and its delegation
+// tree as orchestrator.Rebuild makes it from the journal.
+type replayDoc struct {
+	Run string `json:"run"`
+	// Finished says the journal ends with run.finished; Torn that its last
+	// line was cut off and left out.
+	Finished bool `json:"finished"`
+	Torn     bool `json:"torn,omitempty"`
+	// Status and Reason are run.finished's (how the run ended), "" when it
+	// never finished.
+	Status orchestrator.Status `json:"status,omitempty"`
+	Reason string              `json:"reason,omitempty"`
+	Start  time.Time           `json:"start"`
+	End    time.Time           `json:"end"`
+	// Usage sums every model call of the run.
+	Usage model.Usage `json:"usage"`
+	// Tree is the root delegation with its children.
+	Tree *orchestrator.Outcome `json:"tree"`
+}
+
+func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool) error {
+	first, last := events[0], events[len(events)-1]
+	doc := replayDoc{Run: first.Run, Torn: torn, Start: first.Time, End: last.Time, Tree: root}
+	for _, e := range events {
+		switch {
+		case e.Type == orchestrator.EventRunFinished:
+			doc.Finished, doc.Status, doc.Reason = true, e.Status, e.Reason
+		case e.Type == orchestrator.EventModelCalled && e.Usage != nil:
+			doc.Usage = doc.Usage.Add(*e.Usage)
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(doc)
 }

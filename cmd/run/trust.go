@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 type trustOptions struct {
 	io   *iostreams
 	path string
+	json bool
 }
 
 func newTrustCmd(io *iostreams) *cobra.Command {
@@ -23,11 +25,13 @@ func newTrustCmd(io *iostreams) *cobra.Command {
 		Long: `Prints each agent's trust: its supervision level, score (mean ± sd) and track
 record, one agent a row.`,
 		Example: `  run trust
-  run trust --trust team-a/trust.json`,
+  run trust --trust team-a/trust.json
+  run trust --json | jq '.[] | select(.level == "strict")'`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error { return runTrust(opts) },
 	}
 	cmd.Flags().StringVar(&opts.path, "trust", filepath.Join("runs", "trust.json"), "trust ledger `FILE`")
+	cmd.Flags().BoolVar(&opts.json, "json", false, "print the records as a JSON array, each with its level and score")
 	return cmd
 }
 
@@ -39,6 +43,22 @@ func runTrust(opts *trustOptions) error {
 		return configError(err)
 	}
 	recs := l.Records()
+	if opts.json {
+		type row struct {
+			trust.Record
+			Level   string  `json:"level"`
+			Score   float64 `json:"score"`
+			ScoreSD float64 `json:"score_sd"`
+		}
+		rows := make([]row, 0, len(recs))
+		for _, r := range recs {
+			mean, sd := r.Score()
+			rows = append(rows, row{Record: r, Level: string(l.SupervisionFor(r.Agent).Level), Score: mean, ScoreSD: sd})
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
 	if len(recs) == 0 {
 		fmt.Fprintf(stdout, "no trust records in %s\n", opts.path)
 		return nil
