@@ -18,8 +18,10 @@ func TestReplayJSON(t *testing.T) {
 		Run      string
 		Finished bool
 		Status   orchestrator.Status
-		Usage    struct{ PromptTokens int `json:"prompt_tokens"` }
-		Tree     *orchestrator.Outcome
+		Usage    struct {
+			PromptTokens int `json:"prompt_tokens"`
+		}
+		Tree *orchestrator.Outcome
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -64,4 +66,3 @@ func TestTrustJSON(t *testing.T) {
 		t.Errorf("exit %d: %q", code, out)
 	}
 }
-
