@@ -71,7 +71,7 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, 
 		BeforeTurn: func() (string, error) { return "", d.meter.tokensLeft() },
 		Effects:    fx,
 		// An ask is short: no model summary is asked for if it must be compacted.
-		Window: d.window(d.m, false),
+		Window: d.window(false),
 	}
 	l.Hooks.Compacted = d.compacted(purpose)
 	l.Hooks.Violation = d.refused

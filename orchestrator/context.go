@@ -11,11 +11,11 @@ import (
 	"github.com/entrust-dev/entrust/prompts"
 )
 
-// window is the context window of agent m's conversations within d: its
-// context budget, with the agent's own model writing the summaries when
-// summarize is set. Nil when the agent's budget is unbounded.
-func (d *delegation) window(m *member, summarize bool) *agents.Window {
-	n := m.Agent.ContextBudget()
+// window is the context window of d's agent's conversations: its context
+// budget, with its own model writing the summaries when summarize is set. Nil
+// when the agent's budget is unbounded.
+func (d *delegation) window(summarize bool) *agents.Window {
+	n := d.m.Agent.ContextBudget()
 	if n <= 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -243,5 +244,84 @@ func TestContextBudgetTooSmallForTheContractFailsClosed(t *testing.T) {
 	ex := protocoltest.OfType(mem.Events(), orchestrator.EventBudgetExceeded)
 	if len(ex) != 1 || ex[0].Reason != "context" || ex[0].Limit != 300 {
 		t.Fatalf("budget.exceeded: %s", protocoltest.Trace(mem.Events()))
+	}
+}
+
+// Every correction a delegate received stays whole through compaction: the
+// misaligned round's gaps, the answer to its escalation, the verifier's
+// feedback on a report sent back, each followed by long work.
+func TestCompactionKeepsEveryCorrection(t *testing.T) {
+	step := 0
+	writer := model.ScriptFunc("writer-model", func(_ context.Context, req *model.Request) (*model.Response, error) {
+		if len(req.Tools) == 0 {
+			return &model.Response{Message: model.Message{Content: "I fetched documents."}}, nil
+		}
+		step++
+		var c model.ToolCall
+		switch {
+		case step == 1: // no acknowledgement of the constraints: misaligned
+			a := protocoltest.Accept(longGoal)
+			var acc agents.Acceptance
+			_ = json.Unmarshal(a.Arguments, &acc)
+			acc.AcknowledgedConstraints = []string{}
+			c = model.Call(agents.ToolAcceptGoal, acc)
+		case step == 2:
+			c = protocoltest.Accept(longGoal)
+		case step == 20:
+			c = model.Call(agents.ToolEscalate, agents.EscalateArgs{Kind: agents.KindAmbiguity, Question: "Which date format for undated documents?"})
+		case step == 40: // the second criterion reported unmet: sent back
+			r := protocoltest.Complete(longGoal, "partial index", "fetch-39")
+			var rep agents.Report
+			_ = json.Unmarshal(r.Arguments, &rep)
+			rep.Criteria[1].Met = false
+			c = model.Call(agents.ToolCompleteGoal, rep)
+		case step < 60:
+			c = protocoltest.WithID(fmt.Sprintf("fetch-%d", step), model.Call("fetch", map[string]int{"n": step}))
+		default:
+			c = protocoltest.Complete(longGoal, "indexed", "fetch-59")
+		}
+		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}}, nil
+	})
+	lead := model.NewScripted("lead-model",
+		turn(protocoltest.Accept(longRoot)),
+		turn(protocoltest.DelegateTo("writer", longGoal)),
+		turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "Write them as 0000-00-00 and list them last."})),
+		turn(protocoltest.Complete(longRoot, "the writer indexed the archive", "d2")))
+	team := orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "Leads.", Model: lead}, DelegatesTo: []string{"writer"}},
+		{Agent: &agents.Agent{Name: "writer", Role: "Indexes documents.", Model: writer, Tools: []agents.Tool{fetchTool(t, 2048)},
+			ContextTokens: 4000}, Supervision: structural, Budget: agents.Budget{Steps: 100}},
+	}}
+	rt, mem := newRuntime(t, team, &orchestrator.Options{Budget: agents.Budget{Steps: 200}})
+	if _, err := rt.Run(t.Context(), longRoot); err != nil {
+		t.Fatalf("%v\n%s", err, protocoltest.Trace(mem.Events()))
+	}
+	var folds []int64
+	var revised int64
+	for _, e := range mem.Events() {
+		switch {
+		case e.Type == orchestrator.EventContextCompacted && e.Compaction.Folded > 0:
+			folds = append(folds, e.Seq)
+		case e.Type == orchestrator.EventReportVerified && e.Verification.Verdict == agents.VerdictRevise:
+			revised = e.Seq
+		}
+	}
+	if len(folds) == 0 || folds[len(folds)-1] < revised || revised == 0 {
+		t.Fatalf("folds at %v, the report sent back at %d: want a fold after it", folds, revised)
+	}
+	reqs := writer.Requests()
+	var last strings.Builder
+	for _, m := range reqs[len(reqs)-1].Messages {
+		last.WriteString(m.Content + "\n")
+	}
+	for _, want := range []string{
+		"Your acceptance is not aligned with the delegator's intent (round 1).",
+		"0 constraints acknowledged, the goal has 2",
+		"Answer from lead: Write them as 0000-00-00 and list them last.",
+		`Revise and report again: criterion 2 ("the index is sorted by date") is reported unmet`,
+	} {
+		if !strings.Contains(last.String(), want) {
+			t.Errorf("the last request lost the correction %q", want)
+		}
 	}
 }

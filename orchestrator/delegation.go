@@ -328,7 +328,7 @@ func (d *delegation) work(ctx context.Context) error {
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
 	l.Hooks.Repeated = func(ctx context.Context, call *model.ToolCall, n int) { d.onRepeated(ctx, call, n, l.Steps()) }
-	l.Window = d.window(d.m, true)
+	l.Window = d.window(true)
 	l.PinNote = func(string) bool { return d.notePinned }
 	l.Hooks.Compacted = d.compacted("turn")
 	return l.Run(ctx)
