@@ -303,7 +303,7 @@ func (opts *evalOptions) modelFactory() evals.ModelFactory {
 		if err != nil {
 			return nil, err
 		}
-		return model.WithRetry(m, nil), nil
+		return model.WithRetry(m, &model.RetryOptions{Timeout: defaultCallTimeout}), nil
 	}
 }
 

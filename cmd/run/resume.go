@@ -111,7 +111,7 @@ func runResume(o *resumeOptions) error {
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
 		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, steps: cfg.Steps, tokens: cfg.Tokens,
-		offline: cfg.Offline, team: cfg.TeamFile}
+		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout}
 	if cfg.Timeout != "" {
 		if f.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
 			return configError(fmt.Errorf("run.started's timeout: %w", err))

@@ -118,12 +118,16 @@ Environment:
 	f.IntVar(&opts.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
-	f.DurationVar(&opts.callTimeout, "call-timeout", 2*time.Minute, "bound of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
+	f.DurationVar(&opts.callTimeout, "call-timeout", defaultCallTimeout, "bound of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
 	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings;\nwhile the tree is drawn on a terminal, the log is written below it when the run ends)")
 	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
 	return cmd
 }
+
+// defaultCallTimeout bounds each attempt of a model call, in every command
+// that calls models.
+const defaultCallTimeout = 2 * time.Minute
 
 // runGoal runs the team on opts.goal and returns how the run ended: nil
 // when the goal was completed and verified.

@@ -35,7 +35,7 @@ type serveOptions struct {
 }
 
 func newServeCmd(io *iostreams) *cobra.Command {
-	opts := &serveOptions{runOptions: runOptions{io: io}}
+	opts := &serveOptions{runOptions: runOptions{io: io, callTimeout: defaultCallTimeout}}
 	cmd := &cobra.Command{
 		Use:   "serve (--mcp | --a2a ADDR) [flags]",
 		Short: "Serve the team to other programs over MCP (stdio) or A2A (HTTP)",
