@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -238,5 +240,28 @@ func TestAServerThatCannotStart(t *testing.T) {
 	_, err = mcptools.Connect(t.Context(), mcptools.Server{Name: "quits", Command: []string{"sh", "-c", "echo bad config >&2; exit 1"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "bad config") {
 		t.Errorf("a server that exits at once: err = %v, want its stderr", err)
+	}
+}
+
+// A streamable-HTTP server is reached at its URL, with the headers given.
+func TestHTTPServer(t *testing.T) {
+	server := mcptest.NewServer(nil)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer t0ken" {
+			http.Error(w, "who are you?", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(ts.Close) // after the connection's Close, which ends its event stream
+
+	_, tools := connect(t, mcptools.Server{Name: "web", URL: ts.URL, Headers: map[string]string{"Authorization": "Bearer t0ken"}})
+	if res := call(t, tools["web__add"], `{"a":1,"b":1}`); res.IsError || res.Content != `{"sum":2}` {
+		t.Errorf("add over HTTP = %+v", res)
+	}
+	_, err := mcptools.Connect(t.Context(), mcptools.Server{Name: "web", URL: ts.URL}, nil)
+	if err == nil || !strings.Contains(err.Error(), "mcp server web") {
+		t.Errorf("without the header: err = %v", err)
 	}
 }
