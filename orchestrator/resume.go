@@ -177,7 +177,7 @@ func (d *delegation) recoverInFlight(ctx context.Context, site *callSite, t agen
 	}
 	esc := &agents.Escalation{Kind: agents.KindRisk, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: "runtime",
 		Question: fmt.Sprintf("The run stopped while %s was running %s with %s, and resumed. Whether that call took effect cannot be told. Run it again?",
-			d.m.name, site.call.Name, clip(string(journalArgs(site.call.Arguments)), 300)),
+			d.m.name, site.call.Name, model.ClipText(string(journalArgs(site.call.Arguments)), 300)),
 		Options:        []string{rerunYes, rerunNo},
 		Recommendation: rerunNo}
 	ans := d.escalateUp(ctx, esc, EventEscalationRaised, site.key.String()+"/in-flight")
@@ -193,13 +193,6 @@ const (
 	rerunYes = "run it again"
 	rerunNo  = "do not run it again"
 )
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
 
 // replay is the Effects of a resumed or replayed run: what the journal
 // recorded for a key, else next's. It also tells the events the run emits
