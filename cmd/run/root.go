@@ -28,6 +28,7 @@ func newRootCmd(io *iostreams) *cobra.Command {
 		newResumeCmd(io),
 		newEvalCmd(io),
 		newTrustCmd(io),
+		newViewCmd(io),
 		newVersionCmd(io),
 		newToolsCmd(io),
 		newServeCmd(io),

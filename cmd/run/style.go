@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/entrust-dev/entrust/internal/treeview"
 	"golang.org/x/term"
 )
 
@@ -140,20 +140,5 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// thousands formats n with thin separators: 12,345.
-func thousands(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+// thousands formats n with separators: 12,345.
+func thousands(n int) string { return treeview.Thousands(n) }
