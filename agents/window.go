@@ -21,11 +21,12 @@ import (
 // folds the older turns into one summary. What is pinned is never clipped or
 // folded: the messages the loop started with (the system prompt and the
 // offer), the results marked Pin and the calls they answer, pinned notes, and
-// the latest turns (the last whole; KeepTurns never folded). The summary follows the pinned messages, so the
-// conversation's prefix stays byte-stable from one compaction to the next and
-// providers' prompt caching still applies. When the pinned messages alone do
-// not fit, the loop fails with a *BudgetError of kind "context" rather than
-// send a request over its budget.
+// the latest turns (the last one whole, the last KeepTurns never folded). The
+// summary follows the pinned messages, so the conversation's prefix stays
+// byte-stable from one compaction to the next and providers' prompt caching
+// still applies. When the pinned messages alone do not fit, the loop fails
+// with a *BudgetError of kind "context" rather than send a request over its
+// budget.
 type Window struct {
 	// Tokens is the budget of one request: its messages and tool
 	// definitions as model.EstimatePrompt counts them, scaled up when the
@@ -119,12 +120,14 @@ func (l *Loop) windowStart() {
 
 func (l *Loop) pinResult(id string) {
 	if l.Window != nil {
+		l.windowStart() // a Window set after the loop started
 		l.win.pinned[id] = true
 	}
 }
 
 func (l *Loop) pinNote(note string) {
 	if l.Window != nil {
+		l.windowStart()
 		l.win.notes[note] = true
 	}
 }
@@ -195,6 +198,7 @@ func (l *Loop) fit(ctx context.Context, req *model.Request) error {
 	if w == nil || w.Tokens <= 0 {
 		return nil
 	}
+	l.windowStart()
 	est := l.estimate(req)
 	if est <= w.Tokens {
 		return nil

@@ -308,7 +308,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 			line(red, "%d protocol violation(s)", o.Violations)
 		}
 		for _, x := range compacted[o.Delegation] {
-			line(dim, "%s", compactionText(x))
+			line(dim, "context compacted before %s %d: %s", x.e.Purpose, x.step, compactionText(x.e.Compaction))
 		}
 		if o.Status != orchestrator.StatusCompleted && o.Reason != "" {
 			line(red, "%s: %s", o.Status, o.Reason)
@@ -392,11 +392,10 @@ type compactionAt struct {
 	e    *orchestrator.Event
 }
 
-// compactionText says where a conversation was compacted and what was done.
-func compactionText(x compactionAt) string {
-	c := x.e.Compaction
-	s := fmt.Sprintf("context compacted before %s %d: %s → %s of %s tokens", x.e.Purpose, x.step,
-		thousands(c.Before), thousands(c.After), thousands(c.Budget))
+// compactionText says what a compaction did: the tokens before and after,
+// what was clipped and folded, and who wrote the summary.
+func compactionText(c *agents.Compaction) string {
+	s := fmt.Sprintf("%s → %s of %s tokens", thousands(c.Before), thousands(c.After), thousands(c.Budget))
 	if c.Clipped > 0 {
 		s += fmt.Sprintf(", %d clipped", c.Clipped)
 	}

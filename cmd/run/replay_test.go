@@ -16,8 +16,8 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// The replay shows where a conversation was compacted to fit its context
-// budget, and what was folded.
+// The live view and the replay show where a conversation was compacted to fit
+// its context budget, and what was folded.
 func TestReplayShowsCompaction(t *testing.T) {
 	goal := agents.Goal{Intent: "index the archive", Objective: "Index it", Criteria: []string{"indexed"}, Constraints: []string{"read only"}}
 	n := 0
@@ -44,6 +44,8 @@ func TestReplayShowsCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var liveOut strings.Builder
+	live := newLiveView(&liveOut, nil)
 	path := filepath.Join(t.TempDir(), "run.jsonl")
 	j, err := orchestrator.CreateJournal(path)
 	if err != nil {
@@ -51,7 +53,7 @@ func TestReplayShowsCompaction(t *testing.T) {
 	}
 	rt, err := orchestrator.New(orchestrator.Team{Lead: "indexer", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "indexer", Role: "Indexes.", Model: m, Tools: []agents.Tool{fetch}, ContextTokens: 4000}},
-	}}, &orchestrator.Options{Sinks: []orchestrator.Sink{j}, Budget: agents.Budget{Steps: 60}})
+	}}, &orchestrator.Options{Sinks: []orchestrator.Sink{j, live}, Budget: agents.Budget{Steps: 60}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,11 +63,14 @@ func TestReplayShowsCompaction(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	live.Close()
+	if !strings.Contains(liveOut.String(), "d1 indexer: context compacted: ") {
+		t.Errorf("live view:\n%s", liveOut.String())
+	}
 	var out, errb bytes.Buffer
 	if code := Main([]string{"replay", path}, os.Stdin, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	t.Log(out.String())
 	if !strings.Contains(out.String(), "context compacted before turn ") || !strings.Contains(out.String(), "of 4,000 tokens") ||
 		!strings.Contains(out.String(), "into a summary by model") {
 		t.Fatalf("replay:\n%s", out.String())

@@ -531,6 +531,11 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		return line("goal reassigned to %s: %s", e.Agent, clip(e.Reason, 120))
 	case orchestrator.EventBudgetExceeded:
 		return line("budget exceeded: %s (%d of %d)", e.Reason, e.Used, e.Limit)
+	case orchestrator.EventContextCompacted:
+		if e.Compaction == nil {
+			return ""
+		}
+		return line("context compacted: %s", compactionText(e.Compaction))
 	case orchestrator.EventModelRetried:
 		return line("model call retried (attempt %d failed: %s; waiting %.1fs)", e.Attempt, clip(e.Error, 100), e.WaitMS/1000)
 	case orchestrator.EventModelCalled:
