@@ -2,9 +2,11 @@ package orchestrator_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -183,5 +185,36 @@ func TestLyingUsageCannotBypassATokenBudget(t *testing.T) {
 	}
 	if replaced == 0 {
 		t.Error("no model.called records the replaced usage")
+	}
+}
+
+// hangs is an action tool that ignores its context until released.
+type hangs struct{ release chan struct{} }
+
+func (h *hangs) Def() model.ToolDef { return model.ToolDef{Name: "hang"} }
+func (h *hangs) Call(context.Context, json.RawMessage) agents.Result {
+	<-h.release
+	return agents.Result{Content: "done at last"}
+}
+
+func TestToolStillRunningAtTheDeadlineIsAbandoned(t *testing.T) {
+	g := noteGoal
+	g.Budget.WallTime = 50 * time.Millisecond
+	h := &hangs{release: make(chan struct{})}
+	defer close(h.release)
+	m := model.NewScripted("m", turn(accept(g)), turn(call("hang", nil)), turn(complete(g, "done")))
+	rt, mem := newRuntime(t, solo(m, h), nil)
+	out, _ := rt.Run(t.Context(), g)
+	events := mem.Events()
+	checkTerminals(t, events)
+	if out.Status != orchestrator.StatusFailed || out.Cause != orchestrator.CauseBudget || !strings.Contains(out.Reason, "wall_time") {
+		t.Fatalf("outcome %s", mustJSON(out))
+	}
+	var abandoned bool
+	for _, e := range ofType(events, orchestrator.EventToolResult) {
+		abandoned = abandoned || (e.Tool == "hang" && e.IsError && strings.Contains(e.Result, "abandoned"))
+	}
+	if !abandoned {
+		t.Errorf("no tool.result says the call was abandoned\n%s", types(events))
 	}
 }

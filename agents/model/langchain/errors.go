@@ -9,7 +9,9 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,9 @@ type capture struct {
 	status int
 	header http.Header
 	body   []byte
+	// secrets are the credentials the request carried (its Authorization
+	// header and the token in it), to redact from what comes back.
+	secrets []string
 }
 
 type captureKey struct{}
@@ -71,6 +76,13 @@ func (t captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !ok {
 		return resp, nil
 	}
+	var secrets []string
+	for _, h := range []string{"Authorization", "Api-Key", "X-Api-Key"} {
+		if v := req.Header.Get(h); v != "" {
+			_, token, _ := strings.Cut(v, " ")
+			secrets = append(secrets, v, token)
+		}
+	}
 	var body []byte
 	if resp.StatusCode >= 400 {
 		// Read the error body here, and give the backend a copy to read.
@@ -80,6 +92,7 @@ func (t captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c.mu.Lock()
 	c.status, c.header, c.body = resp.StatusCode, resp.Header, body
+	c.secrets = secrets
 	c.mu.Unlock()
 	return resp, nil
 }
@@ -152,4 +165,12 @@ func statusOfCode(c llms.ErrorCode) int {
 		return http.StatusBadRequest
 	}
 	return 0
+}
+
+// redactor replaces the model's configured secrets and those the call's
+// request carried.
+func (m *Model) redactor(c *capture) *model.Redactor {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return model.NewRedactor(append(slices.Clone(m.secrets), c.secrets...)...)
 }

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"sync"
 
@@ -46,6 +47,10 @@ type Options struct {
 	Provider string
 	// CallOptions are passed on every call, before those the request sets.
 	CallOptions []llms.CallOption
+	// Secrets (the backend's API key…) are replaced by model.Redacted in
+	// errors and answers. With HTTPClient, the credentials each request
+	// carries in its headers are redacted too, without being named here.
+	Secrets []string
 }
 
 // Model is a model.Model over a langchaingo llms.Model. It is as safe for
@@ -55,6 +60,7 @@ type Model struct {
 	name     string
 	provider string
 	opts     []llms.CallOption
+	secrets  []string
 	schemas  sync.Map // schema JSON → its decoded map, read-only once stored
 }
 
@@ -69,6 +75,7 @@ func New(m llms.Model, name string, opts *Options) *Model {
 			out.provider = opts.Provider
 		}
 		out.opts = append([]llms.CallOption(nil), opts.CallOptions...)
+		out.secrets = slices.Clone(opts.Secrets)
 	}
 	return out
 }
@@ -94,15 +101,16 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 	}
 	c := &capture{}
 	resp, err := m.llm.GenerateContent(context.WithValue(ctx, captureKey{}, c), msgs, opts...)
+	red := m.redactor(c)
 	if err != nil {
-		return nil, m.mapError(ctx, err, c)
+		return nil, red.Error(m.mapError(ctx, err, c))
 	}
 	if resp == nil || len(resp.Choices) == 0 || resp.Choices[0] == nil {
 		return nil, fmt.Errorf("%s: %w: the answer has no choices", m.provider, model.ErrMalformed)
 	}
 	ch := resp.Choices[0]
 	out := &model.Response{
-		Message:      model.Message{Role: model.RoleAssistant, Content: ch.Content},
+		Message:      model.Message{Role: model.RoleAssistant, Content: red.String(ch.Content)},
 		FinishReason: ch.StopReason,
 		Model:        m.name,
 		Usage:        usage(ch.GenerationInfo),
@@ -118,7 +126,7 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 		if tc.FunctionCall == nil {
 			continue
 		}
-		args := tc.FunctionCall.Arguments
+		args := red.String(tc.FunctionCall.Arguments)
 		if strings.TrimSpace(args) == "" {
 			args = "{}"
 		}

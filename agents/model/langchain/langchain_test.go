@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -360,5 +361,38 @@ func TestHTTPClientKeepsBase(t *testing.T) {
 	}
 	if langchain.HTTPClient(nil).Transport == nil {
 		t.Error("no transport")
+	}
+}
+
+// TestSecretsAreRedacted: an endpoint that echoes the credential it was sent
+// leaves it in no error or answer, whether the key was named in Options or
+// only carried by the request (HTTPClient).
+func TestSecretsAreRedacted(t *testing.T) {
+	const key = "sk-langchain-SECRET-0123"
+	for _, named := range []bool{true, false} {
+		srv := openaitest.NewServer(t, &openaitest.Options{Handler: func(r *openaitest.ChatRequest) openaitest.Reply {
+			if strings.Contains(r.Messages[0].Content, "answer") {
+				return openaitest.Text("the key is " + key)
+			}
+			return openaitest.Error(401, openaitest.ErrorBody("bad key: "+r.Header.Get("Authorization"), "auth", ""))
+		}})
+		llm, err := lcopenai.New(lcopenai.WithToken(key), lcopenai.WithBaseURL(srv.URL), lcopenai.WithModel("m"),
+			lcopenai.WithHTTPClient(langchain.HTTPClient(srv.Client())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := &langchain.Options{}
+		if named {
+			opts.Secrets = []string{key}
+		}
+		m := langchain.New(llm, "m", opts)
+		_, err = m.Generate(t.Context(), ask("fail"))
+		if err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), model.Redacted) {
+			t.Errorf("named %v: err = %v", named, err)
+		}
+		resp, err := m.Generate(t.Context(), ask("answer"))
+		if err != nil || strings.Contains(resp.Message.Content, key) {
+			t.Errorf("named %v: answer %+v, %v", named, resp, err)
+		}
 	}
 }
