@@ -498,7 +498,9 @@ func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int
 		res.Content = ClipResult(res.Content, orDefault(l.MaxResult, DefaultMaxResult))
 	}
 	if l.Hooks.ToolResult != nil {
-		l.Hooks.ToolResult(call, &res, time.Since(start))
+		r := res // only a hook's result escapes
+		l.Hooks.ToolResult(call, &r, time.Since(start))
+		res = r
 	}
 	return res
 }

@@ -253,10 +253,15 @@ func (d *delegation) delegatorName() string {
 // model.retried events, named like its model.called event.
 func retryTrace(d *delegation, m *member, purpose string, k Key) *model.Trace {
 	return &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
-		d.run.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-			Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
-			Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
+		retried(d, m, purpose, k, attempt, err, wait)
 	}}
+}
+
+// retried records a retry of agent m's call k within d as model.retried.
+func retried(d *delegation, m *member, purpose string, k Key, attempt int, err error, wait time.Duration) {
+	d.run.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
+		Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 }
 
 func (d *delegation) data() *prompts.Data {
@@ -568,23 +573,30 @@ func modelEvent(d *delegation, m *member, purpose string, k Key, resp *model.Res
 	if err != nil {
 		e.Error = err.Error()
 	} else if resp != nil {
-		u := resp.Usage
-		e.Usage = &u
+		// The response is not modified once returned: the event points
+		// into it rather than copy it.
+		e.Usage = &resp.Usage
 		e.FinishReason = resp.FinishReason
 		if resp.Model != e.Model {
 			e.ResponseModel = resp.Model
 		}
-		// The loop fills in missing call ids in place: the event keeps
-		// what the model said.
-		msg := resp.Message
-		msg.ToolCalls = slices.Clone(msg.ToolCalls)
-		for i, c := range msg.ToolCalls {
-			if !storable(c.Arguments) {
-				msg.ToolCalls[i].Arguments = journalArgs(c.Arguments)
-				e.RawArguments = append(e.RawArguments, i)
+		e.Message = &resp.Message
+		// But the loop fills in missing call ids in place, and arguments
+		// that cannot be stored as they are are kept as a string: then the
+		// event keeps a copy of what the model said.
+		if slices.ContainsFunc(resp.Message.ToolCalls, func(c model.ToolCall) bool {
+			return c.ID == "" || !storable(c.Arguments)
+		}) {
+			msg := resp.Message
+			msg.ToolCalls = slices.Clone(msg.ToolCalls)
+			for i, c := range msg.ToolCalls {
+				if !storable(c.Arguments) {
+					msg.ToolCalls[i].Arguments = journalArgs(c.Arguments)
+					e.RawArguments = append(e.RawArguments, i)
+				}
 			}
+			e.Message = &msg
 		}
-		e.Message = &msg
 	}
 	return e
 }

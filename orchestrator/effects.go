@@ -189,6 +189,28 @@ type conversation struct {
 	name    string      // the Key's Conversation
 	// onResult, when set, sees each tool call's result (an ask's capture).
 	onResult func(call *model.ToolCall, res *agents.Result)
+
+	// The retry trace of the conversation's model calls, made once: turn
+	// is the turn of the call in flight (calls of one conversation come one
+	// at a time), traced the context it was last put in.
+	turn           int
+	trace          *model.Trace
+	parent, traced context.Context
+}
+
+// withTrace returns ctx with the conversation's retry trace, reusing the
+// context of the last turn when ctx is the same.
+func (c *conversation) withTrace(ctx context.Context, turn int) context.Context {
+	c.turn = turn
+	if c.trace == nil {
+		c.trace = &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
+			retried(c.d, c.m, c.purpose, c.key(c.turn, 0), attempt, err, wait)
+		}}
+	}
+	if ctx != c.parent {
+		c.parent, c.traced = ctx, model.WithTrace(ctx, c.trace)
+	}
+	return c.traced
 }
 
 func (c *conversation) key(turn, index int) Key {
@@ -198,7 +220,7 @@ func (c *conversation) key(turn, index int) Key {
 // Generate makes the model call of a turn and records it as model.called.
 func (c *conversation) Generate(ctx context.Context, turn int, req *model.Request) (*model.Response, error) {
 	k := c.key(turn, 0)
-	ctx = model.WithTrace(ctx, retryTrace(c.d, c.m, c.purpose, k))
+	ctx = c.withTrace(ctx, turn)
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
 	// A token budget holds whatever the endpoint says it used.
 	why := model.SaneUsage(req, g.Response)

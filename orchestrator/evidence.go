@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -47,7 +48,8 @@ func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Res
 	var args struct {
 		Path string `json:"path"`
 	}
-	if json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
+	// Only arguments that name a path are worth decoding.
+	if bytes.Contains(call.Arguments, []byte(`"path"`)) && json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
 		rec.path = cleanPath(args.Path)
 	}
 	ev.mu.Lock()

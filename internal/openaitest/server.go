@@ -184,8 +184,8 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	req := &ChatRequest{}
-	if err := json.Unmarshal(body, req); err != nil {
+	req, err := parseChat(body)
+	if err != nil {
 		writeRaw(w, http.StatusBadRequest, ErrorBody("openaitest: cannot parse the request body: "+err.Error(), "invalid_request_error", ""), 0)
 		return
 	}
@@ -268,7 +268,11 @@ func (s *Server) writeStream(ctx context.Context, w http.ResponseWriter, req *Ch
 	}
 	base := wireChunk{ID: "chatcmpl-" + id, Object: "chat.completion.chunk", Created: created, Model: model}
 	first := true
+	defer out.flush()
 	send := func(choices []wireChunkChoice, usage *wireUsage) bool {
+		if !first && reply.ChunkDelay > 0 {
+			out.flush()
+		}
 		if !first && !sleep(ctx, reply.ChunkDelay) {
 			return false
 		}
@@ -391,8 +395,11 @@ func (c *cutWriter) write(p []byte) {
 		c.left -= len(p)
 	}
 	_, _ = c.w.Write(p)
-	_ = http.NewResponseController(c.w).Flush()
 }
+
+// flush sends what was written so far, before a pause and at the end, not
+// after every fragment: the client sees the same events at the same times.
+func (c *cutWriter) flush() { _ = http.NewResponseController(c.w).Flush() }
 
 // sleep waits d, or less if ctx ends first; it reports whether to go on.
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // ChatRequest is a chat completion request as the server received it. Fields
@@ -60,33 +61,83 @@ type Message struct {
 	ContentNull bool `json:"-"`
 }
 
+// wireMessageIn is a message as a request carries it: decoding a request
+// into it (see parseChat) reads each message once.
+type wireMessageIn struct {
+	Role       string      `json:"role"`
+	Content    flexContent `json:"content"`
+	Name       string      `json:"name"`
+	ToolCalls  []ToolCall  `json:"tool_calls"`
+	ToolCallID string      `json:"tool_call_id"`
+}
+
+func (w *wireMessageIn) message() Message {
+	return Message{Role: w.Role, Content: w.Content.text, ContentNull: !w.Content.set, Name: w.Name,
+		ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID}
+}
+
+// flexContent is a message's content: a string, null or an array of parts.
+type flexContent struct {
+	text string
+	set  bool // not null, not absent
+}
+
+func (f *flexContent) UnmarshalJSON(b []byte) error {
+	s, null, err := contentText(b)
+	f.text, f.set = s, !null
+	return err
+}
+
+// parseChat decodes a chat request body, each message once.
+func parseChat(body []byte) (*ChatRequest, error) {
+	var w struct {
+		ChatRequest
+		Messages []wireMessageIn `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, err
+	}
+	req := &w.ChatRequest
+	req.Messages = make([]Message, len(w.Messages))
+	for i := range w.Messages {
+		req.Messages[i] = w.Messages[i].message()
+	}
+	return req, nil
+}
+
 // UnmarshalJSON accepts the content of a message as a string, null or an
 // array of parts.
 func (m *Message) UnmarshalJSON(b []byte) error {
-	var w struct {
-		Role       string          `json:"role"`
-		Content    json.RawMessage `json:"content"`
-		Name       string          `json:"name"`
-		ToolCalls  []ToolCall      `json:"tool_calls"`
-		ToolCallID string          `json:"tool_call_id"`
-	}
+	var w wireMessageIn
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = Message{Role: w.Role, Name: w.Name, ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID}
-	c := bytes.TrimSpace(w.Content)
+	*m = w.message()
+	return nil
+}
+
+// contentText reads a message's content: a string, null or an array of
+// parts whose text parts are joined. A string without escapes is taken as
+// it is, without decoding it again.
+func contentText(c []byte) (text string, null bool, err error) {
+	c = bytes.TrimSpace(c)
 	switch {
 	case len(c) == 0 || string(c) == "null":
-		m.ContentNull = true
+		return "", true, nil
 	case c[0] == '"':
-		return json.Unmarshal(c, &m.Content)
+		if in := c[1 : len(c)-1]; len(c) >= 2 && c[len(c)-1] == '"' && bytes.IndexByte(in, '\\') < 0 && plain(in) {
+			return string(in), false, nil
+		}
+		var s string
+		err := json.Unmarshal(c, &s)
+		return s, false, err
 	case c[0] == '[':
 		var parts []struct {
 			Type string `json:"type"`
 			Text string `json:"text"`
 		}
 		if err := json.Unmarshal(c, &parts); err != nil {
-			return fmt.Errorf("message content: %w", err)
+			return "", false, fmt.Errorf("message content: %w", err)
 		}
 		var sb strings.Builder
 		for _, p := range parts {
@@ -94,12 +145,14 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 				sb.WriteString(p.Text)
 			}
 		}
-		m.Content = sb.String()
-	default:
-		return fmt.Errorf("message content: want a string, null or an array, got %.20s", c)
+		return sb.String(), false, nil
 	}
-	return nil
+	return "", false, fmt.Errorf("message content: want a string, null or an array, got %.20s", c)
 }
+
+// plain reports whether the bytes of a JSON string without escapes are its
+// text as they are: valid UTF-8 (the decoder would replace invalid bytes).
+func plain(b []byte) bool { return utf8.Valid(b) }
 
 // ToolCall is a tool call, in a request's assistant message or in a reply.
 type ToolCall struct {
