@@ -2,11 +2,12 @@ package agents
 
 import "github.com/invopop/jsonschema"
 
-// Bounds on the arguments of the protocol tools, written into the schemas
-// the model sees (maxLength, maxItems) and enforced by the validation that
-// runs before any act: an oversized act is an argument error returned to the
-// model, so no delegate can bloat an acceptance or a report until its
-// delegator cannot judge it.
+// Bounds on the arguments of the protocol tools, written into their schemas
+// (maxLength, maxItems) and enforced by the validation that runs before any
+// act: an oversized act is an argument error returned to the model, so no
+// delegate can bloat an acceptance or a report until its delegator cannot
+// judge it. The definitions shown to models leave the bounds out: they would
+// cost tokens on every turn, and the error says what to cut.
 const (
 	// MaxText bounds a free-text field, in characters.
 	MaxText = 4000

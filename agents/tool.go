@@ -1,6 +1,7 @@
 package agents
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,7 +134,7 @@ func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Resu
 	}
 	return &typedTool[In]{
 		spec:   spec,
-		def:    model.ToolDef{Name: spec.Name, Description: spec.Description, Parameters: schema},
+		def:    model.ToolDef{Name: spec.Name, Description: spec.Description, Parameters: shownSchema(schema)},
 		schema: compiled,
 		fn:     fn,
 	}, nil
@@ -332,4 +333,41 @@ func (ts *Toolset) Tools() []Tool {
 func concurrent(t Tool) bool {
 	c, ok := t.(interface{ Concurrent() bool })
 	return ok && c.Concurrent()
+}
+
+// shownSchema is schema as models are shown it: without the size bounds
+// (maxLength, maxItems), which cost tokens on every turn and which the
+// runtime enforces all the same, returning an oversized call as an argument
+// error the model can correct.
+func shownSchema(schema json.RawMessage) json.RawMessage {
+	if !bytes.Contains(schema, []byte(`"maxLength"`)) && !bytes.Contains(schema, []byte(`"maxItems"`)) {
+		return schema
+	}
+	var s map[string]any
+	if err := json.Unmarshal(schema, &s); err != nil {
+		return schema
+	}
+	var strip func(v any)
+	strip = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			delete(x, "maxLength")
+			delete(x, "maxItems")
+			for k, e := range x {
+				if k != "enum" && k != "default" && k != "const" {
+					strip(e)
+				}
+			}
+		case []any:
+			for _, e := range x {
+				strip(e)
+			}
+		}
+	}
+	strip(s)
+	b, err := json.Marshal(s)
+	if err != nil {
+		return schema
+	}
+	return b
 }

@@ -16,13 +16,13 @@ import (
 
 // Descriptions of the protocol tools, as the models see them.
 const (
-	descAccept    = "Accept the goal in your own words. Required before any other tool runs; your first moves may follow it in the same turn."
+	descAccept    = "Accept the goal, in your own words; required before acting."
 	descDecline   = "Decline the goal: why, what is missing, who could do it."
 	descClarify   = "Ask your delegator a question before deciding."
-	descEscalate  = "Ask your delegator when unsure, at risk or blocked, rather than guess. Blocking by default: the answer is the result."
+	descEscalate  = "Ask your delegator when unsure, at risk or blocked; blocking by default: the answer is the result."
 	descConsult   = "Ask a peer for advice; the work stays yours."
 	descProgress  = "Report progress; the answer may redirect or halt you."
-	descComplete  = "Report the goal done: each criterion in order, met or not, with evidence and what it cites (files, your tool call ids, your delegation ids). Checked before it counts."
+	descComplete  = "Report the goal done: each criterion in order, met or not, with evidence and what it cites. Checked before it counts."
 	descDelegate  = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
 	descJudge     = "Judge whether the acceptance is aligned with your intent; name the gaps and a correction if not."
 	descAnswer    = "Answer your delegate's escalation or question."
