@@ -15,6 +15,7 @@ import (
 type ArgsSchema struct {
 	tool   string
 	schema *validator.Schema
+	fast   *fastCheck // nil: every check goes to schema
 }
 
 // CompileArgsSchema compiles schema, the JSON schema of tool's arguments.
@@ -33,7 +34,7 @@ func CompileArgsSchema(tool string, schema json.RawMessage) (*ArgsSchema, error)
 	if err != nil {
 		return nil, fmt.Errorf("schema of %s: %w", tool, err)
 	}
-	return &ArgsSchema{tool: tool, schema: compiled}, nil
+	return &ArgsSchema{tool: tool, schema: compiled, fast: compileFast(schema)}, nil
 }
 
 // Check validates args and returns them, with empty or null arguments read
@@ -55,6 +56,9 @@ func (s *ArgsSchema) check(args json.RawMessage) (any, json.RawMessage, error) {
 	var inst any
 	if err := json.Unmarshal(args, &inst); err != nil {
 		return nil, nil, &ArgumentError{Tool: s.tool, Err: fmt.Errorf("arguments are not valid JSON: %v", err)}
+	}
+	if s.fast != nil && s.fast.valid(inst) {
+		return inst, args, nil
 	}
 	if err := s.schema.Validate(inst); err != nil {
 		return nil, nil, &ArgumentError{Tool: s.tool, Err: flattenValidation(err)}

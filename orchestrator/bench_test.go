@@ -96,19 +96,28 @@ func BenchmarkAgentStep(b *testing.B) {
 // BenchmarkDelegation measures one full delegation on the scripted model:
 // offer, accept, align (the delegator's model judges), one tool, complete,
 // verify (the delegator's model verifies).
+//
+// turn-by-turn answers each act in a turn of its own (the lead: accept,
+// delegate, complete; the worker: accept, note, complete); pipelined makes
+// the first move in the acceptance's turn, as the simulator does (the lead:
+// accept and delegate, complete; the worker: accept and note, complete).
 func BenchmarkDelegation(b *testing.B) {
-	rt := benchTeam(b, 1, nil)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := rt.Run(context.Background(), benchGoal); err != nil {
-			b.Fatal(err)
-		}
+	for _, mode := range []string{"turn-by-turn", "pipelined"} {
+		b.Run(mode, func(b *testing.B) {
+			rt := benchTeam(b, 1, nil, mode == "pipelined")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
 // benchTeam is a lead that delegates benchGoal to n workers at once; each
 // accepts, calls note once and completes; the lead judges and verifies.
-func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Runtime {
+func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink, pipelined bool) *orchestrator.Runtime {
 	rec := newRecorder(b, "note")
 	calls := make([]model.ToolCall, n)
 	for i := range calls {
@@ -122,9 +131,11 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Run
 			c = []model.ToolCall{judgeCall}
 		case len(req.Tools) == 1 && req.Tools[0].Name == agents.ToolVerifyReport:
 			c = []model.ToolCall{verifyCall}
+		case len(req.Messages) == 2 && pipelined:
+			c = append([]model.ToolCall{accept(benchGoal)}, calls...)
 		case len(req.Messages) == 2:
 			c = []model.ToolCall{accept(benchGoal)}
-		case len(req.Messages) == 4:
+		case len(req.Messages) == 4 && !pipelined:
 			c = calls
 		default:
 			c = []model.ToolCall{complete(benchGoal, "all done", "d2")}
@@ -134,14 +145,16 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Run
 	lead.SetRecording(false)
 	acc, note, done := accept(benchGoal), withID("n1", call("note", map[string]string{"text": "x"})), complete(benchGoal, "done", "n1")
 	worker := model.ScriptFunc("worker", func(_ context.Context, req *model.Request) (*model.Response, error) {
-		c := done
-		switch len(req.Messages) {
-		case 2:
-			c = acc
-		case 4:
-			c = note
+		c := []model.ToolCall{done}
+		switch {
+		case len(req.Messages) == 2 && pipelined:
+			c = []model.ToolCall{acc, note}
+		case len(req.Messages) == 2:
+			c = []model.ToolCall{acc}
+		case len(req.Messages) == 4 && !pipelined:
+			c = []model.ToolCall{note}
 		}
-		return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{c}}, Usage: fixedUsage}, nil
+		return &model.Response{Message: model.Message{ToolCalls: c}, Usage: fixedUsage}, nil
 	})
 	worker.SetRecording(false)
 	if sinks == nil {
@@ -160,7 +173,7 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink) *orchestrator.Run
 // BenchmarkSiblings measures 1,000 sibling delegations running at once under
 // one lead, each judged and verified by it.
 func BenchmarkSiblings(b *testing.B) {
-	rt := benchTeam(b, 1000, nil)
+	rt := benchTeam(b, 1000, nil, false)
 	b.ReportAllocs()
 	for b.Loop() {
 		out, err := rt.Run(context.Background(), benchGoal)
