@@ -20,6 +20,7 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // runOptions are the root command's: the flags of "run GOAL" and the goal.
@@ -104,10 +105,7 @@ Environment:
 	}
 	f := cmd.Flags()
 	f.SortFlags = false
-	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
-	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
-	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else OpenAI's when a key is set)")
-	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
+	addTeamFlags(f, opts)
 	f.StringVar(&opts.workspace, "workspace", "workspace", "`DIR` the file tools are confined to")
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<run-id>.jsonl)")
@@ -128,6 +126,15 @@ Environment:
 // defaultCallTimeout bounds each attempt of a model call, in every command
 // that calls models.
 const defaultCallTimeout = 2 * time.Minute
+
+// addTeamFlags adds the flags that say which team runs on which models:
+// run's and run serve's.
+func addTeamFlags(f *pflag.FlagSet, opts *runOptions) {
+	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
+	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
+	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else OpenAI's when a key is set)")
+	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
+}
 
 // runGoal runs the team on opts.goal and returns how the run ended: nil
 // when the goal was completed and verified.

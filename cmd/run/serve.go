@@ -67,10 +67,8 @@ stops the server.`,
 	f.BoolVar(&opts.mcp, "mcp", false, "serve over MCP on stdin and stdout")
 	f.StringVar(&opts.a2a, "a2a", "", "serve over A2A (JSON-RPC over HTTP) at `ADDR`, e.g. localhost:8080")
 	f.StringVar(&opts.publicURL, "public-url", "", "the `URL` the A2A agent card gives clients (default http://ADDR/)")
-	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
-	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
-	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL)")
-	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
+	addTeamFlags(f, &opts.runOptions)
+	f.DurationVar(&opts.callTimeout, "call-timeout", defaultCallTimeout, "bound of each attempt of a model call (0: none)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
 	f.StringVar(&opts.workspace, "workspace", "workspace", "`DIR` the file tools are confined to (over A2A, each task works in DIR/<task-id>)")
 	f.StringVar(&opts.escalations, "escalations", "deny", "`MODE`: who answers an escalation the client cannot be asked: auto (the recommendation) or deny")
@@ -102,8 +100,8 @@ func runServe(opts *serveOptions) error {
 		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
 	case opts.maxRuns < 1:
 		return usageErrorf("--max-runs must be at least 1")
-	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0:
-		return usageErrorf("--steps, --tokens and --timeout must not be negative")
+	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0 || opts.callTimeout < 0:
+		return usageErrorf("--steps, --tokens, --timeout and --call-timeout must not be negative")
 	case opts.escalations != "auto" && opts.escalations != "deny":
 		return usageErrorf("--escalations %q: want auto or deny (a server has no terminal)", opts.escalations)
 	case opts.publicURL != "" && opts.a2a == "":
