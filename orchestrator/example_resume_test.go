@@ -53,3 +53,35 @@ func ExampleRuntime_Resume() {
 	// completed <nil> · model calls: 1
 	// run.resumed then 7 new events
 }
+
+// A finished run's journal replayed through the effect seam: the same
+// events come back, and the model is not called.
+func ExampleRuntime_Replay() {
+	goal := agents.Goal{Objective: "say hello", Criteria: []string{"hello is said"}}
+	m := model.NewScripted("scripted",
+		model.Calls(model.Call("accept_goal", agents.Acceptance{
+			RestatedIntent: "greet", Plan: []string{"report"}, AcknowledgedCriteria: []string{"I will say hello"}, AcknowledgedConstraints: []string{},
+		})),
+		model.Calls(model.Call("complete_goal", agents.Report{
+			Result:   "hello",
+			Criteria: []agents.CriterionResult{{Criterion: "hello is said", Met: true, Evidence: "the result says it"}},
+		})))
+	journal := &orchestrator.Memory{}
+	rt, err := orchestrator.New(orchestrator.Team{Lead: "greeter", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "greeter", Role: "Greets.", Model: m}},
+	}}, &orchestrator.Options{Sinks: []orchestrator.Sink{journal}, SupervisionFor: orchestrator.StructuralOnly})
+	if err != nil {
+		panic(err)
+	}
+	rt.Run(context.Background(), goal)
+	calls := m.Calls()
+
+	events, out, err := rt.Replay(context.Background(), journal.Events())
+	same := len(events) == len(journal.Events())
+	for i, e := range events {
+		same = same && e.Type == journal.Events()[i].Type
+	}
+	fmt.Println(out.Status, err, "· same events:", same, "· model calls:", m.Calls()-calls)
+	// Output:
+	// completed <nil> · same events: true · model calls: 0
+}
