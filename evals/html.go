@@ -4,7 +4,10 @@ import (
 	_ "embed"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
+
+	"github.com/entrust-dev/entrust/internal/treeview"
 )
 
 //go:embed report.html.tmpl
@@ -50,13 +53,56 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"trialsOf": func(all []*TrialRecord, scenario, model string) []*TrialRecord {
+	"trialsOf": trialsOf,
+	"groups":   groupTrials,
+	"heatmap":  heatmap,
+	"curve":    curve,
+	"anchor":   anchor,
+	"tanchor":  trialAnchor,
+	"tree": func(t *TrialRecord) (template.HTML, error) {
+		var b strings.Builder
+		err := treeview.Write(&b, t.outcome)
+		return template.HTML(b.String()), err
+	},
+	"hasTree": func(t *TrialRecord) bool { return t.outcome != nil },
+	"tvcss":   func() template.CSS { return treeview.CSS },
+	"histTokens": func(ts []*TrialRecord) template.HTML {
+		var xs []float64
+		for _, t := range ts {
+			xs = append(xs, float64(t.Usage.TotalTokens))
+		}
+		return histogram(xs, human)
+	},
+	"histTime": func(ts []*TrialRecord) template.HTML {
+		var xs []float64
+		for _, t := range ts {
+			xs = append(xs, t.DurationMS)
+		}
+		return histogram(xs, ms)
+	},
+	"failingTrials": func(r *Report) []*TrialRecord {
 		var out []*TrialRecord
-		for _, t := range all {
-			if t.Scenario == scenario && t.Model == model {
+		for _, t := range r.Trials {
+			if !t.Pass && !t.Errored {
 				out = append(out, t)
 			}
 		}
+		return out
+	},
+	"firstN": func(n int, ts []*TrialRecord) []*TrialRecord { return ts[:min(n, len(ts))] },
+	"sub":    func(a, b int) int { return a - b },
+	"tasksFailingFirst": func(r *Report) []ScenarioSummary {
+		out := slices.Clone(r.Scenarios)
+		slices.SortStableFunc(out, func(a, b ScenarioSummary) int {
+			fa, fb := a.Passed < a.Trials, b.Passed < b.Trials
+			switch {
+			case fa && !fb:
+				return -1
+			case fb && !fa:
+				return 1
+			}
+			return 0
+		})
 		return out
 	},
 	"failing": func(rs []Result) []Result {
@@ -79,10 +125,71 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 }).Parse(htmlSource))
 
-// HTML writes the report as one self-contained HTML page (inline CSS, no
-// scripts, nothing fetched): report.html. It has the summary, the models,
-// the failure modes, and per scenario its expectations and each trial with
-// its delegation tree.
+// maxTreesShown bounds the failing trials of a task shown with their tree,
+// and maxListed those listed in a line; the rest are counted, their
+// journals a link away. So the page stays small at any number of trials.
+const (
+	maxTreesShown = 5
+	maxListed     = 30
+)
+
+// trialGroup is how a task's trials appear in report.html: in full (with
+// their tree), in a line each, or counted.
+type trialGroup struct {
+	Full, Listed []*TrialRecord
+	Hidden       int
+	HiddenFailed int
+}
+
+func trialsOf(all []*TrialRecord, scenario, model string) []*TrialRecord {
+	var out []*TrialRecord
+	for _, t := range all {
+		if t.Scenario == scenario && t.Model == model {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// groupTrials puts a task's failing and errored trials first: the first
+// maxTreesShown failing ones and the first keepOutcome passing ones in
+// full, then up to maxListed others in a line each.
+func groupTrials(ts []*TrialRecord) trialGroup {
+	var g trialGroup
+	bad := slices.DeleteFunc(slices.Clone(ts), func(t *TrialRecord) bool { return t.Pass })
+	good := slices.DeleteFunc(slices.Clone(ts), func(t *TrialRecord) bool { return !t.Pass })
+	for i, t := range bad {
+		switch {
+		case i < maxTreesShown && t.outcome != nil:
+			g.Full = append(g.Full, t)
+		case len(g.Listed) < maxListed:
+			g.Listed = append(g.Listed, t)
+		default:
+			g.Hidden++
+			g.HiddenFailed++
+		}
+	}
+	for i, t := range good {
+		switch {
+		case i < keepOutcome && t.outcome != nil:
+			g.Full = append(g.Full, t)
+		case len(g.Listed) < maxListed:
+			g.Listed = append(g.Listed, t)
+		default:
+			g.Hidden++
+		}
+	}
+	return g
+}
+
+// HTML writes the report as one self-contained HTML page (inline CSS and
+// SVG, no scripts, nothing fetched): report.html. Failures come first, with
+// links; then the summary, a scenario × model heatmap, the pass^k curve,
+// the models, the failure modes, and per scenario its expectations, its
+// token and time distributions and its trials, each with the delegation
+// tree replay shows, collapsed. Journals are linked, not inlined, and past a
+// few trials per task only failures are shown in full, so the page stays
+// small at any number of trials.
 func (r *Report) HTML(w io.Writer) error {
 	return htmlTemplate.Execute(w, r)
 }

@@ -164,7 +164,16 @@ type TrialRecord struct {
 	Journal string `json:"journal,omitempty"`
 	// Tree is the delegation tree rebuilt from the journal.
 	Tree *Node `json:"tree,omitempty"`
+
+	// outcome is the tree as orchestrator.Rebuild makes it, with what
+	// replay shows, for report.html; kept for the trials the report
+	// shows in full (see keepOutcome), nil in a report read back.
+	outcome *orchestrator.Outcome
 }
+
+// keepOutcome is how many passing trials of a task the HTML report shows
+// with their full tree; failing ones are shown up to maxTreesShown.
+const keepOutcome = 2
 
 // Record scores a finished trial: its expectations (with checks; nil
 // resolves the built-in ones), its failure-mode incidents, its usage (priced with prices, which
@@ -204,6 +213,11 @@ func Record(t *Trial, checks *Checks, prices Prices) *TrialRecord {
 	rec.Pass = len(t.Events) > 0 && !rec.Errored
 	for _, r := range rec.Expectations {
 		rec.Pass = rec.Pass && r.Pass
+	}
+	if !rec.Pass || t.Index <= keepOutcome {
+		if root, err := orchestrator.Rebuild(t.Events); err == nil {
+			rec.outcome = root
+		}
 	}
 	return rec
 }

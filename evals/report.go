@@ -444,6 +444,12 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	// A report is for reading, by others too: not CreateTemp's 0600.
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		os.Remove(f.Name())

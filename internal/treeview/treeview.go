@@ -53,7 +53,7 @@ var Funcs = template.FuncMap{
 		return o.End.Sub(o.Start).Round(time.Millisecond).String()
 	},
 	"tvOpen": func(o *orchestrator.Outcome) bool {
-		return o.Status != orchestrator.StatusCompleted
+		return o.Depth == 0 || o.Status != orchestrator.StatusCompleted
 	},
 	"tvAnswer": func(r *orchestrator.EscalationRecord) string {
 		switch {
