@@ -77,6 +77,12 @@ func (ProgressReport) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }
 // JSONSchemaExtend bounds one criterion of a report.
 func (CriterionResult) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }
 
+// JSONSchemaExtend bounds one constraint of a report.
+func (ConstraintResult) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }
+
+// JSONSchemaExtend bounds one accepted breach of a verification.
+func (AcceptedBreach) JSONSchemaExtend(s *jsonschema.Schema) { bound(s) }
+
 // JSONSchemaExtend bounds complete_goal's arguments.
 func (Report) JSONSchemaExtend(s *jsonschema.Schema) { bound(s, "result") }
 

@@ -199,12 +199,32 @@ type CriterionResult struct {
 	Cites []string `json:"cites,omitempty" jsonschema:"description=what the evidence rests on: workspace paths you wrote or read; ids of your tool calls; ids of the delegations you made (e.g. d2)"`
 }
 
+// ConstraintResult is one constraint of a report, matched to the goal's by
+// position: respected or not, with the evidence.
+type ConstraintResult struct {
+	Constraint string `json:"constraint" jsonschema:"minLength=1"`
+	Respected  bool   `json:"respected"`
+	Evidence   string `json:"evidence,omitempty"`
+}
+
+// AcceptedBreach is a broken constraint a delegator knowingly accepts, named
+// by its number with the reason.
+type AcceptedBreach struct {
+	Constraint int    `json:"constraint" jsonschema:"minimum=1,description=the constraint's number from 1 in the goal's order"`
+	Reason     string `json:"reason" jsonschema:"minLength=1"`
+}
+
 // Report is a delegate's completion: the arguments of complete_goal.
 type Report struct {
-	Result     string            `json:"result" jsonschema:"minLength=1"`
-	Criteria   []CriterionResult `json:"criteria"`
-	Deviations []string          `json:"deviations,omitempty"`
-	Confidence float64           `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
+	Result   string            `json:"result" jsonschema:"minLength=1"`
+	Criteria []CriterionResult `json:"criteria"`
+	// Constraints has one entry per constraint of the goal, in its order:
+	// respected or not, with the evidence. A constraint reported broken, or
+	// named by a deviation, is never accepted without the delegator naming
+	// it in Verification.AcceptedBreaches.
+	Constraints []ConstraintResult `json:"constraints,omitempty" jsonschema:"description=one entry per constraint in the same order: respected or not, with the evidence"`
+	Deviations  []string           `json:"deviations,omitempty"`
+	Confidence  float64            `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
 }
 
 // DelegateArgs are the arguments of delegate.
@@ -249,7 +269,10 @@ type Verification struct {
 	Verdict  Verdict  `json:"verdict" jsonschema:"enum=accept,enum=revise,enum=reject"`
 	Unmet    []string `json:"unmet,omitempty"`
 	Feedback string   `json:"feedback,omitempty"`
-	By       string   `json:"by,omitempty" jsonschema:"-"`
+	// AcceptedBreaches are the broken constraints the verifier knowingly
+	// accepts; only a breach named here passes.
+	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you knowingly accept: each by number with a reason; any other breach is not accepted"`
+	By               string           `json:"by,omitempty" jsonschema:"-"`
 	// Unjudged marks a verification the delegator could not make; not
 	// offered to models.
 	Unjudged bool `json:"unjudged,omitempty" jsonschema:"-"`

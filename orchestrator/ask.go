@@ -125,8 +125,8 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // closed like judge: a delegator that cannot verify returns the report for
 // revision with the reason, and from the second failure in a row asks its own
 // delegator, whose explicit approval alone accepts it.
-func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int) agents.Verification {
-	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round}
+func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, findings []string) agents.Verification {
+	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: findings}
 	_, val, err := d.ask(ctx, child, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
 	v, ok := val.(agents.Verification)
 	if err == nil && !ok {

@@ -59,6 +59,9 @@ type Decision struct {
 	Intervention *Intervention        `json:"intervention,omitempty"`
 	Checks       *Checks              `json:"checks,omitempty"`
 	Supervision  *Supervision         `json:"supervision,omitempty"`
+	// Breaches are the broken constraints the Principal accepts at the
+	// root (BreachAcceptor); none is a decision too.
+	Breaches []agents.AcceptedBreach `json:"breaches,omitempty"`
 }
 
 // Checks is what the runtime's own checks found of a report: the criteria the

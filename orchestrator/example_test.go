@@ -33,8 +33,9 @@ func ExampleRuntime_Run() {
 		})),
 		model.Calls(model.ToolCall{ID: "say-1", Name: "say", Arguments: []byte(`{"line":"Welcome, Ada!"}`)}),
 		model.Calls(model.Call("complete_goal", agents.Report{
-			Result:   "Welcome, Ada!",
-			Criteria: []agents.CriterionResult{{Criterion: "the greeting names the colleague", Met: true, Evidence: "it says Ada", Cites: []string{"say-1"}}},
+			Result:      "Welcome, Ada!",
+			Criteria:    []agents.CriterionResult{{Criterion: "the greeting names the colleague", Met: true, Evidence: "it says Ada", Cites: []string{"say-1"}}},
+			Constraints: []agents.ConstraintResult{{Constraint: "one line", Respected: true, Evidence: "a single line"}},
 		})),
 	)
 	rt, err := orchestrator.New(orchestrator.Team{

@@ -36,7 +36,8 @@ func TestJournalGroupCommit(t *testing.T) {
 		turns = append(turns, turn(c))
 	}
 	turns = append(turns, turn(model.Call(agents.ToolCompleteGoal, agents.Report{Result: "done",
-		Criteria: []agents.CriterionResult{{Criterion: g.Criteria[0], Met: true, Evidence: "written by note_0"}}})))
+		Criteria:    []agents.CriterionResult{{Criterion: g.Criteria[0], Met: true, Evidence: "written by note_0"}},
+		Constraints: []agents.ConstraintResult{{Constraint: g.Constraints[0], Respected: true}}})))
 	for _, group := range []bool{false, true} {
 		w := &writes{}
 		j := orchestrator.NewJournal(w)

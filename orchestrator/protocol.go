@@ -442,10 +442,17 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			unmet = append(unmet, u)
 		}
 	}
+	bs := breaches(d.goal, rep)
 	var ver agents.Verification
 	switch {
 	case len(findings) > 0:
 		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: "runtime"}
+	case d.parent == nil && len(bs) > 0:
+		// A broken constraint at the root is the user's to accept.
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "user", AcceptedBreaches: d.rootAccepts(ctx, rep, bs, round)}
+		if ctx.Err() != nil {
+			return agents.Result{Content: "cancelled", IsError: true}
+		}
 	case d.parent == nil:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
@@ -470,13 +477,25 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 				}
 			}
 		}
-	case d.sup.ModelVerify:
-		ver = d.parent.verify(ctx, d, rep, round)
+	case d.sup.ModelVerify || len(bs) > 0: // the runtime alone never accepts a breach
+		ver = d.parent.verify(ctx, d, rep, round, breachNotes(bs))
 		if ctx.Err() != nil {
 			return agents.Result{Content: "cancelled", IsError: true}
 		}
 	default:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+	}
+	if len(bs) > 0 && ver.Verdict == agents.VerdictAccept {
+		keepAccepted(bs, &ver)
+		if un := unaccepted(bs, &ver); len(un) > 0 {
+			// A bare accept does not accept a breach: only one named is.
+			who := d.delegatorName()
+			ver.Verdict, ver.By = agents.VerdictRevise, "runtime"
+			ver.Feedback = strings.TrimSpace(ver.Feedback + " " + describe(un) + ", and " + who + " did not accept the breach by name: respect it, or report why it cannot be")
+			if d.parent == nil {
+				ver.Verdict = agents.VerdictReject // the user (or the escalation policy) did not accept it
+			}
+		}
 	}
 	if ver.Verdict == agents.VerdictRevise && round > d.sup.MaxRevisions {
 		ver.Verdict = agents.VerdictReject
@@ -504,13 +523,17 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	return agents.Result{Content: msg, IsError: true, Pin: true}
 }
 
-// reportGaps checks a report's own claims: one entry per criterion, in the
-// goal's order, and each met. Entries are matched by position, never by text.
+// reportGaps checks a report's own claims: one entry per criterion and per
+// constraint, in the goal's order, and each criterion met. Entries are
+// matched by position, never by text.
 func reportGaps(g *agents.Goal, rep *agents.Report) []string {
-	if len(rep.Criteria) != len(g.Criteria) {
-		return []string{fmt.Sprintf("%d criteria reported, the goal has %d: report each, in the goal's order", len(rep.Criteria), len(g.Criteria))}
-	}
 	var gaps []string
+	if len(g.Constraints) > 0 && len(rep.Constraints) != len(g.Constraints) {
+		gaps = append(gaps, fmt.Sprintf("%d constraints reported, the goal has %d: report each, in the goal's order, respected or not", len(rep.Constraints), len(g.Constraints)))
+	}
+	if len(rep.Criteria) != len(g.Criteria) {
+		return append(gaps, fmt.Sprintf("%d criteria reported, the goal has %d: report each, in the goal's order", len(rep.Criteria), len(g.Criteria)))
+	}
 	for i, c := range g.Criteria {
 		if !rep.Criteria[i].Met {
 			gaps = append(gaps, fmt.Sprintf("criterion %d (%q) is reported unmet", i+1, c))

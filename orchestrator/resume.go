@@ -253,6 +253,7 @@ func newReplay(events []*Event, next Effects) *replay {
 		case EventReportVerified:
 			if e.Parent == "" && e.Verification != nil {
 				p.decisions[Key{Delegation: e.Delegation, Conversation: "principal verify", Turn: e.Round}] = Decision{Verification: e.Verification}
+				p.decisions[Key{Delegation: e.Delegation, Conversation: "principal breaches", Turn: e.Round}] = Decision{Breaches: e.Verification.AcceptedBreaches}
 			}
 			if e.Checks != nil {
 				p.decisions[Key{Delegation: e.Delegation, Conversation: "checks", Turn: e.Round}] = Decision{Checks: e.Checks}

@@ -343,7 +343,7 @@ func (s *simulator) work(v *view) []model.ToolCall {
 	case p == Looper:
 		return []model.ToolCall{loopCall(v)}
 	case p == Quitter:
-		rep := agents.Report{Result: "Done.", Criteria: []agents.CriterionResult{}, Confidence: 0.95}
+		rep := agents.Report{Result: "Done.", Criteria: []agents.CriterionResult{}, Constraints: respected(g), Confidence: 0.95}
 		for _, c := range g.Criteria {
 			rep.Criteria = append(rep.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "Done."})
 		}
@@ -706,6 +706,7 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 	if s.persona == Withholder && len(rep.Criteria) > 0 {
 		rep.Criteria = rep.Criteria[:len(rep.Criteria)-1]
 	}
+	rep.Constraints = respected(g)
 	rep.Deviations = append(rep.Deviations, failures(ws)...)
 	for i := range ws {
 		st := &ws[i]
@@ -720,4 +721,14 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 		rep.Confidence = 0.4
 	}
 	return model.Call(agents.ToolCompleteGoal, rep)
+}
+
+// respected reports each of the goal's constraints respected: the simulator
+// keeps within them.
+func respected(g *goalInfo) []agents.ConstraintResult {
+	out := make([]agents.ConstraintResult, 0, len(g.Constraints))
+	for _, c := range g.Constraints {
+		out = append(out, agents.ConstraintResult{Constraint: c, Respected: true, Evidence: "kept to it: " + clip(sentence(c), 120)})
+	}
+	return out
 }

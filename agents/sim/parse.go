@@ -227,10 +227,11 @@ func parseReport(text string) reportInfo {
 		}
 	}
 	r.Parsed = strings.Contains(text, "Result:")
-	var items, deviations []string
+	var items, constraints, deviations []string
 	parseFields(lines, []field{
 		{prefix: "Result:", scalar: &r.Result},
 		{prefix: "Criteria:", list: &items},
+		{prefix: "Constraints:", list: &constraints},
 		{prefix: "Deviations:", list: &deviations},
 		{prefix: "The runtime's checks found:", list: &r.Findings},
 	}, []string{"Verify it against", "Verify the report"}, nil)

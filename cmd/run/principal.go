@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/orchestrator"
 )
 
 // terminalPrincipal is the user at the terminal: it shows the lead's
@@ -245,4 +246,41 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 		fmt.Fprintln(w, p.st.paint(green, "answered")+": "+line)
 		return agents.Resolution{Answer: line, By: "user"}, nil
 	}
+}
+
+// AcceptBreaches shows the constraints the lead's report admits broken and
+// asks, for each, whether the user accepts the breach; an accepted breach
+// needs a reason (Enter gives a default). No answer accepts nothing.
+func (p *terminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
+	p.begin()
+	defer p.end()
+	w := p.out
+	p.rule(agent + " reports a broken constraint")
+	fmt.Fprintln(w, "Result: "+r.Result)
+	var out []agents.AcceptedBreach
+	for _, b := range bs {
+		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.paint(bold, "Constraint"), b.Index, b.Constraint, b.Why)
+		line, err := p.ask(ctx, "Accept this breach? [y: accept · Enter or n: the goal fails]: ")
+		switch {
+		case err == io.EOF:
+			fmt.Fprintln(w, "(no more input: not accepted)")
+			return out, nil
+		case err != nil:
+			return nil, err
+		}
+		if l := strings.ToLower(line); l != "y" && l != "yes" {
+			fmt.Fprintln(w, p.st.paint(yellow, "not accepted"))
+			continue
+		}
+		reason, err := p.ask(ctx, "Why? [Enter: accepted by the user]: ")
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if reason == "" {
+			reason = "accepted by the user"
+		}
+		fmt.Fprintln(w, p.st.paint(green, "accepted")+": constraint "+strconv.Itoa(b.Index))
+		out = append(out, agents.AcceptedBreach{Constraint: b.Index, Reason: reason})
+	}
+	return out, nil
 }

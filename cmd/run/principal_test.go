@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/orchestrator"
 )
 
 type fakePauser struct{ pauses, resumes int }
@@ -131,5 +133,34 @@ func TestTerminalPrincipalStopsOnCancel(t *testing.T) {
 	}
 	if _, err := p.JudgeAcceptance(ctx, testGoal, "lead", testAcceptance); err == nil {
 		t.Error("judged a cancelled acceptance")
+	}
+}
+
+func TestTerminalPrincipalAcceptsBreaches(t *testing.T) {
+	bs := []orchestrator.Breach{{Index: 1, Constraint: "three lines", Why: "reported not respected: four lines"},
+		{Index: 2, Constraint: "no rhyme", Why: "a deviation names it"}}
+	rep := &agents.Report{Result: "a haiku of four lines"}
+	for _, tt := range []struct {
+		input string
+		want  []agents.AcceptedBreach
+	}{
+		{"", nil},        // no input: nothing accepted
+		{"\n\n", nil},    // Enter: not accepted
+		{"n\nno\n", nil}, // refused
+		{"y\nworth it\nn\n", []agents.AcceptedBreach{{Constraint: 1, Reason: "worth it"}}},
+		{"n\nyes\n\n", []agents.AcceptedBreach{{Constraint: 2, Reason: "accepted by the user"}}},
+	} {
+		var out strings.Builder
+		p := newTerminalPrincipal(strings.NewReader(tt.input), &out, &fakePauser{})
+		got, err := p.AcceptBreaches(context.Background(), testGoal, "lead", rep, bs)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.input, err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%q: accepted %+v, want %+v", tt.input, got, tt.want)
+		}
+		if !strings.Contains(out.String(), "Constraint 1: three lines") {
+			t.Errorf("%q: breach not shown:\n%s", tt.input, out.String())
+		}
 	}
 }

@@ -30,13 +30,17 @@ func Accept(g agents.Goal, plan ...string) model.ToolCall {
 	return model.Call(agents.ToolAcceptGoal, a)
 }
 
-// Complete is a report of g claiming every criterion met, the evidence citing
+// Complete is a report of g claiming every criterion met and every constraint
+// respected, the evidence citing
 // cites (tool call ids, delegation ids, workspace paths). A delegation that
 // holds tools or delegates needs a citation the runtime can check.
 func Complete(g agents.Goal, result string, cites ...string) model.ToolCall {
 	r := agents.Report{Result: result, Criteria: []agents.CriterionResult{}}
 	for _, c := range g.Criteria {
 		r.Criteria = append(r.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "done", Cites: cites})
+	}
+	for _, c := range g.Constraints {
+		r.Constraints = append(r.Constraints, agents.ConstraintResult{Constraint: c, Respected: true, Evidence: "kept to it"})
 	}
 	return model.Call(agents.ToolCompleteGoal, r)
 }
