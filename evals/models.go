@@ -280,7 +280,7 @@ func scriptTurns(specs []TurnSpec) ([]model.Turn, error) {
 			var mc []model.ToolCall
 			for _, c := range callsOf(&t) {
 				if c.Raw != "" {
-					mc = append(mc, model.Call(c.Name, json.RawMessage(c.Raw)))
+					mc = append(mc, withID(c.ID, model.Call(c.Name, json.RawMessage(c.Raw))))
 					continue
 				}
 				b, err := json.Marshal(jsonable(c.Args))
@@ -290,7 +290,7 @@ func scriptTurns(specs []TurnSpec) ([]model.Turn, error) {
 				if c.Args == nil {
 					b = []byte("{}")
 				}
-				mc = append(mc, model.Call(c.Name, json.RawMessage(b)))
+				mc = append(mc, withID(c.ID, model.Call(c.Name, json.RawMessage(b))))
 			}
 			turns = append(turns, model.Calls(mc...))
 		}
@@ -322,4 +322,12 @@ func jsonable(v any) any {
 		return out
 	}
 	return v
+}
+
+// withID is call with its id set to id, when id is not empty.
+func withID(id string, call model.ToolCall) model.ToolCall {
+	if id != "" {
+		call.ID = id
+	}
+	return call
 }

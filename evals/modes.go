@@ -28,7 +28,7 @@ type Mode struct {
 // must not modify it.
 var Modes = []Mode{
 	{"FM-1.1", "Disobey task specification",
-		"a call the protocol or the goal does not allow: an action tool before an aligned acceptance, an unknown or ungranted tool, arguments that break the tool's schema. Caught when the runtime refused it (protocol.violation, or a tool error for invalid arguments); not caught when the tool ran."},
+		"a call the protocol or the goal does not allow: an action tool before an aligned acceptance, an unknown or ungranted tool, arguments that break the tool's schema; or a report that admits a constraint broken. Caught when the runtime refused it (protocol.violation, or a tool error for invalid arguments), or when the report was sent back or its breach accepted by name; not caught when the tool ran, or the breach passed unnamed."},
 	{"FM-1.3", "Step repetition",
 		"the same tool called with the same arguments several times in a row (the scenario's repeat limit, default 3). Caught when supervision.intervened records the stall."},
 	{"FM-1.4", "Loss of conversation history",
@@ -41,6 +41,8 @@ var Modes = []Mode{
 		"an acceptance whose restated intent shares no meaningful word with the goal's intent and objective, or that a judge found misaligned. Caught when alignment.judged said aligned=false for it."},
 	{"FM-2.4", "Information withholding",
 		"a report that leaves one of its goal's criteria out. Caught when its verification sent it back (revise or reject)."},
+	{"FM-2.6", "Reasoning-action mismatch",
+		"an act that contradicts what the run already established: a sub-goal a supervisor halted offered again unchanged under the same delegator. Caught when the runtime refused it (a protocol.violation naming the halt); not caught when the halted sub-goal was offered again."},
 	{"FM-3.1", "Premature termination",
 		"a report that claims every criterion met when its verification found some unmet, or a completed run whose goal verifiers (the ground truth) fail on the final workspace. Caught when the verification sent it back; not caught when the run completed anyway."},
 	{"FM-3.2", "No or incomplete verification",
@@ -87,8 +89,8 @@ type Incident struct {
 func Detect(t *Trial) []Incident {
 	var out []Incident
 	for _, d := range []func(*Trial) []Incident{
-		detectDisobey, detectRepetition, detectHistoryLoss, detectTermination, detectNoClarification, detectDerailment,
-		detectWithholding, detectPremature, detectNoVerification, detectIncorrectVerification,
+		detectDisobey, detectBreaches, detectRepetition, detectHistoryLoss, detectTermination, detectNoClarification, detectDerailment,
+		detectWithholding, detectMismatch, detectPremature, detectNoVerification, detectIncorrectVerification,
 	} {
 		out = append(out, d(t)...)
 	}
@@ -599,4 +601,56 @@ func clipText(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// detectBreaches finds reports that admit a constraint broken (FM-1.1): the
+// delegate did what the goal forbids. The runtime caught it when the
+// verification sent the report back, or accepted the breach by name.
+func detectBreaches(t *Trial) []Incident {
+	var out []Incident
+	for _, e := range t.Of(orchestrator.EventGoalReported) {
+		g := t.Goal(e.Delegation)
+		if g == nil || e.Report == nil {
+			continue
+		}
+		for i, c := range e.Report.Constraints {
+			if c.Respected || i >= len(g.Constraints) {
+				continue
+			}
+			v := verdictAfter(t, e)
+			named := v != nil && v.Verification != nil && slices.ContainsFunc(v.Verification.AcceptedBreaches,
+				func(a agents.AcceptedBreach) bool { return a.Constraint == i+1 })
+			out = append(out, Incident{Mode: "FM-1.1", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: sentBack(v) || named,
+				Detail: fmt.Sprintf("the report admits constraint %d (%q) broken", i+1, clipText(g.Constraints[i], 80))})
+		}
+	}
+	return out
+}
+
+// detectMismatch finds a sub-goal a supervisor halted offered again,
+// unchanged, under the same delegator (FM-2.6).
+func detectMismatch(t *Trial) []Incident {
+	var out []Incident
+	same := func(g *agents.Goal) string {
+		if g == nil {
+			return ""
+		}
+		return strings.ToLower(strings.Join(append(append([]string{g.Objective}, g.Criteria...), g.Constraints...), "\x00"))
+	}
+	halted := map[string]string{}
+	for _, e := range t.Events {
+		switch {
+		case e.Type == orchestrator.EventGoalFailed && e.Cause == orchestrator.CauseHalted && e.Parent != "":
+			halted[e.Parent+"\x00"+same(t.Goal(e.Delegation))] = e.Delegation
+		case e.Type == orchestrator.EventGoalOffered && e.Parent != "":
+			if h, ok := halted[e.Parent+"\x00"+same(e.Goal)]; ok {
+				out = append(out, Incident{Mode: "FM-2.6", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq,
+					Detail: "the sub-goal halted in " + h + " was offered again unchanged"})
+			}
+		case e.Type == orchestrator.EventProtocolViolation && strings.Contains(e.Reason, "supervisor halted"):
+			out = append(out, Incident{Mode: "FM-2.6", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
+				Detail: clipText(e.Reason, 140)})
+		}
+	}
+	return out
 }

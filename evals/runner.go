@@ -351,6 +351,7 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 	}
 	mem := &orchestrator.Memory{}
 	opts := &orchestrator.Options{Sinks: append([]orchestrator.Sink{mem}, sinks...), Limits: sc.Limits, Workspace: ws.FS()}
+	opts.Supervisor = sc.Supervisor.supervisor()
 	if sc.Principal == "deny" {
 		opts.Principal = orchestrator.AutoPrincipal{Deny: true}
 	}

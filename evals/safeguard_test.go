@@ -211,6 +211,50 @@ var doctorings = map[string]doctoring{
 		fail:     []string{"e1", "e2", "e3"},
 		uncaught: "FM-2.4",
 	},
+	"lying-lead": {
+		safeguard: "the evidence checks at hand-back",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			return passAnyway(ev, "d1")
+		},
+		fail:     []string{"e1", "e2", "e3", "e4"},
+		uncaught: "FM-3.1",
+	},
+	"unsupported-evidence": {
+		safeguard: "the resolution of a report's citations",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			return passAnyway(ev, "d2")
+		},
+		fail: []string{"e1"},
+	},
+	"broken-constraint": {
+		safeguard: "the named acceptance of a broken constraint",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			ev = passAnyway(ev, "d2")
+			return passAnyway(ev, "d1")
+		},
+		fail:     []string{"e1", "e2", "e3", "e4"},
+		uncaught: "FM-1.1",
+	},
+	"halt-without-reassign": {
+		safeguard: "the finality of a halt",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			// What the runtime did before: the halted sub-goal reassigned to
+			// the next agent, and the lead's repeat let through.
+			halt := find(t, ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventGoalFailed && e.Cause == orchestrator.CauseHalted
+			})
+			offer := find(t, ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventGoalOffered && e.Delegation == halt.Delegation
+			})
+			again := *offer
+			again.Delegation, again.Agent, again.ReassignedFrom = "d9", "second", halt.Delegation
+			moved := &orchestrator.Event{Type: orchestrator.EventGoalReassigned, Delegation: halt.Delegation, Parent: halt.Parent, Agent: "second"}
+			ev = drop(ev, func(e *orchestrator.Event) bool { return e.Type == orchestrator.EventProtocolViolation })
+			return insertBefore(ev, ev[len(ev)-1], moved, &again)
+		},
+		fail:     []string{"e2", "e3", "e4"},
+		uncaught: "FM-2.6",
+	},
 	"prose": {
 		safeguard: "bounded nudges and a terminal failure for prose",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {

@@ -1,6 +1,7 @@
 package evals
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,6 +55,8 @@ type Scenario struct {
 	// acceptances, take recommendations) or "deny" (refuse every
 	// escalation that reaches the top).
 	Principal string
+	// Supervisor, when set, answers the delegates' progress reports.
+	Supervisor *SupervisorSpec
 	// Limits bound the runtime; zero fields take the runtime's defaults.
 	Limits orchestrator.Limits
 	// Scripts are the inline turns of the agents whose model is "script".
@@ -111,6 +114,28 @@ type FileCheck struct {
 	re *regexp.Regexp
 }
 
+// SupervisorSpec is a scenario's Supervisor: a rule over progress reports.
+type SupervisorSpec struct {
+	// HaltWhen halts a delegate whose progress report (summary or next
+	// step) mentions it, case aside.
+	HaltWhen string `yaml:"halt_when"`
+}
+
+// supervisor returns the orchestrator.Supervisor of s, nil when s sets no
+// rule.
+func (s *SupervisorSpec) supervisor() orchestrator.Supervisor {
+	if s == nil || strings.TrimSpace(s.HaltWhen) == "" {
+		return nil
+	}
+	word := strings.ToLower(strings.TrimSpace(s.HaltWhen))
+	return func(_ context.Context, p orchestrator.ProgressInfo) orchestrator.Intervention {
+		if strings.Contains(strings.ToLower(p.Progress.Summary+" "+p.Progress.Next), word) {
+			return orchestrator.Intervention{Action: orchestrator.ActionHalt, Reason: "the supervisor halts any step toward " + s.HaltWhen}
+		}
+		return orchestrator.Intervention{Action: orchestrator.ActionContinue}
+	}
+}
+
 // TurnSpec is one turn of an inline script: text, tool calls, or an error.
 type TurnSpec struct {
 	// Text is an answer in prose.
@@ -125,6 +150,9 @@ type TurnSpec struct {
 // CallSpec is one scripted tool call. Args is marshalled to JSON; Raw is
 // sent as the arguments verbatim, so scripts can send broken JSON.
 type CallSpec struct {
+	// ID is the call's id, so that a report can cite it; empty lets the
+	// scripted model number it.
+	ID string `yaml:"id"`
 	// Name is the tool's name.
 	Name string `yaml:"name"`
 	// Args are the arguments, as a YAML mapping.
@@ -154,6 +182,7 @@ type scenarioYAML struct {
 	Team           ast.Node              `yaml:"team"`
 	Goal           GoalSpec              `yaml:"goal"`
 	Principal      string                `yaml:"principal"`
+	Supervisor     *SupervisorSpec       `yaml:"supervisor"`
 	Limits         limitsYAML            `yaml:"limits"`
 	Scripts        map[string][]TurnSpec `yaml:"scripts"`
 	Workspace      map[string]string     `yaml:"workspace"`
@@ -215,7 +244,7 @@ func ParseScenario(filename string, data []byte) (*Scenario, error) {
 	v := &validator{file: filename, lines: yamlloc.LineIndex(body)}
 	sc := &Scenario{
 		Name: raw.Name, Description: strings.TrimSpace(raw.Description), Modes: raw.Modes, Tags: raw.Tags,
-		ShouldEscalate: raw.ShouldEscalate, UnderTest: raw.UnderTest, Goal: raw.Goal, Principal: raw.Principal,
+		ShouldEscalate: raw.ShouldEscalate, UnderTest: raw.UnderTest, Goal: raw.Goal, Principal: raw.Principal, Supervisor: raw.Supervisor,
 		Limits: raw.Limits.limits(), Scripts: raw.Scripts, Workspace: raw.Workspace, Expect: raw.Expect,
 		File: filename,
 	}

@@ -335,3 +335,12 @@ func (d *delegation) check(ctx context.Context, rep *agents.Report, round int) *
 	}
 	return dec.Checks
 }
+
+// orNil is c, or nil when it found nothing, so the journal says nothing of
+// checks that passed.
+func (c *Checks) orNil() *Checks {
+	if c == nil || len(c.Unmet)+len(c.Errors)+len(c.Evidence)+len(c.Unsupported) == 0 {
+		return nil
+	}
+	return c
+}

@@ -490,8 +490,11 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		if un := unaccepted(bs, &ver); len(un) > 0 {
 			// A bare accept does not accept a breach: only one named is.
 			who := d.delegatorName()
-			ver.Verdict, ver.By = agents.VerdictRevise, "runtime"
-			ver.Feedback = strings.TrimSpace(ver.Feedback + " " + describe(un) + ", and " + who + " did not accept the breach by name: respect it, or report why it cannot be")
+			fb := describe(un) + ", and " + who + " did not accept the breach by name: respect it, or report why it cannot be"
+			if ver.Feedback != "" {
+				fb += " (" + who + " said: " + ver.Feedback + ")"
+			}
+			ver.Verdict, ver.By, ver.Feedback = agents.VerdictRevise, "runtime", fb
 			if d.parent == nil {
 				ver.Verdict = agents.VerdictReject // the user (or the escalation policy) did not accept it
 			}
@@ -507,7 +510,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		d.out.Revisions++
 	}
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver, Checks: checks})
+	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver, Checks: checks.orNil()})
 	switch ver.Verdict {
 	case agents.VerdictAccept:
 		d.setFinal(StatusCompleted, "", "")

@@ -255,9 +255,13 @@ func newReplay(events []*Event, next Effects) *replay {
 				p.decisions[Key{Delegation: e.Delegation, Conversation: "principal verify", Turn: e.Round}] = Decision{Verification: e.Verification}
 				p.decisions[Key{Delegation: e.Delegation, Conversation: "principal breaches", Turn: e.Round}] = Decision{Breaches: e.Verification.AcceptedBreaches}
 			}
-			if e.Checks != nil {
-				p.decisions[Key{Delegation: e.Delegation, Conversation: "checks", Turn: e.Round}] = Decision{Checks: e.Checks}
+			// The runtime's checks ran for every report; the journal
+			// records what they found only when they found something.
+			checks := e.Checks
+			if checks == nil {
+				checks = &Checks{}
 			}
+			p.decisions[Key{Delegation: e.Delegation, Conversation: "checks", Turn: e.Round}] = Decision{Checks: checks}
 		case EventSupervisionIntervened:
 			if e.Conversation == "supervise" && e.Intervention != nil {
 				p.decisions[k] = Decision{Intervention: e.Intervention}
