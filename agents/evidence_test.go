@@ -44,3 +44,26 @@ func TestNegated(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCheck(t *testing.T) {
+	for s, want := range map[string]agents.CheckSpec{
+		"exists:notes.md":          {Kind: "file_exists", Path: "notes.md"},
+		"absent: secrets.env":      {Kind: "file_absent", Path: "secrets.env"},
+		"matches:notes.md:^# a:b$": {Kind: "file_matches", Path: "notes.md", Pattern: "^# a:b$"},
+		"word_count":               {Kind: "word_count"},
+		"word_count:notes.md":      {Kind: "word_count", Path: "notes.md"},
+	} {
+		got, err := agents.ParseCheck(s)
+		if err != nil || got != want {
+			t.Errorf("ParseCheck(%q) = %+v, %v; want %+v", s, got, err, want)
+		}
+		if back, _ := agents.ParseCheck(got.String()); back != got {
+			t.Errorf("%q does not round-trip: %q", s, got.String())
+		}
+	}
+	for _, s := range []string{"", "exists", "exists:", "matches:notes.md", "matches::x", ":x"} {
+		if _, err := agents.ParseCheck(s); err == nil {
+			t.Errorf("ParseCheck(%q) succeeded", s)
+		}
+	}
+}

@@ -63,6 +63,9 @@ type Goal struct {
 	// criteria and constraints name (see NamedFiles) for this goal and the
 	// sub-goals delegated under it.
 	NoFileChecks bool `json:"no_file_checks,omitempty"`
+	// Checks name programmatic checks of the report from the runtime's
+	// registry (see CheckSpec), run at hand-back with the verifiers.
+	Checks []CheckSpec `json:"checks,omitempty"`
 	// Verifiers check a report programmatically before any model judge.
 	// They are not serialised.
 	Verifiers []Verifier `json:"-"`
@@ -229,14 +232,15 @@ type Report struct {
 
 // DelegateArgs are the arguments of delegate.
 type DelegateArgs struct {
-	Agent       string   `json:"agent" jsonschema:"minLength=1"`
-	Intent      string   `json:"intent" jsonschema:"minLength=1,description=why it matters"`
-	Objective   string   `json:"objective" jsonschema:"minLength=1"`
-	Criteria    []string `json:"criteria"`
-	Constraints []string `json:"constraints,omitempty"`
-	Context     string   `json:"context,omitempty"`
-	Tools       []string `json:"tools,omitempty" jsonschema:"description=default: all yours"`
-	Budget      *Budget  `json:"budget,omitempty"`
+	Agent       string      `json:"agent" jsonschema:"minLength=1"`
+	Intent      string      `json:"intent" jsonschema:"minLength=1,description=why it matters"`
+	Objective   string      `json:"objective" jsonschema:"minLength=1"`
+	Criteria    []string    `json:"criteria"`
+	Constraints []string    `json:"constraints,omitempty"`
+	Context     string      `json:"context,omitempty"`
+	Tools       []string    `json:"tools,omitempty" jsonschema:"description=default: all yours"`
+	Budget      *Budget     `json:"budget,omitempty"`
+	Checks      []CheckSpec `json:"checks,omitempty" jsonschema:"description=programmatic checks of the report (file_exists, file_matches, file_absent, or a check the runtime registers) run before it counts"`
 }
 
 // Alignment is a delegator's judgement of an acceptance: the arguments of

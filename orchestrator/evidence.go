@@ -321,6 +321,7 @@ func (d *delegation) check(ctx context.Context, rep *agents.Report, round int) *
 	dec, _ := d.run.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "checks", Turn: round}, func(context.Context) (Decision, error) {
 		c := &Checks{}
 		c.Evidence, c.Unsupported = d.evidenceFindings(rep)
+		d.runSpecs(ctx, rep, c)
 		for _, v := range d.goal.Verifiers {
 			u, err := v(d.goal, rep)
 			if err != nil {

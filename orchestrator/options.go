@@ -23,6 +23,9 @@ type Member struct {
 	Budget agents.Budget
 	// Supervision, when set, overrides the supervision its trust sets.
 	Supervision *Supervision
+	// Checks are run on the report of every delegation to this member, as
+	// the goal's own are (see agents.CheckSpec).
+	Checks []agents.CheckSpec
 }
 
 // Team is the roster a runtime runs.
@@ -218,6 +221,11 @@ type Options struct {
 	// the caller sees it (a command line's flags and team file), so that the
 	// journal alone suffices to resume it. It must hold no secret.
 	Config json.RawMessage
+	// Checks registers Go checks by name, beside the built-in file_exists,
+	// file_matches and file_absent, for goals, the delegate tool and team
+	// members to name (agents.CheckSpec.Kind). A name may not shadow a
+	// built-in.
+	Checks map[string]CheckFunc
 	// Workspace is where the files the agents' tools work on live (for
 	// instance workspace.Workspace.FS): reports' path citations and the
 	// files criteria name are checked against it at hand-back. Nil checks

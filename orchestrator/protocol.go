@@ -615,6 +615,12 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	if a.Budget != nil {
 		goal.Budget = agents.Budget{Steps: a.Budget.Steps, Tokens: a.Budget.Tokens}
 	}
+	for _, c := range a.Checks {
+		if why := rt.validSpec(c, goal); why != "" {
+			return agents.Errorf("refused: %s", why)
+		}
+	}
+	goal.Checks = a.Checks
 	if d.meter.exhausted() {
 		return agents.Errorf("refused: your budget is spent; nothing is left to give a delegate")
 	}

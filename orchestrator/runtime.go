@@ -45,6 +45,7 @@ type Runtime struct {
 	judgeTS  *agents.Toolset
 	answerTS *agents.Toolset
 	verifyTS *agents.Toolset
+	checks   map[string]CheckFunc // the check registry: built-ins and Options.Checks
 }
 
 type member struct {
@@ -66,6 +67,13 @@ func New(team Team, opts *Options) (*Runtime, error) {
 		rt.opts = *opts
 	}
 	rt.limits = rt.opts.Limits.withDefaults()
+	rt.checks = builtinChecks()
+	for name, fn := range rt.opts.Checks {
+		if _, builtin := rt.checks[name]; builtin || fn == nil || strings.TrimSpace(name) == "" {
+			return nil, fmt.Errorf("orchestrator: Options.Checks: %q is a built-in check, empty, or has no function", name)
+		}
+		rt.checks[name] = fn
+	}
 	rt.prompts = rt.opts.Prompts
 	if rt.prompts == nil {
 		rt.prompts = prompts.Default()
@@ -139,6 +147,13 @@ func (rt *Runtime) validate() error {
 		for _, t := range m.Consults {
 			if _, ok := rt.members[t]; !ok {
 				errs = append(errs, fmt.Errorf("%s consults unknown agent %q", m.name, t))
+			}
+		}
+	}
+	for _, m := range rt.members {
+		for _, c := range m.Checks {
+			if why := rt.validSpec(c, nil); why != "" {
+				errs = append(errs, fmt.Errorf("%s: %s", m.name, why))
 			}
 		}
 	}
@@ -355,6 +370,11 @@ func (rt *Runtime) invalidGoal(g *agents.Goal) string {
 	for _, t := range g.Tools {
 		if !slices.Contains(rt.grants, t) {
 			return fmt.Sprintf("the goal grants %q, which the team does not grant (it grants %v)", t, rt.grants)
+		}
+	}
+	for _, c := range g.Checks {
+		if why := rt.validSpec(c, g); why != "" {
+			return why
 		}
 	}
 	return ""

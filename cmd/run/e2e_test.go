@@ -647,3 +647,27 @@ func TestE2ECallTimeout(t *testing.T) {
 	}
 	checkComplete(t, r.journal(t, "run.jsonl"))
 }
+
+// TestE2EVerifyAndNamedFiles: offline, the simulator writes the file the
+// criterion names, so "notes.md sums up the meeting" and --verify
+// exists:notes.md pass; a --verify on a file no one writes fails the run;
+// a malformed --verify is a usage error before anything runs.
+func TestE2EVerifyAndNamedFiles(t *testing.T) {
+	dir := t.TempDir()
+	r := runBinary(t, dir, "", "--escalations", "auto", "--criteria", "notes.md sums up the meeting",
+		"--verify", "exists:notes.md", "--verify", `matches:notes.md:sums up the meeting`, "Write notes.md")
+	if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "completed and verified") {
+		t.Fatalf("%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "workspace", "notes.md")); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, dir, "", "--escalations", "auto", "--verify", "exists:minutes.md", "--journal", "two.jsonl", "Write notes.md")
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "minutes.md does not exist") {
+		t.Fatalf("%s", r)
+	}
+	r = runBinary(t, dir, "", "--verify", "matches:notes.md", "Write notes.md")
+	if r.code != 2 || !strings.Contains(r.stderr, "--verify") {
+		t.Fatalf("%s", r)
+	}
+}

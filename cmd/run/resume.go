@@ -28,6 +28,7 @@ type runConfig struct {
 	Escalations string   `json:"escalations"`
 	Criteria    []string `json:"criteria,omitempty"`
 	Constraints []string `json:"constraints,omitempty"`
+	Verify      []string `json:"verify,omitempty"`
 	Steps       int      `json:"steps,omitempty"`
 	Tokens      int      `json:"tokens,omitempty"`
 	Timeout     string   `json:"timeout,omitempty"`
@@ -110,7 +111,7 @@ func runResume(o *resumeOptions) error {
 	}
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
-		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, steps: cfg.Steps, tokens: cfg.Tokens,
+		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, verify: cfg.Verify, steps: cfg.Steps, tokens: cfg.Tokens,
 		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout}
 	if cfg.Timeout != "" {
 		if f.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {

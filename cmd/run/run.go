@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,6 +33,7 @@ type runOptions struct {
 	journal, logLevel, trust     string
 	quiet, json, stream          bool
 	criteria, constraints        stringList
+	verify                       stringList
 	steps, tokens                int
 	timeout, callTimeout         time.Duration
 	// offline forces the simulator whatever the environment says: a
@@ -113,6 +115,7 @@ Environment:
 	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
 	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
 	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
+	f.Var(&opts.verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
 	f.IntVar(&opts.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time the whole run may take, e.g. 5m (default no bound)")
@@ -147,6 +150,11 @@ func runGoal(f *runOptions) error {
 		return usageErrorf("--steps, --tokens, --timeout and --call-timeout must not be negative")
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
+	}
+	for _, v := range f.verify {
+		if _, err := parseVerify(v); err != nil {
+			return usageErrorf("--verify %v", err)
+		}
 	}
 	if _, err := escalationMode(f); err != nil {
 		return err
@@ -324,7 +332,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			teamSummary(team), models.summary(), f.workspace, serversSummary(servers), mode)
 	}
 
-	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints,
+	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: verifyChecks(f),
 		Budget: agents.Budget{Steps: f.steps, Tokens: f.tokens, WallTime: f.timeout}}
 	go func() {
 		<-ctx.Done()
@@ -408,7 +416,7 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *models) (jso
 		return nil, fmt.Errorf("--workspace: %w", err)
 	}
 	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.offline, Model: f.model, Stream: f.stream,
-		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints,
+		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints, Verify: f.verify,
 		Steps: f.steps, Tokens: f.tokens}
 	if f.trust != "" {
 		if cfg.Trust, err = filepath.Abs(f.trust); err != nil {
@@ -469,4 +477,29 @@ func indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// parseVerify reads one --verify: a check of the built-in registry.
+func parseVerify(s string) (agents.CheckSpec, error) {
+	c, err := agents.ParseCheck(s)
+	if err == nil && !strings.HasPrefix(c.Kind, "file_") {
+		err = fmt.Errorf("%q: want exists:PATH, absent:PATH or matches:PATH:REGEX", s)
+	}
+	if err == nil && c.Kind == "file_matches" {
+		if _, rerr := regexp.Compile(c.Pattern); rerr != nil {
+			err = fmt.Errorf("%q: %v", s, rerr)
+		}
+	}
+	return c, err
+}
+
+// verifyChecks are the checks of --verify, validated by runGoal.
+func verifyChecks(f *runOptions) []agents.CheckSpec {
+	var out []agents.CheckSpec
+	for _, v := range f.verify {
+		if c, err := parseVerify(v); err == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }

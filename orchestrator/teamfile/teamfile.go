@@ -89,6 +89,10 @@ type AgentSpec struct {
 	// never (see agents.Agent.ContextTokens). 0 takes the model's known
 	// window.
 	ContextTokens int `yaml:"context_tokens,omitempty"`
+	// Checks are run on the report of every delegation to the agent, each
+	// written as for run's --verify: exists:PATH, absent:PATH,
+	// matches:PATH:REGEX, or the name of a check the runtime registers.
+	Checks []string `yaml:"checks,omitempty"`
 }
 
 // MCPServer is an MCP server of a team file: a stdio command or a
@@ -352,7 +356,7 @@ func knownFields(path string) []string {
 	case last == "supervision":
 		return []string{"level", "model_judge", "model_verify", "progress_every", "max_revisions"}
 	}
-	return []string{"name", "role", "model", "tools", "delegates_to", "consults", "budget", "supervision", "persona", "context_tokens"}
+	return []string{"name", "role", "model", "tools", "delegates_to", "consults", "budget", "supervision", "persona", "context_tokens", "checks"}
 }
 
 // errs collects the problems of a file, each with its line.
@@ -497,6 +501,11 @@ func (f *File) validate(known []string, pending bool) error {
 		}
 		checkBudget(c, p+".budget", a.Budget)
 		checkContext(c, p+".context_tokens", a.ContextTokens)
+		for j, s := range a.Checks {
+			if _, err := agents.ParseCheck(s); err != nil {
+				c.add(fmt.Sprintf("%s.checks[%d]", p, j), "%v", err)
+			}
+		}
 		checkSupervision(c, p+".supervision", a.Supervision)
 		if m, ok := strings.CutPrefix(a.Model, "sim/"); ok {
 			if m == "" {
@@ -784,8 +793,13 @@ func (f *File) Build(opts *BuildOptions) (orchestrator.Team, error) {
 			s := spec.Supervision.Resolve()
 			sup = &s
 		}
+		var checks []agents.CheckSpec
+		for _, s := range f.Agents[i].Checks {
+			cs, _ := agents.ParseCheck(s) // validated above
+			checks = append(checks, cs)
+		}
 		team.Members = append(team.Members, orchestrator.Member{Agent: ag, DelegatesTo: spec.DelegatesTo,
-			Consults: spec.Consults, Budget: budget, Supervision: sup})
+			Consults: spec.Consults, Budget: budget, Supervision: sup, Checks: checks})
 	}
 	if err := c.err(); err != nil {
 		return orchestrator.Team{}, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,7 @@ func TestParseErrors(t *testing.T) {
 		{"context budget too small", "lead: a\nagents:\n  - name: a\n    context_tokens: 500\n", 4, "agents[0].context_tokens", "500 is too small"},
 		{"negative default context budget", "lead: a\ndefaults:\n  context_tokens: -1\nagents:\n  - name: a\n", 3, "defaults.context_tokens", "too small"},
 		{"unknown defaults field", "lead: a\ndefaults:\n  context: 9000\nagents:\n  - name: a\n", 3, "defaults.context", "context_tokens"},
+		{"malformed check", "lead: a\nagents:\n  - name: a\n    checks:\n      - matches:notes.md\n", 5, "agents[0].checks", "matches needs a path and a pattern"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -366,5 +368,26 @@ func TestContextTokens(t *testing.T) {
 	}
 	if a, b := team.Members[0].Agent, team.Members[1].Agent; a.ContextTokens != 16000 || b.ContextTokens != 8000 || b.ContextBudget() != 8000 {
 		t.Fatalf("context tokens: a %d, b %d", a.ContextTokens, b.ContextTokens)
+	}
+}
+
+// An agent's checks are read as --verify's and reach the member.
+func TestBuildChecks(t *testing.T) {
+	f, err := teamfile.Parse("team.yaml", []byte("lead: a\nagents:\n  - name: a\n    checks: [\"exists:notes.md\", \"absent:secrets.env\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := f.Build(&teamfile.BuildOptions{Tools: workspaceTools(t), Model: func(s teamfile.AgentSpec) (model.Model, error) {
+		return model.NewScripted(s.Name), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []agents.CheckSpec{{Kind: "file_exists", Path: "notes.md"}, {Kind: "file_absent", Path: "secrets.env"}}
+	if got := team.Members[0].Checks; !slices.Equal(got, want) {
+		t.Fatalf("checks %+v", got)
+	}
+	if _, err := orchestrator.New(team, nil); err != nil {
+		t.Fatal(err)
 	}
 }
