@@ -145,9 +145,22 @@ type Escalation struct {
 	Goal *Goal `json:"-"`
 	// Via lists the agents it passed through on its way up.
 	Via []string `json:"via,omitempty"`
+	// Chain is the way it travelled, from the agent that asked: each hop's
+	// agent and delegation, and the note a delegator added when it passed
+	// the question on in words of its own. Question, Options and
+	// Recommendation stay the asker's, verbatim.
+	Chain []Hop `json:"chain,omitempty"`
 	// Origin is "runtime" for an escalation the runtime raised on the
 	// delegate's behalf (a stall), empty for the delegate's own.
 	Origin string `json:"origin,omitempty"`
+}
+
+// Hop is one step of an escalation's way up: who asked or passed it on, in
+// which delegation, with what note.
+type Hop struct {
+	Agent      string `json:"agent"`
+	Delegation string `json:"delegation"`
+	Note       string `json:"note,omitempty"`
 }
 
 // Resolution answers an escalation: an answer, a decision, or a refusal.

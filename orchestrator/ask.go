@@ -232,11 +232,22 @@ func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.
 	if a, ok := v.(agents.AnswerArgs); ok {
 		return agents.Resolution{Answer: a.Answer, Decision: a.Decision, By: p.m.name}, nil
 	}
-	up := &agents.Escalation{Kind: esc.Kind, Question: esc.Question, Options: esc.Options, Recommendation: esc.Recommendation,
-		Blocking: true, From: p.m.name, Delegation: p.id, Goal: p.goal, Via: append(slices.Clone(esc.Via), d.m.name)}
-	if a, ok := v.(agents.EscalateArgs); ok {
-		up.Kind, up.Question, up.Options, up.Recommendation = a.Kind, a.Question, a.Options, a.Recommendation
+	// The question goes up in the asker's words; the delegator's own words
+	// travel beside them as its note on the chain.
+	chain := slices.Clone(esc.Chain)
+	if len(chain) == 0 {
+		chain = []agents.Hop{{Agent: esc.From, Delegation: esc.Delegation}}
 	}
+	hop := agents.Hop{Agent: p.m.name, Delegation: p.id}
+	if a, ok := v.(agents.EscalateArgs); ok && strings.TrimSpace(a.Question) != strings.TrimSpace(esc.Question) {
+		hop.Note = a.Question
+		if a.Recommendation != "" && a.Recommendation != esc.Recommendation {
+			hop.Note += " (recommends: " + a.Recommendation + ")"
+		}
+	}
+	up := &agents.Escalation{Kind: esc.Kind, Question: esc.Question, Options: esc.Options, Recommendation: esc.Recommendation,
+		Blocking: true, From: p.m.name, Delegation: p.id, Goal: p.goal, Via: append(slices.Clone(esc.Via), d.m.name),
+		Chain: append(chain, hop)}
 	return p.escalateUp(ctx, up, EventEscalationRaised, "up "+esc.ID), nil
 }
 

@@ -337,12 +337,17 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	n := d.clarifications
 	d.mu.Unlock()
 	if n > d.rt.limits.MaxClarifications {
-		return agents.Errorf("refused: you asked %d questions already; accept with your assumptions stated, or decline", n-1)
+		d.violation(nil, fmt.Sprintf("asked a question past the limit of %d", d.rt.limits.MaxClarifications))
+		return agents.Errorf("refused: you asked %d questions already, the most allowed; accept with your assumptions stated, or decline", n-1)
 	}
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
 		Recommendation: a.Recommendation, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventClarificationAsked, siteName(ctx))
-	return agents.Result{Content: formatResolution(res), Pin: true}
+	content := formatResolution(res)
+	if n == d.rt.limits.MaxClarifications {
+		content += "\nThat was your last question: accept with your assumptions stated, or decline. Another question is refused as a violation."
+	}
+	return agents.Result{Content: content, Pin: true}
 }
 
 func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {

@@ -205,6 +205,11 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 	}
 	p.rule(from + " escalates: " + kind)
 	fmt.Fprintln(w, oneLine(e.Question))
+	for _, h := range e.Chain {
+		if h.Note != "" {
+			fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, oneLine(h.Agent)+" passed it on:"), oneLine(h.Note))
+		}
+	}
 	for i, o := range e.Options {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, oneLine(o))
 	}
@@ -256,10 +261,10 @@ func (p *terminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, 
 	defer p.end()
 	w := p.out
 	p.rule(agent + " reports a broken constraint")
-	fmt.Fprintln(w, "Result: "+r.Result)
+	fmt.Fprintln(w, "Result: "+oneLine(r.Result))
 	var out []agents.AcceptedBreach
 	for _, b := range bs {
-		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.paint(bold, "Constraint"), b.Index, b.Constraint, b.Why)
+		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.paint(bold, "Constraint"), b.Index, oneLine(b.Constraint), oneLine(b.Why))
 		line, err := p.ask(ctx, "Accept this breach? [y: accept · Enter or n: the goal fails]: ")
 		switch {
 		case err == io.EOF:
