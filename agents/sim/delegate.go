@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -714,7 +715,13 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 		case st.Name == agents.ToolEscalate && st.arg("kind") == string(agents.KindBlocked) && st.Answered:
 			rep.Deviations = append(rep.Deviations, "escalated that I was blocked; the answer: "+clip(st.Result, 200))
 		case st.Name == agents.ToolCompleteGoal && st.Answered:
-			rep.Deviations = append(rep.Deviations, "revised after feedback: "+clip(st.Result, 200))
+			// Feedback that names a constraint is not quoted: the deviation
+			// would read as a breach of it (the feedback is in the note).
+			fb := clip(st.Result, 200)
+			if namesConstraint.MatchString(fb) {
+				fb = "see the note"
+			}
+			rep.Deviations = append(rep.Deviations, "revised after feedback: "+fb)
 		}
 	}
 	if len(failures(ws)) > 0 {
@@ -732,3 +739,7 @@ func respected(g *goalInfo) []agents.ConstraintResult {
 	}
 	return out
 }
+
+// namesConstraint matches a mention of a goal's constraint by number, as
+// the runtime reads deviations.
+var namesConstraint = regexp.MustCompile(`(?i)\bconstraints?\s*(?:no\.?\s*|number\s*|#\s*)?\d`)
