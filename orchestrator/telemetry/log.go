@@ -136,6 +136,11 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 	if x := e.Report; x != nil {
 		a = append(a, slog.Float64("confidence", x.Confidence))
 	}
+	if x := e.Compaction; x != nil {
+		a = append(a, slog.Int("context_budget", x.Budget), slog.Int("tokens_before", x.Before), slog.Int("tokens_after", x.After),
+			slog.Int("clipped", x.Clipped), slog.Int("folded", x.Folded))
+		str("summary_by", x.By)
+	}
 	if x := e.Verification; x != nil {
 		a = append(a, slog.String("verdict", string(x.Verdict)))
 		str("verified_by", x.By)

@@ -126,3 +126,21 @@ func TestParseLevel(t *testing.T) {
 		}
 	}
 }
+
+func TestLogSinkCompaction(t *testing.T) {
+	var buf bytes.Buffer
+	sink := telemetry.NewLogSink(slog.New(slog.NewJSONHandler(&buf, nil)))
+	e := &orchestrator.Event{Type: orchestrator.EventContextCompacted, Run: "r", Seq: 7, Delegation: "d2", Agent: "writer",
+		Compaction: &agents.Compaction{Budget: 8000, Before: 8100, After: 4000, Clipped: 3, Folded: 12, By: "model"}}
+	if err := sink.Emit(e); err != nil {
+		t.Fatal(err)
+	}
+	var r map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r["level"] != "INFO" || r["context_budget"] != 8000.0 || r["tokens_before"] != 8100.0 || r["tokens_after"] != 4000.0 ||
+		r["clipped"] != 3.0 || r["folded"] != 12.0 || r["summary_by"] != "model" {
+		t.Fatalf("record %v", r)
+	}
+}
