@@ -212,7 +212,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	delegator := d.delegatorName()
 	d.out = &Outcome{Run: r.id, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
 		Depth: d.depth, Goal: goal, ReassignedFrom: reassignedFrom, Start: r.fx.Now()}
-	d.offerTS, d.workTS = d.buildTools()
+	d.offerTS, d.workTS = d.phaseTools()
 
 	wall := goal.Budget.WallTime
 	if wall <= 0 {
@@ -523,6 +523,21 @@ func (d *delegation) setFinal(status Status, cause Cause, reason string) {
 		d.final = &final{status: status, cause: cause, reason: reason}
 	}
 	d.mu.Unlock()
+}
+
+// phaseTools returns the toolsets of the two phases, built once for each
+// shape of delegation an agent takes on (its effective tools, whether it may
+// delegate, whether progress is wanted): toolsets are immutable.
+func (d *delegation) phaseTools() (offer, work *agents.Toolset) {
+	progress := d.sup.ProgressEvery > 0 || d.rt.opts.Supervisor != nil
+	key := strings.Join(d.effective, "\x00") + "\x00" + strconv.FormatBool(d.mayDelegate()) + strconv.FormatBool(progress)
+	if ts, ok := d.m.toolsets.Load(key); ok {
+		p := ts.(*[2]*agents.Toolset)
+		return p[0], p[1]
+	}
+	offer, work = d.buildTools()
+	d.m.toolsets.Store(key, &[2]*agents.Toolset{offer, work})
+	return offer, work
 }
 
 // buildTools returns the toolsets of the two phases. Both begin with the

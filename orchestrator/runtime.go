@@ -57,6 +57,9 @@ type member struct {
 	consult   agents.Tool
 	delegates []prompts.Peer
 	peers     []prompts.Peer
+	// toolsets caches the toolsets of its delegations by shape (see
+	// phaseTools).
+	toolsets sync.Map
 	provider  string
 }
 

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"strings"
 	"text/template"
+	"text/template/parse"
 )
 
 // The template names.
@@ -72,6 +73,9 @@ type Peer struct{ Name, Role string }
 type Set struct {
 	texts map[string]string
 	tmpl  *template.Template
+	// static holds the output of the templates that are text alone, with
+	// no action: the same whatever the data, rendered once.
+	static map[string]string
 }
 
 var funcs = template.FuncMap{
@@ -128,6 +132,9 @@ func (s *Set) With(name, text string) (*Set, error) {
 
 // Render renders template name with d.
 func (s *Set) Render(name string, d *Data) (string, error) {
+	if out, ok := s.static[name]; ok {
+		return out, nil
+	}
 	var b bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&b, name, d); err != nil {
 		return "", fmt.Errorf("prompts: %w", err)
@@ -164,5 +171,27 @@ func load(overrides map[string]string) (*Set, error) {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 	}
-	return &Set{texts: texts, tmpl: root}, nil
+	s := &Set{texts: texts, tmpl: root, static: map[string]string{}}
+	for _, name := range Names {
+		if t := root.Lookup(name); t != nil && textOnly(t.Tree) {
+			out, err := s.Render(name, nil)
+			if err == nil {
+				s.static[name] = out
+			}
+		}
+	}
+	return s, nil
+}
+
+// textOnly reports whether a template's tree holds text alone.
+func textOnly(t *parse.Tree) bool {
+	if t == nil || t.Root == nil {
+		return false
+	}
+	for _, n := range t.Root.Nodes {
+		if n.Type() != parse.NodeText {
+			return false
+		}
+	}
+	return true
 }

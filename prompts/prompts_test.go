@@ -63,3 +63,25 @@ func TestOverrides(t *testing.T) {
 		t.Fatal("a missing field rendered silently")
 	}
 }
+
+// A template of text alone is rendered once; an override with actions is
+// rendered with its data every time.
+func TestStaticTemplates(t *testing.T) {
+	s := prompts.Default()
+	a, err := s.Render(prompts.Offer, &prompts.Data{Agent: "a"})
+	if err != nil || a != strings.TrimSpace(s.Text(prompts.Offer)) {
+		t.Fatalf("offer %q, %v", a, err)
+	}
+	o, err := s.With(prompts.Offer, "{{.Agent}}: the goal above is yours.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"a", "b"} {
+		if got, err := o.Render(prompts.Offer, &prompts.Data{Agent: who}); err != nil || got != who+": the goal above is yours." {
+			t.Errorf("override for %s: %q, %v", who, got, err)
+		}
+	}
+	if got, _ := s.Render(prompts.Offer, nil); got != a {
+		t.Errorf("the default changed with an override: %q", got)
+	}
+}
