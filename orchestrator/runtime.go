@@ -60,7 +60,7 @@ type member struct {
 	// toolsets caches the toolsets of its delegations by shape (see
 	// phaseTools).
 	toolsets sync.Map
-	provider  string
+	provider string
 }
 
 // New validates team and returns a runtime for it. opts may be nil.
