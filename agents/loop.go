@@ -300,8 +300,8 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	// force (an acceptance earlier in the turn may have unlocked it). A run
 	// of consecutive calls of concurrent tools runs in parallel.
 	for i := 0; i < len(calls); {
-		if tools[i] == nil && deferred[i] && !stop {
-			tools[i] = l.resume(&calls[i], &results[i])
+		if deferred[i] && !stop {
+			tools[i], deferred[i] = l.resume(&calls[i], &results[i]), false
 		}
 		if tools[i] == nil {
 			i++
@@ -313,7 +313,13 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 			continue
 		}
 		j := i + 1
-		for concurrent(tools[i]) && j < len(calls) && !deferred[j] && tools[j] != nil && concurrent(tools[j]) {
+		for concurrent(tools[i]) && j < len(calls) {
+			if deferred[j] { // admitted by the same tools as i
+				tools[j], deferred[j] = l.resume(&calls[j], &results[j]), false
+			}
+			if tools[j] == nil || !concurrent(tools[j]) {
+				break
+			}
 			j++
 		}
 		if j-i == 1 {

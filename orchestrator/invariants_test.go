@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -583,4 +584,44 @@ func TestInvariant7_NoForgedProtocolActs(t *testing.T) {
 	if w := out.Children[0]; w.Revisions != 1 || w.Report.Result != "second" {
 		t.Fatalf("worker outcome: revisions %d, result %q", w.Revisions, w.Report.Result)
 	}
+}
+
+// Delegations pipelined after accept_goal run once it is judged aligned, and
+// together, as they do once working: here each sibling's first answer waits
+// for the other's.
+func TestPipelinedDelegationsRunTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := noteGoal
+		var arrived atomic.Int32
+		both := make(chan struct{})
+		worker := func(name string) model.Model {
+			return model.ScriptFunc(name, func(ctx context.Context, req *model.Request) (*model.Response, error) {
+				if len(req.Messages) == 2 {
+					if arrived.Add(1) == 2 {
+						close(both)
+					}
+					select {
+					case <-both:
+					case <-time.After(time.Minute):
+						return nil, errors.New("the siblings ran one after the other")
+					}
+					return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{accept(g)}}}, nil
+				}
+				return &model.Response{Message: model.Message{ToolCalls: []model.ToolCall{complete(g, "done")}}}, nil
+			})
+		}
+		lead := model.NewScripted("lead", turn(accept(g), delegateTo("w1", g), delegateTo("w2", g)), turn(complete(g, "done", "d2", "d3")))
+		rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+			{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w1", "w2"}},
+			{Agent: &agents.Agent{Name: "w1", Role: "works", Model: worker("w1")}, Supervision: structural},
+			{Agent: &agents.Agent{Name: "w2", Role: "works", Model: worker("w2")}, Supervision: structural},
+		}}, &orchestrator.Options{Limits: orchestrator.Limits{MaxFanOut: 2}})
+		out, err := rt.Run(t.Context(), g)
+		if err != nil {
+			t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+		}
+		if len(out.Children) != 2 || out.Violations != 0 {
+			t.Fatalf("%d children, %d violations\n%s", len(out.Children), out.Violations, types(mem.Events()))
+		}
+	})
 }
