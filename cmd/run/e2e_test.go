@@ -556,7 +556,7 @@ func TestE2EOfflineDefault(t *testing.T) {
 	}
 	// run trust shows each agent beside the model it earned its trust on.
 	tr := runBinary(t, dir, "", "trust")
-	if tr.code != 0 || !strings.Contains(tr.stdout, "MODEL") || !strings.Contains(tr.stdout, "/sim ") {
+	if tr.code != 0 || !strings.Contains(tr.stdout, "MODEL") || !strings.Contains(tr.stdout, " sim/sim ") {
 		t.Errorf("run trust:\n%s", tr)
 	}
 }

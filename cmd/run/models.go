@@ -97,7 +97,7 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 		if p != sim.Default {
 			name += "/" + string(p)
 		}
-		return m.get(name, func() (model.Model, error) { return sim.New(name, &sim.Options{Persona: p}), nil })
+		return m.get(name, func() (model.Model, error) { return simModel{sim.New(name, &sim.Options{Persona: p})}, nil })
 	}
 	name := spec.Model
 	if name == "" {
@@ -111,6 +111,14 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 		return &guarded{Model: model.WithRetry(om, &model.RetryOptions{Timeout: m.callTimeout}), endpoint: m.endpoint(), stop: m.stop}, nil
 	})
 }
+
+// simModel is the offline simulator under its own provider name, so the
+// trust it earns is keyed and shown as "sim/<name>", apart from any real
+// model.
+type simModel struct{ *model.Scripted }
+
+// Provider returns "sim".
+func (simModel) Provider() string { return "sim" }
 
 func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, error) {
 	m.mu.Lock()
