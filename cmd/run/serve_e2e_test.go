@@ -118,6 +118,8 @@ func TestServeUsage(t *testing.T) {
 		{"serve", "--mcp", "--a2a", ":0"},
 		{"serve", "--mcp", "--escalations", "terminal"},
 		{"serve", "--mcp", "--public-url", "http://x/"},
+		{"serve", "--mcp", "--max-runs", "0"},
+		{"serve", "--mcp", "--call-timeout", "-1s"},
 	} {
 		code, _, stderr := mainIn(t, "", args...)
 		if code != exitUsage {

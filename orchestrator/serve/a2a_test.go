@@ -288,3 +288,20 @@ func TestA2AMaxRuns(t *testing.T) {
 		t.Errorf("second task: %s %q", task.Status.State, text(task.Status.Message))
 	}
 }
+
+// A message without text is no goal: the task is rejected, nothing runs.
+func TestA2ARejectsAMessageWithoutAGoal(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	_, c, _ := serveA2A(t, tm)
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.DataPart{Data: map[string]any{"criteria": []any{"x"}}}))
+	if task.Status.State != a2a.TaskStateRejected || !strings.Contains(text(task.Status.Message), "no goal") {
+		t.Errorf("task: %s %q", task.Status.State, text(task.Status.Message))
+	}
+	task = send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write"}, a2a.DataPart{Data: map[string]any{"criteria": "not a list"}}))
+	if task.Status.State != a2a.TaskStateRejected || !strings.Contains(text(task.Status.Message), "list of strings") {
+		t.Errorf("task: %s %q", task.Status.State, text(task.Status.Message))
+	}
+	if len(tm.ids) != 0 {
+		t.Errorf("runs started: %v", tm.ids)
+	}
+}
