@@ -20,18 +20,30 @@ var ErrNoToolCall = errors.New("agents: the model answered in prose instead of c
 // ErrStalled is returned when a model kept repeating the same call.
 var ErrStalled = errors.New("agents: the model repeated the same call without progress")
 
+// BudgetKind names a budget the runtime enforces.
+type BudgetKind string
+
+// The budgets. Limits and uses of BudgetWallTime are in milliseconds.
+const (
+	BudgetSteps    BudgetKind = "steps"
+	BudgetTokens   BudgetKind = "tokens"
+	BudgetWallTime BudgetKind = "wall_time"
+	BudgetDepth    BudgetKind = "depth"
+	BudgetFanOut   BudgetKind = "fan_out"
+	// BudgetContext is a model's context window (Window), in tokens.
+	BudgetContext BudgetKind = "context"
+)
+
 // BudgetError reports a budget the runtime stopped a loop at.
 type BudgetError struct {
-	// Kind is "steps", "tokens", "wall_time" (in milliseconds), "depth" or
-	// "fan_out".
-	Kind  string
+	Kind  BudgetKind
 	Limit int64
 	Used  int64
 }
 
 func (e *BudgetError) Error() string {
 	unit := ""
-	if e.Kind == "wall_time" {
+	if e.Kind == BudgetWallTime {
 		unit = "ms"
 	}
 	return fmt.Sprintf("budget exceeded: %s %d%s of %d%s", e.Kind, e.Used, unit, e.Limit, unit)
@@ -39,21 +51,22 @@ func (e *BudgetError) Error() string {
 
 // Hooks observe a loop. Each is optional and called synchronously from the
 // loop's goroutine, except ToolCalled and ToolResult, which may be called from
-// the goroutines of concurrent calls.
+// the goroutines of concurrent calls. ctx is the context of the call or turn
+// observed.
 type Hooks struct {
-	ModelCalled func(req *model.Request, resp *model.Response, latency time.Duration, err error)
-	ToolCalled  func(call *model.ToolCall)
-	ToolResult  func(call *model.ToolCall, res *Result, latency time.Duration)
+	ModelCalled func(ctx context.Context, req *model.Request, resp *model.Response, latency time.Duration, err error)
+	ToolCalled  func(ctx context.Context, call *model.ToolCall)
+	ToolResult  func(ctx context.Context, call *model.ToolCall, res *Result, latency time.Duration)
 	// Violation is a call refused because the tool is not offered now, or
 	// does not exist.
-	Violation func(call *model.ToolCall, reason string)
+	Violation func(ctx context.Context, call *model.ToolCall, reason string)
 	// Prose is an answer without a tool call where one was required; n
 	// counts them.
-	Prose func(text string, n int)
+	Prose func(ctx context.Context, text string, n int)
 	// Repeated is the same call (name and arguments) made n times in a row.
 	Repeated func(ctx context.Context, call *model.ToolCall, n int)
 	// Compacted is the conversation compacted to fit the Window.
-	Compacted func(c *Compaction)
+	Compacted func(ctx context.Context, c *Compaction)
 }
 
 // Loop runs one agent's tool-calling conversation. The caller owns it and
@@ -80,7 +93,7 @@ type Loop struct {
 	// BeforeTurn is called before each turn. A non-empty note is appended
 	// as a user message (a reminder, a supervisor's word); an error (a
 	// *BudgetError) stops the loop before the model is called.
-	BeforeTurn func() (note string, err error)
+	BeforeTurn func(ctx context.Context) (note string, err error)
 	// PinNote reports whether a note of BeforeTurn must be kept whole by
 	// the Window's compaction (an answer, a correction); nil pins none.
 	PinNote func(note string) bool
@@ -113,7 +126,7 @@ type Loop struct {
 	// Waited is the result of a call of a deferred tool (see Toolset)
 	// that the tools in force when its turn came did not hold: it does
 	// not run. Default: a refusal, reported to Hooks.Violation.
-	Waited func(call *model.ToolCall) Result
+	Waited func(ctx context.Context, call *model.ToolCall) Result
 	// Hooks observe the loop.
 	Hooks Hooks
 	// Request carries provider settings (model override, temperature…);
@@ -123,6 +136,9 @@ type Loop struct {
 	// of Model.Generate and Tool.Call, told where each falls in the
 	// conversation, so that they can be recorded and replayed.
 	Effects LoopEffects
+	// Metadata, when set, is called before every turn for the request's
+	// Metadata, which can change as the conversation moves on.
+	Metadata func() *model.Metadata
 
 	req      model.Request // the request of the turn, reused
 	results  []Result      // scratch of the turn, reused
@@ -189,10 +205,10 @@ func (l *Loop) Run(ctx context.Context) error {
 			return context.Cause(ctx)
 		}
 		if l.MaxSteps > 0 && l.steps >= l.MaxSteps {
-			return &BudgetError{Kind: "steps", Limit: int64(l.MaxSteps), Used: int64(l.steps)}
+			return &BudgetError{Kind: BudgetSteps, Limit: int64(l.MaxSteps), Used: int64(l.steps)}
 		}
 		if l.BeforeTurn != nil {
-			note, err := l.BeforeTurn()
+			note, err := l.BeforeTurn(ctx)
 			if err != nil {
 				return err
 			}
@@ -218,6 +234,9 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	req.Messages = l.Messages
 	req.Tools = ts.Defs()
 	req.ToolChoice = l.ToolChoice
+	if l.Metadata != nil {
+		req.Metadata = l.Metadata()
+	}
 	if len(req.Tools) == 0 {
 		req.ToolChoice = model.ToolChoice{}
 	}
@@ -234,7 +253,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	}
 	latency := time.Since(start)
 	if l.Hooks.ModelCalled != nil {
-		l.Hooks.ModelCalled(req, resp, latency, err)
+		l.Hooks.ModelCalled(ctx, req, resp, latency, err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -257,7 +276,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	if len(msg.ToolCalls) == 0 {
 		l.nudges++
 		if l.Hooks.Prose != nil {
-			l.Hooks.Prose(msg.Content, l.nudges)
+			l.Hooks.Prose(ctx, msg.Content, l.nudges)
 		}
 		if l.nudges > l.MaxNudges {
 			return false, ErrNoToolCall
@@ -286,13 +305,13 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		case stalled:
 			results[i] = Errorf("refused: you made the same calls %d times in a row; change your approach, escalate, or report", l.repeats)
 		case maxCalls > 0 && i >= maxCalls:
-			results[i] = l.refuse(&calls[i], fmt.Sprintf("more than %d tool calls in one turn", maxCalls))
+			results[i] = l.refuse(ctx, &calls[i], fmt.Sprintf("more than %d tool calls in one turn", maxCalls))
 		case isAsk && maxAsks > 0 && nAsks > maxAsks:
-			results[i] = l.refuse(&calls[i], fmt.Sprintf("more than %d escalations, consultations or clarifications in one turn", maxAsks))
+			results[i] = l.refuse(ctx, &calls[i], fmt.Sprintf("more than %d escalations, consultations or clarifications in one turn", maxAsks))
 		case ts.Deferred(calls[i].Name):
 			deferred[i] = true
 		default:
-			tools[i] = l.admit(ts, &calls[i], &results[i])
+			tools[i] = l.admit(ctx, ts, &calls[i], &results[i])
 		}
 	}
 	// Calls run in order, so an act sees the effect of the acts before it:
@@ -301,7 +320,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	// of consecutive calls of concurrent tools runs in parallel.
 	for i := 0; i < len(calls); {
 		if deferred[i] && !stop {
-			tools[i], deferred[i] = l.resume(&calls[i], &results[i]), false
+			tools[i], deferred[i] = l.resume(ctx, &calls[i], &results[i]), false
 		}
 		if tools[i] == nil {
 			i++
@@ -313,11 +332,11 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 			continue
 		}
 		j := i + 1
-		for concurrent(tools[i]) && j < len(calls) {
+		for IsConcurrent(tools[i]) && j < len(calls) {
 			if deferred[j] { // admitted by the same tools as i
-				tools[j], deferred[j] = l.resume(&calls[j], &results[j]), false
+				tools[j], deferred[j] = l.resume(ctx, &calls[j], &results[j]), false
 			}
-			if tools[j] == nil || !concurrent(tools[j]) {
+			if tools[j] == nil || !IsConcurrent(tools[j]) {
 				break
 			}
 			j++
@@ -342,6 +361,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		}
 		l.Messages = append(l.Messages, model.Message{
 			Role: model.RoleTool, ToolCallID: calls[i].ID, Name: calls[i].Name, Content: results[i].Content,
+			IsError: results[i].IsError,
 		})
 	}
 	if l.repeats >= 2*l.RepeatLimit && l.RepeatLimit > 0 {
@@ -414,9 +434,9 @@ func CallWithin(ctx context.Context, t Tool, args json.RawMessage) Result {
 }
 
 // refuse records a call refused by a bound of the turn and returns its result.
-func (l *Loop) refuse(call *model.ToolCall, reason string) Result {
+func (l *Loop) refuse(ctx context.Context, call *model.ToolCall, reason string) Result {
 	if l.Hooks.Violation != nil {
-		l.Hooks.Violation(call, reason)
+		l.Hooks.Violation(ctx, call, reason)
 	}
 	return Errorf("refused: %s; make the others in a later turn", reason)
 }
@@ -449,7 +469,7 @@ func ClipResult(content string, n int) string {
 const resultClipNote = "\n[clipped: %d of %d bytes shown]"
 
 // admit returns the tool a call may run, or nil with res set to the refusal.
-func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
+func (l *Loop) admit(ctx context.Context, ts *Toolset, call *model.ToolCall, res *Result) Tool {
 	t, ok := ts.Lookup(call.Name)
 	if ok {
 		return t
@@ -459,7 +479,7 @@ func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 		reason = fmt.Sprintf("tool %q is not allowed now", call.Name)
 	}
 	if l.Hooks.Violation != nil {
-		l.Hooks.Violation(call, reason)
+		l.Hooks.Violation(ctx, call, reason)
 	}
 	*res = Errorf("refused: %s; the tools you may call now are: %v", reason, ts.Names())
 	return nil
@@ -467,17 +487,17 @@ func (l *Loop) admit(ts *Toolset, call *model.ToolCall, res *Result) Tool {
 
 // resume admits a deferred call by the tools in force now, or returns nil
 // with res set to what Waited says.
-func (l *Loop) resume(call *model.ToolCall, res *Result) Tool {
+func (l *Loop) resume(ctx context.Context, call *model.ToolCall, res *Result) Tool {
 	if t, ok := l.Tools().Lookup(call.Name); ok {
 		return t
 	}
 	if l.Waited != nil {
-		*res = l.Waited(call)
+		*res = l.Waited(ctx, call)
 		return nil
 	}
 	reason := fmt.Sprintf("tool %q is not allowed now", call.Name)
 	if l.Hooks.Violation != nil {
-		l.Hooks.Violation(call, reason)
+		l.Hooks.Violation(ctx, call, reason)
 	}
 	*res = Errorf("refused: %s", reason)
 	return nil
@@ -485,7 +505,7 @@ func (l *Loop) resume(call *model.ToolCall, res *Result) Tool {
 
 func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int) Result {
 	if l.Hooks.ToolCalled != nil {
-		l.Hooks.ToolCalled(call)
+		l.Hooks.ToolCalled(ctx, call)
 	}
 	start := time.Now()
 	var res Result
@@ -505,7 +525,7 @@ func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int
 	}
 	if l.Hooks.ToolResult != nil {
 		r := res // only a hook's result escapes
-		l.Hooks.ToolResult(call, &r, time.Since(start))
+		l.Hooks.ToolResult(ctx, call, &r, time.Since(start))
 		res = r
 	}
 	return res

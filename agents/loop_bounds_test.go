@@ -41,7 +41,7 @@ func TestLoopBoundsEachTurn(t *testing.T) {
 		model.Calls(model.Call("stop", nil)))
 	var violations []string
 	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts },
-		Hooks: agents.Hooks{Violation: func(_ *model.ToolCall, reason string) { violations = append(violations, reason) }}}
+		Hooks: agents.Hooks{Violation: func(_ context.Context, _ *model.ToolCall, reason string) { violations = append(violations, reason) }}}
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLoopAbandonsAToolAtTheDeadline(t *testing.T) {
 	m := model.NewScripted("m", model.Calls(model.Call("stuck", nil)))
 	var got agents.Result
 	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts },
-		Hooks: agents.Hooks{ToolResult: func(_ *model.ToolCall, res *agents.Result, _ time.Duration) { got = *res }}}
+		Hooks: agents.Hooks{ToolResult: func(_ context.Context, _ *model.ToolCall, res *agents.Result, _ time.Duration) { got = *res }}}
 	ctx, cancel := context.WithCancelCause(t.Context())
 	go func() {
 		<-s.started

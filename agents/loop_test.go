@@ -21,7 +21,7 @@ func TestLoopRefusesToolsNotOffered(t *testing.T) {
 		model.Calls(model.Call("stop", nil)))
 	var violations []string
 	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts }, Known: func(n string) bool { return n == "greet" },
-		Hooks: agents.Hooks{Violation: func(c *model.ToolCall, reason string) { violations = append(violations, reason) }}}
+		Hooks: agents.Hooks{Violation: func(_ context.Context, c *model.ToolCall, reason string) { violations = append(violations, reason) }}}
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func TestLoopAdmitsAgainstTheToolsOfferedForTheTurn(t *testing.T) {
 			}
 			return locked
 		},
-		Hooks: agents.Hooks{Violation: func(*model.ToolCall, string) { violations++ }},
+		Hooks: agents.Hooks{Violation: func(context.Context, *model.ToolCall, string) { violations++ }},
 	}
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)

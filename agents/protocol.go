@@ -1,6 +1,9 @@
 package agents
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // The names of the protocol tools. They are a public contract: prompts, evals
 // and users' own models depend on them.
@@ -29,6 +32,35 @@ func IsProtocolTool(name string) bool {
 		return true
 	}
 	return false
+}
+
+// By names who made a judgement, an answer or a verification, or who raised
+// an escalation on a delegate's behalf: one of the constants below, or the
+// name of the agent that did, as a delegator.
+type By string
+
+// The judges that are not agents.
+const (
+	// ByUser is the Principal: a person at a terminal, or a callback.
+	ByUser By = "user"
+	// ByPolicy is an automatic Principal's policy (AutoPrincipal).
+	ByPolicy By = "policy"
+	// ByRuntime is the runtime itself: its programmatic checks, and the
+	// resolutions it makes when no one can answer.
+	ByRuntime By = "runtime"
+	// ByStructural is the runtime's structural checks of an acceptance,
+	// standing alone (no model judge was asked, or it could not judge).
+	ByStructural By = "structural"
+)
+
+// IsAgent reports whether b names an agent rather than the user, a policy or
+// the runtime. The empty By names no one.
+func (b By) IsAgent() bool {
+	switch b {
+	case "", ByUser, ByPolicy, ByRuntime, ByStructural:
+		return false
+	}
+	return true
 }
 
 // Budget bounds a delegation. Zero fields mean "inherit what is left".
@@ -86,6 +118,23 @@ type Acceptance struct {
 	Assumptions             []string `json:"assumptions,omitempty"`
 	Risks                   []string `json:"risks,omitempty"`
 	Confidence              float64  `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
+}
+
+// MarshalJSON writes the lists accept_goal's schema requires as [] when
+// they are nil, never null, so an Acceptance built in Go passes the schema.
+func (a Acceptance) MarshalJSON() ([]byte, error) {
+	type plain Acceptance
+	p := plain(a)
+	p.Plan, p.AcknowledgedCriteria, p.AcknowledgedConstraints = list(p.Plan), list(p.AcknowledgedCriteria), list(p.AcknowledgedConstraints)
+	return json.Marshal(p)
+}
+
+// list is s, or an empty list when s is nil: what a required array needs.
+func list[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // Decline is a delegate's refusal of a goal: the arguments of decline_goal.
@@ -150,9 +199,9 @@ type Escalation struct {
 	// the question on in words of its own. Question, Options and
 	// Recommendation stay the asker's, verbatim.
 	Chain []Hop `json:"chain,omitempty"`
-	// Origin is "runtime" for an escalation the runtime raised on the
+	// Origin is ByRuntime for an escalation the runtime raised on the
 	// delegate's behalf (a stall), empty for the delegate's own.
-	Origin string `json:"origin,omitempty"`
+	Origin By `json:"origin,omitempty"`
 }
 
 // Hop is one step of an escalation's way up: who asked or passed it on, in
@@ -168,8 +217,9 @@ type Resolution struct {
 	Answer   string `json:"answer,omitempty"`
 	Decision string `json:"decision,omitempty"`
 	Refused  bool   `json:"refused,omitempty"`
-	// By names who resolved it: an agent, "user", or "policy".
-	By string `json:"by"`
+	// By names who resolved it: an agent, the user, a policy or the
+	// runtime.
+	By By `json:"by"`
 }
 
 // AnswerArgs are the arguments of answer_escalation.
@@ -243,6 +293,15 @@ type Report struct {
 	Confidence  float64            `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
 }
 
+// MarshalJSON writes Criteria as [] when it is nil, never null, so a Report
+// built in Go passes complete_goal's schema.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	p := plain(r)
+	p.Criteria = list(p.Criteria)
+	return json.Marshal(p)
+}
+
 // DelegateArgs are the arguments of delegate.
 type DelegateArgs struct {
 	Agent       string      `json:"agent" jsonschema:"minLength=1"`
@@ -256,15 +315,24 @@ type DelegateArgs struct {
 	Checks      []CheckSpec `json:"checks,omitempty" jsonschema:"description=programmatic checks of the report (file_exists, file_matches, file_absent, or a check the runtime registers) run before it counts"`
 }
 
+// MarshalJSON writes Criteria as [] when it is nil, never null, so
+// DelegateArgs built in Go pass delegate's schema.
+func (a DelegateArgs) MarshalJSON() ([]byte, error) {
+	type plain DelegateArgs
+	p := plain(a)
+	p.Criteria = list(p.Criteria)
+	return json.Marshal(p)
+}
+
 // Alignment is a delegator's judgement of an acceptance: the arguments of
 // judge_alignment, plus who judged.
 type Alignment struct {
 	Aligned    bool     `json:"aligned"`
 	Gaps       []string `json:"gaps,omitempty"`
 	Correction string   `json:"correction,omitempty"`
-	// By is "structural", an agent's name, "user" or "policy"; not offered
-	// to models.
-	By string `json:"by,omitempty" jsonschema:"-"`
+	// By names who judged: the structural checks, the runtime, an agent,
+	// the user or a policy; not offered to models.
+	By By `json:"by,omitempty" jsonschema:"-"`
 	// Unjudged marks a judgement the delegator could not make (the act did
 	// not pass for that reason, not for its content); not offered to models.
 	Unjudged bool `json:"unjudged,omitempty" jsonschema:"-"`
@@ -289,7 +357,9 @@ type Verification struct {
 	// AcceptedBreaches are the broken constraints the verifier knowingly
 	// accepts; only a breach named here passes.
 	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you knowingly accept: each by number with a reason; any other breach is not accepted"`
-	By               string           `json:"by,omitempty" jsonschema:"-"`
+	// By names who verified: the runtime, an agent or the user; not
+	// offered to models.
+	By By `json:"by,omitempty" jsonschema:"-"`
 	// Unjudged marks a verification the delegator could not make; not
 	// offered to models.
 	Unjudged bool `json:"unjudged,omitempty" jsonschema:"-"`

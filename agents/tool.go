@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"strings"
 
 	"github.com/entrust-dev/entrust/agents/model"
@@ -17,8 +16,8 @@ import (
 	"golang.org/x/text/message"
 )
 
-// Tool is something an agent can call. Calls must be safe for concurrent use
-// when Spec().Concurrent is true.
+// Tool is something an agent can call. A tool whose calls may run in
+// parallel with the other calls of the same turn implements ConcurrentTool.
 type Tool interface {
 	// Def is the definition shown to the model.
 	Def() model.ToolDef
@@ -34,13 +33,32 @@ type Result struct {
 	// IsError marks a failed call; the model sees Content as the error.
 	IsError bool
 	// Stop ends the agent's loop once this turn's calls are done: the call
-	// was a terminal protocol act (a verified completion, a decline).
+	// was a terminal protocol act (a verified completion, a decline). It is
+	// for the runtime's protocol tools only: the orchestrator clears it on
+	// the results of action tools, which cannot end a delegation.
 	Stop bool
 	// Pin keeps this result, and the call it answers, whole in the
 	// conversation: a loop's Window never clips or folds it. Protocol acts
 	// pin what the delegation rests on (an acceptance's judgement, an
 	// answer, a correction).
 	Pin bool
+}
+
+// ConcurrentTool is implemented by a tool that may say its calls are safe
+// to run in parallel with the other calls of the same turn. A tool that
+// does not implement it runs alone.
+type ConcurrentTool interface {
+	Tool
+	// Concurrent reports whether calls may run in parallel. A tool that
+	// says so must be safe for concurrent use.
+	Concurrent() bool
+}
+
+// IsConcurrent reports whether t's calls may run in parallel: t implements
+// ConcurrentTool and says so.
+func IsConcurrent(t Tool) bool {
+	c, ok := t.(ConcurrentTool)
+	return ok && c.Concurrent()
 }
 
 // Errorf returns an error Result.
@@ -73,11 +91,19 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, args json.RawMessage) (res Result, done bool, err error)
 }
 
-// IsIdempotent reports whether t declares its calls idempotent (a tool with
-// an Idempotent() bool method that returns true, as tools defined with
-// ToolSpec.Idempotent have).
+// IdempotentTool is implemented by a tool that may declare its calls
+// idempotent, as tools defined with ToolSpec.Idempotent do.
+type IdempotentTool interface {
+	Tool
+	// Idempotent reports whether running a call twice with the same
+	// arguments has the effect of running it once.
+	Idempotent() bool
+}
+
+// IsIdempotent reports whether t declares its calls idempotent: t
+// implements IdempotentTool and says so.
 func IsIdempotent(t Tool) bool {
-	i, ok := t.(interface{ Idempotent() bool })
+	i, ok := t.(IdempotentTool)
 	return ok && i.Idempotent()
 }
 
@@ -184,9 +210,6 @@ func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Res
 	defer func() {
 		if p := recover(); p != nil {
 			res = Errorf("tool %s failed: internal error: %v", t.spec.Name, p)
-			if debugPanics {
-				res.Content += "\n" + string(debug.Stack())
-			}
 		}
 	}()
 	in, err := t.decode(args)
@@ -242,9 +265,6 @@ func flattenValidation(err error) error {
 }
 
 var english = message.NewPrinter(language.English)
-
-// debugPanics adds stacks to panic results; off so models see short errors.
-const debugPanics = false
 
 // Toolset is an immutable set of tools offered for one turn, with their
 // definitions computed once. Deferred tools are shown to the model but not
@@ -328,11 +348,6 @@ func (ts *Toolset) Tools() []Tool {
 		return nil
 	}
 	return ts.tools
-}
-
-func concurrent(t Tool) bool {
-	c, ok := t.(interface{ Concurrent() bool })
-	return ok && c.Concurrent()
 }
 
 // shownSchema is schema as models are shown it: without the size bounds

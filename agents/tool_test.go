@@ -120,3 +120,26 @@ func TestAgentValidate(t *testing.T) {
 		}
 	}
 }
+
+// The protocol's Go types marshal to what their schemas accept: a list the
+// schema requires is [] when nil, never null.
+func TestProtocolTypesMarshalToTheirSchemas(t *testing.T) {
+	check := func(t *testing.T, name string, v any, tool agents.Tool) {
+		t.Helper()
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := tool.Call(t.Context(), b); res.IsError {
+			t.Errorf("%s %s: %s", name, b, res.Content)
+		}
+	}
+	ok := func(context.Context, any) (agents.Result, error) { return agents.Result{}, nil }
+	accept, _ := agents.DefineTool(agents.ToolSpec{Name: "a"}, func(ctx context.Context, a agents.Acceptance) (agents.Result, error) { return ok(ctx, a) })
+	report, _ := agents.DefineTool(agents.ToolSpec{Name: "r"}, func(ctx context.Context, r agents.Report) (agents.Result, error) { return ok(ctx, r) })
+	deleg, _ := agents.DefineTool(agents.ToolSpec{Name: "d"}, func(ctx context.Context, d agents.DelegateArgs) (agents.Result, error) { return ok(ctx, d) })
+	check(t, "acceptance", agents.Acceptance{RestatedIntent: "why", Plan: []string{"do it"}}, accept)
+	check(t, "report", agents.Report{Result: "done"}, report)
+	check(t, "delegate", agents.DelegateArgs{Agent: "w", Intent: "why", Objective: "what"}, deleg)
+	check(t, "report by pointer", &agents.Report{Result: "done"}, report)
+}

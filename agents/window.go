@@ -225,10 +225,10 @@ func (l *Loop) fit(ctx context.Context, req *model.Request) error {
 	}
 	c.After = est
 	if c.Clipped+c.Folded > 0 && l.Hooks.Compacted != nil {
-		l.Hooks.Compacted(c)
+		l.Hooks.Compacted(ctx, c)
 	}
 	if est > w.Tokens {
-		return &BudgetError{Kind: "context", Limit: int64(w.Tokens), Used: int64(est)}
+		return &BudgetError{Kind: BudgetContext, Limit: int64(w.Tokens), Used: int64(est)}
 	}
 	return nil
 }

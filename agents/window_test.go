@@ -93,7 +93,7 @@ func TestWindowKeepsEveryRequestWithinBudget(t *testing.T) {
 		return "read " + strconv.Itoa(len(folded)) + " messages; before: " + prev, nil
 	}}
 	l, m := longRun(t, 120, 200, w, 3)
-	l.Hooks.Compacted = func(c *agents.Compaction) { compactions = append(compactions, c) }
+	l.Hooks.Compacted = func(_ context.Context, c *agents.Compaction) { compactions = append(compactions, c) }
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestWindowPrefixIsStableBetweenCompactions(t *testing.T) {
 	}}
 	l, m := longRun(t, 60, 0, w, 0)
 	compacted := map[int]bool{}
-	l.Hooks.Compacted = func(*agents.Compaction) { compacted[m.Calls()+1] = true }
+	l.Hooks.Compacted = func(context.Context, *agents.Compaction) { compacted[m.Calls()+1] = true }
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestWindowFallsBackToTheRuntimesListWhenTheSummaryFails(t *testing.T) {
 		return "", errors.New("provider down")
 	}}
 	l, m := longRun(t, 40, 0, w, 0)
-	l.Hooks.Compacted = func(c *agents.Compaction) { got = append(got, c) }
+	l.Hooks.Compacted = func(_ context.Context, c *agents.Compaction) { got = append(got, c) }
 	if err := l.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -515,13 +515,13 @@ func (m *EventMatch) Matches(t *Trial, e *orchestrator.Event) bool {
 	if m.Status != "" && string(e.Status) != m.Status {
 		return false
 	}
-	if m.Intervention != "" && (e.Intervention == nil || e.Intervention.Action != m.Intervention) {
+	if m.Intervention != "" && (e.Intervention == nil || string(e.Intervention.Action) != m.Intervention) {
 		return false
 	}
-	if m.Purpose != "" && e.Purpose != m.Purpose {
+	if m.Purpose != "" && string(e.Purpose) != m.Purpose {
 		return false
 	}
-	if m.By != "" && by(e) != m.By {
+	if m.By != "" && string(by(e)) != m.By {
 		return false
 	}
 	if m.Depth != nil {
@@ -540,7 +540,7 @@ func (m *EventMatch) Matches(t *Trial, e *orchestrator.Event) bool {
 }
 
 // by returns who judged, resolved or verified in e.
-func by(e *orchestrator.Event) string {
+func by(e *orchestrator.Event) agents.By {
 	switch {
 	case e.Alignment != nil:
 		return e.Alignment.By
@@ -835,7 +835,7 @@ func criteriaVerified(t *Trial) (bool, string) {
 	case !completed:
 		return false, "verified but not completed"
 	}
-	return true, "accepted by " + by(last)
+	return true, "accepted by " + string(by(last))
 }
 
 // checkTerminals checks invariant 4: every offered delegation has exactly

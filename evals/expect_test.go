@@ -181,7 +181,7 @@ func TestRepetitionIgnoresADelegatorsAnswers(t *testing.T) {
 		var calls []*orchestrator.Event
 		for range 3 {
 			calls = append(calls, &orchestrator.Event{Type: orchestrator.EventToolCalled, Delegation: "d1", Agent: "lead",
-				Purpose: purpose, Tool: agents.ToolVerifyReport, Arguments: []byte(`{"verdict":"accept"}`)})
+				Purpose: model.Purpose(purpose), Tool: agents.ToolVerifyReport, Arguments: []byte(`{"verdict":"accept"}`)})
 		}
 		return renumber(append(ev[:len(ev)-1], append(calls, ev[len(ev)-1])...))
 	}

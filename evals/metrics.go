@@ -102,7 +102,7 @@ func UsageOf(t *Trial, prices Prices) Usage {
 		if e.Error != "" {
 			u.ModelErrors++
 		}
-		if e.Purpose == "turn" {
+		if e.Purpose == model.PurposeTurn {
 			u.Steps++
 		}
 		u.LatencyMS += e.LatencyMS

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -97,22 +98,18 @@ func Detect(t *Trial) []Incident {
 	return out
 }
 
-// refusalReasons are the runtime's words for a call it refused as outside
-// what the delegation allows.
-var refusalReasons = []string{"not allowed now", "unknown tool", "before an aligned acceptance", "beyond the delegation's authority", "beyond its authority"}
-
 func detectDisobey(t *Trial) []Incident {
 	var out []Incident
 	x := t.index()
 	for _, e := range t.Events {
 		switch e.Type {
 		case orchestrator.EventProtocolViolation:
-			for _, r := range refusalReasons {
-				if strings.Contains(e.Reason, r) {
-					out = append(out, Incident{Mode: "FM-1.1", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
-						Detail: "refused: " + e.Reason})
-					break
-				}
+			// A call refused as outside what the delegation allows.
+			switch e.Violation {
+			case orchestrator.ViolationNotAllowed, orchestrator.ViolationUnknownTool,
+				orchestrator.ViolationBeforeAcceptance, orchestrator.ViolationBeyondAuthority:
+				out = append(out, Incident{Mode: "FM-1.1", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
+					Detail: "refused: " + e.Reason})
 			}
 		case orchestrator.EventToolResult:
 			if e.IsError && strings.HasPrefix(e.Result, "invalid arguments") {
@@ -154,7 +151,7 @@ func detectRepetition(t *Trial) []Incident {
 	for _, e := range t.Events {
 		switch e.Type {
 		case orchestrator.EventToolCalled:
-			if e.Purpose != "" && e.Purpose != "turn" {
+			if e.Purpose != "" && e.Purpose != model.PurposeTurn {
 				continue // a delegator's answers to its delegates are not its own steps
 			}
 			sig := e.Tool + "\x00" + string(compactJSON(e.Arguments))
@@ -265,11 +262,11 @@ func detectTermination(t *Trial) []Incident {
 			terminals[e.Delegation]++
 			ended[e.Delegation] = true
 			continue
-		case e.Type == orchestrator.EventProtocolViolation && strings.HasPrefix(e.Reason, "answered in prose"):
+		case e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationProse:
 			if prose[e.Delegation] == nil {
 				prose[e.Delegation] = e
 			}
-		case e.Type == orchestrator.EventBudgetExceeded && (e.Reason == "steps" || e.Reason == "tokens" || e.Reason == "wall_time"):
+		case e.Type == orchestrator.EventBudgetExceeded && (e.BudgetKind() == agents.BudgetSteps || e.BudgetKind() == agents.BudgetTokens || e.BudgetKind() == agents.BudgetWallTime):
 			if budget[e.Delegation] == nil {
 				budget[e.Delegation] = e
 			}
@@ -358,7 +355,7 @@ func detectDerailment(t *Trial) []Incident {
 			inc := pending[e.Delegation]
 			delete(pending, e.Delegation)
 			misaligned := e.Aligned != nil && !*e.Aligned
-			if inc == nil && misaligned && e.Alignment != nil && e.Alignment.By != "structural" {
+			if inc == nil && misaligned && e.Alignment != nil && e.Alignment.By != agents.ByStructural {
 				inc = &Incident{Mode: "FM-2.3", Delegation: e.Delegation, Agent: t.index().agentOf[e.Delegation], Seq: e.Seq,
 					Detail: "judged misaligned: " + clipText(strings.Join(e.Alignment.Gaps, "; "), 120)}
 			}
@@ -473,7 +470,7 @@ func detectNoVerification(t *Trial) []Incident {
 	for _, e := range t.Events {
 		switch e.Type {
 		case orchestrator.EventProtocolViolation:
-			if strings.Contains(e.Reason, "could not verify") || strings.Contains(e.Reason, "could not judge") {
+			if e.Violation == orchestrator.ViolationDelegatorFailed && (e.Purpose == model.PurposeVerify || e.Purpose == model.PurposeJudge) {
 				out = append(out, Incident{Mode: "FM-3.2", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq, Caught: true,
 					Detail: clipText(e.Reason, 140)})
 			}
@@ -528,7 +525,7 @@ func detectIncorrectVerification(t *Trial) []Incident {
 					Detail: "accepted a report that claims a criterion unmet or leaves one out"})
 				continue
 			}
-			if by(e) == "runtime" || by(e) == "structural" || by(e) == "user" || by(e) == "policy" || e.Delegation == t.Root() {
+			if b := by(e); (b != "" && !b.IsAgent()) || e.Delegation == t.Root() {
 				continue // a model's acceptance below the root is what may be wrong
 			}
 			var caughtAt *orchestrator.Event

@@ -2,6 +2,7 @@ package evals_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -58,7 +59,7 @@ var doctorings = map[string]doctoring{
 			for _, e := range ev {
 				if e.Type == orchestrator.EventAlignmentJudged && e.Aligned != nil && !*e.Aligned {
 					yes := true
-					e.Aligned, e.Alignment = &yes, &agents.Alignment{Aligned: true, By: e.Agent}
+					e.Aligned, e.Alignment = &yes, &agents.Alignment{Aligned: true, By: agents.By(e.Agent)}
 				}
 			}
 			return ev
@@ -359,7 +360,7 @@ func roundTrip(t *testing.T, events []*orchestrator.Event) []*orchestrator.Event
 	var b bytes.Buffer
 	j := orchestrator.NewJournal(&b)
 	for _, e := range events {
-		if err := j.Emit(e); err != nil {
+		if err := j.Emit(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}

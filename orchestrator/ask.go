@@ -42,7 +42,7 @@ func (d *delegation) delegatorPrompt() string {
 // delegator, in a side conversation of its own (its role and the goal it
 // delegated), offering only ts. It returns the name of the tool the model
 // called and its arguments, validated and decoded by the tool.
-func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, tmpl string, data *prompts.Data, ts *agents.Toolset) (string, any, error) {
+func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.Purpose, conv, tmpl string, data *prompts.Data, ts *agents.Toolset) (string, any, error) {
 	rt := d.rt
 	sys := child.delegatorPrompt()
 	data.Agent, data.Role = d.m.name, d.m.Agent.Role
@@ -50,6 +50,9 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, 
 	if names := ts.Names(); len(names) == 1 {
 		choice.Name = names[0]
 	}
+	g, _ := data.Goal.(*agents.Goal)
+	md := goalMetadata(purpose, d.m.name, d.id, g)
+	md.Delegate = data.Delegate
 	// The call that counts is the one whose validated result ended the ask,
 	// not any call of the same name the model also wrote.
 	var name string
@@ -68,15 +71,16 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, 
 		MaxSteps:   rt.limits.AskSteps,
 		MaxNudges:  1,
 		Charge:     d.charge,
-		BeforeTurn: func() (string, error) { return "", d.meter.tokensLeft() },
+		BeforeTurn: func(context.Context) (string, error) { return "", d.meter.tokensLeft() },
 		Effects:    fx,
 		// An ask is short: no model summary is asked for if it must be compacted.
-		Window: d.window(false),
+		Window:   d.window(false),
+		Metadata: func() *model.Metadata { return md },
 	}
 	l.Hooks.Compacted = d.compacted(purpose)
 	l.Hooks.Violation = d.refused
-	l.Hooks.Prose = func(_ string, n int) {
-		d.violation(nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
+	l.Hooks.Prose = func(ctx context.Context, _ string, n int) {
+		d.violation(ctx, ViolationProse, nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
 	if err := l.Run(context.WithValue(ctx, answerKey{}, got)); err != nil {
@@ -95,22 +99,22 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose, conv, 
 // whose explicit approval alone lets the acceptance pass.
 func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acceptance, round int) agents.Alignment {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Acceptance: a, Round: round}
-	_, v, err := d.ask(ctx, child, "judge", "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
+	_, v, err := d.ask(ctx, child, model.PurposeJudge, "judge "+child.id+" "+strconv.Itoa(round), prompts.JudgeAlignment, data, d.rt.judgeTS)
 	al, ok := v.(agents.Alignment)
 	if err == nil && !ok {
 		err = fmt.Errorf("judged with %T", v)
 	}
 	if err == nil {
 		child.setUnjudged(0)
-		al.By = d.m.name
+		al.By = agents.By(d.m.name)
 		return al
 	}
 	if ctx.Err() != nil {
-		return agents.Alignment{Aligned: false, Gaps: []string{"cancelled: " + err.Error()}, By: "runtime"}
+		return agents.Alignment{Aligned: false, Gaps: []string{"cancelled: " + err.Error()}, By: agents.ByRuntime}
 	}
 	gap := "your delegator could not judge this acceptance (" + err.Error() + "); it does not pass unjudged"
 	if child.setUnjudged(+1) < 2 {
-		return agents.Alignment{Aligned: false, Gaps: []string{gap}, By: "runtime", Unjudged: true}
+		return agents.Alignment{Aligned: false, Gaps: []string{gap}, By: agents.ByRuntime, Unjudged: true}
 	}
 	q := fmt.Sprintf("%s could not judge %s's acceptance of %q: %v. Approve the acceptance as it stands (restated intent: %q)?",
 		d.m.name, child.m.name, child.goal.Objective, err, a.RestatedIntent)
@@ -118,7 +122,7 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 		child.setUnjudged(0)
 		return agents.Alignment{Aligned: true, By: res.By}
 	}
-	return agents.Alignment{Aligned: false, Gaps: []string{gap + "; the question went up and was not approved"}, By: "runtime", Unjudged: true}
+	return agents.Alignment{Aligned: false, Gaps: []string{gap + "; the question went up and was not approved"}, By: agents.ByRuntime, Unjudged: true}
 }
 
 // verify asks this delegation's agent to verify a delegate's report. It fails
@@ -127,22 +131,22 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // delegator, whose explicit approval alone accepts it.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, findings []string) agents.Verification {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: findings}
-	_, val, err := d.ask(ctx, child, "verify", "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
+	_, val, err := d.ask(ctx, child, model.PurposeVerify, "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
 	v, ok := val.(agents.Verification)
 	if err == nil && !ok {
 		err = fmt.Errorf("verified with %T", val)
 	}
 	if err == nil {
 		child.setUnjudged(0)
-		v.By = d.m.name
+		v.By = agents.By(d.m.name)
 		return v
 	}
 	if ctx.Err() != nil {
-		return agents.Verification{Verdict: agents.VerdictReject, Feedback: "cancelled: " + err.Error(), By: "runtime"}
+		return agents.Verification{Verdict: agents.VerdictReject, Feedback: "cancelled: " + err.Error(), By: agents.ByRuntime}
 	}
 	feedback := "your delegator could not verify this report (" + err.Error() + "); it is not accepted unverified"
 	if child.setUnjudged(+1) < 2 {
-		return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback, By: "runtime", Unjudged: true}
+		return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback, By: agents.ByRuntime, Unjudged: true}
 	}
 	q := fmt.Sprintf("%s could not verify %s's report on %q: %v. Accept the report as it stands (result: %q)?",
 		d.m.name, child.m.name, child.goal.Objective, err, rep.Result)
@@ -150,7 +154,7 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 		child.setUnjudged(0)
 		return agents.Verification{Verdict: agents.VerdictAccept, By: res.By}
 	}
-	return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback + "; the question went up and was not approved", By: "runtime", Unjudged: true}
+	return agents.Verification{Verdict: agents.VerdictRevise, Feedback: feedback + "; the question went up and was not approved", By: agents.ByRuntime, Unjudged: true}
 }
 
 // askApproval puts a yes-or-no question the runtime could not settle to this
@@ -159,7 +163,7 @@ func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.
 // Effects.NewID).
 func (d *delegation) askApproval(ctx context.Context, question, site string) (agents.Resolution, bool) {
 	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal,
-		Origin: "runtime", Question: question, Options: []string{"approve", "reject"}, Recommendation: "reject"}
+		Origin: agents.ByRuntime, Question: question, Options: []string{"approve", "reject"}, Recommendation: "reject"}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised, site)
 	yes := func(s string) bool {
 		return strings.EqualFold(strings.TrimSpace(strings.TrimRight(s, ".!")), "approve")
@@ -174,11 +178,11 @@ func (d *delegation) askApproval(ctx context.Context, question, site string) (ag
 func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ EventType, site string) agents.Resolution {
 	r := d.run
 	esc.ID = r.fx.NewID("e", site)
-	r.emit(&Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc, Site: site})
+	r.emit(ctx, &Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc, Site: site})
 
 	var res agents.Resolution
 	if !esc.Blocking {
-		res = agents.Resolution{Decision: "noted", Answer: "Recorded for " + d.delegatorName() + "; it does not block you. Continue.", By: "runtime"}
+		res = agents.Resolution{Decision: "noted", Answer: "Recorded for " + d.delegatorName() + "; it does not block you. Continue.", By: agents.ByRuntime}
 		if d.parent != nil {
 			d.parent.addNote(fmt.Sprintf("Note: %s escalated (%s, not blocking): %s", d.m.name, esc.Kind, esc.Question))
 		}
@@ -188,16 +192,16 @@ func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ
 		switch {
 		case err != nil && ctx.Err() != nil:
 			// Resolved all the same: no escalation is left open, whatever ends.
-			res = agents.Resolution{Refused: true, Answer: "cancelled before an answer: " + context.Cause(ctx).Error(), By: "runtime"}
+			res = agents.Resolution{Refused: true, Answer: "cancelled before an answer: " + context.Cause(ctx).Error(), By: agents.ByRuntime}
 		case err != nil:
-			res = agents.Resolution{Refused: true, By: "runtime",
+			res = agents.Resolution{Refused: true, By: agents.ByRuntime,
 				Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
 		}
 	}
 	d.mu.Lock()
 	d.out.Escalations = append(d.out.Escalations, EscalationRecord{Escalation: *esc, Resolution: &res})
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: res.By, ID: esc.ID, Resolution: &res})
+	r.emit(ctx, &Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: string(res.By), ID: esc.ID, Resolution: &res})
 	return res
 }
 
@@ -215,22 +219,22 @@ func (d *delegation) route(ctx context.Context, esc *agents.Escalation) (agents.
 			res = *dec.Resolution
 		}
 		if err == nil && res.By == "" {
-			res.By = "user"
+			res.By = agents.ByUser
 		}
 		return res, err
 	}
 	p := d.parent
 	data := &prompts.Data{Goal: d.goal, Delegate: d.m.name, Escalation: esc}
-	_, v, err := p.ask(ctx, d, "answer", "answer "+esc.ID, prompts.AnswerEscalation, data, d.rt.answerTS)
+	_, v, err := p.ask(ctx, d, model.PurposeAnswer, "answer "+esc.ID, prompts.AnswerEscalation, data, d.rt.answerTS)
 	if err != nil {
 		if ctx.Err() != nil {
 			return agents.Resolution{}, err
 		}
 		// A delegator that cannot answer passes the question up.
-		p.violation(nil, "the delegator could not answer an escalation: "+err.Error()+"; passed up")
+		p.delegatorFailed(ctx, model.PurposeAnswer, "the delegator could not answer an escalation: "+err.Error()+"; passed up")
 	}
 	if a, ok := v.(agents.AnswerArgs); ok {
-		return agents.Resolution{Answer: a.Answer, Decision: a.Decision, By: p.m.name}, nil
+		return agents.Resolution{Answer: a.Answer, Decision: a.Decision, By: agents.By(p.m.name)}, nil
 	}
 	// The question goes up in the asker's words; the delegator's own words
 	// travel beside them as its note on the chain.
@@ -264,12 +268,12 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	id := r.fx.NewID("c", site)
 	c := agents.Consultation{From: d.m.name, Agent: peer.name, Question: a.Question, Context: a.Context}
 	asked := c
-	r.emit(&Event{Type: EventConsultationAsked, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: id, Consultation: &asked, Site: site})
+	r.emit(ctx, &Event{Type: EventConsultationAsked, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: id, Consultation: &asked, Site: site})
 	data := &prompts.Data{Agent: peer.name, Role: peer.Agent.Role, Consultation: &c}
 	req := &model.Request{Messages: []model.Message{
 		{Role: model.RoleSystem, Content: d.render(prompts.ConsultSystem, data)},
 		{Role: model.RoleUser, Content: d.render(prompts.Consult, data)},
-	}}
+	}, Metadata: &model.Metadata{Purpose: model.PurposeConsult, Agent: peer.name, Delegation: d.id, Delegate: d.m.name}}
 	if err := d.meter.tokensLeft(); err != nil {
 		return agents.Errorf("consulting %s: %v", peer.name, err)
 	}
@@ -278,7 +282,7 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 			return agents.Errorf("consulting %s: the question needs %d tokens, over %s's context budget of %d; ask it more briefly", peer.name, n, peer.name, budget)
 		}
 	}
-	conv := &conversation{d: d, m: peer, purpose: "consult", name: "consult " + id}
+	conv := &conversation{d: d, m: peer, purpose: model.PurposeConsult, name: "consult " + id}
 	resp, err := conv.Generate(ctx, 1, req)
 	if err != nil {
 		return agents.Errorf("consulting %s failed: %v", peer.name, err)
@@ -294,6 +298,6 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	d.mu.Lock()
 	d.out.Consultations = append(d.out.Consultations, c)
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventConsultationAnswered, Delegation: d.id, Parent: d.parentID(), Agent: peer.name, ID: id, Consultation: &c})
+	r.emit(ctx, &Event{Type: EventConsultationAnswered, Delegation: d.id, Parent: d.parentID(), Agent: peer.name, ID: id, Consultation: &c})
 	return agents.Result{Content: c.Answer}
 }

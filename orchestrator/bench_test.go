@@ -20,7 +20,7 @@ type discard struct {
 	events []*orchestrator.Event
 }
 
-func (d *discard) Emit(e *orchestrator.Event) error {
+func (d *discard) Emit(_ context.Context, e *orchestrator.Event) error {
 	d.mu.Lock()
 	if len(d.events) == cap(d.events) {
 		d.events = d.events[:0]

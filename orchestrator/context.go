@@ -27,7 +27,7 @@ func (d *delegation) window(summarize bool) *agents.Window {
 }
 
 // summarize asks the delegate's own model to fold older turns into a
-// summary: a model call of purpose "compact", charged to the delegation.
+// summary: a model call of purpose compact, charged to the delegation.
 func (d *delegation) summarize(ctx context.Context, prev string, folded []model.Message, maxTokens int) (string, error) {
 	if err := d.meter.tokensLeft(); err != nil {
 		return "", err
@@ -42,7 +42,7 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 	// Through the effects, keyed by the delegation and the summary's
 	// number: compaction happens at the same turns on a replay.
 	d.summaries++
-	conv := &conversation{d: d, m: d.m, purpose: "compact", name: "compact"}
+	conv := &conversation{d: d, m: d.m, purpose: model.PurposeCompact, name: "compact"}
 	resp, err := conv.Generate(ctx, d.summaries, req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -61,12 +61,12 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 
 // compacted returns the hook that records the compactions of d's
 // conversation of purpose.
-func (d *delegation) compacted(purpose string) func(*agents.Compaction) {
-	return func(c *agents.Compaction) {
+func (d *delegation) compacted(purpose model.Purpose) func(context.Context, *agents.Compaction) {
+	return func(ctx context.Context, c *agents.Compaction) {
 		d.mu.Lock()
 		d.out.Compactions++
 		d.mu.Unlock()
-		d.run.emit(&Event{Type: EventContextCompacted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+		d.run.emit(ctx, &Event{Type: EventContextCompacted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
 			Purpose: purpose, Compaction: c})
 	}
 }

@@ -1,6 +1,7 @@
 package orchestrator_test
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func BenchmarkLongRun(b *testing.B) {
 					team, writer := longTeam(b, steps, 2048, budget)
 					writer.SetRecording(false)
 					rt, err := orchestrator.New(team, &orchestrator.Options{Budget: agents.Budget{Steps: 2*steps + 10},
-						Sinks: []orchestrator.Sink{orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+						Sinks: []orchestrator.Sink{orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
 							if e.Type == orchestrator.EventModelCalled && e.Agent == "writer" && e.Usage != nil {
 								prompt += e.Usage.PromptTokens
 								maxPrompt = max(maxPrompt, e.Usage.PromptTokens)

@@ -114,7 +114,7 @@ type meter struct {
 func (m *meter) step() error {
 	for x := m; x != nil; x = x.parent {
 		if n := x.steps.Add(1); x.maxSteps > 0 && n > x.maxSteps {
-			return &agents.BudgetError{Kind: "steps", Limit: x.maxSteps, Used: n}
+			return &agents.BudgetError{Kind: agents.BudgetSteps, Limit: x.maxSteps, Used: n}
 		}
 	}
 	return nil
@@ -125,7 +125,7 @@ func (m *meter) charge(u model.Usage) error {
 	var err error
 	for x := m; x != nil; x = x.parent {
 		if t := x.tokens.Add(n); x.maxTokens > 0 && t > x.maxTokens && err == nil {
-			err = &agents.BudgetError{Kind: "tokens", Limit: x.maxTokens, Used: t}
+			err = &agents.BudgetError{Kind: agents.BudgetTokens, Limit: x.maxTokens, Used: t}
 		}
 	}
 	return err
@@ -155,7 +155,7 @@ func (m *meter) remaining() (steps, tokens int64, boundSteps, boundTokens bool) 
 func (m *meter) tokensLeft() error {
 	for x := m; x != nil; x = x.parent {
 		if used := x.tokens.Load(); x.maxTokens > 0 && used >= x.maxTokens {
-			return &agents.BudgetError{Kind: "tokens", Limit: x.maxTokens, Used: used}
+			return &agents.BudgetError{Kind: agents.BudgetTokens, Limit: x.maxTokens, Used: used}
 		}
 	}
 	return nil
@@ -222,17 +222,17 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	bs := &BudgetState{Steps: int(d.meter.maxSteps), Tokens: d.meter.maxTokens, WallTimeMS: wall.Milliseconds()}
 	offered := &Event{Type: EventGoalOffered, Delegation: d.id, Parent: d.parentID(), Agent: m.name, Delegator: delegator,
 		Model: m.Agent.Model.Name(), Provider: m.provider, Goal: goal, Depth: d.depth, Tools: d.effective, ReassignedFrom: reassignedFrom, Budget: bs, Site: site, Supervision: &d.sup}
-	r.emit(offered)
+	r.emit(ctx, offered)
 	d.out.Start = offered.Time // a resumed delegation started when the journal says
 
 	if wall > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, wall, &agents.BudgetError{Kind: "wall_time", Limit: wall.Milliseconds()})
+		ctx, cancel = context.WithTimeoutCause(ctx, wall, &agents.BudgetError{Kind: agents.BudgetWallTime, Limit: wall.Milliseconds()})
 		defer cancel()
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, d)
 
-	return d.finish(d.safeWork(ctx), ctx.Err())
+	return d.finish(ctx, d.safeWork(ctx))
 }
 
 func (d *delegation) parentID() string {
@@ -244,22 +244,22 @@ func (d *delegation) parentID() string {
 
 func (d *delegation) delegatorName() string {
 	if d.parent == nil {
-		return "user"
+		return string(agents.ByUser)
 	}
 	return d.parent.m.name
 }
 
 // retryTrace turns the retries of agent m's call k within d into
 // model.retried events, named like its model.called event.
-func retryTrace(d *delegation, m *member, purpose string, k Key) *model.Trace {
-	return &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
-		retried(d, m, purpose, k, attempt, err, wait)
+func retryTrace(d *delegation, m *member, purpose model.Purpose, k Key) *model.Trace {
+	return &model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
+		retried(ctx, d, m, purpose, k, attempt, err, wait)
 	}}
 }
 
 // retried records a retry of agent m's call k within d as model.retried.
-func retried(d *delegation, m *member, purpose string, k Key, attempt int, err error, wait time.Duration) {
-	d.run.emit(&Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+func retried(ctx context.Context, d *delegation, m *member, purpose model.Purpose, k Key, attempt int, err error, wait time.Duration) {
+	d.run.emit(ctx, &Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
 		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 		Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 }
@@ -323,19 +323,20 @@ func (d *delegation) work(ctx context.Context) error {
 		MaxTurnResults: rt.limits.MaxTurnResults,
 		BeforeTurn:     d.beforeTurn,
 		Charge:         d.charge,
-		Effects:        &conversation{d: d, m: d.m, purpose: "turn"},
+		Effects:        &conversation{d: d, m: d.m, purpose: model.PurposeTurn},
 		Waited:         d.waited,
+		Metadata:       d.turnMetadata,
 	}
 	l.Hooks.Violation = d.refused
-	l.Hooks.Prose = func(text string, n int) {
-		d.violation(nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
+	l.Hooks.Prose = func(ctx context.Context, text string, n int) {
+		d.violation(ctx, ViolationProse, nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
 		// The reminder, rendered only when needed, names the tools offered now.
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: d.tools().Names()})
 	}
 	l.Hooks.Repeated = func(ctx context.Context, call *model.ToolCall, n int) { d.onRepeated(ctx, call, n, l.Steps()) }
 	l.Window = d.window(true)
 	l.PinNote = func(string) bool { return d.notePinned }
-	l.Hooks.Compacted = d.compacted("turn")
+	l.Hooks.Compacted = d.compacted(model.PurposeTurn)
 	return l.Run(ctx)
 }
 
@@ -350,7 +351,28 @@ func (d *delegation) tools() *agents.Toolset {
 	return d.workTS
 }
 
-func (d *delegation) beforeTurn() (string, error) {
+// turnMetadata describes a turn of the delegate's own conversation.
+func (d *delegation) turnMetadata() *model.Metadata {
+	md := goalMetadata(model.PurposeTurn, d.m.name, d.id, d.goal)
+	md.Tools = d.effective
+	md.Phase = model.PhaseOffered
+	if d.state.Load() != stateOffered {
+		md.Phase = model.PhaseWorking
+	}
+	return md
+}
+
+// goalMetadata is a request's metadata about goal g (nil: none), asked of
+// agent in delegation id.
+func goalMetadata(purpose model.Purpose, agent, id string, g *agents.Goal) *model.Metadata {
+	md := &model.Metadata{Purpose: purpose, Agent: agent, Delegation: id}
+	if g != nil {
+		md.Intent, md.Objective, md.Criteria, md.Constraints = g.Intent, g.Objective, g.Criteria, g.Constraints
+	}
+	return md
+}
+
+func (d *delegation) beforeTurn(ctx context.Context) (string, error) {
 	d.misalignedTurn.Store(false)
 	if err := d.meter.step(); err != nil {
 		return "", err
@@ -373,7 +395,7 @@ func (d *delegation) beforeTurn() (string, error) {
 		case every:
 			note = strings.TrimSpace(note + "\nReport your progress with report_progress.")
 		case 2 * every:
-			d.run.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+			d.run.emit(ctx, &Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
 				Intervention: &Intervention{Action: ActionStalled, Reason: fmt.Sprintf("no progress reported in %d steps", d.sinceProgress)}})
 			note = strings.TrimSpace(note + "\nYou have not reported progress for " + strconv.Itoa(d.sinceProgress) +
 				" steps. Report progress now, or escalate if you are blocked.")
@@ -402,35 +424,51 @@ func (d *delegation) addChild(o *Outcome) {
 }
 
 // refused records a call the loop refused: a tool not offered now, or none.
-// A refused call is also evidence of nothing: citing it supports no claim.
-func (d *delegation) refused(call *model.ToolCall, reason string) {
+func (d *delegation) refused(ctx context.Context, call *model.ToolCall, reason string) {
+	kind := ViolationUnknownTool
 	if call != nil {
 		d.run.ev.addCall(d, call, &agents.Result{IsError: true})
+		if agents.IsProtocolTool(call.Name) || d.rt.known[call.Name] {
+			kind = ViolationNotAllowed
+		}
 	}
-	d.violation(call, reason)
+	d.violation(ctx, kind, call, reason)
 }
 
-func (d *delegation) violation(call *model.ToolCall, reason string) {
-	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: reason}
+// violation records a protocol violation of this delegation's agent; call is
+// the refused call, when there is one.
+func (d *delegation) violation(ctx context.Context, kind ViolationKind, call *model.ToolCall, reason string) {
+	e := &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Violation: kind, Reason: reason}
 	if call != nil {
 		e.Tool, e.CallID, e.Arguments = call.Name, call.ID, journalArgs(call.Arguments)
 	}
+	d.recordViolation(ctx, e)
+}
+
+// delegatorFailed records that this delegation's agent, asked as a delegator
+// for purpose (a judgement, an answer, a verification), gave nothing usable.
+func (d *delegation) delegatorFailed(ctx context.Context, purpose model.Purpose, reason string) {
+	d.recordViolation(ctx, &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+		Violation: ViolationDelegatorFailed, Purpose: purpose, Reason: reason})
+}
+
+func (d *delegation) recordViolation(ctx context.Context, e *Event) {
 	d.mu.Lock()
 	d.out.Violations++
 	d.mu.Unlock()
-	d.run.emit(e)
+	d.run.emit(ctx, e)
 }
 
 // onRepeated records a stall and puts it to the delegator, whose answer
 // reaches the delegate before its next turn.
 func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n, turn int) {
 	reason := fmt.Sprintf("%s called %d times in a row with the same arguments", call.Name, n)
-	d.run.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+	d.run.emit(ctx, &Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
 		Tool: call.Name, Intervention: &Intervention{Action: ActionStalled, Reason: reason}})
 	if n != d.rt.limits.RepeatLimit {
 		return // escalate once per stall
 	}
-	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: "runtime",
+	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: agents.ByRuntime,
 		Question:       fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
 		Recommendation: "Change approach, or report what is done and what is not."}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised, Key{Delegation: d.id, Turn: turn}.String()+"/stalled")
@@ -438,9 +476,10 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n, tu
 }
 
 // finish records the delegation's end: its outcome and its one terminal event.
-// ctxErr is the context's own error, which classifies an error caused by its
-// end whatever cause it carries.
-func (d *delegation) finish(err, ctxErr error) *Outcome {
+// The context's own error classifies an error caused by its end whatever
+// cause it carries.
+func (d *delegation) finish(ctx context.Context, err error) *Outcome {
+	ctxErr := ctx.Err()
 	d.state.Store(stateDone)
 	r := d.run
 	d.mu.Lock()
@@ -453,17 +492,17 @@ func (d *delegation) finish(err, ctxErr error) *Outcome {
 		case err == nil:
 			f.cause, f.reason = CauseIncomplete, "the conversation ended without a protocol act"
 		case errors.As(err, &be):
-			if be.Kind == "wall_time" {
+			if be.Kind == agents.BudgetWallTime {
 				// The deadline's cause was made before anything ran.
 				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.fx.Now().Sub(d.out.Start).Milliseconds()}
 			}
-			f.cause, f.reason = CauseBudget, "budget exceeded: "+be.Kind
-			if be.Kind == "context" {
+			f.cause, f.reason = CauseBudget, "budget exceeded: "+string(be.Kind)
+			if be.Kind == agents.BudgetContext {
 				f.reason += fmt.Sprintf(" (what may not be compacted — the contract and the last turn — needs %d tokens, over %s's context budget of %d)",
 					be.Used, d.m.name, be.Limit)
 			}
-			r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
-				Reason: be.Kind, Limit: be.Limit, Used: be.Used})
+			r.emit(ctx, &Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name,
+				Reason: string(be.Kind), Limit: be.Limit, Used: be.Used})
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(ctxErr, context.DeadlineExceeded):
 			f.cause, f.reason = CauseDeadline, "deadline exceeded"
 			if !errors.Is(err, context.DeadlineExceeded) {
@@ -512,7 +551,7 @@ func (d *delegation) finish(err, ctxErr error) *Outcome {
 			e.Error = out.Err.Error()
 		}
 	}
-	r.emit(e)
+	r.emit(ctx, e)
 	return out
 }
 
@@ -581,7 +620,7 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 
 // modelEvent is the model.called event of call k made by agent m within d:
 // the response in full, so that a resumed run need not call again.
-func modelEvent(d *delegation, m *member, purpose string, k Key, resp *model.Response, latency time.Duration, err error) *Event {
+func modelEvent(d *delegation, m *member, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) *Event {
 	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
 		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 		LatencyMS: float64(latency) / 1e6}

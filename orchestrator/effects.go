@@ -188,8 +188,8 @@ func siteName(ctx context.Context) string {
 type conversation struct {
 	d       *delegation // the delegation whose events these are
 	m       *member     // who answers: d.m, or the consulted peer
-	purpose string      // "turn", "judge", "answer", "verify", "consult" or "compact"
-	name    string      // the Key's Conversation
+	purpose model.Purpose
+	name    string // the Key's Conversation
 	// onResult, when set, sees each tool call's result (an ask's capture).
 	onResult func(call *model.ToolCall, res *agents.Result)
 
@@ -206,8 +206,8 @@ type conversation struct {
 func (c *conversation) withTrace(ctx context.Context, turn int) context.Context {
 	c.turn = turn
 	if c.trace == nil {
-		c.trace = &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
-			retried(c.d, c.m, c.purpose, c.key(c.turn, 0), attempt, err, wait)
+		c.trace = &model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
+			retried(ctx, c.d, c.m, c.purpose, c.key(c.turn, 0), attempt, err, wait)
 		}}
 	}
 	if ctx != c.parent {
@@ -229,7 +229,7 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	why := model.SaneUsage(req, g.Response)
 	e := modelEvent(c.d, c.m, c.purpose, k, g.Response, g.Latency, err)
 	e.UsageReplaced = why
-	c.d.run.emit(e)
+	c.d.run.emit(ctx, e)
 	return g.Response, err
 }
 
@@ -239,7 +239,7 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.Tool, call *model.ToolCall) agents.Result {
 	d, r := c.d, c.d.run
 	k := c.key(turn, index)
-	r.emit(&Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
+	r.emit(ctx, &Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
 		Conversation: c.name, Turn: turn, CallIndex: index,
 		Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
 	site := &callSite{key: k, call: call}
@@ -253,10 +253,10 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 	if site.latency > 0 {
 		latency = site.latency
 	}
-	if c.purpose == "turn" {
+	if c.purpose == model.PurposeTurn {
 		r.ev.addCall(d, call, &res)
 	}
-	r.emit(&Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
+	r.emit(ctx, &Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
 		Conversation: c.name, Turn: turn, CallIndex: index,
 		Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
 	if c.onResult != nil {

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -91,12 +92,15 @@ type Event struct {
 	// consultation.asked), so that a resumed run gives it the same id.
 	Site string `json:"site,omitempty"`
 
-	// run.started: the team's digest, the caller's configuration, and the
+	// run.started: the team's digest, the caller's configuration, the
 	// number of the goal's programmatic verifiers (functions, which the
-	// journal cannot hold: a resume must be given them again).
-	TeamHash  string          `json:"team_hash,omitempty"`
-	Config    json.RawMessage `json:"config,omitempty"`
-	Verifiers int             `json:"verifiers,omitempty"`
+	// journal cannot hold: a resume must be given them again), and the W3C
+	// traceparent of the caller's trace the run belongs to, when
+	// Options.Traceparent found one.
+	TeamHash    string          `json:"team_hash,omitempty"`
+	Config      json.RawMessage `json:"config,omitempty"`
+	Verifiers   int             `json:"verifiers,omitempty"`
+	Traceparent string          `json:"traceparent,omitempty"`
 
 	// goal.offered, run.started
 	Goal           *agents.Goal `json:"goal,omitempty"`
@@ -143,12 +147,14 @@ type Event struct {
 	Model         string `json:"model,omitempty"`
 	ResponseModel string `json:"response_model,omitempty"`
 	Provider      string `json:"provider,omitempty"`
-	// Purpose is "turn" (the delegate's own conversation), "judge",
-	// "answer", "verify" (asked as a delegator), "consult", or "compact"
-	// (a summary of older turns written to fit the context budget);
-	// model.called, model.retried, tool.called and tool.result carry it.
-	Purpose string       `json:"purpose,omitempty"`
-	Usage   *model.Usage `json:"usage,omitempty"`
+	// Purpose says why the model was called: the delegate's own turn; a
+	// judgement, an answer or a verification asked of it as a delegator; a
+	// consultation; or a compaction (a summary of older turns written to
+	// fit the context budget). model.called, model.retried, tool.called and
+	// tool.result carry it, and so does a protocol.violation of kind
+	// ViolationDelegatorFailed.
+	Purpose model.Purpose `json:"purpose,omitempty"`
+	Usage   *model.Usage  `json:"usage,omitempty"`
 	// UsageReplaced says why the usage the provider reported was replaced
 	// by the local estimate (model.SaneUsage); empty when it stood.
 	UsageReplaced string `json:"usage_replaced,omitempty"`
@@ -170,7 +176,12 @@ type Event struct {
 	// conversation within the agent's context budget, and the summary.
 	Compaction *agents.Compaction `json:"compaction,omitempty"`
 
-	// budget.exceeded: the budget's kind, limit and use.
+	// protocol.violation: what kind of violation (the Reason says it in
+	// words).
+	Violation ViolationKind `json:"violation,omitempty"`
+
+	// budget.exceeded: the budget's limit and use; its kind is in Reason
+	// (see BudgetKind).
 	Limit int64 `json:"limit,omitempty"`
 	Used  int64 `json:"used,omitempty"`
 
@@ -185,6 +196,38 @@ type Event struct {
 	Total *model.Usage `json:"total,omitempty"`
 }
 
+// BudgetKind returns the kind of budget a budget.exceeded event reports,
+// which the journal carries in its reason; "" for other events.
+func (e *Event) BudgetKind() agents.BudgetKind {
+	if e.Type != EventBudgetExceeded {
+		return ""
+	}
+	return agents.BudgetKind(e.Reason)
+}
+
+// ViolationKind classifies a protocol violation.
+type ViolationKind string
+
+// The kinds of protocol violation.
+const (
+	// ViolationUnknownTool: a call of a tool that does not exist.
+	ViolationUnknownTool ViolationKind = "unknown_tool"
+	// ViolationNotAllowed: a call of a tool that exists but is not offered
+	// in the current state.
+	ViolationNotAllowed ViolationKind = "not_allowed"
+	// ViolationBeforeAcceptance: an action tool reached before an aligned
+	// acceptance (refused by the runtime's second lock).
+	ViolationBeforeAcceptance ViolationKind = "before_acceptance"
+	// ViolationBeyondAuthority: a tool used or granted beyond the
+	// delegation's authority.
+	ViolationBeyondAuthority ViolationKind = "beyond_authority"
+	// ViolationProse: prose where a protocol call was required.
+	ViolationProse ViolationKind = "prose"
+	// ViolationDelegatorFailed: a delegator could not judge, answer or
+	// verify (a provider error, no call); the runtime's checks stood in.
+	ViolationDelegatorFailed ViolationKind = "delegator_failed"
+)
+
 // BudgetState is a delegation's budget as carved at its start.
 type BudgetState struct {
 	Steps  int   `json:"steps,omitempty"`
@@ -196,17 +239,20 @@ type BudgetState struct {
 // Sink receives events. Within one run, Emit is called under the run's lock,
 // in sequence order, so it must be quick; a sink shared by concurrent runs
 // (several Runs of one Runtime) is called concurrently and must be safe for
-// that, as Memory and Journal are. It must not modify e; it may keep it. An
-// error is recorded and returned by Run once the run ends; the run goes on.
+// that, as Memory and Journal are. ctx is the context of the act the event
+// records (the Run's own for run.started and run.finished), so a sink can
+// read what it carries, such as a trace; it must not keep it. It must not
+// modify e; it may keep it. An error is recorded and returned by Run once
+// the run ends; the run goes on.
 type Sink interface {
-	Emit(e *Event) error
+	Emit(ctx context.Context, e *Event) error
 }
 
 // SinkFunc adapts a function to Sink.
-type SinkFunc func(e *Event) error
+type SinkFunc func(ctx context.Context, e *Event) error
 
 // Emit calls f.
-func (f SinkFunc) Emit(e *Event) error { return f(e) }
+func (f SinkFunc) Emit(ctx context.Context, e *Event) error { return f(ctx, e) }
 
 // Memory is a Sink that keeps events in memory. It is safe for concurrent use.
 type Memory struct {
@@ -215,7 +261,7 @@ type Memory struct {
 }
 
 // Emit appends e.
-func (m *Memory) Emit(e *Event) error {
+func (m *Memory) Emit(_ context.Context, e *Event) error {
 	m.mu.Lock()
 	m.events = append(m.events, e)
 	m.mu.Unlock()
@@ -330,7 +376,7 @@ func cutTornLine(f *os.File) error {
 
 // Emit writes e as one line and flushes it, or, with group commit, flushes
 // the lines buffered so far when e is a commit point.
-func (j *Journal) Emit(e *Event) error {
+func (j *Journal) Emit(_ context.Context, e *Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if err := j.enc.Encode(e); err != nil {

@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ func FuzzReadJournal(f *testing.F) {
 		var buf bytes.Buffer
 		j := orchestrator.NewJournal(&buf)
 		for _, e := range events {
-			if err := j.Emit(e); err != nil {
+			if err := j.Emit(context.Background(), e); err != nil {
 				t.Fatalf("an event read back cannot be written: %v", err)
 			}
 		}

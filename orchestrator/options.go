@@ -87,8 +87,8 @@ func (l Limits) withDefaults() Limits {
 // Supervision is how closely a delegate is supervised. Trust sets it (see
 // SupervisionFor); a Member may override it.
 type Supervision struct {
-	// Level names the preset, e.g. "new", "low", "medium", "high".
-	Level string `json:"level" yaml:"level"`
+	// Level names the preset, e.g. LevelNew.
+	Level Level `json:"level" yaml:"level"`
 	// ModelJudge asks the delegator's model to judge an acceptance that
 	// passed the structural checks; false trusts the structural checks.
 	ModelJudge bool `json:"model_judge" yaml:"model_judge"`
@@ -103,21 +103,42 @@ type Supervision struct {
 	MaxRevisions int `json:"max_revisions" yaml:"max_revisions"`
 }
 
-// Intervention is a supervisor's answer to a progress report or a stall.
-type Intervention struct {
-	// Action is "continue", "redirect", "halt" or "stalled".
-	Action      string `json:"action"`
-	Instruction string `json:"instruction,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-}
+// Level names how closely a delegate is supervised: a trust level, or a
+// fixed policy.
+type Level string
+
+// The supervision levels. The first four are the trust levels (package
+// trust); the others name fixed policies.
+const (
+	LevelNew    Level = "new"
+	LevelLow    Level = "low"
+	LevelMedium Level = "medium"
+	LevelHigh   Level = "high"
+	// LevelStructural is StructuralOnly's.
+	LevelStructural Level = "structural"
+	// LevelAlways is ModelAlways'.
+	LevelAlways Level = "always"
+	// LevelTeamFile is a team file's supervision without a preset.
+	LevelTeamFile Level = "team file"
+)
+
+// Action is what a supervisor decides on a progress report or a stall.
+type Action string
 
 // The actions of an Intervention.
 const (
-	ActionContinue = "continue"
-	ActionRedirect = "redirect"
-	ActionHalt     = "halt"
-	ActionStalled  = "stalled"
+	ActionContinue Action = "continue" // go on
+	ActionRedirect Action = "redirect" // go on, following Instruction
+	ActionHalt     Action = "halt"     // stop: the delegation fails
+	ActionStalled  Action = "stalled"  // the delegate is stalled; it is told so
 )
+
+// Intervention is a supervisor's answer to a progress report or a stall.
+type Intervention struct {
+	Action      Action `json:"action"`
+	Instruction string `json:"instruction,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+}
 
 // ProgressInfo is what a Supervisor sees of a progress report.
 type ProgressInfo struct {
@@ -164,7 +185,7 @@ type AutoPrincipal struct {
 
 // JudgeAcceptance confirms the acceptance.
 func (p AutoPrincipal) JudgeAcceptance(context.Context, *agents.Goal, string, *agents.Acceptance) (agents.Alignment, error) {
-	return agents.Alignment{Aligned: true, By: "policy"}, nil
+	return agents.Alignment{Aligned: true, By: agents.ByPolicy}, nil
 }
 
 // AnswerEscalation takes the recommendation, else the first option, else
@@ -172,13 +193,13 @@ func (p AutoPrincipal) JudgeAcceptance(context.Context, *agents.Goal, string, *a
 func (p AutoPrincipal) AnswerEscalation(_ context.Context, e *agents.Escalation) (agents.Resolution, error) {
 	switch {
 	case p.Deny:
-		return agents.Resolution{Refused: true, Answer: "No one above can answer this; decide within your constraints or decline.", By: "policy"}, nil
+		return agents.Resolution{Refused: true, Answer: "No one above can answer this; decide within your constraints or decline.", By: agents.ByPolicy}, nil
 	case e.Recommendation != "":
-		return agents.Resolution{Answer: "Proceed with your recommendation: " + e.Recommendation, Decision: e.Recommendation, By: "policy"}, nil
+		return agents.Resolution{Answer: "Proceed with your recommendation: " + e.Recommendation, Decision: e.Recommendation, By: agents.ByPolicy}, nil
 	case len(e.Options) > 0:
-		return agents.Resolution{Answer: "Take the first option: " + e.Options[0], Decision: e.Options[0], By: "policy"}, nil
+		return agents.Resolution{Answer: "Take the first option: " + e.Options[0], Decision: e.Options[0], By: agents.ByPolicy}, nil
 	}
-	return agents.Resolution{Refused: true, Answer: "No recommendation was given and no one above can answer; decide within your constraints.", By: "policy"}, nil
+	return agents.Resolution{Refused: true, Answer: "No recommendation was given and no one above can answer; decide within your constraints.", By: agents.ByPolicy}, nil
 }
 
 // Options configure a Runtime. The zero value is usable.
@@ -232,12 +253,16 @@ type Options struct {
 	// them against the run's own tool calls only: a path counts as present
 	// when a call of the run that succeeded wrote it.
 	Workspace fs.FS
+	// Traceparent, when set, returns the W3C traceparent of the trace the
+	// Run's context belongs to, recorded on run.started so that a journal
+	// names the trace its run was part of (see telemetry.Traceparent).
+	Traceparent func(ctx context.Context) string
 }
 
 // DefaultSupervision is the supervision of an agent with no track record: the
 // delegator's model judges every acceptance and verifies every report.
 func DefaultSupervision(string) Supervision {
-	return Supervision{Level: "new", ModelJudge: true, ModelVerify: true}
+	return Supervision{Level: LevelNew, ModelJudge: true, ModelVerify: true}
 }
 
 // PrincipalFuncs adapts functions to Principal; a nil function behaves as
@@ -265,12 +290,12 @@ func (p PrincipalFuncs) AnswerEscalation(ctx context.Context, e *agents.Escalati
 
 // StructuralOnly is a SupervisionFor policy that trusts the runtime's own
 // checks: no model judge, no model verification, no progress demands.
-func StructuralOnly(string) Supervision { return Supervision{Level: "structural"} }
+func StructuralOnly(string) Supervision { return Supervision{Level: LevelStructural} }
 
 // ModelAlways is a SupervisionFor policy that asks the delegator's model to
 // judge every acceptance and verify every report, whatever the agent's record.
 func ModelAlways(string) Supervision {
-	return Supervision{Level: "always", ModelJudge: true, ModelVerify: true}
+	return Supervision{Level: LevelAlways, ModelJudge: true, ModelVerify: true}
 }
 
 // ModelID names a model as trust keys it: "provider/name" (model.ProviderOf

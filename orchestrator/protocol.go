@@ -144,20 +144,32 @@ type gated struct {
 	name string
 }
 
+// Call runs the tool if the delegation may, and never lets its result end
+// the delegation: only protocol acts do (Result.Stop).
 func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	res := g.call(ctx, args)
+	res.Stop = false
+	return res
+}
+
+func (g *gated) call(ctx context.Context, args json.RawMessage) agents.Result {
 	d := from(ctx)
 	if d == nil {
 		return agents.Errorf("refused: %s runs only inside a delegation", g.name)
 	}
-	if res, ok := d.locked(g.name, args); ok {
+	site := siteFrom(ctx)
+	refused := &model.ToolCall{Name: g.name, Arguments: args}
+	if site != nil {
+		refused = site.call
+	}
+	if res, ok := d.locked(ctx, refused); ok {
 		return res
 	}
 	switch {
 	case !slices.Contains(d.effective, g.name):
-		d.violation(nil, g.name+" is beyond the delegation's authority")
+		d.violation(ctx, ViolationBeyondAuthority, refused, g.name+" is beyond the delegation's authority")
 		return agents.Errorf("refused: %s is not granted to you", g.name)
 	}
-	site := siteFrom(ctx)
 	if site == nil {
 		return g.Tool.Call(ctx, args) // not from a conversation: nothing to record
 	}
@@ -172,30 +184,27 @@ func (g *gated) Call(ctx context.Context, args json.RawMessage) agents.Result {
 }
 
 // Concurrent passes through the wrapped tool's setting.
-func (g *gated) Concurrent() bool {
-	c, ok := g.Tool.(interface{ Concurrent() bool })
-	return ok && c.Concurrent()
-}
+func (g *gated) Concurrent() bool { return agents.IsConcurrent(g.Tool) }
 
 // locked refuses a call that would act before an aligned acceptance, as a
 // protocol violation: the second lock behind the loop's (see waited).
-func (d *delegation) locked(name string, args json.RawMessage) (agents.Result, bool) {
+func (d *delegation) locked(ctx context.Context, call *model.ToolCall) (agents.Result, bool) {
 	if d.state.Load() == stateWorking {
 		return agents.Result{}, false
 	}
-	d.violation(&model.ToolCall{Name: name, Arguments: args}, name+" called before an aligned acceptance")
-	return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned", name), true
+	d.violation(ctx, ViolationBeforeAcceptance, call, call.Name+" called before an aligned acceptance")
+	return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned", call.Name), true
 }
 
 // waited is the result of a call offered with the goal (an action tool or
 // delegate) whose place in the turn came before an aligned acceptance. After
 // an acceptance judged misaligned in the same turn it is refused unrun, as
 // it was allowed to wait; any other is a protocol violation.
-func (d *delegation) waited(call *model.ToolCall) agents.Result {
+func (d *delegation) waited(ctx context.Context, call *model.ToolCall) agents.Result {
 	if d.misalignedTurn.Load() {
 		return agents.Errorf("not run: %s waits for an aligned acceptance, and yours was not; accept again first", call.Name)
 	}
-	d.violation(call, fmt.Sprintf("tool %q is not allowed before an aligned acceptance", call.Name))
+	d.violation(ctx, ViolationNotAllowed, call, fmt.Sprintf("tool %q is not allowed before an aligned acceptance", call.Name))
 	return agents.Errorf("refused: %s is not allowed before your acceptance is judged aligned; call accept_goal first", call.Name)
 }
 
@@ -209,13 +218,13 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	d.out.Acceptance = a
 	d.mu.Unlock()
 	r := d.run
-	r.emit(&Event{Type: EventGoalAccepted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Acceptance: a})
+	r.emit(ctx, &Event{Type: EventGoalAccepted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Acceptance: a})
 
-	al := agents.Alignment{Aligned: true, By: "structural"}
+	al := agents.Alignment{Aligned: true, By: agents.ByStructural}
 	gaps := d.structuralGaps(a)
 	switch {
 	case len(gaps) > 0:
-		al = agents.Alignment{Aligned: false, Gaps: gaps, By: "structural"}
+		al = agents.Alignment{Aligned: false, Gaps: gaps, By: agents.ByStructural}
 	case d.parent == nil:
 		dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal judge", Turn: round},
 			func(ctx context.Context) (Decision, error) {
@@ -233,7 +242,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 			judged = agents.Alignment{Aligned: false, Gaps: []string{"the user could not confirm: " + err.Error()}}
 		}
 		if judged.By == "" {
-			judged.By = "user"
+			judged.By = agents.ByUser
 		}
 		al = judged
 	case d.sup.ModelJudge:
@@ -246,7 +255,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	d.mu.Lock()
 	d.out.Alignment = &al
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventAlignmentJudged, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
+	r.emit(ctx, &Event{Type: EventAlignmentJudged, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
 		Round: round, Aligned: &aligned, Alignment: &al})
 	if aligned {
 		d.state.Store(stateWorking)
@@ -337,7 +346,7 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	n := d.clarifications
 	d.mu.Unlock()
 	if n > d.rt.limits.MaxClarifications {
-		d.violation(nil, fmt.Sprintf("asked a question past the limit of %d", d.rt.limits.MaxClarifications))
+		d.violation(ctx, ViolationNotAllowed, nil, fmt.Sprintf("asked a question past the limit of %d", d.rt.limits.MaxClarifications))
 		return agents.Errorf("refused: you asked %d questions already, the most allowed; accept with your assumptions stated, or decline", n-1)
 	}
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
@@ -364,9 +373,9 @@ func formatResolution(res agents.Resolution) string {
 	var b strings.Builder
 	switch {
 	case res.Refused:
-		b.WriteString("Refused by " + res.By + ": ")
+		b.WriteString("Refused by " + string(res.By) + ": ")
 	default:
-		b.WriteString("Answer from " + res.By + ": ")
+		b.WriteString("Answer from " + string(res.By) + ": ")
 	}
 	b.WriteString(res.Answer)
 	if res.Decision != "" {
@@ -377,7 +386,7 @@ func formatResolution(res agents.Resolution) string {
 
 func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) agents.Result {
 	r := d.run
-	r.emit(&Event{Type: EventProgressReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Progress: p})
+	r.emit(ctx, &Event{Type: EventProgressReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Progress: p})
 	d.mu.Lock()
 	d.sinceProgress = 0
 	steps := d.out.Steps
@@ -407,7 +416,7 @@ func (d *delegation) onProgress(ctx context.Context, p *agents.ProgressReport) a
 		iv = Intervention{Action: ActionStalled, Reason: "the delegate reports it is stalled"}
 	}
 	if iv.Action != ActionContinue && iv.Action != "" {
-		r.emit(&Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Intervention: &iv,
+		r.emit(ctx, &Event{Type: EventSupervisionIntervened, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Intervention: &iv,
 			Conversation: k.Conversation, Turn: k.Turn, CallIndex: k.Call})
 	}
 	switch iv.Action {
@@ -430,7 +439,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	d.mu.Lock()
 	round := d.out.Revisions + 1
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
+	r.emit(ctx, &Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
 
 	findings := reportGaps(d.goal, rep)
 	checks := d.check(ctx, rep, round)
@@ -451,15 +460,15 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	var ver agents.Verification
 	switch {
 	case len(findings) > 0:
-		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: "runtime"}
+		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: agents.ByRuntime}
 	case d.parent == nil && len(bs) > 0:
 		// A broken constraint at the root is the user's to accept.
-		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "user", AcceptedBreaches: d.rootAccepts(ctx, rep, bs, round)}
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByUser, AcceptedBreaches: d.rootAccepts(ctx, rep, bs, round)}
 		if ctx.Err() != nil {
 			return agents.Result{Content: "cancelled", IsError: true}
 		}
 	case d.parent == nil:
-		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByRuntime}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
 			dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal verify", Turn: round},
 				func(ctx context.Context) (Decision, error) {
@@ -474,11 +483,11 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			case err != nil && ctx.Err() != nil:
 				return agents.Result{Content: "cancelled", IsError: true}
 			case err != nil:
-				ver = agents.Verification{Verdict: agents.VerdictRevise, Feedback: "the user could not verify the report: " + err.Error(), By: "runtime"}
+				ver = agents.Verification{Verdict: agents.VerdictRevise, Feedback: "the user could not verify the report: " + err.Error(), By: agents.ByRuntime}
 			default:
 				ver = v
 				if ver.By == "" {
-					ver.By = "user"
+					ver.By = agents.ByUser
 				}
 			}
 		}
@@ -488,7 +497,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			return agents.Result{Content: "cancelled", IsError: true}
 		}
 	default:
-		ver = agents.Verification{Verdict: agents.VerdictAccept, By: "runtime"}
+		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByRuntime}
 	}
 	if len(bs) > 0 && ver.Verdict == agents.VerdictAccept {
 		keepAccepted(bs, &ver)
@@ -515,7 +524,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		d.out.Revisions++
 	}
 	d.mu.Unlock()
-	r.emit(&Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver, Checks: checks.orNil()})
+	r.emit(ctx, &Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver, Checks: checks.orNil()})
 	switch ver.Verdict {
 	case agents.VerdictAccept:
 		d.setFinal(StatusCompleted, "", "")
@@ -593,7 +602,7 @@ func fingerprint(g *agents.Goal) string {
 
 func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) agents.Result {
 	rt, r := d.rt, d.run
-	if res, ok := d.locked(agents.ToolDelegate, nil); ok {
+	if res, ok := d.locked(ctx, &model.ToolCall{Name: agents.ToolDelegate}); ok {
 		return res
 	}
 	target, ok := rt.members[a.Agent]
@@ -601,7 +610,7 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 		return agents.Errorf("refused: you may delegate only to %v", d.m.DelegatesTo)
 	}
 	if d.depth+1 > rt.limits.MaxDepth {
-		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "depth",
+		r.emit(ctx, &Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: string(agents.BudgetDepth),
 			Limit: int64(rt.limits.MaxDepth), Used: int64(d.depth + 1)})
 		return agents.Errorf("refused: the delegation depth limit (%d) is reached; do it yourself or escalate", rt.limits.MaxDepth)
 	}
@@ -609,7 +618,7 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	if a.Tools != nil {
 		for _, t := range a.Tools {
 			if !slices.Contains(d.authority, t) {
-				d.violation(nil, fmt.Sprintf("delegate grants %s, beyond its authority %v", t, d.authority))
+				d.violation(ctx, ViolationBeyondAuthority, nil, fmt.Sprintf("delegate grants %s, beyond its authority %v", t, d.authority))
 				return agents.Errorf("refused: %s is beyond your authority; you may grant only %v", t, d.authority)
 			}
 		}
@@ -634,14 +643,14 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	why, halted := d.halted[fp]
 	d.mu.Unlock()
 	if halted {
-		d.violation(nil, "delegate repeats a sub-goal a supervisor halted: "+why)
+		d.violation(ctx, ViolationNotAllowed, nil, "delegate repeats a sub-goal a supervisor halted: "+why)
 		return agents.Errorf("refused: a supervisor halted this sub-goal (%s); it is final unless you change the goal itself (objective, criteria or constraints)", why)
 	}
 	// Only a delegation that will be made takes a fan-out slot.
 	d.mu.Lock()
 	if d.fanOut >= rt.limits.MaxFanOut {
 		d.mu.Unlock()
-		r.emit(&Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: "fan_out",
+		r.emit(ctx, &Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: string(agents.BudgetFanOut),
 			Limit: int64(rt.limits.MaxFanOut), Used: int64(rt.limits.MaxFanOut + 1)})
 		return agents.Errorf("refused: the fan-out limit (%d delegations) is reached", rt.limits.MaxFanOut)
 	}

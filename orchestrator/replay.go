@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+
+	"github.com/entrust-dev/entrust/agents/model"
 )
 
 // Rebuild reconstructs a run's outcome tree from its journal alone: the
@@ -96,7 +98,7 @@ func Rebuild(events []*Event) (*Outcome, error) {
 			if e.Usage != nil {
 				o.Usage = o.Usage.Add(*e.Usage)
 			}
-			if e.Purpose == "turn" {
+			if e.Purpose == model.PurposeTurn {
 				o.Steps++
 			}
 		}

@@ -70,10 +70,10 @@ func (rt *Runtime) Resume(ctx context.Context, events []*Event, opts *ResumeOpti
 			resumes++
 		}
 	}
-	r.emit(&Event{Type: EventRunResumed, Agent: rt.lead.name, Attempt: resumes})
+	r.emit(ctx, &Event{Type: EventRunResumed, Agent: rt.lead.name, Attempt: resumes})
 	g := *start.Goal
 	g.Verifiers = opts.Verifiers
-	return r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
+	return r.finishRun(ctx, r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 }
 
 // Replay runs the finished or unfinished run of events again on this
@@ -101,8 +101,8 @@ func (rt *Runtime) Replay(ctx context.Context, events []*Event) ([]*Event, *Outc
 			return nil, fmt.Errorf("%w: a verifier's findings", ErrNotRecorded)
 		})
 	}
-	r.emit(rt.startEvent(&g))
-	out, err := r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
+	r.emit(ctx, rt.startEvent(ctx, &g))
+	out, err := r.finishRun(ctx, r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 	return got, out, err
 }
 
@@ -312,7 +312,7 @@ func (p *replay) Generate(ctx context.Context, k Key, m model.Model, req *model.
 	}
 	if t := model.ContextTrace(ctx); t != nil && t.Retried != nil {
 		for _, r := range p.retries[k] {
-			t.Retried(r.Attempt, errors.New(r.Error), time.Duration(r.WaitMS*1e6))
+			t.Retried(ctx, r.Attempt, errors.New(r.Error), time.Duration(r.WaitMS*1e6))
 		}
 	}
 	g := Generated{Latency: time.Duration(e.LatencyMS * 1e6)}

@@ -123,7 +123,7 @@ func journalOf(t testing.TB, events []*orchestrator.Event) []*orchestrator.Event
 	var buf bytes.Buffer
 	j := orchestrator.NewJournal(&buf)
 	for _, e := range events {
-		if err := j.Emit(e); err != nil {
+		if err := j.Emit(t.Context(), e); err != nil {
 			t.Fatal(err)
 		}
 	}

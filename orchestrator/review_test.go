@@ -66,7 +66,7 @@ func TestOnlyAValidDelegatorActCounts(t *testing.T) {
 func TestPanickingSinkDoesNotHang(t *testing.T) {
 	g := noteGoal
 	m := model.NewScripted("m", turn(accept(g)), turn(accept(g)), turn(complete(g, "done")))
-	boom := orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+	boom := orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 		if e.Type == orchestrator.EventGoalAccepted && e.Round == 1 {
 			panic("sink bug")
 		}

@@ -240,8 +240,8 @@ func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) 
 	if g.Budget.WallTime == 0 {
 		g.Budget.WallTime = rt.opts.Budget.WallTime
 	}
-	r.emit(rt.startEvent(&g))
-	return r.finishRun(r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
+	r.emit(ctx, rt.startEvent(ctx, &g))
+	return r.finishRun(ctx, r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 }
 
 // siteRoot is where the root delegation is made.
@@ -258,10 +258,14 @@ func (rt *Runtime) newRun(id string) *run {
 }
 
 // startEvent is the run.started event of a run of g: the goal, the team's
-// hash and the caller's configuration.
-func (rt *Runtime) startEvent(g *agents.Goal) *Event {
-	return &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
+// hash, the caller's configuration and the trace ctx belongs to.
+func (rt *Runtime) startEvent(ctx context.Context, g *agents.Goal) *Event {
+	e := &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
 		Verifiers: len(g.Verifiers)}
+	if rt.opts.Traceparent != nil {
+		e.Traceparent = rt.opts.Traceparent(ctx)
+	}
+	return e
 }
 
 // rootGrant is what the root delegation of g may use: the goal's tools
@@ -275,9 +279,9 @@ func (rt *Runtime) rootGrant(g *agents.Goal) []string {
 
 // finishRun emits run.finished for the root's outcome and returns the run's
 // outcome and error.
-func (r *run) finishRun(out *Outcome) (*Outcome, error) {
+func (r *run) finishRun(ctx context.Context, out *Outcome) (*Outcome, error) {
 	total := out.Total
-	r.emit(&Event{Type: EventRunFinished, Agent: r.rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
+	r.emit(ctx, &Event{Type: EventRunFinished, Agent: r.rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
 	err := out.Error()
 	r.mu.Lock()
 	if r.sinkErr != nil {
@@ -320,9 +324,10 @@ type run struct {
 	ev evidence // what the run did, for the reports' citations
 }
 
-// emit numbers e, stamps it and sends it to the sinks. An event a resumed
-// run emits again, which its journal holds, is not sent.
-func (r *run) emit(e *Event) {
+// emit numbers e, stamps it and sends it to the sinks with ctx, the context
+// of the act it records. An event a resumed run emits again, which its
+// journal holds, is not sent.
+func (r *run) emit(ctx context.Context, e *Event) {
 	// A live run reads its clock before it takes the lock, which orders the
 	// events and their sinks; a replay's clock is read in event order.
 	var now time.Time
@@ -359,7 +364,7 @@ func (r *run) emit(e *Event) {
 		return
 	}
 	for _, s := range r.rt.opts.Sinks {
-		if err := s.Emit(e); err != nil && r.sinkErr == nil {
+		if err := s.Emit(ctx, e); err != nil && r.sinkErr == nil {
 			r.sinkErr = err
 		}
 	}
@@ -409,7 +414,7 @@ func (r *run) entrust(ctx context.Context, parent *delegation, m *member, goal *
 			break
 		}
 		tried = append(tried, next.name)
-		r.emit(&Event{Type: EventGoalReassigned, Delegation: out.Delegation, Parent: parent.id, Agent: next.name,
+		r.emit(ctx, &Event{Type: EventGoalReassigned, Delegation: out.Delegation, Parent: parent.id, Agent: next.name,
 			Delegator: parent.m.name, Reason: out.Reason})
 		parent.addChild(out)
 		out = r.delegate(ctx, parent, next, left, grant, out.Delegation, site+"/reassigned "+strconv.Itoa(len(tried)-1))

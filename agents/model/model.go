@@ -31,6 +31,11 @@ type Message struct {
 	ToolCallID string `json:"tool_call_id,omitempty"`
 	// Name is the tool's name on a tool message.
 	Name string `json:"name,omitempty"`
+	// IsError marks a tool message that reports a failed or refused call,
+	// as MCP's CallToolResult.isError: the model layer reads the flag
+	// instead of guessing from the content. Providers whose wire format has
+	// no such flag leave it out.
+	IsError bool `json:"is_error,omitempty"`
 }
 
 // ToolCall is a model's request to run a tool. Arguments are the raw JSON the
@@ -82,6 +87,65 @@ type Request struct {
 	ParallelToolCalls *bool `json:"parallel_tool_calls,omitempty"`
 	// Seed asks providers that support it for reproducible sampling.
 	Seed *int `json:"seed,omitempty"`
+	// Metadata is what the caller knows of the request's place in its
+	// work, for scripted models and simulators, which read it instead of
+	// parsing prompts. Providers ignore it and never send it.
+	Metadata *Metadata `json:"metadata,omitempty"`
+}
+
+// Purpose names why a model is called.
+type Purpose string
+
+// The purposes of a model call in a delegation.
+const (
+	// PurposeTurn is a turn of a delegate's own conversation.
+	PurposeTurn Purpose = "turn"
+	// PurposeJudge asks a delegator to judge a delegate's acceptance.
+	PurposeJudge Purpose = "judge"
+	// PurposeAnswer asks a delegator to answer a delegate's escalation.
+	PurposeAnswer Purpose = "answer"
+	// PurposeVerify asks a delegator to verify a delegate's report.
+	PurposeVerify Purpose = "verify"
+	// PurposeConsult asks a peer for advice.
+	PurposeConsult Purpose = "consult"
+	// PurposeCompact asks an agent's model to fold the older turns of its
+	// conversation into a summary, to fit its context budget.
+	PurposeCompact Purpose = "compact"
+)
+
+// Phase is where a delegate's own conversation stands.
+type Phase string
+
+// The phases of a delegate's conversation.
+const (
+	// PhaseOffered: the goal is offered and not yet accepted, or the
+	// acceptance is not yet judged aligned.
+	PhaseOffered Phase = "offered"
+	// PhaseWorking: the acceptance was judged aligned; the delegate acts.
+	PhaseWorking Phase = "working"
+)
+
+// Metadata is structured context a runtime attaches to a Request. It
+// describes, it never instructs: what a model must do is in the messages.
+type Metadata struct {
+	// Purpose is why the model is called.
+	Purpose Purpose `json:"purpose,omitempty"`
+	// Phase is set on PurposeTurn requests.
+	Phase Phase `json:"phase,omitempty"`
+	// Agent is who is asked; Delegation the delegation it is asked in.
+	Agent      string `json:"agent,omitempty"`
+	Delegation string `json:"delegation,omitempty"`
+	// Delegate is, for a judgement, an answer or a verification, the
+	// delegate whose act is in question.
+	Delegate string `json:"delegate,omitempty"`
+	// The goal in question: the delegate's own for a turn, the delegate's
+	// for a judgement, an answer or a verification.
+	Intent      string   `json:"intent,omitempty"`
+	Objective   string   `json:"objective,omitempty"`
+	Criteria    []string `json:"criteria,omitempty"`
+	Constraints []string `json:"constraints,omitempty"`
+	// Tools are the action tools granted in the delegation.
+	Tools []string `json:"tools,omitempty"`
 }
 
 // Usage counts the tokens of one call.

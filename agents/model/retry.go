@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -15,8 +16,8 @@ import (
 // the provider knowing about events.
 type Trace struct {
 	// Retried is called before waiting to try a failed call again. Attempt
-	// is the number of the attempt that failed, from 1.
-	Retried func(attempt int, err error, wait time.Duration)
+	// is the number of the attempt that failed, from 1; ctx is the call's.
+	Retried func(ctx context.Context, attempt int, err error, wait time.Duration)
 }
 
 type traceKey struct{}
@@ -102,7 +103,7 @@ func (r *retrying) Generate(ctx context.Context, req *Request) (*Response, error
 		}
 		wait := r.backoff(attempt, err)
 		if t := ContextTrace(ctx); t != nil && t.Retried != nil {
-			t.Retried(attempt, err, wait)
+			t.Retried(ctx, attempt, err, wait)
 		}
 		timer := time.NewTimer(wait)
 		select {
@@ -149,18 +150,11 @@ type RetryError struct {
 }
 
 func (e *RetryError) Error() string {
-	return "model: gave up after " + itoa(e.Attempts) + " attempts: " + e.Err.Error()
+	return "model: gave up after " + strconv.Itoa(e.Attempts) + " attempts: " + e.Err.Error()
 }
 
 // Unwrap returns the last attempt's error.
 func (e *RetryError) Unwrap() error { return e.Err }
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
-}
 
 // Retryable reports whether err is a temporary failure worth another attempt.
 func Retryable(err error) bool {

@@ -48,7 +48,7 @@ type retryRecord struct {
 }
 
 func (r *retryRecord) ctx(ctx context.Context) context.Context {
-	return model.WithTrace(ctx, &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
+	return model.WithTrace(ctx, &model.Trace{Retried: func(_ context.Context, attempt int, err error, wait time.Duration) {
 		r.attempts = append(r.attempts, attempt)
 		r.waits = append(r.waits, wait)
 		r.errs = append(r.errs, err)

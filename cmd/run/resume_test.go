@@ -105,7 +105,7 @@ func TestCrashAndResume(t *testing.T) {
 		}
 		for _, e := range want[cut:] {
 			if e.Type == orchestrator.EventModelCalled {
-				return e.Agent + " " + e.Purpose + " call in flight after " + after
+				return e.Agent + " " + string(e.Purpose) + " call in flight after " + after
 			}
 		}
 		return "after " + after

@@ -258,8 +258,8 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 
 	// The journal's own write errors are told apart from other sinks'.
 	var journalErr error
-	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(e *orchestrator.Event) error {
-		err := journal.Emit(e)
+	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+		err := journal.Emit(ctx, e)
 		if err != nil && journalErr == nil {
 			journalErr = err
 		}
@@ -347,10 +347,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// the tree so far, and the acts the ledger never counted.
 		for _, e := range resume {
 			if view != nil {
-				view.Emit(e)
+				view.Emit(ctx, e)
 			}
 			if obs.ledger != nil {
-				obs.ledger.Emit(e)
+				obs.ledger.Emit(ctx, e)
 			}
 		}
 		out, runErr = rt.Resume(ctx, resume, nil)

@@ -284,7 +284,7 @@ func alignLabel(n *node) (string, color) {
 	if a == nil {
 		return "", ""
 	}
-	by := a.By
+	by := string(a.By)
 	if a.Aligned {
 		s := "aligned"
 		if n.round > 1 {
@@ -370,7 +370,7 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 			if x.res.Refused {
 				verb = "refused by "
 			}
-			out = append(out, st.line(width, segment{dim, detail + "↳ " + x.id + " " + escKind(x) + " " + verb + x.res.By + ": " + resolutionText(x.res)}))
+			out = append(out, st.line(width, segment{dim, detail + "↳ " + x.id + " " + escKind(x) + " " + verb + string(x.res.By) + ": " + resolutionText(x.res)}))
 		}
 		if !n.terminal() {
 			if p := n.progress; p != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -54,7 +55,7 @@ func newLiveView(out io.Writer, sc scorer) *liveView {
 
 // Emit folds e into the tree; on a terminal the next tick redraws it, else
 // the event is written as a line at once.
-func (v *liveView) Emit(e *orchestrator.Event) error {
+func (v *liveView) Emit(_ context.Context, e *orchestrator.Event) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.t.apply(e)

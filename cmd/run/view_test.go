@@ -241,8 +241,8 @@ func TestTerminalRedraw(t *testing.T) {
 		stop: make(chan struct{}), done: make(chan struct{})}
 	close(v.done) // no redraw loop: the test draws
 	now := time.Now()
-	v.Emit(&orchestrator.Event{Type: orchestrator.EventRunStarted, Time: now, Run: "r1"})
-	v.Emit(&orchestrator.Event{Type: orchestrator.EventGoalOffered, Time: now, Delegation: "d1", Agent: "lead", Delegator: "user", Goal: &agents.Goal{Objective: "g"}})
+	v.Emit(context.Background(), &orchestrator.Event{Type: orchestrator.EventRunStarted, Time: now, Run: "r1"})
+	v.Emit(context.Background(), &orchestrator.Event{Type: orchestrator.EventGoalOffered, Time: now, Delegation: "d1", Agent: "lead", Delegator: "user", Goal: &agents.Goal{Objective: "g"}})
 	if buf.Len() != 0 {
 		t.Fatalf("drew before a tick: %q", buf.String())
 	}

@@ -61,7 +61,7 @@ type counting struct {
 	completed, finished, retried, failed atomic.Int64
 }
 
-func (c *counting) Emit(e *orchestrator.Event) error {
+func (c *counting) Emit(_ context.Context, e *orchestrator.Event) error {
 	switch e.Type {
 	case orchestrator.EventGoalCompleted:
 		c.completed.Add(1)

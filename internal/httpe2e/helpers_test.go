@@ -177,7 +177,7 @@ func modelCalls(events []*orchestrator.Event, agent string) (usage []model.Usage
 			u = *e.Usage
 		}
 		usage = append(usage, u)
-		purposes = append(purposes, e.Purpose)
+		purposes = append(purposes, string(e.Purpose))
 		evs = append(evs, e)
 	}
 	return usage, purposes, evs

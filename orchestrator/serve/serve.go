@@ -167,7 +167,7 @@ type job struct {
 func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orchestrator.Principal) *job {
 	ctx, cancel := context.WithCancel(ctx)
 	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{})}
-	req.Sink = orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+	req.Sink = orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 		j.mu.Lock()
 		defer j.mu.Unlock()
 		if j.listener != nil {

@@ -120,24 +120,24 @@ type MCPServer struct {
 // trust.DefaultPolicy; the fields set beside it override them. Without a
 // level, unset fields are off: only the runtime's own checks apply.
 type Supervision struct {
-	Level         string `yaml:"level,omitempty"`
-	ModelJudge    *bool  `yaml:"model_judge,omitempty"`
-	ModelVerify   *bool  `yaml:"model_verify,omitempty"`
-	ProgressEvery *int   `yaml:"progress_every,omitempty"`
-	MaxRevisions  *int   `yaml:"max_revisions,omitempty"`
+	Level         orchestrator.Level `yaml:"level,omitempty"`
+	ModelJudge    *bool              `yaml:"model_judge,omitempty"`
+	ModelVerify   *bool              `yaml:"model_verify,omitempty"`
+	ProgressEvery *int               `yaml:"progress_every,omitempty"`
+	MaxRevisions  *int               `yaml:"max_revisions,omitempty"`
 }
 
 // levels are the supervision presets a team file may name.
-func levels() map[string]orchestrator.Supervision {
+func levels() map[orchestrator.Level]orchestrator.Supervision {
 	p := trust.DefaultPolicy()
-	return map[string]orchestrator.Supervision{
+	return map[orchestrator.Level]orchestrator.Supervision{
 		trust.LevelNew: p.New, trust.LevelLow: p.Low, trust.LevelMedium: p.Medium, trust.LevelHigh: p.High,
 	}
 }
 
 // Resolve returns the supervision s describes.
 func (s *Supervision) Resolve() orchestrator.Supervision {
-	out := orchestrator.Supervision{Level: "team file"}
+	out := orchestrator.Supervision{Level: orchestrator.LevelTeamFile}
 	if preset, ok := levels()[s.Level]; ok {
 		out = preset
 	}

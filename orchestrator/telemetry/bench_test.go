@@ -62,7 +62,7 @@ func BenchmarkDelegationTracing(b *testing.B) {
 		defer tp.Shutdown(context.Background())
 		// Drop the exported spans after each run so memory stays flat;
 		// the export itself is measured.
-		reset := orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+		reset := orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 			if e.Type == orchestrator.EventRunFinished {
 				exp.Reset()
 			}

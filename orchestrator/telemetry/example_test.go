@@ -71,7 +71,7 @@ func ExampleNewLogSink() {
 		{Seq: 8, Run: "r1", Type: orchestrator.EventToolCalled, Delegation: "d2", Parent: "d1", Agent: "worker", Tool: "search"},
 		{Seq: 9, Run: "r1", Type: orchestrator.EventBudgetExceeded, Delegation: "d2", Parent: "d1", Agent: "worker", Reason: "tokens", Limit: 1000, Used: 1042},
 	} {
-		_ = sink.Emit(e)
+		_ = sink.Emit(context.Background(), e)
 	}
 	// Output:
 	// level=INFO msg=alignment.judged run=r1 seq=7 delegation=d2 parent=d1 agent=lead round=1 aligned=true

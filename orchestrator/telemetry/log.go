@@ -33,8 +33,7 @@ func NewLogSink(l *slog.Logger) orchestrator.Sink {
 
 type logSink struct{ l *slog.Logger }
 
-func (s logSink) Emit(e *orchestrator.Event) error {
-	ctx := context.Background()
+func (s logSink) Emit(ctx context.Context, e *orchestrator.Event) error {
 	lvl := levelOf(e)
 	h := s.l.Handler()
 	if !h.Enabled(ctx, lvl) {
@@ -101,7 +100,7 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 		a = append(a, slog.Bool("aligned", *e.Aligned))
 	}
 	if x := e.Alignment; x != nil {
-		str("judged_by", x.By)
+		str("judged_by", string(x.By))
 		if len(x.Gaps) > 0 {
 			a = append(a, slog.Any("gaps", x.Gaps))
 		}
@@ -129,7 +128,7 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 		str("summary", x.Summary)
 	}
 	if x := e.Intervention; x != nil {
-		str("action", x.Action)
+		str("action", string(x.Action))
 		str("instruction", x.Instruction)
 		str("intervention_reason", x.Reason)
 	}
@@ -143,7 +142,7 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 	}
 	if x := e.Verification; x != nil {
 		a = append(a, slog.String("verdict", string(x.Verdict)))
-		str("verified_by", x.By)
+		str("verified_by", string(x.By))
 		if len(x.Unmet) > 0 {
 			a = append(a, slog.Any("unmet", x.Unmet))
 		}
@@ -151,6 +150,7 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 	}
 	str("tool", e.Tool)
 	str("call_id", e.CallID)
+	str("violation", string(e.Violation))
 	if len(e.Arguments) > 0 {
 		str("arguments", string(e.Arguments))
 	}
@@ -159,7 +159,7 @@ func attrsOf(e *orchestrator.Event) []slog.Attr {
 	}
 	str("result", e.Result)
 	str("model", e.Model)
-	str("purpose", e.Purpose)
+	str("purpose", string(e.Purpose))
 	if u := e.Usage; u != nil {
 		a = append(a, slog.Int("input_tokens", u.PromptTokens), slog.Int("output_tokens", u.CompletionTokens))
 	}

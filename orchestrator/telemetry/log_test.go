@@ -132,7 +132,7 @@ func TestLogSinkCompaction(t *testing.T) {
 	sink := telemetry.NewLogSink(slog.New(slog.NewJSONHandler(&buf, nil)))
 	e := &orchestrator.Event{Type: orchestrator.EventContextCompacted, Run: "r", Seq: 7, Delegation: "d2", Agent: "writer",
 		Compaction: &agents.Compaction{Budget: 8000, Before: 8100, After: 4000, Clipped: 3, Folded: 12, By: "model"}}
-	if err := sink.Emit(e); err != nil {
+	if err := sink.Emit(t.Context(), e); err != nil {
 		t.Fatal(err)
 	}
 	var r map[string]any

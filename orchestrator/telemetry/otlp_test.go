@@ -162,8 +162,8 @@ func TestFromEnvServiceNameDefault(t *testing.T) {
 		t.Fatalf("FromEnv: %v, %v", sink, err)
 	}
 	t0 := time.Now()
-	_ = sink.Emit(&orchestrator.Event{Seq: 1, Run: "r", Type: orchestrator.EventRunStarted, Time: t0})
-	_ = sink.Emit(&orchestrator.Event{Seq: 2, Run: "r", Type: orchestrator.EventRunFinished, Time: t0, Status: orchestrator.StatusCompleted})
+	_ = sink.Emit(context.Background(), &orchestrator.Event{Seq: 1, Run: "r", Type: orchestrator.EventRunStarted, Time: t0})
+	_ = sink.Emit(context.Background(), &orchestrator.Event{Seq: 2, Run: "r", Type: orchestrator.EventRunFinished, Time: t0, Status: orchestrator.StatusCompleted})
 	if err := shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 )
@@ -94,17 +95,11 @@ type Tracer struct {
 
 type runSpans struct {
 	span  trace.Span
-	ctx   context.Context
-	deleg map[string]*openSpan
+	deleg map[string]trace.Span
 	// tools are open tool spans; a stack per key because a provider that
 	// omits call ids gets loop-assigned ids that can repeat in one
 	// delegation (its own loop and an ask it answers as a delegator).
 	tools map[toolKey][]trace.Span
-}
-
-type openSpan struct {
-	span trace.Span
-	ctx  context.Context
 }
 
 type toolKey struct{ delegation, callID, tool string }
@@ -121,14 +116,17 @@ func NewTracer(tp trace.TracerProvider) *Tracer {
 	}
 }
 
-// Emit turns e into span starts, ends and events. It never fails.
-func (t *Tracer) Emit(e *orchestrator.Event) error {
+// Emit turns e into span starts, ends and events. It never fails. The run's
+// span is the child of the span ctx carries at run.started (the caller's
+// trace), else of the run.started's traceparent (a replayed journal), else
+// the root of a new trace.
+func (t *Tracer) Emit(ctx context.Context, e *orchestrator.Event) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r := t.runs[e.Run]
 	if r == nil {
 		// A sink attached mid-run, or the run.started itself.
-		r = t.startRun(e)
+		r = t.startRun(ctx, e)
 		if e.Type == orchestrator.EventRunStarted {
 			return nil
 		}
@@ -158,14 +156,21 @@ func (t *Tracer) Emit(e *orchestrator.Event) error {
 	return nil
 }
 
-func (t *Tracer) startRun(e *orchestrator.Event) *runSpans {
+func (t *Tracer) startRun(ctx context.Context, e *orchestrator.Event) *runSpans {
 	attrs := []attribute.KeyValue{keyRun.String(e.Run), keyAgent.String(e.Agent)}
 	if e.Type == orchestrator.EventRunStarted && e.Goal != nil {
 		attrs = append(attrs, keyObjective.String(clip(e.Goal.Objective)))
 	}
-	ctx, span := t.tracer.Start(context.Background(), "entrust.run",
-		trace.WithNewRoot(), trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
-	r := &runSpans{span: span, ctx: ctx, deleg: map[string]*openSpan{}, tools: map[toolKey][]trace.Span{}}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...)}
+	parent := trace.SpanContextFromContext(ctx)
+	if !parent.IsValid() && e.Traceparent != "" {
+		parent = trace.SpanContextFromContext(ContextWithTraceparent(context.Background(), e.Traceparent))
+	}
+	if !parent.IsValid() {
+		opts = append(opts, trace.WithNewRoot())
+	}
+	_, span := t.tracer.Start(trace.ContextWithSpanContext(context.Background(), parent), "entrust.run", opts...)
+	r := &runSpans{span: span, deleg: map[string]trace.Span{}, tools: map[toolKey][]trace.Span{}}
 	t.runs[e.Run] = r
 	return r
 }
@@ -174,24 +179,26 @@ func (t *Tracer) startRun(e *orchestrator.Event) *runSpans {
 // the run's.
 func (r *runSpans) spanOf(id, parent string) trace.Span {
 	if d := r.deleg[id]; d != nil {
-		return d.span
+		return d
 	}
 	if d := r.deleg[parent]; d != nil {
-		return d.span
+		return d
 	}
 	return r.span
 }
 
+// ctxOf is the context to start a child of the delegation id's span in, or
+// of the run's.
 func (r *runSpans) ctxOf(id string) context.Context {
 	if d := r.deleg[id]; d != nil {
-		return d.ctx
+		return trace.ContextWithSpan(context.Background(), d)
 	}
-	return r.ctx
+	return trace.ContextWithSpan(context.Background(), r.span)
 }
 
 func (t *Tracer) startDelegation(r *runSpans, e *orchestrator.Event) {
 	if old := r.deleg[e.Delegation]; old != nil {
-		old.span.End(trace.WithTimestamp(e.Time)) // never happens: ids are unique in a run
+		old.End(trace.WithTimestamp(e.Time)) // never happens: ids are unique in a run
 	}
 	attrs := []attribute.KeyValue{
 		keyOperation.String("invoke_agent"),
@@ -221,9 +228,9 @@ func (t *Tracer) startDelegation(r *runSpans, e *orchestrator.Event) {
 			attrs = append(attrs, keyBudgetTokens.Int64(b.Tokens))
 		}
 	}
-	ctx, span := t.tracer.Start(r.ctxOf(e.Parent), "invoke_agent "+e.Agent,
+	_, span := t.tracer.Start(r.ctxOf(e.Parent), "invoke_agent "+e.Agent,
 		trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
-	r.deleg[e.Delegation] = &openSpan{span: span, ctx: ctx}
+	r.deleg[e.Delegation] = span
 }
 
 func endDelegation(r *runSpans, e *orchestrator.Event) {
@@ -232,17 +239,17 @@ func endDelegation(r *runSpans, e *orchestrator.Event) {
 		return
 	}
 	delete(r.deleg, e.Delegation)
-	d.span.SetAttributes(keyStatus.String(string(e.Status)))
+	d.SetAttributes(keyStatus.String(string(e.Status)))
 	if e.Reason != "" {
-		d.span.SetAttributes(keyReason.String(clip(e.Reason)))
+		d.SetAttributes(keyReason.String(clip(e.Reason)))
 	}
 	if e.Total != nil {
-		d.span.SetAttributes(keyTotalInput.Int(e.Total.PromptTokens), keyTotalOutput.Int(e.Total.CompletionTokens))
+		d.SetAttributes(keyTotalInput.Int(e.Total.PromptTokens), keyTotalOutput.Int(e.Total.CompletionTokens))
 	}
 	if e.Type == orchestrator.EventGoalFailed {
-		d.span.SetStatus(codes.Error, e.Reason)
+		d.SetStatus(codes.Error, e.Reason)
 	}
-	d.span.End(trace.WithTimestamp(e.Time))
+	d.End(trace.WithTimestamp(e.Time))
 }
 
 func endRun(r *runSpans, e *orchestrator.Event) {
@@ -256,9 +263,9 @@ func endRun(r *runSpans, e *orchestrator.Event) {
 		delete(r.tools, k)
 	}
 	for id, d := range r.deleg {
-		d.span.SetAttributes(keyUnterminated.Bool(true))
-		d.span.SetStatus(codes.Error, "the run finished before the delegation ended")
-		d.span.End(trace.WithTimestamp(e.Time))
+		d.SetAttributes(keyUnterminated.Bool(true))
+		d.SetStatus(codes.Error, "the run finished before the delegation ended")
+		d.End(trace.WithTimestamp(e.Time))
 		delete(r.deleg, id)
 	}
 	r.span.SetAttributes(keyStatus.String(string(e.Status)))
@@ -287,7 +294,7 @@ func (t *Tracer) modelCall(r *runSpans, e *orchestrator.Event) {
 		keyOperation.String("chat"),
 		keyRequestModel.String(e.Model),
 		keyAgent.String(e.Agent),
-		keyPurpose.String(e.Purpose),
+		keyPurpose.String(string(e.Purpose)),
 		keyDelegation.String(e.Delegation),
 	)
 	if e.Error == "" {
@@ -374,7 +381,7 @@ func spanEvent(span trace.Span, e *orchestrator.Event) {
 		attrs = append(attrs, attribute.Bool("entrust.aligned", *e.Aligned))
 	}
 	if al := e.Alignment; al != nil {
-		attrs = append(attrs, attribute.String("entrust.judged_by", al.By))
+		attrs = append(attrs, attribute.String("entrust.judged_by", string(al.By)))
 		if len(al.Gaps) > 0 {
 			attrs = append(attrs, attribute.StringSlice("entrust.gaps", al.Gaps))
 		}
@@ -391,7 +398,7 @@ func spanEvent(span trace.Span, e *orchestrator.Event) {
 		}
 	}
 	if x := e.Resolution; x != nil {
-		attrs = append(attrs, attribute.String("entrust.resolution.by", x.By),
+		attrs = append(attrs, attribute.String("entrust.resolution.by", string(x.By)),
 			attribute.Bool("entrust.resolution.refused", x.Refused))
 		if x.Decision != "" {
 			attrs = append(attrs, attribute.String("entrust.resolution.decision", clip(x.Decision)))
@@ -406,7 +413,7 @@ func spanEvent(span trace.Span, e *orchestrator.Event) {
 			attribute.Bool("entrust.progress.stalled", p.Stalled))
 	}
 	if iv := e.Intervention; iv != nil {
-		attrs = append(attrs, attribute.String("entrust.intervention.action", iv.Action))
+		attrs = append(attrs, attribute.String("entrust.intervention.action", string(iv.Action)))
 		if iv.Reason != "" {
 			attrs = append(attrs, attribute.String("entrust.intervention.reason", clip(iv.Reason)))
 		}
@@ -416,13 +423,16 @@ func spanEvent(span trace.Span, e *orchestrator.Event) {
 	}
 	if v := e.Verification; v != nil {
 		attrs = append(attrs, attribute.String("entrust.verdict", string(v.Verdict)),
-			attribute.String("entrust.verified_by", v.By))
+			attribute.String("entrust.verified_by", string(v.By)))
 		if len(v.Unmet) > 0 {
 			attrs = append(attrs, attribute.StringSlice("entrust.unmet", v.Unmet))
 		}
 	}
 	if e.Tool != "" {
 		attrs = append(attrs, keyToolName.String(e.Tool))
+	}
+	if e.Violation != "" {
+		attrs = append(attrs, attribute.String("entrust.violation", string(e.Violation)))
 	}
 	if e.Attempt > 0 {
 		attrs = append(attrs, attribute.Int("entrust.attempt", e.Attempt),
@@ -438,6 +448,22 @@ func spanEvent(span trace.Span, e *orchestrator.Event) {
 		attrs = append(attrs, keyReason.String(clip(e.Reason)))
 	}
 	span.AddEvent(string(e.Type), trace.WithTimestamp(e.Time), trace.WithAttributes(attrs...))
+}
+
+// Traceparent returns the W3C traceparent header of the span ctx carries, or
+// "" when it carries none. It suits orchestrator.Options.Traceparent, which
+// records it on run.started.
+func Traceparent(ctx context.Context) string {
+	c := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, c)
+	return c.Get("traceparent")
+}
+
+// ContextWithTraceparent returns ctx carrying the remote span context of the
+// W3C traceparent tp (from a TRACEPARENT variable, an HTTP header), so that a
+// run under it joins the caller's trace. A malformed tp leaves ctx as is.
+func ContextWithTraceparent(ctx context.Context, tp string) context.Context {
+	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": tp})
 }
 
 // clip bounds free text copied into telemetry, cutting on a rune boundary.

@@ -257,7 +257,7 @@ func TestTracerEndsOpenSpansAtRunFinished(t *testing.T) {
 		{Type: orchestrator.EventRunFinished, Agent: "lead", Status: orchestrator.StatusFailed, Reason: "crashed"},
 	} {
 		e.Seq, e.Run, e.Time = int64(i+1), "r1", t0.Add(time.Duration(i)*time.Second)
-		if err := tr.Emit(e); err != nil {
+		if err := tr.Emit(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -272,5 +272,41 @@ func TestTracerEndsOpenSpansAtRunFinished(t *testing.T) {
 		if s.Name != "entrust.run" && !attr(s, "entrust.unterminated").AsBool() {
 			t.Errorf("span %q not marked unterminated", s.Name)
 		}
+	}
+}
+
+// A run joins the caller's trace: its span is the child of the span the
+// Run's context carries, or, replayed, of the traceparent run.started records.
+func TestRunJoinsCallersTrace(t *testing.T) {
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	caller := telemetry.ContextWithTraceparent(context.Background(), tp)
+	if got := telemetry.Traceparent(caller); got != tp {
+		t.Fatalf("Traceparent(ContextWithTraceparent(%q)) = %q", tp, got)
+	}
+	runSpan := func(t *testing.T, ctx context.Context, e *orchestrator.Event) tracetest.SpanStub {
+		exp := tracetest.NewInMemoryExporter()
+		tr := telemetry.NewTracer(sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp)))
+		t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+		e.Seq, e.Run, e.Time, e.Type, e.Agent = 1, "r1", t0, orchestrator.EventRunStarted, "lead"
+		_ = tr.Emit(ctx, e)
+		_ = tr.Emit(ctx, &orchestrator.Event{Seq: 2, Run: "r1", Time: t0, Type: orchestrator.EventRunFinished, Status: orchestrator.StatusCompleted})
+		spans := exp.GetSpans()
+		if len(spans) != 1 {
+			t.Fatalf("%d spans, want 1", len(spans))
+		}
+		return spans[0]
+	}
+	want := trace.SpanContextFromContext(caller)
+	for name, s := range map[string]tracetest.SpanStub{
+		"from the context":     runSpan(t, caller, &orchestrator.Event{}),
+		"from the traceparent": runSpan(t, context.Background(), &orchestrator.Event{Traceparent: tp}),
+	} {
+		if s.Parent.SpanID() != want.SpanID() || s.SpanContext.TraceID() != want.TraceID() {
+			t.Errorf("%s: run span %s/%s has parent %s, want a child of %s/%s", name,
+				s.SpanContext.TraceID(), s.SpanContext.SpanID(), s.Parent.SpanID(), want.TraceID(), want.SpanID())
+		}
+	}
+	if s := runSpan(t, context.Background(), &orchestrator.Event{}); s.Parent.IsValid() {
+		t.Errorf("without a caller's trace the run span has parent %s, want a new root", s.Parent.SpanID())
 	}
 }

@@ -1,6 +1,7 @@
 package trust_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,7 +57,7 @@ func ExampleLedger_SupervisionFor() {
 			{Type: orchestrator.EventRunFinished, Agent: "lead", Status: orchestrator.StatusCompleted},
 		} {
 			e.Run = run
-			_ = l.Emit(e)
+			_ = l.Emit(context.Background(), e)
 		}
 		s := l.SupervisionFor("writer")
 		mean, sd := l.Score("writer")

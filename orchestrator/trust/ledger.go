@@ -2,6 +2,7 @@ package trust
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"sync"
 
@@ -145,7 +146,7 @@ func (l *Ledger) snapshot() []Record {
 }
 
 // Emit updates the records from one event. It never fails.
-func (l *Ledger) Emit(e *orchestrator.Event) error {
+func (l *Ledger) Emit(_ context.Context, e *orchestrator.Event) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	run := l.runs[e.Run]

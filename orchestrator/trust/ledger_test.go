@@ -1,6 +1,7 @@
 package trust_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -23,7 +24,7 @@ func feed(t testing.TB, l *trust.Ledger, run string, events ...*orchestrator.Eve
 	t.Helper()
 	for i, e := range events {
 		e.Run, e.Seq, e.Time = run, int64(i+1), t0.Add(time.Duration(i)*time.Second)
-		if err := l.Emit(e); err != nil {
+		if err := l.Emit(context.Background(), e); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -153,7 +154,7 @@ func TestScoreAndLevels(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		r        *trust.Record
-		level    string
+		level    orchestrator.Level
 		mean, sd float64
 	}{
 		{"no record", nil, trust.LevelNew, 0.5, math.Sqrt(4.0 / (16 * 5))},
@@ -300,7 +301,7 @@ func TestLedgerConcurrentUse(t *testing.T) {
 			run := "r" + string(rune('a'+i))
 			for j, e := range []*orchestrator.Event{started(), offeredLead(), offered(), accepted(1), judged(1, true), ended(orchestrator.StatusCompleted, ""), finished()} {
 				e.Run, e.Seq, e.Time = run, int64(j+1), t0
-				_ = l.Emit(e)
+				_ = l.Emit(context.Background(), e)
 				_ = l.SupervisionFor("w")
 			}
 			if err := l.Save(); err != nil {

@@ -1,6 +1,7 @@
 package trust_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -143,7 +144,7 @@ func childRun(path, run string) error {
 	for i, e := range []*orchestrator.Event{started(), on(offeredLead(), "sim", "sim"), on(offered(), "sim", "sim"),
 		accepted(1), judged(1, true), ended(orchestrator.StatusCompleted, ""), finished()} {
 		e.Run, e.Seq, e.Time = run, int64(i+1), t0
-		l.Emit(e)
+		l.Emit(context.Background(), e)
 	}
 	io.Copy(io.Discard, os.Stdin)
 	return l.Save()

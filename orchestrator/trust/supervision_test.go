@@ -189,7 +189,7 @@ func TestTrustMovesWithOutcomesAndSetsSupervision(t *testing.T) {
 	}
 	var lenient atomic.Bool
 
-	levels := []string{l.SupervisionFor("steady").Level}
+	levels := []orchestrator.Level{l.SupervisionFor("steady").Level}
 	prev, _ := l.Score("steady")
 	for i := range 3 {
 		runWith(t, l, &lenient, 1, "steady")
@@ -200,7 +200,7 @@ func TestTrustMovesWithOutcomesAndSetsSupervision(t *testing.T) {
 		prev = mean
 		levels = append(levels, l.SupervisionFor("steady").Level)
 	}
-	if got := strings.Join(levels, " "); got != "new medium medium high" {
+	if got := fmt.Sprint(levels); got != "[new medium medium high]" {
 		t.Errorf("steady's levels over three clean runs: %s", got)
 	}
 

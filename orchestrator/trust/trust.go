@@ -164,7 +164,9 @@ func (r *Record) Score() (mean, sd float64) {
 	return a / n, math.Sqrt(a * b / (n * n * (n + 1)))
 }
 
-// The names of the trust levels, as Supervision.Level carries them.
+// The trust levels, as Supervision.Level carries them: the values of
+// orchestrator.LevelNew, LevelLow, LevelMedium and LevelHigh, untyped so that
+// they serve as strings too.
 const (
 	LevelNew    = "new"
 	LevelLow    = "low"

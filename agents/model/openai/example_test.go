@@ -27,7 +27,7 @@ func Example() {
 	}
 	// MaxDelay caps the server's Retry-After, to keep the example fast.
 	retrying := model.WithRetry(m, &model.RetryOptions{MaxDelay: 10 * time.Millisecond})
-	ctx := model.WithTrace(context.Background(), &model.Trace{Retried: func(attempt int, err error, wait time.Duration) {
+	ctx := model.WithTrace(context.Background(), &model.Trace{Retried: func(_ context.Context, attempt int, err error, wait time.Duration) {
 		fmt.Println("retrying after:", err)
 	}})
 	resp, err := retrying.Generate(ctx, &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "Say hello."}}})
