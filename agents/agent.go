@@ -44,12 +44,19 @@ func (a *Agent) ContextBudget() int {
 	return model.ContextWindow(a.Model)
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
+// NamePattern is what an agent's name must match: a letter, then letters,
+// digits, - and _.
+const NamePattern = `^[A-Za-z][A-Za-z0-9_-]*$`
+
+var nameRE = regexp.MustCompile(NamePattern)
+
+// ValidName reports whether name may name an agent (see NamePattern).
+func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // Validate reports what is wrong with the agent's definition.
 func (a *Agent) Validate() error {
 	var errs []error
-	if !nameRE.MatchString(a.Name) {
+	if !ValidName(a.Name) {
 		errs = append(errs, fmt.Errorf("agent name %q: must match %s", a.Name, nameRE))
 	}
 	if a.Model == nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 // Expectation is one thing that must be true of a trial. Exactly one of its
@@ -301,9 +302,9 @@ func (v *validator) match(p string, m *EventMatch) {
 		v.add(p+".type", "missing: name the event type")
 		return
 	}
-	if !slices.Contains(orchestrator.EventTypes, orchestrator.EventType(m.Type)) {
+	if !orchestrator.EventType(m.Type).Known() {
 		var names []string
-		for _, t := range orchestrator.EventTypes {
+		for _, t := range orchestrator.EventTypes() {
 			names = append(names, string(t))
 		}
 		v.add(p+".type", "unknown event type %q (known: %s)", m.Type, strings.Join(names, ", "))
@@ -621,12 +622,12 @@ func (e *Expectation) score(t *Trial, checks *Checks) (bool, string) {
 	case "not_before":
 		return scoreNotBefore(t, e.NotBefore)
 	case "aligned_before_action":
-		bad := actionsBeforeAlignment(t)
+		bad := invariant.Run(invariant.AlignedBeforeAction, t.Events)
 		if *e.AlignedBeforeAction {
 			if len(bad) == 0 {
 				return true, ""
 			}
-			return false, fmt.Sprintf("%s ran at seq %d in %s before an aligned acceptance", bad[0].Tool, bad[0].Seq, bad[0].Delegation)
+			return false, fmt.Sprintf("%s (seq %d)", bad[0].Detail, bad[0].Seq)
 		}
 		return len(bad) > 0, fmt.Sprintf("%d early actions", len(bad))
 	case "escalation":
@@ -676,14 +677,14 @@ func (e *Expectation) score(t *Trial, checks *Checks) (bool, string) {
 		}
 		return inBounds(n, e.Violations.Min, e.Violations.Max), fmt.Sprintf("%d violations", n)
 	case "one_terminal_each":
-		err := checkTerminals(t)
-		if (err == nil) == *e.OneTerminalEach {
+		bad := invariant.Run(invariant.OneTerminal, t.Events)
+		if (len(bad) == 0) == *e.OneTerminalEach {
 			return true, ""
 		}
-		if err == nil {
+		if len(bad) == 0 {
 			return false, "every delegation has one terminal event"
 		}
-		return false, err.Error()
+		return false, bad[0].Detail
 	case "check":
 		fn, ok := checks.lookup(e.Check)
 		if !ok {
@@ -743,26 +744,6 @@ func scoreNotBefore(t *Trial, nb *NotBeforeSpec) (bool, string) {
 		}
 	}
 	return true, ""
-}
-
-// actionsBeforeAlignment returns the tool.called events of action tools in
-// a delegation whose acceptance was not yet judged aligned.
-func actionsBeforeAlignment(t *Trial) []*orchestrator.Event {
-	aligned := map[string]bool{}
-	var bad []*orchestrator.Event
-	for _, e := range t.Events {
-		switch e.Type {
-		case orchestrator.EventAlignmentJudged:
-			if e.Aligned != nil && *e.Aligned {
-				aligned[e.Delegation] = true
-			}
-		case orchestrator.EventToolCalled:
-			if !agents.IsProtocolTool(e.Tool) && !aligned[e.Delegation] {
-				bad = append(bad, e)
-			}
-		}
-	}
-	return bad
 }
 
 func scoreEscalation(t *Trial, s *EscalationSpec) (bool, string) {
@@ -836,38 +817,4 @@ func criteriaVerified(t *Trial) (bool, string) {
 		return false, "verified but not completed"
 	}
 	return true, "accepted by " + string(by(last))
-}
-
-// checkTerminals checks invariant 4: every offered delegation has exactly
-// one terminal event, nothing of it follows that event, and the run
-// finished once, last.
-func checkTerminals(t *Trial) error {
-	terminals := map[string]int{}
-	ended := map[string]int64{}
-	var order []string
-	for _, e := range t.Events {
-		switch {
-		case e.Type == orchestrator.EventGoalOffered:
-			terminals[e.Delegation] += 0
-			order = append(order, e.Delegation)
-		case e.Type.Terminal():
-			terminals[e.Delegation]++
-			ended[e.Delegation] = e.Seq
-		case e.Delegation != "" && ended[e.Delegation] > 0 && e.Type != orchestrator.EventGoalReassigned:
-			return fmt.Errorf("%s at seq %d follows the end of %s", e.Type, e.Seq, e.Delegation)
-		}
-	}
-	for _, id := range order {
-		if n := terminals[id]; n != 1 {
-			return fmt.Errorf("delegation %s has %d terminal events", id, n)
-		}
-	}
-	n := len(t.Of(orchestrator.EventRunFinished))
-	if n != 1 {
-		return fmt.Errorf("%d run.finished events", n)
-	}
-	if t.Events[len(t.Events)-1].Type != orchestrator.EventRunFinished {
-		return errors.New("run.finished is not the last event")
-	}
-	return nil
 }

@@ -116,7 +116,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	},
 	"incidents": func(s ScenarioSummary) []modeCount {
 		var out []modeCount
-		for _, m := range Modes {
+		for _, m := range modes {
 			if n := s.Incidents[m.ID]; n > 0 {
 				out = append(out, modeCount{ID: m.ID, Name: m.Name, N: n, Caught: s.Caught[m.ID]})
 			}

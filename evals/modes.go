@@ -11,6 +11,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 // Mode is a failure mode of the MAST taxonomy (Cemri et al., "Why Do
@@ -25,9 +26,8 @@ type Mode struct {
 	Detects string `json:"detects"`
 }
 
-// Modes lists the failure modes the detectors cover, in MAST order. Callers
-// must not modify it.
-var Modes = []Mode{
+// modes lists the failure modes the detectors cover, in MAST order.
+var modes = []Mode{
 	{"FM-1.1", "Disobey task specification",
 		"a call the protocol or the goal does not allow: an action tool before an aligned acceptance, an unknown or ungranted tool, arguments that break the tool's schema; or a report that admits a constraint broken. Caught when the runtime refused it (protocol.violation, or a tool error for invalid arguments), or when the report was sent back or its breach accepted by name; not caught when the tool ran, or the breach passed unnamed."},
 	{"FM-1.3", "Step repetition",
@@ -52,17 +52,21 @@ var Modes = []Mode{
 		"a verification that accepted a report claiming a criterion unmet or leaving one out, or a model's acceptance of a report later found false (an ancestor's verification sent its work back, or the ground truth fails). Caught when a later verification sent the work back."},
 }
 
+// Modes returns the failure modes the detectors cover, in MAST order: a new
+// slice.
+func Modes() []Mode { return slices.Clone(modes) }
+
 // ModeIDs returns the ids of Modes.
 func ModeIDs() []string {
-	ids := make([]string, len(Modes))
-	for i, m := range Modes {
+	ids := make([]string, len(modes))
+	for i, m := range modes {
 		ids[i] = m.ID
 	}
 	return ids
 }
 
 func modeByID(id string) (Mode, bool) {
-	for _, m := range Modes {
+	for _, m := range modes {
 		if m.ID == id {
 			return m, true
 		}
@@ -118,9 +122,9 @@ func detectDisobey(t *Trial) []Incident {
 			}
 		}
 	}
-	for _, e := range actionsBeforeAlignment(t) {
-		out = append(out, Incident{Mode: "FM-1.1", Delegation: e.Delegation, Agent: e.Agent, Seq: e.Seq,
-			Detail: e.Tool + " ran before an aligned acceptance"})
+	for _, v := range invariant.Run(invariant.AlignedBeforeAction, t.Events) {
+		out = append(out, Incident{Mode: "FM-1.1", Delegation: v.Delegation, Agent: x.agentOf[v.Delegation], Seq: v.Seq,
+			Detail: v.Detail})
 	}
 	for _, e := range t.Of(orchestrator.EventToolCalled) {
 		off := x.offered[e.Delegation]

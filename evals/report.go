@@ -214,7 +214,7 @@ func BuildReport(records []*TrialRecord, suite []*Scenario, info *RunInfo) *Repo
 			}
 		}
 	}
-	for _, mode := range Modes {
+	for _, mode := range modes {
 		var targeted []string
 		for _, sc := range suite {
 			if slices.Contains(sc.Modes, mode.ID) {

@@ -517,7 +517,7 @@ func (v *validator) scenario(sc *Scenario) {
 				persona = m
 			}
 			if persona != "" && !knownPersona(persona) {
-				v.add(p+".persona", "unknown persona %q (known: %v)", persona, sim.Personas)
+				v.add(p+".persona", "unknown persona %q (known: %v)", persona, sim.Personas())
 			}
 			if spec.Model == ModelScript {
 				if _, ok := sc.Scripts[spec.Name]; !ok {

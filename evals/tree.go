@@ -3,7 +3,6 @@ package evals
 import (
 	"strconv"
 
-	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -38,70 +37,55 @@ type Node struct {
 	Children []*Node `json:"children,omitempty"`
 }
 
-// BuildTree rebuilds the delegation tree of a journal: the root delegation
-// with its descendants, in the order they were offered. Events of unknown
-// delegations are ignored, so a partial journal still gives a tree; nil when
-// no delegation was offered.
+// BuildTree derives the delegation tree of a journal from its fold
+// (orchestrator.Fold): the root delegation with its descendants, in the order
+// they were offered. Events the fold cannot place are ignored and delegations
+// whose parent is unknown hang under the root, so a partial journal still
+// gives a tree; nil when no delegation was offered.
 func BuildTree(events []*orchestrator.Event) *Node {
-	byID := map[string]*Node{}
-	var root *Node
-	var orphans []*Node
+	var f orchestrator.Fold
 	for _, e := range events {
-		if e.Type == orchestrator.EventGoalOffered {
-			n := &Node{Delegation: e.Delegation, Agent: e.Agent, Delegator: e.Delegator, ReassignedFrom: e.ReassignedFrom}
-			if e.Goal != nil {
-				n.Objective = e.Goal.Objective
-			}
-			byID[e.Delegation] = n
-			switch p := byID[e.Parent]; {
-			case e.Parent == "" && root == nil:
-				root = n
-			case p != nil:
-				p.Children = append(p.Children, n)
-			default:
-				orphans = append(orphans, n)
-			}
-			continue
-		}
-		n := byID[e.Delegation]
-		if n == nil {
-			continue
-		}
-		switch e.Type {
-		case orchestrator.EventGoalAccepted:
-			n.Rounds++
-		case orchestrator.EventAlignmentJudged:
-			n.Aligned = e.Aligned
-			if e.Aligned != nil && !*e.Aligned {
-				n.Misaligned++
-			}
-		case orchestrator.EventProtocolViolation:
-			n.Violations++
-		case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
-			n.Escalations++
-		case orchestrator.EventReportVerified:
-			if e.Verification != nil {
-				n.Verdict = string(e.Verification.Verdict)
-				if e.Verification.Verdict == agents.VerdictRevise {
-					n.Revisions++
-				}
-			}
-		case orchestrator.EventModelCalled:
-			if e.Usage != nil {
-				n.Tokens += e.Usage.Total()
-			}
-		}
-		if e.Type.Terminal() {
-			n.Status, n.Reason = string(e.Status), e.Reason
-		}
+		_ = f.Apply(e) // a partial journal gives what it can
 	}
+	root, orphans := f.Root(), f.Orphans()
 	if root == nil && len(orphans) > 0 {
 		root, orphans = orphans[0], orphans[1:]
 	}
-	if root != nil {
-		root.Children = append(root.Children, orphans...)
+	if root == nil {
+		return nil
 	}
-	return root
+	n := nodeOf(root)
+	for _, o := range orphans {
+		n.Children = append(n.Children, nodeOf(o))
+	}
+	return n
+}
+
+// nodeOf is the report's view of a delegation's outcome and its children's.
+func nodeOf(o *orchestrator.Outcome) *Node {
+	n := &Node{Delegation: o.Delegation, Agent: o.Agent, Delegator: o.Delegator, ReassignedFrom: o.ReassignedFrom,
+		Status: string(o.Status), Reason: o.Reason, Rounds: o.AlignmentRounds, Revisions: o.Revisions,
+		Violations: o.Violations, Escalations: len(o.Escalations), Tokens: o.Usage.Total()}
+	if o.Goal != nil {
+		n.Objective = o.Goal.Objective
+	}
+	if al := o.Alignment; al != nil {
+		aligned := al.Aligned
+		n.Aligned = &aligned
+		// Every round before the last was misaligned: an aligned one
+		// ends the offer.
+		n.Misaligned = max(o.AlignmentRounds-1, 0)
+		if !aligned {
+			n.Misaligned++
+		}
+	}
+	if v := o.Verification; v != nil {
+		n.Verdict = string(v.Verdict)
+	}
+	for _, c := range o.Children {
+		n.Children = append(n.Children, nodeOf(c))
+	}
+	return n
 }
 
 // Size counts the nodes of the tree.

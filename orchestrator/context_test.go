@@ -98,7 +98,7 @@ func TestLongRunKeepsTheContractWithinTheContextBudget(t *testing.T) {
 		t.Fatalf("%v\n%s", err, protocoltest.Trace(mem.Events()))
 	}
 	events := mem.Events()
-	protocoltest.CheckTerminals(t, events)
+	protocoltest.CheckJournal(t, events)
 
 	if w := out.Children[0]; w.Status != orchestrator.StatusCompleted {
 		t.Fatalf("the writer: %s %q\n%s", w.Status, w.Reason, protocoltest.Trace(events))

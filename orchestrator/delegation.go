@@ -264,9 +264,15 @@ func retried(ctx context.Context, d *delegation, m *member, purpose model.Purpos
 		Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 }
 
+// data is what this delegation's prompts show. The agents it may delegate to
+// are listed only when delegate is offered: at the depth limit the prompt
+// matches the tools.
 func (d *delegation) data() *prompts.Data {
-	return &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal, Tools: d.effective,
-		Delegates: d.m.delegates, Peers: d.m.peers}
+	data := &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal, Tools: d.effective, Peers: d.m.peers}
+	if d.mayDelegate() {
+		data.Delegates = d.m.delegates
+	}
+	return data
 }
 
 func (d *delegation) render(name string, data *prompts.Data) string {
@@ -417,9 +423,12 @@ func (d *delegation) addNote(s string) {
 	d.mu.Unlock()
 }
 
+// addChild records a delegation d made (or one it replaced by
+// reassignment) once it has ended, in the order of creation, as Fold orders
+// them: concurrent delegations end in any order.
 func (d *delegation) addChild(o *Outcome) {
 	d.mu.Lock()
-	d.out.Children = append(d.out.Children, o)
+	d.out.Children = insertChild(d.out.Children, o)
 	d.mu.Unlock()
 }
 
@@ -525,7 +534,7 @@ func (d *delegation) finish(ctx context.Context, err error) *Outcome {
 	}
 	d.mu.Lock()
 	out := d.out
-	out.Status, out.Cause, out.Reason, out.Err = f.status, f.cause, f.reason, f.err
+	out.Status, out.Cause, out.Reason, out.Failure = f.status, f.cause, f.reason, f.err
 	out.End = r.fx.Now()
 	out.Total = out.Usage
 	for _, c := range out.Children {
@@ -547,8 +556,8 @@ func (d *delegation) finish(ctx context.Context, err error) *Outcome {
 		e.Decline = out.Decline
 	default:
 		e.Type = EventGoalFailed
-		if out.Err != nil {
-			e.Error = out.Err.Error()
+		if out.Failure != nil {
+			e.Error = out.Failure.Error()
 		}
 	}
 	r.emit(ctx, e)

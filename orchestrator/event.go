@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -50,8 +51,8 @@ const (
 	EventRunResumed            EventType = "run.resumed"
 )
 
-// EventTypes lists every event type, in lifecycle order.
-var EventTypes = []EventType{
+// eventTypes lists every event type, in lifecycle order.
+var eventTypes = []EventType{
 	EventRunStarted, EventGoalOffered, EventGoalAccepted, EventGoalDeclined, EventClarificationAsked,
 	EventAlignmentJudged, EventToolCalled, EventToolResult, EventProtocolViolation, EventEscalationRaised,
 	EventEscalationResolved, EventConsultationAsked, EventConsultationAnswered, EventProgressReported,
@@ -59,6 +60,13 @@ var EventTypes = []EventType{
 	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventContextCompacted, EventGoalCompleted, EventGoalFailed,
 	EventRunFinished, EventRunResumed,
 }
+
+// EventTypes returns every event type, in lifecycle order: a new slice the
+// caller may keep and change.
+func EventTypes() []EventType { return slices.Clone(eventTypes) }
+
+// Known reports whether t is one of the journal's event types.
+func (t EventType) Known() bool { return slices.Contains(eventTypes, t) }
 
 // Terminal reports whether t ends a delegation.
 func (t EventType) Terminal() bool {

@@ -48,7 +48,7 @@ func TestLyingLeadFails(t *testing.T) {
 			t.Errorf("the runtime's findings %q do not say %q", ver[0].Verification.Feedback, want)
 		}
 	}
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 }
 
 // wsTeam is one agent with the real workspace tools, its files checked by the

@@ -69,7 +69,7 @@ func TestJudgementFailsClosed(t *testing.T) {
 			}}, opts)
 			out, _ := rt.Run(t.Context(), g)
 			events := mem.Events()
-			checkTerminals(t, events)
+			checkJournal(t, events)
 			var judged []*orchestrator.Event
 			for _, e := range ofType(events, orchestrator.EventAlignmentJudged) {
 				if e.Delegation != "d1" {
@@ -110,7 +110,7 @@ func TestVerificationFailsClosed(t *testing.T) {
 	}}, nil)
 	out, _ := rt.Run(t.Context(), g)
 	events := mem.Events()
-	checkTerminals(t, events)
+	checkJournal(t, events)
 	if len(out.Children) != 1 || out.Children[0].Status != orchestrator.StatusFailed {
 		t.Fatalf("children %s\n%s", mustJSON(out.Children), types(events))
 	}
@@ -206,7 +206,7 @@ func TestToolStillRunningAtTheDeadlineIsAbandoned(t *testing.T) {
 	rt, mem := newRuntime(t, solo(m, h), nil)
 	out, _ := rt.Run(t.Context(), g)
 	events := mem.Events()
-	checkTerminals(t, events)
+	checkJournal(t, events)
 	if out.Status != orchestrator.StatusFailed || out.Cause != orchestrator.CauseBudget || !strings.Contains(out.Reason, "wall_time") {
 		t.Fatalf("outcome %s", mustJSON(out))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 // call is shorthand for a scripted tool call.
@@ -19,12 +20,12 @@ func call(name string, args any) model.ToolCall { return model.Call(name, args) 
 func turn(calls ...model.ToolCall) model.Turn { return model.Calls(calls...) }
 
 var (
-	accept         = protocoltest.Accept
-	complete       = protocoltest.Complete
-	delegateTo     = protocoltest.DelegateTo
-	ofType         = protocoltest.OfType
-	checkTerminals = protocoltest.CheckTerminals
-	withID         = protocoltest.WithID
+	accept       = protocoltest.Accept
+	complete     = protocoltest.Complete
+	delegateTo   = protocoltest.DelegateTo
+	ofType       = protocoltest.OfType
+	checkJournal = protocoltest.CheckJournal
+	withID       = protocoltest.WithID
 )
 
 func judge(aligned bool, gaps ...string) model.ToolCall {
@@ -93,20 +94,10 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// actionBeforeAlignment returns the action tools that ran (a tool.result that
-// is not an error) in a delegation before its acceptance was judged aligned.
-func actionBeforeAlignment(events []*orchestrator.Event) []string {
-	aligned := map[string]bool{}
-	var bad []string
-	for _, e := range events {
-		switch {
-		case e.Type == orchestrator.EventAlignmentJudged && e.Aligned != nil && *e.Aligned:
-			aligned[e.Delegation] = true
-		case e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool) && !e.IsError && !aligned[e.Delegation]:
-			bad = append(bad, e.Delegation+":"+e.Tool)
-		}
-	}
-	return bad
+// actionBeforeAlignment returns the breaches of invariant 1: action tools
+// called before an aligned acceptance and not refused.
+func actionBeforeAlignment(events []*orchestrator.Event) []invariant.Violation {
+	return invariant.Run(invariant.AlignedBeforeAction, events)
 }
 
 func lastToolMessage(req *model.Request) string {

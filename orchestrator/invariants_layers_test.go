@@ -98,6 +98,13 @@ func TestInvariant2_OfferedToolsNarrowToAuthority(t *testing.T) {
 		if got := toolNames(mb.Requests()[1]); slices.Contains(got, agents.ToolDelegate) {
 			t.Fatalf("b (depth 1 = MaxDepth) was offered delegate: %v", got)
 		}
+		// The prompt says what the tools say.
+		if sys := mb.Requests()[0].Messages[0].Content; strings.Contains(sys, "You may delegate") {
+			t.Fatalf("b's prompt offers delegation at the depth limit:\n%s", sys)
+		}
+		if sys := ma.Requests()[0].Messages[0].Content; !strings.Contains(sys, "You may delegate (delegate) to:\n- b: b") {
+			t.Fatalf("a's prompt does not offer its delegate:\n%s", sys)
+		}
 	})
 }
 
@@ -208,5 +215,5 @@ func TestInvariant6_JournalOrderedUnderConcurrentSiblings(t *testing.T) {
 	if len(got.Children) != n || len(out.Children) != n {
 		t.Fatalf("rebuilt %d children, the run made %d, want %d", len(got.Children), len(out.Children), n)
 	}
-	checkTerminals(t, journal)
+	checkJournal(t, journal)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 var noteGoal = agents.Goal{Intent: "keep the team informed", Objective: "write a note", Criteria: []string{"a note is written"}, Constraints: []string{"be brief"}}
@@ -300,7 +301,7 @@ func TestInvariant3_EveryEscalationResolvedOnce(t *testing.T) {
 			t.Fatalf("want one refusal on cancel, got %s", mustJSON(res))
 		}
 		checkEscalationsResolvedOnce(t, mem.Events(), 1)
-		checkTerminals(t, mem.Events())
+		checkJournal(t, mem.Events())
 	})
 	t.Run("passed up, and the delegate's deadline ends first", func(t *testing.T) {
 		// The worker has 50ms; the lead passes its question up; the user is
@@ -324,7 +325,7 @@ func TestInvariant3_EveryEscalationResolvedOnce(t *testing.T) {
 			}}})
 		out, _ := rt.Run(t.Context(), g)
 		checkEscalationsResolvedOnce(t, mem.Events(), 2)
-		checkTerminals(t, mem.Events())
+		checkJournal(t, mem.Events())
 		if c := out.Children[0]; c.Status != orchestrator.StatusFailed || c.Cause != orchestrator.CauseBudget {
 			t.Fatalf("worker %s/%s %q, want failed by its wall time", c.Status, c.Cause, c.Reason)
 		}
@@ -333,26 +334,16 @@ func TestInvariant3_EveryEscalationResolvedOnce(t *testing.T) {
 
 func soloTeam(m model.Model) orchestrator.Team { return solo(m) }
 
-// checkEscalationsResolvedOnce asserts every raised escalation or question has
-// exactly one resolution, and counts them.
+// checkEscalationsResolvedOnce asserts invariant 3 (every escalation or
+// question raised has exactly one resolution) and that want were raised.
 func checkEscalationsResolvedOnce(t *testing.T, events []*orchestrator.Event, want int) {
 	t.Helper()
-	raised, resolved := map[string]int{}, map[string]int{}
-	for _, e := range events {
-		switch e.Type {
-		case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
-			raised[e.ID]++
-		case orchestrator.EventEscalationResolved:
-			resolved[e.ID]++
-		}
+	raised := len(ofType(events, orchestrator.EventEscalationRaised)) + len(ofType(events, orchestrator.EventClarificationAsked))
+	if raised != want {
+		t.Errorf("%d escalations raised, want %d", raised, want)
 	}
-	if len(raised) != want {
-		t.Errorf("%d escalations raised, want %d", len(raised), want)
-	}
-	for id := range raised {
-		if resolved[id] != 1 {
-			t.Errorf("escalation %s resolved %d times, want 1", id, resolved[id])
-		}
+	for _, v := range invariant.Run(invariant.EscalationsResolved, events) {
+		t.Error(v)
 	}
 }
 
@@ -408,7 +399,7 @@ func TestInvariant4_ExactlyOneTerminal(t *testing.T) {
 			if !errors.Is(err, orchestrator.ErrFailed) || (tc.is != nil && !errors.Is(err, tc.is)) {
 				t.Fatalf("err = %v, want ErrFailed and %v", err, tc.is)
 			}
-			checkTerminals(t, mem.Events())
+			checkJournal(t, mem.Events())
 		})
 	}
 	t.Run("a tree cancelled mid-run", func(t *testing.T) {
@@ -430,7 +421,7 @@ func TestInvariant4_ExactlyOneTerminal(t *testing.T) {
 			{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural},
 		}}, nil)
 		out, _ := rt.Run(ctx, g)
-		checkTerminals(t, mem.Events())
+		checkJournal(t, mem.Events())
 		if n := len(ofType(mem.Events(), orchestrator.EventGoalOffered)); n != 4 {
 			t.Fatalf("%d offered, want 4", n)
 		}
@@ -474,7 +465,7 @@ func TestInvariant5_BudgetsEnforcedByRuntime(t *testing.T) {
 	if len(ofType(mem.Events(), orchestrator.EventBudgetExceeded)) == 0 || out.Status != orchestrator.StatusFailed {
 		t.Fatalf("no budget.exceeded / not failed: %s\n%s", out.Status, types(mem.Events()))
 	}
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 }
 
 // Invariant 6: the journal is append-only and enough to rebuild the tree and

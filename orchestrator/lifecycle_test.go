@@ -43,7 +43,7 @@ func TestDeclineIsReassigned(t *testing.T) {
 	if got := lastToolMessage(lead.Requests()[2]); !strings.Contains(got, `"agent":"c"`) || !strings.Contains(got, "c did it") {
 		t.Fatalf("lead got %q", got)
 	}
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 }
 
 func TestDeclineWithNoOneElseFails(t *testing.T) {
@@ -204,7 +204,7 @@ func TestProseInsteadOfProtocolCall(t *testing.T) {
 		if !errors.Is(err, agents.ErrNoToolCall) || !strings.Contains(out.Reason, "prose") || m.Calls() != 3 {
 			t.Fatalf("err %v reason %q calls %d", err, out.Reason, m.Calls())
 		}
-		checkTerminals(t, mem.Events())
+		checkJournal(t, mem.Events())
 	})
 }
 

@@ -125,19 +125,21 @@ type Outcome struct {
 
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// Err is the cause of a failure, when there is a Go error behind it.
-	Err error `json:"-"`
+	// Failure is the Go error behind a failure, when there is one (a
+	// *agents.BudgetError, a provider's error, agents.ErrNoToolCall…).
+	Failure error `json:"-"`
 }
 
-// Error returns nil for a completed outcome and a *GoalError otherwise.
-func (o *Outcome) Error() error {
+// Err returns nil for a completed outcome and a *GoalError otherwise, which
+// wraps Failure.
+func (o *Outcome) Err() error {
 	if o == nil {
 		return errors.New("no outcome")
 	}
 	if o.Status == StatusCompleted {
 		return nil
 	}
-	return &GoalError{Delegation: o.Delegation, Agent: o.Agent, Status: o.Status, Cause: o.Cause, Reason: o.Reason, Err: o.Err}
+	return &GoalError{Delegation: o.Delegation, Agent: o.Agent, Status: o.Status, Cause: o.Cause, Reason: o.Reason, Err: o.Failure}
 }
 
 // Walk calls fn for o and every outcome below it, depth first.

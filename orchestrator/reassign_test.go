@@ -67,7 +67,7 @@ func TestHaltedSubGoalIsNotReassigned(t *testing.T) {
 	if len(out.Children) != 2 || out.Children[0].Cause != orchestrator.CauseHalted || out.Children[1].Status != orchestrator.StatusCompleted {
 		t.Fatalf("children: %s", mustJSON(out.Children))
 	}
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 }
 
 // After a failure that is not a decline, nothing is reassigned, whatever

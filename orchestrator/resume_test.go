@@ -62,7 +62,7 @@ type randomRun struct {
 
 func newRandomRun(seed uint64) randomRun {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
-	personas := append([]sim.Persona{sim.Default, sim.Default}, sim.Personas...)
+	personas := append([]sim.Persona{sim.Default, sim.Default}, sim.Personas()...)
 	n := 1 + rng.IntN(3)
 	var rr randomRun
 	for range n {
@@ -233,7 +233,7 @@ func TestResumeFromEveryPrefix(t *testing.T) {
 				t.Fatalf("seed %d, %d events: the resume does not begin with run.resumed numbered after the journal: %v", seed, n, types(added[:min(1, len(added))]))
 			}
 			whole := append(slices.Clone(prefix), added...)
-			checkTerminals(t, whole)
+			checkJournal(t, whole)
 			if out2.Status != out.Status || out2.Cause != out.Cause {
 				t.Errorf("seed %d, %d events: resumed to %s (%s), the run ended %s (%s)", seed, n, out2.Status, out2.Cause, out.Status, out.Cause)
 			}
@@ -492,7 +492,7 @@ func TestResumeTwice(t *testing.T) {
 	once := resume(full[:first])
 	for second := first + 2; second < len(once); second += 3 {
 		twice := resume(once[:second])
-		checkTerminals(t, twice)
+		checkJournal(t, twice)
 		resumed := ofType(twice, orchestrator.EventRunResumed)
 		if len(resumed) != 2 || resumed[1].Attempt != 2 {
 			t.Fatalf("cut at %d then %d: %d run.resumed events", first, second, len(resumed))

@@ -10,6 +10,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 // A goal's Tools narrow the team's grants at the root too.
@@ -37,7 +38,7 @@ func TestGoalToolsNarrowTheRoot(t *testing.T) {
 		if !errors.Is(err, orchestrator.ErrFailed) || out.Cause != orchestrator.CauseInvalid {
 			t.Fatalf("err %v cause %s", err, out.Cause)
 		}
-		checkTerminals(t, mem.Events())
+		checkJournal(t, mem.Events())
 		if _, err := orchestrator.Rebuild(mem.Events()); err != nil {
 			t.Fatalf("an invalid goal's journal does not rebuild: %v", err)
 		}
@@ -83,7 +84,11 @@ func TestPanickingSinkDoesNotHang(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run hangs after a sink panicked")
 	}
-	checkTerminals(t, mem.Events())
+	// The memory sink missed the event the panicking sink was given: only
+	// the terminals are whole.
+	for _, v := range invariant.Run(invariant.OneTerminal, mem.Events()) {
+		t.Error(v)
+	}
 }
 
 // A panic in a delegate's model ends that delegation, with its terminal event.
@@ -96,7 +101,7 @@ func TestPanicInAChildEndsIt(t *testing.T) {
 		{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural},
 	}}, nil)
 	out, _ := rt.Run(t.Context(), g)
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 	if c := out.Children[0]; c.Status != orchestrator.StatusFailed || c.Cause != orchestrator.CauseInternal {
 		t.Fatalf("child %s/%s %q, want failed internal", c.Status, c.Cause, c.Reason)
 	}

@@ -282,7 +282,7 @@ func (rt *Runtime) rootGrant(g *agents.Goal) []string {
 func (r *run) finishRun(ctx context.Context, out *Outcome) (*Outcome, error) {
 	total := out.Total
 	r.emit(ctx, &Event{Type: EventRunFinished, Agent: r.rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
-	err := out.Error()
+	err := out.Err()
 	r.mu.Lock()
 	if r.sinkErr != nil {
 		err = errors.Join(err, r.sinkErr)

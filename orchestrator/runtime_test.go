@@ -26,6 +26,6 @@ func TestSingleAgentCompletes(t *testing.T) {
 	if out.Status != orchestrator.StatusCompleted || rec.runs.Load() != 1 {
 		t.Fatalf("status %s, runs %d", out.Status, rec.runs.Load())
 	}
-	checkTerminals(t, mem.Events())
+	checkJournal(t, mem.Events())
 	t.Log(types(mem.Events()))
 }

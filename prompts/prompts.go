@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"slices"
 	"strings"
 	"text/template"
 	"text/template/parse"
@@ -34,9 +35,12 @@ const (
 	Compact          = "compact"           // the system prompt of a delegate asked to summarize its older turns
 )
 
-// Names lists every template name.
-var Names = []string{DelegateSystem, Offer, Aligned, Misaligned, DelegatorSystem, JudgeAlignment,
+// names lists every template name.
+var names = []string{DelegateSystem, Offer, Aligned, Misaligned, DelegatorSystem, JudgeAlignment,
 	AnswerEscalation, VerifyReport, ConsultSystem, Consult, Nudge, Compact}
+
+// Names returns every template name: a new slice.
+func Names() []string { return slices.Clone(names) }
 
 //go:embed templates/*.tmpl
 var builtin embed.FS
@@ -108,7 +112,7 @@ func New(overrides fs.FS) (*Set, error) {
 				continue
 			}
 			if !known(name) {
-				return nil, fmt.Errorf("prompts: %s: no template named %q (have %v)", e.Name(), name, Names)
+				return nil, fmt.Errorf("prompts: %s: no template named %q (have %v)", e.Name(), name, names)
 			}
 			b, err := fs.ReadFile(overrides, e.Name())
 			if err != nil {
@@ -146,7 +150,7 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 func (s *Set) Text(name string) string { return s.texts[name] }
 
 func known(name string) bool {
-	for _, n := range Names {
+	for _, n := range names {
 		if n == name {
 			return true
 		}
@@ -155,9 +159,9 @@ func known(name string) bool {
 }
 
 func load(overrides map[string]string) (*Set, error) {
-	texts := make(map[string]string, len(Names))
+	texts := make(map[string]string, len(names))
 	root := template.New("").Funcs(funcs).Option("missingkey=error")
-	for _, name := range Names {
+	for _, name := range names {
 		text, ok := overrides[name]
 		if !ok {
 			b, err := builtin.ReadFile("templates/" + name + ".tmpl")
@@ -172,7 +176,7 @@ func load(overrides map[string]string) (*Set, error) {
 		}
 	}
 	s := &Set{texts: texts, tmpl: root, static: map[string]string{}}
-	for _, name := range Names {
+	for _, name := range names {
 		if t := root.Lookup(name); t != nil && textOnly(t.Tree) {
 			out, err := s.Render(name, nil)
 			if err == nil {

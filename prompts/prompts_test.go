@@ -24,7 +24,7 @@ func sample() *prompts.Data {
 
 func TestEveryTemplateRenders(t *testing.T) {
 	s := prompts.Default()
-	for _, name := range prompts.Names {
+	for _, name := range prompts.Names() {
 		out, err := s.Render(name, sample())
 		if err != nil || strings.TrimSpace(out) == "" {
 			t.Errorf("%s: %v %q", name, err, out)

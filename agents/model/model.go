@@ -8,6 +8,8 @@ package model
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 )
 
 // Role is the author of a message in a conversation.
@@ -207,3 +209,18 @@ func (f Func) Generate(ctx context.Context, req *Request) (*Response, error) { r
 
 // Name returns "func".
 func (f Func) Name() string { return "func" }
+
+// StableCallID makes the id of a tool call a provider returned without one,
+// from what identifies it (the response, the conversation's length, the
+// call's index, name and arguments): the same fields give the same id, so a
+// replayed run gets the ids it recorded.
+func StableCallID(fields ...string) string {
+	h := fnv.New64a()
+	for i, f := range fields {
+		if i > 0 {
+			h.Write([]byte{0})
+		}
+		h.Write([]byte(f))
+	}
+	return fmt.Sprintf("call_%016x", h.Sum64())
+}

@@ -190,7 +190,7 @@ func (s *simulator) acceptance(v *view) agents.Acceptance {
 	var gaps []string
 	misaligned := 0
 	for i := range v.steps {
-		if st := &v.steps[i]; st.Name == agents.ToolAcceptGoal && strings.Contains(strings.ToLower(st.Result), "not aligned") {
+		if st := &v.steps[i]; st.Name == agents.ToolAcceptGoal && st.failed() {
 			misaligned++
 			gaps = misalignedGaps(st.Result)
 		}

@@ -15,8 +15,15 @@
 //
 // # What it reads
 //
-// Like a real model it sees only text, so it reads the built-in templates of
-// package prompts back. What it relies on:
+// A request the runtime makes in process carries model.Metadata: who is
+// asked, for what purpose, in which phase, and the goal in question (intent,
+// objective, criteria, constraints, the tools granted). The simulator takes
+// those from the metadata, never from the prompts, and knows a failed call
+// by its tool message's IsError.
+//
+// A request that reached it over a wire (the loopback OpenAI-compatible
+// server) has neither: like a real model it then sees only text, and reads
+// the built-in templates of package prompts back. What it relies on:
 //
 //   - delegate_system: a first line "You are NAME. ROLE"; after a line
 //     "# The goal", the lines "Intent (why): …", "Objective (what): …",
@@ -46,7 +53,7 @@
 //     report sent back is any answer to complete_goal that does not end the
 //     conversation, and its text is the feedback; a user message saying
 //     "report your progress" or "report progress" asks for report_progress.
-//     Tool messages carry no error flag, so errors are recognised by their
+//     Over a wire, tool messages carry no error flag, so errors are recognised by their
 //     text: "refused…", "invalid arguments…", "… failed: …", the workspace's
 //     errors.
 //

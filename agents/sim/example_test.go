@@ -44,7 +44,7 @@ func ExampleNew() {
 }
 
 func ExampleDescribe() {
-	for _, p := range sim.Personas[:3] {
+	for _, p := range sim.Personas()[:3] {
 		fmt.Printf("%s: %s\n", p, sim.Describe(p))
 	}
 	// Output:

@@ -148,11 +148,29 @@ func (c *convo) call(want string) model.ToolCall {
 }
 
 // reply answers every call of the last turn with content.
-func (c *convo) reply(content string) {
+func (c *convo) reply(content string) { c.answer(content, false) }
+
+// fail answers every call of the last turn with content as an error, as the
+// runtime flags a refusal or a failed tool (IsError).
+func (c *convo) fail(content string) { c.answer(content, true) }
+
+func (c *convo) answer(content string, isError bool) {
 	last := c.msgs[len(c.msgs)-1]
 	for _, call := range last.ToolCalls {
-		c.msgs = append(c.msgs, model.Message{Role: model.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content})
+		c.msgs = append(c.msgs, model.Message{Role: model.RoleTool, ToolCallID: call.ID, Name: call.Name, Content: content, IsError: isError})
 	}
+}
+
+// errorReply reports whether a scripted reply is one the runtime sends as an
+// error: a refusal, a misaligned acceptance, a failed tool, a report sent
+// back, invalid arguments.
+func errorReply(content string) bool {
+	for _, p := range []string{"refused", "Your acceptance is not aligned", "write_file failed", "Revise", "invalid arguments", "not run"} {
+		if strings.HasPrefix(content, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // aligned moves the conversation to the working phase, offering tools.

@@ -16,29 +16,31 @@ type step struct {
 	Args     json.RawMessage
 	Result   string
 	Answered bool
+	// IsError is the tool message's flag: the call failed or was refused.
+	IsError bool
 }
 
-// failed guesses whether the step's result was an error. Tool messages carry
-// no error flag, so the simulator reads the text as a model would: the
-// runtime's refusals and argument errors, the workspace's errors, a
-// delegation that did not complete, a report sent back.
+// failed reports whether the step's call failed: its tool message says so
+// (IsError), or, for delegate, the delegation it made did not complete.
 func (s *step) failed() bool {
 	if !s.Answered {
 		return false
 	}
-	r := strings.TrimSpace(s.Result)
 	if s.Name == agents.ToolDelegate {
 		var out struct {
 			Status string `json:"status"`
 		}
-		if json.Unmarshal([]byte(r), &out) == nil && out.Status != "" {
+		if json.Unmarshal([]byte(strings.TrimSpace(s.Result)), &out) == nil && out.Status != "" {
 			return out.Status != "completed"
 		}
 	}
-	return looksLikeError(r)
+	return s.IsError
 }
 
-// looksLikeError reports whether a tool result reads as an error.
+// looksLikeError reports whether a tool result reads as an error: the
+// simulator's reading of a conversation that reached it over a wire
+// (OpenAI's chat format has no error flag on tool messages), where the
+// runtime's IsError and Metadata are lost.
 func looksLikeError(r string) bool {
 	l := strings.ToLower(r)
 	if len(l) > 300 {
@@ -89,7 +91,9 @@ func (s *step) arg(key string) string {
 }
 
 // readSteps lists the tool calls of msgs in order, each with its result.
-func readSteps(msgs []model.Message) []step {
+// flagged says the tool messages carry the runtime's IsError; otherwise the
+// results are read for errors (see looksLikeError).
+func readSteps(msgs []model.Message, flagged bool) []step {
 	var steps []step
 	byID := map[string]int{}
 	for _, m := range msgs {
@@ -103,7 +107,10 @@ func readSteps(msgs []model.Message) []step {
 			}
 		case model.RoleTool:
 			if i, ok := byID[m.ToolCallID]; ok {
-				steps[i].Result, steps[i].Answered = m.Content, true
+				steps[i].Result, steps[i].Answered, steps[i].IsError = m.Content, true, m.IsError
+				if !flagged {
+					steps[i].IsError = looksLikeError(m.Content)
+				}
 			}
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/entrust-dev/entrust/agents/model"
 )
 
 // This file reads the built-in prompt templates back (package prompts): the
@@ -337,4 +339,23 @@ func refusedTools(gaps []string) []string {
 		}
 	}
 	return out
+}
+
+// fromMetadata takes what the runtime says of the request over what the
+// prompt was read to say: the goal in question, who is asked and the tools
+// granted. The prompt still gives what metadata does not carry (the role,
+// the goal's context, the parent intents).
+func (g *goalInfo) fromMetadata(md *model.Metadata) {
+	if md.Agent != "" {
+		g.Agent = md.Agent
+	}
+	if md.Objective == "" {
+		return // a consultation: no goal of its own
+	}
+	g.Intent, g.Objective = md.Intent, md.Objective
+	g.Criteria, g.Constraints = md.Criteria, md.Constraints
+	if md.Purpose == model.PurposeTurn {
+		g.Tools = md.Tools
+	}
+	g.Parsed = true
 }

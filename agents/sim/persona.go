@@ -41,9 +41,11 @@ const (
 	Prose Persona = "prose"
 )
 
-// Personas lists the personas that get the protocol wrong, in a stable
-// order; Default is not among them. Callers must not modify it.
-var Personas = []Persona{Eager, YesMan, Drifter, Silent, OverAsker, Looper, Malformed, Hallucinator, Quitter, Withholder, Prose}
+// Personas returns the personas that get the protocol wrong, in a stable
+// order; Default is not among them. The slice is new: the caller's to keep.
+func Personas() []Persona {
+	return []Persona{Eager, YesMan, Drifter, Silent, OverAsker, Looper, Malformed, Hallucinator, Quitter, Withholder, Prose}
+}
 
 // ErrUnknownPersona is matched by the error of a simulator given a persona
 // it does not know.
@@ -87,7 +89,7 @@ func ParsePersona(s string) (Persona, error) {
 	}
 	p := Persona(s)
 	if !p.known() {
-		return "", fmt.Errorf("%w %q (have %v)", ErrUnknownPersona, s, Personas)
+		return "", fmt.Errorf("%w %q (have %v)", ErrUnknownPersona, s, Personas())
 	}
 	return p, nil
 }

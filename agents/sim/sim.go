@@ -52,7 +52,12 @@ func newView(req *model.Request) *view {
 	}
 	v.system = systemPrompt(req.Messages)
 	v.goal = parseGoal(v.system)
-	v.steps = readSteps(req.Messages)
+	if md := req.Metadata; md != nil {
+		v.goal.fromMetadata(md)
+	}
+	// A request the runtime made in process carries its Metadata and
+	// flags failed calls; one that came over a wire is read as text.
+	v.steps = readSteps(req.Messages, req.Metadata != nil)
 	v.user = lastUser(req.Messages)
 	return v
 }

@@ -94,7 +94,7 @@ func TestEagerDelegatesBeforeAccepting(t *testing.T) {
 	d := dataFor(&g, nil, prompts.Peer{Name: "helper", Role: "Helps."})
 	c := newConvo(t, sim.New("lead", &sim.Options{Persona: sim.Eager}), p, d)
 	c.call(agents.ToolDelegate)
-	c.reply(`refused: tool "delegate" is not allowed now`)
+	c.fail(`refused: tool "delegate" is not allowed now`)
 	c.call(agents.ToolAcceptGoal)
 }
 
@@ -126,7 +126,7 @@ func TestMisalignedAcceptanceIsFixed(t *testing.T) {
 		}
 	}
 	gaps := []string{"the restated intent has nothing in common with the goal's intent", "Correction: The intent is: " + g.Intent}
-	c.reply(render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: gaps}))
+	c.fail(render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: gaps}))
 	a = decode[agents.Acceptance](t, c.call(agents.ToolAcceptGoal))
 	if !strings.Contains(a.RestatedIntent, g.Intent) {
 		t.Errorf("second restatement does not carry the intent: %q", a.RestatedIntent)
@@ -148,7 +148,7 @@ func TestMisalignedCountsArePadded(t *testing.T) {
 	if len(a.AcknowledgedCriteria) != 0 {
 		t.Fatalf("acknowledged %q from nothing", a.AcknowledgedCriteria)
 	}
-	c.reply(render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: []string{
+	c.fail(render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: []string{
 		"0 criteria acknowledged, the goal has 2: acknowledge each, in order",
 		"0 constraints acknowledged, the goal has 1: acknowledge each, in order"}}))
 	a = decode[agents.Acceptance](t, c.call(agents.ToolAcceptGoal))
@@ -189,7 +189,7 @@ func TestWorkWritesThenCompletes(t *testing.T) {
 	}
 
 	// Sent back: it writes again, addressing the feedback, and reports again.
-	c.reply("Revise and report again: mention the CI badge\nUnmet: The guide lists who to ask for help")
+	c.fail("Revise and report again: mention the CI badge\nUnmet: The guide lists who to ask for help")
 	w2 := decode[map[string]string](t, c.call("write_file"))
 	if !strings.Contains(w2["content"], "mention the CI badge") {
 		t.Errorf("revised note ignores the feedback:\n%s", w2["content"])
@@ -292,9 +292,9 @@ func TestWorkToolErrorsEscalateOnce(t *testing.T) {
 			c.call(agents.ToolAcceptGoal)
 			c.aligned(d, "write_file")
 			c.call("write_file")
-			c.reply("write_file failed: disk full")
+			c.fail("write_file failed: disk full")
 			c.call("write_file")
-			c.reply("write_file failed: disk full")
+			c.fail("write_file failed: disk full")
 			if persona == sim.Default {
 				esc := decode[agents.EscalateArgs](t, c.call(agents.ToolEscalate))
 				if esc.Kind != agents.KindBlocked || esc.Blocking == nil || !*esc.Blocking || !strings.Contains(esc.Question, "disk full") {
@@ -356,8 +356,8 @@ func TestOfferPipelinesTheFirstMove(t *testing.T) {
 		}
 		if round == 0 {
 			c.msgs = append(c.msgs,
-				model.Message{Role: model.RoleTool, ToolCallID: calls[0].ID, Name: calls[0].Name, Content: render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: []string{"the plan ignores brevity"}})},
-				model.Message{Role: model.RoleTool, ToolCallID: calls[1].ID, Name: calls[1].Name, Content: "not run: write_file waits for an aligned acceptance, and yours was not; accept again first"})
+				model.Message{Role: model.RoleTool, ToolCallID: calls[0].ID, Name: calls[0].Name, Content: render(t, prompts.Misaligned, &prompts.Data{Round: 1, Findings: []string{"the plan ignores brevity"}}), IsError: true},
+				model.Message{Role: model.RoleTool, ToolCallID: calls[1].ID, Name: calls[1].Name, Content: "not run: write_file waits for an aligned acceptance, and yours was not; accept again first", IsError: true})
 		}
 	}
 }
@@ -475,10 +475,12 @@ func TestPersonas(t *testing.T) {
 				} else if tl, ok := p.tools[s.want]; ok && !tl.Call(t.Context(), got[0].Arguments).IsError {
 					t.Errorf("step %d: arguments meant to be invalid validate: %s", i+1, got[0].Arguments)
 				}
-				switch s.reply {
-				case aligned:
+				switch {
+				case s.reply == aligned:
 					c.aligned(d, "write_file", "list_files")
-				case "":
+				case s.reply == "":
+				case errorReply(s.reply):
+					c.fail(s.reply)
 				default:
 					c.reply(s.reply)
 				}
@@ -646,7 +648,7 @@ func TestConsultAnswersInProse(t *testing.T) {
 
 func TestPersonaCatalogue(t *testing.T) {
 	seen := map[sim.Persona]bool{}
-	for _, p := range sim.Personas {
+	for _, p := range sim.Personas() {
 		if sim.Describe(p) == "" || seen[p] || p == sim.Default {
 			t.Errorf("persona %q: described %q, listed twice %v", p, sim.Describe(p), seen[p])
 		}
@@ -655,8 +657,8 @@ func TestPersonaCatalogue(t *testing.T) {
 			t.Errorf("ParsePersona(%q) = %q, %v", p, got, err)
 		}
 	}
-	if len(sim.Personas) != 11 {
-		t.Errorf("%d personas", len(sim.Personas))
+	if len(sim.Personas()) != 11 {
+		t.Errorf("%d personas", len(sim.Personas()))
 	}
 	if sim.Describe(sim.Default) == "" {
 		t.Error("Default undescribed")
@@ -756,4 +758,29 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// In process the simulator reads the request's Metadata, not the prompt:
+// a prompt without the goal still gets an acceptance of the goal the
+// metadata names.
+func TestMetadataOverPrompt(t *testing.T) {
+	p := newProtocol(t, nil, nil)
+	md := &model.Metadata{Purpose: model.PurposeTurn, Phase: model.PhaseOffered, Agent: "w", Delegation: "d1",
+		Intent: "keep the team informed", Objective: "write a note", Criteria: []string{"a note is written", "it is short"},
+		Constraints: []string{"be brief"}, Tools: []string{"write_file"}}
+	req := &model.Request{Metadata: md, Messages: []model.Message{
+		{Role: model.RoleSystem, Content: "You are w."}, {Role: model.RoleUser, Content: "Your goal is in the metadata."}},
+		Tools: p.defs(t, agents.ToolAcceptGoal, agents.ToolDeclineGoal, agents.ToolAskClarification)}
+	resp, err := sim.New("w", nil).Generate(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := resp.Message.ToolCalls
+	if len(calls) != 1 || calls[0].Name != agents.ToolAcceptGoal {
+		t.Fatalf("want accept_goal, got %s %q", callNames(calls), resp.Message.Content)
+	}
+	a := decode[agents.Acceptance](t, calls[0])
+	if len(a.AcknowledgedCriteria) != 2 || len(a.AcknowledgedConstraints) != 1 {
+		t.Fatalf("acceptance %+v does not acknowledge the metadata's criteria and constraints", a)
+	}
 }

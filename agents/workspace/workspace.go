@@ -35,9 +35,9 @@ const (
 	ToolListFiles = "list_files"
 )
 
-// ToolNames lists the names of the tools Tools returns, in order. Callers
-// must not modify it.
-var ToolNames = []string{ToolReadFile, ToolWriteFile, ToolListFiles}
+// ToolNames returns the names of the workspace's tools, in the order Tools
+// returns them: a new slice.
+func ToolNames() []string { return []string{ToolReadFile, ToolWriteFile, ToolListFiles} }
 
 // MaxFileSize bounds the bytes read_file returns and write_file writes, so
 // one call cannot flood a model's context or the disk.

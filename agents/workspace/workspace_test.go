@@ -94,8 +94,8 @@ func TestToolsMatchToolNames(t *testing.T) {
 			t.Errorf("%s has a protocol tool's name", tool.Def().Name)
 		}
 	}
-	if !slices.Equal(names, workspace.ToolNames) {
-		t.Errorf("tools %v, ToolNames %v", names, workspace.ToolNames)
+	if !slices.Equal(names, workspace.ToolNames()) {
+		t.Errorf("tools %v, ToolNames %v", names, workspace.ToolNames())
 	}
 	concurrent := map[string]bool{}
 	for _, tool := range f.ws.Tools() {

@@ -36,6 +36,8 @@ func ExampleMain_replay() {
 	//   writer      3      3,292         340      3,632        $0       0.0s  sim
 	//   total       8      7,619         649      8,268        $0       0.0s  sim
 	//
+	// invariants: all 8 hold
+	//
 	// result:
 	//   writer completed its part: Wrote write-a-haiku-about-delegation.md, a note that addresses the objective (Write a haiku about delegation) and each criterion.
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 	"github.com/entrust-dev/entrust/orchestrator/trust"
 	"github.com/spf13/cobra"
 )
@@ -119,7 +120,7 @@ func checkEvents(events []*orchestrator.Event) error {
 		switch {
 		case e.Type == "":
 			return fmt.Errorf("event %d has no type", i+1)
-		case !slices.Contains(orchestrator.EventTypes, e.Type):
+		case !e.Type.Known():
 			return fmt.Errorf("event %d has an unknown type %q", i+1, e.Type)
 		case e.Seq <= prev:
 			return fmt.Errorf("event %d has seq %d after %d: events are out of order", i+1, e.Seq, prev)
@@ -344,6 +345,15 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	row(total)
 	if retries > 0 {
 		fmt.Fprintf(w, "%d model call(s) retried\n", retries)
+	}
+	fmt.Fprintln(w)
+	if bad := invariant.CheckJournal(events); len(bad) == 0 {
+		fmt.Fprintln(w, st.paint(green, fmt.Sprintf("invariants: all %d hold", len(invariant.Checks()))))
+	} else {
+		fmt.Fprintln(w, st.paint(red, fmt.Sprintf("invariants: %d breach(es)", len(bad))))
+		for _, v := range bad {
+			fmt.Fprintln(w, "  "+st.paint(red, v.String()))
+		}
 	}
 	if finished != nil {
 		fmt.Fprintln(w)

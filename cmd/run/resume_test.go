@@ -199,10 +199,15 @@ func TestCrashAndResume(t *testing.T) {
 	}
 	got := strings.Join(keys(landed), "; ")
 	t.Logf("kills landed: %s", got)
-	for _, p := range []string{"lead judge", "lead verify", "writer turn", "notes turn", "after tool.result(ask_clarification)"} {
+	for _, p := range []string{"lead judge", "lead verify", "after tool.result(ask_clarification)"} {
 		if !strings.Contains(got, p) {
 			t.Errorf("no kill landed with %s", p)
 		}
+	}
+	// The two writers run at once: which of them a kill lands on is the
+	// scheduler's choice, so one of them is what can be asked.
+	if !strings.Contains(got, "writer turn") && !strings.Contains(got, "notes turn") {
+		t.Error("no kill landed with a worker's turn")
 	}
 }
 

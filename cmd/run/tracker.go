@@ -12,16 +12,17 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// tracker folds a run's events into the state of its delegation tree: what
-// the live view draws. It is not safe for concurrent use; its owner locks.
+// tracker follows a run's events for the live view: the delegation tree is
+// the journal's fold (orchestrator.Fold), and beside each delegation the
+// tracker keeps what only a live view shows (its state, last tool, progress,
+// cost). It is not safe for concurrent use; its owner locks.
 type tracker struct {
 	run      string
 	start    time.Time
 	last     time.Time
 	goal     string
+	fold     orchestrator.Fold
 	nodes    map[string]*node
-	roots    []*node
-	escs     map[string]*escNode
 	finished *orchestrator.Event
 
 	calls  int
@@ -31,35 +32,16 @@ type tracker struct {
 	models []string
 }
 
-// node is one delegation.
+// node is one delegation: its outcome as folded so far, and its view.
 type node struct {
-	id, parent, agent, delegator string
-	objective, reassignedFrom    string
-	depth                        int
-	state                        string
-	round                        int
-	acceptance                   *agents.Acceptance
-	alignment                    *agents.Alignment
-	escalations                  []*escNode
-	progress                     *agents.ProgressReport
-	lastTool                     string
-	lastToolErr                  bool
-	violations                   int
-	lastViolation                string
-	usage                        model.Usage
-	total                        *model.Usage
-	cost                         float64
-	priced                       bool
-	reason, result               string
-	children                     []*node
-}
-
-// escNode is an escalation (or a clarification) and its resolution.
-type escNode struct {
-	id            string
-	esc           *agents.Escalation
-	res           *agents.Resolution
-	clarification bool
+	*orchestrator.Outcome
+	state         string
+	progress      *agents.ProgressReport
+	lastTool      string
+	lastToolErr   bool
+	lastViolation string
+	cost          float64
+	priced        bool
 }
 
 // The states a node shows.
@@ -76,7 +58,7 @@ const (
 )
 
 func newTracker() *tracker {
-	return &tracker{nodes: map[string]*node{}, escs: map[string]*escNode{}, priced: true}
+	return &tracker{nodes: map[string]*node{}, priced: true}
 }
 
 func (t *tracker) apply(e *orchestrator.Event) {
@@ -87,19 +69,8 @@ func (t *tracker) apply(e *orchestrator.Event) {
 	if t.run == "" {
 		t.run = e.Run
 	}
-	if e.Type == orchestrator.EventGoalOffered {
-		n := &node{id: e.Delegation, parent: e.Parent, agent: e.Agent, delegator: e.Delegator, depth: e.Depth,
-			reassignedFrom: e.ReassignedFrom, state: stOffered, priced: true}
-		if e.Goal != nil {
-			n.objective = e.Goal.Objective
-		}
-		t.nodes[n.id] = n
-		if p, ok := t.nodes[e.Parent]; ok && e.Parent != "" {
-			p.children = append(p.children, n)
-		} else {
-			t.roots = append(t.roots, n)
-		}
-		return
+	if t.fold.Apply(e) != nil {
+		return // an event the tree cannot place: nothing to show
 	}
 	switch e.Type {
 	case orchestrator.EventRunStarted:
@@ -111,6 +82,9 @@ func (t *tracker) apply(e *orchestrator.Event) {
 	case orchestrator.EventRunFinished:
 		t.finished = e
 		return
+	case orchestrator.EventGoalOffered:
+		t.nodes[e.Delegation] = &node{Outcome: t.fold.Outcome(e.Delegation), state: stOffered, priced: true}
+		return
 	case orchestrator.EventModelCalled:
 		t.calls++
 		if e.Usage != nil {
@@ -119,18 +93,12 @@ func (t *tracker) apply(e *orchestrator.Event) {
 			t.cost += c
 			t.priced = t.priced && ok
 			if n := t.nodes[e.Delegation]; n != nil {
-				n.usage = n.usage.Add(*e.Usage)
 				n.cost += c
 				n.priced = n.priced && ok
 			}
 		}
 		if e.Model != "" && !slices.Contains(t.models, e.Model) {
 			t.models = append(t.models, e.Model)
-		}
-		return
-	case orchestrator.EventEscalationResolved:
-		if x := t.escs[e.ID]; x != nil {
-			x.res = e.Resolution
 		}
 		return
 	}
@@ -140,21 +108,13 @@ func (t *tracker) apply(e *orchestrator.Event) {
 	}
 	switch e.Type {
 	case orchestrator.EventGoalAccepted:
-		n.state, n.round, n.acceptance, n.alignment = stAccepted, e.Round, e.Acceptance, nil
+		n.state = stAccepted
 	case orchestrator.EventAlignmentJudged:
-		n.alignment = e.Alignment
 		if e.Aligned != nil && *e.Aligned {
 			n.state = stWorking
 		} else {
 			n.state = stMisaligned
 		}
-	case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
-		x := &escNode{id: e.ID, esc: e.Escalation, clarification: e.Type == orchestrator.EventClarificationAsked}
-		if x.esc == nil {
-			x.esc = &agents.Escalation{}
-		}
-		t.escs[e.ID] = x
-		n.escalations = append(n.escalations, x)
 	case orchestrator.EventProgressReported:
 		n.progress = e.Progress
 	case orchestrator.EventToolCalled:
@@ -166,7 +126,6 @@ func (t *tracker) apply(e *orchestrator.Event) {
 			n.lastToolErr = true
 		}
 	case orchestrator.EventProtocolViolation:
-		n.violations++
 		n.lastViolation = e.Reason
 	case orchestrator.EventGoalReported:
 		n.state = stReported
@@ -175,12 +134,50 @@ func (t *tracker) apply(e *orchestrator.Event) {
 			n.state = stRevising
 		}
 	case orchestrator.EventGoalCompleted:
-		n.state, n.result, n.total = stCompleted, e.Result, e.Total
+		n.state = stCompleted
 	case orchestrator.EventGoalFailed:
-		n.state, n.reason, n.total = stFailed, e.Reason, e.Total
+		n.state = stFailed
 	case orchestrator.EventGoalDeclined:
-		n.state, n.reason, n.total = stDeclined, e.Reason, e.Total
+		n.state = stDeclined
 	}
+}
+
+// roots are the trees to draw: the root delegation, and any delegation whose
+// parent the tracker never saw.
+func (t *tracker) roots() []*node {
+	var out []*node
+	if r := t.fold.Root(); r != nil {
+		out = append(out, t.nodes[r.Delegation])
+	}
+	for _, o := range t.fold.Orphans() {
+		out = append(out, t.nodes[o.Delegation])
+	}
+	return out
+}
+
+// children are n's delegations, in the order they were made.
+func (t *tracker) children(n *node) []*node {
+	out := make([]*node, 0, len(n.Children))
+	for _, c := range n.Children {
+		out = append(out, t.nodes[c.Delegation])
+	}
+	return out
+}
+
+func (n *node) objective() string {
+	if n.Goal == nil {
+		return ""
+	}
+	return n.Goal.Objective
+}
+
+// current is the alignment of the current round: none while an acceptance
+// awaits its judgement.
+func (n *node) current() *agents.Alignment {
+	if n.state == stOffered || n.state == stAccepted {
+		return nil
+	}
+	return n.Alignment
 }
 
 // argsBrief is the gist of a tool call's arguments: its path, or its first
@@ -207,34 +204,34 @@ func argsBrief(raw json.RawMessage) string {
 }
 
 // open returns the escalations of n not resolved yet.
-func (n *node) open() []*escNode {
-	var out []*escNode
-	for _, x := range n.escalations {
-		if x.res == nil {
+func (n *node) open() []orchestrator.EscalationRecord {
+	var out []orchestrator.EscalationRecord
+	for _, x := range n.Escalations {
+		if x.Resolution == nil {
 			out = append(out, x)
 		}
 	}
 	return out
 }
 
-// tokens is the node's total if it ended, else its own so far plus its
-// children's.
-func (n *node) tokens() int {
-	if n.total != nil {
-		return n.total.Total()
+// tokens is the node's total if it ended with one, else its own so far plus
+// its children's.
+func (t *tracker) tokens(n *node) int {
+	if n.terminal() && n.Total.Total() > 0 {
+		return n.Total.Total()
 	}
-	sum := n.usage.Total()
-	for _, c := range n.children {
-		sum += c.tokens()
+	sum := n.Usage.Total()
+	for _, c := range t.children(n) {
+		sum += t.tokens(c)
 	}
 	return sum
 }
 
 // costs is the node's cost with its children's, and whether all are known.
-func (n *node) costs() (float64, bool) {
+func (t *tracker) costs(n *node) (float64, bool) {
 	c, ok := n.cost, n.priced
-	for _, ch := range n.children {
-		cc, cok := ch.costs()
+	for _, ch := range t.children(n) {
+		cc, cok := t.costs(ch)
 		c += cc
 		ok = ok && cok
 	}
@@ -273,22 +270,22 @@ func (n *node) label() string {
 		return "reported, being verified"
 	case stWorking:
 		if o := n.open(); len(o) > 0 {
-			return "waiting on " + o[0].id
+			return "waiting on " + o[0].Escalation.ID
 		}
 	}
 	return n.state
 }
 
 func alignLabel(n *node) (string, color) {
-	a := n.alignment
+	a := n.current()
 	if a == nil {
 		return "", ""
 	}
 	by := string(a.By)
 	if a.Aligned {
 		s := "aligned"
-		if n.round > 1 {
-			s += fmt.Sprintf(" (round %d)", n.round)
+		if n.AlignmentRounds > 1 {
+			s += fmt.Sprintf(" (round %d)", n.AlignmentRounds)
 		}
 		return s + " by " + by, green
 	}
@@ -335,42 +332,43 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 	var walk func(n *node, prefix, branch, cont string)
 	walk = func(n *node, prefix, branch, cont string) {
 		icon, col := stateLook(n)
-		segs := []segment{{dim, prefix + branch}, {col, icon + " "}, {bold, n.agent}, {dim, " ← " + n.delegator + "  "}, {col, n.label()}}
+		segs := []segment{{dim, prefix + branch}, {col, icon + " "}, {bold, n.Agent}, {dim, " ← " + n.Delegator + "  "}, {col, n.label()}}
 		if al, ac := alignLabel(n); al != "" && n.state != stMisaligned {
 			segs = append(segs, segment{dim, " · "}, segment{ac, al})
 		}
-		segs = append(segs, segment{dim, " · " + thousands(n.tokens()) + " tok"})
-		if c, ok := n.costs(); ok && c > 0 {
+		segs = append(segs, segment{dim, " · " + thousands(t.tokens(n)) + " tok"})
+		if c, ok := t.costs(n); ok && c > 0 {
 			segs = append(segs, segment{dim, " " + costText(c, true)})
 		}
-		if n.violations > 0 {
-			segs = append(segs, segment{red, fmt.Sprintf(" · %d violation(s)", n.violations)})
+		if n.Violations > 0 {
+			segs = append(segs, segment{red, fmt.Sprintf(" · %d violation(s)", n.Violations)})
 		}
-		if tt := trustText(sc, n.agent); tt != "" {
+		if tt := trustText(sc, n.Agent); tt != "" {
 			segs = append(segs, segment{dim, " · " + tt})
 		}
-		segs = append(segs, segment{"", "  " + strings.TrimSpace(n.objective)})
+		segs = append(segs, segment{"", "  " + strings.TrimSpace(n.objective())})
 		out = append(out, st.line(width, segs...))
 
 		detail := prefix + cont + "   "
-		if n.reassignedFrom != "" {
-			out = append(out, st.line(width, segment{dim, detail + "↻ reassigned from " + n.reassignedFrom}))
+		if n.ReassignedFrom != "" {
+			out = append(out, st.line(width, segment{dim, detail + "↻ reassigned from " + n.ReassignedFrom}))
 		}
-		if n.state == stMisaligned && n.alignment != nil {
-			for _, g := range n.alignment.Gaps {
+		if a := n.current(); n.state == stMisaligned && a != nil {
+			for _, g := range a.Gaps {
 				out = append(out, st.line(width, segment{dim, detail}, segment{red, "≠ " + g}))
 			}
 		}
-		for _, x := range n.escalations {
-			if x.res == nil {
-				out = append(out, st.line(width, segment{dim, detail}, segment{yellow, "⚠ " + x.id + " " + escKind(x) + ": "}, segment{"", x.esc.Question}))
+		for _, x := range n.Escalations {
+			id := x.Escalation.ID
+			if x.Resolution == nil {
+				out = append(out, st.line(width, segment{dim, detail}, segment{yellow, "⚠ " + id + " " + escKind(&x.Escalation) + ": "}, segment{"", x.Escalation.Question}))
 				continue
 			}
 			verb := "answered by "
-			if x.res.Refused {
+			if x.Resolution.Refused {
 				verb = "refused by "
 			}
-			out = append(out, st.line(width, segment{dim, detail + "↳ " + x.id + " " + escKind(x) + " " + verb + string(x.res.By) + ": " + resolutionText(x.res)}))
+			out = append(out, st.line(width, segment{dim, detail + "↳ " + id + " " + escKind(&x.Escalation) + " " + verb + string(x.Resolution.By) + ": " + resolutionText(x.Resolution)}))
 		}
 		if !n.terminal() {
 			if p := n.progress; p != nil {
@@ -389,17 +387,18 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 			}
 		}
 		if n.state == stFailed || n.state == stDeclined {
-			out = append(out, st.line(width, segment{dim, detail}, segment{red, n.reason}))
+			out = append(out, st.line(width, segment{dim, detail}, segment{red, n.Reason}))
 		}
-		for i, c := range n.children {
-			if i == len(n.children)-1 {
+		children := t.children(n)
+		for i, c := range children {
+			if i == len(children)-1 {
 				walk(c, prefix+cont, "└─ ", "   ")
 			} else {
 				walk(c, prefix+cont, "├─ ", "│  ")
 			}
 		}
 	}
-	for _, r := range t.roots {
+	for _, r := range t.roots() {
 		walk(r, "", "", "")
 	}
 	if f := t.finished; f != nil {
@@ -413,11 +412,11 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 	return out
 }
 
-func escKind(x *escNode) string {
-	if x.clarification {
+func escKind(x *agents.Escalation) string {
+	if x.Kind == agents.KindClarification {
 		return "question"
 	}
-	return string(x.esc.Kind)
+	return string(x.Kind)
 }
 
 func resolutionText(r *agents.Resolution) string {
@@ -434,7 +433,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 	n := t.nodes[e.Delegation]
 	who := ""
 	if n != nil {
-		who = strings.Repeat("  ", n.depth) + n.id + " " + n.agent + ": "
+		who = strings.Repeat("  ", n.Depth) + n.Delegation + " " + n.Agent + ": "
 	}
 	line := func(format string, args ...any) string { return at + who + fmt.Sprintf(format, args...) }
 	switch e.Type {
@@ -443,7 +442,11 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 	case orchestrator.EventRunResumed:
 		return at + fmt.Sprintf("run %s resumed from its journal (resume %d): what it recorded is not done again", e.Run, e.Attempt)
 	case orchestrator.EventGoalOffered:
-		s := line("offered by %s: %q", e.Delegator, clip(t.nodes[e.Delegation].objective, 120))
+		var objective string
+		if n != nil {
+			objective = n.objective()
+		}
+		s := line("offered by %s: %q", e.Delegator, clip(objective, 120))
 		if len(e.Tools) > 0 {
 			s += " (tools: " + strings.Join(e.Tools, ", ") + ")"
 		}
@@ -467,22 +470,22 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 	case orchestrator.EventGoalDeclined:
 		return line("declined: %s", e.Reason)
 	case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
-		x := t.escs[e.ID]
+		x := e.Escalation
 		if x == nil {
 			return ""
 		}
-		s := line("%s %s (%s): %s", map[bool]string{true: "asks", false: "escalates"}[x.clarification], e.ID, escKind(x), clip(x.esc.Question, 160))
-		if len(x.esc.Options) > 0 {
-			s += " [options: " + clip(strings.Join(x.esc.Options, " | "), 120) + "]"
+		verb := "escalates"
+		if e.Type == orchestrator.EventClarificationAsked {
+			verb = "asks"
+		}
+		s := line("%s %s (%s): %s", verb, e.ID, escKind(x), clip(x.Question, 160))
+		if len(x.Options) > 0 {
+			s += " [options: " + clip(strings.Join(x.Options, " | "), 120) + "]"
 		}
 		return s
 	case orchestrator.EventEscalationResolved:
-		x := t.escs[e.ID]
-		if x == nil || e.Resolution == nil {
+		if n == nil || e.Resolution == nil {
 			return ""
-		}
-		if n = t.nodes[x.esc.Delegation]; n != nil {
-			who = strings.Repeat("  ", n.depth) + n.id + " " + n.agent + ": "
 		}
 		verb := "answered"
 		if e.Resolution.Refused {

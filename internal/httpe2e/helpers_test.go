@@ -145,7 +145,7 @@ var (
 	delegateTo     = protocoltest.DelegateTo
 	ofType         = protocoltest.OfType
 	trace          = protocoltest.Trace
-	checkTerminals = protocoltest.CheckTerminals
+	checkTerminals = protocoltest.CheckJournal
 )
 
 func note(text string) model.ToolCall { return model.Call("note", map[string]string{"text": text}) }

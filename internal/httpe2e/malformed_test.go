@@ -107,8 +107,8 @@ func testMalformed(t *testing.T, p provider, bad fault, who string) {
 		t.Errorf("reason %q", r)
 	}
 	var re *model.RetryError
-	if !errors.Is(failed.Err, model.ErrMalformed) || !errors.As(failed.Err, &re) || re.Attempts != fastRetry.MaxAttempts {
-		t.Errorf("err %v", failed.Err)
+	if !errors.Is(failed.Failure, model.ErrMalformed) || !errors.As(failed.Failure, &re) || re.Attempts != fastRetry.MaxAttempts {
+		t.Errorf("err %v", failed.Failure)
 	}
 	var term []*orchestrator.Event // the victim's terminal event (the lead's own failure follows the worker's)
 	for _, e := range ofType(events, orchestrator.EventGoalFailed) {

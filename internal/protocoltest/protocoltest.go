@@ -10,6 +10,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 // Accept is an acceptance of g that passes the structural checks: the intent
@@ -89,31 +90,14 @@ func Trace(events []*orchestrator.Event) string {
 	return b.String()
 }
 
-// CheckTerminals asserts invariant 4 over a journal: every offered delegation
-// has exactly one terminal event, and the run finished once, last.
-func CheckTerminals(t testing.TB, events []*orchestrator.Event) {
+// CheckJournal asserts every invariant of DESIGN.md over a journal, with the
+// checks of package invariant, and that the journal is not empty.
+func CheckJournal(t testing.TB, events []*orchestrator.Event) {
 	t.Helper()
 	if len(events) == 0 {
 		t.Fatal("empty journal")
 	}
-	offered := map[string]int{}
-	for _, e := range events {
-		switch {
-		case e.Type == orchestrator.EventGoalOffered:
-			offered[e.Delegation] += 0
-		case e.Type.Terminal():
-			offered[e.Delegation]++
-		}
-	}
-	for id, n := range offered {
-		if n != 1 {
-			t.Errorf("delegation %s has %d terminal events, want 1", id, n)
-		}
-	}
-	if n := len(OfType(events, orchestrator.EventRunFinished)); n != 1 {
-		t.Errorf("%d run.finished events, want 1", n)
-	}
-	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
-		t.Errorf("last event is %s, want run.finished", last.Type)
+	for _, v := range invariant.CheckJournal(events) {
+		t.Error(v)
 	}
 }

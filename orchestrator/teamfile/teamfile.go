@@ -233,7 +233,7 @@ func Parse(filename string, data []byte) (*File, error) {
 
 // ParseWith is Parse with options; opts may be nil.
 func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) {
-	known := workspace.ToolNames
+	known := workspace.ToolNames()
 	if opts != nil && opts.Tools != nil {
 		known = opts.Tools
 	}
@@ -407,8 +407,6 @@ func (f *File) line(path string) int {
 	return 0
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]*$`)
-
 // validate checks the file against the tools that exist. With pending, the
 // tools of its MCP servers are not known yet: a name server__tool of a
 // declared server stands for one, if the server's allow-list has it.
@@ -443,7 +441,7 @@ func (f *File) validate(known []string, pending bool) error {
 		switch {
 		case a.Name == "":
 			c.add(p+".name", "missing: every agent needs a name")
-		case !nameRE.MatchString(a.Name):
+		case !agents.ValidName(a.Name):
 			c.add(p+".name", "%q is not a valid name: use letters, digits, - and _, starting with a letter", a.Name)
 		default:
 			if j, dup := names[a.Name]; dup {
@@ -645,8 +643,8 @@ func checkPersona(c *errs, p, name string) {
 }
 
 func personaNames() string {
-	names := make([]string, len(sim.Personas))
-	for i, p := range sim.Personas {
+	names := make([]string, len(sim.Personas()))
+	for i, p := range sim.Personas() {
 		names[i] = string(p)
 	}
 	return strings.Join(names, ", ")

@@ -18,6 +18,7 @@ import (
 	"github.com/tmc/langchaingo/llms"
 
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/model/internal/errbody"
 )
 
 // capture holds what langchaingo's errors do not tell about an answer: its
@@ -113,7 +114,7 @@ func (m *Model) mapError(ctx context.Context, err error, c *capture) error {
 		return fmt.Errorf("%s: %w", m.provider, err)
 	case status >= 400:
 		ae := &model.APIError{Provider: m.provider, StatusCode: status, RetryAfter: model.RetryAfter(header, time.Now())}
-		ae.ParseBody(body)
+		errbody.Parse(ae, body)
 		if ae.Message == "" {
 			ae.Message = err.Error()
 		}

@@ -31,8 +31,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -268,9 +268,7 @@ func intOf(info map[string]any, keys ...string) int {
 // stableID makes the id of a tool call the backend gave none, from the
 // conversation's length and the call, so replays get the same ids.
 func stableID(turn, index int, name, args string) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d\x00%d\x00%s\x00%s", turn, index, name, args)
-	return fmt.Sprintf("call_%016x", h.Sum64())
+	return model.StableCallID(strconv.Itoa(turn), strconv.Itoa(index), name, args)
 }
 
 // params decodes a tool's JSON schema into the map langchaingo wants. The

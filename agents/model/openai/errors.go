@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
 
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/model/internal/errbody"
 )
 
 // capture holds what go-openai does not tell about an answer: its status and
@@ -101,7 +102,7 @@ func mapError(ctx context.Context, err error, c *capture) error {
 		// Checked first: go-openai wraps a half-decoded, empty APIError in
 		// the RequestError of an error body it could not read.
 		ae := &model.APIError{Provider: "openai", StatusCode: re.HTTPStatusCode}
-		ae.ParseBody(re.Body)
+		errbody.Parse(ae, re.Body)
 		ae.RetryAfter = model.RetryAfter(c.header, time.Now())
 		return ae
 	case errors.As(err, &oe):
@@ -143,7 +144,5 @@ func mapError(ctx context.Context, err error, c *capture) error {
 // the same ids, and on the conversation's length, so two turns calling the
 // same tool the same way get different ones.
 func stableID(respID string, turn, index int, name, args string) string {
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%s\x00%d\x00%d\x00%s\x00%s", respID, turn, index, name, args)
-	return fmt.Sprintf("call_%016x", h.Sum64())
+	return model.StableCallID(respID, strconv.Itoa(turn), strconv.Itoa(index), name, args)
 }
