@@ -670,4 +670,15 @@ func TestE2EVerifyAndNamedFiles(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "--verify") {
 		t.Fatalf("%s", r)
 	}
+	// The simulator writes the first file the criterion names; the second
+	// is missing, which fails the run unless the named-file checks are off.
+	linked := []string{"--escalations", "auto", "--criteria", "toc.md links to chapter-one.md", "Write the table of contents"}
+	r = runBinary(t, dir, "", append([]string{"--journal", "three.jsonl"}, linked...)...)
+	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "chapter-one.md does not exist") {
+		t.Fatalf("%s", r)
+	}
+	r = runBinary(t, dir, "", append([]string{"--journal", "four.jsonl", "--no-file-checks"}, linked...)...)
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
 }

@@ -18,21 +18,22 @@ import (
 type runConfig struct {
 	// Team is the team file, inline; TeamFile the path it was read from
 	// ("" for the built-in team).
-	Team        string   `json:"team"`
-	TeamFile    string   `json:"team_file,omitempty"`
-	Offline     bool     `json:"offline,omitempty"`
-	Model       string   `json:"model,omitempty"`
-	BaseURL     string   `json:"base_url,omitempty"`
-	Stream      bool     `json:"stream,omitempty"`
-	Workspace   string   `json:"workspace"`
-	Escalations string   `json:"escalations"`
-	Criteria    []string `json:"criteria,omitempty"`
-	Constraints []string `json:"constraints,omitempty"`
-	Verify      []string `json:"verify,omitempty"`
-	Steps       int      `json:"steps,omitempty"`
-	Tokens      int      `json:"tokens,omitempty"`
-	Timeout     string   `json:"timeout,omitempty"`
-	Trust       string   `json:"trust,omitempty"`
+	Team         string   `json:"team"`
+	TeamFile     string   `json:"team_file,omitempty"`
+	Offline      bool     `json:"offline,omitempty"`
+	Model        string   `json:"model,omitempty"`
+	BaseURL      string   `json:"base_url,omitempty"`
+	Stream       bool     `json:"stream,omitempty"`
+	Workspace    string   `json:"workspace"`
+	Escalations  string   `json:"escalations"`
+	Criteria     []string `json:"criteria,omitempty"`
+	Constraints  []string `json:"constraints,omitempty"`
+	Verify       []string `json:"verify,omitempty"`
+	NoFileChecks bool     `json:"no_file_checks,omitempty"`
+	Steps        int      `json:"steps,omitempty"`
+	Tokens       int      `json:"tokens,omitempty"`
+	Timeout      string   `json:"timeout,omitempty"`
+	Trust        string   `json:"trust,omitempty"`
 }
 
 // resumeOptions are "run resume"'s.
@@ -111,7 +112,7 @@ func runResume(o *resumeOptions) error {
 	}
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
-		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, verify: cfg.Verify, steps: cfg.Steps, tokens: cfg.Tokens,
+		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, verify: cfg.Verify, noFileChecks: cfg.NoFileChecks, steps: cfg.Steps, tokens: cfg.Tokens,
 		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout}
 	if cfg.Timeout != "" {
 		if f.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {

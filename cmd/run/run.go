@@ -34,6 +34,7 @@ type runOptions struct {
 	quiet, json, stream          bool
 	criteria, constraints        stringList
 	verify                       stringList
+	noFileChecks                 bool
 	steps, tokens                int
 	timeout, callTimeout         time.Duration
 	// offline forces the simulator whatever the environment says: a
@@ -115,6 +116,7 @@ Environment:
 	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
 	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
 	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
+	f.BoolVar(&opts.noFileChecks, "no-file-checks", false, "do not require the files the criteria and constraints name to exist")
 	f.Var(&opts.verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
 	f.IntVar(&opts.steps, "steps", 0, "model turns the lead may take, its delegates' included (default: the team file's, else 40)")
 	f.IntVar(&opts.tokens, "tokens", 0, "tokens the whole run may spend (default no bound)")
@@ -332,7 +334,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			teamSummary(team), models.summary(), f.workspace, serversSummary(servers), mode)
 	}
 
-	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: verifyChecks(f),
+	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: verifyChecks(f), NoFileChecks: f.noFileChecks,
 		Budget: agents.Budget{Steps: f.steps, Tokens: f.tokens, WallTime: f.timeout}}
 	go func() {
 		<-ctx.Done()
@@ -416,7 +418,7 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *models) (jso
 		return nil, fmt.Errorf("--workspace: %w", err)
 	}
 	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.offline, Model: f.model, Stream: f.stream,
-		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints, Verify: f.verify,
+		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints, Verify: f.verify, NoFileChecks: f.noFileChecks,
 		Steps: f.steps, Tokens: f.tokens}
 	if f.trust != "" {
 		if cfg.Trust, err = filepath.Abs(f.trust); err != nil {
