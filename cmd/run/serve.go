@@ -173,6 +173,7 @@ func runServe(opts *serveOptions) error {
 	select {
 	case <-ctx.Done():
 	case err := <-served:
+		srv.Close()
 		return &exitError{code: exitFailed, err: err}
 	}
 	stop() // a second Ctrl-C ends the process at once
