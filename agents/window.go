@@ -324,7 +324,7 @@ func (l *Loop) fold(ctx context.Context, tail int, c *Compaction, force bool) er
 		switch {
 		case lo == l.win.summary:
 			prev = strings.TrimSpace(seg[0].Content[strings.Index(seg[0].Content, summaryBody)+len(summaryBody):])
-		case slices.ContainsFunc(rangeOf(lo, hi), l.pinnedMsg):
+		case l.pinnedIn(lo, hi):
 			kept = append(kept, seg...)
 		default:
 			folded = append(folded, seg...)
@@ -337,13 +337,6 @@ func (l *Loop) fold(ctx context.Context, tail int, c *Compaction, force bool) er
 	if len(folded) == 0 || !force && size/4 < l.Window.summaryTokens() {
 		return nil
 	}
-	calls := map[string]int{}
-	for _, m := range folded {
-		for _, tc := range m.ToolCalls {
-			calls[tc.Name]++
-			l.win.folded[tc.Name]++
-		}
-	}
 	summary, err := l.summarize(ctx, prev, folded)
 	if err != nil {
 		var be *BudgetError
@@ -355,8 +348,14 @@ func (l *Loop) fold(ctx context.Context, tail int, c *Compaction, force bool) er
 	} else {
 		c.By = "model"
 	}
+	c.Calls = map[string]int{}
+	for _, m := range folded {
+		for _, tc := range m.ToolCalls {
+			c.Calls[tc.Name]++
+			l.win.folded[tc.Name]++
+		}
+	}
 	c.Folded += len(folded)
-	c.Calls = calls
 	c.Summary = summary
 
 	msgs := slices.Clip(l.Messages[:l.win.head:l.win.head])
@@ -367,12 +366,14 @@ func (l *Loop) fold(ctx context.Context, tail int, c *Compaction, force bool) er
 	return nil
 }
 
-func rangeOf(lo, hi int) []int {
-	r := make([]int, 0, hi-lo)
+// pinnedIn reports whether a message in [lo, hi) is pinned.
+func (l *Loop) pinnedIn(lo, hi int) bool {
 	for i := lo; i < hi; i++ {
-		r = append(r, i)
+		if l.pinnedMsg(i) {
+			return true
+		}
 	}
-	return r
+	return false
 }
 
 const summaryBody = "\nSummary of the earlier work:\n"
