@@ -155,3 +155,32 @@ func TestLevenshtein(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallThings: the offline notice honours --quiet; an interrupted run
+// replays as interrupted, not failed; counts agree with their nouns.
+func TestSmallThings(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	dir := t.TempDir()
+	code, _, errs := mainIn(t, "", "--quiet", "--workspace", filepath.Join(dir, "ws"), "--journal", filepath.Join(dir, "j.jsonl"),
+		"--trust", filepath.Join(dir, "trust.json"), "Write a haiku about delegation")
+	if code != 0 || strings.Contains(errs, "offline simulator") {
+		t.Errorf("exit %d, --quiet still tells of the simulator:\n%s", code, errs)
+	}
+
+	b, err := os.ReadFile("testdata/haiku.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	last := `{"seq":38,"time":"2026-11-26T19:18:28.033342064Z","run":"20261126-191828-c8518a","type":"run.finished","agent":"lead","status":"failed","cause":"cancelled","reason":"cancelled: interrupt"}` + "\n"
+	interrupted := filepath.Join(dir, "interrupted.jsonl")
+	writeFile(t, interrupted, strings.Join(lines[:len(lines)-1], "")+last)
+	code, out, errs := mainIn(t, "", "replay", interrupted)
+	if code != 0 || !strings.Contains(strings.SplitN(out, "\n", 2)[0], "interrupted") || !strings.Contains(out, "outcome: interrupted:") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Contains(out, " 1 steps") {
+		t.Errorf("1 steps:\n%s", out)
+	}
+}

@@ -198,7 +198,10 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	}
 
 	status := st.paint(yellow, "unfinished")
-	if finished != nil {
+	switch {
+	case finished != nil && finished.Cause == orchestrator.CauseCancelled:
+		status = st.paint(yellow, "interrupted")
+	case finished != nil:
 		status = statusPaint(st, finished.Status)
 	}
 	fmt.Fprintf(w, "%s %s · %s · %s · %s\n", st.paint(bold, "run"), first.Run, first.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
@@ -218,8 +221,8 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	walk = func(o *orchestrator.Outcome, prefix, branch, cont string) {
 		icon, col := outcomeLook(o.Status)
 		head := fmt.Sprintf("%s %s ← %s", o.Delegation, o.Agent, o.Delegator)
-		fmt.Fprintf(w, "%s%s %s · %s · %s tokens (own %s) · %d steps", prefix+branch, st.paint(col, icon), st.paint(bold, head),
-			statusPaint(st, o.Status), thousands(o.Total.Total()), thousands(o.Usage.Total()), o.Steps)
+		fmt.Fprintf(w, "%s%s %s · %s · %s tokens (own %s) · %s", prefix+branch, st.paint(col, icon), st.paint(bold, head),
+			statusPaint(st, o.Status), thousands(o.Total.Total()), thousands(o.Usage.Total()), plural(o.Steps, "step"))
 		if tt := trustText(sc, o.Agent); tt != "" {
 			fmt.Fprint(w, " · "+tt)
 		}
@@ -360,6 +363,8 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		if finished.Status == orchestrator.StatusCompleted {
 			fmt.Fprintln(w, st.paint(green, "result:"))
 			fmt.Fprintln(w, indent(visible(finished.Result), "  "))
+		} else if finished.Cause == orchestrator.CauseCancelled {
+			fmt.Fprintf(w, "%s %s\n", st.paint(yellow, "outcome: interrupted:"), oneLine(finished.Reason))
 		} else {
 			fmt.Fprintf(w, "%s %s\n", st.paint(red, "outcome: "+string(finished.Status)+":"), oneLine(finished.Reason))
 		}

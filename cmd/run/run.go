@@ -326,7 +326,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		}
 	}
 
-	if models.offline {
+	if models.offline && !f.quiet {
 		fmt.Fprint(stderr, offlineNotice)
 	}
 	if !f.quiet && !f.json {

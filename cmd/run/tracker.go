@@ -403,10 +403,11 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 	}
 	if f := t.finished; f != nil {
 		switch f.Status {
+		// The result and the reason are the summary's, printed below.
 		case orchestrator.StatusCompleted:
-			out = append(out, st.line(width, segment{green, "run completed"}, segment{dim, " · " + clip(f.Result, 200)}))
+			out = append(out, st.line(width, segment{green, "run completed"}))
 		default:
-			out = append(out, st.line(width, segment{red, "run " + string(f.Status)}, segment{dim, " · " + f.Reason}))
+			out = append(out, st.line(width, segment{red, "run " + string(f.Status)}))
 		}
 	}
 	return out
