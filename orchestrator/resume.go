@@ -27,6 +27,12 @@ type ResumeOptions struct {
 	// its order. A resume given fewer or more is refused, so that a report
 	// is never accepted unchecked.
 	Verifiers []agents.Verifier
+	// InFlightToEffects sends an action tool call that was in flight when
+	// the run stopped to the run's Effects (Options.Effects) instead of
+	// recovering it as Resume does by default: for effects that know each
+	// call's fate, such as a durable-execution engine's, which return the
+	// recorded result of a call that finished and never start one twice.
+	InFlightToEffects bool
 }
 
 // ErrNotRecorded is matched by the error of a model call that Replay found
@@ -62,6 +68,7 @@ func (rt *Runtime) Resume(ctx context.Context, events []*Event, opts *ResumeOpti
 	}
 	r := rt.newRun(start.Run)
 	r.replay = newReplay(events, r.fx)
+	r.replay.inFlightToNext = opts.InFlightToEffects
 	r.fx = r.replay
 	r.seq = events[len(events)-1].Seq
 	resumes := 1
@@ -155,6 +162,9 @@ func (rt *Runtime) TeamHash() string { return rt.teamHash }
 // inFlight reports whether the journal holds a call of an action tool made
 // at k whose result it does not hold.
 func (p *replay) inFlight(k Key) bool {
+	if p.inFlightToNext {
+		return false
+	}
 	_, called := p.called[k]
 	_, done := p.results[k]
 	return called && !done
@@ -198,14 +208,16 @@ const (
 // recorded for a key, else next's. It also tells the events the run emits
 // again (which the journal holds) from new ones.
 type replay struct {
-	next      Effects
-	models    map[Key]*Event
-	retries   map[Key][]*Event
-	called    map[Key]*Event
-	results   map[Key]*Event
-	decisions map[Key]Decision
-	ids       map[string]string // kind and site → id
-	used      map[string]bool   // the recorded ids
+	next Effects
+	// inFlightToNext leaves the calls in flight to next (ResumeOptions).
+	inFlightToNext bool
+	models         map[Key]*Event
+	retries        map[Key][]*Event
+	called         map[Key]*Event
+	results        map[Key]*Event
+	decisions      map[Key]Decision
+	ids            map[string]string // kind and site → id
+	used           map[string]bool   // the recorded ids
 
 	mu      sync.Mutex
 	pending map[eventID][]*Event // recorded events not yet emitted again

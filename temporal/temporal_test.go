@@ -1,0 +1,154 @@
+package temporal_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/orchestrator"
+	entrusttemporal "github.com/entrust-dev/entrust/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+)
+
+func guideGoal() agents.Goal {
+	return agents.Goal{
+		Intent:      "Help new contributors get productive in their first week",
+		Objective:   "Write an onboarding guide for the repository",
+		Criteria:    []string{"The guide explains how to build and test", "The guide lists who to ask for help"},
+		Constraints: []string{"Do not include secrets", "Keep it under two pages"},
+	}
+}
+
+// counts counts a team's model calls and tool runs.
+type counts struct{ calls, runs atomic.Int64 }
+
+type countedModel struct {
+	model.Model
+	n *atomic.Int64
+}
+
+func (m countedModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	m.n.Add(1)
+	return m.Model.Generate(ctx, req)
+}
+
+type countedTool struct {
+	agents.Tool
+	n *atomic.Int64
+}
+
+func (t countedTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	t.n.Add(1)
+	return t.Tool.Call(ctx, args)
+}
+
+// leadWriter is a lead that delegates to a writer with a workspace in dir,
+// both simulators.
+func leadWriter(t testing.TB, dir string, c *counts) orchestrator.Team {
+	t.Helper()
+	ws, err := workspace.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	var tools []agents.Tool
+	for _, tl := range ws.Tools() {
+		tools = append(tools, countedTool{tl, &c.runs})
+	}
+	return orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "Leads the team and delegates the writing.",
+			Model: countedModel{sim.New("lead", nil), &c.calls}}, DelegatesTo: []string{"writer"}},
+		{Agent: &agents.Agent{Name: "writer", Role: "Writes guides and notes for contributors.",
+			Model: countedModel{sim.New("writer", nil), &c.calls}, Tools: tools}},
+	}}
+}
+
+// types lists the events' types, with the tool of tool events.
+func types(events []*orchestrator.Event) []string {
+	var out []string
+	for _, e := range events {
+		s := string(e.Type)
+		if e.Tool != "" {
+			s += "(" + e.Tool + ")"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func newServer(t *testing.T) *temporaltest.TestServer {
+	t.Helper()
+	return temporaltest.NewServer(temporaltest.WithT(t))
+}
+
+func startWorker(t *testing.T, ts *temporaltest.TestServer, queue string, w *entrusttemporal.Worker) worker.Worker {
+	t.Helper()
+	return ts.NewWorkerWithOptions(queue, w.Register, worker.Options{})
+}
+
+func TestLeadWriterMatchesInProcess(t *testing.T) {
+	// In process.
+	var local counts
+	dir := t.TempDir()
+	mem := &orchestrator.Memory{}
+	rt, err := orchestrator.New(leadWriter(t, dir, &local), &orchestrator.Options{Sinks: []orchestrator.Sink{mem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := rt.Run(t.Context(), guideGoal())
+	if err != nil {
+		t.Fatalf("in process: %v", err)
+	}
+
+	// On Temporal.
+	ts := newServer(t)
+	var remote counts
+	rdir := t.TempDir()
+	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, rdir, &remote)})
+	run, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmem := &orchestrator.Memory{}
+	got, err := run.Follow(t.Context(), entrusttemporal.FollowOptions{Sinks: []orchestrator.Sink{rmem}, Every: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("on Temporal: %v", err)
+	}
+	if got.Status != want.Status || got.Status != orchestrator.StatusCompleted {
+		t.Fatalf("status %s, in process %s (%s)", got.Status, want.Status, got.Reason)
+	}
+	if w, g := types(mem.Events()), types(rmem.Events()); !slices.Equal(w, g) {
+		t.Errorf("event types differ:\nin process %v\non Temporal %v", w, g)
+	}
+	if w, g := local.calls.Load(), remote.calls.Load(); w != g {
+		t.Errorf("model calls: %d on Temporal, %d in process", g, w)
+	}
+	if w, g := local.runs.Load(), remote.runs.Load(); w != g {
+		t.Errorf("tool runs: %d on Temporal, %d in process", g, w)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "write-an-onboarding-guide-for-the-repository.md"))
+	b, _ := os.ReadFile(filepath.Join(rdir, "write-an-onboarding-guide-for-the-repository.md"))
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("the guide differs:\n%s\n---\n%s", a, b)
+	}
+	// The journal the client followed is the run's journal: Rebuild gives
+	// the outcome the workflow returned.
+	o, err := orchestrator.Rebuild(rmem.Events())
+	if err != nil || o.Status != got.Status {
+		t.Errorf("rebuilt %v, %v", o, err)
+	}
+	if !strings.HasPrefix(rmem.Events()[0].Run, "entrust-") {
+		t.Errorf("run id %q", rmem.Events()[0].Run)
+	}
+}

@@ -1,0 +1,216 @@
+package temporal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// Worker holds what a worker process runs runs with: the team, whose models
+// and tools are this process's own (built from its environment, so no key
+// ever travels), and the runtime's options. Every worker of a task queue
+// must be given the same team.
+type Worker struct {
+	// Team is the team every run of the task queue runs.
+	Team orchestrator.Team
+	// Options are the runtime's options for each run; RunID, Sinks,
+	// Effects and Config are set per run, and Principal too when the run
+	// asks its client (RunInput.AskClient). Nil: the zero Options.
+	Options *orchestrator.Options
+}
+
+// Register registers the run workflow and the activities of w on r (a
+// worker.Worker, or temporaltest's registry).
+func (w *Worker) Register(r worker.Registry) {
+	r.RegisterWorkflowWithOptions(RunWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	r.RegisterActivityWithOptions(w.Orchestrate, activity.RegisterOptions{Name: OrchestrateActivity})
+	r.RegisterActivityWithOptions(w.Generate, activity.RegisterOptions{Name: GenerateActivity})
+	r.RegisterActivityWithOptions(w.CallTool, activity.RegisterOptions{Name: CallToolActivity})
+}
+
+// Orchestrate is the orchestrator activity: it runs the run of its workflow
+// with the runtime, or resumes it from the workflow's journal when an earlier
+// attempt was lost, sending each effect and event to the workflow.
+func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, error) {
+	info := activity.GetInfo(ctx)
+	c := activity.GetClient(ctx)
+	wf := info.WorkflowExecution
+	journal, err := queryEvents(ctx, c, wf.ID, wf.RunID, 0)
+	if err != nil {
+		return nil, fmt.Errorf("entrust: reading the run's journal: %w", err)
+	}
+	// Heartbeats tell the server this worker is alive and bring the
+	// workflow's cancellation to ctx.
+	hctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		t := time.NewTicker(max(info.HeartbeatTimeout/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			activity.RecordHeartbeat(hctx)
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil)}
+	var opts orchestrator.Options
+	if w.Options != nil {
+		opts = *w.Options
+	}
+	opts.RunID = in.RunID
+	opts.Config = in.Config
+	// The sink outlives a cancellation, so that the run's last events
+	// (its cancellation among them) reach the journal.
+	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+		return c.SignalWorkflow(context.WithoutCancel(ctx), wf.ID, wf.RunID, eventsSignal, []*orchestrator.Event{e})
+	})}
+	opts.Effects = func(string) orchestrator.Effects { return fx }
+	if in.AskClient {
+		opts.Principal = &clientPrincipal{fx: fx}
+		if in.ClientVerifies {
+			opts.Principal = &clientVerifier{clientPrincipal{fx: fx}}
+		}
+	}
+	rt, err := orchestrator.New(w.Team, &opts)
+	if err != nil {
+		return nil, err
+	}
+	var out *orchestrator.Outcome
+	if len(journal) == 0 {
+		out, err = rt.Run(ctx, in.Goal)
+	} else {
+		out, err = rt.Resume(ctx, journal, &orchestrator.ResumeOptions{InFlightToEffects: true})
+		if errors.Is(err, orchestrator.ErrNotResumable) {
+			// Finished before the attempt was lost: the journal has it all.
+			if o, rerr := orchestrator.Rebuild(journal); rerr == nil && o != nil {
+				return &RunResult{Outcome: o}, nil
+			}
+		}
+	}
+	res := &RunResult{Outcome: out}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	if out == nil && err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+type generateInput struct {
+	Agent   string         `json:"agent"`
+	Request *model.Request `json:"request"`
+}
+
+type toolInput struct {
+	Agent string          `json:"agent"`
+	Tool  string          `json:"tool"`
+	Call  *model.ToolCall `json:"call"`
+}
+
+// Generate is the model call activity: the named agent's model answers the
+// request. A model's error is a result, not a failure: the runtime retries
+// and fails closed as it does in process.
+func (w *Worker) Generate(ctx context.Context, in generateInput) (*effectResult, error) {
+	m := w.member(in.Agent)
+	if m == nil || m.Agent.Model == nil {
+		return nil, fmt.Errorf("entrust: no agent %q with a model on this worker", in.Agent)
+	}
+	start := time.Now()
+	resp, err := m.Agent.Model.Generate(ctx, in.Request)
+	r := &effectResult{Response: resp, Latency: time.Since(start)}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	return r, nil
+}
+
+// CallTool is the tool call activity: the named agent's tool runs the call.
+func (w *Worker) CallTool(ctx context.Context, in toolInput) (*effectResult, error) {
+	t := w.tool(in.Agent, in.Tool)
+	if t == nil {
+		return nil, fmt.Errorf("entrust: no tool %q of agent %q on this worker", in.Tool, in.Agent)
+	}
+	start := time.Now()
+	res := agents.CallWithin(ctx, t, in.Call.Arguments)
+	return &effectResult{Result: &res, Latency: time.Since(start)}, nil
+}
+
+func (w *Worker) member(name string) *orchestrator.Member {
+	for i := range w.Team.Members {
+		if m := &w.Team.Members[i]; m.Agent != nil && m.Agent.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+func (w *Worker) tool(agent, name string) agents.Tool {
+	if m := w.member(agent); m != nil {
+		for _, t := range m.Agent.Tools {
+			if t.Def().Name == name {
+				return t
+			}
+		}
+	}
+	return nil
+}
+
+// modelOwner names the member whose model m is; tool names the member and
+// tool t is. Models and tools are told apart by identity: the runtime hands
+// the effects the team's own values.
+func (w *Worker) modelOwner(m model.Model) string {
+	for _, mm := range w.Team.Members {
+		if mm.Agent != nil && sameValue(mm.Agent.Model, m) {
+			return mm.Agent.Name
+		}
+	}
+	return ""
+}
+
+func (w *Worker) toolOwner(t agents.Tool) (agent, name string) {
+	for _, mm := range w.Team.Members {
+		if mm.Agent == nil {
+			continue
+		}
+		for _, tt := range mm.Agent.Tools {
+			if sameValue(tt, t) {
+				return mm.Agent.Name, tt.Def().Name
+			}
+		}
+	}
+	return "", ""
+}
+
+// sameValue compares two interface values, false for values that cannot be
+// compared.
+func sameValue(a, b any) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
+}
+
+func queryEvents(ctx context.Context, c client.Client, id, run string, from int) ([]*orchestrator.Event, error) {
+	v, err := c.QueryWorkflow(ctx, id, run, EventsQuery, from)
+	if err != nil {
+		return nil, err
+	}
+	var events []*orchestrator.Event
+	return events, v.Get(&events)
+}

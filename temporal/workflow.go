@@ -1,0 +1,308 @@
+// Package temporal runs entrust's delegation runs on Temporal
+// (go.temporal.io), so that a run survives the loss of the process that
+// runs it and the work of many runs spreads over many worker processes.
+//
+// A run is one workflow. Its orchestration — acceptance, judgement, gating,
+// escalation, verification, budgets — is the same orchestrator.Runtime code
+// that runs in process, run by an activity (the orchestrator activity) whose
+// orchestrator.Effects send every effect to the workflow: each model call and
+// each action tool call is an activity of its own, scheduled by the workflow
+// and recorded in its history; every decision (a Principal's, a Supervisor's,
+// a goal's checks) is recorded there too; a Principal's question waits in the
+// workflow for an answer sent through the client (an update). The run's
+// events, its journal, are kept by the workflow. Should the worker running
+// the orchestrator activity die, Temporal starts it again on another worker,
+// which resumes the run from the workflow's journal (orchestrator.Runtime's
+// Resume): every recorded effect comes back from the workflow, no completed
+// model call is made again and no tool call runs twice.
+//
+// Secrets are never workflow inputs nor in its history: workers build their
+// models from their own environment (Worker's Team), and only goals, events
+// and effect results travel through the server.
+package temporal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/orchestrator"
+	sdktemporal "go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// The names under which the workflow, its activities, updates, signals and
+// queries are registered.
+const (
+	WorkflowName           = "entrust.Run"
+	OrchestrateActivity    = "entrust.Orchestrate"
+	GenerateActivity       = "entrust.Generate"
+	CallToolActivity       = "entrust.CallTool"
+	effectUpdate           = "entrust.effect"
+	askUpdate              = "entrust.ask"
+	AnswerUpdate           = "entrust.answer"
+	eventsSignal           = "entrust.events"
+	EventsQuery            = "entrust.events"
+	QuestionsQuery         = "entrust.questions"
+	defaultHeartbeat       = 10 * time.Second
+	defaultEffectTimeout   = 10 * time.Minute
+	defaultOrchestrateTime = 24 * time.Hour
+)
+
+// RunInput is the input of the workflow: the goal and how to run it, never
+// a secret.
+type RunInput struct {
+	// RunID names the run (its events' run); default the workflow's id.
+	RunID string `json:"run_id,omitempty"`
+	// Goal is the user's goal. Programmatic verifiers (Go functions) cannot
+	// travel: a goal's Verifiers are not run on Temporal.
+	Goal agents.Goal `json:"goal"`
+	// Config is recorded on run.started as is (orchestrator.Options.Config).
+	Config json.RawMessage `json:"config,omitempty"`
+	// AskClient sends the Principal's judgements and answers to whoever
+	// holds the client (Run.Questions, Run.Answer) instead of the worker's
+	// Principal.
+	AskClient bool `json:"ask_client,omitempty"`
+	// ClientVerifies, with AskClient, has the client verify the lead's
+	// report too (orchestrator.ReportVerifier).
+	ClientVerifies bool `json:"client_verifies,omitempty"`
+	// Heartbeat is how soon a lost orchestrator activity is started again
+	// on another worker; default 10s.
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
+}
+
+// RunResult is the outcome of the workflow.
+type RunResult struct {
+	Outcome *orchestrator.Outcome `json:"outcome"`
+	// Error is the run's error, as orchestrator.Runtime.Run returned it.
+	Error string `json:"error,omitempty"`
+}
+
+// effectRequest asks the workflow for one effect: a model call, a tool call
+// (made by an activity, or its recorded result), or a decision (the recorded
+// one, or Decision to record).
+type effectRequest struct {
+	Key      string                 `json:"key"`
+	Kind     string                 `json:"kind"` // "generate", "tool" or "decide"
+	Agent    string                 `json:"agent,omitempty"`
+	Tool     string                 `json:"tool,omitempty"`
+	Request  *model.Request         `json:"request,omitempty"`
+	Call     *model.ToolCall        `json:"call,omitempty"`
+	Retry    bool                   `json:"retry,omitempty"` // the tool is idempotent
+	Decision *orchestrator.Decision `json:"decision,omitempty"`
+}
+
+// effectResult is what an effect produced.
+type effectResult struct {
+	Response *model.Response        `json:"response,omitempty"`
+	Error    string                 `json:"error,omitempty"`
+	Result   *agents.Result         `json:"result,omitempty"`
+	Decision *orchestrator.Decision `json:"decision,omitempty"`
+	Latency  time.Duration          `json:"latency,omitempty"`
+}
+
+// Question is a Principal's question waiting in a run for an answer sent
+// through the client: one of Acceptance (judge it), Escalation (answer it)
+// or Report (verify it) is set.
+type Question struct {
+	// ID names the question in Answer.
+	ID         string             `json:"id"`
+	Goal       *agents.Goal       `json:"goal,omitempty"`
+	Agent      string             `json:"agent,omitempty"`
+	Acceptance *agents.Acceptance `json:"acceptance,omitempty"`
+	Escalation *agents.Escalation `json:"escalation,omitempty"`
+	Report     *agents.Report     `json:"report,omitempty"`
+}
+
+// Answer answers a Question: Alignment for an acceptance, Resolution for
+// an escalation, Verification for a report.
+type Answer struct {
+	ID           string               `json:"id"`
+	Alignment    *agents.Alignment    `json:"alignment,omitempty"`
+	Resolution   *agents.Resolution   `json:"resolution,omitempty"`
+	Verification *agents.Verification `json:"verification,omitempty"`
+}
+
+// ErrUnknownQuestion is matched by the error of Answer for a question the
+// run is not waiting on.
+var ErrUnknownQuestion = errors.New("no such question waiting")
+
+// RunWorkflow is the workflow of one run. It runs the orchestrator activity
+// and serves its effects; the run's events are its state.
+func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
+	if in.RunID == "" {
+		in.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
+	}
+	if in.Heartbeat <= 0 {
+		in.Heartbeat = defaultHeartbeat
+	}
+	s := &state{results: map[string]*effectResult{}, running: map[string]workflow.Future{},
+		questions: map[string]*Question{}, answers: map[string]*Answer{}}
+	if err := workflow.SetQueryHandler(ctx, EventsQuery, func(from int) ([]*orchestrator.Event, error) {
+		if from < 0 || from > len(s.events) {
+			from = len(s.events)
+		}
+		return s.events[from:], nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetQueryHandler(ctx, QuestionsQuery, func() ([]*Question, error) {
+		var qs []*Question
+		for id, q := range s.questions {
+			if s.answers[id] == nil {
+				qs = append(qs, q)
+			}
+		}
+		sort.Slice(qs, func(i, j int) bool { return qs[i].ID < qs[j].ID })
+		return qs, nil
+	}); err != nil {
+		return nil, err
+	}
+	events := workflow.GetSignalChannel(ctx, eventsSignal)
+	// The events are received here, in order, even after a cancellation,
+	// so that the journal holds the run's last events.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := workflow.SetUpdateHandler(ctx, effectUpdate, s.effect); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandler(ctx, askUpdate, func(ctx workflow.Context, q Question) (*Answer, error) {
+		if s.questions[q.ID] == nil {
+			s.questions[q.ID] = &q
+		}
+		if err := workflow.Await(ctx, func() bool { return s.answers[q.ID] != nil }); err != nil {
+			return nil, err
+		}
+		return s.answers[q.ID], nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, AnswerUpdate, func(ctx workflow.Context, a Answer) error {
+		s.answers[a.ID] = &a
+		return nil
+	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a Answer) error {
+		q := s.questions[a.ID]
+		switch {
+		case q == nil || s.answers[a.ID] != nil:
+			return fmt.Errorf("%w: %q", ErrUnknownQuestion, a.ID)
+		case q.Acceptance != nil && a.Alignment == nil,
+			q.Escalation != nil && a.Resolution == nil,
+			q.Report != nil && a.Verification == nil:
+			return fmt.Errorf("answer to %q: it does not answer what was asked", a.ID)
+		}
+		return nil
+	}}); err != nil {
+		return nil, err
+	}
+
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: defaultOrchestrateTime,
+		HeartbeatTimeout:    in.Heartbeat,
+		WaitForCancellation: true,
+		RetryPolicy:         &sdktemporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
+	})
+	var res RunResult
+	var err error
+	done := false
+	sel := workflow.NewSelector(dctx)
+	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
+		var batch []*orchestrator.Event
+		c.Receive(dctx, &batch)
+		s.append(batch)
+	})
+	sel.AddFuture(workflow.ExecuteActivity(actx, OrchestrateActivity, in), func(f workflow.Future) {
+		err = f.Get(actx, &res)
+		done = true
+	})
+	for !done {
+		sel.Select(dctx)
+	}
+	// The activity signalled its events before it returned.
+	for {
+		var batch []*orchestrator.Event
+		if !events.ReceiveAsync(&batch) {
+			break
+		}
+		s.append(batch)
+	}
+	// Let the handlers that are still answering finish before the run
+	// closes.
+	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+type state struct {
+	events    []*orchestrator.Event
+	results   map[string]*effectResult
+	running   map[string]workflow.Future
+	questions map[string]*Question
+	answers   map[string]*Answer
+}
+
+// append adds a batch of events, skipping those already held (a signal sent
+// again).
+func (s *state) append(batch []*orchestrator.Event) {
+	for _, e := range batch {
+		if n := len(s.events); n > 0 && e.Seq <= s.events[n-1].Seq {
+			continue
+		}
+		s.events = append(s.events, e)
+	}
+}
+
+// effect serves one effect: the recorded result when there is one, the
+// running activity's when it is under way, else a new activity's.
+func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, error) {
+	id := req.Kind + " " + req.Key
+	if r := s.results[id]; r != nil {
+		return r, nil
+	}
+	if req.Kind == "decide" {
+		if req.Decision == nil {
+			return &effectResult{}, nil // not recorded
+		}
+		r := &effectResult{Decision: req.Decision}
+		s.results[id] = r
+		return r, nil
+	}
+	f := s.running[id]
+	if f == nil {
+		opts := workflow.ActivityOptions{StartToCloseTimeout: defaultEffectTimeout,
+			RetryPolicy: &sdktemporal.RetryPolicy{MaximumAttempts: 3}}
+		var name string
+		var arg any
+		switch req.Kind {
+		case "generate":
+			name, arg = GenerateActivity, generateInput{Agent: req.Agent, Request: req.Request}
+		case "tool":
+			name, arg = CallToolActivity, toolInput{Agent: req.Agent, Tool: req.Tool, Call: req.Call}
+			if !req.Retry {
+				// A tool that is not idempotent runs at most once: should
+				// its worker be lost, the model is told so.
+				opts.RetryPolicy.MaximumAttempts = 1
+			}
+		default:
+			return nil, fmt.Errorf("unknown effect %q", req.Kind)
+		}
+		f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), name, arg)
+		s.running[id] = f
+	}
+	var r effectResult
+	if err := f.Get(ctx, &r); err != nil {
+		if req.Kind != "tool" {
+			delete(s.running, id)
+			return nil, err
+		}
+		r = effectResult{Result: &agents.Result{IsError: true,
+			Content: "error: the call was lost with the worker running it, or failed there (" + err.Error() + "); whether it took effect is unknown: check before relying on it"}}
+	}
+	s.results[id] = &r
+	delete(s.running, id)
+	return &r, nil
+}
