@@ -24,10 +24,16 @@ type StartOptions struct {
 	// AskClient sends the Principal's questions to the client (Questions,
 	// Answer, or Follow with a Principal) instead of the worker's Principal.
 	AskClient bool
+	// Deny, without AskClient, refuses every escalation that reaches the
+	// top instead of leaving it to the workers' Principal.
+	Deny bool
 	// ClientVerifies, with AskClient, has the client verify the lead's
 	// report too: Follow's Principal must then be an
 	// orchestrator.ReportVerifier.
 	ClientVerifies bool
+	// CallTimeout bounds one model or tool call's activity; default 10
+	// minutes (see RunInput.CallTimeout).
+	CallTimeout time.Duration
 	// Heartbeat is how soon a run whose worker was lost continues on
 	// another; default 10s.
 	Heartbeat time.Duration
@@ -53,7 +59,7 @@ func Start(ctx context.Context, c client.Client, goal agents.Goal, opts StartOpt
 		id = "entrust-" + orchestrator.NewRunID(time.Now())
 	}
 	we, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: opts.TaskQueue}, WorkflowName,
-		RunInput{RunID: id, Goal: goal, Config: opts.Config, AskClient: opts.AskClient, ClientVerifies: opts.ClientVerifies, Heartbeat: opts.Heartbeat})
+		RunInput{RunID: id, Goal: goal, Config: opts.Config, AskClient: opts.AskClient, Deny: opts.Deny, ClientVerifies: opts.ClientVerifies, Heartbeat: opts.Heartbeat, CallTimeout: opts.CallTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("entrust: starting the run: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"go.temporal.io/sdk/client"
+	sdktemporal "go.temporal.io/sdk/temporal"
 )
 
 // effects are the orchestrator.Effects of a run on Temporal, used by the
@@ -22,16 +23,23 @@ type effects struct {
 	c       client.Client
 	wf, run string
 	live    *orchestrator.LiveEffects
+	// cancel cancels the run: the workflow was cancelled, which an effect
+	// may learn before the activity's heartbeat does.
+	cancel context.CancelFunc
 }
 
 func (f *effects) update(ctx context.Context, name, id string, arg any, out any) error {
 	h, err := f.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: f.wf, RunID: f.run, UpdateID: id, UpdateName: name,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err != nil {
-		return err
+	if err == nil {
+		err = h.Get(ctx, out)
 	}
-	return h.Get(ctx, out)
+	if err != nil && sdktemporal.IsCanceledError(err) {
+		f.cancel()
+		return context.Canceled
+	}
+	return err
 }
 
 // Generate has the workflow make the model call as an activity.

@@ -65,7 +65,9 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 		}
 	}()
 
-	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil)}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil), cancel: cancel}
 	var opts orchestrator.Options
 	if w.Options != nil {
 		opts = *w.Options
@@ -78,6 +80,9 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 		return c.SignalWorkflow(context.WithoutCancel(ctx), wf.ID, wf.RunID, eventsSignal, []*orchestrator.Event{e})
 	})}
 	opts.Effects = func(string) orchestrator.Effects { return fx }
+	if in.Deny {
+		opts.Principal = orchestrator.AutoPrincipal{Deny: true}
+	}
 	if in.AskClient {
 		opts.Principal = &clientPrincipal{fx: fx}
 		if in.ClientVerifies {

@@ -67,9 +67,17 @@ type RunInput struct {
 	// holds the client (Run.Questions, Run.Answer) instead of the worker's
 	// Principal.
 	AskClient bool `json:"ask_client,omitempty"`
+	// Deny, without AskClient, has every escalation that reaches the top
+	// refused (orchestrator.AutoPrincipal{Deny: true}) instead of answered
+	// by the worker's Principal.
+	Deny bool `json:"deny,omitempty"`
 	// ClientVerifies, with AskClient, has the client verify the lead's
 	// report too (orchestrator.ReportVerifier).
 	ClientVerifies bool `json:"client_verifies,omitempty"`
+	// CallTimeout bounds one model or tool call's activity, after which a
+	// model call is tried again (on any worker) and a tool call that is not
+	// idempotent is reported lost; default 10 minutes.
+	CallTimeout time.Duration `json:"call_timeout,omitempty"`
 	// Heartbeat is how soon a lost orchestrator activity is started again
 	// on another worker; default 10s.
 	Heartbeat time.Duration `json:"heartbeat,omitempty"`
@@ -140,7 +148,10 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if in.Heartbeat <= 0 {
 		in.Heartbeat = defaultHeartbeat
 	}
-	s := &state{results: map[string]*effectResult{}, running: map[string]workflow.Future{},
+	if in.CallTimeout <= 0 {
+		in.CallTimeout = defaultEffectTimeout
+	}
+	s := &state{callTimeout: in.CallTimeout, results: map[string]*effectResult{}, running: map[string]workflow.Future{},
 		questions: map[string]*Question{}, answers: map[string]*Answer{}}
 	if err := workflow.SetQueryHandler(ctx, EventsQuery, func(from int) ([]*orchestrator.Event, error) {
 		if from < 0 || from > len(s.events) {
@@ -238,11 +249,12 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 }
 
 type state struct {
-	events    []*orchestrator.Event
-	results   map[string]*effectResult
-	running   map[string]workflow.Future
-	questions map[string]*Question
-	answers   map[string]*Answer
+	callTimeout time.Duration
+	events      []*orchestrator.Event
+	results     map[string]*effectResult
+	running     map[string]workflow.Future
+	questions   map[string]*Question
+	answers     map[string]*Answer
 }
 
 // append adds a batch of events, skipping those already held (a signal sent
@@ -273,7 +285,7 @@ func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, 
 	}
 	f := s.running[id]
 	if f == nil {
-		opts := workflow.ActivityOptions{StartToCloseTimeout: defaultEffectTimeout,
+		opts := workflow.ActivityOptions{StartToCloseTimeout: s.callTimeout,
 			RetryPolicy: &sdktemporal.RetryPolicy{MaximumAttempts: 3}}
 		var name string
 		var arg any

@@ -1,0 +1,162 @@
+package temporal_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
+	"github.com/entrust-dev/entrust/orchestrator"
+	entrusttemporal "github.com/entrust-dev/entrust/temporal"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+)
+
+// killer is a model that, once its tools have run, kills its worker (its
+// client's connection goes, as when the process dies: no graceful
+// shutdown) at the next call, which never answers.
+type killer struct {
+	model.Model
+	runs   *atomic.Int64
+	kill   func()
+	killed atomic.Bool
+	hang   chan struct{}
+}
+
+func (k *killer) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	if k.runs.Load() > 0 && k.killed.CompareAndSwap(false, true) {
+		k.kill()
+	}
+	if k.killed.Load() {
+		select {
+		case <-k.hang:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("killed")
+	}
+	return k.Model.Generate(ctx, req) // counted by the countedModel inside
+}
+
+func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
+	ts := newServer(t)
+	dir := t.TempDir()
+
+	// Worker 1, on a connection of its own.
+	var c1 counts
+	team1 := leadWriter(t, dir, &c1)
+	conn1 := ts.NewClientWithOptions(client.Options{})
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	for i := range team1.Members {
+		a := *team1.Members[i].Agent
+		a.Model = &killer{Model: a.Model, runs: &c1.runs, kill: func() { conn1.Close() }, hang: hang}
+		team1.Members[i].Agent = &a
+	}
+	w1 := worker.New(conn1, "q", worker.Options{})
+	(&entrusttemporal.Worker{Team: team1}).Register(w1)
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { go w1.Stop() }()
+
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q",
+		Heartbeat: 6 * time.Second, CallTimeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Worker 2 comes once worker 1 is dead.
+	for c1.runs.Load() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var c2 counts
+	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2)})
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := r.Wait(ctx)
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	events, err := r.Events(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protocoltest.CheckTerminals(t, events)
+	if len(protocoltest.OfType(events, orchestrator.EventRunResumed)) != 1 {
+		t.Errorf("want one run.resumed: %s", protocoltest.Trace(events))
+	}
+	if c2.calls.Load() == 0 {
+		t.Error("worker 2 made no model call: the run did not continue there")
+	}
+	// No tool ran twice, no answered model call was made again: every run
+	// and every answered call is in the journal once.
+	var ran, called int64
+	keys := map[string]bool{}
+	for _, e := range events {
+		switch {
+		case e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool):
+			ran++
+		case e.Type == orchestrator.EventModelCalled:
+			called++
+			k := fmt.Sprintf("%s/%s/%d", e.Delegation, e.Conversation, e.Turn)
+			if keys[k] {
+				t.Errorf("model call %s twice in the journal", k)
+			}
+			keys[k] = true
+		}
+	}
+	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
+		t.Errorf("tool runs %d (worker 1 %d, worker 2 %d), journal %d: want 1", got, c1.runs.Load(), c2.runs.Load(), ran)
+	}
+	if got := c1.calls.Load() + c2.calls.Load(); got != called {
+		t.Errorf("answered model calls %d (worker 1 %d, worker 2 %d), journal %d", got, c1.calls.Load(), c2.calls.Load(), called)
+	}
+}
+
+func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
+	ts := newServer(t)
+	var c [2]counts
+	for i := range c {
+		startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &c[i])})
+	}
+	const runs = 50 // a lead and a writer each: 100 delegations
+	var wg sync.WaitGroup
+	errs := make(chan error, runs)
+	for i := range runs {
+		wg.Go(func() {
+			g := guideGoal()
+			g.Objective = fmt.Sprintf("Write onboarding guide number %d for the repository", i)
+			r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: "q"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			out, err := r.Wait(t.Context())
+			if err == nil && out.Status != orchestrator.StatusCompleted {
+				err = fmt.Errorf("%s: %s (%s)", r.ID(), out.Status, out.Reason)
+			}
+			if err == nil && len(out.Children) != 1 {
+				err = fmt.Errorf("%s: %d delegations under the lead", r.ID(), len(out.Children))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	for i := range c {
+		if c[i].calls.Load() == 0 {
+			t.Errorf("worker %d made no model call", i+1)
+		}
+	}
+}
