@@ -160,7 +160,7 @@ func (r *Run) Follow(ctx context.Context, opts FollowOptions) (*orchestrator.Out
 			seen += len(events)
 			for _, e := range events {
 				for _, s := range opts.Sinks {
-					if err := s.Emit(e); err != nil {
+					if err := s.Emit(ctx, e); err != nil {
 						return nil, err
 					}
 				}

@@ -87,7 +87,7 @@ func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	protocoltest.CheckTerminals(t, events)
+	protocoltest.CheckJournal(t, events)
 	if len(protocoltest.OfType(events, orchestrator.EventRunResumed)) != 1 {
 		t.Errorf("want one run.resumed: %s", protocoltest.Trace(events))
 	}

@@ -92,7 +92,7 @@ func TestEscalationAnsweredThroughTheClient(t *testing.T) {
 	if last := reqs[len(reqs)-1]; !strings.Contains(last.Messages[len(last.Messages)-1].Content, "Use Postgres") {
 		t.Errorf("the lead was not given the answer: %q", last.Messages[len(last.Messages)-1].Content)
 	}
-	protocoltest.CheckTerminals(t, events)
+	protocoltest.CheckJournal(t, events)
 }
 
 func TestCancel(t *testing.T) {
@@ -125,5 +125,5 @@ func TestCancel(t *testing.T) {
 	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
 		t.Errorf("the journal ends with %s, want run.finished", last.Type)
 	}
-	protocoltest.CheckTerminals(t, events)
+	protocoltest.CheckJournal(t, events)
 }

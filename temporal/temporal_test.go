@@ -15,6 +15,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	entrusttemporal "github.com/entrust-dev/entrust/temporal"
 	"go.temporal.io/sdk/worker"
@@ -131,6 +132,7 @@ func TestLeadWriterMatchesInProcess(t *testing.T) {
 	if w, g := types(mem.Events()), types(rmem.Events()); !slices.Equal(w, g) {
 		t.Errorf("event types differ:\nin process %v\non Temporal %v", w, g)
 	}
+	protocoltest.CheckJournal(t, rmem.Events())
 	if w, g := local.calls.Load(), remote.calls.Load(); w != g {
 		t.Errorf("model calls: %d on Temporal, %d in process", g, w)
 	}

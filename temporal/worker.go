@@ -76,7 +76,7 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	opts.Config = in.Config
 	// The sink outlives a cancellation, so that the run's last events
 	// (its cancellation among them) reach the journal.
-	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(func(e *orchestrator.Event) error {
+	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
 		return c.SignalWorkflow(context.WithoutCancel(ctx), wf.ID, wf.RunID, eventsSignal, []*orchestrator.Event{e})
 	})}
 	opts.Effects = func(string) orchestrator.Effects { return fx }

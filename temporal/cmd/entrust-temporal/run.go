@@ -91,9 +91,9 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 	switch {
 	case opts.json:
 		enc := json.NewEncoder(opts.out)
-		sinks = append(sinks, orchestrator.SinkFunc(func(e *orchestrator.Event) error { return enc.Encode(e) }))
+		sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error { return enc.Encode(e) }))
 	case !opts.quiet:
-		sinks = append(sinks, orchestrator.SinkFunc(func(e *orchestrator.Event) error { view(opts.out, e); return nil }))
+		sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error { view(opts.out, e); return nil }))
 	}
 	c, err := opts.dial()
 	if err != nil {
