@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // mainIn runs Main in process with the run's files under a temp directory.
@@ -182,5 +184,36 @@ func TestSmallThings(t *testing.T) {
 	}
 	if strings.Contains(out, " 1 steps") {
 		t.Errorf("1 steps:\n%s", out)
+	}
+}
+
+// TestREADMEMatchesHelp: the README's command-line section names every
+// command and every flag of run's help.
+func TestREADMEMatchesHelp(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	start := strings.Index(readme, "## The command line")
+	end := strings.Index(readme[start+1:], "\n## ")
+	section := readme[start : start+1+end]
+	root := newRootCmd(&iostreams{in: strings.NewReader(""), out: io.Discard, err: io.Discard})
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if !c.Hidden && !strings.Contains(section, "run "+c.Name()) {
+			t.Errorf("the README's command-line section does not name run %s", c.Name())
+		}
+	}
+	root.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Name != "help" && f.Name != "version" && !strings.Contains(section, "`--"+f.Name) {
+			t.Errorf("the README's command-line section does not name --%s", f.Name)
+		}
+	})
+	for _, env := range []string{"NO_COLOR", "OPENAI_API_KEY", "OPENAI_BASE_URL"} {
+		if !strings.Contains(readme, env) {
+			t.Errorf("the README does not name %s", env)
+		}
 	}
 }
