@@ -67,18 +67,10 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"hasTree": func(t *TrialRecord) bool { return t.outcome != nil },
 	"tvcss":   func() template.CSS { return treeview.CSS },
 	"histTokens": func(ts []*TrialRecord) template.HTML {
-		var xs []float64
-		for _, t := range ts {
-			xs = append(xs, float64(t.Usage.TotalTokens))
-		}
-		return histogram(xs, human)
+		return histogram(each(ts, func(t *TrialRecord) float64 { return float64(t.Usage.TotalTokens) }), human)
 	},
 	"histTime": func(ts []*TrialRecord) template.HTML {
-		var xs []float64
-		for _, t := range ts {
-			xs = append(xs, t.DurationMS)
-		}
-		return histogram(xs, ms)
+		return histogram(each(ts, func(t *TrialRecord) float64 { return t.DurationMS }), ms)
 	},
 	"failingTrials": func(r *Report) []*TrialRecord {
 		var out []*TrialRecord
@@ -139,6 +131,15 @@ type trialGroup struct {
 	Full, Listed []*TrialRecord
 	Hidden       int
 	HiddenFailed int
+}
+
+// each is f of every trial.
+func each(ts []*TrialRecord, f func(*TrialRecord) float64) []float64 {
+	xs := make([]float64, len(ts))
+	for i, t := range ts {
+		xs[i] = f(t)
+	}
+	return xs
 }
 
 func trialsOf(all []*TrialRecord, scenario, model string) []*TrialRecord {
