@@ -229,8 +229,13 @@ func scriptModel(name string, specs []TurnSpec) (*model.Scripted, error) {
 	}), nil
 }
 
-// folding reports whether req asks for a summary of older turns.
+// folding reports whether req asks for a summary of older turns: what its
+// Metadata says, else a request without tools that opens with
+// agents.FoldHeader.
 func folding(req *model.Request) bool {
+	if md := req.Metadata; md != nil {
+		return md.Purpose == model.PurposeCompact
+	}
 	n := len(req.Messages)
 	return len(req.Tools) == 0 && n > 0 && strings.HasPrefix(req.Messages[n-1].Content, agents.FoldHeader)
 }

@@ -110,6 +110,8 @@ func TestLongRunKeepsTheContractWithinTheContextBudget(t *testing.T) {
 		}
 		if len(req.Tools) > 0 {
 			turns = append(turns, req)
+		} else if md := req.Metadata; md == nil || md.Purpose != model.PurposeCompact || md.Delegation != "d2" {
+			t.Fatalf("request %d asks for a summary with metadata %+v", i+1, md)
 		}
 	}
 	if len(turns) != steps+2 {

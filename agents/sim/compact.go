@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 )
 
 // recap plays a delegate asked to fold its older turns into a summary (a
@@ -47,7 +48,12 @@ func recap(fold string) string {
 	return strings.TrimSpace(b.String())
 }
 
-// folding reports whether a request asks for a summary of older turns.
+// folding reports whether a request asks for a summary of older turns: what
+// its Metadata says, else a request without tools that opens with
+// agents.FoldHeader.
 func folding(v *view) bool {
+	if md := v.req.Metadata; md != nil {
+		return md.Purpose == model.PurposeCompact
+	}
 	return len(v.req.Tools) == 0 && strings.HasPrefix(v.user, agents.FoldHeader)
 }

@@ -42,8 +42,9 @@
 //   - answer_escalation: a first line "NAME escalates (KIND, blocking):",
 //     the question, "Options:" with "- option", "Their recommendation: …".
 //   - consult: "NAME asks: QUESTION" and "Context: …".
-//   - a summary of older turns (a request without tools whose last message
-//     opens with agents.FoldHeader): "Your summary so far:" and the lines
+//   - a summary of older turns (Metadata's purpose compact, or without
+//     Metadata a request without tools whose last message opens with
+//     agents.FoldHeader): "Your summary so far:" and the lines
 //     "- you called NAME ARGS"; it answers with the summary so far and the
 //     calls by tool.
 //   - tool results: a misaligned acceptance says "not aligned" and lists
