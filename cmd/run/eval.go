@@ -109,7 +109,8 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 			return configError(fmt.Errorf("--base-url %q: %w", opts.baseURL, err))
 		}
 	}
-	offline := opts.baseURL == "" && opts.apiKey == "" && os.Getenv("OPENAI_BASE_URL") == "" && os.Getenv("OPENAI_API_KEY") == ""
+	baseURL, apiKey := openai.Endpoint(opts.baseURL, opts.apiKey)
+	offline := baseURL == "" && apiKey == ""
 	for _, m := range opts.models {
 		if m != evals.ModelSim && offline {
 			return configError(needsEndpoint(m))
@@ -309,10 +310,7 @@ func (opts *evalOptions) modelFactory() evals.ModelFactory {
 
 // endpoint is the base URL the eval's real models are at, for messages.
 func (opts *evalOptions) endpoint() string {
-	u := opts.baseURL
-	if u == "" {
-		u = os.Getenv("OPENAI_BASE_URL")
-	}
+	u, _ := openai.Endpoint(opts.baseURL, "")
 	if u == "" {
 		u = openai.DefaultBaseURL
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -42,12 +41,7 @@ type models struct {
 // checks that every agent will have a model name.
 func newModels(f *runOptions, team *teamfile.File) (*models, error) {
 	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, callTimeout: f.callTimeout, cache: map[string]model.Model{}}
-	if m.baseURL == "" {
-		m.baseURL = os.Getenv("OPENAI_BASE_URL")
-	}
-	if m.apiKey == "" {
-		m.apiKey = os.Getenv("OPENAI_API_KEY")
-	}
+	m.baseURL, m.apiKey = openai.Endpoint(m.baseURL, m.apiKey)
 	m.offline = f.offline || m.baseURL == "" && m.apiKey == ""
 	if f.baseURL != "" {
 		if err := checkBaseURL(f.baseURL); err != nil {

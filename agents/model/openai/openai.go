@@ -71,22 +71,37 @@ type Model struct {
 
 var _ model.Model = (*Model)(nil)
 
+// The environment variables an empty Config.BaseURL and Config.APIKey are
+// read from.
+const (
+	EnvBaseURL = "OPENAI_BASE_URL"
+	EnvAPIKey  = "OPENAI_API_KEY"
+)
+
+// Endpoint returns baseURL and apiKey, each read from the environment
+// (EnvBaseURL, EnvAPIKey) when empty, as New reads them. Either may still be
+// empty: New then uses DefaultBaseURL and sends no key.
+func Endpoint(baseURL, apiKey string) (string, string) {
+	if baseURL == "" {
+		baseURL = os.Getenv(EnvBaseURL)
+	}
+	if apiKey == "" {
+		apiKey = os.Getenv(EnvAPIKey)
+	}
+	return baseURL, apiKey
+}
+
 // New returns a Model for cfg.
 func New(cfg Config) (*Model, error) {
 	if cfg.Model == "" {
 		return nil, errors.New("openai: Config.Model is required")
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = os.Getenv("OPENAI_BASE_URL")
-	}
+	cfg.BaseURL, cfg.APIKey = Endpoint(cfg.BaseURL, cfg.APIKey)
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	if !strings.HasPrefix(cfg.BaseURL, "http://") && !strings.HasPrefix(cfg.BaseURL, "https://") {
 		return nil, fmt.Errorf("openai: base URL %q is not an http(s) URL", model.RedactURL(cfg.BaseURL))
-	}
-	if cfg.APIKey == "" {
-		cfg.APIKey = os.Getenv("OPENAI_API_KEY")
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Transport: defaultTransport()}
