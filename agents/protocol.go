@@ -262,7 +262,7 @@ type CriterionResult struct {
 	// Cites names what the evidence rests on, for the runtime to check:
 	// workspace paths, tool call ids and delegation ids. A file name or a
 	// delegation id written in Evidence counts as cited too.
-	Cites []string `json:"cites,omitempty" jsonschema:"description=what the evidence rests on: workspace paths you wrote or read; ids of your tool calls; ids of the delegations you made (e.g. d2)"`
+	Cites []string `json:"cites,omitempty" jsonschema:"description=paths you wrote or read; ids of your tool calls and delegations (e.g. d2)"`
 }
 
 // ConstraintResult is one constraint of a report, matched to the goal's by
@@ -276,7 +276,7 @@ type ConstraintResult struct {
 // AcceptedBreach is a broken constraint a delegator knowingly accepts, named
 // by its number with the reason.
 type AcceptedBreach struct {
-	Constraint int    `json:"constraint" jsonschema:"minimum=1,description=the constraint's number from 1 in the goal's order"`
+	Constraint int    `json:"constraint" jsonschema:"minimum=1,description=its number, from 1"`
 	Reason     string `json:"reason" jsonschema:"minLength=1"`
 }
 
@@ -288,7 +288,7 @@ type Report struct {
 	// respected or not, with the evidence. A constraint reported broken, or
 	// named by a deviation, is never accepted without the delegator naming
 	// it in Verification.AcceptedBreaches.
-	Constraints []ConstraintResult `json:"constraints,omitempty" jsonschema:"description=one entry per constraint in the same order: respected or not, with the evidence"`
+	Constraints []ConstraintResult `json:"constraints,omitempty" jsonschema:"description=one per constraint in order"`
 	Deviations  []string           `json:"deviations,omitempty"`
 	Confidence  float64            `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
 }
@@ -356,7 +356,7 @@ type Verification struct {
 	Feedback string   `json:"feedback,omitempty"`
 	// AcceptedBreaches are the broken constraints the verifier knowingly
 	// accepts; only a breach named here passes.
-	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you knowingly accept: each by number with a reason; any other breach is not accepted"`
+	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you accept, with why"`
 	// By names who verified: the runtime, an agent or the user; not
 	// offered to models.
 	By By `json:"by,omitempty" jsonschema:"-"`

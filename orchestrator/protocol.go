@@ -24,9 +24,9 @@ const (
 	descProgress  = "Report progress; the answer may redirect or halt you."
 	descComplete  = "Report the goal done: each criterion in order, met or not, with evidence and what it cites. Checked before it counts."
 	descDelegate  = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
-	descJudge     = "Judge whether the acceptance is aligned with your intent; name the gaps and a correction if not."
+	descJudge     = "Judge the acceptance: aligned, or the gaps and a correction."
 	descAnswer    = "Answer your delegate's escalation or question."
-	descVerify    = "Verify the report against the criteria: accept, revise with feedback, or reject."
+	descVerify    = "Verify the report: accept, revise with feedback, or reject."
 	descEscalateU = "Pass the question up to your own delegator when it is beyond what you can decide."
 )
 
