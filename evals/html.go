@@ -72,17 +72,10 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"histTime": func(ts []*TrialRecord) template.HTML {
 		return histogram(each(ts, func(t *TrialRecord) float64 { return t.DurationMS }), ms)
 	},
-	"failingTrials": func(r *Report) []*TrialRecord {
-		var out []*TrialRecord
-		for _, t := range r.Trials {
-			if !t.Pass && !t.Errored {
-				out = append(out, t)
-			}
-		}
-		return out
-	},
-	"firstN": func(n int, ts []*TrialRecord) []*TrialRecord { return ts[:min(n, len(ts))] },
-	"sub":    func(a, b int) int { return a - b },
+	"failingTrials": func(r *Report) []*TrialRecord { return shownBad(r, false) },
+	"erroredTrials": func(r *Report) []*TrialRecord { return shownBad(r, true) },
+	"firstN":        func(n int, ts []*TrialRecord) []*TrialRecord { return ts[:min(n, len(ts))] },
+	"sub":           func(a, b int) int { return a - b },
 	"tasksFailingFirst": func(r *Report) []ScenarioSummary {
 		out := slices.Clone(r.Scenarios)
 		slices.SortStableFunc(out, func(a, b ScenarioSummary) int {
@@ -133,6 +126,25 @@ type trialGroup struct {
 	HiddenFailed int
 }
 
+// shownBad returns the failing (or the errored) trials that the page shows
+// in their task's section, which the lists at the top link to: the first
+// maxTreesShown+maxListed trials of each task that did not pass.
+func shownBad(r *Report, errored bool) []*TrialRecord {
+	seen := map[string]int{}
+	var out []*TrialRecord
+	for _, t := range r.Trials {
+		if t.Pass {
+			continue
+		}
+		k := t.Scenario + "\x00" + t.Model
+		seen[k]++
+		if seen[k] <= maxTreesShown+maxListed && t.Errored == errored {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // each is f of every trial.
 func each(ts []*TrialRecord, f func(*TrialRecord) float64) []float64 {
 	xs := make([]float64, len(ts))
@@ -152,9 +164,10 @@ func trialsOf(all []*TrialRecord, scenario, model string) []*TrialRecord {
 	return out
 }
 
-// groupTrials puts a task's failing and errored trials first: the first
-// maxTreesShown failing ones and the first keepOutcome passing ones in
-// full, then up to maxListed others in a line each.
+// groupTrials puts a task's failing and errored trials first: of the first
+// maxTreesShown+maxListed of them, those with a tree among the first
+// maxTreesShown in full, the others in a line each; then the passing ones
+// the same way, keepOutcome in full. The rest are counted.
 func groupTrials(ts []*TrialRecord) trialGroup {
 	var g trialGroup
 	bad := slices.DeleteFunc(slices.Clone(ts), func(t *TrialRecord) bool { return t.Pass })
@@ -163,7 +176,7 @@ func groupTrials(ts []*TrialRecord) trialGroup {
 		switch {
 		case i < maxTreesShown && t.outcome != nil:
 			g.Full = append(g.Full, t)
-		case len(g.Listed) < maxListed:
+		case i < maxTreesShown+maxListed:
 			g.Listed = append(g.Listed, t)
 		default:
 			g.Hidden++
@@ -174,7 +187,7 @@ func groupTrials(ts []*TrialRecord) trialGroup {
 		switch {
 		case i < keepOutcome && t.outcome != nil:
 			g.Full = append(g.Full, t)
-		case len(g.Listed) < maxListed:
+		case i < keepOutcome+maxListed:
 			g.Listed = append(g.Listed, t)
 		default:
 			g.Hidden++

@@ -2,7 +2,6 @@ package evals
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 )
@@ -54,9 +53,6 @@ func TestHTMLReportAtScale(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := b.String()
-	if os.Getenv("ENTRUST_WRITE_REPORT") != "" {
-		os.WriteFile(os.Getenv("ENTRUST_WRITE_REPORT"), []byte(page), 0o644)
-	}
 	if len(page) > 2<<20 {
 		t.Errorf("report.html is %d bytes at %d trials", len(page), len(recs))
 	}
@@ -77,4 +73,30 @@ func TestHTMLReportAtScale(t *testing.T) {
 		}
 	}
 	t.Logf("report.html: %d bytes for %d trials", len(page), len(recs))
+}
+
+// TestHTMLLinksResolve: every link to a trial in report.html has its
+// anchor on the page.
+func TestHTMLLinksResolve(t *testing.T) {
+	var recs []*TrialRecord
+	for i := 1; i <= 300; i++ {
+		recs = append(recs, &TrialRecord{Scenario: "s", Model: "sim", Trial: i, Pass: i%3 != 0 && i%7 != 0, Errored: i%7 == 0, ErrorKind: ErrorServer, Error: "503"})
+	}
+	rep := BuildReport(recs, nil, &RunInfo{Trials: 300, Models: []string{"sim"}})
+	var b strings.Builder
+	if err := rep.HTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	n := 0
+	for _, part := range strings.Split(page, `href="#`)[1:] {
+		id := part[:strings.IndexByte(part, '"')]
+		if !strings.Contains(page, `id="`+id+`"`) {
+			t.Errorf("a link to #%s has no anchor", id)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("no links to trials")
+	}
 }
