@@ -44,16 +44,30 @@ agents:
     supervision: {level: new}
 `
 
-// crashServer serves the team's models over the loopback server with a
-// latency, so that a kill can land while calls are in flight.
-func crashServer(t *testing.T) *openaitest.Server {
+// crashServer serves the team's models over the loopback server. With a
+// gate, it holds every model call that arrives once the gate says so, until
+// the call's client goes away: a kill then lands with those calls in flight
+// whatever the machine's load.
+func crashServer(t *testing.T, gate func() bool, held chan<- struct{}) *openaitest.Server {
 	t.Helper()
 	models := map[string]model.Model{
 		"lead-model":   sim.New("lead-model", &sim.Options{Persona: sim.OverAsker}),
 		"writer-model": sim.New("writer-model", nil),
 		"notes-model":  sim.New("notes-model", nil),
 	}
-	return openaitest.NewServer(t, &openaitest.Options{Handler: byModel(t, models), Latency: 3 * time.Millisecond})
+	answer := byModel(t, models)
+	handler := func(req *openaitest.ChatRequest) openaitest.Reply {
+		if gate != nil && gate() {
+			select {
+			case held <- struct{}{}:
+			default:
+			}
+			<-req.Context().Done()
+			return openaitest.Error(503, openaitest.ErrorBody("held for the kill", "server_error", ""))
+		}
+		return answer(req)
+	}
+	return openaitest.NewServer(t, &openaitest.Options{Handler: handler})
 }
 
 // countLines counts the complete lines of the file at path.
@@ -62,8 +76,9 @@ func countLines(path string) int {
 	return bytes.Count(b, []byte{'\n'})
 }
 
-// A real run of the command, killed with SIGKILL after N journal events
-// for N across the whole run, then resumed with "run resume", ends as an
+// A real run of the command, killed with SIGKILL once its journal holds N
+// events and a model call made after them is held by the server, for N
+// across the whole run, then resumed with "run resume", ends as an
 // uninterrupted run does: same outcome, no side-effecting tool's result
 // recorded twice, and no more model calls in all than the uninterrupted run
 // made plus those in flight at the kill.
@@ -74,7 +89,7 @@ func TestCrashAndResume(t *testing.T) {
 	// The uninterrupted run.
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
-	srv := crashServer(t)
+	srv := crashServer(t, nil, nil)
 	args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
 	ref := runBinary(t, dir, "", args...)
 	if ref.code != 0 {
@@ -114,20 +129,30 @@ func TestCrashAndResume(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
-			srv := crashServer(t)
+			journal := filepath.Join(dir, "run.jsonl")
+			// The journal is written before each model call is made (group
+			// commit is off), so a call that finds n lines there is one made
+			// after the n-th event: the server holds it, and every later one.
+			held := make(chan struct{}, 1)
+			srv := crashServer(t, func() bool { return countLines(journal) >= n }, held)
 			args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
-			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
 			cmd, _, _ := command(ctx, dir, "", args...)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			journal := filepath.Join(dir, "run.jsonl")
-			for countLines(journal) < n && ctx.Err() == nil {
-				time.Sleep(200 * time.Microsecond)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			var err error
+			select {
+			case <-held:
+				cmd.Process.Signal(syscall.SIGKILL)
+				err = <-exited
+			case err = <-exited:
+			case <-ctx.Done():
+				t.Fatalf("no model call was made after %d events", n)
 			}
-			cmd.Process.Signal(syscall.SIGKILL)
-			err := cmd.Wait()
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Skipf("the run ended before the kill: %v", err)
@@ -152,7 +177,7 @@ func TestCrashAndResume(t *testing.T) {
 				t.Skip("killed after the run finished")
 			}
 
-			srv2 := crashServer(t)
+			srv2 := crashServer(t, nil, nil)
 			res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", srv2.URL, "run.jsonl")
 			if res.code != ref.code {
 				t.Fatalf("killed after %d events (%s), resumed: %s", len(cut), last.Type, res)
