@@ -189,3 +189,29 @@ func TestEmptyJournal(t *testing.T) {
 		t.Fatal("an empty journal keeps every invariant")
 	}
 }
+
+// Every prefix of a clean run, as a crash leaves it, keeps every invariant
+// it can already be held to; CheckJournal still owes it its ends, and a
+// breach its events show is still found.
+func TestCheckUnfinished(t *testing.T) {
+	clean := journal(t)
+	for n := 1; n < len(clean); n++ {
+		if bad := invariant.CheckUnfinished(clean[:n]); len(bad) > 0 {
+			t.Fatalf("the first %d events: %v", n, bad)
+		}
+		if bad := invariant.CheckJournal(clean[:n]); len(bad) == 0 {
+			t.Fatalf("CheckJournal holds the first %d events to nothing", n)
+		}
+	}
+	ev := clone(t, clean)
+	i := find(ev, orchestrator.EventGoalCompleted, "d2")
+	again := *ev[i]
+	ev = renumber(slices.Insert(ev, i+1, &again))
+	cut := ev[:i+2]
+	if bad := invariant.CheckUnfinished(cut); !slices.ContainsFunc(bad, func(v invariant.Violation) bool { return v.Check == invariant.OneTerminal }) {
+		t.Errorf("a second end in an unfinished run is not found: %v", bad)
+	}
+	if bad := invariant.CheckUnfinished(nil); len(bad) == 0 {
+		t.Error("an empty journal keeps every invariant")
+	}
+}
