@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -290,5 +291,53 @@ func TestResumeRefused(t *testing.T) {
 	checkComplete(t, got)
 	if n, want := len(got), len(lines); n != want { // run.resumed, and no torn last line
 		t.Errorf("the resumed journal holds %d events, the run's %d and run.resumed", n, want)
+	}
+}
+
+// A resume whose endpoint cannot be reached exits 2 and leaves the journal
+// as a crash there would, without the cancellation it caused: it can be
+// resumed again once the endpoint is up, to the uninterrupted run's end.
+func TestResumeWithEndpointDown(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+	srv := crashServer(t, nil, nil)
+	ref := runBinary(t, dir, "", "--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation")
+	if ref.code != 0 {
+		t.Fatalf("the run: %s", ref)
+	}
+	want := ref.journal(t, "run.jsonl")
+	full, err := os.ReadFile(filepath.Join(dir, "run.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(full, []byte("\n"))
+	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/v1"
+	l.Close()
+	res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", closed, "cut.jsonl")
+	if res.code != 2 || !strings.Contains(res.stderr, "cannot reach") || !strings.Contains(res.stderr, "run resume cut.jsonl once it is up") {
+		t.Fatalf("want exit 2 saying the endpoint cannot be reached: %s", res)
+	}
+	cut := res.journal(t, "cut.jsonl")
+	for _, e := range cut {
+		if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() {
+			t.Fatalf("the resume with its endpoint down ended the run (%s): it can no longer be resumed", e.Type)
+		}
+	}
+
+	srv2 := crashServer(t, nil, nil)
+	res = runBinary(t, dir, "", "resume", "--quiet", "--base-url", srv2.URL, "cut.jsonl")
+	if res.code != 0 {
+		t.Fatalf("the resume once the endpoint is up: %s", res)
+	}
+	got := res.journal(t, "cut.jsonl")
+	checkComplete(t, got)
+	if fin, wantFin := got[len(got)-1], want[len(want)-1]; fin.Status != wantFin.Status || fin.Result != wantFin.Result {
+		t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)
 	}
 }

@@ -190,6 +190,13 @@ func escalationMode(f *runOptions) (string, error) {
 	return mode, nil
 }
 
+// endpointDown reports whether ctx was ended by an endpoint that cannot
+// serve any call (see guarded).
+func endpointDown(ctx context.Context) bool {
+	var down *unavailable
+	return errors.As(context.Cause(ctx), &down)
+}
+
 // execute runs team (whose file is teamYAML) on f.goal, or, when resume
 // holds a journal's events, continues that run in the same journal.
 func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orchestrator.Event) error {
@@ -260,7 +267,14 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 
 	// The journal's own write errors are told apart from other sinks'.
 	var journalErr error
+	runCtx := ctx
 	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+		// A resumed run whose endpoint cannot serve it ends as a crash
+		// there would: nothing of the cancellation that follows is
+		// written, so the journal can be resumed again once it is up.
+		if resume != nil && endpointDown(runCtx) {
+			return nil
+		}
 		err := journal.Emit(ctx, e)
 		if err != nil && journalErr == nil {
 			journalErr = err
@@ -375,6 +389,14 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// The endpoint's failure is the run's: said once, and nothing of
 		// the cancellation it caused.
 		fmt.Fprintf(stderr, "run: %v\n", down)
+		if resume != nil {
+			// The journal stops where the endpoint failed, as after a
+			// crash; the trust ledger, which it is fed again on the next
+			// resume, is left as it was.
+			obs.ledger = nil
+			fmt.Fprintf(stderr, "journal: %s stops where the endpoint failed: run resume %s once it is up\n", journalPath, journalPath)
+			return exitWith(exitUsage)
+		}
 		fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
 		return exitWith(exitUsage)
 	}
