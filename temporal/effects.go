@@ -49,9 +49,13 @@ func (f *effects) Generate(ctx context.Context, k orchestrator.Key, m model.Mode
 		return orchestrator.Generated{}, fmt.Errorf("entrust: a model not of the team (%s)", k)
 	}
 	var r effectResult
+	wreq, raw := packRequest(req)
 	if err := f.update(ctx, effectUpdate, "generate "+k.String(),
-		effectRequest{Key: k.String(), Kind: "generate", Agent: agent, Request: req}, &r); err != nil {
+		effectRequest{Key: k.String(), Kind: "generate", Agent: agent, Request: wreq, RequestRaw: raw}, &r); err != nil {
 		return orchestrator.Generated{}, err
+	}
+	if r.Response != nil {
+		unpackCalls(r.Response.Message.ToolCalls, r.ResponseRaw)
 	}
 	g := orchestrator.Generated{Response: r.Response, Latency: r.Latency}
 	if r.Error != "" {
@@ -68,8 +72,9 @@ func (f *effects) CallTool(ctx context.Context, k orchestrator.Key, t agents.Too
 		return orchestrator.Called{Result: agents.Errorf("error: %s is not a tool of the team", call.Name)}
 	}
 	var r effectResult
+	calls, raw := packCalls([]model.ToolCall{*call})
 	err := f.update(ctx, effectUpdate, "tool "+k.String(), effectRequest{Key: k.String(), Kind: "tool", Agent: agent, Tool: name,
-		Call: call, Retry: agents.IsIdempotent(t)}, &r)
+		Call: &calls[0], CallRaw: raw != nil, Retry: agents.IsIdempotent(t)}, &r)
 	if err != nil || r.Result == nil {
 		return orchestrator.Called{Result: agents.Errorf("error: the call could not be made: %v", err)}
 	}

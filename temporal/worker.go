@@ -116,14 +116,16 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 }
 
 type generateInput struct {
-	Agent   string         `json:"agent"`
-	Request *model.Request `json:"request"`
+	Agent      string         `json:"agent"`
+	Request    *model.Request `json:"request"`
+	RequestRaw [][2]int       `json:"request_raw,omitempty"`
 }
 
 type toolInput struct {
-	Agent string          `json:"agent"`
-	Tool  string          `json:"tool"`
-	Call  *model.ToolCall `json:"call"`
+	Agent   string          `json:"agent"`
+	Tool    string          `json:"tool"`
+	Call    *model.ToolCall `json:"call"`
+	CallRaw bool            `json:"call_raw,omitempty"`
 }
 
 // Generate is the model call activity: the named agent's model answers the
@@ -134,9 +136,11 @@ func (w *Worker) Generate(ctx context.Context, in generateInput) (*effectResult,
 	if m == nil || m.Agent.Model == nil {
 		return nil, fmt.Errorf("entrust: no agent %q with a model on this worker", in.Agent)
 	}
+	unpackRequest(in.Request, in.RequestRaw)
 	start := time.Now()
 	resp, err := m.Agent.Model.Generate(ctx, in.Request)
-	r := &effectResult{Response: resp, Latency: time.Since(start)}
+	r := &effectResult{Latency: time.Since(start)}
+	r.Response, r.ResponseRaw = packResponse(resp)
 	if err != nil {
 		r.Error = err.Error()
 	}
@@ -148,6 +152,11 @@ func (w *Worker) CallTool(ctx context.Context, in toolInput) (*effectResult, err
 	t := w.tool(in.Agent, in.Tool)
 	if t == nil {
 		return nil, fmt.Errorf("entrust: no tool %q of agent %q on this worker", in.Tool, in.Agent)
+	}
+	if in.CallRaw {
+		calls := []model.ToolCall{*in.Call}
+		unpackCalls(calls, []int{0})
+		in.Call = &calls[0]
 	}
 	start := time.Now()
 	res := agents.CallWithin(ctx, t, in.Call.Arguments)

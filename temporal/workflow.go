@@ -94,23 +94,29 @@ type RunResult struct {
 // (made by an activity, or its recorded result), or a decision (the recorded
 // one, or Decision to record).
 type effectRequest struct {
-	Key      string                 `json:"key"`
-	Kind     string                 `json:"kind"` // "generate", "tool" or "decide"
-	Agent    string                 `json:"agent,omitempty"`
-	Tool     string                 `json:"tool,omitempty"`
-	Request  *model.Request         `json:"request,omitempty"`
-	Call     *model.ToolCall        `json:"call,omitempty"`
-	Retry    bool                   `json:"retry,omitempty"` // the tool is idempotent
-	Decision *orchestrator.Decision `json:"decision,omitempty"`
+	Key     string          `json:"key"`
+	Kind    string          `json:"kind"` // "generate", "tool" or "decide"
+	Agent   string          `json:"agent,omitempty"`
+	Tool    string          `json:"tool,omitempty"`
+	Request *model.Request  `json:"request,omitempty"`
+	Call    *model.ToolCall `json:"call,omitempty"`
+	// RequestRaw and CallRaw say which arguments travel packed (wire.go).
+	RequestRaw [][2]int               `json:"request_raw,omitempty"`
+	CallRaw    bool                   `json:"call_raw,omitempty"`
+	Retry      bool                   `json:"retry,omitempty"` // the tool is idempotent
+	Decision   *orchestrator.Decision `json:"decision,omitempty"`
 }
 
 // effectResult is what an effect produced.
 type effectResult struct {
-	Response *model.Response        `json:"response,omitempty"`
-	Error    string                 `json:"error,omitempty"`
-	Result   *agents.Result         `json:"result,omitempty"`
-	Decision *orchestrator.Decision `json:"decision,omitempty"`
-	Latency  time.Duration          `json:"latency,omitempty"`
+	Response *model.Response `json:"response,omitempty"`
+	// ResponseRaw lists the response's calls whose arguments travel
+	// packed (wire.go).
+	ResponseRaw []int                  `json:"response_raw,omitempty"`
+	Error       string                 `json:"error,omitempty"`
+	Result      *agents.Result         `json:"result,omitempty"`
+	Decision    *orchestrator.Decision `json:"decision,omitempty"`
+	Latency     time.Duration          `json:"latency,omitempty"`
 }
 
 // Question is a Principal's question waiting in a run for an answer sent
@@ -291,9 +297,9 @@ func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, 
 		var arg any
 		switch req.Kind {
 		case "generate":
-			name, arg = GenerateActivity, generateInput{Agent: req.Agent, Request: req.Request}
+			name, arg = GenerateActivity, generateInput{Agent: req.Agent, Request: req.Request, RequestRaw: req.RequestRaw}
 		case "tool":
-			name, arg = CallToolActivity, toolInput{Agent: req.Agent, Tool: req.Tool, Call: req.Call}
+			name, arg = CallToolActivity, toolInput{Agent: req.Agent, Tool: req.Tool, Call: req.Call, CallRaw: req.CallRaw}
 			if !req.Retry {
 				// A tool that is not idempotent runs at most once: should
 				// its worker be lost, the model is told so.
