@@ -39,7 +39,7 @@ var modes = []Mode{
 	{"FM-2.2", "Fail to ask for clarification",
 		"a scenario labelled should_escalate in which no agent escalated, asked or declined. Caught when the run was not completed as if nothing were wrong (it failed, or a report was sent back)."},
 	{"FM-2.3", "Task derailment",
-		"an acceptance whose restated intent shares no meaningful word with the goal's intent and objective, or that a judge found misaligned. Caught when alignment.judged said aligned=false for it."},
+		"an acceptance whose restated intent shares no meaningful word with the goal's intent and objective, or that a judge found misaligned. Caught when alignment.judged said aligned=false for it (the runtime's structural intent check records a derailed protocol.violation without asking a judge)."},
 	{"FM-2.4", "Information withholding",
 		"a report that leaves one of its goal's criteria out. Caught when its verification sent it back (revise or reject)."},
 	{"FM-2.6", "Reasoning-action mismatch",

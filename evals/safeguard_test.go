@@ -433,11 +433,11 @@ func passAnyway(ev []*orchestrator.Event, id string) []*orchestrator.Event {
 	return out
 }
 
-// TestDrifterFailsLiveWithoutTheModelJudge switches a safeguard off for
-// real, where the runtime already has a switch: with the delegator's model
-// judge off (structural checks only), the drifter's acceptance goes through
-// and the drifter scenario fails.
-func TestDrifterFailsLiveWithoutTheModelJudge(t *testing.T) {
+// TestDrifterCaughtWithoutTheModelJudge: with the delegator's model judge
+// off (structural checks only), the runtime's own intent check still finds
+// the drifter's acceptance misaligned (FM-2.3, a derailed violation), before
+// any tool runs: the scenario passes and every FM-2.3 incident is caught.
+func TestDrifterCaughtWithoutTheModelJudge(t *testing.T) {
 	sc := builtinScenario(t, "drifter")
 	r, err := evals.NewRunner(&evals.RunnerOptions{Runtime: func(_ *evals.Scenario, o *orchestrator.Options) {
 		o.SupervisionFor = func(string) orchestrator.Supervision {
@@ -448,14 +448,24 @@ func TestDrifterFailsLiveWithoutTheModelJudge(t *testing.T) {
 		t.Fatal(err)
 	}
 	tr := r.RunTrial(t.Context(), sc, evals.SimVariant(), 1)
-	failed := map[string]bool{}
 	for _, res := range evals.Score(tr, nil) {
-		failed[res.ID] = !res.Pass
+		if !res.Pass {
+			t.Errorf("without the model judge, %s fails: %s", res.ID, res.Detail)
+		}
 	}
-	if !failed["e1"] || !failed["e2"] {
-		t.Errorf("without the model judge the drifter still passes: %v", failed)
+	var n int
+	for _, i := range evals.Detect(tr) {
+		if i.Mode == "FM-2.3" {
+			n++
+			if !i.Caught {
+				t.Errorf("uncaught: %+v", i)
+			}
+		}
 	}
-	if !slices.ContainsFunc(evals.Detect(tr), func(i evals.Incident) bool { return i.Mode == "FM-2.3" && !i.Caught }) {
-		t.Error("no uncaught FM-2.3 incident without the model judge")
+	if n == 0 {
+		t.Error("no FM-2.3 incident detected")
+	}
+	if !slices.ContainsFunc(tr.Events, func(e *orchestrator.Event) bool { return e.Violation == orchestrator.ViolationDerailed }) {
+		t.Error("no derailed violation recorded")
 	}
 }

@@ -234,6 +234,10 @@ const (
 	// ViolationDelegatorFailed: a delegator could not judge, answer or
 	// verify (a provider error, no call); the runtime's checks stood in.
 	ViolationDelegatorFailed ViolationKind = "delegator_failed"
+	// ViolationDerailed: an acceptance whose restated intent shares no
+	// content word with the goal's intent and objective, or only copies
+	// them (MAST FM-2.3); it is not aligned, and no judge is asked.
+	ViolationDerailed ViolationKind = "derailed"
 )
 
 // BudgetState is a delegation's budget as carved at its start.

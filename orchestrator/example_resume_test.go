@@ -15,7 +15,7 @@ import (
 func ExampleRuntime_Resume() {
 	goal := agents.Goal{Objective: "say hello", Criteria: []string{"hello is said"}}
 	accept := model.Calls(model.Call("accept_goal", agents.Acceptance{
-		RestatedIntent: "greet", Plan: []string{"report"}, AcknowledgedCriteria: []string{"I will say hello"}, AcknowledgedConstraints: []string{},
+		RestatedIntent: "greet: say hello", Plan: []string{"report"}, AcknowledgedCriteria: []string{"I will say hello"}, AcknowledgedConstraints: []string{},
 	}))
 	complete := model.Calls(model.Call("complete_goal", agents.Report{
 		Result:   "hello",
@@ -60,7 +60,7 @@ func ExampleRuntime_Replay() {
 	goal := agents.Goal{Objective: "say hello", Criteria: []string{"hello is said"}}
 	m := model.NewScripted("scripted",
 		model.Calls(model.Call("accept_goal", agents.Acceptance{
-			RestatedIntent: "greet", Plan: []string{"report"}, AcknowledgedCriteria: []string{"I will say hello"}, AcknowledgedConstraints: []string{},
+			RestatedIntent: "greet: say hello", Plan: []string{"report"}, AcknowledgedCriteria: []string{"I will say hello"}, AcknowledgedConstraints: []string{},
 		})),
 		model.Calls(model.Call("complete_goal", agents.Report{
 			Result:   "hello",

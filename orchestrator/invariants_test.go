@@ -68,7 +68,7 @@ func TestInvariant1_NoActionBeforeAlignedAcceptance(t *testing.T) {
 	// they are refused unrun, without a violation (they were allowed to
 	// wait), and the delegate is told so.
 	t.Run("pipelined after the acceptance", func(t *testing.T) {
-		bad := model.Call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "keep the team informed", Plan: []string{"note"},
+		bad := model.Call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: "so the team stays informed", Plan: []string{"note"},
 			AcknowledgedCriteria: []string{}, AcknowledgedConstraints: []string{}}) // valid, but acknowledges nothing
 		for _, tc := range []struct {
 			name   string

@@ -473,3 +473,69 @@ func TestReadJournalTornAndMalformed(t *testing.T) {
 		}
 	}
 }
+
+// A restated intent with no word of the goal's intent and objective, or one
+// that only copies them, is not aligned structurally (MAST FM-2.3): recorded
+// as a derailed violation, fed back, and the delegator's model is not asked.
+// Careful paraphrases go on to the judge.
+func TestDerailedIntentIsNotAligned(t *testing.T) {
+	g := agents.Goal{Intent: "Help on-call engineers restore the payment service quickly at night.",
+		Objective: "Write a runbook for payment outages", Criteria: []string{"the runbook names the first three checks"}}
+	restate := func(s string) model.ToolCall {
+		return call(agents.ToolAcceptGoal, agents.Acceptance{RestatedIntent: s, Plan: []string{"write it"},
+			AcknowledgedCriteria: []string{"three checks named"}, AcknowledgedConstraints: []string{}})
+	}
+	for _, tc := range []struct {
+		restated string
+		derailed bool
+	}{
+		{"Deliver what my delegator needs.", true},
+		{"I will do what is asked, for the purpose it serves.", true},
+		{"Help on-call engineers restore the payment service quickly at night.", true},
+		{"write a runbook for payment outages.", true},
+		{"So whoever is paged can bring payments back fast in the small hours.", false},
+		{"Give the night rota a guide for getting the payments system up again.", false},
+		{"A runbook lets the responder recover from an outage without guessing.", false},
+	} {
+		t.Run(tc.restated, func(t *testing.T) {
+			leadTurns := []model.Turn{turn(accept(g)), turn(delegateTo("w", g))}
+			if !tc.derailed {
+				leadTurns = append(leadTurns, turn(judge(true)))
+			}
+			leadTurns = append(leadTurns, turn(judge(true)), turn(complete(g, "done", "d2")))
+			lead := model.NewScripted("lead", leadTurns...)
+			w := model.NewScripted("w", turn(restate(tc.restated)), turn(accept(g)), turn(complete(g, "done")))
+			judged := orchestrator.Supervision{ModelJudge: true}
+			rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+				{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
+				{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w}, Supervision: &judged},
+			}}, nil)
+			out, err := rt.Run(t.Context(), g)
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+			}
+			first := ofType(mem.Events(), orchestrator.EventAlignmentJudged)[1]
+			var derailed []*orchestrator.Event
+			for _, e := range ofType(mem.Events(), orchestrator.EventProtocolViolation) {
+				if e.Violation == orchestrator.ViolationDerailed {
+					derailed = append(derailed, e)
+				}
+			}
+			if !tc.derailed {
+				if !*first.Aligned || first.Alignment.By != "lead" || len(derailed) != 0 {
+					t.Fatalf("a paraphrase was refused: %s\n%s", mustJSON(first), types(mem.Events()))
+				}
+				return
+			}
+			if *first.Aligned || first.Alignment.By != agents.ByStructural || !strings.Contains(strings.Join(first.Alignment.Gaps, ";"), "in your own words") {
+				t.Fatalf("first judgement of w: %s", mustJSON(first))
+			}
+			if len(derailed) != 1 || derailed[0].Agent != "w" {
+				t.Fatalf("derailed violations %+v", derailed)
+			}
+			if out.Status != orchestrator.StatusCompleted {
+				t.Fatalf("status %s: %s", out.Status, out.Reason)
+			}
+		})
+	}
+}

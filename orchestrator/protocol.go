@@ -11,6 +11,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/words"
 	"github.com/entrust-dev/entrust/prompts"
 )
 
@@ -222,6 +223,11 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 
 	al := agents.Alignment{Aligned: true, By: agents.ByStructural}
 	gaps := d.structuralGaps(a)
+	if strings.TrimSpace(a.RestatedIntent) != "" {
+		if why := d.derailed(a.RestatedIntent); why != "" {
+			d.violation(ctx, ViolationDerailed, nil, why)
+		}
+	}
 	switch {
 	case len(gaps) > 0:
 		al = agents.Alignment{Aligned: false, Gaps: gaps, By: agents.ByStructural}
@@ -276,12 +282,14 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 }
 
 // structuralGaps are the runtime's own checks of an acceptance: the intent
-// restated, a plan, one acknowledgement per criterion and per constraint, and
+// restated in the agent's own words and about the goal (derailed), a plan, one acknowledgement per criterion and per constraint, and
 // a plan that names no tool outside the delegation's tools.
 func (d *delegation) structuralGaps(a *agents.Acceptance) []string {
 	var gaps []string
 	if strings.TrimSpace(a.RestatedIntent) == "" {
 		gaps = append(gaps, "the intent is not restated")
+	} else if gap := d.derailed(a.RestatedIntent); gap != "" {
+		gaps = append(gaps, gap)
 	}
 	if len(a.Plan) == 0 {
 		gaps = append(gaps, "there is no plan")
@@ -673,4 +681,27 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	b, _ := json.Marshal(res)
 	// The outcome is the delegator's evidence for its own report: kept whole.
 	return agents.Result{Content: string(b), IsError: out.Status != StatusCompleted, Pin: true}
+}
+
+// derailed says why a restated intent is not the goal's (MAST FM-2.3), ""
+// when it may be: one that shares no content word with the goal's intent
+// and objective (after stop words), or one that only copies either of them
+// word for word. A goal whose intent and objective have no content word
+// (four letters or more, not a stop word) is left to the judge.
+func (d *delegation) derailed(restated string) string {
+	g := d.goal
+	purpose := g.Intent + "\n" + g.Objective
+	if len(words.Content(purpose)) == 0 {
+		return ""
+	}
+	own := words.Normal(restated)
+	for _, copied := range []string{g.Intent, g.Objective, purpose, g.Objective + "\n" + g.Intent} {
+		if n := words.Normal(copied); n != "" && own == n {
+			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
+		}
+	}
+	if !words.Share(restated, purpose) {
+		return fmt.Sprintf("the restated intent (%q) has no word in common with the goal's intent or objective: say in your own words what the goal is for", model.ClipText(restated, 120))
+	}
+	return ""
 }

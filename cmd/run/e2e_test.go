@@ -270,6 +270,18 @@ func lastToolResult(req *model.Request) string {
 	return ""
 }
 
+// offered is the text of req's system and user messages, where the goal is
+// offered.
+func offered(req *model.Request) string {
+	var b strings.Builder
+	for _, m := range req.Messages {
+		if m.Role == model.RoleUser || m.Role == model.RoleSystem {
+			b.WriteString(m.Content + " ")
+		}
+	}
+	return b.String()
+}
+
 var question = agents.EscalateArgs{Kind: agents.KindAmbiguity, Question: "Which file should the note go to?",
 	Options: []string{"haiku.txt", "poem.md"}, Recommendation: "haiku.txt"}
 
@@ -285,7 +297,7 @@ func (b *bot) next(req *model.Request) (model.ToolCall, error) {
 		}
 		return model.Call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "haiku.txt"}), nil
 	case offers(req, agents.ToolAcceptGoal):
-		a := agents.Acceptance{RestatedIntent: "I will do what is asked, for the purpose it serves.", Plan: []string{"do the work", "report"},
+		a := agents.Acceptance{RestatedIntent: "I will do what is asked, for the purpose it serves: " + clip(offered(req), 4000), Plan: []string{"do the work", "report"},
 			AcknowledgedCriteria: make([]string, b.criteria), AcknowledgedConstraints: []string{}, Confidence: 0.9}
 		for i := range a.AcknowledgedCriteria {
 			a.AcknowledgedCriteria[i] = "I will meet it"

@@ -4,6 +4,7 @@
 package protocoltest
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ func Accept(g agents.Goal, plan ...string) model.ToolCall {
 	if len(plan) == 0 {
 		plan = []string{"do it"}
 	}
-	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: plan,
+	a := agents.Acceptance{RestatedIntent: "In my words: " + cmp.Or(g.Intent, g.Objective), Plan: plan,
 		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
 	for i, c := range g.Criteria {
 		a.AcknowledgedCriteria[i] = "I will make sure: " + c
