@@ -249,19 +249,44 @@ func (d *delegation) delegatorName() string {
 	return d.parent.m.name
 }
 
-// retryTrace turns the retries of agent m's call k within d into
-// model.retried events, named like its model.called event.
-func retryTrace(d *delegation, m *member, purpose model.Purpose, k Key) *model.Trace {
-	return &model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
-		retried(ctx, d, m, purpose, k, attempt, err, wait)
-	}}
+// retried records a retry of agent m's call k within d as model.retried;
+// answered names the model retried when a fallback took the call over.
+func retried(ctx context.Context, d *delegation, m *member, answered string, purpose model.Purpose, k Key, attempt int, err error, wait time.Duration) {
+	name, provider := m.answering(answered)
+	d.run.emit(ctx, &Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+		Model: name, Provider: provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
+		Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
 }
 
-// retried records a retry of agent m's call k within d as model.retried.
-func retried(ctx context.Context, d *delegation, m *member, purpose model.Purpose, k Key, attempt int, err error, wait time.Duration) {
-	d.run.emit(ctx, &Event{Type: EventModelRetried, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
-		Attempt: attempt, Error: err.Error(), WaitMS: float64(wait) / 1e6})
+// failedOver records as model.failover that model from failed agent m's
+// call k within d, after its retries, and model to takes the call.
+func failedOver(ctx context.Context, d *delegation, m *member, purpose model.Purpose, k Key, from, to string, err error) {
+	_, provider := m.answering(from)
+	d.run.emit(ctx, &Event{Type: EventModelFailover, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+		Model: from, Provider: provider, Fallback: to, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn, Error: err.Error()})
+}
+
+// answering returns the name and provider of the model of m that answers a
+// call: its own, or the fallback named answered (model.WithFallback).
+func (m *member) answering(answered string) (name, provider string) {
+	if answered == "" || answered == m.Agent.Model.Name() {
+		return m.Agent.Model.Name(), m.provider
+	}
+	for cur := m.Agent.Model; cur != nil; {
+		if f, ok := cur.(interface{ Models() []model.Model }); ok {
+			for _, fm := range f.Models() {
+				if fm.Name() == answered {
+					return answered, model.ProviderOf(fm)
+				}
+			}
+		}
+		u, ok := cur.(interface{ Unwrap() model.Model })
+		if !ok {
+			break
+		}
+		cur = u.Unwrap()
+	}
+	return answered, ""
 }
 
 // data is what this delegation's prompts show. The agents it may delegate to
@@ -628,10 +653,12 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 }
 
 // modelEvent is the model.called event of call k made by agent m within d:
-// the response in full, so that a resumed run need not call again.
-func modelEvent(d *delegation, m *member, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) *Event {
+// the response in full, so that a resumed run need not call again. It names
+// the model that answered: m's own, or the fallback answered.
+func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) *Event {
+	name, provider := m.answering(answered)
 	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-		Model: m.Agent.Model.Name(), Provider: m.provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
+		Model: name, Provider: provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 		LatencyMS: float64(latency) / 1e6}
 	if err != nil {
 		e.Error = err.Error()

@@ -199,15 +199,21 @@ type conversation struct {
 	turn           int
 	trace          *model.Trace
 	parent, traced context.Context
+	// answered is the model that took the call in flight over from the
+	// agent's own after a failover (model.WithFallback), "" while none did.
+	answered string
 }
 
 // withTrace returns ctx with the conversation's retry trace, reusing the
 // context of the last turn when ctx is the same.
 func (c *conversation) withTrace(ctx context.Context, turn int) context.Context {
-	c.turn = turn
+	c.turn, c.answered = turn, ""
 	if c.trace == nil {
 		c.trace = &model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
-			retried(ctx, c.d, c.m, c.purpose, c.key(c.turn, 0), attempt, err, wait)
+			retried(ctx, c.d, c.m, c.answered, c.purpose, c.key(c.turn, 0), attempt, err, wait)
+		}, FailedOver: func(ctx context.Context, from, to string, err error) {
+			c.answered = to
+			failedOver(ctx, c.d, c.m, c.purpose, c.key(c.turn, 0), from, to, err)
 		}}
 	}
 	if ctx != c.parent {
@@ -227,7 +233,7 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
 	// A token budget holds whatever the endpoint says it used.
 	why := model.SaneUsage(req, g.Response)
-	e := modelEvent(c.d, c.m, c.purpose, k, g.Response, g.Latency, err)
+	e := modelEvent(c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
 	e.UsageReplaced = why
 	c.d.run.emit(ctx, e)
 	return g.Response, err

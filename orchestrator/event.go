@@ -44,6 +44,7 @@ const (
 	EventBudgetExceeded        EventType = "budget.exceeded"
 	EventModelCalled           EventType = "model.called"
 	EventModelRetried          EventType = "model.retried"
+	EventModelFailover         EventType = "model.failover"
 	EventContextCompacted      EventType = "context.compacted"
 	EventGoalCompleted         EventType = "goal.completed"
 	EventGoalFailed            EventType = "goal.failed"
@@ -57,7 +58,7 @@ var eventTypes = []EventType{
 	EventAlignmentJudged, EventToolCalled, EventToolResult, EventProtocolViolation, EventEscalationRaised,
 	EventEscalationResolved, EventConsultationAsked, EventConsultationAnswered, EventProgressReported,
 	EventSupervisionIntervened, EventGoalReported, EventReportVerified, EventGoalReassigned,
-	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventContextCompacted, EventGoalCompleted, EventGoalFailed,
+	EventBudgetExceeded, EventModelCalled, EventModelRetried, EventModelFailover, EventContextCompacted, EventGoalCompleted, EventGoalFailed,
 	EventRunFinished, EventRunResumed,
 }
 
@@ -155,6 +156,9 @@ type Event struct {
 	Model         string `json:"model,omitempty"`
 	ResponseModel string `json:"response_model,omitempty"`
 	Provider      string `json:"provider,omitempty"`
+	// Fallback, on model.failover, is the model that takes the call over
+	// from Model (model.WithFallback), which failed after its retries.
+	Fallback string `json:"fallback,omitempty"`
 	// Purpose says why the model was called: the delegate's own turn; a
 	// judgement, an answer or a verification asked of it as a delegator; a
 	// consultation; or a compaction (a summary of older turns written to

@@ -9,6 +9,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -72,4 +73,43 @@ func TestJournalGroupCommit(t *testing.T) {
 			t.Errorf("group %v: %d writes for %d events", group, w.n, len(events))
 		}
 	}
+}
+
+// downModel fails every call with a server error.
+type downModel struct{ name string }
+
+func (m downModel) Name() string { return m.name }
+func (m downModel) Generate(context.Context, *model.Request) (*model.Response, error) {
+	return nil, &model.APIError{StatusCode: 503, Message: "overloaded"}
+}
+
+// An agent whose model fails over: each call of the failing primary goes to
+// the healthy fallback, the journal records the switch (model.failover) and
+// names the fallback on model.called, and the run completes with the same
+// protocol guarantees.
+func TestModelFailover(t *testing.T) {
+	g := noteGoal
+	healthy := model.NewScripted("healthy", turn(accept(g)), turn(withID("n1", call("note", map[string]string{"text": "x"}))), turn(complete(g, "noted", "n1")))
+	rec := newRecorder(t, "note")
+	rt, mem := newRuntime(t, solo(model.WithFallback(downModel{"primary"}, healthy), rec.tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly})
+	out, err := rt.Run(t.Context(), g)
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("Run: %v %+v\n%s", err, out, types(mem.Events()))
+	}
+	fos := ofType(mem.Events(), orchestrator.EventModelFailover)
+	calls := ofType(mem.Events(), orchestrator.EventModelCalled)
+	if len(fos) != len(calls) || len(fos) == 0 {
+		t.Fatalf("%d failovers for %d calls:\n%s", len(fos), len(calls), types(mem.Events()))
+	}
+	for i, e := range fos {
+		if e.Model != "primary" || e.Fallback != "healthy" || !strings.Contains(e.Error, "503") || e.Turn != calls[i].Turn {
+			t.Errorf("failover %s", mustJSON(e))
+		}
+	}
+	for _, e := range calls {
+		if e.Model != "healthy" || e.Error != "" {
+			t.Errorf("model.called %s", mustJSON(e))
+		}
+	}
+	protocoltest.CheckJournal(t, mem.Events())
 }

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -213,6 +214,7 @@ type replay struct {
 	inFlightToNext bool
 	models         map[Key]*Event
 	retries        map[Key][]*Event
+	failovers      map[Key][]*Event
 	called         map[Key]*Event
 	results        map[Key]*Event
 	decisions      map[Key]Decision
@@ -238,7 +240,7 @@ func idOf(e *Event) eventID {
 }
 
 func newReplay(events []*Event, next Effects) *replay {
-	p := &replay{next: next, models: map[Key]*Event{}, retries: map[Key][]*Event{}, called: map[Key]*Event{},
+	p := &replay{next: next, models: map[Key]*Event{}, retries: map[Key][]*Event{}, failovers: map[Key][]*Event{}, called: map[Key]*Event{},
 		results: map[Key]*Event{}, decisions: map[Key]Decision{}, ids: map[string]string{}, used: map[string]bool{},
 		pending: map[eventID][]*Event{}}
 	for _, e := range events {
@@ -250,6 +252,8 @@ func newReplay(events []*Event, next Effects) *replay {
 			p.models[k] = e
 		case EventModelRetried:
 			p.retries[k] = append(p.retries[k], e)
+		case EventModelFailover:
+			p.failovers[k] = append(p.failovers[k], e)
 		case EventToolCalled:
 			p.called[k] = e
 		case EventToolResult:
@@ -322,9 +326,18 @@ func (p *replay) Generate(ctx context.Context, k Key, m model.Model, req *model.
 	if !ok {
 		return p.next.Generate(ctx, k, m, req)
 	}
-	if t := model.ContextTrace(ctx); t != nil && t.Retried != nil {
-		for _, r := range p.retries[k] {
-			t.Retried(ctx, r.Attempt, errors.New(r.Error), time.Duration(r.WaitMS*1e6))
+	// Retries and failovers are replayed in the order they happened: a
+	// fallback's retries come after the failover to it.
+	if t := model.ContextTrace(ctx); t != nil {
+		events := append(slices.Clone(p.retries[k]), p.failovers[k]...)
+		slices.SortStableFunc(events, func(a, b *Event) int { return cmp.Compare(a.Seq, b.Seq) })
+		for _, r := range events {
+			switch {
+			case r.Type == EventModelRetried && t.Retried != nil:
+				t.Retried(ctx, r.Attempt, errors.New(r.Error), time.Duration(r.WaitMS*1e6))
+			case r.Type == EventModelFailover && t.FailedOver != nil:
+				t.FailedOver(ctx, r.Model, r.Fallback, errors.New(r.Error))
+			}
 		}
 	}
 	g := Generated{Latency: time.Duration(e.LatencyMS * 1e6)}

@@ -18,6 +18,9 @@ type Trace struct {
 	// Retried is called before waiting to try a failed call again. Attempt
 	// is the number of the attempt that failed, from 1; ctx is the call's.
 	Retried func(ctx context.Context, attempt int, err error, wait time.Duration)
+	// FailedOver is called when a model of WithFallback failed (after its
+	// retries) and the call goes to the next one, named to.
+	FailedOver func(ctx context.Context, from, to string, err error)
 }
 
 type traceKey struct{}

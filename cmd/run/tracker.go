@@ -542,6 +542,8 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		return line("context compacted: %s", compactionText(e.Compaction))
 	case orchestrator.EventModelRetried:
 		return line("model call retried (attempt %d failed: %s; waiting %.1fs)", e.Attempt, clip(e.Error, 100), e.WaitMS/1000)
+	case orchestrator.EventModelFailover:
+		return line("model %s failed over to %s: %s", e.Model, e.Fallback, clip(e.Error, 100))
 	case orchestrator.EventModelCalled:
 		if e.Error != "" {
 			return line("model call failed: %s", clip(e.Error, 160))

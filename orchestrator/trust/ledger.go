@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -40,6 +41,9 @@ type runState struct {
 }
 
 type delegState struct {
+	// model is the one whose turn came last: the agent's own at the offer,
+	// a fallback once it answered a turn (model.WithFallback), so that
+	// what the agent does next is counted on the model that produced it.
 	agent, model string
 	answered     int  // own blocking escalations answered, not refused
 	excused      bool // its last acceptance failed for no fault of its own
@@ -186,22 +190,30 @@ func (l *Ledger) Emit(_ context.Context, e *orchestrator.Event) error {
 		return r
 	}
 
+	// taken counts a delegation taken on by d's agent on d's model, and the
+	// run the first time the two meet in it.
+	taken := func() {
+		r := rec(d.agent)
+		r.Delegations++
+		if seen := d.agent + "\x00" + d.model; !run.seen[seen] {
+			run.seen[seen] = true
+			r.Runs++
+			r.LastRun = e.Run
+		}
+	}
+
 	switch e.Type {
 	case orchestrator.EventRunFinished:
 		delete(l.runs, e.Run)
 	case orchestrator.EventGoalOffered:
-		model := e.Model
-		if e.Provider != "" && model != "" {
-			model = e.Provider + "/" + model
-		}
-		d = &delegState{agent: e.Agent, model: model}
+		d = &delegState{agent: e.Agent, model: modelKey(e)}
 		run.deleg[e.Delegation] = d
-		r := rec(e.Agent)
-		r.Delegations++
-		if seen := e.Agent + "\x00" + model; !run.seen[seen] {
-			run.seen[seen] = true
-			r.Runs++
-			r.LastRun = e.Run
+		taken()
+	case orchestrator.EventModelCalled:
+		// A turn answered by a fallback: what follows is its doing.
+		if m := modelKey(e); d != nil && e.Agent == d.agent && e.Purpose == model.PurposeTurn && e.Error == "" && m != "" && m != d.model {
+			d.model = m
+			taken()
 		}
 	case orchestrator.EventGoalAccepted:
 		switch {
@@ -264,4 +276,13 @@ func (l *Ledger) Emit(_ context.Context, e *orchestrator.Event) error {
 		}
 	}
 	return nil
+}
+
+// modelKey names the model of e (goal.offered, model.called) as records
+// are keyed: provider/model, like orchestrator.ModelID.
+func modelKey(e *orchestrator.Event) string {
+	if e.Provider != "" && e.Model != "" {
+		return e.Provider + "/" + e.Model
+	}
+	return e.Model
 }

@@ -217,3 +217,29 @@ func noteTool(t *testing.T) agents.Tool {
 	t.Fatal("no write_file")
 	return nil
 }
+
+// After a failover, what the agent does is counted on the model that
+// produced its turn, not on the one it was offered the goal on.
+func TestTrustFollowsTheModelThatAnswered(t *testing.T) {
+	l, err := trust.Open(filepath.Join(t.TempDir(), "trust.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	turnOn := func(name string) *orchestrator.Event {
+		return &orchestrator.Event{Type: orchestrator.EventModelCalled, Delegation: "d2", Parent: "d1", Agent: "w",
+			Provider: "openai", Model: name, Purpose: model.PurposeTurn}
+	}
+	feed(t, l, "r1", started(), offeredLead(), on(offered(), "openai", "primary"), turnOn("primary"), accepted(1), judged(1, true),
+		turnOn("local"), violated(), verified(agents.VerdictAccept), ended(orchestrator.StatusCompleted, ""), finished())
+	primary, _ := l.Record("w", "openai/primary")
+	local, ok := l.Record("w", "openai/local")
+	if !ok {
+		t.Fatal("no record of w on the fallback")
+	}
+	if primary.AlignedFirstTry != 1 || primary.Violations != 0 || primary.VerifiedCompletions != 0 {
+		t.Errorf("on the primary: %+v", primary)
+	}
+	if local.Violations != 1 || local.VerifiedCompletions != 1 || local.Runs != 1 || local.Delegations != 1 {
+		t.Errorf("on the fallback: %+v", local)
+	}
+}
