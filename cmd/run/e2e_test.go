@@ -694,3 +694,47 @@ func TestE2EVerifyAndNamedFiles(t *testing.T) {
 		t.Fatalf("%s", r)
 	}
 }
+
+// An agent whose first model's endpoint is down fails over to the next,
+// each at its own endpoint: the run completes on the healthy one, and the
+// journal says so.
+func TestE2EModelFailover(t *testing.T) {
+	dir := t.TempDir()
+	healthy := openaitest.NewServer(t, &openaitest.Options{Handler: byModel(t, map[string]model.Model{"lead-model": sim.New("lead-model", nil)})})
+	down := openaitest.NewServer(t, nil)
+	down.Close() // connection refused
+	writeFile(t, filepath.Join(dir, "team.yaml"), `lead: lead
+agents:
+  - name: lead
+    role: Writes short notes in the workspace.
+    model:
+      - {name: down-model, base_url: "`+down.URL+`"}
+      - {name: lead-model, base_url: "`+healthy.URL+`"}
+    tools: [write_file, read_file, list_files]
+`)
+	r := runBinary(t, dir, "", "--team", "team.yaml", "--base-url", healthy.URL, "--journal", "run.jsonl",
+		"--criteria", "a note about delegation is in the workspace", "Write a short note about delegation")
+	if r.code != 0 {
+		t.Fatalf("%s", r)
+	}
+	events := r.journal(t, "run.jsonl")
+	checkComplete(t, events)
+	fos := ofType(events, orchestrator.EventModelFailover)
+	calls := ofType(events, orchestrator.EventModelCalled)
+	if len(fos) == 0 || len(fos) != len(calls) {
+		t.Fatalf("%d failovers for %d model calls", len(fos), len(calls))
+	}
+	for _, e := range fos {
+		if e.Model != "down-model" || e.Fallback != "lead-model" {
+			t.Errorf("failover %s → %s", e.Model, e.Fallback)
+		}
+	}
+	for _, e := range calls {
+		if e.Model != "lead-model" || e.Error != "" {
+			t.Errorf("model.called names %s (error %q)", e.Model, e.Error)
+		}
+	}
+	if !strings.Contains(r.stdout, "failed over to lead-model") {
+		t.Errorf("stdout does not show the failover:\n%s", r.stdout)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -97,12 +98,60 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 	if name == "" {
 		name = defaultOpenAIModel
 	}
+	if len(spec.Models) > 1 || len(spec.Models) == 1 && spec.Models[0].BaseURL != "" {
+		return m.fallbacks(spec.Models)
+	}
 	return m.get(name, func() (model.Model, error) {
-		om, err := openai.New(openai.Config{BaseURL: m.baseURL, APIKey: m.apiKey, Model: name, Stream: m.stream})
+		om, err := m.remote(teamfile.ModelRef{Name: name})
 		if err != nil {
 			return nil, err
 		}
-		return &guarded{Model: model.WithRetry(om, &model.RetryOptions{Timeout: m.callTimeout}), endpoint: m.endpoint(), stop: m.stop}, nil
+		return &guarded{Model: om, endpoint: m.endpoint(), stop: m.stop}, nil
+	})
+}
+
+// remote is the model ref names, with retries, at its own endpoint or the
+// run's.
+func (m *models) remote(ref teamfile.ModelRef) (model.Model, error) {
+	base, key := m.baseURL, m.apiKey
+	if ref.BaseURL != "" {
+		base, key = ref.BaseURL, ""
+		if ref.APIKeyEnv != "" {
+			key = os.Getenv(ref.APIKeyEnv)
+		}
+	}
+	om, err := openai.New(openai.Config{BaseURL: base, APIKey: key, Model: ref.Name, Stream: m.stream})
+	if err != nil {
+		return nil, err
+	}
+	return model.WithRetry(om, &model.RetryOptions{Timeout: m.callTimeout}), nil
+}
+
+// fallbacks is the model of an agent whose team file lists its models: each
+// call fails over from one to the next (model.WithFallback). The run stops
+// for an unavailable endpoint only when the last model's is.
+func (m *models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
+	var names []string
+	for _, r := range refs {
+		n := r.Name
+		if r.BaseURL != "" {
+			n += " at " + model.RedactURL(r.BaseURL)
+		}
+		names = append(names, n)
+	}
+	return m.get(strings.Join(names, " then "), func() (model.Model, error) {
+		chain := make([]model.Model, len(refs))
+		for i, r := range refs {
+			var err error
+			if chain[i], err = m.remote(r); err != nil {
+				return nil, fmt.Errorf("model %s: %w", r.Name, err)
+			}
+		}
+		endpoint := m.endpoint()
+		if last := refs[len(refs)-1]; last.BaseURL != "" {
+			endpoint = model.RedactURL(last.BaseURL)
+		}
+		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: endpoint, stop: m.stop}, nil
 	})
 }
 

@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -70,8 +71,15 @@ type AgentSpec struct {
 	// Role says what the agent is for; it opens its system prompt.
 	Role string `yaml:"role,omitempty"`
 	// Model names the agent's model, e.g. "gpt-4o-mini". "sim" or
-	// "sim/<persona>" asks for the offline protocol simulator.
+	// "sim/<persona>" asks for the offline protocol simulator. In the file
+	// it may be a list (model: [gpt-4o-mini, local-qwen]) whose entries are
+	// names or mappings with their own endpoint: Model is then the first
+	// entry's name, and Models the whole list.
 	Model string `yaml:"model,omitempty"`
+	// Models, when the file lists the agent's models, are the models in
+	// the order a call fails over to them (model.WithFallback), the first
+	// being Model's.
+	Models []ModelRef `yaml:"-"`
 	// Tools names the agent's own action tools.
 	Tools []string `yaml:"tools,omitempty"`
 	// DelegatesTo names the agents it may delegate to.
@@ -93,6 +101,18 @@ type AgentSpec struct {
 	// written as for run's --verify: exists:PATH, absent:PATH,
 	// matches:PATH:REGEX, or the name of a check the runtime registers.
 	Checks []string `yaml:"checks,omitempty"`
+}
+
+// ModelRef is one model of an agent's list of models: its name and, when
+// it is not at the run's endpoint, its own.
+type ModelRef struct {
+	// Name is the model's name at its endpoint.
+	Name string `yaml:"name"`
+	// BaseURL is the model's OpenAI-compatible endpoint, when not the run's.
+	BaseURL string `yaml:"base_url,omitempty"`
+	// APIKeyEnv names the environment variable that holds the key of
+	// BaseURL, so secrets stay out of the file.
+	APIKeyEnv string `yaml:"api_key_env,omitempty"`
 }
 
 // MCPServer is an MCP server of a team file: a stdio command or a
@@ -261,8 +281,17 @@ func ParseWith(filename string, data []byte, opts *ParseOptions) (*File, error) 
 	if err := wholeNumbers(filename, body); err != nil {
 		return nil, err
 	}
+	lists, err := modelLists(filename, body)
+	if err != nil {
+		return nil, err
+	}
 	if err := yaml.NodeToValue(body, f, yaml.Strict()); err != nil {
 		return nil, yamlError(filename, body, err)
+	}
+	for i, refs := range lists {
+		if i < len(f.Agents) {
+			f.Agents[i].Models = refs
+		}
 	}
 	if err := f.validate(known, true); err != nil {
 		return nil, err
@@ -841,4 +870,71 @@ func (f visitFunc) Visit(n ast.Node) ast.Visitor {
 		f(n)
 	}
 	return f
+}
+
+var agentModel = regexp.MustCompile(`^agents\[(\d+)\]\.model$`)
+
+// modelLists takes the agents' models written as lists out of body, by
+// agent index, leaving the first name in their place for the decoder.
+func modelLists(filename string, body ast.Node) (map[int][]ModelRef, error) {
+	out := map[int][]ModelRef{}
+	var bad *Error
+	ast.Walk(visitFunc(func(n ast.Node) {
+		mv, ok := n.(*ast.MappingValueNode)
+		if bad != nil || !ok {
+			return
+		}
+		seq, ok := mv.Value.(*ast.SequenceNode)
+		m := agentModel.FindStringSubmatch(yamlloc.Path(mv.Value))
+		if !ok || m == nil {
+			return
+		}
+		fail := func(v ast.Node, format string, args ...any) {
+			bad = &Error{File: filename, Line: v.GetToken().Position.Line, Field: yamlloc.Path(v), Msg: fmt.Sprintf(format, args...)}
+		}
+		if len(seq.Values) == 0 {
+			fail(seq, "an empty list of models: name one at least")
+			return
+		}
+		var refs []ModelRef
+		for _, v := range seq.Values {
+			var ref ModelRef
+			switch v := v.(type) {
+			case *ast.StringNode:
+				ref.Name = v.Value
+			case *ast.MappingNode:
+				if err := yaml.NodeToValue(v, &ref, yaml.Strict()); err != nil {
+					if !errors.As(yamlError(filename, body, err), &bad) {
+						fail(v, "%v", err)
+					}
+					return
+				}
+			default:
+				fail(v, "want a model name or a mapping with name, base_url and api_key_env, got %q", v.GetToken().Value)
+				return
+			}
+			switch {
+			case strings.TrimSpace(ref.Name) == "":
+				fail(v, "a model with no name")
+			case ref.BaseURL != "" && !strings.HasPrefix(ref.BaseURL, "http://") && !strings.HasPrefix(ref.BaseURL, "https://"):
+				fail(v, "base_url %q is not an http(s) URL", model.RedactURL(ref.BaseURL))
+			}
+			if bad != nil {
+				return
+			}
+			refs = append(refs, ref)
+		}
+		node, err := yaml.ValueToNode(refs[0].Name)
+		if err != nil {
+			fail(seq, "%v", err)
+			return
+		}
+		i, _ := strconv.Atoi(m[1])
+		out[i] = refs
+		mv.Value = node
+	}), body)
+	if bad != nil {
+		return nil, bad
+	}
+	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -389,5 +390,38 @@ func TestBuildChecks(t *testing.T) {
 	}
 	if _, err := orchestrator.New(team, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestModelList(t *testing.T) {
+	f, err := teamfile.Parse("team.yaml", []byte(`lead: a
+agents:
+  - name: a
+    model: [gpt-4o-mini, {name: local-qwen, base_url: "http://127.0.0.1:11434/v1", api_key_env: LOCAL_KEY}]
+  - name: b
+    model: solo-model
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Resolve(0), f.Resolve(1)
+	want := []teamfile.ModelRef{{Name: "gpt-4o-mini"}, {Name: "local-qwen", BaseURL: "http://127.0.0.1:11434/v1", APIKeyEnv: "LOCAL_KEY"}}
+	if a.Model != "gpt-4o-mini" || !reflect.DeepEqual(a.Models, want) {
+		t.Errorf("a: model %q, models %+v", a.Model, a.Models)
+	}
+	if b.Model != "solo-model" || b.Models != nil {
+		t.Errorf("b: model %q, models %+v", b.Model, b.Models)
+	}
+	for _, bad := range []struct{ model, msg string }{
+		{"[]", "empty list"},
+		{"[{base_url: \"http://x\"}]", "no name"},
+		{"[{name: m, base_url: \"ftp://x\"}]", "not an http(s) URL"},
+		{"[{name: m, bogus: 1}]", "bogus"},
+		{"[[m]]", "want a model name"},
+	} {
+		_, err := teamfile.Parse("team.yaml", []byte("lead: a\nagents:\n  - name: a\n    model: "+bad.model+"\n"))
+		if err == nil || !strings.Contains(err.Error(), bad.msg) || !strings.Contains(err.Error(), "team.yaml:4") {
+			t.Errorf("model: %s: %v, want an error at line 4 saying %q", bad.model, err, bad.msg)
+		}
 	}
 }
