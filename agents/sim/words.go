@@ -4,65 +4,14 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/entrust-dev/entrust/internal/words"
 )
 
-// stopwords are common words of four letters or more that say nothing about
-// what a goal is for, and the simulator's own stock phrases, so that only a
-// goal's own words count when intents are compared. Read only.
-var stopwords = func() map[string]bool {
-	m := map[string]bool{}
-	for _, w := range strings.Fields(`about above across after again against along also although among
-		another anything around because been before being below between both cannot could does doing done
-		down during each either else enough even ever every from further have having here however into itself
-		just least less like made make makes making many more most much must need needs neither never none
-		nothing often once only onto other others otherwise over perhaps please rather really same shall
-		should since some something such than that their theirs them themselves then there therefore these
-		they thing things this those though through thus together toward towards under until upon very want
-		wants well were what whatever when whenever where whether which while whom whose will with within
-		without would your yours yourself
-		understand understood purpose restate restated precisely words order sure able goal goals serve
-		serves served work working asked`) {
-		m[w] = true
-	}
-	return m
-}()
-
-// meaningful returns the stems of the words of s worth comparing: four
-// letters or more, not stopwords, case-insensitive.
-func meaningful(s string) map[string]bool {
-	out := map[string]bool{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}) {
-		if utf8.RuneCountInString(w) < 4 || stopwords[w] {
-			continue
-		}
-		out[stem(w)] = true
-	}
-	return out
-}
-
-// stem strips the commonest English suffixes, enough for "writes",
-// "writing" and "written" to meet "write" often, and never below three
-// letters.
-func stem(w string) string {
-	for _, suf := range []string{"ies", "ing", "ed", "es", "s", "ly", "e"} {
-		if s, ok := strings.CutSuffix(w, suf); ok && len(s) >= 3 {
-			if suf == "ies" {
-				s += "y"
-			}
-			if suf == "s" && strings.HasSuffix(s, "s") {
-				continue // "class", "process"
-			}
-			w = s
-			if suf != "e" {
-				w = strings.TrimSuffix(w, "e")
-			}
-			break
-		}
-	}
-	return w
-}
+// meaningful returns the stems of the words of s worth comparing: its
+// content words (words.Content), so that the simulator's judge and the
+// runtime's intent check see the same words.
+func meaningful(s string) map[string]bool { return words.Content(s) }
 
 // overlap reports whether a and b share a meaningful word.
 func overlap(a, b string) bool {
