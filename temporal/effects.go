@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -26,9 +27,46 @@ type effects struct {
 	// cancel cancels the run: the workflow was cancelled, which an effect
 	// may learn before the activity's heartbeat does.
 	cancel context.CancelFunc
+	// resumed is set for an attempt that resumes the run: decisions may be
+	// recorded in the workflow that its journal does not hold yet.
+	resumed bool
+
+	// The events not yet sent, and the context that sends them even after a
+	// cancellation, so that the run's last events reach the journal.
+	mu      sync.Mutex
+	pending []*orchestrator.Event
+	sendMu  sync.Mutex
+	sendCtx context.Context
+}
+
+// emit keeps e for the next flush.
+func (f *effects) emit(_ context.Context, e *orchestrator.Event) error {
+	f.mu.Lock()
+	f.pending = append(f.pending, e)
+	f.mu.Unlock()
+	return nil
+}
+
+// flush sends the events not yet sent to the workflow as one signal. An
+// event lost with its worker is emitted again by the run that resumes it:
+// every event derives from effects the workflow recorded.
+func (f *effects) flush() error {
+	f.sendMu.Lock()
+	defer f.sendMu.Unlock()
+	f.mu.Lock()
+	batch := f.pending
+	f.pending = nil
+	f.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return f.c.SignalWorkflow(f.sendCtx, f.wf, f.run, eventsSignal, batch)
 }
 
 func (f *effects) update(ctx context.Context, name, id string, arg any, out any) error {
+	if err := f.flush(); err != nil {
+		return err
+	}
 	h, err := f.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: f.wf, RunID: f.run, UpdateID: id, UpdateName: name,
 		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
@@ -87,11 +125,13 @@ type keyCtx struct{}
 // records the answer.
 func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	var r effectResult
-	if err := f.update(ctx, effectUpdate, "", effectRequest{Key: k.String(), Kind: "decide"}, &r); err != nil {
-		return orchestrator.Decision{}, err
-	}
-	if r.Decision != nil {
-		return *r.Decision, nil
+	if f.resumed {
+		if err := f.update(ctx, effectUpdate, "", effectRequest{Key: k.String(), Kind: "decide"}, &r); err != nil {
+			return orchestrator.Decision{}, err
+		}
+		if r.Decision != nil {
+			return *r.Decision, nil
+		}
 	}
 	d, err := ask(context.WithValue(ctx, keyCtx{}, k))
 	if err != nil {

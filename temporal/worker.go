@@ -67,18 +67,18 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil), cancel: cancel}
+	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil), cancel: cancel,
+		resumed: len(journal) > 0, sendCtx: context.WithoutCancel(ctx)}
 	var opts orchestrator.Options
 	if w.Options != nil {
 		opts = *w.Options
 	}
 	opts.RunID = in.RunID
 	opts.Config = in.Config
-	// The sink outlives a cancellation, so that the run's last events
-	// (its cancellation among them) reach the journal.
-	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
-		return c.SignalWorkflow(context.WithoutCancel(ctx), wf.ID, wf.RunID, eventsSignal, []*orchestrator.Event{e})
-	})}
+	// The events go to the workflow in batches, before each effect and at
+	// the end (see effects.flush).
+	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(fx.emit)}
+	defer fx.flush()
 	opts.Effects = func(string) orchestrator.Effects { return fx }
 	if in.Deny {
 		opts.Principal = orchestrator.AutoPrincipal{Deny: true}
