@@ -57,7 +57,8 @@ type delegation struct {
 	out            *Outcome
 	final          *final
 	fanOut         int
-	clarifications int
+	clarifications int // ask_clarification calls, before acceptance
+	escalations    int // escalate calls, after it
 	// wall is the delegation's wall-time bound (0: none).
 	wall time.Duration
 	// halted holds the sub-goals a supervisor halted, by fingerprint, with

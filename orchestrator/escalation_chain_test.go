@@ -76,3 +76,33 @@ func TestMaxClarificationsHolds(t *testing.T) {
 		t.Errorf("the third question: %q, %d violations", got, out.Violations)
 	}
 }
+
+// MaxClarifications holds for escalations after acceptance too: past it the
+// escalation is refused unasked and counted as a violation; the last allowed
+// answer says so.
+func TestMaxClarificationsHoldsForEscalations(t *testing.T) {
+	g := noteGoal
+	no := false
+	esc := func(q string) model.Turn {
+		return turn(call(agents.ToolEscalate, agents.EscalateArgs{Kind: agents.KindAmbiguity, Question: q, Blocking: &no}))
+	}
+	m := model.NewScripted("m", turn(accept(g)), esc("one?"), esc("two?"), esc("three?"), turn(complete(g, "done")))
+	rt, mem := newRuntime(t, solo(m), &orchestrator.Options{Limits: orchestrator.Limits{MaxClarifications: 2}})
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	if n := len(ofType(mem.Events(), orchestrator.EventEscalationRaised)); n != 2 {
+		t.Fatalf("%d escalations went up, want 2", n)
+	}
+	if got := lastToolMessage(m.Requests()[3]); !strings.Contains(got, "That was your last escalation") {
+		t.Errorf("the second answer: %q", got)
+	}
+	if got := lastToolMessage(m.Requests()[4]); !strings.Contains(got, "refused") || out.Violations != 1 {
+		t.Errorf("the third escalation: %q, %d violations", got, out.Violations)
+	}
+	vs := ofType(mem.Events(), orchestrator.EventProtocolViolation)
+	if len(vs) != 1 || vs[0].Violation != orchestrator.ViolationNotAllowed || !strings.Contains(vs[0].Reason, "escalation past the limit of 2") {
+		t.Errorf("violations: %s", mustJSON(vs))
+	}
+}

@@ -14,7 +14,7 @@ type Limits struct {
 	MaxRevisions      int // reports sent back before rejecting [2]
 	MaxReassign       int // automatic reassignments of one goal after a decline [0: none]
 	MaxNudges         int // prose answers met with a reminder [2]
-	MaxClarifications int // ask_clarification calls before acceptance [3]; one more is refused as a violation
+	MaxClarifications int // ask_clarification calls before acceptance, and escalate calls after it [3 each]; one more is refused as a violation
 	RepeatLimit       int // identical turns in a row that count as a stall [3]; negative: never
 	DefaultSteps      int // steps of a delegation whose budget names none [40]
 	AskSteps          int // model turns of one judgement, answer or verification [3]

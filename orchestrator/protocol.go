@@ -349,12 +349,8 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	if res, ok := d.askStep(); !ok {
 		return res
 	}
-	d.mu.Lock()
-	d.clarifications++
-	n := d.clarifications
-	d.mu.Unlock()
-	if n > d.rt.limits.MaxClarifications {
-		d.violation(ctx, ViolationNotAllowed, nil, fmt.Sprintf("asked a question past the limit of %d", d.rt.limits.MaxClarifications))
+	n, ok := d.countQuestion(ctx, &d.clarifications, "question")
+	if !ok {
 		return agents.Errorf("refused: you asked %d questions already, the most allowed; accept with your assumptions stated, or decline", n-1)
 	}
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
@@ -367,14 +363,41 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	return agents.Result{Content: content, Pin: true}
 }
 
+// countQuestion counts one more question in *count (the clarifications
+// before acceptance, or the escalations after it) and returns the count and
+// whether it is within Limits.MaxClarifications; one past it is recorded as
+// a violation. what names the question in the violation.
+func (d *delegation) countQuestion(ctx context.Context, count *int, what string) (int, bool) {
+	d.mu.Lock()
+	*count++
+	n := *count
+	d.mu.Unlock()
+	if limit := d.rt.limits.MaxClarifications; n > limit {
+		d.violation(ctx, ViolationNotAllowed, nil, fmt.Sprintf("asked a %s past the limit of %d", what, limit))
+		return n, false
+	}
+	return n, true
+}
+
 func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) agents.Result {
 	if res, ok := d.askStep(); !ok {
 		return res
 	}
+	// Escalations after acceptance are held to the same limit as the
+	// questions before it: an over-asker cannot spend its delegator's
+	// attention (and its own budget) asking.
+	n, ok := d.countQuestion(ctx, &d.escalations, "escalation")
+	if !ok {
+		return agents.Errorf("refused: you escalated %d times already, the most allowed; decide within your constraints and note it as a deviation, or report what is done with complete_goal", n-1)
+	}
 	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
 		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx))
-	return agents.Result{Content: formatResolution(res), Pin: true}
+	content := formatResolution(res)
+	if n == d.rt.limits.MaxClarifications {
+		content += "\nThat was your last escalation: decide within your constraints and note it as a deviation, or report. Another escalation is refused as a violation."
+	}
+	return agents.Result{Content: content, Pin: true}
 }
 
 func formatResolution(res agents.Resolution) string {
