@@ -137,21 +137,21 @@ var doctorings = map[string]doctoring{
 		uncaught: "FM-3.1",
 	},
 	"over-asker": {
-		safeguard: "non-blocking escalations resolved at once by the runtime",
+		safeguard: "max_clarifications holding for escalations after acceptance",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			// Without the limit, every escalation past it would also have
+			// cost the delegator a model call.
 			var out []*orchestrator.Event
 			for _, e := range ev {
-				if e.Type == orchestrator.EventEscalationResolved && e.Resolution != nil && e.Resolution.By == "runtime" {
+				out = append(out, e)
+				if e.Type == orchestrator.EventProtocolViolation || (e.Type == orchestrator.EventModelCalled && e.Purpose == "answer") {
 					out = append(out, &orchestrator.Event{Type: orchestrator.EventModelCalled, Delegation: "d1", Agent: "lead",
 						Purpose: "answer", Usage: &model.Usage{PromptTokens: 100, CompletionTokens: 10}})
-					e.Resolution = &agents.Resolution{Answer: "Go ahead", By: "lead"}
-					e.Agent = "lead"
 				}
-				out = append(out, e)
 			}
 			return out
 		},
-		fail: []string{"e1", "e2"},
+		fail: []string{"e2"},
 	},
 	"looper": {
 		safeguard: "stall detection of repeated calls",

@@ -173,36 +173,103 @@ func (d *delegation) askApproval(ctx context.Context, question, site string) (ag
 
 // escalateUp raises esc from this delegation (typ is escalation.raised or
 // clarification.asked) and returns its one resolution, which is also
-// recorded. Non-blocking escalations are noted for the delegator and resolved
-// at once. site is where the escalation is raised (see Effects.NewID).
+// recorded. A blocking escalation goes to the delegator at once; a
+// non-blocking one that reaches escalateUp (at the root, or left when its
+// asker ends) is noted for the delegator and resolved by the runtime. site is
+// where the escalation is raised (see Effects.NewID).
 func (d *delegation) escalateUp(ctx context.Context, esc *agents.Escalation, typ EventType, site string) agents.Resolution {
+	d.raise(ctx, esc, typ, site)
+	var res agents.Resolution
+	if esc.Blocking {
+		res = d.answer(ctx, esc)
+	} else {
+		res = d.noted(esc)
+	}
+	d.resolved(ctx, esc, res)
+	return res
+}
+
+// raise records esc as raised by this delegation, still open.
+func (d *delegation) raise(ctx context.Context, esc *agents.Escalation, typ EventType, site string) {
 	r := d.run
 	esc.ID = r.fx.NewID("e", site)
+	// Recorded in the order raised, as Fold orders them.
+	d.mu.Lock()
+	d.out.Escalations = append(d.out.Escalations, EscalationRecord{Escalation: *esc})
+	d.mu.Unlock()
 	r.emit(ctx, &Event{Type: typ, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, ID: esc.ID, Escalation: esc, Site: site})
+}
 
-	var res agents.Resolution
-	if !esc.Blocking {
-		res = agents.Resolution{Decision: "noted", Answer: "Recorded for " + d.delegatorName() + "; it does not block you. Continue.", By: agents.ByRuntime}
-		if d.parent != nil {
-			d.parent.addNote(fmt.Sprintf("Note: %s escalated (%s, not blocking): %s", d.m.name, esc.Kind, esc.Question))
-		}
-	} else {
-		var err error
-		res, err = d.route(ctx, esc)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			// Resolved all the same: no escalation is left open, whatever ends.
-			res = agents.Resolution{Refused: true, Answer: "cancelled before an answer: " + context.Cause(ctx).Error(), By: agents.ByRuntime}
-		case err != nil:
-			res = agents.Resolution{Refused: true, By: agents.ByRuntime,
-				Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
+// resolved records res as the one resolution of esc, raised by this
+// delegation.
+func (d *delegation) resolved(ctx context.Context, esc *agents.Escalation, res agents.Resolution) {
+	d.mu.Lock()
+	for i := range d.out.Escalations {
+		if rec := &d.out.Escalations[i]; rec.Escalation.ID == esc.ID && rec.Resolution == nil {
+			rec.Resolution = &res
+			break
 		}
 	}
-	d.mu.Lock()
-	d.out.Escalations = append(d.out.Escalations, EscalationRecord{Escalation: *esc, Resolution: &res})
 	d.mu.Unlock()
-	r.emit(ctx, &Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: string(res.By), ID: esc.ID, Resolution: &res})
+	d.run.emit(ctx, &Event{Type: EventEscalationResolved, Delegation: d.id, Parent: d.parentID(), Agent: string(res.By), ID: esc.ID, Resolution: &res})
+}
+
+// noted resolves a non-blocking escalation no one will answer in time: the
+// runtime records it and the delegator sees it as a note before its next turn.
+func (d *delegation) noted(esc *agents.Escalation) agents.Resolution {
+	if d.parent != nil {
+		d.parent.addNote(fmt.Sprintf("Note: %s escalated (%s, not blocking): %s", d.m.name, esc.Kind, esc.Question))
+	}
+	return agents.Resolution{Decision: "noted", Answer: "Recorded for " + d.delegatorName() + "; it does not block you. Continue.", By: agents.ByRuntime}
+}
+
+// answer takes esc to the delegator (see route) and fails closed: an
+// escalation no one could answer is refused, with the reason.
+func (d *delegation) answer(ctx context.Context, esc *agents.Escalation) agents.Resolution {
+	res, err := d.route(ctx, esc)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Resolved all the same: no escalation is left open, whatever ends.
+		res = agents.Resolution{Refused: true, Answer: "cancelled before an answer: " + context.Cause(ctx).Error(), By: agents.ByRuntime}
+	case err != nil:
+		res = agents.Resolution{Refused: true, By: agents.ByRuntime,
+			Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
+	}
 	return res
+}
+
+// answerWaiting puts this delegation's non-blocking escalations to its
+// delegator, at the turn boundary after they were raised, through the same
+// path as a blocking one (the delegator answers or passes it up); each answer
+// reaches the asker as a note before its turn. It runs on the asker's loop
+// goroutine, in the order the escalations were raised, so a replay asks the
+// same questions in the same order.
+func (d *delegation) answerWaiting(ctx context.Context) {
+	d.mu.Lock()
+	waiting := d.waiting
+	d.waiting = nil
+	d.mu.Unlock()
+	for _, esc := range waiting {
+		res := d.answer(ctx, esc)
+		d.resolved(ctx, esc, res)
+		d.addNote(fmt.Sprintf("Your delegator's answer to your escalation (not blocking) %q: %s", esc.Question, formatResolution(res)))
+		if !res.Refused {
+			d.parent.addNote(fmt.Sprintf("Note: %s escalated (%s, not blocking): %s; it was answered: %s", d.m.name, esc.Kind, esc.Question, res.Answer))
+		}
+	}
+}
+
+// noteWaiting resolves the non-blocking escalations still waiting when this
+// delegation ends (its asker will take no other turn): noted for the
+// delegator, as at the root.
+func (d *delegation) noteWaiting(ctx context.Context) {
+	d.mu.Lock()
+	waiting := d.waiting
+	d.waiting = nil
+	d.mu.Unlock()
+	for _, esc := range waiting {
+		d.resolved(ctx, esc, d.noted(esc))
+	}
 }
 
 // route takes esc to this delegation's delegator: the Principal at the root,

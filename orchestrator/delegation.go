@@ -59,6 +59,9 @@ type delegation struct {
 	fanOut         int
 	clarifications int // ask_clarification calls, before acceptance
 	escalations    int // escalate calls, after it
+	// waiting holds the non-blocking escalations raised since the last
+	// turn, answered at the next turn boundary (answerWaiting).
+	waiting []*agents.Escalation
 	// wall is the delegation's wall-time bound (0: none).
 	wall time.Duration
 	// halted holds the sub-goals a supervisor halted, by fingerprint, with
@@ -233,7 +236,9 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	}
 	ctx = context.WithValue(ctx, ctxKey{}, d)
 
-	return d.finish(ctx, d.safeWork(ctx))
+	err := d.safeWork(ctx)
+	d.noteWaiting(ctx)
+	return d.finish(ctx, err)
 }
 
 func (d *delegation) parentID() string {
@@ -412,6 +417,7 @@ func (d *delegation) beforeTurn(ctx context.Context) (string, error) {
 	if err := d.meter.tokensLeft(); err != nil {
 		return "", err
 	}
+	d.answerWaiting(ctx)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.out.Steps++

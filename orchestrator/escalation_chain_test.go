@@ -106,3 +106,64 @@ func TestMaxClarificationsHoldsForEscalations(t *testing.T) {
 		t.Errorf("violations: %s", mustJSON(vs))
 	}
 }
+
+// A non-blocking escalation reaches the delegator at the asker's next turn
+// boundary, not when the child returns: the delegator's model answers it
+// (answer_escalation), the answer comes to the asker as a note before that
+// turn, and the delegator's own conversation is told of it.
+func TestNonBlockingEscalationAnsweredBeforeNextTurn(t *testing.T) {
+	g := noteGoal
+	no := false
+	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("leaf", g)),
+		turn(call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "Use ISO dates."})),
+		turn(complete(g, "done", "d2")))
+	leaf := model.NewScripted("leaf", turn(accept(g)),
+		turn(call(agents.ToolEscalate, agents.EscalateArgs{Kind: agents.KindAmbiguity, Question: "Which date format?", Blocking: &no})),
+		turn(complete(g, "done")))
+	team := orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"leaf"}},
+		{Agent: &agents.Agent{Name: "leaf", Role: "does", Model: leaf}, Supervision: structural},
+	}}
+	rt, mem := newRuntime(t, team, nil)
+	if _, err := rt.Run(t.Context(), g); err != nil {
+		t.Fatalf("Run: %v\n%s", err, types(mem.Events()))
+	}
+	reqs := leaf.Requests()
+	if got := lastToolMessage(reqs[2]); !strings.Contains(got, "answers it before your next turn") {
+		t.Errorf("the escalation's result: %q", got)
+	}
+	var sent strings.Builder
+	for _, m := range reqs[2].Messages {
+		sent.WriteString(m.Content + "\n")
+	}
+	if !strings.Contains(sent.String(), "Use ISO dates.") {
+		t.Errorf("the asker's next turn does not carry the answer:\n%s", sent.String())
+	}
+	// The resolution is the lead's, and it comes before the asker's next
+	// model call, not after the child returns.
+	var resolved, nextTurn, returned int64
+	for _, e := range mem.Events() {
+		switch {
+		case e.Type == orchestrator.EventEscalationResolved:
+			if e.Resolution.By != "lead" || e.Resolution.Answer != "Use ISO dates." {
+				t.Errorf("resolved %s", mustJSON(e.Resolution))
+			}
+			resolved = e.Seq
+		case e.Type == orchestrator.EventModelCalled && e.Delegation == "d2" && resolved > 0 && nextTurn == 0:
+			nextTurn = e.Seq
+		case e.Type == orchestrator.EventGoalCompleted && e.Delegation == "d2":
+			returned = e.Seq
+		}
+	}
+	if resolved == 0 || nextTurn == 0 || resolved > nextTurn || resolved > returned {
+		t.Fatalf("resolved at %d, asker's next turn at %d, child returned at %d\n%s", resolved, nextTurn, returned, types(mem.Events()))
+	}
+	lreqs := lead.Requests()
+	var told strings.Builder
+	for _, m := range lreqs[len(lreqs)-1].Messages {
+		told.WriteString(m.Content + "\n")
+	}
+	if !strings.Contains(told.String(), "Which date format?") {
+		t.Errorf("the lead's conversation is not told of the escalation:\n%s", told.String())
+	}
+}

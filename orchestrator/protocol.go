@@ -392,8 +392,17 @@ func (d *delegation) onEscalate(ctx context.Context, a *agents.EscalateArgs) age
 	}
 	esc := &agents.Escalation{Kind: a.Kind, Question: a.Question, Options: a.Options, Recommendation: a.Recommendation,
 		Blocking: a.Blocking == nil || *a.Blocking, From: d.m.name, Delegation: d.id, Goal: d.goal}
-	res := d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx))
-	content := formatResolution(res)
+	var content string
+	if !esc.Blocking && d.parent != nil {
+		// Answered by the delegator at this agent's next turn boundary.
+		d.raise(ctx, esc, EventEscalationRaised, siteName(ctx))
+		d.mu.Lock()
+		d.waiting = append(d.waiting, esc)
+		d.mu.Unlock()
+		content = "Recorded: " + d.delegatorName() + " answers it before your next turn; it does not block you. Continue."
+	} else {
+		content = formatResolution(d.escalateUp(ctx, esc, EventEscalationRaised, siteName(ctx)))
+	}
 	if n == d.rt.limits.MaxClarifications {
 		content += "\nThat was your last escalation: decide within your constraints and note it as a deviation, or report. Another escalation is refused as a violation."
 	}
