@@ -245,11 +245,7 @@ func (d *delegation) answer(ctx context.Context, esc *agents.Escalation) agents.
 // goroutine, in the order the escalations were raised, so a replay asks the
 // same questions in the same order.
 func (d *delegation) answerWaiting(ctx context.Context) {
-	d.mu.Lock()
-	waiting := d.waiting
-	d.waiting = nil
-	d.mu.Unlock()
-	for _, esc := range waiting {
+	for _, esc := range d.takeWaiting() {
 		res := d.answer(ctx, esc)
 		d.resolved(ctx, esc, res)
 		d.addNote(fmt.Sprintf("Your delegator's answer to your escalation (not blocking) %q: %s", esc.Question, formatResolution(res)))
@@ -259,15 +255,21 @@ func (d *delegation) answerWaiting(ctx context.Context) {
 	}
 }
 
+// takeWaiting returns the non-blocking escalations waiting for an answer and
+// empties the list.
+func (d *delegation) takeWaiting() []*agents.Escalation {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w := d.waiting
+	d.waiting = nil
+	return w
+}
+
 // noteWaiting resolves the non-blocking escalations still waiting when this
 // delegation ends (its asker will take no other turn): noted for the
 // delegator, as at the root.
 func (d *delegation) noteWaiting(ctx context.Context) {
-	d.mu.Lock()
-	waiting := d.waiting
-	d.waiting = nil
-	d.mu.Unlock()
-	for _, esc := range waiting {
+	for _, esc := range d.takeWaiting() {
 		d.resolved(ctx, esc, d.noted(esc))
 	}
 }
