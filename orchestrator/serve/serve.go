@@ -158,8 +158,13 @@ type job struct {
 
 	mu       sync.Mutex
 	listener func(*orchestrator.Event) // who hears the run's events now
+	backlog  []*orchestrator.Event     // events no listener heard yet (at most maxBacklog)
 	pending  *question                 // the question the caller was asked
 }
+
+// maxBacklog bounds the events a job keeps while nobody listens: the
+// oldest go first.
+const maxBacklog = 1024
 
 // start runs req in the background under ctx. With ask, escalations that
 // reach the top wait for the caller (next returns them); otherwise
@@ -172,7 +177,15 @@ func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orc
 		defer j.mu.Unlock()
 		if j.listener != nil {
 			j.listener(e)
+			return nil
 		}
+		// The run starts before the request that started it listens, and
+		// goes on between two requests: what happens meanwhile is kept for
+		// the next listener rather than lost.
+		if len(j.backlog) == maxBacklog {
+			j.backlog = append(j.backlog[:0], j.backlog[1:]...)
+		}
+		j.backlog = append(j.backlog, e)
 		return nil
 	})
 	req.Principal = fallback
@@ -203,11 +216,19 @@ func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orc
 	return j
 }
 
-// listen makes fn hear the run's events from now on; nil stops.
+// listen makes fn hear the run's events: first those no listener heard
+// yet, then each as it comes; nil stops.
 func (j *job) listen(fn func(*orchestrator.Event)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.listener = fn
+	if fn == nil {
+		return
+	}
+	for _, e := range j.backlog {
+		fn(e)
+	}
+	j.backlog = nil
 }
 
 // next waits until the run asks a question (q, which is then pending) or
