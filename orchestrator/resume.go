@@ -192,8 +192,7 @@ func (d *delegation) recoverInFlight(ctx context.Context, site *callSite, t agen
 		Options:        []string{rerunYes, rerunNo},
 		Recommendation: rerunNo}
 	ans := d.escalateUp(ctx, esc, EventEscalationRaised, site.key.String()+"/in-flight")
-	said := strings.ToLower(ans.Decision + " " + ans.Answer)
-	if !ans.Refused && strings.Contains(said, rerunYes) && !strings.Contains(said, rerunNo) {
+	if !ans.Refused && saysRerun(ans) {
 		return agents.Result{}, false
 	}
 	return agents.Errorf("not run again: the run stopped while this call was in flight, and %s decided not to run it again (%s). Check its effect before relying on it.",
@@ -204,6 +203,20 @@ const (
 	rerunYes = "run it again"
 	rerunNo  = "do not run it again"
 )
+
+// saysRerun tells whether an answer to the in-flight question chose
+// rerunYes: its decision (or, with none, its answer) is that option and
+// nothing else, whatever the case and a closing full stop. Anything else —
+// "don't run it again", "run it again? no", prose — keeps the call unrun:
+// a call that may have taken effect runs twice only when someone said so
+// plainly.
+func saysRerun(ans agents.Resolution) bool {
+	said := ans.Decision
+	if strings.TrimSpace(said) == "" {
+		said = ans.Answer
+	}
+	return strings.ToLower(strings.TrimRight(strings.TrimSpace(said), ".!")) == rerunYes
+}
 
 // replay is the Effects of a resumed or replayed run: what the journal
 // recorded for a key, else next's. It also tells the events the run emits

@@ -282,6 +282,9 @@ func TestResumeInFlightCall(t *testing.T) {
 	}{
 		{name: "not run again by default", answer: "", runs: 0, escalated: true},
 		{name: "run again when the principal says so", answer: "run it again", runs: 1, escalated: true},
+		{name: "run again, said with a capital and a full stop", answer: "Run it again.", runs: 1, escalated: true},
+		{name: "not run again when the answer says not to", answer: "don't run it again", runs: 0, escalated: true},
+		{name: "not run again on a question back", answer: "run it again? no", runs: 0, escalated: true},
 		{name: "idempotent tool run again", idempotent: true, runs: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
