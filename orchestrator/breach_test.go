@@ -152,6 +152,31 @@ func TestBrokenConstraintAtTheRoot(t *testing.T) {
 	}
 }
 
+// A Principal that accepts the breach but rejects the report: accepting a
+// breach is not accepting the report, so the user's own check still runs.
+type breachButRejectPrincipal struct {
+	breachPrincipal
+	verified int
+}
+
+func (p *breachButRejectPrincipal) VerifyReport(context.Context, *agents.Goal, string, *agents.Report) (agents.Verification, error) {
+	p.verified++
+	return agents.Verification{Verdict: agents.VerdictReject, Feedback: "not what I asked for"}, nil
+}
+
+func TestAcceptedBreachAtTheRootStillVerified(t *testing.T) {
+	g := brief
+	g.Criteria = []string{"a note is written"}
+	note := withID("n1", call("note", map[string]string{"text": "a long note"}))
+	m := model.NewScripted("m", turn(accept(g)), turn(note), turn(admits(false)))
+	p := &breachButRejectPrincipal{breachPrincipal: breachPrincipal{accept: true}}
+	rt, _ := newRuntime(t, solo(m, newRecorder(t, "note").tool), &orchestrator.Options{Principal: p})
+	out, err := rt.Run(t.Context(), g)
+	if err == nil || out.Status != orchestrator.StatusFailed || p.verified != 1 || len(p.asked) != 1 {
+		t.Fatalf("status %s (%s), verified %d times, asked %d breaches, err %v", out.Status, out.Reason, p.verified, len(p.asked), err)
+	}
+}
+
 // A report that leaves a constraint out is sent back: one entry each, in
 // order, matched by position.
 func TestEveryConstraintIsReported(t *testing.T) {

@@ -501,14 +501,19 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	switch {
 	case len(findings) > 0:
 		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: agents.ByRuntime}
-	case d.parent == nil && len(bs) > 0:
-		// A broken constraint at the root is the user's to accept.
-		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByUser, AcceptedBreaches: d.rootAccepts(ctx, rep, bs, round)}
-		if ctx.Err() != nil {
-			return agents.Result{Content: "cancelled", IsError: true}
-		}
 	case d.parent == nil:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByRuntime}
+		var accepted []agents.AcceptedBreach
+		if len(bs) > 0 {
+			// A broken constraint at the root is the user's to accept; the
+			// user's own check of the report still runs after it: accepting
+			// a breach is not accepting the report.
+			accepted = d.rootAccepts(ctx, rep, bs, round)
+			if ctx.Err() != nil {
+				return agents.Result{Content: "cancelled", IsError: true}
+			}
+			ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByUser, AcceptedBreaches: accepted}
+		}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
 			dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal verify", Turn: round},
 				func(ctx context.Context) (Decision, error) {
@@ -528,6 +533,9 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 				ver = v
 				if ver.By == "" {
 					ver.By = agents.ByUser
+				}
+				if ver.Verdict == agents.VerdictAccept && len(accepted) > 0 {
+					ver.AcceptedBreaches = accepted
 				}
 			}
 		}
