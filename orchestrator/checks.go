@@ -108,6 +108,11 @@ func (rt *Runtime) validSpec(spec agents.CheckSpec, g *agents.Goal) string {
 		}
 	}
 	if spec.Kind == CheckFileMatches {
+		if spec.Pattern == "" {
+			// An empty pattern matches every file: the check would only
+			// look, so it is refused rather than quietly weakened.
+			return fmt.Sprintf("check %s: no pattern (give the text or regular expression %s must match)", spec.Kind, spec.Path)
+		}
 		if _, err := regexp.Compile(spec.Pattern); err != nil {
 			return fmt.Sprintf("check %s: pattern %q: %v", spec.Kind, spec.Pattern, err)
 		}

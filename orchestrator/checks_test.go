@@ -118,4 +118,10 @@ func TestChecksFailClosed(t *testing.T) {
 	if out, _ := rt.Run(t.Context(), bad); out.Cause != orchestrator.CauseInvalid {
 		t.Fatalf("a goal with a bad pattern: %s %s", out.Cause, out.Reason)
 	}
+	// An empty pattern would match any file: refused, not quietly weakened.
+	bad.Checks = []agents.CheckSpec{{Kind: orchestrator.CheckFileMatches, Path: "a.md"}}
+	rt, _ = newRuntime(t, solo(model.NewScripted("m")), nil)
+	if out, _ := rt.Run(t.Context(), bad); out.Cause != orchestrator.CauseInvalid || !strings.Contains(out.Reason, "no pattern") {
+		t.Fatalf("a goal with no pattern: %s %s", out.Cause, out.Reason)
+	}
 }
