@@ -81,11 +81,15 @@ func (d *delegation) covers(x *delegation) bool {
 }
 
 // writes reports whether a tool, by its name, changes files: the workspace's
-// write_file and tools named like it (create_…, edit_…, append_…, save_…).
+// write_file and tools named like it (create_…, edit_…, append_…, save_…,
+// fs__put_object, WriteFile). A word of the name must start with the verb:
+// a substring is not enough (get_output holds "put", add_credit "edit").
 func writes(tool string) bool {
-	for _, w := range []string{"write", "create", "edit", "append", "save", "put", "patch"} {
-		if strings.Contains(tool, w) {
-			return true
+	for _, word := range strings.FieldsFunc(strings.ToLower(tool), func(r rune) bool { return r < 'a' || r > 'z' }) {
+		for _, w := range []string{"write", "create", "edit", "append", "save", "put", "patch"} {
+			if strings.HasPrefix(word, w) {
+				return true
+			}
 		}
 	}
 	return false
