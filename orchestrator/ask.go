@@ -234,6 +234,10 @@ func (d *delegation) answer(ctx context.Context, esc *agents.Escalation) agents.
 	case err != nil:
 		res = agents.Resolution{Refused: true, By: agents.ByRuntime,
 			Answer: "No answer could be had (" + err.Error() + "). Decide within your constraints and note it as a deviation, or decline."}
+	case !res.Refused && strings.TrimSpace(res.Answer) == "" && strings.TrimSpace(res.Decision) == "":
+		// An answer that says nothing approves nothing.
+		res = agents.Resolution{Refused: true, By: agents.ByRuntime,
+			Answer: string(res.By) + " gave an empty answer. Decide within your constraints and note it as a deviation, or decline."}
 	}
 	return res
 }

@@ -547,6 +547,16 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	default:
 		ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByRuntime}
 	}
+	if !knownVerdict(ver.Verdict) {
+		// A verdict that is none of the three is no acceptance: the report
+		// goes back, and the revision counts, so it cannot loop.
+		who := d.delegatorName()
+		fb := fmt.Sprintf("%s gave the verdict %q, which is none of accept, revise or reject: the report is not accepted", who, ver.Verdict)
+		if ver.Feedback != "" {
+			fb += " (" + who + " said: " + ver.Feedback + ")"
+		}
+		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: ver.Unmet, Feedback: fb, By: agents.ByRuntime}
+	}
 	if len(bs) > 0 && ver.Verdict == agents.VerdictAccept {
 		keepAccepted(bs, &ver)
 		if un := unaccepted(bs, &ver); len(un) > 0 {
@@ -586,6 +596,15 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		msg += "\nUnmet: " + strings.Join(ver.Unmet, "; ")
 	}
 	return agents.Result{Content: msg, IsError: true, Pin: true}
+}
+
+// knownVerdict reports whether v is one of accept, revise and reject.
+func knownVerdict(v agents.Verdict) bool {
+	switch v {
+	case agents.VerdictAccept, agents.VerdictRevise, agents.VerdictReject:
+		return true
+	}
+	return false
 }
 
 // reportGaps checks a report's own claims: one entry per criterion and per
