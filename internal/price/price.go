@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -72,6 +73,61 @@ type Row struct {
 	Entrust  Cost
 	Naive    Cost
 	Status   orchestrator.Status
+	// Overhead says where the protocol's extra prompt tokens go (see
+	// Shares): the protocol's tool definitions, its acts carried in the
+	// history, the notes, the delegator's and peers' asks, and the rest.
+	Overhead map[string]int
+	// ProtocolText are the prompt tokens of the protocol's text in the
+	// delegates' system prompts (the paragraph that opens "Protocol:"),
+	// summed over the requests of each side. Naive delegation is counted
+	// with the same system prompt, so it pays them too; NaiveBare is its
+	// prompt tokens without them.
+	ProtocolText struct{ Entrust, Naive int }
+	// Defs are the protocol tools' definitions as shown to delegates (name,
+	// description and schema, in tokens), by tool: what one request pays
+	// for each. Naive delegation shows delegate too.
+	Defs map[string]int
+}
+
+// NaiveBare is naive delegation's prompt tokens without the protocol's text
+// in its system prompts: a stricter baseline than Naive, which keeps the
+// same system prompt as the protocol's.
+func (r *Row) NaiveBare() int { return r.Naive.PromptTokens - r.ProtocolText.Naive }
+
+// The shares of Row.Overhead: where the protocol's extra prompt tokens go.
+const (
+	// ShareOfferDefs are the definitions of the offer's acts
+	// (accept_goal, decline_goal, ask_clarification).
+	ShareOfferDefs = "offer acts' definitions"
+	// ShareWorkDefs are the definitions of the working phase's protocol
+	// tools (escalate, complete_goal, consult, report_progress).
+	ShareWorkDefs = "working tools' definitions"
+	// ShareAcceptance is the accept_goal calls and their results carried
+	// in the history.
+	ShareAcceptance = "acceptance in history"
+	// ShareActs are the other protocol acts and their results carried in
+	// the history (progress, escalations, consultations, reports sent
+	// back).
+	ShareActs = "other acts in history"
+	// ShareNotes are the runtime's notes (user messages after the offer).
+	ShareNotes = "notes"
+	// ShareAsks are the prompts of the calls naive delegation does not
+	// make at all: the delegators' judge, verify and answer calls and the
+	// consultations.
+	ShareAsks = "judge, verify, answer, consult"
+	// ShareRest is what is left: the shared part of turns naive delegation
+	// does not take (progress-only turns), and the history's other
+	// differences.
+	ShareRest = "rest"
+)
+
+// Shares lists the shares of Row.Overhead in table order.
+var Shares = []string{ShareOfferDefs, ShareWorkDefs, ShareAcceptance, ShareActs, ShareNotes, ShareAsks, ShareRest}
+
+// overhead holds a conversation's overhead in bytes, by share and by tool.
+type overhead struct {
+	share map[string]int
+	one   map[string]int // the bytes of one definition, by tool name
 }
 
 // ExtraCalls is how many more model calls the protocol made.
@@ -122,9 +178,21 @@ func Measure(ctx context.Context, scenario, level string) (*Row, error) {
 		return nil, err
 	}
 	out, _ := rt.Run(ctx, Goal)
-	row := &Row{Scenario: scenario, Level: level, Purposes: map[string]int{}, Status: out.Status}
+	row := &Row{Scenario: scenario, Level: level, Purposes: map[string]int{}, Status: out.Status, Overhead: map[string]int{}}
+	ov := &overhead{share: map[string]int{}, one: map[string]int{}}
 	for _, c := range rec.conversations() {
-		c.price(row)
+		c.price(row, ov)
+	}
+	counted := 0
+	for _, sh := range Shares[:len(Shares)-1] {
+		row.Overhead[sh] = (ov.share[sh] + 3) / 4
+		counted += row.Overhead[sh]
+	}
+	row.Overhead[ShareRest] = row.Entrust.PromptTokens - row.Naive.PromptTokens - counted
+	row.ProtocolText.Entrust, row.ProtocolText.Naive = (ov.share[protocolEntrust]+3)/4, (ov.share[protocolNaive]+3)/4
+	row.Defs = map[string]int{}
+	for name, n := range ov.one {
+		row.Defs[name] = (n + 3) / 4
 	}
 	return row, nil
 }
@@ -197,7 +265,79 @@ func offers(req *model.Request, name string) bool {
 // work reports whether a call does work a naive delegation would also do.
 func work(name string) bool { return !agents.IsProtocolTool(name) || name == agents.ToolDelegate }
 
-func (c *conversation) price(row *Row) {
+// The protocol text's bytes on each side, kept beside the shares.
+const (
+	protocolEntrust = "protocol text"
+	protocolNaive   = "protocol text (naive)"
+)
+
+// protocolText returns the bytes of the protocol's paragraph in a system
+// prompt: from "Protocol:" to the blank line after it.
+func protocolText(req *model.Request) int {
+	if len(req.Messages) == 0 || req.Messages[0].Role != model.RoleSystem {
+		return 0
+	}
+	sys := req.Messages[0].Content
+	i := strings.Index(sys, "Protocol:")
+	if i < 0 {
+		return 0
+	}
+	if j := strings.Index(sys[i:], "\n\n"); j >= 0 {
+		return j
+	}
+	return len(sys) - i
+}
+
+// attribute adds the protocol's parts of a delegate's request to ov: the
+// definitions of protocol tools, the protocol acts and their results in
+// the history, and the notes.
+func attribute(req *model.Request, ov *overhead) {
+	for _, t := range req.Tools {
+		n := len(t.Name) + len(t.Description) + len(t.Parameters)
+		if !agents.IsProtocolTool(t.Name) {
+			continue
+		}
+		ov.one[t.Name] = max(ov.one[t.Name], n)
+		if work(t.Name) {
+			continue // delegate: naive delegation shows it too
+		}
+		switch t.Name {
+		case agents.ToolAcceptGoal, agents.ToolDeclineGoal, agents.ToolAskClarification:
+			ov.share[ShareOfferDefs] += n
+		default:
+			ov.share[ShareWorkDefs] += n
+		}
+	}
+	ov.share[protocolEntrust] += protocolText(req)
+	acts := map[string]string{} // call id → protocol tool
+	for i, m := range req.Messages {
+		switch {
+		case i < 2:
+		case m.Role == model.RoleUser:
+			ov.share[ShareNotes] += model.MessageBytes(&m)
+		case m.Role == model.RoleAssistant:
+			for _, tc := range m.ToolCalls {
+				if !work(tc.Name) {
+					acts[tc.ID] = tc.Name
+					ov.share[actShare(tc.Name)] += len(tc.Name) + len(tc.Arguments)
+				}
+			}
+		case m.Role == model.RoleTool:
+			if name, ok := acts[m.ToolCallID]; ok {
+				ov.share[actShare(name)] += model.MessageBytes(&m)
+			}
+		}
+	}
+}
+
+func actShare(name string) string {
+	if name == agents.ToolAcceptGoal {
+		return ShareAcceptance
+	}
+	return ShareActs
+}
+
+func (c *conversation) price(row *Row, ov *overhead) {
 	first := c.calls[0].req
 	var kind string
 	switch {
@@ -220,14 +360,16 @@ func (c *conversation) price(row *Row) {
 		prev = cl.req
 		if kind != "" {
 			row.Purposes[kind]++
+			ov.share[ShareAsks] += 4 * cl.resp.Usage.PromptTokens
 			continue
 		}
 		row.Purposes[turnPurpose(cl.resp.Message.ToolCalls)]++
+		attribute(cl.req, ov)
 	}
 	if kind != "" {
 		return // a delegator's or a peer's ask: naive delegation has none
 	}
-	c.naive(row)
+	c.naive(row, ov)
 }
 
 func turnPurpose(calls []model.ToolCall) string {
@@ -265,7 +407,7 @@ func sameTools(a, b *model.Request) bool {
 // naive adds what a naive delegation would have sent for this delegate's
 // conversation: one request per turn that did work, and one for the final
 // answer.
-func (c *conversation) naive(row *Row) {
+func (c *conversation) naive(row *Row, ov *overhead) {
 	last := c.calls[len(c.calls)-1]
 	history := append(slices.Clone(last.req.Messages), last.resp.Message)
 	// The same prompts: the system prompt and the offer as sent; the tools
@@ -303,6 +445,7 @@ func (c *conversation) naive(row *Row) {
 		}
 		msg := model.Message{Role: model.RoleAssistant, ToolCalls: calls}
 		row.Naive.Calls++
+		ov.share[protocolNaive] += protocolText(req)
 		row.Naive.PromptTokens += model.EstimateUsage(req, &msg).PromptTokens
 		if row.Naive.Calls > 1 { // the tools never change: all that came before is a cacheable prefix
 			row.Naive.Cacheable += model.EstimateUsage(req, &model.Message{}).PromptTokens
@@ -316,6 +459,7 @@ func (c *conversation) naive(row *Row) {
 		row.Naive.Cacheable += model.EstimateUsage(req, &model.Message{}).PromptTokens
 	}
 	row.Naive.Calls++
+	ov.share[protocolNaive] += protocolText(req)
 	row.Naive.PromptTokens += model.EstimateUsage(req, &model.Message{Content: answer}).PromptTokens
 }
 
@@ -378,5 +522,50 @@ func Table(rows []*Row) string {
 			r.Entrust.Calls, r.Naive.Calls, r.ExtraCalls(), strings.Join(ps, ", "), r.Entrust.PromptTokens, r.Naive.PromptTokens,
 			100*(r.TokenRatio()-1), 100*float64(r.Entrust.Cacheable)/float64(max(r.Entrust.PromptTokens, 1)))
 	}
+	return b.String()
+}
+
+// Breakdown renders where the extra prompt tokens of rows go as a Markdown
+// table: the shares of Row.Overhead, the protocol's text in the system
+// prompts (which naive delegation, with the same system prompt, pays too),
+// and the ratio to naive delegation without that text.
+func Breakdown(rows []*Row) string {
+	var b strings.Builder
+	b.WriteString("| scenario | trust | extra tokens |")
+	for _, sh := range Shares {
+		b.WriteString(" " + sh + " |")
+	}
+	b.WriteString(" protocol text in system prompts (naive) | ratio to naive without it |\n|" + strings.Repeat(" --- |", len(Shares)+5) + "\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %d |", r.Scenario, r.Level, r.Entrust.PromptTokens-r.Naive.PromptTokens)
+		for _, sh := range Shares {
+			fmt.Fprintf(&b, " %d |", r.Overhead[sh])
+		}
+		fmt.Fprintf(&b, " %d (%d) | %+.0f%% |\n", r.ProtocolText.Entrust, r.ProtocolText.Naive,
+			100*(float64(r.Entrust.PromptTokens)/float64(max(r.NaiveBare(), 1))-1))
+	}
+	return b.String()
+}
+
+// DefsTable renders the protocol tools' shown definitions of rows, in
+// tokens a request, as a Markdown table of one row.
+func DefsTable(rows []*Row) string {
+	defs := map[string]int{}
+	for _, r := range rows {
+		for name, n := range r.Defs {
+			defs[name] = max(defs[name], n)
+		}
+	}
+	names := slices.Sorted(maps.Keys(defs))
+	var b strings.Builder
+	b.WriteString("|")
+	for _, n := range names {
+		b.WriteString(" " + n + " |")
+	}
+	b.WriteString("\n|" + strings.Repeat(" --- |", len(names)) + "\n|")
+	for _, n := range names {
+		fmt.Fprintf(&b, " %d |", defs[n])
+	}
+	b.WriteString("\n")
 	return b.String()
 }

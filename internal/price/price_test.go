@@ -6,6 +6,7 @@ import (
 
 	"github.com/entrust-dev/entrust/internal/price"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
 )
 
 // TestPrice measures every scenario at every trust level and logs the table
@@ -21,10 +22,16 @@ func TestPrice(t *testing.T) {
 			if r.Status != orchestrator.StatusCompleted {
 				t.Errorf("%s at %s: %s", sc, lv, r.Status)
 			}
+			// At high trust every extra token is in a share: the rest is
+			// rounding.
+			if rest := r.Overhead[price.ShareRest]; lv == trust.LevelHigh && (rest < -len(price.Shares) || rest > len(price.Shares)) {
+				t.Errorf("%s at %s: %d extra tokens in no share", sc, lv, rest)
+			}
 			rows = append(rows, r)
 		}
 	}
-	t.Log("\n" + price.Table(rows))
+	t.Log("\n" + price.Table(rows) + "\nWhere the extra prompt tokens go:\n\n" + price.Breakdown(rows) +
+		"\nThe protocol tools' definitions, in tokens a request:\n\n" + price.DefsTable(rows))
 }
 
 func ExampleTable() {
