@@ -22,6 +22,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/internal/mcptest"
 	"github.com/entrust-dev/entrust/internal/openaitest"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
@@ -297,7 +298,7 @@ func (b *bot) next(req *model.Request) (model.ToolCall, error) {
 		}
 		return model.Call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "haiku.txt"}), nil
 	case offers(req, agents.ToolAcceptGoal):
-		a := agents.Acceptance{RestatedIntent: "I will do what is asked, for the purpose it serves: " + clip(offered(req), 4000), Plan: []string{"do the work", "report"},
+		a := agents.Acceptance{RestatedIntent: "I will do what is asked, for the purpose it serves: " + cli.Clip(offered(req), 4000), Plan: []string{"do the work", "report"},
 			AcknowledgedCriteria: make([]string, b.criteria), AcknowledgedConstraints: []string{}, Confidence: 0.9}
 		for i := range a.AcknowledgedCriteria {
 			a.AcknowledgedCriteria[i] = "I will meet it"
@@ -308,7 +309,7 @@ func (b *bot) next(req *model.Request) (model.ToolCall, error) {
 		if i >= 0 && i < len(b.plan) {
 			return b.plan[i](req), nil
 		}
-		rep := agents.Report{Result: "done: " + clip(lastToolResult(req), 80), Criteria: []agents.CriterionResult{}}
+		rep := agents.Report{Result: "done: " + cli.Clip(lastToolResult(req), 80), Criteria: []agents.CriterionResult{}}
 		for range b.criteria {
 			rep.Criteria = append(rep.Criteria, agents.CriterionResult{Criterion: "the note is written", Met: true, Evidence: "see the workspace", Cites: cites(req)})
 		}

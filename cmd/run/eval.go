@@ -16,6 +16,7 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/model/openai"
 	"github.com/entrust-dev/entrust/evals"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 )
@@ -105,7 +106,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 		return nil
 	}
 	if opts.baseURL != "" {
-		if err := checkBaseURL(opts.baseURL); err != nil {
+		if err := cli.CheckBaseURL(opts.baseURL); err != nil {
 			return configError(fmt.Errorf("--base-url %q: %w", opts.baseURL, err))
 		}
 	}
@@ -113,7 +114,7 @@ func runEval(ctx context.Context, opts *evalOptions) error {
 	offline := baseURL == "" && apiKey == ""
 	for _, m := range opts.models {
 		if m != evals.ModelSim && offline {
-			return configError(needsEndpoint(m))
+			return configError(cli.NeedsEndpoint(m))
 		}
 	}
 	factory := opts.modelFactory()

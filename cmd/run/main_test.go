@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -112,22 +113,22 @@ func TestModelsSimForcedByTeamFile(t *testing.T) {
 	t.Setenv("OPENAI_BASE_URL", "")
 	f := &runOptions{}
 	ms, err := newModels(f, nil)
-	if err != nil || ms.offline {
-		t.Fatalf("%v, offline %v", err, ms.offline)
+	if err != nil || ms.Offline() {
+		t.Fatalf("%v, offline %v", err, ms.Offline())
 	}
-	m, err := ms.model(specOf("lead", "sim/eager"))
+	m, err := ms.Model(specOf("lead", "sim/eager"))
 	if err != nil || m.Name() != "sim/eager" {
 		t.Fatalf("%v %v", m, err)
 	}
-	m, err = ms.model(specOf("w", ""))
-	if err != nil || m.Name() != defaultOpenAIModel {
+	m, err = ms.Model(specOf("w", ""))
+	if err != nil || m.Name() != cli.DefaultOpenAIModel {
 		t.Fatalf("%v %v", m, err)
 	}
-	m2, _ := ms.model(specOf("x", ""))
+	m2, _ := ms.Model(specOf("x", ""))
 	if m2 != m {
 		t.Error("the same model name gave two models")
 	}
-	if s := ms.summary(); !strings.Contains(s, "sim/eager") || !strings.Contains(s, "gpt-4o-mini") || !strings.Contains(s, "api.openai.com") {
+	if s := ms.Summary(); !strings.Contains(s, "sim/eager") || !strings.Contains(s, "gpt-4o-mini") || !strings.Contains(s, "api.openai.com") {
 		t.Errorf("summary %q", s)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/telemetry"
 	"github.com/entrust-dev/entrust/orchestrator/trust"
@@ -77,12 +78,7 @@ func (o *observers) supervisionFor() func(agent, model string) orchestrator.Supe
 	return o.ledger.SupervisionForModel
 }
 
-// scorer is what the live view and replay show trust from.
-type scorer interface {
-	Score(agent string) (mean, sd float64)
-}
-
-func (o *observers) scorer() scorer {
+func (o *observers) scorer() cli.Scorer {
 	if o.ledger == nil {
 		return nil
 	}

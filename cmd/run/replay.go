@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/invariant"
 	"github.com/entrust-dev/entrust/orchestrator/trust"
@@ -82,7 +82,7 @@ func runReplay(opts *replayOptions) error {
 	if opts.json {
 		return writeReplayJSON(stdout, events, root, truncated)
 	}
-	var sc scorer
+	var sc cli.Scorer
 	tp := opts.trust
 	if tp == "" {
 		if _, err := os.Stat(defaultTrustPath); err == nil {
@@ -142,8 +142,8 @@ type agentUsage struct {
 	ms     float64
 }
 
-func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc scorer) {
-	st := newStyle(w)
+func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc cli.Scorer) {
+	st := cli.NewStyle(w)
 	first, last := events[0], events[len(events)-1]
 	var goal *agents.Goal
 	var finished *orchestrator.Event
@@ -186,7 +186,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 				}
 				if e.Usage != nil {
 					x.usage = x.usage.Add(*e.Usage)
-					c, ok := costOf(e.Model, *e.Usage)
+					c, ok := cli.CostOf(e.Model, *e.Usage)
 					x.cost += c
 					x.priced = x.priced && ok
 				}
@@ -197,22 +197,22 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		}
 	}
 
-	status := st.paint(yellow, "unfinished")
+	status := st.Paint(cli.Yellow, "unfinished")
 	switch {
 	case finished != nil && finished.Cause == orchestrator.CauseCancelled:
-		status = st.paint(yellow, "interrupted")
+		status = st.Paint(cli.Yellow, "interrupted")
 	case finished != nil:
 		status = statusPaint(st, finished.Status)
 	}
-	fmt.Fprintf(w, "%s %s · %s · %s · %s\n", st.paint(bold, "run"), first.Run, first.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
+	fmt.Fprintf(w, "%s %s · %s · %s · %s\n", st.Paint(cli.Bold, "run"), first.Run, first.Time.UTC().Format("2006-01-02 15:04:05 UTC"),
 		last.Time.Sub(first.Time).Round(time.Millisecond), status)
 	if goal != nil {
-		fmt.Fprintf(w, "%s %s\n", st.paint(bold, "goal:"), oneLine(goal.Objective))
+		fmt.Fprintf(w, "%s %s\n", st.Paint(cli.Bold, "goal:"), cli.OneLine(goal.Objective))
 		for _, c := range goal.Criteria {
-			fmt.Fprintln(w, "  criterion:  "+oneLine(c))
+			fmt.Fprintln(w, "  criterion:  "+cli.OneLine(c))
 		}
 		for _, c := range goal.Constraints {
-			fmt.Fprintln(w, "  constraint: "+oneLine(c))
+			fmt.Fprintln(w, "  constraint: "+cli.OneLine(c))
 		}
 	}
 	fmt.Fprintln(w)
@@ -221,26 +221,26 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	walk = func(o *orchestrator.Outcome, prefix, branch, cont string) {
 		icon, col := outcomeLook(o.Status)
 		head := fmt.Sprintf("%s %s ← %s", o.Delegation, o.Agent, o.Delegator)
-		fmt.Fprintf(w, "%s%s %s · %s · %s tokens (own %s) · %s", prefix+branch, st.paint(col, icon), st.paint(bold, head),
-			statusPaint(st, o.Status), thousands(o.Total.Total()), thousands(o.Usage.Total()), plural(o.Steps, "step"))
-		if tt := trustText(sc, o.Agent); tt != "" {
+		fmt.Fprintf(w, "%s%s %s · %s · %s tokens (own %s) · %s", prefix+branch, st.Paint(col, icon), st.Paint(cli.Bold, head),
+			statusPaint(st, o.Status), cli.Thousands(o.Total.Total()), cli.Thousands(o.Usage.Total()), cli.Plural(o.Steps, "step"))
+		if tt := cli.TrustText(sc, o.Agent); tt != "" {
 			fmt.Fprint(w, " · "+tt)
 		}
 		fmt.Fprintln(w)
 		d := prefix + cont + "   "
-		line := func(c color, format string, args ...any) {
-			fmt.Fprintln(w, d+st.paint(c, oneLine(fmt.Sprintf(format, args...))))
+		line := func(c cli.Color, format string, args ...any) {
+			fmt.Fprintln(w, d+st.Paint(c, cli.OneLine(fmt.Sprintf(format, args...))))
 		}
 		if o.Goal != nil && o.Parent != "" {
-			line("", "goal: %s", oneLine(o.Goal.Objective))
+			line("", "goal: %s", cli.OneLine(o.Goal.Objective))
 		}
 		if o.ReassignedFrom != "" {
-			line(dim, "reassigned from %s", o.ReassignedFrom)
+			line(cli.Dim, "reassigned from %s", o.ReassignedFrom)
 		}
 		if a := o.Acceptance; a != nil {
-			line("", "accepted (round %d): %s", o.AlignmentRounds, oneLine(a.RestatedIntent))
+			line("", "accepted (round %d): %s", o.AlignmentRounds, cli.OneLine(a.RestatedIntent))
 			for i, p := range a.Plan {
-				line(dim, "  %d. %s", i+1, oneLine(p))
+				line(cli.Dim, "  %d. %s", i+1, cli.OneLine(p))
 			}
 		}
 		rounds := judged[o.Delegation]
@@ -254,68 +254,68 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 				round = fmt.Sprintf("round %d: ", e.Round)
 			}
 			if al.Aligned {
-				line(green, "%saligned (judged by %s)", round, al.By)
+				line(cli.Green, "%saligned (judged by %s)", round, al.By)
 			} else {
-				line(red, "%smisaligned (judged by %s): %s", round, al.By, strings.Join(al.Gaps, "; "))
+				line(cli.Red, "%smisaligned (judged by %s): %s", round, al.By, strings.Join(al.Gaps, "; "))
 			}
 		}
 		if o.Decline != nil {
-			line(magenta, "declined: %s", o.Decline.Reason)
+			line(cli.Magenta, "declined: %s", o.Decline.Reason)
 		}
 		for _, x := range o.Escalations {
 			e := x.Escalation
-			line(yellow, "escalation %s (%s): %s", e.ID, e.Kind, oneLine(e.Question))
+			line(cli.Yellow, "escalation %s (%s): %s", e.ID, e.Kind, cli.OneLine(e.Question))
 			if len(e.Options) > 0 {
-				line(dim, "  options: %s", strings.Join(e.Options, " | "))
+				line(cli.Dim, "  options: %s", strings.Join(e.Options, " | "))
 			}
 			if e.Recommendation != "" {
-				line(dim, "  recommended: %s", e.Recommendation)
+				line(cli.Dim, "  recommended: %s", e.Recommendation)
 			}
 			switch r := x.Resolution; {
 			case r == nil:
-				line(red, "  → never resolved")
+				line(cli.Red, "  → never resolved")
 			case r.Refused:
-				line("", "  → refused by %s: %s", r.By, oneLine(r.Answer))
+				line("", "  → refused by %s: %s", r.By, cli.OneLine(r.Answer))
 			default:
-				line("", "  → answered by %s: %s", r.By, oneLine(resolutionText(r)))
+				line("", "  → answered by %s: %s", r.By, cli.OneLine(cli.ResolutionText(r)))
 			}
 		}
 		for _, c := range o.Consultations {
-			line("", "consulted %s: %s", c.Agent, oneLine(c.Question))
-			line(dim, "  → %s", clip(c.Answer, 200))
+			line("", "consulted %s: %s", c.Agent, cli.OneLine(c.Question))
+			line(cli.Dim, "  → %s", cli.Clip(c.Answer, 200))
 		}
 		if r := o.Report; r != nil {
-			line("", "reported: %s", clip(r.Result, 300))
+			line("", "reported: %s", cli.Clip(r.Result, 300))
 			for _, c := range r.Criteria {
-				mark := st.paint(green, "met")
+				mark := st.Paint(cli.Green, "met")
 				if !c.Met {
-					mark = st.paint(red, "NOT met")
+					mark = st.Paint(cli.Red, "NOT met")
 				}
-				fmt.Fprintf(w, "%s  - %s: %s%s\n", d, oneLine(c.Criterion), mark, oneLine(evidence(c.Evidence)))
+				fmt.Fprintf(w, "%s  - %s: %s%s\n", d, cli.OneLine(c.Criterion), mark, cli.OneLine(evidence(c.Evidence)))
 			}
 		}
 		if v := o.Verification; v != nil {
-			c := green
+			c := cli.Green
 			if v.Verdict != agents.VerdictAccept {
-				c = red
+				c = cli.Red
 			}
 			s := fmt.Sprintf("verified by %s: %s", v.By, v.Verdict)
 			if o.Revisions > 0 {
 				s += fmt.Sprintf(" (after %d revision(s))", o.Revisions)
 			}
 			if v.Feedback != "" {
-				s += " — " + oneLine(v.Feedback)
+				s += " — " + cli.OneLine(v.Feedback)
 			}
 			line(c, "%s", s)
 		}
 		if o.Violations > 0 {
-			line(red, "%d protocol violation(s)", o.Violations)
+			line(cli.Red, "%d protocol violation(s)", o.Violations)
 		}
 		for _, x := range compacted[o.Delegation] {
-			line(dim, "context compacted before %s %d: %s", x.e.Purpose, x.step, compactionText(x.e.Compaction))
+			line(cli.Dim, "context compacted before %s %d: %s", x.e.Purpose, x.step, cli.CompactionText(x.e.Compaction))
 		}
 		if o.Status != orchestrator.StatusCompleted && o.Reason != "" {
-			line(red, "%s: %s", o.Status, o.Reason)
+			line(cli.Red, "%s: %s", o.Status, o.Reason)
 		}
 		for i, c := range o.Children {
 			if i == len(o.Children)-1 {
@@ -328,18 +328,18 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	walk(root, "", "", "")
 
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, st.paint(bold, "usage by agent"))
+	fmt.Fprintln(w, st.Paint(cli.Bold, "usage by agent"))
 	wa := len("agent")
 	for _, a := range order {
 		wa = max(wa, len(a))
 	}
 	row := func(u *agentUsage) {
-		cost := costText(u.cost, u.priced && u.calls > 0)
+		cost := cli.CostText(u.cost, u.priced && u.calls > 0)
 		if cost == "" {
 			cost = "?"
 		}
-		fmt.Fprintf(w, "  %-*s %6d %10s %11s %10s %9s %9.1fs  %s\n", wa, u.agent, u.calls, thousands(u.usage.PromptTokens),
-			thousands(u.usage.CompletionTokens), thousands(u.usage.Total()), cost, u.ms/1000, strings.Join(u.models, ", "))
+		fmt.Fprintf(w, "  %-*s %6d %10s %11s %10s %9s %9.1fs  %s\n", wa, u.agent, u.calls, cli.Thousands(u.usage.PromptTokens),
+			cli.Thousands(u.usage.CompletionTokens), cli.Thousands(u.usage.Total()), cost, u.ms/1000, strings.Join(u.models, ", "))
 	}
 	fmt.Fprintf(w, "  %-*s %6s %10s %11s %10s %9s %10s  %s\n", wa, "agent", "calls", "prompt", "completion", "total", "cost", "model time", "models")
 	for _, a := range order {
@@ -357,22 +357,22 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		check, hold = invariant.CheckUnfinished, "invariants: all %d hold so far (the run never finished)"
 	}
 	if bad := check(events); len(bad) == 0 {
-		fmt.Fprintln(w, st.paint(green, fmt.Sprintf(hold, len(invariant.Checks()))))
+		fmt.Fprintln(w, st.Paint(cli.Green, fmt.Sprintf(hold, len(invariant.Checks()))))
 	} else {
-		fmt.Fprintln(w, st.paint(red, fmt.Sprintf("invariants: %d breach(es)", len(bad))))
+		fmt.Fprintln(w, st.Paint(cli.Red, fmt.Sprintf("invariants: %d breach(es)", len(bad))))
 		for _, v := range bad {
-			fmt.Fprintln(w, "  "+st.paint(red, v.String()))
+			fmt.Fprintln(w, "  "+st.Paint(cli.Red, v.String()))
 		}
 	}
 	if finished != nil {
 		fmt.Fprintln(w)
 		if finished.Status == orchestrator.StatusCompleted {
-			fmt.Fprintln(w, st.paint(green, "result:"))
-			fmt.Fprintln(w, indent(visible(finished.Result), "  "))
+			fmt.Fprintln(w, st.Paint(cli.Green, "result:"))
+			fmt.Fprintln(w, indent(cli.Visible(finished.Result), "  "))
 		} else if finished.Cause == orchestrator.CauseCancelled {
-			fmt.Fprintf(w, "%s %s\n", st.paint(yellow, "outcome: interrupted:"), oneLine(finished.Reason))
+			fmt.Fprintf(w, "%s %s\n", st.Paint(cli.Yellow, "outcome: interrupted:"), cli.OneLine(finished.Reason))
 		} else {
-			fmt.Fprintf(w, "%s %s\n", st.paint(red, "outcome: "+string(finished.Status)+":"), oneLine(finished.Reason))
+			fmt.Fprintf(w, "%s %s\n", st.Paint(cli.Red, "outcome: "+string(finished.Status)+":"), cli.OneLine(finished.Reason))
 		}
 	}
 }
@@ -381,27 +381,27 @@ func evidence(s string) string {
 	if s == "" {
 		return ""
 	}
-	return " — " + clip(s, 160)
+	return " — " + cli.Clip(s, 160)
 }
 
-func outcomeLook(s orchestrator.Status) (string, color) {
+func outcomeLook(s orchestrator.Status) (string, cli.Color) {
 	switch s {
 	case orchestrator.StatusCompleted:
-		return "✓", green
+		return "✓", cli.Green
 	case orchestrator.StatusDeclined:
-		return "⊘", magenta
+		return "⊘", cli.Magenta
 	case orchestrator.StatusFailed:
-		return "✗", red
+		return "✗", cli.Red
 	}
-	return "●", yellow
+	return "●", cli.Yellow
 }
 
-func statusPaint(st style, s orchestrator.Status) string {
+func statusPaint(st cli.Style, s orchestrator.Status) string {
 	_, c := outcomeLook(s)
 	if s == "" {
-		return st.paint(yellow, "unfinished")
+		return st.Paint(cli.Yellow, "unfinished")
 	}
-	return st.paint(c, string(s))
+	return st.Paint(c, string(s))
 }
 
 // defaultTrustPath is where run keeps the trust ledger unless told otherwise.
@@ -411,30 +411,6 @@ const defaultTrustPath = "runs/trust.json"
 type compactionAt struct {
 	step int
 	e    *orchestrator.Event
-}
-
-// compactionText says what a compaction did: the tokens before and after,
-// what was clipped and folded, and who wrote the summary.
-func compactionText(c *agents.Compaction) string {
-	s := fmt.Sprintf("%s → %s of %s tokens", thousands(c.Before), thousands(c.After), thousands(c.Budget))
-	if c.Clipped > 0 {
-		s += fmt.Sprintf(", %d clipped", c.Clipped)
-	}
-	if c.Folded > 0 {
-		var calls []string
-		for _, n := range slices.Sorted(maps.Keys(c.Calls)) {
-			calls = append(calls, fmt.Sprintf("%s ×%d", n, c.Calls[n]))
-		}
-		s += fmt.Sprintf(", %d messages folded", c.Folded)
-		if len(calls) > 0 {
-			s += " (" + strings.Join(calls, ", ") + ")"
-		}
-		s += " into a summary by " + c.By
-		if c.Error != "" {
-			s += " (the model's failed: " + oneLine(c.Error) + ")"
-		}
-	}
-	return s
 }
 
 // replayDoc is what run replay --json prints: the run and its delegation

@@ -12,6 +12,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
@@ -45,7 +46,7 @@ func TestReplayShowsCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	var liveOut strings.Builder
-	live := newLiveView(&liveOut, nil)
+	live := cli.NewLiveView(&liveOut, nil)
 	path := filepath.Join(t.TempDir(), "run.jsonl")
 	j, err := orchestrator.CreateJournal(path)
 	if err != nil {
@@ -74,5 +75,75 @@ func TestReplayShowsCompaction(t *testing.T) {
 	if !strings.Contains(out.String(), "context compacted before turn ") || !strings.Contains(out.String(), "of 4,000 tokens") ||
 		!strings.Contains(out.String(), "into a summary by model") {
 		t.Fatalf("replay:\n%s", out.String())
+	}
+}
+
+func TestReplay(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "run.jsonl")
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	var out, errb strings.Builder
+	if code := Main([]string{"--quiet", "--escalations", "auto", "--trust", "", "--workspace", filepath.Join(dir, "ws"), "--journal", path,
+		"--criteria", "a haiku is written", "Write a haiku about delegation"}, nil, &out, &errb); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"replay", path}, nil, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := out.String()
+	for _, want := range []string{"goal: Write a haiku about delegation", "criterion:  a haiku is written",
+		"✓ d1 lead ← user · completed", "accepted (round 1):", "aligned (judged by policy)",
+		"└─ ✓ d2 writer ← lead · completed", "aligned (judged by lead)", "verified by lead: accept",
+		"usage by agent", "lead", "writer", "total", "result:"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if errb.Len() != 0 {
+		t.Errorf("stderr: %s", errb.String())
+	}
+
+	// A torn last line is tolerated with a warning.
+	b, _ := os.ReadFile(path)
+	torn := filepath.Join(dir, "torn.jsonl")
+	lines := strings.SplitAfter(strings.TrimSpace(string(b)), "\n")
+	writeFile(t, torn, strings.Join(lines[:len(lines)-1], "")+lines[len(lines)-1][:20])
+	out.Reset()
+	errb.Reset()
+	if code := Main([]string{"replay", torn}, nil, &out, &errb); code != 0 {
+		t.Fatalf("torn: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "torn") || !strings.Contains(errb.String(), "never finished") {
+		t.Errorf("torn: stderr %s", errb.String())
+	}
+	// A run cut off is held to what it shows, not to the ends it never
+	// reached: no breach for them.
+	if got := out.String(); !strings.Contains(got, "invariants: all 8 hold so far (the run never finished)") || strings.Contains(got, "breach") {
+		t.Errorf("torn: the invariants of a run cut off:\n%s", got)
+	}
+
+	// Malformed journals are a clear error, exit 2.
+	for name, content := range map[string]string{
+		"garbage in the middle": lines[0] + "not json\n" + lines[1],
+		"not events":            `{"hello":"world"}` + "\n",
+		"empty":                 "",
+		"out of order":          lines[1] + lines[0],
+		"inconsistent":          lines[0] + lines[3],
+	} {
+		p := filepath.Join(dir, "bad.jsonl")
+		writeFile(t, p, content)
+		errb.Reset()
+		if code := Main([]string{"replay", p}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "bad.jsonl") {
+			t.Errorf("%s: exit %d, stderr %s", name, code, errb.String())
+		}
+	}
+	for _, args := range [][]string{{}, {filepath.Join(dir, "missing.jsonl")}, {path, path}} {
+		errb.Reset()
+		if code := Main(append([]string{"replay"}, args...), nil, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d", args, code)
+		}
 	}
 }

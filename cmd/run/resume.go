@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/spf13/cobra"
@@ -129,7 +130,7 @@ func runResume(o *resumeOptions) error {
 	}
 	if o.escalations != "" {
 		f.escalations = o.escalations
-	} else if f.escalations == "terminal" && !isTerminal(o.io.in) {
+	} else if f.escalations == "terminal" && !cli.IsTerminal(o.io.in) {
 		f.escalations = "deny"
 	}
 	data, name := []byte(cfg.Team), o.journal+" (team)"

@@ -18,6 +18,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	"github.com/spf13/cobra"
@@ -174,13 +175,19 @@ func runGoal(f *runOptions) error {
 	return execute(f, team, teamYAML, nil)
 }
 
+// newModels is the models of f's flags for team.
+func newModels(f *runOptions, team *teamfile.File) (*cli.Models, error) {
+	return cli.NewModels(cli.ModelOptions{BaseURL: f.baseURL, APIKey: f.apiKey, Model: f.model, Stream: f.stream,
+		CallTimeout: f.callTimeout, Offline: f.offline}, team)
+}
+
 // escalationMode is who answers what reaches the top: --escalations, else
 // the terminal when stdin is one, else deny.
 func escalationMode(f *runOptions) (string, error) {
 	mode := f.escalations
 	if mode == "" {
 		mode = "deny"
-		if isTerminal(f.io.in) {
+		if cli.IsTerminal(f.io.in) {
 			mode = "terminal"
 		}
 	}
@@ -193,7 +200,7 @@ func escalationMode(f *runOptions) (string, error) {
 // endpointDown reports whether ctx was ended by an endpoint that cannot
 // serve any call (see guarded).
 func endpointDown(ctx context.Context) bool {
-	var down *unavailable
+	var down *cli.Unavailable
 	return errors.As(context.Cause(ctx), &down)
 }
 
@@ -219,7 +226,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	// An endpoint that cannot serve any call ends the run at once.
 	ctx, endRun := context.WithCancelCause(ctx)
 	defer endRun(nil)
-	models.stop = endRun
+	models.SetStop(endRun)
 	obs, err := openObservers(ctx, f, stderr)
 	if err != nil {
 		return configError(err)
@@ -238,7 +245,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		return configError(fmt.Errorf("--workspace: %w", err))
 	}
 	defer ws.Close()
-	built, err := team.Build(&teamfile.BuildOptions{Model: models.model, Tools: toolRegistry(ws, servers), DefaultModel: f.model})
+	built, err := team.Build(&teamfile.BuildOptions{Model: models.Model, Tools: toolRegistry(ws, servers), DefaultModel: f.model})
 	if err != nil {
 		return configError(err)
 	}
@@ -281,14 +288,14 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		}
 		return err
 	})}
-	var view *liveView
+	var view *cli.LiveView
 	switch {
 	case f.json:
 		sinks = append(sinks, orchestrator.NewJournal(stdout))
 	case !f.quiet:
-		view = newLiveView(stdout, obs.scorer())
-		obs.logTo.w = view.logWriter(stderr)
-		defer view.flushLog()
+		view = cli.NewLiveView(stdout, obs.scorer())
+		obs.logTo.w = view.LogWriter(stderr)
+		defer view.FlushLog()
 		sinks = append(sinks, view)
 	}
 	sinks = append(sinks, obs.sinks...)
@@ -296,11 +303,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	var principal orchestrator.Principal
 	switch mode {
 	case "terminal":
-		var p pauser
+		var p cli.Pauser
 		if view != nil {
 			p = view
 		}
-		principal = newTerminalPrincipal(stdin, stderr, p)
+		principal = cli.NewTerminalPrincipal(stdin, stderr, p)
 	case "auto":
 		principal = orchestrator.AutoPrincipal{}
 	default:
@@ -340,12 +347,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		}
 	}
 
-	if models.offline && !f.quiet {
+	if models.Offline() && !f.quiet {
 		fmt.Fprint(stderr, offlineNotice)
 	}
 	if !f.quiet && !f.json {
 		fmt.Fprintf(stderr, "entrust: team %s · models %s · workspace %s%s · escalations %s\n",
-			teamSummary(team), models.summary(), f.workspace, serversSummary(servers), mode)
+			teamSummary(team), models.Summary(), f.workspace, serversSummary(servers), mode)
 	}
 
 	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: verifyChecks(f), NoFileChecks: f.noFileChecks,
@@ -371,15 +378,15 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		}
 		out, runErr = rt.Resume(ctx, resume, nil)
 	}
-	var down *unavailable
+	var down *cli.Unavailable
 	errors.As(context.Cause(ctx), &down)
 	interrupted := ctx.Err() != nil && down == nil
-	if tp, ok := principal.(*terminalPrincipal); ok {
+	if tp, ok := principal.(*cli.TerminalPrincipal); ok {
 		tp.Close()
 	}
 	if view != nil {
 		view.Close()
-		view.flushLog()
+		view.FlushLog()
 	}
 	if err := closeJournal(); err != nil && journalErr == nil {
 		journalErr = err
@@ -434,12 +441,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 }
 
 // recordedConfig is the configuration run.started records (see runConfig).
-func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *models) (json.RawMessage, error) {
+func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *cli.Models) (json.RawMessage, error) {
 	ws, err := filepath.Abs(f.workspace)
 	if err != nil {
 		return nil, fmt.Errorf("--workspace: %w", err)
 	}
-	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.offline, Model: f.model, Stream: f.stream,
+	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.Offline(), Model: f.model, Stream: f.stream,
 		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints, Verify: f.verify, NoFileChecks: f.noFileChecks,
 		Steps: f.steps, Tokens: f.tokens}
 	if f.trust != "" {
@@ -447,8 +454,8 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *models) (jso
 			return nil, fmt.Errorf("--trust: %w", err)
 		}
 	}
-	if !m.offline && m.baseURL != "" {
-		cfg.BaseURL = model.RedactURL(m.baseURL)
+	if !m.Offline() && m.BaseURL() != "" {
+		cfg.BaseURL = model.RedactURL(m.BaseURL())
 	}
 	if f.timeout > 0 {
 		cfg.Timeout = f.timeout.String()
@@ -476,22 +483,22 @@ func teamSummary(f *teamfile.File) string {
 }
 
 func printSummary(w io.Writer, out *orchestrator.Outcome, interrupted bool) {
-	st := newStyle(w)
+	st := cli.NewStyle(w)
 	switch {
 	case interrupted:
-		fmt.Fprintln(w, st.paint(yellow, "interrupted")+": the run was cancelled; every delegation ended and the journal is complete.")
+		fmt.Fprintln(w, st.Paint(cli.Yellow, "interrupted")+": the run was cancelled; every delegation ended and the journal is complete.")
 	case out.Status == orchestrator.StatusCompleted:
-		fmt.Fprintln(w, st.paint(green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
+		fmt.Fprintln(w, st.Paint(cli.Green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", cli.Thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
 		if out.Report != nil {
-			fmt.Fprintln(w, indent(visible(out.Report.Result), "  "))
+			fmt.Fprintln(w, indent(cli.Visible(out.Report.Result), "  "))
 		}
 	case out.Status == orchestrator.StatusDeclined:
-		fmt.Fprintln(w, st.paint(magenta, "declined")+" by "+out.Agent+": "+oneLine(out.Reason))
+		fmt.Fprintln(w, st.Paint(cli.Magenta, "declined")+" by "+out.Agent+": "+cli.OneLine(out.Reason))
 		if out.Decline != nil && len(out.Decline.Missing) > 0 {
-			fmt.Fprintln(w, "  missing: "+oneLine(strings.Join(out.Decline.Missing, "; ")))
+			fmt.Fprintln(w, "  missing: "+cli.OneLine(strings.Join(out.Decline.Missing, "; ")))
 		}
 	default:
-		fmt.Fprintln(w, st.paint(red, "failed")+": "+oneLine(out.Reason))
+		fmt.Fprintln(w, st.Paint(cli.Red, "failed")+": "+cli.OneLine(out.Reason))
 	}
 }
 

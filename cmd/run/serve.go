@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entrust-dev/entrust/internal/cli"
+
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/mcptools"
 	"github.com/entrust-dev/entrust/agents/workspace"
@@ -87,7 +89,7 @@ stops the server.`,
 type server struct {
 	opts    *serveOptions
 	team    *teamfile.File
-	models  *models
+	models  *cli.Models
 	obs     *observers
 	tools   *mcptools.Servers
 	perTask bool
@@ -138,8 +140,8 @@ func runServe(opts *serveOptions) error {
 			lead = a.Role
 		}
 	}
-	banner := fmt.Sprintf("entrust: team %s · models %s · workspace %s · escalations %s", teamSummary(team), m.summary(), opts.workspace, opts.escalations)
-	if m.offline {
+	banner := fmt.Sprintf("entrust: team %s · models %s · workspace %s · escalations %s", teamSummary(team), m.Summary(), opts.workspace, opts.escalations)
+	if m.Offline() {
 		fmt.Fprint(stderr, offlineNotice)
 	}
 	banner += serversSummary(tools)
@@ -214,7 +216,7 @@ func (s *server) check() error {
 		return err
 	}
 	defer ws.Close()
-	_, err = s.team.Build(&teamfile.BuildOptions{Model: s.models.model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
+	_, err = s.team.Build(&teamfile.BuildOptions{Model: s.models.Model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
 	return err
 }
 
@@ -230,7 +232,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 		return nil, err
 	}
 	defer ws.Close()
-	built, err := s.team.Build(&teamfile.BuildOptions{Model: s.models.model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
+	built, err := s.team.Build(&teamfile.BuildOptions{Model: s.models.Model, Tools: toolRegistry(ws, s.tools), DefaultModel: s.opts.model})
 	if err != nil {
 		return nil, err
 	}

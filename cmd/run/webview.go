@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/internal/treeview"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/spf13/cobra"
@@ -325,7 +326,7 @@ func (s *viewServer) render(w http.ResponseWriter, name string, data any) {
 var viewPages = template.Must(treeview.Template().Funcs(template.FuncMap{
 	"css":  func() template.CSS { return treeview.CSS },
 	"date": func(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") },
-	"num":  thousands,
+	"num":  cli.Thousands,
 }).Parse(viewSource))
 
 const viewSource = `

@@ -7,13 +7,11 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
+	"github.com/entrust-dev/entrust/internal/cli"
+
 	"github.com/entrust-dev/entrust/agents"
-	"github.com/entrust-dev/entrust/agents/model"
-	"github.com/entrust-dev/entrust/agents/model/openai"
-	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
@@ -79,8 +77,12 @@ func buildWorker(opts *workerOptions) (*entrusttemporal.Worker, func(), error) {
 	for _, t := range ws.Tools() {
 		tools[t.Def().Name] = t
 	}
-	mk := newModels(opts)
-	team, err := tf.Build(&teamfile.BuildOptions{Model: mk.model, Tools: tools, DefaultModel: opts.model})
+	mk, err := cli.NewModels(cli.ModelOptions{BaseURL: opts.baseURL, Model: opts.model, Offline: opts.offline}, tf)
+	if err != nil {
+		ws.Close()
+		return nil, nil, &exitError{code: exitUsage, err: err}
+	}
+	team, err := tf.Build(&teamfile.BuildOptions{Model: mk.Model, Tools: tools, DefaultModel: opts.model})
 	if err != nil {
 		ws.Close()
 		return nil, nil, &exitError{code: exitUsage, err: err}
@@ -116,62 +118,4 @@ func teamNames(t orchestrator.Team) string {
 		names = append(names, m.Agent.Name)
 	}
 	return strings.Join(names, ", ")
-}
-
-// models makes each agent's model once per name: the simulator offline,
-// else the OpenAI-compatible endpoint with retries.
-type models struct {
-	offline         bool
-	baseURL, apiKey string
-	mu              sync.Mutex
-	cache           map[string]model.Model
-}
-
-func newModels(opts *workerOptions) *models {
-	m := &models{baseURL: opts.baseURL, apiKey: os.Getenv("OPENAI_API_KEY"), cache: map[string]model.Model{}}
-	if m.baseURL == "" {
-		m.baseURL = os.Getenv("OPENAI_BASE_URL")
-	}
-	m.offline = opts.offline || m.baseURL == "" && m.apiKey == ""
-	return m
-}
-
-func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
-	name := spec.Model
-	persona := spec.Persona
-	if p, ok := strings.CutPrefix(name, "sim/"); ok {
-		persona, name = p, "sim"
-	}
-	if m.offline || name == "sim" {
-		p, err := sim.ParsePersona(persona)
-		if err != nil {
-			return nil, err
-		}
-		key := "sim/" + string(p)
-		return m.get(key, func() (model.Model, error) { return sim.New("sim", &sim.Options{Persona: p}), nil })
-	}
-	if name == "" {
-		name = "gpt-4o-mini"
-	}
-	return m.get(name, func() (model.Model, error) {
-		om, err := openai.New(openai.Config{BaseURL: m.baseURL, APIKey: m.apiKey, Model: name})
-		if err != nil {
-			return nil, err
-		}
-		return model.WithRetry(om, nil), nil
-	})
-}
-
-func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if md, ok := m.cache[name]; ok {
-		return md, nil
-	}
-	md, err := mk()
-	if err != nil {
-		return nil, err
-	}
-	m.cache[name] = md
-	return md, nil
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 
 type fakePauser struct{ pauses, resumes int }
 
-func (f *fakePauser) pause()  { f.pauses++ }
-func (f *fakePauser) resume() { f.resumes++ }
+func (f *fakePauser) Pause()  { f.pauses++ }
+func (f *fakePauser) Resume() { f.resumes++ }
 
 var testGoal = &agents.Goal{Objective: "write a haiku", Criteria: []string{"haiku.txt exists"}, Constraints: []string{"three lines"}}
 
@@ -38,7 +38,7 @@ func TestTerminalPrincipalJudgesAcceptance(t *testing.T) {
 	for _, tt := range tests {
 		var out strings.Builder
 		fp := &fakePauser{}
-		p := newTerminalPrincipal(strings.NewReader(tt.input), &out, fp)
+		p := NewTerminalPrincipal(strings.NewReader(tt.input), &out, fp)
 		al, err := p.JudgeAcceptance(context.Background(), testGoal, "lead", testAcceptance)
 		if err != nil {
 			t.Fatalf("%q: %v", tt.input, err)
@@ -81,7 +81,7 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out strings.Builder
-			p := newTerminalPrincipal(strings.NewReader(tt.input), &out, nil)
+			p := NewTerminalPrincipal(strings.NewReader(tt.input), &out, nil)
 			res, err := p.AnswerEscalation(context.Background(), tt.esc)
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 	}
 	t.Run("end of input without a recommendation refuses", func(t *testing.T) {
 		var out strings.Builder
-		p := newTerminalPrincipal(strings.NewReader(""), &out, nil)
+		p := NewTerminalPrincipal(strings.NewReader(""), &out, nil)
 		res, err := p.AnswerEscalation(context.Background(), noRec)
 		if err != nil || !res.Refused || res.By != "user" {
 			t.Errorf("got %+v, %v", res, err)
@@ -104,7 +104,7 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 	})
 	t.Run("shows options, recommendation and the way it came", func(t *testing.T) {
 		var out strings.Builder
-		p := newTerminalPrincipal(strings.NewReader("1\n"), &out, nil)
+		p := NewTerminalPrincipal(strings.NewReader("1\n"), &out, nil)
 		if _, err := p.AnswerEscalation(context.Background(), withRec); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestTerminalPrincipalStopsOnCancel(t *testing.T) {
 	br := blockingReader{ch: make(chan struct{})}
 	defer close(br.ch)
 	var out strings.Builder
-	p := newTerminalPrincipal(br, &out, nil)
+	p := NewTerminalPrincipal(br, &out, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := p.AnswerEscalation(ctx, &agents.Escalation{Question: "?"}); err == nil {
@@ -151,7 +151,7 @@ func TestTerminalPrincipalAcceptsBreaches(t *testing.T) {
 		{"n\nyes\n\n", []agents.AcceptedBreach{{Constraint: 2, Reason: "accepted by the user"}}},
 	} {
 		var out strings.Builder
-		p := newTerminalPrincipal(strings.NewReader(tt.input), &out, &fakePauser{})
+		p := NewTerminalPrincipal(strings.NewReader(tt.input), &out, &fakePauser{})
 		got, err := p.AcceptBreaches(context.Background(), testGoal, "lead", rep, bs)
 		if err != nil {
 			t.Fatalf("%q: %v", tt.input, err)

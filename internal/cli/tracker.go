@@ -1,8 +1,9 @@
-package main
+package cli
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -89,7 +90,7 @@ func (t *tracker) apply(e *orchestrator.Event) {
 		t.calls++
 		if e.Usage != nil {
 			t.usage = t.usage.Add(*e.Usage)
-			c, ok := costOf(e.Model, *e.Usage)
+			c, ok := CostOf(e.Model, *e.Usage)
 			t.cost += c
 			t.priced = t.priced && ok
 			if n := t.nodes[e.Delegation]; n != nil {
@@ -197,7 +198,7 @@ func argsBrief(raw json.RawMessage) string {
 	slices.Sort(keys)
 	for _, k := range keys {
 		if s, ok := m[k].(string); ok {
-			return clip(s, 40)
+			return Clip(s, 40)
 		}
 	}
 	return ""
@@ -243,23 +244,23 @@ func (n *node) terminal() bool {
 }
 
 // icon and colour of a state.
-func stateLook(n *node) (string, color) {
+func stateLook(n *node) (string, Color) {
 	switch n.state {
 	case stCompleted:
-		return "✓", green
+		return "✓", Green
 	case stFailed:
-		return "✗", red
+		return "✗", Red
 	case stDeclined:
-		return "⊘", magenta
+		return "⊘", Magenta
 	case stMisaligned:
-		return "≠", red
+		return "≠", Red
 	case stOffered, stAccepted:
-		return "◌", cyan
+		return "◌", Cyan
 	}
 	if len(n.open()) > 0 {
-		return "?", yellow
+		return "?", Yellow
 	}
-	return "●", yellow
+	return "●", Yellow
 }
 
 func (n *node) label() string {
@@ -276,7 +277,7 @@ func (n *node) label() string {
 	return n.state
 }
 
-func alignLabel(n *node) (string, color) {
+func alignLabel(n *node) (string, Color) {
 	a := n.current()
 	if a == nil {
 		return "", ""
@@ -287,13 +288,13 @@ func alignLabel(n *node) (string, color) {
 		if n.AlignmentRounds > 1 {
 			s += fmt.Sprintf(" (round %d)", n.AlignmentRounds)
 		}
-		return s + " by " + by, green
+		return s + " by " + by, Green
 	}
-	return "misaligned by " + by, red
+	return "misaligned by " + by, Red
 }
 
-// costText formats a cost, or "" when unknown.
-func costText(c float64, known bool) string {
+// CostText formats a cost, or "" when unknown.
+func CostText(c float64, known bool) string {
 	switch {
 	case !known:
 		return ""
@@ -305,7 +306,13 @@ func costText(c float64, known bool) string {
 	return fmt.Sprintf("$%.2f", c)
 }
 
-func trustText(sc scorer, agent string) string {
+// Scorer is what the live view and replay show trust from.
+type Scorer interface {
+	Score(agent string) (mean, sd float64)
+}
+
+// TrustText is the agent's trust as shown, or "" without a scorer.
+func TrustText(sc Scorer, agent string) string {
 	if sc == nil {
 		return ""
 	}
@@ -315,7 +322,7 @@ func trustText(sc scorer, agent string) string {
 
 // lines renders the tree for the live view: a header, one line per
 // delegation and a few detail lines under each, cut to width.
-func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string {
+func (t *tracker) lines(st Style, width int, now time.Time, sc Scorer) []string {
 	elapsed := now.Sub(t.start)
 	if t.finished != nil {
 		elapsed = t.finished.Time.Sub(t.start)
@@ -323,52 +330,52 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 	if t.start.IsZero() {
 		elapsed = 0
 	}
-	head := []segment{{bold, "entrust"}, {dim, " · run " + t.run + " · "}, {"", elapsed.Round(100 * time.Millisecond).String()},
-		{dim, " · " + plural(t.calls, "model call") + " · "}, {"", thousands(t.usage.Total()) + " tokens"}}
-	if c := costText(t.cost, t.priced && t.calls > 0); c != "" {
-		head = append(head, segment{dim, " · "}, segment{"", c})
+	head := []segment{{Bold, "entrust"}, {Dim, " · run " + t.run + " · "}, {"", elapsed.Round(100 * time.Millisecond).String()},
+		{Dim, " · " + Plural(t.calls, "model call") + " · "}, {"", Thousands(t.usage.Total()) + " tokens"}}
+	if c := CostText(t.cost, t.priced && t.calls > 0); c != "" {
+		head = append(head, segment{Dim, " · "}, segment{"", c})
 	}
 	out := []string{st.line(width, head...)}
 	var walk func(n *node, prefix, branch, cont string)
 	walk = func(n *node, prefix, branch, cont string) {
 		icon, col := stateLook(n)
-		segs := []segment{{dim, prefix + branch}, {col, icon + " "}, {bold, n.Agent}, {dim, " ← " + n.Delegator + "  "}, {col, n.label()}}
+		segs := []segment{{Dim, prefix + branch}, {col, icon + " "}, {Bold, n.Agent}, {Dim, " ← " + n.Delegator + "  "}, {col, n.label()}}
 		if al, ac := alignLabel(n); al != "" && n.state != stMisaligned {
-			segs = append(segs, segment{dim, " · "}, segment{ac, al})
+			segs = append(segs, segment{Dim, " · "}, segment{ac, al})
 		}
-		segs = append(segs, segment{dim, " · " + thousands(t.tokens(n)) + " tok"})
+		segs = append(segs, segment{Dim, " · " + Thousands(t.tokens(n)) + " tok"})
 		if c, ok := t.costs(n); ok && c > 0 {
-			segs = append(segs, segment{dim, " " + costText(c, true)})
+			segs = append(segs, segment{Dim, " " + CostText(c, true)})
 		}
 		if n.Violations > 0 {
-			segs = append(segs, segment{red, fmt.Sprintf(" · %d violation(s)", n.Violations)})
+			segs = append(segs, segment{Red, fmt.Sprintf(" · %d violation(s)", n.Violations)})
 		}
-		if tt := trustText(sc, n.Agent); tt != "" {
-			segs = append(segs, segment{dim, " · " + tt})
+		if tt := TrustText(sc, n.Agent); tt != "" {
+			segs = append(segs, segment{Dim, " · " + tt})
 		}
 		segs = append(segs, segment{"", "  " + strings.TrimSpace(n.objective())})
 		out = append(out, st.line(width, segs...))
 
 		detail := prefix + cont + "   "
 		if n.ReassignedFrom != "" {
-			out = append(out, st.line(width, segment{dim, detail + "↻ reassigned from " + n.ReassignedFrom}))
+			out = append(out, st.line(width, segment{Dim, detail + "↻ reassigned from " + n.ReassignedFrom}))
 		}
 		if a := n.current(); n.state == stMisaligned && a != nil {
 			for _, g := range a.Gaps {
-				out = append(out, st.line(width, segment{dim, detail}, segment{red, "≠ " + g}))
+				out = append(out, st.line(width, segment{Dim, detail}, segment{Red, "≠ " + g}))
 			}
 		}
 		for _, x := range n.Escalations {
 			id := x.Escalation.ID
 			if x.Resolution == nil {
-				out = append(out, st.line(width, segment{dim, detail}, segment{yellow, "⚠ " + id + " " + escKind(&x.Escalation) + ": "}, segment{"", x.Escalation.Question}))
+				out = append(out, st.line(width, segment{Dim, detail}, segment{Yellow, "⚠ " + id + " " + escKind(&x.Escalation) + ": "}, segment{"", x.Escalation.Question}))
 				continue
 			}
 			verb := "answered by "
 			if x.Resolution.Refused {
 				verb = "refused by "
 			}
-			out = append(out, st.line(width, segment{dim, detail + "↳ " + id + " " + escKind(&x.Escalation) + " " + verb + string(x.Resolution.By) + ": " + resolutionText(x.Resolution)}))
+			out = append(out, st.line(width, segment{Dim, detail + "↳ " + id + " " + escKind(&x.Escalation) + " " + verb + string(x.Resolution.By) + ": " + ResolutionText(x.Resolution)}))
 		}
 		if !n.terminal() {
 			if p := n.progress; p != nil {
@@ -376,18 +383,18 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 				if p.Percent > 0 {
 					s = fmt.Sprintf("… %.0f%% %s", p.Percent, p.Summary)
 				}
-				out = append(out, st.line(width, segment{dim, detail + s}))
+				out = append(out, st.line(width, segment{Dim, detail + s}))
 			}
 			if n.lastTool != "" {
-				c, mark := dim, "⚙ "
+				c, mark := Dim, "⚙ "
 				if n.lastToolErr {
-					c, mark = red, "⚙ ✗ "
+					c, mark = Red, "⚙ ✗ "
 				}
-				out = append(out, st.line(width, segment{dim, detail}, segment{c, mark + n.lastTool}))
+				out = append(out, st.line(width, segment{Dim, detail}, segment{c, mark + n.lastTool}))
 			}
 		}
 		if n.state == stFailed || n.state == stDeclined {
-			out = append(out, st.line(width, segment{dim, detail}, segment{red, n.Reason}))
+			out = append(out, st.line(width, segment{Dim, detail}, segment{Red, n.Reason}))
 		}
 		children := t.children(n)
 		for i, c := range children {
@@ -405,9 +412,9 @@ func (t *tracker) lines(st style, width int, now time.Time, sc scorer) []string 
 		switch f.Status {
 		// The result and the reason are the summary's, printed below.
 		case orchestrator.StatusCompleted:
-			out = append(out, st.line(width, segment{green, "run completed"}))
+			out = append(out, st.line(width, segment{Green, "run completed"}))
 		default:
-			out = append(out, st.line(width, segment{red, "run " + string(f.Status)}))
+			out = append(out, st.line(width, segment{Red, "run " + string(f.Status)}))
 		}
 	}
 	return out
@@ -420,7 +427,9 @@ func escKind(x *agents.Escalation) string {
 	return string(x.Kind)
 }
 
-func resolutionText(r *agents.Resolution) string {
+// ResolutionText is what an escalation's resolution says: its decision
+// and its answer.
+func ResolutionText(r *agents.Resolution) string {
 	if r.Decision != "" && r.Decision != r.Answer && !strings.Contains(r.Answer, r.Decision) {
 		return r.Decision + " — " + r.Answer
 	}
@@ -447,7 +456,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if n != nil {
 			objective = n.objective()
 		}
-		s := line("offered by %s: %q", e.Delegator, clip(objective, 120))
+		s := line("offered by %s: %q", e.Delegator, Clip(objective, 120))
 		if len(e.Tools) > 0 {
 			s += " (tools: " + strings.Join(e.Tools, ", ") + ")"
 		}
@@ -459,7 +468,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if e.Acceptance == nil {
 			return line("accepted (round %d)", e.Round)
 		}
-		return line("accepted (round %d): %q, plan: %s", e.Round, clip(e.Acceptance.RestatedIntent, 100), clip(strings.Join(e.Acceptance.Plan, "; "), 120))
+		return line("accepted (round %d): %q, plan: %s", e.Round, Clip(e.Acceptance.RestatedIntent, 100), Clip(strings.Join(e.Acceptance.Plan, "; "), 120))
 	case orchestrator.EventAlignmentJudged:
 		if e.Alignment == nil {
 			return ""
@@ -467,7 +476,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if e.Alignment.Aligned {
 			return line("aligned (judged by %s)", e.Alignment.By)
 		}
-		return line("misaligned (judged by %s): %s", e.Alignment.By, clip(strings.Join(e.Alignment.Gaps, "; "), 160))
+		return line("misaligned (judged by %s): %s", e.Alignment.By, Clip(strings.Join(e.Alignment.Gaps, "; "), 160))
 	case orchestrator.EventGoalDeclined:
 		return line("declined: %s", e.Reason)
 	case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
@@ -479,9 +488,9 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if e.Type == orchestrator.EventClarificationAsked {
 			verb = "asks"
 		}
-		s := line("%s %s (%s): %s", verb, e.ID, escKind(x), clip(x.Question, 160))
+		s := line("%s %s (%s): %s", verb, e.ID, escKind(x), Clip(x.Question, 160))
 		if len(x.Options) > 0 {
-			s += " [options: " + clip(strings.Join(x.Options, " | "), 120) + "]"
+			s += " [options: " + Clip(strings.Join(x.Options, " | "), 120) + "]"
 		}
 		return s
 	case orchestrator.EventEscalationResolved:
@@ -492,22 +501,22 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if e.Resolution.Refused {
 			verb = "refused"
 		}
-		return line("%s %s by %s: %s", e.ID, verb, e.Resolution.By, clip(resolutionText(e.Resolution), 160))
+		return line("%s %s by %s: %s", e.ID, verb, e.Resolution.By, Clip(ResolutionText(e.Resolution), 160))
 	case orchestrator.EventConsultationAsked:
 		if c := e.Consultation; c != nil {
-			return line("consults %s: %s", c.Agent, clip(c.Question, 120))
+			return line("consults %s: %s", c.Agent, Clip(c.Question, 120))
 		}
 	case orchestrator.EventConsultationAnswered:
 		if c := e.Consultation; c != nil {
-			return line("%s advises: %s", c.Agent, clip(c.Answer, 120))
+			return line("%s advises: %s", c.Agent, Clip(c.Answer, 120))
 		}
 	case orchestrator.EventProgressReported:
 		if p := e.Progress; p != nil {
-			return line("progress %.0f%%: %s", p.Percent, clip(p.Summary, 120))
+			return line("progress %.0f%%: %s", p.Percent, Clip(p.Summary, 120))
 		}
 	case orchestrator.EventSupervisionIntervened:
 		if iv := e.Intervention; iv != nil {
-			return line("supervisor: %s %s", iv.Action, clip(iv.Reason+" "+iv.Instruction, 120))
+			return line("supervisor: %s %s", iv.Action, Clip(iv.Reason+" "+iv.Instruction, 120))
 		}
 	case orchestrator.EventToolCalled:
 		if !agents.IsProtocolTool(e.Tool) {
@@ -515,46 +524,46 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		}
 	case orchestrator.EventToolResult:
 		if !agents.IsProtocolTool(e.Tool) && e.IsError {
-			return line("tool %s failed: %s", e.Tool, clip(e.Result, 160))
+			return line("tool %s failed: %s", e.Tool, Clip(e.Result, 160))
 		}
 	case orchestrator.EventProtocolViolation:
-		return line("protocol violation: %s", clip(e.Reason, 160))
+		return line("protocol violation: %s", Clip(e.Reason, 160))
 	case orchestrator.EventGoalReported:
 		if e.Report != nil {
-			return line("reports: %s", clip(e.Report.Result, 140))
+			return line("reports: %s", Clip(e.Report.Result, 140))
 		}
 	case orchestrator.EventReportVerified:
 		if v := e.Verification; v != nil {
 			s := line("report verified by %s: %s", v.By, v.Verdict)
 			if v.Feedback != "" {
-				s += " — " + clip(v.Feedback, 140)
+				s += " — " + Clip(v.Feedback, 140)
 			}
 			return s
 		}
 	case orchestrator.EventGoalReassigned:
-		return line("goal reassigned to %s: %s", e.Agent, clip(e.Reason, 120))
+		return line("goal reassigned to %s: %s", e.Agent, Clip(e.Reason, 120))
 	case orchestrator.EventBudgetExceeded:
 		return line("budget exceeded: %s (%d of %d)", e.Reason, e.Used, e.Limit)
 	case orchestrator.EventContextCompacted:
 		if e.Compaction == nil {
 			return ""
 		}
-		return line("context compacted: %s", compactionText(e.Compaction))
+		return line("context compacted: %s", CompactionText(e.Compaction))
 	case orchestrator.EventModelRetried:
-		return line("model call retried (attempt %d failed: %s; waiting %.1fs)", e.Attempt, clip(e.Error, 100), e.WaitMS/1000)
+		return line("model call retried (attempt %d failed: %s; waiting %.1fs)", e.Attempt, Clip(e.Error, 100), e.WaitMS/1000)
 	case orchestrator.EventModelFailover:
-		return line("model %s failed over to %s: %s", e.Model, e.Fallback, clip(e.Error, 100))
+		return line("model %s failed over to %s: %s", e.Model, e.Fallback, Clip(e.Error, 100))
 	case orchestrator.EventModelCalled:
 		if e.Error != "" {
-			return line("model call failed: %s", clip(e.Error, 160))
+			return line("model call failed: %s", Clip(e.Error, 160))
 		}
 	case orchestrator.EventGoalCompleted:
-		return line("completed · %s tokens", thousands(usageTotal(e.Total)))
+		return line("completed · %s tokens", Thousands(usageTotal(e.Total)))
 	case orchestrator.EventGoalFailed:
 		return line("failed: %s", e.Reason)
 	case orchestrator.EventRunFinished:
-		s := at + fmt.Sprintf("run %s · %s tokens · %s", e.Status, thousands(usageTotal(e.Total)), plural(t.calls, "model call"))
-		if c := costText(t.cost, t.priced && t.calls > 0); c != "" {
+		s := at + fmt.Sprintf("run %s · %s tokens · %s", e.Status, Thousands(usageTotal(e.Total)), Plural(t.calls, "model call"))
+		if c := CostText(t.cost, t.priced && t.calls > 0); c != "" {
 			s += " · " + c
 		}
 		return s
@@ -569,10 +578,34 @@ func usageTotal(u *model.Usage) int {
 	return u.Total()
 }
 
-// plural is "1 thing" or "n things".
-func plural(n int, thing string) string {
+// Plural is "1 thing" or "n things".
+func Plural(n int, thing string) string {
 	if n == 1 {
 		return "1 " + thing
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
+}
+
+// CompactionText says what a compaction did: the tokens before and after,
+// what was clipped and folded, and who wrote the summary.
+func CompactionText(c *agents.Compaction) string {
+	s := fmt.Sprintf("%s → %s of %s tokens", Thousands(c.Before), Thousands(c.After), Thousands(c.Budget))
+	if c.Clipped > 0 {
+		s += fmt.Sprintf(", %d clipped", c.Clipped)
+	}
+	if c.Folded > 0 {
+		var calls []string
+		for _, n := range slices.Sorted(maps.Keys(c.Calls)) {
+			calls = append(calls, fmt.Sprintf("%s ×%d", n, c.Calls[n]))
+		}
+		s += fmt.Sprintf(", %d messages folded", c.Folded)
+		if len(calls) > 0 {
+			s += " (" + strings.Join(calls, ", ") + ")"
+		}
+		s += " into a summary by " + c.By
+		if c.Error != "" {
+			s += " (the model's failed: " + OneLine(c.Error) + ")"
+		}
+	}
+	return s
 }

@@ -1,9 +1,7 @@
-package main
+package cli
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +45,7 @@ func simRun(t *testing.T, goal agents.Goal, sinks ...orchestrator.Sink) []*orche
 
 func TestPlainViewLinesAsEventsHappen(t *testing.T) {
 	var out strings.Builder
-	v := newLiveView(&out, nil)
+	v := NewLiveView(&out, nil)
 	simRun(t, agents.Goal{Objective: "Write a haiku about delegation", Criteria: []string{"a haiku is in the workspace"}}, v)
 	v.Close()
 	got := out.String()
@@ -86,7 +84,7 @@ func TestTreeLines(t *testing.T) {
 	for _, e := range events {
 		tr.apply(e)
 	}
-	lines := tr.lines(style{}, 0, time.Now(), fixedScore{})
+	lines := tr.lines(Style{}, 0, time.Now(), fixedScore{})
 	text := strings.Join(lines, "\n")
 	if !strings.HasPrefix(lines[0], "entrust · run ") || !strings.Contains(lines[0], "model calls") {
 		t.Errorf("header %q", lines[0])
@@ -98,7 +96,7 @@ func TestTreeLines(t *testing.T) {
 		}
 	}
 	// Cut to a width, every line fits.
-	for _, l := range tr.lines(style{}, 40, time.Now(), nil) {
+	for _, l := range tr.lines(Style{}, 40, time.Now(), nil) {
 		if n := len([]rune(l)); n > 40 {
 			t.Errorf("line of %d runes at width 40: %q", n, l)
 		}
@@ -121,7 +119,7 @@ func TestTreeShowsOpenEscalationsAndFailures(t *testing.T) {
 	} {
 		tr.apply(e)
 	}
-	text := strings.Join(tr.lines(style{}, 0, now, nil), "\n")
+	text := strings.Join(tr.lines(Style{}, 0, now, nil), "\n")
 	for _, want := range []string{"├─ ≠ w ← lead  misaligned", "≠ intent drifted", "└─ ? x ← lead  waiting on e1", "⚠ e1 risk: Delete it?", "1,100 tok $0.0002", "$0.0002"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
@@ -129,7 +127,7 @@ func TestTreeShowsOpenEscalationsAndFailures(t *testing.T) {
 	}
 	tr.apply(&orchestrator.Event{Type: orchestrator.EventEscalationResolved, Time: now, Delegation: "d3", ID: "e1", Resolution: &agents.Resolution{Refused: true, Answer: "no", By: "user"}})
 	tr.apply(&orchestrator.Event{Type: orchestrator.EventGoalFailed, Time: now, Delegation: "d3", Status: orchestrator.StatusFailed, Reason: "budget exceeded: steps"})
-	text = strings.Join(tr.lines(style{}, 0, now, nil), "\n")
+	text = strings.Join(tr.lines(Style{}, 0, now, nil), "\n")
 	for _, want := range []string{"↳ e1 risk refused by user: no", "✗ x ← lead  failed", "budget exceeded: steps"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
@@ -139,101 +137,31 @@ func TestTreeShowsOpenEscalationsAndFailures(t *testing.T) {
 
 func TestCost(t *testing.T) {
 	u := model.Usage{PromptTokens: 1_000_000, CompletionTokens: 1_000_000}
-	if c, ok := costOf("gpt-4o-mini-2024-07-18", u); !ok || c < 0.749 || c > 0.751 {
+	if c, ok := CostOf("gpt-4o-mini-2024-07-18", u); !ok || c < 0.749 || c > 0.751 {
 		t.Errorf("gpt-4o-mini: %v %v", c, ok)
 	}
-	if c, ok := costOf("gpt-4o-2024-08-06", u); !ok || c != 12.5 {
+	if c, ok := CostOf("gpt-4o-2024-08-06", u); !ok || c != 12.5 {
 		t.Errorf("gpt-4o: %v %v", c, ok)
 	}
-	if c, ok := costOf("sim/eager", u); !ok || c != 0 {
+	if c, ok := CostOf("sim/eager", u); !ok || c != 0 {
 		t.Errorf("sim: %v %v", c, ok)
 	}
-	if _, ok := costOf("qwen2.5:7b", u); ok {
+	if _, ok := CostOf("qwen2.5:7b", u); ok {
 		t.Error("a local model has a price")
 	}
 }
 
 func TestThousandsAndClip(t *testing.T) {
 	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1500: "-1,500"} {
-		if got := thousands(n); got != want {
+		if got := Thousands(n); got != want {
 			t.Errorf("thousands(%d) = %s", n, got)
 		}
 	}
-	if got := clip("a\nb  c", 10); got != "a b c" {
+	if got := Clip("a\nb  c", 10); got != "a b c" {
 		t.Errorf("clip folded to %q", got)
 	}
-	if got := clip("abcdefghij", 5); got != "abcd…" {
+	if got := Clip("abcdefghij", 5); got != "abcd…" {
 		t.Errorf("clip cut to %q", got)
-	}
-}
-
-func TestReplay(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "run.jsonl")
-	j, err := orchestrator.CreateJournal(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	simRun(t, agents.Goal{Objective: "Write a haiku about delegation", Criteria: []string{"a haiku is written"}}, j)
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var out, errb strings.Builder
-	if code := Main([]string{"replay", path}, nil, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	got := out.String()
-	for _, want := range []string{"goal: Write a haiku about delegation", "criterion:  a haiku is written",
-		"✓ d1 lead ← user · completed", "accepted (round 1):", "aligned (judged by policy)",
-		"└─ ✓ d2 writer ← lead · completed", "aligned (judged by lead)", "verified by lead: accept",
-		"usage by agent", "lead", "writer", "total", "result:"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("missing %q in\n%s", want, got)
-		}
-	}
-	if errb.Len() != 0 {
-		t.Errorf("stderr: %s", errb.String())
-	}
-
-	// A torn last line is tolerated with a warning.
-	b, _ := os.ReadFile(path)
-	torn := filepath.Join(dir, "torn.jsonl")
-	lines := strings.SplitAfter(strings.TrimSpace(string(b)), "\n")
-	writeFile(t, torn, strings.Join(lines[:len(lines)-1], "")+lines[len(lines)-1][:20])
-	out.Reset()
-	errb.Reset()
-	if code := Main([]string{"replay", torn}, nil, &out, &errb); code != 0 {
-		t.Fatalf("torn: exit %d: %s", code, errb.String())
-	}
-	if !strings.Contains(errb.String(), "torn") || !strings.Contains(errb.String(), "never finished") {
-		t.Errorf("torn: stderr %s", errb.String())
-	}
-	// A run cut off is held to what it shows, not to the ends it never
-	// reached: no breach for them.
-	if got := out.String(); !strings.Contains(got, "invariants: all 8 hold so far (the run never finished)") || strings.Contains(got, "breach") {
-		t.Errorf("torn: the invariants of a run cut off:\n%s", got)
-	}
-
-	// Malformed journals are a clear error, exit 2.
-	for name, content := range map[string]string{
-		"garbage in the middle": lines[0] + "not json\n" + lines[1],
-		"not events":            `{"hello":"world"}` + "\n",
-		"empty":                 "",
-		"out of order":          lines[1] + lines[0],
-		"inconsistent":          lines[0] + lines[3],
-	} {
-		p := filepath.Join(dir, "bad.jsonl")
-		writeFile(t, p, content)
-		errb.Reset()
-		if code := Main([]string{"replay", p}, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "bad.jsonl") {
-			t.Errorf("%s: exit %d, stderr %s", name, code, errb.String())
-		}
-	}
-	for _, args := range [][]string{{}, {filepath.Join(dir, "missing.jsonl")}, {path, path}} {
-		errb.Reset()
-		if code := Main(append([]string{"replay"}, args...), nil, &out, &errb); code != 2 {
-			t.Errorf("%v: exit %d", args, code)
-		}
 	}
 }
 
@@ -242,7 +170,7 @@ func TestReplay(t *testing.T) {
 // view closes.
 func TestTerminalRedraw(t *testing.T) {
 	var buf strings.Builder
-	v := &liveView{out: &buf, tty: true, st: style{on: true}, now: time.Now, t: newTracker(),
+	v := &LiveView{out: &buf, tty: true, st: Style{on: true}, now: time.Now, t: newTracker(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	close(v.done) // no redraw loop: the test draws
 	now := time.Now()
@@ -266,20 +194,20 @@ func TestTerminalRedraw(t *testing.T) {
 	}
 	buf.Reset()
 	var logged strings.Builder
-	lw := v.logWriter(&logged)
+	lw := v.LogWriter(&logged)
 	lw.Write([]byte("level=WARN msg=x\n"))
 	if buf.Len() != 0 || logged.Len() != 0 {
 		t.Errorf("a log line written while the tree is drawn: %q %q", buf.String(), logged.String())
 	}
 	buf.Reset()
-	v.pause()
+	v.Pause()
 	v.mu.Lock()
 	paused := v.paused
 	v.mu.Unlock()
 	if !paused || !strings.Contains(buf.String(), "lead") {
 		t.Errorf("pause: paused %v, drew %q", paused, buf.String())
 	}
-	v.resume()
+	v.Resume()
 	buf.Reset()
 	v.mu.Lock()
 	v.draw()
@@ -289,7 +217,7 @@ func TestTerminalRedraw(t *testing.T) {
 	}
 	// The log held comes after the final tree.
 	v.Close()
-	v.flushLog()
+	v.FlushLog()
 	if logged.String() != "level=WARN msg=x\n" {
 		t.Errorf("log after close %q", logged.String())
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -12,23 +12,24 @@ import (
 	"golang.org/x/term"
 )
 
-// color is an ANSI SGR sequence.
-type color string
+// Color is an ANSI SGR sequence.
+type Color string
 
+// The colours and weights text is painted with.
 const (
-	reset   color = "\x1b[0m"
-	bold    color = "\x1b[1m"
-	dim     color = "\x1b[2m"
-	red     color = "\x1b[31m"
-	green   color = "\x1b[32m"
-	yellow  color = "\x1b[33m"
-	blue    color = "\x1b[34m"
-	magenta color = "\x1b[35m"
-	cyan    color = "\x1b[36m"
+	Reset   Color = "\x1b[0m"
+	Bold    Color = "\x1b[1m"
+	Dim     Color = "\x1b[2m"
+	Red     Color = "\x1b[31m"
+	Green   Color = "\x1b[32m"
+	Yellow  Color = "\x1b[33m"
+	Blue    Color = "\x1b[34m"
+	Magenta Color = "\x1b[35m"
+	Cyan    Color = "\x1b[36m"
 )
 
-// isTerminal reports whether x is an *os.File open on a terminal.
-func isTerminal(x any) bool {
+// IsTerminal reports whether x is an *os.File open on a terminal.
+func IsTerminal(x any) bool {
 	f, ok := x.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
@@ -46,33 +47,35 @@ func termSize(x any) (width, height int) {
 	return w, h
 }
 
-// style colours text when it goes to a terminal and NO_COLOR is not set.
-type style struct{ on bool }
+// Style colours text when it goes to a terminal and NO_COLOR is not set.
+type Style struct{ on bool }
 
-func newStyle(w io.Writer) style {
-	return style{on: isTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"}
+// NewStyle is the style of text written to w.
+func NewStyle(w io.Writer) Style {
+	return Style{on: IsTerminal(w) && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"}
 }
 
-func (s style) paint(c color, text string) string {
+// Paint colours text with c when the style is on.
+func (s Style) Paint(c Color, text string) string {
 	if !s.on || text == "" {
 		return text
 	}
-	return string(c) + text + string(reset)
+	return string(c) + text + string(Reset)
 }
 
 // segment is a piece of a line with its colour, so a line can be cut to the
 // terminal's width before it is coloured.
 type segment struct {
-	c    color
+	c    Color
 	text string
 }
 
 // line renders segments, cut to width runes when width > 0.
-func (s style) line(width int, segs ...segment) string {
+func (s Style) line(width int, segs ...segment) string {
 	var b strings.Builder
 	left := width
 	for _, sg := range segs {
-		t := oneLine(sg.text)
+		t := OneLine(sg.text)
 		if width > 0 {
 			if left <= 0 {
 				break
@@ -86,26 +89,26 @@ func (s style) line(width int, segs ...segment) string {
 		if sg.c == "" {
 			b.WriteString(t)
 		} else {
-			b.WriteString(s.paint(sg.c, t))
+			b.WriteString(s.Paint(sg.c, t))
 		}
 	}
 	return b.String()
 }
 
-// oneLine folds whitespace, newlines included, to single spaces, and shows
-// the other control characters as escapes (see visible).
-func oneLine(s string) string {
+// OneLine folds whitespace, newlines included, to single spaces, and shows
+// the other control characters as escapes (see Visible).
+func OneLine(s string) string {
 	if strings.ContainsAny(s, "\n\r\t") {
 		s = strings.Join(strings.Fields(s), " ")
 	}
-	return visible(s)
+	return Visible(s)
 }
 
-// visible shows control characters other than newline and tab, invisible
+// Visible shows control characters other than newline and tab, invisible
 // format characters (bidirectional overrides, zero-width marks) and invalid
 // UTF-8 as escapes such as \x1b or \u202e, so text a model wrote cannot move
 // the cursor, recolour or reorder what a person reads before confirming it.
-func visible(s string) string {
+func Visible(s string) string {
 	hidden := func(r rune) bool {
 		return r != '\n' && r != '\t' && (unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029')
 	}
@@ -130,9 +133,9 @@ func visible(s string) string {
 	return b.String()
 }
 
-// clip shortens s to n runes, on one line.
-func clip(s string, n int) string {
-	s = oneLine(strings.TrimSpace(s))
+// Clip shortens s to n runes, on one line.
+func Clip(s string, n int) string {
+	s = OneLine(strings.TrimSpace(s))
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
@@ -140,5 +143,5 @@ func clip(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// thousands formats n with separators: 12,345.
-func thousands(n int) string { return treeview.Thousands(n) }
+// Thousands formats n with separators: 12,345.
+func Thousands(n int) string { return treeview.Thousands(n) }

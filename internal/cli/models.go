@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,21 +16,37 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 )
 
-// defaultOpenAIModel is the model of agents that name none when the endpoint
+// DefaultOpenAIModel is the model of agents that name none when the endpoint
 // is OpenAI's own.
-const defaultOpenAIModel = "gpt-4o-mini"
+const DefaultOpenAIModel = "gpt-4o-mini"
 
-// models picks each agent's model: the offline simulator when no endpoint
+// ModelOptions say which models the agents run on: the model flags of the
+// commands that call models.
+type ModelOptions struct {
+	// BaseURL and APIKey are the OpenAI-compatible endpoint's; empty, the
+	// environment's (OPENAI_BASE_URL, OPENAI_API_KEY).
+	BaseURL, APIKey string
+	// Model is the model of agents whose team file names none.
+	Model string
+	// Stream streams the model's answers (server-sent events).
+	Stream bool
+	// CallTimeout bounds each attempt of a model call (0: none).
+	CallTimeout time.Duration
+	// Offline runs every agent on the simulator whatever the environment
+	// says.
+	Offline bool
+}
+
+// Models picks each agent's model: the offline simulator when no endpoint
 // is configured or the team file asks for it ("sim", "sim/<persona>"), else
 // the OpenAI-compatible provider with retries. One model value serves every
 // agent that names the same model.
-type models struct {
+type Models struct {
 	offline         bool
 	baseURL, apiKey string
 	stream          bool
 	callTimeout     time.Duration
-	// stop ends the run when an endpoint is found unavailable; set before
-	// the first model is made.
+	// stop ends the run when an endpoint is found unavailable (SetStop).
 	stop func(error)
 
 	mu    sync.Mutex
@@ -38,25 +54,26 @@ type models struct {
 	used  []string
 }
 
-// newModels reads the endpoint from the flags and the environment and
-// checks that every agent will have a model name.
-func newModels(f *runOptions, team *teamfile.File) (*models, error) {
-	m := &models{baseURL: f.baseURL, apiKey: f.apiKey, stream: f.stream, callTimeout: f.callTimeout, cache: map[string]model.Model{}}
+// NewModels reads the endpoint from the options and the environment and
+// checks that every agent of team (nil: none to check) will have a model
+// name.
+func NewModels(f ModelOptions, team *teamfile.File) (*Models, error) {
+	m := &Models{baseURL: f.BaseURL, apiKey: f.APIKey, stream: f.Stream, callTimeout: f.CallTimeout, cache: map[string]model.Model{}}
 	m.baseURL, m.apiKey = openai.Endpoint(m.baseURL, m.apiKey)
-	m.offline = f.offline || m.baseURL == "" && m.apiKey == ""
-	if f.baseURL != "" {
-		if err := checkBaseURL(f.baseURL); err != nil {
-			return nil, fmt.Errorf("--base-url %q: %w", model.RedactURL(f.baseURL), err)
+	m.offline = f.Offline || m.baseURL == "" && m.apiKey == ""
+	if f.BaseURL != "" {
+		if err := CheckBaseURL(f.BaseURL); err != nil {
+			return nil, fmt.Errorf("--base-url %q: %w", model.RedactURL(f.BaseURL), err)
 		}
 	} else if m.baseURL != "" {
-		if err := checkBaseURL(m.baseURL); err != nil {
+		if err := CheckBaseURL(m.baseURL); err != nil {
 			return nil, fmt.Errorf("OPENAI_BASE_URL=%q: %w", model.RedactURL(m.baseURL), err)
 		}
 	}
-	if _, sim := isSim(f.model); m.offline && f.model != "" && !sim {
-		return nil, needsEndpoint(f.model)
+	if _, sim := isSim(f.Model); m.offline && f.Model != "" && !sim {
+		return nil, NeedsEndpoint(f.Model)
 	}
-	if m.offline || f.model != "" || m.baseURL == "" {
+	if m.offline || f.Model != "" || m.baseURL == "" || team == nil {
 		return m, nil
 	}
 	for i := range team.Agents {
@@ -77,8 +94,20 @@ func isSim(name string) (persona string, ok bool) {
 	return strings.CutPrefix(name, "sim/")
 }
 
-// model returns the model of one agent; it is teamfile.BuildOptions.Model.
-func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
+// SetStop has stop called, once per model, when a call finds its endpoint
+// unavailable (an *Unavailable error), so the run can end at once. Call it
+// before the first model is made.
+func (m *Models) SetStop(stop func(error)) { m.stop = stop }
+
+// Offline reports whether every agent runs on the simulator.
+func (m *Models) Offline() bool { return m.offline }
+
+// BaseURL is the endpoint the real models are at, as configured (it may
+// hold credentials: redact it before showing it), or "".
+func (m *Models) BaseURL() string { return m.baseURL }
+
+// Model returns the model of one agent; it is teamfile.BuildOptions.Model.
+func (m *Models) Model(spec teamfile.AgentSpec) (model.Model, error) {
 	persona, simulated := isSim(spec.Model)
 	if m.offline || simulated {
 		if persona == "" {
@@ -96,7 +125,7 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 	}
 	name := spec.Model
 	if name == "" {
-		name = defaultOpenAIModel
+		name = DefaultOpenAIModel
 	}
 	if len(spec.Models) > 1 || len(spec.Models) == 1 && spec.Models[0].BaseURL != "" {
 		return m.fallbacks(spec.Models)
@@ -112,7 +141,7 @@ func (m *models) model(spec teamfile.AgentSpec) (model.Model, error) {
 
 // remote is the model ref names, with retries, at its own endpoint or the
 // run's.
-func (m *models) remote(ref teamfile.ModelRef) (model.Model, error) {
+func (m *Models) remote(ref teamfile.ModelRef) (model.Model, error) {
 	base, key := m.baseURL, m.apiKey
 	if ref.BaseURL != "" {
 		base, key = ref.BaseURL, ""
@@ -130,7 +159,7 @@ func (m *models) remote(ref teamfile.ModelRef) (model.Model, error) {
 // fallbacks is the model of an agent whose team file lists its models: each
 // call fails over from one to the next (model.WithFallback). The run stops
 // for an unavailable endpoint only when the last model's is.
-func (m *models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
+func (m *Models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
 	var names []string
 	for _, r := range refs {
 		n := r.Name
@@ -163,7 +192,7 @@ type simModel struct{ *model.Scripted }
 // Provider returns "sim".
 func (simModel) Provider() string { return "sim" }
 
-func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, error) {
+func (m *Models) get(name string, mk func() (model.Model, error)) (model.Model, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if md, ok := m.cache[name]; ok {
@@ -179,15 +208,15 @@ func (m *models) get(name string, mk func() (model.Model, error)) (model.Model, 
 }
 
 // endpoint is the base URL the real models are at.
-func (m *models) endpoint() string {
+func (m *Models) endpoint() string {
 	if m.baseURL == "" {
 		return openai.DefaultBaseURL
 	}
 	return model.RedactURL(m.baseURL) // no key in what is shown
 }
 
-// summary names the models in use, and the endpoint.
-func (m *models) summary() string {
+// Summary names the models in use, and the endpoint.
+func (m *Models) Summary() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := strings.Join(m.used, ", ")
@@ -201,14 +230,14 @@ func (m *models) summary() string {
 	return s
 }
 
-// needsEndpoint is the error of a real model named with no endpoint to
+// NeedsEndpoint is the error of a real model named with no endpoint to
 // reach it.
-func needsEndpoint(name string) error {
+func NeedsEndpoint(name string) error {
 	return fmt.Errorf("--model %s needs an endpoint: set OPENAI_API_KEY for the OpenAI API, or --base-url for a local server", name)
 }
 
-// checkBaseURL refuses what is not an http(s) URL with a host.
-func checkBaseURL(raw string) error {
+// CheckBaseURL refuses what is not an http(s) URL with a host.
+func CheckBaseURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("want an http or https URL, e.g. http://localhost:11434/v1")
@@ -216,22 +245,24 @@ func checkBaseURL(raw string) error {
 	return nil
 }
 
-// unavailable is the error that ended a run early: the endpoint cannot
-// serve any call (see model.Unavailable).
-type unavailable struct {
+// Unavailable is the error that ended a run early: the endpoint cannot
+// serve any call (see model.UnavailableReason).
+type Unavailable struct {
 	endpoint string
 	reason   string
 	err      error
 }
 
-func (e *unavailable) Error() string {
+// Error says which endpoint, and why.
+func (e *Unavailable) Error() string {
 	if e.reason == "connection refused" || strings.HasPrefix(e.reason, "no such host") {
 		return fmt.Sprintf("cannot reach %s: %s — is the server running?", e.endpoint, e.reason)
 	}
 	return fmt.Sprintf("%s: %s", e.endpoint, e.reason)
 }
 
-func (e *unavailable) Unwrap() error { return e.err }
+// Unwrap returns the model call's error.
+func (e *Unavailable) Unwrap() error { return e.err }
 
 // guarded is a model whose unavailability ends the run: the first call that
 // finds the endpoint unreachable or refusing the key calls stop, so the run
@@ -247,7 +278,7 @@ type guarded struct {
 func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	resp, err := g.Model.Generate(ctx, req)
 	if reason, ok := model.UnavailableReason(err); ok && g.stop != nil {
-		g.stop(&unavailable{endpoint: g.endpoint, reason: reason, err: err})
+		g.stop(&Unavailable{endpoint: g.endpoint, reason: reason, err: err})
 	}
 	return resp, err
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -16,14 +16,14 @@ import (
 // header advances at least once a second.
 const redrawEvery = 100 * time.Millisecond
 
-// liveView is the Sink that shows the delegation tree as it unfolds: redrawn
+// LiveView is the Sink that shows the delegation tree as it unfolds: redrawn
 // in place with colour on a terminal, one plain line per notable event
 // otherwise. Its redraw goroutine is owned by the view and stopped by Close.
-type liveView struct {
+type LiveView struct {
 	out io.Writer
 	tty bool
-	st  style
-	sc  scorer
+	st  Style
+	sc  Scorer
 	now func() time.Time
 
 	mu       sync.Mutex
@@ -43,8 +43,10 @@ type liveView struct {
 	closeOnce sync.Once
 }
 
-func newLiveView(out io.Writer, sc scorer) *liveView {
-	v := &liveView{out: out, tty: redrawsOn(out), st: newStyle(out), sc: sc,
+// NewLiveView returns the live view written to out, with the trust of sc
+// (nil: none shown). Close it when the run ends.
+func NewLiveView(out io.Writer, sc Scorer) *LiveView {
+	v := &LiveView{out: out, tty: redrawsOn(out), st: NewStyle(out), sc: sc,
 		now: time.Now, t: newTracker()}
 	if v.tty {
 		v.stop, v.done = make(chan struct{}), make(chan struct{})
@@ -55,7 +57,7 @@ func newLiveView(out io.Writer, sc scorer) *liveView {
 
 // Emit folds e into the tree; on a terminal the next tick redraws it, else
 // the event is written as a line at once.
-func (v *liveView) Emit(_ context.Context, e *orchestrator.Event) error {
+func (v *LiveView) Emit(_ context.Context, e *orchestrator.Event) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.t.apply(e)
@@ -70,7 +72,7 @@ func (v *liveView) Emit(_ context.Context, e *orchestrator.Event) error {
 	return nil
 }
 
-func (v *liveView) loop() {
+func (v *LiveView) loop() {
 	defer close(v.done)
 	tick := time.NewTicker(redrawEvery)
 	defer tick.Stop()
@@ -89,7 +91,7 @@ func (v *liveView) loop() {
 }
 
 // draw redraws the tree over the last one. The caller holds mu.
-func (v *liveView) draw() {
+func (v *LiveView) draw() {
 	width, height := termSize(v.out)
 	if width > 0 {
 		width-- // never write the last column: some terminals wrap there
@@ -97,7 +99,7 @@ func (v *liveView) draw() {
 	lines := v.t.lines(v.st, width, v.now(), v.sc)
 	if height > 2 && len(lines) > height-1 {
 		cut := len(lines) - (height - 2)
-		lines = append(lines[:1:1], append([]string{v.st.line(width, segment{dim, fmt.Sprintf("… %d more lines", cut)})}, lines[1+cut:]...)...)
+		lines = append(lines[:1:1], append([]string{v.st.line(width, segment{Dim, fmt.Sprintf("… %d more lines", cut)})}, lines[1+cut:]...)...)
 	}
 	var b bytes.Buffer
 	v.clear(&b)
@@ -112,16 +114,16 @@ func (v *liveView) draw() {
 }
 
 // clear moves back over the last draw and erases it.
-func (v *liveView) clear(b *bytes.Buffer) {
+func (v *LiveView) clear(b *bytes.Buffer) {
 	if v.drawn > 0 {
 		fmt.Fprintf(b, "\r\x1b[%dA\x1b[J", v.drawn)
 	}
 	v.drawn = 0
 }
 
-// pause draws the tree as it is and stops redrawing, so a prompt can be
+// Pause draws the tree as it is and stops redrawing, so a prompt can be
 // written below it.
-func (v *liveView) pause() {
+func (v *LiveView) Pause() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.tty && !v.closed {
@@ -130,8 +132,8 @@ func (v *liveView) pause() {
 	v.paused = true
 }
 
-// resume starts redrawing again, below whatever was written meanwhile.
-func (v *liveView) resume() {
+// Resume starts redrawing again, below whatever was written meanwhile.
+func (v *LiveView) Resume() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.paused = false
@@ -142,16 +144,16 @@ func (v *liveView) resume() {
 // redrawsOn reports whether a live view on out is redrawn in place: out is
 // a terminal that can move the cursor.
 func redrawsOn(out io.Writer) bool {
-	return isTerminal(out) && os.Getenv("TERM") != "dumb"
+	return IsTerminal(out) && os.Getenv("TERM") != "dumb"
 }
 
 // maxHeldLog bounds the log held while the tree is drawn.
 const maxHeldLog = 4 << 20
 
-// logWriter returns the writer of the log (to w). While the tree is redrawn
+// LogWriter returns the writer of the log (to w). While the tree is redrawn
 // on a terminal, log lines would tear it: they are held, and written below
 // the final tree by flushLog.
-func (v *liveView) logWriter(w io.Writer) io.Writer {
+func (v *LiveView) LogWriter(w io.Writer) io.Writer {
 	if !v.tty {
 		return w
 	}
@@ -170,9 +172,9 @@ func (v *liveView) logWriter(w io.Writer) io.Writer {
 	})
 }
 
-// flushLog writes the log held during the run, after the final tree. It is
+// FlushLog writes the log held during the run, after the final tree. It is
 // called once the view is closed.
-func (v *liveView) flushLog() {
+func (v *LiveView) FlushLog() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.logTo == nil {
@@ -191,7 +193,7 @@ type writerFunc func(p []byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Close stops the redraws and draws the final tree.
-func (v *liveView) Close() {
+func (v *LiveView) Close() {
 	v.closeOnce.Do(func() {
 		if v.tty {
 			close(v.stop)
@@ -207,8 +209,8 @@ func (v *liveView) Close() {
 	})
 }
 
-// pauser is what the terminal principal needs of the view.
-type pauser interface {
-	pause()
-	resume()
+// Pauser is what the terminal principal needs of the view.
+type Pauser interface {
+	Pause()
+	Resume()
 }

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -13,26 +13,28 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// terminalPrincipal is the user at the terminal: it shows the lead's
+// TerminalPrincipal is the user at the terminal: it shows the lead's
 // acceptance of the goal for the user to confirm or correct, and the
 // escalations that reach the top for the user to answer. It reads whole
 // lines, so piped input works as well as a keyboard. One question is asked
 // at a time.
-type terminalPrincipal struct {
+type TerminalPrincipal struct {
 	in   *lineReader
 	out  io.Writer
-	view pauser // nil when there is no live view to pause
-	st   style
+	view Pauser // nil when there is no live view to pause
+	st   Style
 	echo bool // the input is not a terminal: show what was read
 
 	mu sync.Mutex // one question at a time
 }
 
 // Close ends the principal's reading of its input once the run is over.
-func (p *terminalPrincipal) Close() { p.in.close() }
+func (p *TerminalPrincipal) Close() { p.in.close() }
 
-func newTerminalPrincipal(in io.Reader, out io.Writer, view pauser) *terminalPrincipal {
-	return &terminalPrincipal{in: newLineReader(in), out: out, view: view, st: newStyle(out), echo: !isTerminal(in)}
+// NewTerminalPrincipal reads answers from in and asks on out, pausing view
+// (nil: none) while it asks. Close it when the run ends.
+func NewTerminalPrincipal(in io.Reader, out io.Writer, view Pauser) *TerminalPrincipal {
+	return &TerminalPrincipal{in: newLineReader(in), out: out, view: view, st: NewStyle(out), echo: !IsTerminal(in)}
 }
 
 // lineReader reads lines from a reader in a goroutine of its own, so a
@@ -89,8 +91,8 @@ func (l *lineReader) readLine(ctx context.Context) (string, error) {
 }
 
 // ask writes the prompt and reads one line.
-func (p *terminalPrincipal) ask(ctx context.Context, prompt string) (string, error) {
-	fmt.Fprint(p.out, p.st.paint(cyan, prompt))
+func (p *TerminalPrincipal) ask(ctx context.Context, prompt string) (string, error) {
+	fmt.Fprint(p.out, p.st.Paint(Cyan, prompt))
 	line, err := p.in.readLine(ctx)
 	switch {
 	case err == nil && p.echo:
@@ -101,67 +103,67 @@ func (p *terminalPrincipal) ask(ctx context.Context, prompt string) (string, err
 	return line, err
 }
 
-func (p *terminalPrincipal) begin() {
+func (p *TerminalPrincipal) begin() {
 	p.mu.Lock()
 	if p.view != nil {
-		p.view.pause()
+		p.view.Pause()
 	}
 }
 
-func (p *terminalPrincipal) end() {
+func (p *TerminalPrincipal) end() {
 	if p.view != nil {
-		p.view.resume()
+		p.view.Resume()
 	}
 	p.mu.Unlock()
 }
 
-func (p *terminalPrincipal) rule(title string) {
-	fmt.Fprintln(p.out, p.st.paint(bold, "── "+title+" "+strings.Repeat("─", max(0, 60-len([]rune(title))))))
+func (p *TerminalPrincipal) rule(title string) {
+	fmt.Fprintln(p.out, p.st.Paint(Bold, "── "+title+" "+strings.Repeat("─", max(0, 60-len([]rune(title))))))
 }
 
 // JudgeAcceptance shows what the lead understood and asks the user to
 // confirm it (Enter or y) or to type a correction, which goes back to the
 // lead as the gap to close.
-func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+func (p *TerminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
 	p.begin()
 	defer p.end()
 	w := p.out
 	p.rule(agent + " accepts your goal")
 	fmt.Fprintln(w, "This is what "+agent+" understood:")
-	fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, "Intent:"), oneLine(a.RestatedIntent))
+	fmt.Fprintf(w, "  %s %s\n", p.st.Paint(Bold, "Intent:"), OneLine(a.RestatedIntent))
 	if len(a.Plan) > 0 {
-		fmt.Fprintln(w, "  "+p.st.paint(bold, "Plan:"))
+		fmt.Fprintln(w, "  "+p.st.Paint(Bold, "Plan:"))
 		for i, s := range a.Plan {
-			fmt.Fprintf(w, "    %d. %s\n", i+1, oneLine(s))
+			fmt.Fprintf(w, "    %d. %s\n", i+1, OneLine(s))
 		}
 	}
 	acks := func(title string, want, got []string) {
 		if len(want) == 0 {
 			return
 		}
-		fmt.Fprintln(w, "  "+p.st.paint(bold, title))
+		fmt.Fprintln(w, "  "+p.st.Paint(Bold, title))
 		for i, c := range want {
 			ack := "(not acknowledged)"
 			if i < len(got) {
 				ack = got[i]
 			}
-			fmt.Fprintf(w, "    • %s\n      → %s\n", oneLine(c), oneLine(ack))
+			fmt.Fprintf(w, "    • %s\n      → %s\n", OneLine(c), OneLine(ack))
 		}
 	}
 	acks("Success criteria:", g.Criteria, a.AcknowledgedCriteria)
 	acks("Constraints:", g.Constraints, a.AcknowledgedConstraints)
 	list := func(title string, items []string) {
 		if len(items) > 0 {
-			fmt.Fprintln(w, "  "+p.st.paint(bold, title))
+			fmt.Fprintln(w, "  "+p.st.Paint(Bold, title))
 			for _, s := range items {
-				fmt.Fprintln(w, "    - "+oneLine(s))
+				fmt.Fprintln(w, "    - "+OneLine(s))
 			}
 		}
 	}
 	list("Assumptions:", a.Assumptions)
 	list("Risks:", a.Risks)
 	if a.Confidence > 0 {
-		fmt.Fprintf(w, "  %s %.0f%%\n", p.st.paint(bold, "Confidence:"), a.Confidence*100)
+		fmt.Fprintf(w, "  %s %.0f%%\n", p.st.Paint(Bold, "Confidence:"), a.Confidence*100)
 	}
 	line, err := p.ask(ctx, "Is this right? [Enter or y: confirm · or type what to correct]: ")
 	switch {
@@ -173,7 +175,7 @@ func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 	}
 	switch strings.ToLower(line) {
 	case "", "y", "yes", "ok":
-		fmt.Fprintln(w, p.st.paint(green, "confirmed")+": "+agent+" may start.")
+		fmt.Fprintln(w, p.st.Paint(Green, "confirmed")+": "+agent+" may start.")
 		return agents.Alignment{Aligned: true, By: "user"}, nil
 	case "n", "no":
 		line, err = p.ask(ctx, "What should change? ")
@@ -184,14 +186,14 @@ func (p *terminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 			line = "The user did not confirm this understanding of the goal; restate it more faithfully."
 		}
 	}
-	fmt.Fprintln(w, p.st.paint(yellow, "sent back")+": "+agent+" will accept again with your correction.")
+	fmt.Fprintln(w, p.st.Paint(Yellow, "sent back")+": "+agent+" will accept again with your correction.")
 	return agents.Alignment{Aligned: false, Gaps: []string{"the user says: " + line}, Correction: line, By: "user"}, nil
 }
 
 // AnswerEscalation shows an escalation that reached the top and reads the
 // answer: a number picks an option, an empty line takes the recommendation,
 // anything else is the answer itself.
-func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+func (p *TerminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
 	p.begin()
 	defer p.end()
 	w := p.out
@@ -204,17 +206,17 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 		kind = "a question before accepting"
 	}
 	p.rule(from + " escalates: " + kind)
-	fmt.Fprintln(w, oneLine(e.Question))
+	fmt.Fprintln(w, OneLine(e.Question))
 	for _, h := range e.Chain {
 		if h.Note != "" {
-			fmt.Fprintf(w, "  %s %s\n", p.st.paint(bold, oneLine(h.Agent)+" passed it on:"), oneLine(h.Note))
+			fmt.Fprintf(w, "  %s %s\n", p.st.Paint(Bold, OneLine(h.Agent)+" passed it on:"), OneLine(h.Note))
 		}
 	}
 	for i, o := range e.Options {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, oneLine(o))
+		fmt.Fprintf(w, "  %d. %s\n", i+1, OneLine(o))
 	}
 	if e.Recommendation != "" {
-		fmt.Fprintln(w, "  "+p.st.paint(bold, "Recommendation:")+" "+oneLine(e.Recommendation))
+		fmt.Fprintln(w, "  "+p.st.Paint(Bold, "Recommendation:")+" "+OneLine(e.Recommendation))
 	}
 	var hints []string
 	if len(e.Options) > 0 {
@@ -238,17 +240,17 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 		}
 		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(e.Options) {
 			o := e.Options[n-1]
-			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+oneLine(o))
+			fmt.Fprintln(w, p.st.Paint(Green, "answered")+": "+OneLine(o))
 			return agents.Resolution{Answer: o, Decision: o, By: "user"}, nil
 		}
 		if line == "" {
 			if e.Recommendation == "" {
 				continue // nothing to default to: ask again
 			}
-			fmt.Fprintln(w, p.st.paint(green, "answered")+": "+oneLine(e.Recommendation))
+			fmt.Fprintln(w, p.st.Paint(Green, "answered")+": "+OneLine(e.Recommendation))
 			return agents.Resolution{Answer: e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
 		}
-		fmt.Fprintln(w, p.st.paint(green, "answered")+": "+line)
+		fmt.Fprintln(w, p.st.Paint(Green, "answered")+": "+line)
 		return agents.Resolution{Answer: line, By: "user"}, nil
 	}
 }
@@ -256,15 +258,15 @@ func (p *terminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 // AcceptBreaches shows the constraints the lead's report admits broken and
 // asks, for each, whether the user accepts the breach; an accepted breach
 // needs a reason (Enter gives a default). No answer accepts nothing.
-func (p *terminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
+func (p *TerminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
 	p.begin()
 	defer p.end()
 	w := p.out
 	p.rule(agent + " reports a broken constraint")
-	fmt.Fprintln(w, "Result: "+oneLine(r.Result))
+	fmt.Fprintln(w, "Result: "+OneLine(r.Result))
 	var out []agents.AcceptedBreach
 	for _, b := range bs {
-		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.paint(bold, "Constraint"), b.Index, oneLine(b.Constraint), oneLine(b.Why))
+		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.Paint(Bold, "Constraint"), b.Index, OneLine(b.Constraint), OneLine(b.Why))
 		line, err := p.ask(ctx, "Accept this breach? [y: accept · Enter or n: the goal fails]: ")
 		switch {
 		case err == io.EOF:
@@ -274,7 +276,7 @@ func (p *terminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, 
 			return nil, err
 		}
 		if l := strings.ToLower(line); l != "y" && l != "yes" {
-			fmt.Fprintln(w, p.st.paint(yellow, "not accepted"))
+			fmt.Fprintln(w, p.st.Paint(Yellow, "not accepted"))
 			continue
 		}
 		reason, err := p.ask(ctx, "Why? [Enter: accepted by the user]: ")
@@ -284,7 +286,7 @@ func (p *terminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, 
 		if reason == "" {
 			reason = "accepted by the user"
 		}
-		fmt.Fprintln(w, p.st.paint(green, "accepted")+": constraint "+strconv.Itoa(b.Index))
+		fmt.Fprintln(w, p.st.Paint(Green, "accepted")+": constraint "+strconv.Itoa(b.Index))
 		out = append(out, agents.AcceptedBreach{Constraint: b.Index, Reason: reason})
 	}
 	return out, nil

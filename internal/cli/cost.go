@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strings"
@@ -27,9 +27,9 @@ var prices = map[string]price{
 	"o3":           {2.00, 0.50, 8.00},
 }
 
-// costOf returns the cost of a call's usage on the named model, and whether
+// CostOf returns the cost of a call's usage on the named model, and whether
 // the price is known. The simulator is free; local models are unknown.
-func costOf(name string, u model.Usage) (float64, bool) {
+func CostOf(name string, u model.Usage) (float64, bool) {
 	if name == "sim" || strings.HasPrefix(name, "sim/") {
 		return 0, true
 	}
