@@ -22,6 +22,12 @@ type fastCheck struct {
 	minLen, maxLen int // in code points; -1: unbounded
 	minN, maxN     int // items; -1: unbounded
 	min, max       *float64
+	// bit is this property's bit among its object's properties; reqMask
+	// holds the bits of the required ones, and reqOutside says one required
+	// is not among them (decodeJSON leaves such objects to the full path).
+	bit        uint64
+	reqMask    uint64
+	reqOutside bool
 }
 
 // compileFast returns the quick check of schema, or nil when schema uses
@@ -120,6 +126,20 @@ func fastOf(s map[string]any) *fastCheck {
 	}
 	if f.enum != nil && f.types != "string" {
 		return nil
+	}
+	i := 0
+	for _, p := range f.props {
+		if i < 64 {
+			p.bit = 1 << i
+		}
+		i++
+	}
+	for _, r := range f.required {
+		if p, ok := f.props[r]; ok {
+			f.reqMask |= p.bit
+		} else {
+			f.reqOutside = true
+		}
 	}
 	return f
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 
 	validator "github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -41,16 +42,36 @@ func CompileArgsSchema(tool string, schema json.RawMessage) (*ArgsSchema, error)
 // as {}. A mismatch is an *ArgumentError whose message names each failing
 // location in one line a model can act on.
 func (s *ArgsSchema) Check(args json.RawMessage) (json.RawMessage, error) {
+	if args, ok := s.decode(args, reflect.Value{}); ok {
+		return args, nil
+	}
 	_, args, err := s.check(args)
 	return args, err
 }
 
-// check is Check that also returns the decoded arguments it validated.
-func (s *ArgsSchema) check(args json.RawMessage) (any, json.RawMessage, error) {
+// decode is the quick path: it checks args and fills dst (when valid) in
+// one pass, and reports false when the full path must decide (see
+// fastCheck.decodeJSON).
+func (s *ArgsSchema) decode(args json.RawMessage, dst reflect.Value) (json.RawMessage, bool) {
+	if s.fast == nil {
+		return nil, false
+	}
+	args = orEmpty(args)
+	return args, s.fast.decodeJSON(args, dst)
+}
+
+// orEmpty reads empty or null arguments as {}.
+func orEmpty(args json.RawMessage) json.RawMessage {
 	args = bytes.TrimSpace(args)
 	if len(args) == 0 || bytes.Equal(args, []byte("null")) {
-		args = []byte("{}")
+		return []byte("{}")
 	}
+	return args
+}
+
+// check is Check that also returns the decoded arguments it validated.
+func (s *ArgsSchema) check(args json.RawMessage) (any, json.RawMessage, error) {
+	args = orEmpty(args)
 	// float64 numbers are precise enough for tool arguments and decode with
 	// less garbage than the validator's own json.Number reader.
 	var inst any

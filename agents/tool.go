@@ -226,12 +226,17 @@ func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Res
 // Decode validates args and decodes them into In.
 func (t *typedTool[In]) decode(args json.RawMessage) (In, error) {
 	var in In
+	dst := reflect.ValueOf(&in).Elem()
+	if _, ok := t.schema.decode(args, dst); ok {
+		return in, nil
+	}
+	in = *new(In) // the quick path may have set part of it
 	inst, args, err := t.schema.check(args)
 	if err != nil {
 		return in, err
 	}
 	// Convert the validated value rather than parse the JSON again.
-	if assign(reflect.ValueOf(&in).Elem(), inst) {
+	if assign(dst, inst) {
 		return in, nil
 	}
 	in = *new(In)
