@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -23,6 +24,11 @@ type effects struct {
 	w       *Worker
 	c       client.Client
 	wf, run string
+	// attempt is the orchestrator activity's attempt, carried by every
+	// update and signal; fenced is set once the workflow has refused it (a
+	// newer attempt has taken over): no effect is asked for after that.
+	attempt int32
+	fenced  atomic.Bool
 	live    *orchestrator.LiveEffects
 	// cancel cancels the run: the workflow was cancelled, which an effect
 	// may learn before the activity's heartbeat does.
@@ -57,15 +63,26 @@ func (f *effects) flush() error {
 	batch := f.pending
 	f.pending = nil
 	f.mu.Unlock()
-	if len(batch) == 0 {
+	if len(batch) == 0 || f.fenced.Load() {
 		return nil
 	}
-	return f.c.SignalWorkflow(f.sendCtx, f.wf, f.run, eventsSignal, batch)
+	return f.c.SignalWorkflow(f.sendCtx, f.wf, f.run, eventsSignal, eventBatch{Attempt: f.attempt, Events: batch})
 }
 
+// update sends the update name to the workflow and waits for its result.
+// Its id is made of id and the attempt: an update of a fenced attempt is
+// never taken for a newer one's. Once fenced, the attempt's run is
+// cancelled and no update is sent any more (fail closed: a fenced attempt
+// makes no effect).
 func (f *effects) update(ctx context.Context, name, id string, arg any, out any) error {
+	if f.fenced.Load() {
+		return ErrFenced
+	}
 	if err := f.flush(); err != nil {
 		return err
+	}
+	if id != "" {
+		id = fmt.Sprintf("%s@%d", id, f.attempt)
 	}
 	h, err := f.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: f.wf, RunID: f.run, UpdateID: id, UpdateName: name,
@@ -73,7 +90,14 @@ func (f *effects) update(ctx context.Context, name, id string, arg any, out any)
 	if err == nil {
 		err = h.Get(ctx, out)
 	}
-	if err != nil && sdktemporal.IsCanceledError(err) {
+	var app *sdktemporal.ApplicationError
+	switch {
+	case err == nil:
+	case errors.As(err, &app) && app.Type() == fencedType:
+		f.fenced.Store(true)
+		f.cancel()
+		return fmt.Errorf("%w: %s", ErrFenced, app.Message())
+	case sdktemporal.IsCanceledError(err):
 		f.cancel()
 		return context.Canceled
 	}
@@ -89,7 +113,7 @@ func (f *effects) Generate(ctx context.Context, k orchestrator.Key, m model.Mode
 	var r effectResult
 	wreq, raw := packRequest(req)
 	if err := f.update(ctx, effectUpdate, "generate "+k.String(),
-		effectRequest{Key: k.String(), Kind: "generate", Agent: agent, Request: wreq, RequestRaw: raw}, &r); err != nil {
+		effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "generate", Agent: agent, Request: wreq, RequestRaw: raw}, &r); err != nil {
 		return orchestrator.Generated{}, err
 	}
 	if r.Response != nil {
@@ -111,7 +135,7 @@ func (f *effects) CallTool(ctx context.Context, k orchestrator.Key, t agents.Too
 	}
 	var r effectResult
 	calls, raw := packCalls([]model.ToolCall{*call})
-	err := f.update(ctx, effectUpdate, "tool "+k.String(), effectRequest{Key: k.String(), Kind: "tool", Agent: agent, Tool: name,
+	err := f.update(ctx, effectUpdate, "tool "+k.String(), effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "tool", Agent: agent, Tool: name,
 		Call: &calls[0], CallRaw: raw != nil, Retry: agents.IsIdempotent(t)}, &r)
 	if err != nil || r.Result == nil {
 		return orchestrator.Called{Result: agents.Errorf("error: the call could not be made: %v", err)}
@@ -126,7 +150,7 @@ type keyCtx struct{}
 func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	var r effectResult
 	if f.resumed {
-		if err := f.update(ctx, effectUpdate, "", effectRequest{Key: k.String(), Kind: "decide"}, &r); err != nil {
+		if err := f.update(ctx, effectUpdate, "", effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
 			return orchestrator.Decision{}, err
 		}
 		if r.Decision != nil {
@@ -137,8 +161,11 @@ func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(conte
 	if err != nil {
 		return d, err
 	}
-	if err := f.update(ctx, effectUpdate, "decide "+k.String(), effectRequest{Key: k.String(), Kind: "decide", Decision: &d}, &r); err != nil {
+	if err := f.update(ctx, effectUpdate, "decide "+k.String(), effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide", Decision: &d}, &r); err != nil {
 		return orchestrator.Decision{}, err
+	}
+	if r.Decision != nil {
+		return *r.Decision, nil // recorded first by another attempt
 	}
 	return d, nil
 }
@@ -157,7 +184,7 @@ func (p *clientPrincipal) ask(ctx context.Context, q Question) (*Answer, error) 
 	k, _ := ctx.Value(keyCtx{}).(orchestrator.Key)
 	q.ID = k.String()
 	var a Answer
-	if err := p.fx.update(ctx, askUpdate, "ask "+q.ID, q, &a); err != nil {
+	if err := p.fx.update(ctx, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
 		return nil, err
 	}
 	return &a, nil

@@ -9,6 +9,7 @@ require (
 	github.com/spf13/cobra v1.10.2
 	go.temporal.io/sdk v1.38.0
 	go.temporal.io/server v1.30.4
+	google.golang.org/grpc v1.83.2
 )
 
 require (
@@ -157,7 +158,6 @@ require (
 	google.golang.org/genproto v0.0.0-20260128011058-8636f8732409 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260928230214-8a89bd6388cc // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260928230214-8a89bd6388cc // indirect
-	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/inf.v0 v0.9.1 // indirect
 	gopkg.in/validator.v2 v2.0.1 // indirect

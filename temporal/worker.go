@@ -44,10 +44,23 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	info := activity.GetInfo(ctx)
 	c := activity.GetClient(ctx)
 	wf := info.WorkflowExecution
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, attempt: info.Attempt, live: orchestrator.NewLiveEffects(nil),
+		cancel: cancel, sendCtx: context.WithoutCancel(ctx)}
+	if info.Attempt > 1 {
+		// A retry speaks first, so that the workflow refuses the earlier
+		// attempts from now on (their worker may be cut off rather than
+		// dead): the journal read next is then the whole of what they did.
+		if err := fx.update(ctx, attemptUpdate, "attempt", info.Attempt, nil); err != nil {
+			return nil, fmt.Errorf("entrust: taking the run over: %w", err)
+		}
+	}
 	journal, err := queryEvents(ctx, c, wf.ID, wf.RunID, 0)
 	if err != nil {
 		return nil, fmt.Errorf("entrust: reading the run's journal: %w", err)
 	}
+	fx.resumed = len(journal) > 0
 	// Heartbeats tell the server this worker is alive and bring the
 	// workflow's cancellation to ctx.
 	hctx, stop := context.WithCancel(ctx)
@@ -65,10 +78,6 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 		}
 	}()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, live: orchestrator.NewLiveEffects(nil), cancel: cancel,
-		resumed: len(journal) > 0, sendCtx: context.WithoutCancel(ctx)}
 	var opts orchestrator.Options
 	if w.Options != nil {
 		opts = *w.Options
@@ -104,6 +113,10 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 				return &RunResult{Outcome: o}, nil
 			}
 		}
+	}
+	if fx.fenced.Load() {
+		// A newer attempt has the run: this one's outcome is not the run's.
+		return nil, ErrFenced
 	}
 	res := &RunResult{Outcome: out}
 	if err != nil {

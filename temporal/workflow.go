@@ -44,6 +44,7 @@ const (
 	CallToolActivity       = "entrust.CallTool"
 	effectUpdate           = "entrust.effect"
 	askUpdate              = "entrust.ask"
+	attemptUpdate          = "entrust.attempt"
 	AnswerUpdate           = "entrust.answer"
 	eventsSignal           = "entrust.events"
 	EventsQuery            = "entrust.events"
@@ -94,6 +95,8 @@ type RunResult struct {
 // (made by an activity, or its recorded result), or a decision (the recorded
 // one, or Decision to record).
 type effectRequest struct {
+	// Attempt is the orchestrator activity's attempt that asks (fencing).
+	Attempt int32           `json:"attempt"`
 	Key     string          `json:"key"`
 	Kind    string          `json:"kind"` // "generate", "tool" or "decide"
 	Agent   string          `json:"agent,omitempty"`
@@ -141,9 +144,38 @@ type Answer struct {
 	Verification *agents.Verification `json:"verification,omitempty"`
 }
 
+// askRequest is a Principal's question asked by an attempt of the
+// orchestrator activity.
+type askRequest struct {
+	Attempt  int32    `json:"attempt"`
+	Question Question `json:"question"`
+}
+
+// eventBatch is a batch of events emitted by an attempt of the orchestrator
+// activity.
+type eventBatch struct {
+	Attempt int32                 `json:"attempt"`
+	Events  []*orchestrator.Event `json:"events"`
+}
+
 // ErrUnknownQuestion is matched by the error of Answer for a question the
 // run is not waiting on.
 var ErrUnknownQuestion = errors.New("no such question waiting")
+
+// ErrFenced is matched by the error of an orchestrator activity's attempt
+// that a newer attempt of the same run has taken over (its worker was
+// thought lost, its heartbeats having stopped, and was not): the workflow
+// refuses its effects and drops its events, and it stops.
+var ErrFenced = errors.New("entrust: a newer attempt of the run's orchestrator has taken over")
+
+// fencedType is the type of the application error a fenced attempt's
+// update is refused with.
+const fencedType = "entrust.fenced"
+
+func fencedError(attempt, current int32) error {
+	return sdktemporal.NewNonRetryableApplicationError(
+		fmt.Sprintf("attempt %d of the orchestrator is fenced: attempt %d has taken over", attempt, current), fencedType, nil)
+}
 
 // RunWorkflow is the workflow of one run. It runs the orchestrator activity
 // and serves its effects; the run's events are its state.
@@ -183,18 +215,39 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	// The events are received here, in order, even after a cancellation,
 	// so that the journal holds the run's last events.
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	if err := workflow.SetUpdateHandler(ctx, effectUpdate, s.effect); err != nil {
+	// Every update and signal of the orchestrator carries its attempt: once
+	// a newer attempt has spoken, an older one's updates are refused (by the
+	// validators) and its events dropped, and those of its updates still
+	// waiting here are answered with the refusal (fencing).
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, attemptUpdate, func(ctx workflow.Context, attempt int32) error {
+		return s.speak(attempt)
+	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error {
+		return s.fenced(attempt)
+	}}); err != nil {
 		return nil, err
 	}
-	if err := workflow.SetUpdateHandler(ctx, askUpdate, func(ctx workflow.Context, q Question) (*Answer, error) {
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, effectUpdate, s.effect, workflow.UpdateHandlerOptions{
+		Validator: func(ctx workflow.Context, req effectRequest) error { return s.fenced(req.Attempt) }}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, askUpdate, func(ctx workflow.Context, req askRequest) (*Answer, error) {
+		if err := s.speak(req.Attempt); err != nil {
+			return nil, err
+		}
+		q := req.Question
 		if s.questions[q.ID] == nil {
 			s.questions[q.ID] = &q
 		}
-		if err := workflow.Await(ctx, func() bool { return s.answers[q.ID] != nil }); err != nil {
+		if err := workflow.Await(ctx, func() bool { return s.answers[q.ID] != nil || s.attempt > req.Attempt }); err != nil {
 			return nil, err
 		}
+		if s.answers[q.ID] == nil {
+			return nil, fencedError(req.Attempt, s.attempt)
+		}
 		return s.answers[q.ID], nil
-	}); err != nil {
+	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req askRequest) error {
+		return s.fenced(req.Attempt)
+	}}); err != nil {
 		return nil, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, AnswerUpdate, func(ctx workflow.Context, a Answer) error {
@@ -226,7 +279,7 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	done := false
 	sel := workflow.NewSelector(dctx)
 	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var batch []*orchestrator.Event
+		var batch eventBatch
 		c.Receive(dctx, &batch)
 		s.append(batch)
 	})
@@ -239,7 +292,7 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	}
 	// The activity signalled its events before it returned.
 	for {
-		var batch []*orchestrator.Event
+		var batch eventBatch
 		if !events.ReceiveAsync(&batch) {
 			break
 		}
@@ -256,17 +309,42 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 
 type state struct {
 	callTimeout time.Duration
-	events      []*orchestrator.Event
-	results     map[string]*effectResult
-	running     map[string]workflow.Future
-	questions   map[string]*Question
-	answers     map[string]*Answer
+	// attempt is the newest attempt of the orchestrator activity that has
+	// spoken: older ones are fenced.
+	attempt   int32
+	events    []*orchestrator.Event
+	results   map[string]*effectResult
+	running   map[string]workflow.Future
+	questions map[string]*Question
+	answers   map[string]*Answer
 }
 
-// append adds a batch of events, skipping those already held (a signal sent
-// again).
-func (s *state) append(batch []*orchestrator.Event) {
-	for _, e := range batch {
+// fenced refuses an attempt older than the newest that has spoken.
+func (s *state) fenced(attempt int32) error {
+	if attempt < s.attempt {
+		return fencedError(attempt, s.attempt)
+	}
+	return nil
+}
+
+// speak notes that attempt has spoken, fencing the older ones; it refuses
+// an older attempt (for the messages no validator sees: signals, and
+// updates validated before a newer attempt spoke).
+func (s *state) speak(attempt int32) error {
+	if err := s.fenced(attempt); err != nil {
+		return err
+	}
+	s.attempt = attempt
+	return nil
+}
+
+// append adds a batch of events, dropping those of a fenced attempt and
+// those already held (a signal sent again).
+func (s *state) append(batch eventBatch) {
+	if s.speak(batch.Attempt) != nil {
+		return
+	}
+	for _, e := range batch.Events {
 		if n := len(s.events); n > 0 && e.Seq <= s.events[n-1].Seq {
 			continue
 		}
@@ -277,6 +355,9 @@ func (s *state) append(batch []*orchestrator.Event) {
 // effect serves one effect: the recorded result when there is one, the
 // running activity's when it is under way, else a new activity's.
 func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, error) {
+	if err := s.speak(req.Attempt); err != nil {
+		return nil, err
+	}
 	id := req.Kind + " " + req.Key
 	if r := s.results[id]; r != nil {
 		return r, nil
@@ -310,6 +391,14 @@ func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, 
 		}
 		f = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), name, arg)
 		s.running[id] = f
+	}
+	// A fenced attempt is not told the result: the newer attempt asks
+	// for it, and the activity's result is recorded then.
+	if err := workflow.Await(ctx, func() bool { return f.IsReady() || s.attempt > req.Attempt }); err != nil {
+		return nil, err
+	}
+	if !f.IsReady() {
+		return nil, fencedError(req.Attempt, s.attempt)
 	}
 	var r effectResult
 	if err := f.Get(ctx, &r); err != nil {
