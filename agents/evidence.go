@@ -42,38 +42,222 @@ func NamedFiles(text string) []string {
 		}
 	}
 	for _, tok := range strings.Fields(backtickRE.ReplaceAllString(text, " ")) {
-		tok = strings.TrimLeft(tok, `"'([{<*_`)
-		tok = strings.TrimRight(tok, `"')]}>,;:!?.*_`)
-		if !fileRE.MatchString(tok) {
-			continue
+		if f, ok := fileToken(tok); ok {
+			add(f)
 		}
-		low := strings.ToLower(tok)
-		ext := low[strings.LastIndexByte(low, '.')+1:]
-		if notFiles[low] || (domainEndings[ext] && !strings.Contains(low, "/")) {
-			continue
-		}
-		add(tok)
 	}
 	return out
 }
 
-// negations are the words that make a criterion or a constraint say what
-// must not be.
-var negations = map[string]bool{"not": true, "no": true, "never": true, "nothing": true, "none": true,
-	"without": true, "avoid": true, "don't": true, "dont": true, "mustn't": true, "cannot": true, "can't": true,
-	"neither": true, "nor": true, "except": true, "only": true, "but": true}
+// fileToken is the file a bare word names, with its punctuation trimmed.
+func fileToken(tok string) (string, bool) {
+	tok = strings.TrimLeft(tok, `"'([{<*_`)
+	tok = strings.TrimRight(tok, `"')]}>,;:!?.*_`)
+	if !fileRE.MatchString(tok) {
+		return "", false
+	}
+	low := strings.ToLower(tok)
+	ext := low[strings.LastIndexByte(low, '.')+1:]
+	if notFiles[low] || (domainEndings[ext] && !strings.Contains(low, "/")) {
+		return "", false
+	}
+	return tok, true
+}
 
-// Negated reports whether text says what must not be, or restricts ("no
-// file but notes.md", "never touch prod.env", "only notes.md"): it holds one
-// of not, no, never, nothing, none, without, avoid, except, only, but, nor,
-// neither, cannot or a contraction of them. The automatic existence check of
-// named files skips such a criterion or constraint: the file it names may
-// rightly be absent.
+// negations are the words that make a criterion or a constraint say what
+// must not be; absences are verbs that say a file is to be gone.
+var (
+	negations = map[string]bool{"not": true, "no": true, "never": true, "nothing": true, "none": true,
+		"without": true, "avoid": true, "don't": true, "dont": true, "mustn't": true, "cannot": true, "can't": true,
+		"neither": true, "nor": true, "shouldn't": true, "won't": true, "doesn't": true, "isn't": true, "aren't": true}
+	// absences, before a file, say it is to be gone: "delete tmp.txt".
+	absences = map[string]bool{"delete": true, "remove": true, "erase": true, "rm": true}
+	// goneWords, after a file and a negation ("secrets.env must not
+	// exist", "… is never committed"), say it is not to be there; after a
+	// file alone ("tmp.txt is removed", "… must be absent") too.
+	goneWords = map[string]bool{"exist": true, "exists": true, "created": true, "written": true, "generated": true,
+		"committed": true, "present": true, "appear": true, "appears": true, "added": true, "included": true,
+		"touched": true, "modified": true, "changed": true, "edited": true, "opened": true, "read": true,
+		"absent": true, "removed": true, "deleted": true, "gone": true}
+	// scopeEnds end what a negation governs: "no file but notes.md",
+	// "nothing except notes.md", "only notes.md".
+	scopeEnds = map[string]bool{"but": true, "except": true, "besides": true, "only": true, "unless": true, "other": true, "apart": true, "instead": true}
+	// fillers may stand between a conjunction and the file it adds to a
+	// list: "no secrets.env or any keys.pem".
+	fillers = map[string]bool{"a": true, "an": true, "the": true, "any": true, "file": true, "files": true}
+)
+
+// negationWindow is how many words may stand between a negation and the file
+// it governs: "must not under any circumstance create secrets.env". A comma
+// ends it, unless a list of files goes on.
+const negationWindow = 4
+
+// mention is one word of a text, with the file it names if any.
+type mention struct {
+	word  string // lower case, punctuation trimmed
+	file  string // the file it names, or ""
+	stops bool   // a clause ends after it (. ; : ! ?)
+	comma bool   // a comma follows it
+}
+
+// mentions splits text into words, naming the files as NamedFiles does.
+func mentions(text string) []mention {
+	var out []mention
+	for i, seg := range splitBackticks(text) {
+		if i%2 == 1 { // inside backticks: one mention
+			t := strings.TrimSpace(seg)
+			m := mention{word: strings.ToLower(t)}
+			if pathRE.MatchString(t) && !strings.HasPrefix(t, "-") {
+				m.file = path.Clean(t)
+			}
+			out = append(out, m)
+			continue
+		}
+		for _, tok := range strings.Fields(seg) {
+			m := mention{stops: strings.ContainsAny(tok[len(tok)-1:], ".;:!?"), comma: strings.HasSuffix(tok, ",")}
+			if f, ok := fileToken(tok); ok {
+				m.file = path.Clean(f)
+			}
+			m.word = strings.ToLower(strings.Trim(tok, `"'()[]{}<>,;:!?.*_`+"`"))
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// splitBackticks splits text at its backticks: odd elements were quoted.
+func splitBackticks(text string) []string {
+	var out []string
+	rest := text
+	for {
+		loc := backtickRE.FindStringSubmatchIndex(rest)
+		if loc == nil {
+			return append(out, rest)
+		}
+		out = append(out, rest[:loc[0]], rest[loc[2]:loc[3]])
+		rest = rest[loc[1]:]
+	}
+}
+
+// RequiredFiles returns the files text names (NamedFiles) that it does not
+// say must be gone: those the runtime checks exist at hand-back. A mention
+// is negated by a negation shortly before it in the same clause ("must not
+// create secrets.env", "no notes.md", "without out.log", "never touch
+// prod.env", and "delete tmp.txt"), carried through a list ("no a.env, b.env
+// or c.pem") and ended by but, except, only, unless… ("no file but
+// notes.md", "nothing except notes.md"); or, after it, by a negation and a
+// verb of being there ("secrets.env must not exist", "x.log is never
+// committed") or by a word of being gone ("tmp.txt must be absent"). A word
+// elsewhere in the text negates nothing: "Write only notes.md" and "… but
+// keep notes.md short" require notes.md. A file is left out only when every
+// mention of it is negated.
+func RequiredFiles(text string) []string {
+	ms := mentions(text)
+	neg := negatedMentions(ms)
+	affirmed := map[string]bool{}
+	for i, m := range ms {
+		if m.file != "" && !neg[i] {
+			affirmed[m.file] = true
+		}
+	}
+	return slices.DeleteFunc(NamedFiles(text), func(f string) bool { return !affirmed[f] })
+}
+
+// negatedMentions says, for each of ms, whether it names a file that the
+// text says must not be (see RequiredFiles).
+func negatedMentions(ms []mention) []bool {
+	neg := make([]bool, len(ms))
+	scope, since := false, 0
+	for i, m := range ms {
+		switch {
+		case m.file != "":
+			neg[i] = (scope && since <= negationWindow) || goneAfter(ms, i)
+			since = 0 // a list goes on: "no a.env or b.env"
+		case isNegation(m.word) || absences[m.word]:
+			scope, since = true, 0
+		case scopeEnds[m.word]:
+			scope = false
+		case m.word == "and" || m.word == "or" || m.word == "nor":
+			if !nextIsFile(ms, i) {
+				scope = false
+			}
+		default:
+			since++
+		}
+		if m.stops || (m.comma && !nextIsFile(ms, i)) {
+			scope = false
+		}
+	}
+	return neg
+}
+
+func isNegation(w string) bool { return negations[w] || negations[strings.Trim(w, "'")] }
+
+// nextIsFile reports whether the next word of ms after i, fillers aside,
+// names a file: the conjunction or comma at i goes on with a list.
+func nextIsFile(ms []mention, i int) bool {
+	for _, m := range ms[i+1:] {
+		if m.file != "" {
+			return true
+		}
+		if !fillers[m.word] {
+			return false
+		}
+	}
+	return false
+}
+
+// goneAfter reports whether the words after the file mentioned at i, in its
+// clause, say it must not be there: a negation then, within two words, a
+// verb of being there ("must not exist", "is not to be created"), or a word
+// of being gone ("is removed", "must be absent") within three words.
+func goneAfter(ms []mention, i int) bool {
+	if ms[i].stops {
+		return false
+	}
+	negAt := -1
+	for j := i + 1; j < len(ms) && j <= i+6; j++ {
+		m := ms[j]
+		if m.file != "" {
+			return false
+		}
+		switch {
+		case isNegation(m.word):
+			if negAt < 0 {
+				negAt = j
+			}
+		case goneWords[m.word]:
+			switch m.word {
+			case "absent", "removed", "deleted", "gone":
+				if negAt < 0 && j <= i+3 {
+					return true
+				}
+			default:
+				if negAt >= 0 && j-negAt <= 3 {
+					return true
+				}
+			}
+		}
+		if m.stops || m.comma {
+			return false
+		}
+	}
+	return false
+}
+
+// Negated reports whether text holds a word of negation or restriction
+// anywhere (not, no, never, nothing, none, without, avoid, except, only, but,
+// nor, neither, cannot or a contraction of them).
+//
+// Deprecated: a word anywhere in a criterion says nothing of the file it
+// names ("Write only notes.md" needs notes.md). Use RequiredFiles, which
+// scopes a negation to the file it governs.
 func Negated(text string) bool {
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
 		return !unicode.IsLetter(r) && r != '\''
 	}) {
-		if negations[strings.Trim(w, "'")] || negations[w] {
+		w = strings.Trim(w, "'")
+		if isNegation(w) || w == "except" || w == "only" || w == "but" {
 			return true
 		}
 	}

@@ -45,6 +45,54 @@ func TestNegated(t *testing.T) {
 	}
 }
 
+// A negation counts for the file it governs, not for every file of the
+// criterion: real criteria and constraints, each with the files the
+// runtime must find at hand-back.
+func TestRequiredFiles(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want []string
+	}{
+		// A word elsewhere negates nothing.
+		{"Write only notes.md", []string{"notes.md"}},
+		{"only notes.md is changed", []string{"notes.md"}},
+		{"The summary is in notes.md but kept under 200 words", []string{"notes.md"}},
+		{"Summarise the notice in notes.md, but keep notes.md short", []string{"notes.md"}},
+		{"notes.md is not empty", []string{"notes.md"}},
+		{"notes.md does not exceed 200 words", []string{"notes.md"}},
+		{"report.md has no TODO left in it", []string{"report.md"}},
+		{"Do not use the network. Write the answer to answer.txt", []string{"answer.txt"}},
+		{"do not create secrets.env and write notes.md", []string{"notes.md"}},
+		{"write nothing but haiku.txt", []string{"haiku.txt"}},
+		{"no file except `docs/plan.md` changes", []string{"docs/plan.md"}},
+		{"never touch prod.env; the plan goes to plan.txt", []string{"plan.txt"}},
+		{"The tests in main_test.go pass and nothing else is needed", []string{"main_test.go"}},
+		{"notes.md exists", []string{"notes.md"}},
+		// The negation governs the file.
+		{"must not create secrets.env", nil},
+		{"no notes.md", nil},
+		{"without out.log", nil},
+		{"Never touch prod.env", nil},
+		{"don't edit config.yaml", nil},
+		{"must not under any circumstance create secrets.env", nil},
+		{"Do not use the network, write notes.md", []string{"notes.md"}},
+		{"no secrets.env, id_rsa.pem or .env.local", nil},
+		{"neither a.env nor b.env is created", nil},
+		{"secrets.env must not exist", nil},
+		{"debug.log is never committed", nil},
+		{"tmp.txt must be absent when done", nil},
+		{"Delete scratch.txt", nil},
+		{"do not write secrets.env; write notes.md", []string{"notes.md"}},
+		{"notes.md, and no draft.md", []string{"notes.md"}},
+		// A file named twice is required if one mention is not negated.
+		{"write notes.md; notes.md must not be read by others", []string{"notes.md"}},
+	} {
+		if got := agents.RequiredFiles(tc.text); !slices.Equal(got, tc.want) {
+			t.Errorf("RequiredFiles(%q) = %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}
+
 func TestParseCheck(t *testing.T) {
 	for s, want := range map[string]agents.CheckSpec{
 		"exists:notes.md":          {Kind: "file_exists", Path: "notes.md"},

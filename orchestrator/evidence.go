@@ -276,10 +276,7 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 	if !d.noFileChecks() {
 		check := func(what string, items []string) {
 			for i, it := range items {
-				if agents.Negated(it) {
-					continue
-				}
-				for _, f := range agents.NamedFiles(it) {
+				for _, f := range agents.RequiredFiles(it) {
 					if why := d.exists(f); why != "" {
 						findings = append(findings, fmt.Sprintf("%s %d (%q) names %s, but %s", what, i+1, it, f, why))
 						if what == "criterion" && !slices.Contains(unmet, it) {

@@ -100,6 +100,24 @@ func TestNamedFileCriterion(t *testing.T) {
 			t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
 		}
 	})
+	// "only" and "but" restrict; they do not negate the file they name.
+	for _, gc := range [][2]string{{"Write only notes.md", ""}, {"the meeting is summed up", "be brief, but keep notes.md readable"}} {
+		t.Run(gc[0]+gc[1], func(t *testing.T) {
+			g := g
+			g.Criteria = []string{gc[0]}
+			if gc[1] != "" {
+				g.Constraints = []string{gc[1]}
+			}
+			m := model.NewScripted("m", turn(accept(g)), turn(write("w1", "elsewhere.md")),
+				turn(complete(g, "wrote it", "w1")), turn(complete(g, "wrote it, really", "w1")), turn(complete(g, "wrote it, truly", "w1")))
+			team, opts, _ := wsTeam(t, m)
+			rt, mem := newRuntime(t, team, opts)
+			out, _ := rt.Run(t.Context(), g)
+			if out.Status != orchestrator.StatusFailed || !strings.Contains(out.Reason, "names notes.md, but notes.md does not exist") {
+				t.Fatalf("%s (%s), want failed: notes.md is missing\n%s", out.Status, out.Reason, types(mem.Events()))
+			}
+		})
+	}
 	t.Run("a negated criterion is not an existence claim", func(t *testing.T) {
 		g := g
 		g.Criteria = []string{"notes.md exists", "no secrets.env is written"}

@@ -36,12 +36,12 @@ func (g *goalInfo) intent() string {
 
 // notePaths are the files the simulator writes its work to: the first file
 // each criterion names (agents.NamedFiles), else the last the objective
-// names, else a slug of the objective. A criterion that says what must not
-// be names no file to write.
+// names, else a slug of the objective. A file a criterion says must not be
+// (agents.RequiredFiles) is not one to write.
 func (g *goalInfo) notePaths() []string {
 	var out []string
 	for _, c := range g.Criteria {
-		if fs := agents.NamedFiles(c); len(fs) > 0 && !agents.Negated(c) && !slices.Contains(out, fs[0]) {
+		if fs := agents.RequiredFiles(c); len(fs) > 0 && !slices.Contains(out, fs[0]) {
 			out = append(out, fs[0])
 		}
 	}
