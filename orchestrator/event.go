@@ -110,6 +110,16 @@ type Event struct {
 	Config      json.RawMessage `json:"config,omitempty"`
 	Verifiers   int             `json:"verifiers,omitempty"`
 	Traceparent string          `json:"traceparent,omitempty"`
+	// GoalHash, on run.started, is a digest of the goal, the configuration
+	// and the number of verifiers (see GoalDigest): Resume refuses a
+	// journal whose run.started does not match it.
+	GoalHash string `json:"goal_hash,omitempty"`
+	// KeyID, on a sealed journal's first line, names the key its lines are
+	// sealed with (JournalKeyID); Seal, on every line of a sealed journal,
+	// is that line's seal. The Journal sink writes them and ReadJournal
+	// reads them; see Journal.Seal.
+	KeyID string `json:"key_id,omitempty"`
+	Seal  string `json:"seal,omitempty"`
 
 	// goal.offered, run.started
 	Goal           *agents.Goal `json:"goal,omitempty"`
@@ -301,12 +311,16 @@ func (m *Memory) Events() []*Event {
 // clarification), and on Flush and Close — so a crash loses at most the
 // lines since the last commit point, none of which recorded an effect on the
 // world, but a resumed run may make again the model calls they recorded.
+// With Seal, each line carries a seal that makes edits to the file detectable
+// (ReadSealedJournal).
 type Journal struct {
 	mu    sync.Mutex
 	w     *bufio.Writer
 	enc   *json.Encoder
 	c     io.Closer
 	group bool
+	// sealer, when not nil, seals each line (Seal).
+	sealer *sealer
 }
 
 // SetGroupCommit turns group commit on or off (see Journal).
@@ -395,7 +409,15 @@ func cutTornLine(f *os.File) error {
 func (j *Journal) Emit(_ context.Context, e *Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if err := j.enc.Encode(e); err != nil {
+	if j.sealer != nil {
+		b, err := j.sealer.seal(e)
+		if err == nil {
+			_, err = j.w.Write(b)
+		}
+		if err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+	} else if err := j.enc.Encode(e); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	if j.group && !commits(e) {
@@ -447,25 +469,5 @@ func (j *Journal) Close() error {
 // killed mid-write leaves such a torn line, which is skipped and reported
 // through truncated.
 func ReadJournal(r io.Reader) (events []*Event, truncated bool, err error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	for line := 1; ; line++ {
-		b, rerr := br.ReadBytes('\n')
-		if rerr != nil && rerr != io.EOF {
-			return events, false, fmt.Errorf("journal: %w", rerr)
-		}
-		complete := rerr == nil // the line ended with its newline
-		if b = bytes.TrimSpace(b); len(b) > 0 {
-			e := new(Event)
-			if err := json.Unmarshal(b, e); err != nil {
-				if !complete {
-					return events, true, nil
-				}
-				return events, false, fmt.Errorf("journal line %d: %w", line, err)
-			}
-			events = append(events, e)
-		}
-		if !complete {
-			return events, false, nil
-		}
-	}
+	return readJournal(r, nil)
 }

@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +36,10 @@ type ResumeOptions struct {
 	// call's fate, such as a durable-execution engine's, which return the
 	// recorded result of a call that finished and never start one twice.
 	InFlightToEffects bool
+	// Legacy accepts a journal whose run.started records no goal digest
+	// (GoalHash): one written before runs recorded it. Its goal and
+	// configuration are then believed as the journal holds them.
+	Legacy bool
 }
 
 // ErrNotRecorded is matched by the error of a model call that Replay found
@@ -60,7 +66,7 @@ func (rt *Runtime) Resume(ctx context.Context, events []*Event, opts *ResumeOpti
 	if opts == nil {
 		opts = &ResumeOptions{}
 	}
-	start, err := rt.resumable(events)
+	start, err := rt.resumable(events, opts.Legacy)
 	if err != nil {
 		return nil, err
 	}
@@ -114,16 +120,38 @@ func (rt *Runtime) Replay(ctx context.Context, events []*Event) ([]*Event, *Outc
 	return got, out, err
 }
 
-// CanResume returns nil when Resume can continue the run of events, else an
-// error matching ErrNotResumable that says why.
-func (rt *Runtime) CanResume(events []*Event) error {
-	_, err := rt.resumable(events)
+// CanResume returns nil when Resume can continue the run of events with
+// opts (which may be nil), else an error matching ErrNotResumable that says
+// why.
+func (rt *Runtime) CanResume(events []*Event, opts *ResumeOptions) error {
+	if opts == nil {
+		opts = &ResumeOptions{}
+	}
+	_, err := rt.resumable(events, opts.Legacy)
 	return err
+}
+
+// GoalDigest returns the digest of a run.started event's goal, configuration
+// and number of verifiers, which the event records as its GoalHash: a
+// journal whose goal or configuration was changed after the run started no
+// longer matches it. It does not stand against someone who can also rewrite
+// the digest; a sealed journal (Journal.Seal) does.
+func GoalDigest(start *Event) string {
+	b, err := json.Marshal(struct {
+		Goal      *agents.Goal    `json:"goal"`
+		Config    json.RawMessage `json:"config,omitempty"`
+		Verifiers int             `json:"verifiers"`
+	}{start.Goal, start.Config, start.Verifiers})
+	if err != nil {
+		return "" // matches no recorded digest
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // resumable checks that events are the journal of an unfinished run of this
 // team with what a resume needs, and returns its run.started event.
-func (rt *Runtime) resumable(events []*Event) (*Event, error) {
+func (rt *Runtime) resumable(events []*Event, legacy bool) (*Event, error) {
 	bad := func(format string, args ...any) (*Event, error) {
 		return nil, fmt.Errorf("%w: "+format, append([]any{ErrNotResumable}, args...)...)
 	}
@@ -139,6 +167,12 @@ func (rt *Runtime) resumable(events []*Event) (*Event, error) {
 	}
 	if h := rt.TeamHash(); start.TeamHash != h {
 		return bad("it is a run of another team (team hash %s, this team's is %s)", start.TeamHash, h)
+	}
+	switch h := GoalDigest(start); {
+	case start.GoalHash == "" && !legacy:
+		return bad("its run.started records no digest of the goal (goal_hash): it was written before runs recorded one, or the digest was removed (ResumeOptions.Legacy accepts it)")
+	case start.GoalHash != "" && start.GoalHash != h:
+		return bad("its goal or configuration is not the one the run started with (goal hash %s, run.started's holds %s)", h, start.GoalHash)
 	}
 	for _, e := range events {
 		switch {

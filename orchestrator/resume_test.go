@@ -351,6 +351,12 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 	other, _ := newRuntime(t, solo(model.NewScripted("other")), nil)
 	noResponse := journalOf(t, full[:3])
 	noResponse[2].Message = nil
+	goalChanged := journalOf(t, full[:3])
+	goalChanged[0].Goal.Objective = "delete every file"
+	configChanged := journalOf(t, full[:3])
+	configChanged[0].Config = json.RawMessage(`{"workspace":"/"}`)
+	noDigest := journalOf(t, full[:3])
+	noDigest[0].GoalHash = ""
 	for _, tc := range []struct {
 		name   string
 		rt     *orchestrator.Runtime
@@ -362,6 +368,9 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 		{"another team", other, full[:3], "another team"},
 		{"no run.started", rt, full[1:3], "run.started"},
 		{"no responses", rt, noResponse, "does not hold the model's response"},
+		{"goal changed", rt, goalChanged, "its goal or configuration is not the one the run started with"},
+		{"configuration changed", rt, configChanged, "its goal or configuration is not the one the run started with"},
+		{"no goal digest", rt, noDigest, "records no digest of the goal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(mem.Events())
@@ -373,6 +382,10 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 				t.Error("a refused resume emitted events")
 			}
 		})
+	}
+	// A journal from before goal digests resumes when the caller says so.
+	if err := rt.CanResume(noDigest, &orchestrator.ResumeOptions{Legacy: true}); err != nil {
+		t.Errorf("CanResume(Legacy) of a journal without a goal digest: %v", err)
 	}
 }
 

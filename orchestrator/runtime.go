@@ -262,6 +262,7 @@ func (rt *Runtime) newRun(id string) *run {
 func (rt *Runtime) startEvent(ctx context.Context, g *agents.Goal) *Event {
 	e := &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
 		Verifiers: len(g.Verifiers)}
+	e.GoalHash = GoalDigest(e)
 	if rt.opts.Traceparent != nil {
 		e.Traceparent = rt.opts.Traceparent(ctx)
 	}

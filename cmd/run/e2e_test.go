@@ -39,6 +39,10 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// The journals' key is made in the tests' own configuration directory,
+	// never the user's; the binaries the tests run inherit it.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	os.Unsetenv(orchestrator.EnvJournalKey)
 	binary = filepath.Join(dir, "run")
 	if runtime.GOOS == "windows" {
 		binary += ".exe"

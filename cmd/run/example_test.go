@@ -11,6 +11,7 @@ func ExampleMain_replay() {
 	// goal: Write a haiku about delegation
 	//   criterion:  a haiku about delegation is in the workspace
 	//   constraint: three lines, 5-7-5 syllables
+	// integrity: not signed
 	//
 	// ✓ d1 lead ← user · completed · 8,268 tokens (own 4,636) · 3 steps
 	//    accepted (round 1): I understand the purpose: write a haiku about delegation.

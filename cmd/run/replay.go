@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -65,7 +66,13 @@ func runReplay(opts *replayOptions) error {
 		return configError(err)
 	}
 	defer f.Close()
-	events, truncated, err := orchestrator.ReadJournal(f)
+	// The key is read, never made, to check a journal: one sealed with a
+	// key this machine does not hold is said to be so.
+	key, _, kerr := orchestrator.LoadJournalKey(false)
+	if kerr != nil && !errors.Is(kerr, fs.ErrNotExist) {
+		fmt.Fprintf(stderr, "run replay: warning: %v\n", kerr)
+	}
+	events, integrity, truncated, err := orchestrator.ReadSealedJournal(f, key)
 	if err != nil {
 		return configError(fmt.Errorf("%s is not a valid journal: %w", path, err))
 	}
@@ -79,8 +86,11 @@ func runReplay(opts *replayOptions) error {
 	if err != nil {
 		return configError(fmt.Errorf("%s is not a consistent journal: %w", path, err))
 	}
+	if integrity.State == orchestrator.IntegrityBroken || integrity.State == orchestrator.IntegrityOtherKey {
+		fmt.Fprintf(stderr, "run replay: warning: integrity %s: what it records cannot be believed\n", integrity)
+	}
 	if opts.json {
-		return writeReplayJSON(stdout, events, root, truncated)
+		return writeReplayJSON(stdout, events, root, truncated, integrity)
 	}
 	var sc cli.Scorer
 	tp := opts.trust
@@ -106,7 +116,7 @@ func runReplay(opts *replayOptions) error {
 	if events[len(events)-1].Type != orchestrator.EventRunFinished {
 		fmt.Fprintf(stderr, "run replay: warning: the run never finished (no run.finished): showing it as it stood\n")
 	}
-	renderReplay(stdout, events, root, sc)
+	renderReplay(stdout, events, root, sc, integrity)
 	return nil
 }
 
@@ -142,7 +152,7 @@ type agentUsage struct {
 	ms     float64
 }
 
-func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc cli.Scorer) {
+func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc cli.Scorer, integrity orchestrator.Integrity) {
 	st := cli.NewStyle(w)
 	first, last := events[0], events[len(events)-1]
 	var goal *agents.Goal
@@ -215,6 +225,14 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 			fmt.Fprintln(w, "  constraint: "+cli.OneLine(c))
 		}
 	}
+	icol := cli.Yellow
+	switch integrity.State {
+	case orchestrator.IntegrityVerified:
+		icol = cli.Green
+	case orchestrator.IntegrityBroken, orchestrator.IntegrityOtherKey:
+		icol = cli.Red
+	}
+	fmt.Fprintf(w, "%s %s\n", st.Paint(cli.Bold, "integrity:"), st.Paint(icol, integrity.String()))
 	fmt.Fprintln(w)
 
 	var walk func(o *orchestrator.Outcome, prefix, branch, cont string)
@@ -421,6 +439,9 @@ type replayDoc struct {
 	// line was cut off and left out.
 	Finished bool `json:"finished"`
 	Torn     bool `json:"torn,omitempty"`
+	// Integrity is what the journal's seals say of it: "verified", "not
+	// signed", "broken at event N (…)" or "sealed with another key (…)".
+	Integrity string `json:"integrity"`
 	// Status and Reason are run.finished's (how the run ended), "" when it
 	// never finished.
 	Status orchestrator.Status `json:"status,omitempty"`
@@ -433,9 +454,9 @@ type replayDoc struct {
 	Tree *orchestrator.Outcome `json:"tree"`
 }
 
-func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool) error {
+func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool, integrity orchestrator.Integrity) error {
 	first, last := events[0], events[len(events)-1]
-	doc := replayDoc{Run: first.Run, Torn: torn, Start: first.Time, End: last.Time, Tree: root}
+	doc := replayDoc{Run: first.Run, Torn: torn, Integrity: integrity.String(), Start: first.Time, End: last.Time, Tree: root}
 	for _, e := range events {
 		switch {
 		case e.Type == orchestrator.EventRunFinished:

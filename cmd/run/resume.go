@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/entrust-dev/entrust/internal/cli"
@@ -43,7 +45,7 @@ type resumeOptions struct {
 
 	team, apiKey, baseURL, workspace string
 	escalations, logLevel, trust     string
-	quiet, json                      bool
+	quiet, json, unsigned            bool
 
 	journal string
 }
@@ -64,7 +66,12 @@ what it was to write, or when the delegator (the Principal at the top) says so.
 
 The team, goal, models and workspace come from the journal; the API key from
 --api-key or OPENAI_API_KEY. A journal that cannot be resumed (finished,
-cancelled, corrupt before its last line, written by another team) is an error.`,
+cancelled, corrupt before its last line, written by another team) is an error.
+
+Journals are sealed with a key kept outside them ($ENTRUST_JOURNAL_KEY, else
+entrust/journal.key in your configuration directory): a journal whose seals do
+not verify (edited, lines added or removed, another key) is refused, and an
+unsigned one (from before seals) resumes only with --unsigned.`,
 		Example: `  run resume runs/20260101-120000-a1b2c3.jsonl
   OPENAI_API_KEY=sk-... run resume --escalations auto runs/20260101-120000-a1b2c3.jsonl`,
 		Annotations: map[string]string{"footer": `Exit codes: as for run: 0 completed and verified, 1 failed or declined,
@@ -95,14 +102,28 @@ cancelled, corrupt before its last line, written by another team) is an error.`,
 	f.BoolVar(&opts.json, "json", false, "stream the new events to stdout as JSON lines instead of the live view")
 	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
 	f.StringVar(&opts.trust, "trust", "", "trust ledger `FILE` (default the run's)")
+	f.BoolVar(&opts.unsigned, "unsigned", false, "resume a journal that carries no seals, believing what it records as it is")
 	return cmd
 }
 
 // runResume continues the run of the journal opts.journal.
 func runResume(o *resumeOptions) error {
-	events, err := readResumable(o.journal)
+	key, err := journalKey("")
 	if err != nil {
 		return configError(err)
+	}
+	events, integrity, err := readResumable(o.journal, key)
+	if err != nil {
+		return configError(err)
+	}
+	switch integrity.State {
+	case orchestrator.IntegrityVerified:
+	case orchestrator.IntegrityUnsigned:
+		if !o.unsigned {
+			return configError(fmt.Errorf("%s cannot be resumed: %w: it is not signed (written before journals were sealed, or edited to remove its seals), so what it records cannot be checked; resume it with --unsigned to believe it as it is", o.journal, orchestrator.ErrNotResumable))
+		}
+	default:
+		return configError(fmt.Errorf("%s cannot be resumed: %w: integrity %s", o.journal, orchestrator.ErrNotResumable, integrity))
 	}
 	var cfg runConfig
 	if len(events[0].Config) == 0 {
@@ -114,7 +135,7 @@ func runResume(o *resumeOptions) error {
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
 		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, verify: cfg.Verify, noFileChecks: cfg.NoFileChecks, steps: cfg.Steps, tokens: cfg.Tokens,
-		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout}
+		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout, unsigned: integrity.State == orchestrator.IntegrityUnsigned, sealAfter: integrity.Last}
 	if cfg.Timeout != "" {
 		if f.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
 			return configError(fmt.Errorf("run.started's timeout: %w", err))
@@ -147,21 +168,40 @@ func runResume(o *resumeOptions) error {
 	return execute(f, team, data, events)
 }
 
-// readResumable reads a journal to resume. A torn last line (a write the
-// stopped run did not finish) is left out, and cut off the file when the
-// run resumes.
-func readResumable(path string) ([]*orchestrator.Event, error) {
+// readResumable reads a journal to resume and checks its seals with key. A
+// torn last line (a write the stopped run did not finish) is left out, and
+// cut off the file when the run resumes.
+func readResumable(path string, key []byte) ([]*orchestrator.Event, orchestrator.Integrity, error) {
+	var none orchestrator.Integrity
 	file, err := os.Open(path)
+	if err != nil {
+		return nil, none, err
+	}
+	defer file.Close()
+	events, integrity, _, err := orchestrator.ReadSealedJournal(file, key)
+	if err != nil {
+		return nil, none, fmt.Errorf("%s cannot be resumed: %w: %w", path, orchestrator.ErrNotResumable, err)
+	}
+	if len(events) == 0 {
+		return nil, none, fmt.Errorf("%s cannot be resumed: %w: it holds no events", path, orchestrator.ErrNotResumable)
+	}
+	return events, integrity, nil
+}
+
+// journalKey loads the key the run's journal is sealed with
+// (orchestrator.LoadJournalKey), making the key file on first use. A key file
+// inside workspace, where the run's tools write, is refused: an agent could
+// read it and seal what it likes.
+func journalKey(workspace string) ([]byte, error) {
+	key, from, err := orchestrator.LoadJournalKey(true)
 	if err != nil {
 		return nil, err
 	}
-	defer file.Close()
-	events, _, err := orchestrator.ReadJournal(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s cannot be resumed: %w: %w", path, orchestrator.ErrNotResumable, err)
+	if workspace != "" && filepath.IsAbs(from) {
+		ws, werr := filepath.Abs(workspace)
+		if rel, rerr := filepath.Rel(ws, from); werr == nil && rerr == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return nil, fmt.Errorf("%w: %s is inside the workspace %s, where the run's tools can read it; set %s or move the workspace", orchestrator.ErrJournalKey, from, ws, orchestrator.EnvJournalKey)
+		}
 	}
-	if len(events) == 0 {
-		return nil, fmt.Errorf("%s cannot be resumed: %w: it holds no events", path, orchestrator.ErrNotResumable)
-	}
-	return events, nil
+	return key, nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -259,11 +260,29 @@ func TestResumeRefused(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "corrupt.jsonl"), string(bytes.Join([][]byte{lines[0], []byte("{not json\n"), lines[1]}, nil)))
 	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
 	writeFile(t, filepath.Join(dir, "other.yaml"), "lead: solo\nagents:\n  - name: solo\n    role: Works alone.\n    tools: [write_file]\n")
+	// Forgeries of the cut journal by someone who can edit it but does not
+	// hold the key: a recorded result changed, a future event added, an
+	// event dropped, the seals removed.
+	forge := func(name string, ls ...[]byte) {
+		writeFile(t, filepath.Join(dir, name), string(bytes.Join(ls, nil)))
+	}
+	edited := bytes.Replace(lines[8], []byte(`"agent":"`), []byte(`"agent":"x`), 1)
+	forge("edited.jsonl", append(append(slices.Clone(lines[:8]), edited), lines[9:12]...)...)
+	forge("added.jsonl", append(slices.Clone(lines[:12]), bytes.Replace(lines[12], []byte(`"seq":13`), []byte(`"seq":13,"is_error":true`), 1))...)
+	forge("dropped.jsonl", append(slices.Clone(lines[:5]), lines[6:12]...)...)
+	unsealed := unseal(bytes.Join(lines[:12], nil))
+	forge("unsigned.jsonl", unsealed)
+	forge("unsigned-goal.jsonl", bytes.Replace(unsealed, []byte("Write a haiku about delegation"), []byte("Delete every file"), 1))
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
+		{"edited", []string{"edited.jsonl"}, "integrity broken at event 9"},
+		{"added", []string{"added.jsonl"}, "integrity broken at event 13"},
+		{"dropped", []string{"dropped.jsonl"}, "integrity broken at event 6"},
+		{"unsigned", []string{"unsigned.jsonl"}, "it is not signed"},
+		{"unsigned with its goal changed", []string{"--unsigned", "unsigned-goal.jsonl"}, "its goal or configuration is not the one the run started with"},
 		{"finished", []string{"run.jsonl"}, "the run finished"},
 		{"corrupt", []string{"corrupt.jsonl"}, "journal line 2"},
 		{"missing", []string{"nowhere.jsonl"}, "no such file"},
@@ -282,8 +301,30 @@ func TestResumeRefused(t *testing.T) {
 			}
 		})
 	}
-	// The cut journal, with its own team, resumes to the same end.
-	res := runBinary(t, dir, "", "resume", "--quiet", "cut.jsonl")
+	// Sealed with another key: refused, and said so.
+	t.Run("another key", func(t *testing.T) {
+		t.Setenv(orchestrator.EnvJournalKey, strings.Repeat("k", 32))
+		res := runBinary(t, dir, "", "resume", "--quiet", "cut.jsonl")
+		if res.code != 2 || !strings.Contains(res.stderr, "sealed with another key") {
+			t.Errorf("want exit 2 saying the journal is sealed with another key: %s", res)
+		}
+	})
+	for file, want := range map[string]string{"cut.jsonl": "integrity: verified", "added.jsonl": "integrity: broken at event 13", "unsigned.jsonl": "integrity: not signed"} {
+		if res := runBinary(t, dir, "", "replay", file); res.code != 0 || !strings.Contains(res.stdout, want) {
+			t.Errorf("replay %s: want %q: %s", file, want, res)
+		}
+	}
+	// An unsigned journal resumes when asked to, and stays unsigned.
+	res := runBinary(t, dir, "", "resume", "--quiet", "--unsigned", "unsigned.jsonl")
+	if res.code != 0 {
+		t.Fatalf("resume --unsigned: %s", res)
+	}
+	if res := runBinary(t, dir, "", "replay", "unsigned.jsonl"); !strings.Contains(res.stdout, "integrity: not signed") {
+		t.Errorf("the resumed unsigned journal: %s", res)
+	}
+	// The cut journal, with its own team, resumes to the same end, and its
+	// appended lines continue the chain.
+	res = runBinary(t, dir, "", "resume", "--quiet", "cut.jsonl")
 	if res.code != 0 {
 		t.Fatalf("resume: %s", res)
 	}
@@ -292,6 +333,14 @@ func TestResumeRefused(t *testing.T) {
 	if n, want := len(got), len(lines); n != want { // run.resumed, and no torn last line
 		t.Errorf("the resumed journal holds %d events, the run's %d and run.resumed", n, want)
 	}
+	if res := runBinary(t, dir, "", "replay", "cut.jsonl"); !strings.Contains(res.stdout, "integrity: verified") {
+		t.Errorf("the resumed journal: %s", res)
+	}
+}
+
+// unseal removes a journal's seals and key id, as someone editing it might.
+func unseal(journal []byte) []byte {
+	return regexp.MustCompile(`,"(seal|key_id)":"[0-9a-f]+"`).ReplaceAll(journal, nil)
 }
 
 // A resume whose endpoint cannot be reached exits 2 and leaves the journal

@@ -41,6 +41,11 @@ type runOptions struct {
 	// offline forces the simulator whatever the environment says: a
 	// resumed run that ran offline stays offline.
 	offline bool
+	// unsigned resumes a journal that carries no seals (run resume
+	// --unsigned); sealAfter is the seal of the last line of a sealed one,
+	// which the resumed run's lines continue from.
+	unsigned  bool
+	sealAfter string
 
 	goal string
 }
@@ -258,10 +263,15 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	// A new run's journal is made now; a resumed run's is opened for
 	// appending once the runtime has found it resumable.
 	var journal *orchestrator.Journal
+	key, err := journalKey(f.workspace)
+	if err != nil {
+		return configError(err)
+	}
 	if resume == nil {
 		if journal, err = orchestrator.CreateJournal(journalPath); err != nil {
 			return configError(fmt.Errorf("--journal: %w", err))
 		}
+		journal.Seal(key, "")
 	} else {
 		runID = resume[0].Run
 	}
@@ -335,9 +345,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	}
 	if resume != nil {
 		// Nothing is written to a journal that cannot be resumed.
-		err := rt.CanResume(resume)
+		err := rt.CanResume(resume, &orchestrator.ResumeOptions{Legacy: f.unsigned})
 		if err == nil {
 			journal, err = orchestrator.AppendJournal(journalPath)
+		}
+		if err == nil && f.sealAfter != "" {
+			err = journal.Seal(key, f.sealAfter)
 		}
 		if err != nil {
 			if view != nil {
@@ -376,7 +389,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 				obs.ledger.Emit(ctx, e)
 			}
 		}
-		out, runErr = rt.Resume(ctx, resume, nil)
+		out, runErr = rt.Resume(ctx, resume, &orchestrator.ResumeOptions{Legacy: f.unsigned})
 	}
 	var down *cli.Unavailable
 	errors.As(context.Cause(ctx), &down)

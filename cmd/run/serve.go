@@ -93,6 +93,8 @@ type server struct {
 	obs     *observers
 	tools   *mcptools.Servers
 	perTask bool
+	// key seals the runs' journals (orchestrator.Journal.Seal).
+	key []byte
 }
 
 func runServe(opts *serveOptions) error {
@@ -129,7 +131,11 @@ func runServe(opts *serveOptions) error {
 		return configError(err)
 	}
 	defer tools.Close()
-	s := &server{opts: opts, team: team, models: m, obs: obs, tools: tools, perTask: opts.a2a != ""}
+	key, err := journalKey(opts.workspace)
+	if err != nil {
+		return configError(err)
+	}
+	s := &server{opts: opts, team: team, models: m, obs: obs, tools: tools, perTask: opts.a2a != "", key: key}
 	// Build once now, so a team that cannot run is said before serving.
 	if err := s.check(); err != nil {
 		return configError(err)
@@ -245,6 +251,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 	if err != nil {
 		return nil, err
 	}
+	journal.Seal(s.key, "")
 	sinks := []orchestrator.Sink{journal}
 	if req.Sink != nil {
 		sinks = append(sinks, req.Sink)
