@@ -106,6 +106,24 @@ type Effects interface {
 	Now() time.Time
 }
 
+// CallRecorder is implemented by Effects that know the fate of every action
+// tool call they were asked to make: a durable-execution engine's, which
+// records each call it starts, returns the recorded result when the call is
+// asked for again, and never starts one twice. ResumeOptions.InFlightToEffects
+// hands a resumed run's calls in flight to such effects only.
+type CallRecorder interface {
+	Effects
+	// RecordsCalls reports whether the effects know each call's fate; a
+	// wrapper answers for what it wraps.
+	RecordsCalls() bool
+}
+
+// recordsCalls reports whether fx know the fate of each call they made.
+func recordsCalls(fx Effects) bool {
+	cr, ok := fx.(CallRecorder)
+	return ok && cr.RecordsCalls()
+}
+
 // LiveEffects are the effects of a run that calls through: models answer,
 // tools run, the Principal is asked, ids count from 1 per kind.
 type LiveEffects struct {

@@ -35,6 +35,9 @@ type ResumeOptions struct {
 	// recovering it as Resume does by default: for effects that know each
 	// call's fate, such as a durable-execution engine's, which return the
 	// recorded result of a call that finished and never start one twice.
+	// Only effects that say so (CallRecorder) get them: with any others —
+	// LiveEffects, which would simply run the call again — the calls in
+	// flight are recovered as by default.
 	InFlightToEffects bool
 	// Legacy accepts a journal whose run.started records no goal digest
 	// (GoalHash): one written before runs recorded it. Its goal and
@@ -75,7 +78,9 @@ func (rt *Runtime) Resume(ctx context.Context, events []*Event, opts *ResumeOpti
 	}
 	r := rt.newRun(start.Run)
 	r.replay = newReplay(events, r.fx)
-	r.replay.inFlightToNext = opts.InFlightToEffects
+	// A call in flight goes to effects that know its fate, never to ones
+	// that would just make it again.
+	r.replay.inFlightToNext = opts.InFlightToEffects && recordsCalls(r.fx)
 	r.fx = r.replay
 	r.seq = events[len(events)-1].Seq
 	resumes := 1

@@ -267,19 +267,41 @@ func TestResumeFromEveryPrefix(t *testing.T) {
 	}
 }
 
+// recordedEffects are effects that know each call's fate
+// (orchestrator.CallRecorder): they give the recorded result of every call.
+type recordedEffects struct{ *orchestrator.LiveEffects }
+
+func (recordedEffects) RecordsCalls() bool { return true }
+
+func (recordedEffects) CallTool(context.Context, orchestrator.Key, agents.Tool, *model.ToolCall) orchestrator.Called {
+	return orchestrator.Called{Result: agents.Result{Content: "ok (recorded)"}}
+}
+
 // A call of a side-effecting tool in flight when the run stopped is not run
 // again unless its delegator (here the Principal) says so; an idempotent
-// tool's is run again without asking.
+// tool's is run again without asking. ResumeOptions.InFlightToEffects hands
+// it to effects that know its fate, and to no others: live effects, even
+// wrapped, would run it again.
 func TestResumeInFlightCall(t *testing.T) {
 	g := agents.Goal{Objective: "note it"} // no criterion: what a report cites is not at stake here
 	noteCall := call("note", map[string]string{"text": "hello"})
+	live := func(string) orchestrator.Effects { return orchestrator.NewLiveEffects(nil) }
+	wrapped := func(string) orchestrator.Effects {
+		return struct{ *orchestrator.LiveEffects }{orchestrator.NewLiveEffects(nil)}
+	}
+	recorded := func(string) orchestrator.Effects { return recordedEffects{orchestrator.NewLiveEffects(nil)} }
 	for _, tc := range []struct {
 		name       string
 		idempotent bool
 		answer     string
 		runs       int64
 		escalated  bool
+		// toEffects resumes with InFlightToEffects and these effects.
+		toEffects func(string) orchestrator.Effects
 	}{
+		{name: "live effects given the call in flight: not run again", runs: 0, escalated: true, toEffects: live},
+		{name: "wrapped live effects given the call in flight: not run again", runs: 0, escalated: true, toEffects: wrapped},
+		{name: "effects that record calls given the call in flight: their result", runs: 0, escalated: false, toEffects: recorded},
 		{name: "not run again by default", answer: "", runs: 0, escalated: true},
 		{name: "run again when the principal says so", answer: "run it again", runs: 1, escalated: true},
 		{name: "run again, said with a capital and a full stop", answer: "Run it again.", runs: 1, escalated: true},
@@ -320,8 +342,9 @@ func TestResumeInFlightCall(t *testing.T) {
 				return agents.Resolution{Answer: tc.answer, Decision: tc.answer}, nil
 			}}
 			m2 := model.NewScripted("m", turn(complete(g, "noted")))
-			rt2, mem2 := newRuntime(t, solo(m2, tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly, Principal: principal})
-			out, err := rt2.Resume(t.Context(), full[:cut+1], nil)
+			opts := &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly, Principal: principal, Effects: tc.toEffects}
+			rt2, mem2 := newRuntime(t, solo(m2, tool), opts)
+			out, err := rt2.Resume(t.Context(), full[:cut+1], &orchestrator.ResumeOptions{InFlightToEffects: tc.toEffects != nil})
 			if err != nil {
 				t.Fatalf("resume: %v (%s)", err, types(mem2.Events()))
 			}

@@ -45,6 +45,11 @@ type effects struct {
 	sendCtx context.Context
 }
 
+// RecordsCalls reports that the workflow knows the fate of every action tool
+// call (orchestrator.CallRecorder): each is an activity it records, so a call
+// asked for again gets its recorded result, or waits on the one under way.
+func (f *effects) RecordsCalls() bool { return true }
+
 // emit keeps e for the next flush.
 func (f *effects) emit(_ context.Context, e *orchestrator.Event) error {
 	f.mu.Lock()
