@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -385,6 +389,117 @@ func TestResumeWithEndpointDown(t *testing.T) {
 		t.Fatalf("the resume once the endpoint is up: %s", res)
 	}
 	got := res.journal(t, "cut.jsonl")
+	checkComplete(t, got)
+	if fin, wantFin := got[len(got)-1], want[len(want)-1]; fin.Status != wantFin.Status || fin.Result != wantFin.Result {
+		t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)
+	}
+}
+
+// proxy forwards the connections it accepts to an address until it is
+// killed: then it refuses new ones and cuts those it holds, as an endpoint
+// that dies does.
+type proxy struct {
+	l      net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	killed bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{l: l}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.killed {
+				c.Close()
+				up.Close()
+			}
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.kill)
+	return p
+}
+
+func (p *proxy) kill() {
+	p.l.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.killed = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// A fresh run whose endpoint dies mid-run stops as a crash there would:
+// exit 2, saying how to resume, and a journal without the cancellation the
+// failure caused (which would make it finished, and not resumable); once
+// the endpoint is back, "run resume" ends it as the uninterrupted run ends.
+func TestRunWithEndpointDying(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+	args := func(url string) []string {
+		return []string{"--team", "team.yaml", "--base-url", url, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
+	}
+	ref := runBinary(t, dir, "", args(crashServer(t, nil, nil).URL)...)
+	if ref.code != 0 {
+		t.Fatalf("the uninterrupted run: %s", ref)
+	}
+	want := ref.journal(t, "run.jsonl")
+
+	dir = t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+	// The endpoint dies while it holds the run's fifth model call.
+	var calls atomic.Int32
+	held := make(chan struct{}, 1)
+	srv := crashServer(t, func() bool { return calls.Add(1) > 4 }, held)
+	u, err := url.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newProxy(t, u.Host)
+	go func() {
+		<-held
+		p.kill()
+	}()
+	u.Host = p.l.Addr().String()
+	res := runBinary(t, dir, "", args(u.String())...)
+	if res.code != 2 || !strings.Contains(res.stderr, "cannot reach") || !strings.Contains(res.stderr, "run resume run.jsonl once it is up") {
+		t.Fatalf("want exit 2 saying the endpoint cannot be reached and how to resume: %s", res)
+	}
+	cut := res.journal(t, "run.jsonl")
+	for _, e := range cut {
+		if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() || (e.Type == orchestrator.EventModelCalled && e.Error != "") {
+			t.Fatalf("the run whose endpoint died recorded %s %s: it cannot be resumed as it stood", e.Type, e.Error)
+		}
+	}
+	if len(ofType(cut, orchestrator.EventModelCalled)) != 4 {
+		t.Errorf("%d model calls recorded, want the 4 made before the endpoint died", len(ofType(cut, orchestrator.EventModelCalled)))
+	}
+
+	res = runBinary(t, dir, "", "resume", "--quiet", "--base-url", crashServer(t, nil, nil).URL, "run.jsonl")
+	if res.code != ref.code {
+		t.Fatalf("the resume once the endpoint is back: %s", res)
+	}
+	got := res.journal(t, "run.jsonl")
 	checkComplete(t, got)
 	if fin, wantFin := got[len(got)-1], want[len(want)-1]; fin.Status != wantFin.Status || fin.Result != wantFin.Result {
 		t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)

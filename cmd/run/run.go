@@ -286,10 +286,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	var journalErr error
 	runCtx := ctx
 	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-		// A resumed run whose endpoint cannot serve it ends as a crash
-		// there would: nothing of the cancellation that follows is
-		// written, so the journal can be resumed again once it is up.
-		if resume != nil && endpointDown(runCtx) {
+		// A run whose endpoint cannot serve it ends as a crash there
+		// would: neither the failed call nor the cancellation that follows
+		// is written, so the journal can be resumed once it is up.
+		if endpointDown(runCtx) {
 			return nil
 		}
 		err := journal.Emit(ctx, e)
@@ -408,16 +408,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	if down != nil {
 		// The endpoint's failure is the run's: said once, and nothing of
 		// the cancellation it caused.
+		// The journal stops where the endpoint failed, as after a crash;
+		// the trust ledger, which the resume feeds the journal's events,
+		// is left as it was.
 		fmt.Fprintf(stderr, "run: %v\n", down)
-		if resume != nil {
-			// The journal stops where the endpoint failed, as after a
-			// crash; the trust ledger, which it is fed again on the next
-			// resume, is left as it was.
-			obs.ledger = nil
-			fmt.Fprintf(stderr, "journal: %s stops where the endpoint failed: run resume %s once it is up\n", journalPath, journalPath)
-			return exitWith(exitUsage)
-		}
-		fmt.Fprintf(stderr, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+		obs.ledger = nil
+		fmt.Fprintf(stderr, "journal: %s stops where the endpoint failed: run resume %s once it is up\n", journalPath, journalPath)
 		return exitWith(exitUsage)
 	}
 	if runErr != nil {
