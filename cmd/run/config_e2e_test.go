@@ -84,6 +84,12 @@ func TestE2EUnavailableEndpoint(t *testing.T) {
 			if !strings.Contains(r.stderr, "journal: j.jsonl stops where the endpoint failed: run resume j.jsonl once it is up") {
 				t.Errorf("not told how to resume:\n%s", r.stderr)
 			}
+			// Quiet, it is one line, whatever the log would have said.
+			q := runBinary(t, dir, "", "--quiet", "--base-url", tt.url, "--api-key", "wrong", "--model", "m", "--journal", "q.jsonl", "Write a haiku")
+			want := strings.TrimSuffix(tt.want, "\n") + " (journal q.jsonl: run resume q.jsonl once it is up)\n"
+			if q.code != 2 || q.stderr != want || q.stdout != "" {
+				t.Errorf("--quiet: want only %q on stderr: %s", want, q)
+			}
 			for _, e := range r.journal(t, "j.jsonl") {
 				if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() || e.Type == orchestrator.EventModelCalled {
 					t.Errorf("the journal records %s: the run cannot be resumed from it", e.Type)

@@ -21,6 +21,9 @@ type observers struct {
 	ledger   *trust.Ledger
 	logTo    *switchWriter
 	shutdown func(context.Context) error
+	// hush, when set and true, silences the log: the run ended on an
+	// error said once, and what follows is its echo.
+	hush func() bool
 }
 
 // switchWriter lets the log be routed through the live view once it exists,
@@ -48,7 +51,13 @@ func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*obser
 			return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or off", f.logLevel)
 		}
 		h := slog.NewTextHandler(o.logTo, &slog.HandlerOptions{Level: level})
-		o.sinks = append(o.sinks, telemetry.NewLogSink(slog.New(h)))
+		log := telemetry.NewLogSink(slog.New(h))
+		o.sinks = append(o.sinks, orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+			if o.hush != nil && o.hush() {
+				return nil
+			}
+			return log.Emit(ctx, e)
+		}))
 	}
 	tracer, shutdown, err := telemetry.FromEnv(ctx)
 	if err != nil {

@@ -237,6 +237,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		return configError(err)
 	}
 	defer obs.close(stderr)
+	// An endpoint that cannot serve the run is said once, in one line: the
+	// failed calls and the cancellation that follow are not logged.
+	endCtx := ctx
+	obs.hush = func() bool { return endpointDown(endCtx) }
 	// The team file's MCP servers start once for the run and stop at its
 	// end, interrupted or not.
 	servers, err := startServers(ctx, team)
@@ -411,8 +415,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// The journal stops where the endpoint failed, as after a crash;
 		// the trust ledger, which the resume feeds the journal's events,
 		// is left as it was.
-		fmt.Fprintf(stderr, "run: %v\n", down)
 		obs.ledger = nil
+		if f.quiet {
+			fmt.Fprintf(stderr, "run: %v (journal %s: run resume %s once it is up)\n", down, journalPath, journalPath)
+			return exitWith(exitUsage)
+		}
+		fmt.Fprintf(stderr, "run: %v\n", down)
 		fmt.Fprintf(stderr, "journal: %s stops where the endpoint failed: run resume %s once it is up\n", journalPath, journalPath)
 		return exitWith(exitUsage)
 	}
