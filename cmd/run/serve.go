@@ -34,6 +34,8 @@ type serveOptions struct {
 	publicURL string
 	journals  string
 	maxRuns   int
+	idle      time.Duration
+	confirm   bool
 }
 
 func newServeCmd(io *iostreams) *cobra.Command {
@@ -56,6 +58,10 @@ criteria and constraints), a task its run. A declined goal is rejected; an
 escalation sets the task input-required and the next message on the task
 answers it; tasks run concurrently, each in its own workspace subdirectory.
 
+The lead's acceptance is confirmed by policy, or, with --confirm-acceptance, put
+to the client as a question the lead starts only on a yes. A goal waiting for an
+answer longer than --idle-timeout ends (its journal says so) and frees its place.
+
 Ctrl-C cancels the runs still going (their journals end with run.finished) and
 stops the server.`,
 		Example: `  run serve --mcp --team team.yaml --base-url http://localhost:11434/v1 --model qwen2.5:7b
@@ -76,6 +82,8 @@ stops the server.`,
 	f.StringVar(&opts.escalations, "escalations", "deny", "`MODE`: who answers an escalation the client cannot be asked: auto (the recommendation) or deny")
 	f.StringVar(&opts.journals, "journals", "runs", "`DIR` of the runs' journals, one <run-id>.jsonl each")
 	f.IntVar(&opts.maxRuns, "max-runs", 8, "goals run at once, a goal waiting for an answer included; more are refused")
+	f.BoolVar(&opts.confirm, "confirm-acceptance", false, "put the lead's acceptance of each goal to the client to confirm (MCP: when it can elicit; A2A: input-required), instead of confirming it by policy")
+	f.DurationVar(&opts.idle, "idle-timeout", serve.DefaultIdleTimeout, "how long `D` a goal waits for the client's answer to a question before its run ends (0: for ever)")
 	f.IntVar(&opts.steps, "steps", 0, "`N` model turns each goal's lead may take, its delegates' included")
 	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens each goal may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` each goal may take, e.g. 5m (default no bound)")
@@ -104,8 +112,8 @@ func runServe(opts *serveOptions) error {
 		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
 	case opts.maxRuns < 1:
 		return usageErrorf("--max-runs must be at least 1")
-	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0 || opts.callTimeout < 0:
-		return usageErrorf("--steps, --tokens, --timeout and --call-timeout must not be negative")
+	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0 || opts.callTimeout < 0 || opts.idle < 0:
+		return usageErrorf("--steps, --tokens, --timeout, --call-timeout and --idle-timeout must not be negative")
 	case opts.escalations != "auto" && opts.escalations != "deny":
 		return usageErrorf("--escalations %q: want auto or deny (a server has no terminal)", opts.escalations)
 	case opts.publicURL != "" && opts.a2a == "":
@@ -153,7 +161,7 @@ func runServe(opts *serveOptions) error {
 	banner += serversSummary(tools)
 	if opts.mcp {
 		fmt.Fprintln(stderr, banner+" · serving MCP on stdio")
-		srv := serve.NewMCPServer(s.run, &serve.MCPOptions{Name: "entrust", Version: versionString(), Description: lead, Escalations: s.policy(), MaxRuns: opts.maxRuns})
+		srv := serve.NewMCPServer(s.run, &serve.MCPOptions{Name: "entrust", Version: versionString(), Description: lead, Escalations: s.policy(), MaxRuns: opts.maxRuns, IdleTimeout: idleOption(opts.idle), ConfirmAcceptance: opts.confirm})
 		err := srv.Run(ctx, &mcp.StdioTransport{})
 		srv.Close()
 		if err != nil && ctx.Err() == nil && !errors.Is(err, mcp.ErrConnectionClosed) {
@@ -173,7 +181,7 @@ func runServe(opts *serveOptions) error {
 	if base := strings.TrimSuffix(filepath.Base(opts.team), filepath.Ext(opts.team)); opts.team != "" && base != "team" {
 		name = base
 	}
-	srv := serve.NewA2AServer(s.run, &serve.A2AOptions{Name: name, Description: lead, URL: url, Version: versionString(), MaxRuns: opts.maxRuns})
+	srv := serve.NewA2AServer(s.run, &serve.A2AOptions{Name: name, Description: lead, URL: url, Version: versionString(), MaxRuns: opts.maxRuns, IdleTimeout: idleOption(opts.idle), ConfirmAcceptance: opts.confirm})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -191,6 +199,15 @@ func runServe(opts *serveOptions) error {
 	defer cancel()
 	hs.Shutdown(sctx)
 	return nil
+}
+
+// idleOption is the servers' IdleTimeout of --idle-timeout, whose 0 is no
+// bound.
+func idleOption(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // advertised is the host:port clients reach a listener at: a wildcard

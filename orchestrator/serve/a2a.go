@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2asrv"
@@ -29,6 +30,17 @@ type A2AOptions struct {
 	// counts): 0 means 8, a negative number no bound. A task beyond it is
 	// rejected.
 	MaxRuns int
+	// IdleTimeout bounds how long a task stays input-required waiting for
+	// the client's answer: past it the run ends (ErrIdle, which its journal
+	// records) and its place among MaxRuns is freed; a later message to the
+	// task fails. 0 means DefaultIdleTimeout, a negative number no bound.
+	IdleTimeout time.Duration
+	// ConfirmAcceptance puts the lead's acceptance of each goal (its
+	// restated intent, plan and assumptions) to the client: the task goes
+	// input-required with a question of kind "acceptance", and the lead
+	// starts only when the client answers yes (option 1), accepting again
+	// with the client's correction otherwise. Off, the policy confirms it.
+	ConfirmAcceptance bool
 }
 
 // A2AServer serves a team as an A2A v0.3 agent over JSON-RPC: a user's
@@ -41,6 +53,8 @@ type A2AServer struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	jobs     registry
+	idle     time.Duration
+	confirm  bool
 	wg       sync.WaitGroup
 }
 
@@ -89,9 +103,11 @@ func Card(opts *A2AOptions) *a2a.AgentCard {
 // NewA2AServer returns the server of a team whose goals run with run.
 // Tasks run concurrently, each as its own run (Request.ID is the task id).
 func NewA2AServer(run Runner, opts *A2AOptions) *A2AServer {
-	s := &A2AServer{card: Card(opts), mux: http.NewServeMux(), run: run}
+	s := &A2AServer{card: Card(opts), mux: http.NewServeMux(), run: run, idle: DefaultIdleTimeout}
 	if opts != nil {
 		s.jobs.max = opts.MaxRuns
+		s.idle = idleTimeout(opts.IdleTimeout)
+		s.confirm = opts.ConfirmAcceptance
 	}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.mux.Handle(a2asrv.WellKnownAgentCardPath, a2asrv.NewStaticAgentCardHandler(s.card))
@@ -121,7 +137,7 @@ func (s *A2AServer) Execute(ctx context.Context, rc *a2asrv.RequestContext, q ev
 			return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentText(rc, err.Error()))))
 		}
 		j, err = s.jobs.add(key, &s.wg, func() *job {
-			return start(s.base, s.run, &Request{ID: key, Goal: goal}, true, orchestrator.AutoPrincipal{Deny: true})
+			return start(s.base, s.run, &Request{ID: key, Goal: goal}, how{ask: true, fallback: orchestrator.AutoPrincipal{Deny: true}, idle: s.idle, confirm: s.confirm})
 		})
 		if err != nil {
 			return q.Write(ctx, final(a2a.NewStatusUpdateEvent(rc, a2a.TaskStateRejected, agentText(rc, err.Error()))))

@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2aclient"
@@ -21,12 +23,19 @@ import (
 // from its agent card.
 func serveA2A(t *testing.T, tm *team) (*serve.A2AServer, *a2aclient.Client, string) {
 	t.Helper()
+	return serveA2AWith(t, tm.run, &serve.A2AOptions{})
+}
+
+// serveA2AWith serves run with o (whose name, description and URL it sets).
+func serveA2AWith(t *testing.T, run serve.Runner, o *serve.A2AOptions) (*serve.A2AServer, *a2aclient.Client, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	url := "http://" + ln.Addr().String()
-	s := serve.NewA2AServer(tm.run, &serve.A2AOptions{Name: "haiku team", Description: "Writes haiku.", URL: url + "/"})
+	o.Name, o.Description, o.URL = "haiku team", "Writes haiku.", url+"/"
+	s := serve.NewA2AServer(run, o)
 	ts := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s}}
 	ts.Start()
 	t.Cleanup(func() {
@@ -303,5 +312,50 @@ func TestA2ARejectsAMessageWithoutAGoal(t *testing.T) {
 	}
 	if len(tm.ids) != 0 {
 		t.Errorf("runs started: %v", tm.ids)
+	}
+}
+
+// With ConfirmAcceptance the lead's acceptance is a question of kind
+// acceptance; the lead starts once the client says yes.
+func TestA2AConfirmAcceptance(t *testing.T) {
+	tm := newTeam(t, sim.Default)
+	_, c, _ := serveA2AWith(t, tm.run, &serve.A2AOptions{ConfirmAcceptance: true})
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+	esc, _ := dataOf(task.Status.Message.Parts)["escalation"].(map[string]any)
+	if task.Status.State != a2a.TaskStateInputRequired || esc == nil || esc["kind"] != "acceptance" || !strings.Contains(text(task.Status.Message), "accepted your goal as") {
+		t.Fatalf("state %s, question %q %v", task.Status.State, text(task.Status.Message), esc)
+	}
+	task = send(t, c, a2a.NewMessageForTask(a2a.MessageRoleUser, task, a2a.TextPart{Text: "1"}))
+	if task.Status.State != a2a.TaskStateCompleted {
+		t.Fatalf("state after the confirmation = %s: %s", task.Status.State, text(task.Status.Message))
+	}
+	for _, e := range finished(t, filepath.Join(tm.dir, "runs", tm.ids[0]+".jsonl")) {
+		if e["type"] == "alignment.judged" && e["parent"] == nil {
+			if al := e["alignment"].(map[string]any); al["by"] != "user" || al["aligned"] != true {
+				t.Errorf("alignment.judged = %v", e)
+			}
+		}
+	}
+}
+
+// A task left input-required past the idle timeout ends its run, whose
+// journal says why; a later answer finds no run.
+func TestA2AIdleTaskExpires(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	ended := make(chan string, 1)
+	run := func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
+		res, err := tm.run(ctx, req)
+		ended <- req.ID
+		return res, err
+	}
+	_, c, _ := serveA2AWith(t, run, &serve.A2AOptions{IdleTimeout: time.Millisecond})
+	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
+	if task.Status.State != a2a.TaskStateInputRequired {
+		t.Fatalf("state = %s", task.Status.State)
+	}
+	id := <-ended
+	ev := finished(t, filepath.Join(tm.dir, "runs", id+".jsonl"))
+	if last := ev[len(ev)-1]; !contains(last["reason"].(string), "did not answer the team's question in time") {
+		t.Errorf("run.finished = %v", last)
 	}
 }

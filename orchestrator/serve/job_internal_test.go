@@ -20,7 +20,7 @@ func TestJobKeepsEventsUntilSomeoneListens(t *testing.T) {
 		<-release
 		req.Sink.Emit(ctx, &orchestrator.Event{Type: orchestrator.EventGoalCompleted})
 		return nil, nil
-	}, &Request{}, false, orchestrator.AutoPrincipal{Deny: true})
+	}, &Request{}, how{fallback: orchestrator.AutoPrincipal{Deny: true}})
 	<-emitted
 	var heard []orchestrator.EventType
 	j.listen(func(e *orchestrator.Event) { heard = append(heard, e.Type) })
@@ -34,6 +34,41 @@ func TestJobKeepsEventsUntilSomeoneListens(t *testing.T) {
 	for i := range want {
 		if heard[i] != want[i] {
 			t.Fatalf("heard %v, want %v", heard, want)
+		}
+	}
+}
+
+// A listener that does not return (a client that stopped reading) stalls
+// neither the run, whose emit never waits on it, nor memory: what it has
+// not heard is bounded, the oldest dropped, the newest kept in order.
+func TestJobListenerDoesNotStallTheRun(t *testing.T) {
+	const n = 3 * maxBacklog
+	j := start(t.Context(), func(ctx context.Context, req *Request) (*Result, error) {
+		for i := range n {
+			req.Sink.Emit(ctx, &orchestrator.Event{Seq: int64(i + 1)})
+		}
+		return nil, nil
+	}, &Request{}, how{fallback: orchestrator.AutoPrincipal{Deny: true}})
+	stuck, release := make(chan struct{}), make(chan struct{})
+	var heard []int64
+	j.listen(func(e *orchestrator.Event) {
+		if len(heard) == 0 {
+			close(stuck)
+			<-release
+		}
+		heard = append(heard, e.Seq)
+	})
+	<-stuck
+	<-j.done // the run ended while its listener was stuck
+	close(release)
+	j.listen(nil)
+	// The batch it was stuck in, and the newest maxBacklog.
+	if len(heard) > 2*maxBacklog || heard[len(heard)-1] != n {
+		t.Fatalf("heard %d events, the last %d; want at most %d, ending with %d", len(heard), heard[len(heard)-1], 2*maxBacklog, n)
+	}
+	for i := 1; i < len(heard); i++ {
+		if heard[i] <= heard[i-1] {
+			t.Fatalf("out of order: %d after %d", heard[i], heard[i-1])
 		}
 	}
 }

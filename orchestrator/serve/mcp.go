@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -36,6 +37,18 @@ type MCPOptions struct {
 	// answer counts): 0 means 8, a negative number no bound. A call beyond
 	// it is refused (ErrBusy).
 	MaxRuns int
+	// IdleTimeout bounds how long a run waits for the client's answer to
+	// an elicitation: past it the run ends (ErrIdle, which its journal
+	// records) and its place among MaxRuns is freed. 0 means
+	// DefaultIdleTimeout, a negative number no bound.
+	IdleTimeout time.Duration
+	// ConfirmAcceptance puts the lead's acceptance of each goal (its
+	// restated intent, plan and assumptions) to the client as an
+	// elicitation, once the policy found it aligned: the lead starts only
+	// when the client's user confirms, and accepts again with the
+	// correction otherwise. A client that cannot be asked (no elicitation)
+	// gets the policy's judgement. Off, the policy confirms it.
+	ConfirmAcceptance bool
 }
 
 // MCPServer serves a team as the MCP tool run_goal. Close cancels the runs
@@ -47,6 +60,8 @@ type MCPServer struct {
 	base     context.Context
 	stopBase context.CancelFunc
 	jobs     registry
+	idle     time.Duration
+	confirm  bool
 	wg       sync.WaitGroup
 }
 
@@ -72,7 +87,7 @@ func NewMCPServer(run Runner, opts *MCPOptions) *MCPServer {
 	if o.Description != "" {
 		desc = o.Description + "\n\n" + desc
 	}
-	s := &MCPServer{run: run, fallback: o.Escalations, jobs: registry{max: o.MaxRuns}}
+	s := &MCPServer{run: run, fallback: o.Escalations, jobs: registry{max: o.MaxRuns}, idle: idleTimeout(o.IdleTimeout), confirm: o.ConfirmAcceptance}
 	s.base, s.stopBase = context.WithCancel(context.Background())
 	s.Server = mcp.NewServer(&mcp.Implementation{Name: o.Name, Version: o.Version}, nil)
 	mcp.AddTool(s.Server, &mcp.Tool{Name: ToolRunGoal, Description: desc}, s.runGoal)
@@ -104,7 +119,7 @@ func (s *MCPServer) runGoal(ctx context.Context, req *mcp.CallToolRequest, in Ru
 		ask := caps != nil && caps.Elicitation != nil
 		key = newKey()
 		j, err = s.jobs.add(key, &s.wg, func() *job {
-			return start(s.base, s.run, &Request{ID: key, Goal: goal}, ask, s.fallback)
+			return start(s.base, s.run, &Request{ID: key, Goal: goal}, how{ask: ask, fallback: s.fallback, idle: s.idle, confirm: s.confirm})
 		})
 		if err != nil {
 			return nil, Output{}, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: err.Error()}

@@ -264,3 +264,87 @@ func TestMCPMaxRuns(t *testing.T) {
 		t.Errorf("second call: %v", err)
 	}
 }
+
+// A run whose question the client leaves unanswered past the idle timeout
+// ends, and its journal says why: it holds none of MaxRuns' places for ever.
+func TestMCPIdleRunExpires(t *testing.T) {
+	tm := newTeam(t, sim.OverAsker)
+	ended := make(chan string, 1)
+	run := func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
+		res, err := tm.run(ctx, req)
+		ended <- req.ID
+		return res, err
+	}
+	s := serve.NewMCPServer(run, &serve.MCPOptions{IdleTimeout: time.Millisecond, MaxRuns: 1})
+	defer s.Close()
+	cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+		<-ctx.Done() // the client's user never answers
+		return nil, ctx.Err()
+	}}, "2025-11-25")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go cs.CallTool(ctx, &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+	id := <-ended
+	ev := finished(t, filepath.Join(tm.dir, "runs", id+".jsonl"))
+	if last := ev[len(ev)-1]; !contains(last["reason"].(string), "did not answer the team's question in time") {
+		t.Errorf("run.finished = %v", last)
+	}
+}
+
+// With ConfirmAcceptance the lead's acceptance is put to the client's user:
+// confirmed, the lead starts; not confirmed, it never acts.
+func TestMCPConfirmAcceptance(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		content map[string]any
+		status  string
+	}{
+		{"confirmed", map[string]any{"choice": "Yes, that is what I mean"}, "completed"},
+		{"corrected every time", map[string]any{"answer": "No: a limerick, not a haiku"}, "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tm := newTeam(t, sim.Default)
+			s := serve.NewMCPServer(tm.run, &serve.MCPOptions{ConfirmAcceptance: true})
+			defer s.Close()
+			var asked []string
+			cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(_ context.Context, r *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				asked = append(asked, r.Params.Message)
+				return &mcp.ElicitResult{Action: "accept", Content: tc.content}, nil
+			}}, "")
+			res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := output(t, res)
+			if out.Status != tc.status {
+				t.Fatalf("output = %+v", out)
+			}
+			if len(asked) == 0 || !contains(asked[0], "accepted your goal as") || !contains(asked[0], "Is this what you mean?") {
+				t.Fatalf("asked %q", asked)
+			}
+			var judged, acted int
+			for _, e := range finished(t, out.Journal) {
+				switch e["type"] {
+				case "alignment.judged":
+					if e["parent"] == nil {
+						judged++
+						al := e["alignment"].(map[string]any)
+						if al["by"] != "user" || (al["aligned"] == true) != (tc.status == "completed") {
+							t.Errorf("alignment.judged = %v", e)
+						}
+					}
+				case "tool.called":
+					if e["tool"] == "write_file" {
+						acted++
+					}
+				}
+			}
+			if judged == 0 || judged != len(asked) {
+				t.Errorf("%d judgements for %d questions", judged, len(asked))
+			}
+			if tc.status != "completed" && acted > 0 {
+				t.Errorf("the lead acted %d times without a confirmed acceptance", acted)
+			}
+		})
+	}
+}

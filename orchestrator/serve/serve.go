@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -148,96 +149,203 @@ type question struct {
 // job is a run in the background: the server's requests come and go, and
 // an escalation may wait between two of them.
 type job struct {
-	cancel    context.CancelFunc
+	cancel    context.CancelCauseFunc
 	questions chan *question
 	done      chan struct{}
 	res       *Result
 	err       error
 	// canceled says the caller cancelled the run.
 	canceled atomic.Bool
+	// idle bounds how long a question may wait for the caller's answer
+	// (0: for ever); parked ends the run when it has waited that long.
+	idle   time.Duration
+	parked *time.Timer
 
 	mu       sync.Mutex
 	listener func(*orchestrator.Event) // who hears the run's events now
-	backlog  []*orchestrator.Event     // events no listener heard yet (at most maxBacklog)
+	queue    []*orchestrator.Event     // events not yet heard (at most maxBacklog)
 	pending  *question                 // the question the caller was asked
+
+	// The run's events reach the listener from a goroutine of the job's,
+	// never from the run's emit (which holds the run's lock): a slow or
+	// hostile client stalls its own delivery, not the run. wake says the
+	// queue grew; delivering is held while events go to a listener, so
+	// they go in order and a listener that left hears no more.
+	wake       chan struct{}
+	delivering sync.Mutex
 }
 
-// maxBacklog bounds the events a job keeps while nobody listens: the
-// oldest go first.
+// maxBacklog bounds the events a job keeps that no listener heard yet
+// (nobody listens, or the listener is slow): the oldest go first.
 const maxBacklog = 1024
 
-// start runs req in the background under ctx. With ask, escalations that
-// reach the top wait for the caller (next returns them); otherwise
-// fallback answers them. The run's events go to the job's listener.
-func start(ctx context.Context, run Runner, req *Request, ask bool, fallback orchestrator.Principal) *job {
-	ctx, cancel := context.WithCancel(ctx)
-	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{})}
+// DefaultIdleTimeout is how long a run waits for the caller's answer to a
+// question when a server's options say nothing: past it, the run ends.
+const DefaultIdleTimeout = 10 * time.Minute
+
+// ErrIdle is the cause of the end of a run whose question waited longer
+// than the server's idle timeout for the caller's answer; the run's journal
+// records it as the reason its delegations were cancelled.
+var ErrIdle = errors.New("the caller did not answer the team's question in time; the server ended the run")
+
+// idleTimeout is the idle timeout of options' d: 0 is the default,
+// negative none.
+func idleTimeout(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultIdleTimeout
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// how says how a job's run puts questions to its caller.
+type how struct {
+	// ask: escalations that reach the top wait for the caller (next
+	// returns them), at most idle (0: no bound); otherwise fallback
+	// answers them.
+	ask      bool
+	fallback orchestrator.Principal
+	idle     time.Duration
+	// confirm, with ask, puts the lead's acceptance to the caller once the
+	// fallback found it aligned; otherwise the fallback's judgement stands.
+	confirm bool
+}
+
+// start runs req in the background under ctx, asking as h says. The run's
+// events go to the job's listener.
+func start(ctx context.Context, run Runner, req *Request, h how) *job {
+	ctx, cancel := context.WithCancelCause(ctx)
+	fallback := h.fallback
+	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{}), wake: make(chan struct{}, 1), idle: h.idle}
 	req.Sink = orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-		j.mu.Lock()
-		defer j.mu.Unlock()
-		if j.listener != nil {
-			j.listener(e)
-			return nil
-		}
 		// The run starts before the request that started it listens, and
 		// goes on between two requests: what happens meanwhile is kept for
 		// the next listener rather than lost.
-		if len(j.backlog) == maxBacklog {
-			j.backlog = append(j.backlog[:0], j.backlog[1:]...)
+		j.mu.Lock()
+		if len(j.queue) == maxBacklog {
+			j.queue = append(j.queue[:0], j.queue[1:]...)
 		}
-		j.backlog = append(j.backlog, e)
+		j.queue = append(j.queue, e)
+		j.mu.Unlock()
+		j.poke()
 		return nil
 	})
-	req.Principal = fallback
-	if ask {
-		req.Principal = orchestrator.PrincipalFuncs{
-			Judge: fallback.JudgeAcceptance,
-			Answer: func(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
-				q := &question{esc: e, answer: make(chan agents.Resolution, 1)}
-				select {
-				case j.questions <- q:
-				case <-ctx.Done():
-					return agents.Resolution{}, context.Cause(ctx)
-				}
-				select {
-				case r := <-q.answer:
-					return r, nil
-				case <-ctx.Done():
-					return agents.Resolution{}, context.Cause(ctx)
-				}
-			},
+	go func() {
+		for {
+			select {
+			case <-j.wake:
+				j.deliver()
+			case <-j.done:
+				j.deliver()
+				return
+			}
 		}
+	}()
+	req.Principal = fallback
+	if h.ask {
+		answer := func(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+			q := &question{esc: e, answer: make(chan agents.Resolution, 1)}
+			select {
+			case j.questions <- q:
+			case <-ctx.Done():
+				return agents.Resolution{}, context.Cause(ctx)
+			}
+			select {
+			case r := <-q.answer:
+				return r, nil
+			case <-ctx.Done():
+				return agents.Resolution{}, context.Cause(ctx)
+			}
+		}
+		judge := fallback.JudgeAcceptance
+		if h.confirm {
+			judge = func(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+				al, err := fallback.JudgeAcceptance(ctx, g, agent, a)
+				if err != nil || !al.Aligned {
+					return al, err
+				}
+				r, err := answer(ctx, confirmation(agent, a))
+				if err != nil {
+					return agents.Alignment{}, err
+				}
+				return confirmed(r), nil
+			}
+		}
+		req.Principal = orchestrator.PrincipalFuncs{Judge: judge, Answer: answer}
 	}
 	go func() {
 		defer close(j.done)
-		defer cancel()
+		defer cancel(nil)
 		j.res, j.err = run(ctx, req)
 	}()
 	return j
 }
 
+// poke tells the job's delivery that there is something to deliver.
+func (j *job) poke() {
+	select {
+	case j.wake <- struct{}{}:
+	default:
+	}
+}
+
+// deliver gives the listener, if any, the events it has not heard, in
+// order.
+func (j *job) deliver() {
+	j.delivering.Lock()
+	defer j.delivering.Unlock()
+	for {
+		j.mu.Lock()
+		fn, batch := j.listener, j.queue
+		if fn == nil || len(batch) == 0 {
+			j.mu.Unlock()
+			return
+		}
+		j.queue = nil
+		j.mu.Unlock()
+		for _, e := range batch {
+			fn(e)
+		}
+	}
+}
+
 // listen makes fn hear the run's events: first those no listener heard
-// yet, then each as it comes; nil stops.
+// yet, then each as it comes. nil stops the listener there was, once it
+// has heard every event emitted so far.
 func (j *job) listen(fn func(*orchestrator.Event)) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.listener = fn
 	if fn == nil {
-		return
+		j.deliver()
 	}
-	for _, e := range j.backlog {
-		fn(e)
+	j.delivering.Lock()
+	j.mu.Lock()
+	j.listener = fn
+	j.mu.Unlock()
+	j.delivering.Unlock()
+	if fn != nil {
+		j.poke()
 	}
-	j.backlog = nil
 }
 
 // next waits until the run asks a question (q, which is then pending) or
-// ends (q nil), or ctx ends (err).
+// ends (q nil), or ctx ends (err). A question left pending longer than the
+// job's idle timeout ends the run (ErrIdle).
 func (j *job) next(ctx context.Context) (*question, error) {
 	select {
 	case q := <-j.questions:
 		j.mu.Lock()
 		j.pending = q
+		if j.idle > 0 {
+			j.parked = time.AfterFunc(j.idle, func() {
+				j.mu.Lock()
+				still := j.pending == q
+				j.mu.Unlock()
+				if still {
+					j.cancel(fmt.Errorf("%w (no answer for %s)", ErrIdle, j.idle))
+				}
+			})
+		}
 		j.mu.Unlock()
 		return q, nil
 	case <-j.done:
@@ -253,12 +361,16 @@ func (j *job) take() *question {
 	defer j.mu.Unlock()
 	q := j.pending
 	j.pending = nil
+	if j.parked != nil {
+		j.parked.Stop()
+		j.parked = nil
+	}
 	return q
 }
 
 // stop cancels the run and waits for its end.
 func (j *job) stop() {
-	j.cancel()
+	j.cancel(nil)
 	<-j.done
 }
 
@@ -321,6 +433,46 @@ func (r *registry) stopAll() {
 	for _, j := range all {
 		j.stop()
 	}
+}
+
+// KindAcceptance is the kind of the question that puts the lead's
+// acceptance to the caller (MCPOptions.ConfirmAcceptance,
+// A2AOptions.ConfirmAcceptance).
+const KindAcceptance agents.EscalationKind = "acceptance"
+
+// The options of the acceptance question.
+const (
+	acceptYes = "Yes, that is what I mean"
+	acceptNo  = "No, restate it"
+)
+
+// confirmation is the question that puts agent's acceptance to the caller.
+// It has no recommendation: no answer does not confirm.
+func confirmation(agent string, a *agents.Acceptance) *agents.Escalation {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s accepted your goal as: %s", agent, a.RestatedIntent)
+	for i, p := range a.Plan {
+		fmt.Fprintf(&b, "\n  plan %d. %s", i+1, p)
+	}
+	for _, x := range a.Assumptions {
+		fmt.Fprintf(&b, "\n  assumes: %s", x)
+	}
+	b.WriteString("\nIs this what you mean? If not, say what to correct.")
+	return &agents.Escalation{Kind: KindAcceptance, From: agent, Question: b.String(), Options: []string{acceptYes, acceptNo}}
+}
+
+// confirmed is the alignment the caller's answer to the acceptance question
+// gives: aligned only when the caller chose yes; otherwise its words are
+// the correction the lead accepts again with.
+func confirmed(r agents.Resolution) agents.Alignment {
+	if !r.Refused && r.Decision == acceptYes {
+		return agents.Alignment{Aligned: true, By: "user"}
+	}
+	said := strings.TrimSpace(r.Answer)
+	if r.Refused || said == "" || said == acceptNo {
+		said = "The caller did not confirm this understanding of the goal; restate it more faithfully."
+	}
+	return agents.Alignment{Aligned: false, Gaps: []string{"the caller says: " + said}, Correction: said, By: "user"}
 }
 
 // resolve turns a caller's answer into a resolution: an option named by
