@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -342,12 +341,7 @@ func TestA2AConfirmAcceptance(t *testing.T) {
 // journal says why; a later answer finds no run.
 func TestA2AIdleTaskExpires(t *testing.T) {
 	tm := newTeam(t, sim.OverAsker)
-	ended := make(chan string, 1)
-	run := func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
-		res, err := tm.run(ctx, req)
-		ended <- req.ID
-		return res, err
-	}
+	run, ended := tellingEnds(tm)
 	_, c, _ := serveA2AWith(t, run, &serve.A2AOptions{IdleTimeout: time.Millisecond})
 	task := send(t, c, a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "Write a haiku about delegation"}))
 	if task.Status.State != a2a.TaskStateInputRequired {

@@ -146,3 +146,14 @@ func (st *stuckTeam) run(ctx context.Context, req *serve.Request) (*serve.Result
 	}
 	return &serve.Result{Outcome: out, Journal: path}, nil
 }
+
+// tellingEnds runs tm's goals and says on the channel the id of each run
+// that ended.
+func tellingEnds(tm *team) (serve.Runner, <-chan string) {
+	ended := make(chan string, 1)
+	return func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
+		res, err := tm.run(ctx, req)
+		ended <- req.ID
+		return res, err
+	}, ended
+}

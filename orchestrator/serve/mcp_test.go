@@ -269,12 +269,7 @@ func TestMCPMaxRuns(t *testing.T) {
 // ends, and its journal says why: it holds none of MaxRuns' places for ever.
 func TestMCPIdleRunExpires(t *testing.T) {
 	tm := newTeam(t, sim.OverAsker)
-	ended := make(chan string, 1)
-	run := func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
-		res, err := tm.run(ctx, req)
-		ended <- req.ID
-		return res, err
-	}
+	run, ended := tellingEnds(tm)
 	s := serve.NewMCPServer(run, &serve.MCPOptions{IdleTimeout: time.Millisecond, MaxRuns: 1})
 	defer s.Close()
 	cs := connect(t, s, &mcp.ClientOptions{ElicitationHandler: func(ctx context.Context, _ *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
