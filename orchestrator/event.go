@@ -357,7 +357,8 @@ func CreateJournal(path string) (*Journal, error) {
 // AppendJournal opens the journal file at path for a resumed run to append
 // to. A torn last line (a line without its newline: a write the stopped run
 // did not finish, which ReadJournal skips) is cut off first, so that what is
-// appended starts on a line of its own.
+// appended starts on a line of its own; a last line that lacks only its
+// newline, which ReadJournal reads, gets it.
 func AppendJournal(path string) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
@@ -396,6 +397,20 @@ func cutTornLine(f *os.File) error {
 		end -= n
 	}
 	if end != info.Size() {
+		// A last line that is whole but for its newline is an event
+		// ReadJournal read: it is ended, not cut, so that what follows
+		// continues from it (and a sealed journal's chain with it).
+		tail := make([]byte, info.Size()-end)
+		if _, err := f.ReadAt(tail, end); err != nil {
+			return err
+		}
+		if t := bytes.TrimSpace(tail); len(t) > 0 && json.Unmarshal(t, new(Event)) == nil {
+			if _, err := f.Seek(info.Size(), io.SeekStart); err != nil {
+				return err
+			}
+			_, err := f.Write([]byte{'\n'})
+			return err
+		}
 		if err := f.Truncate(end); err != nil {
 			return err
 		}

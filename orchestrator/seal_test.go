@@ -134,6 +134,34 @@ func TestSealedJournalAppend(t *testing.T) {
 	}
 }
 
+// A last line that lacks only its newline is read, and kept when a resumed
+// run appends: the chain goes on from it.
+func TestSealedJournalAppendAfterALineWithoutItsNewline(t *testing.T) {
+	lines := sealedRun(t)
+	path := filepath.Join(t.TempDir(), "j.jsonl")
+	if err := os.WriteFile(path, bytes.TrimSuffix(bytes.Join(lines[:4], nil), []byte("\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := os.Open(path)
+	events, in, _, err := orchestrator.ReadSealedJournal(f, sealKey)
+	f.Close()
+	if err != nil || len(events) != 4 || in.State != orchestrator.IntegrityVerified {
+		t.Fatalf("%d events, %v, %v", len(events), in, err)
+	}
+	j, err := orchestrator.AppendJournal(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Seal(sealKey, in.Last)
+	j.Emit(t.Context(), &orchestrator.Event{Seq: 5, Type: orchestrator.EventRunResumed, Run: events[0].Run, Attempt: 1})
+	j.Close()
+	f, _ = os.Open(path)
+	defer f.Close()
+	if events, in, _, err := orchestrator.ReadSealedJournal(f, sealKey); err != nil || len(events) != 5 || in.State != orchestrator.IntegrityVerified {
+		t.Errorf("appended: %d events, %v, %v", len(events), in, err)
+	}
+}
+
 // The key comes from the environment or from a 0600 file made on first use;
 // a short key, or a file others can read, is refused.
 func TestLoadJournalKey(t *testing.T) {
