@@ -216,8 +216,18 @@ func (f *fastCheck) array(s *scanner, dst reflect.Value) bool {
 	end := s.i
 	s.i = start + 1
 	var out reflect.Value
-	if dst.IsValid() {
-		out = reflect.MakeSlice(dst.Type(), n, n)
+	switch {
+	case !dst.IsValid():
+	case dst.Len() != 0:
+		return false // not the zero value decode fills
+	case n == 0:
+		out = reflect.MakeSlice(dst.Type(), 0, 0) // empty, not nil
+	default:
+		// dst is a fresh zero value: growing it in place makes the
+		// array alone (MakeSlice would also make the header it points to).
+		dst.Grow(n)
+		dst.SetLen(n)
+		out = dst
 	}
 	for k := range n {
 		if k > 0 {
@@ -238,7 +248,7 @@ func (f *fastCheck) array(s *scanner, dst reflect.Value) bool {
 		return false
 	}
 	s.i = end
-	if dst.IsValid() {
+	if out.IsValid() && n == 0 {
 		dst.Set(out)
 	}
 	return true

@@ -244,16 +244,18 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		return false, err
 	}
 	l.steps++
-	start := time.Now()
+	var start time.Time // the clock is read only for a hook that wants it
+	if l.Hooks.ModelCalled != nil {
+		start = time.Now()
+	}
 	var resp *model.Response
 	if l.Effects != nil {
 		resp, err = l.Effects.Generate(ctx, l.steps, req)
 	} else {
 		resp, err = l.Model.Generate(ctx, req)
 	}
-	latency := time.Since(start)
 	if l.Hooks.ModelCalled != nil {
-		l.Hooks.ModelCalled(ctx, req, resp, latency, err)
+		l.Hooks.ModelCalled(ctx, req, resp, time.Since(start), err)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -507,7 +509,10 @@ func (l *Loop) call(ctx context.Context, t Tool, call *model.ToolCall, index int
 	if l.Hooks.ToolCalled != nil {
 		l.Hooks.ToolCalled(ctx, call)
 	}
-	start := time.Now()
+	var start time.Time
+	if l.Hooks.ToolResult != nil {
+		start = time.Now()
+	}
 	var res Result
 	switch {
 	case l.Effects != nil:

@@ -14,10 +14,22 @@ import (
 )
 
 // answer is where a delegator's tool leaves its validated arguments for the
-// ask that offered it.
-type answer struct{ v any }
+// ask that offered it: the context of the ask's loop (its parent's, with
+// itself under answerKey).
+type answer struct {
+	context.Context
+	v any
+}
 
 type answerKey struct{}
+
+// Value returns the answer itself for answerKey.
+func (a *answer) Value(key any) any {
+	if key == (answerKey{}) {
+		return a
+	}
+	return a.Context.Value(key)
+}
 
 // answered hands v to the ask in ctx, unless an earlier call of the same
 // turn already answered it, and ends the ask.
@@ -56,7 +68,7 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.P
 	// The call that counts is the one whose validated result ended the ask,
 	// not any call of the same name the model also wrote.
 	var name string
-	got := &answer{}
+	got := &answer{Context: ctx}
 	fx := &conversation{d: d, m: d.m, purpose: purpose, name: conv, onResult: func(c *model.ToolCall, res *agents.Result) {
 		if res.Stop && !res.IsError && name == "" {
 			name = c.Name
@@ -65,12 +77,12 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.P
 	l := &agents.Loop{
 		Model:      d.m.Agent.Model,
 		Messages:   []model.Message{{Role: model.RoleSystem, Content: sys}, {Role: model.RoleUser, Content: d.render(tmpl, data)}},
-		Tools:      func() *agents.Toolset { return ts },
-		Known:      func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
+		Tools:      rt.protocol.toolsOf(ts),
+		Known:      rt.isKnown,
 		ToolChoice: choice,
 		MaxSteps:   rt.limits.AskSteps,
 		MaxNudges:  1,
-		Charge:     d.charge,
+		Charge:     d.chargeFn,
 		BeforeTurn: func(context.Context) (string, error) { return "", d.meter.tokensLeft() },
 		Effects:    fx,
 		// An ask is short: no model summary is asked for if it must be compacted.
@@ -78,12 +90,12 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.P
 		Metadata: func() *model.Metadata { return md },
 	}
 	l.Hooks.Compacted = d.compacted(purpose)
-	l.Hooks.Violation = d.refused
+	l.Hooks.Violation = d.refusedFn
 	l.Hooks.Prose = func(ctx context.Context, _ string, n int) {
 		d.violation(ctx, ViolationProse, nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
-	if err := l.Run(context.WithValue(ctx, answerKey{}, got)); err != nil {
+	if err := l.Run(got); err != nil {
 		return "", nil, err
 	}
 	if got.v == nil {

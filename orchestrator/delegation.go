@@ -74,6 +74,13 @@ type delegation struct {
 	// Only the delegate's loop goroutine touches them.
 	notePinned bool
 	summaries  int
+	// turnMD is the metadata of its turns, offered and working (see
+	// turnMetadata); only the loop goroutine touches it.
+	turnMD [2]*model.Metadata
+	// chargeFn and refusedFn are charge and refused as the function
+	// values its loops and asks take, made once.
+	chargeFn  func(model.Usage) error
+	refusedFn func(ctx context.Context, call *model.ToolCall, reason string)
 	// unjudged counts its delegator's failures in a row to judge its
 	// acceptance or verify its report.
 	unjudged int
@@ -209,6 +216,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 	if parent != nil {
 		d.depth = parent.depth + 1
 	}
+	d.chargeFn, d.refusedFn = d.charge, d.refused
 	d.sup = r.supervision(ctx, d.id, m)
 	r.ev.addDelegation(d)
 	def := m.Budget
@@ -350,7 +358,7 @@ func (d *delegation) work(ctx context.Context) error {
 		Model:          d.m.Agent.Model,
 		Messages:       []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
 		Tools:          d.tools,
-		Known:          func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] },
+		Known:          rt.isKnown,
 		ToolChoice:     choice,
 		MaxNudges:      rt.limits.MaxNudges,
 		RepeatLimit:    max(rt.limits.RepeatLimit, 0),
@@ -359,12 +367,12 @@ func (d *delegation) work(ctx context.Context) error {
 		MaxResult:      rt.limits.MaxToolResult,
 		MaxTurnResults: rt.limits.MaxTurnResults,
 		BeforeTurn:     d.beforeTurn,
-		Charge:         d.charge,
+		Charge:         d.chargeFn,
 		Effects:        &conversation{d: d, m: d.m, purpose: model.PurposeTurn},
 		Waited:         d.waited,
 		Metadata:       d.turnMetadata,
 	}
-	l.Hooks.Violation = d.refused
+	l.Hooks.Violation = d.refusedFn
 	l.Hooks.Prose = func(ctx context.Context, text string, n int) {
 		d.violation(ctx, ViolationProse, nil, fmt.Sprintf("answered in prose instead of a protocol call (%d of %d reminders)", n, rt.limits.MaxNudges))
 		// The reminder, rendered only when needed, names the tools offered now.
@@ -388,15 +396,19 @@ func (d *delegation) tools() *agents.Toolset {
 	return d.workTS
 }
 
-// turnMetadata describes a turn of the delegate's own conversation.
+// turnMetadata describes a turn of the delegate's own conversation: one
+// value per phase, made once (a request's metadata is not modified).
 func (d *delegation) turnMetadata() *model.Metadata {
-	md := goalMetadata(model.PurposeTurn, d.m.name, d.id, d.goal)
-	md.Tools = d.effective
-	md.Phase = model.PhaseOffered
+	phase, i := model.PhaseOffered, 0
 	if d.state.Load() != stateOffered {
-		md.Phase = model.PhaseWorking
+		phase, i = model.PhaseWorking, 1
 	}
-	return md
+	if d.turnMD[i] == nil {
+		md := goalMetadata(model.PurposeTurn, d.m.name, d.id, d.goal)
+		md.Tools, md.Phase = d.effective, phase
+		d.turnMD[i] = md
+	}
+	return d.turnMD[i]
 }
 
 // goalMetadata is a request's metadata about goal g (nil: none), asked of

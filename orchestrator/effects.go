@@ -187,6 +187,22 @@ type callSite struct {
 
 type siteKey struct{}
 
+// siteContext is the context of a tool call's handler: its parent with the
+// call's site, in one allocation (the context.WithValue it stands for and
+// the site would take two).
+type siteContext struct {
+	context.Context
+	site callSite
+}
+
+// Value returns the site for siteKey, and the parent's values otherwise.
+func (c *siteContext) Value(key any) any {
+	if key == (siteKey{}) {
+		return &c.site
+	}
+	return c.Context.Value(key)
+}
+
 func siteFrom(ctx context.Context) *callSite {
 	s, _ := ctx.Value(siteKey{}).(*callSite)
 	return s
@@ -215,7 +231,7 @@ type conversation struct {
 	// is the turn of the call in flight (calls of one conversation come one
 	// at a time), traced the context it was last put in.
 	turn           int
-	trace          *model.Trace
+	trace          model.Trace // set once Retried is
 	parent, traced context.Context
 	// answered is the model that took the call in flight over from the
 	// agent's own after a failover (model.WithFallback), "" while none did.
@@ -226,8 +242,8 @@ type conversation struct {
 // context of the last turn when ctx is the same.
 func (c *conversation) withTrace(ctx context.Context, turn int) context.Context {
 	c.turn, c.answered = turn, ""
-	if c.trace == nil {
-		c.trace = &model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
+	if c.trace.Retried == nil {
+		c.trace = model.Trace{Retried: func(ctx context.Context, attempt int, err error, wait time.Duration) {
 			retried(ctx, c.d, c.m, c.answered, c.purpose, c.key(c.turn, 0), attempt, err, wait)
 		}, FailedOver: func(ctx context.Context, from, to string, err error) {
 			c.answered = to
@@ -235,7 +251,7 @@ func (c *conversation) withTrace(ctx context.Context, turn int) context.Context 
 		}}
 	}
 	if ctx != c.parent {
-		c.parent, c.traced = ctx, model.WithTrace(ctx, c.trace)
+		c.parent, c.traced = ctx, model.WithTrace(ctx, &c.trace)
 	}
 	return c.traced
 }
@@ -266,9 +282,10 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 	r.emit(ctx, &Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
 		Conversation: c.name, Turn: turn, CallIndex: index,
 		Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
-	site := &callSite{key: k, call: call}
+	sc := &siteContext{Context: ctx, site: callSite{key: k, call: call}}
+	site := &sc.site
 	start := time.Now()
-	res := t.Call(context.WithValue(ctx, siteKey{}, site), call.Arguments)
+	res := t.Call(sc, call.Arguments)
 	if !agents.IsProtocolTool(call.Name) {
 		// Clipped before it is recorded, as the model will see it.
 		res.Content = agents.ClipResult(res.Content, d.rt.limits.MaxToolResult)

@@ -22,7 +22,8 @@ import (
 // resolved at hand-back against the same facts the journal records.
 type evidence struct {
 	mu    sync.Mutex
-	calls map[string][]*callRecord // by call id; ids may repeat across delegations
+	calls []callRecord   // in the order they ran
+	byID  map[string]int // the index of the last call of each id in calls; ids may repeat across delegations
 	dels  map[string]*delegation
 }
 
@@ -32,6 +33,19 @@ type callRecord struct {
 	tool   string
 	failed bool
 	path   string // the call's "path" argument, if any
+	prev   int    // the index of the call before it with the same id, -1 for none
+}
+
+// byCall returns the calls with id c, in the order they ran.
+func (ev *evidence) byCall(c string) []callRecord {
+	var out []callRecord
+	i, ok := ev.byID[c]
+	for ok && i >= 0 {
+		out = append(out, ev.calls[i])
+		i = ev.calls[i].prev
+	}
+	slices.Reverse(out)
+	return out
 }
 
 func (ev *evidence) addDelegation(d *delegation) {
@@ -44,19 +58,25 @@ func (ev *evidence) addDelegation(d *delegation) {
 }
 
 func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Result) {
-	rec := &callRecord{d: d, tool: call.Name, failed: res.IsError}
-	var args struct {
-		Path string `json:"path"`
-	}
+	rec := callRecord{d: d, tool: call.Name, failed: res.IsError, prev: -1}
 	// Only arguments that name a path are worth decoding.
-	if bytes.Contains(call.Arguments, []byte(`"path"`)) && json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
-		rec.path = cleanPath(args.Path)
+	if bytes.Contains(call.Arguments, []byte(`"path"`)) {
+		var args struct {
+			Path string `json:"path"`
+		}
+		if json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
+			rec.path = cleanPath(args.Path)
+		}
 	}
 	ev.mu.Lock()
-	if ev.calls == nil {
-		ev.calls = map[string][]*callRecord{}
+	if ev.byID == nil {
+		ev.byID = map[string]int{}
 	}
-	ev.calls[call.ID] = append(ev.calls[call.ID], rec)
+	if i, ok := ev.byID[call.ID]; ok {
+		rec.prev = i
+	}
+	ev.byID[call.ID] = len(ev.calls)
+	ev.calls = append(ev.calls, rec)
 	ev.mu.Unlock()
 }
 
@@ -101,11 +121,9 @@ func writes(tool string) bool {
 func (ev *evidence) touched(p string, within *delegation, write bool) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
-	for _, recs := range ev.calls {
-		for _, r := range recs {
-			if r.path == p && !r.failed && (within == nil || within.covers(r.d)) && (!write || writes(r.tool)) {
-				return true
-			}
+	for _, r := range ev.calls {
+		if r.path == p && !r.failed && (within == nil || within.covers(r.d)) && (!write || writes(r.tool)) {
+			return true
 		}
 	}
 	return false
@@ -160,7 +178,7 @@ func (d *delegation) citations(c *agents.CriterionResult) []string {
 	for _, tok := range strings.Fields(c.Evidence) {
 		tok = strings.Trim(tok, citeTrim)
 		ev.mu.Lock()
-		_, isCall := ev.calls[tok]
+		_, isCall := ev.byID[tok]
 		ev.mu.Unlock()
 		if isCall || delegationIDRE.MatchString(tok) {
 			add(tok)
@@ -176,7 +194,7 @@ func (d *delegation) resolve(c string, written bool) string {
 	c = strings.TrimSpace(c)
 	ev := &d.run.ev
 	ev.mu.Lock()
-	recs := slices.Clone(ev.calls[c])
+	recs := ev.byCall(c)
 	child := ev.dels[c]
 	ev.mu.Unlock()
 	if len(recs) > 0 {

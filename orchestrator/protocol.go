@@ -38,6 +38,9 @@ type protocolTools struct {
 	accept, decline, clarify     agents.Tool
 	escalate, progress, complete agents.Tool
 	judge, answer, verify        *agents.Toolset
+	// offered returns the toolset of an ask (Loop.Tools), one function per
+	// toolset, made once.
+	offered map[*agents.Toolset]func() *agents.Toolset
 }
 
 var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
@@ -90,8 +93,21 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 	p.judge, _ = agents.NewToolset(judge)
 	p.answer, _ = agents.NewToolset(answer, passUp)
 	p.verify, _ = agents.NewToolset(verify)
+	p.offered = map[*agents.Toolset]func() *agents.Toolset{}
+	for _, ts := range []*agents.Toolset{p.judge, p.answer, p.verify} {
+		p.offered[ts] = func() *agents.Toolset { return ts }
+	}
 	return p, nil
 })
+
+// toolsOf returns a function that returns ts, made once for the shared
+// toolsets of asks.
+func (p *protocolTools) toolsOf(ts *agents.Toolset) func() *agents.Toolset {
+	if f, ok := p.offered[ts]; ok {
+		return f
+	}
+	return func() *agents.Toolset { return ts }
+}
 
 func (rt *Runtime) buildTools() error {
 	p, err := sharedTools()
@@ -100,6 +116,7 @@ func (rt *Runtime) buildTools() error {
 	}
 	rt.protocol = p
 	rt.judgeTS, rt.answerTS, rt.verifyTS = p.judge, p.answer, p.verify
+	rt.isKnown = func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] }
 	for _, m := range rt.members {
 		for _, t := range m.Agent.Tools {
 			m.gated = append(m.gated, &gated{Tool: t, name: t.Def().Name})
@@ -222,11 +239,13 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	r.emit(ctx, &Event{Type: EventGoalAccepted, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Acceptance: a})
 
 	al := agents.Alignment{Aligned: true, By: agents.ByStructural}
-	gaps := d.structuralGaps(a)
+	var derailed string
 	if strings.TrimSpace(a.RestatedIntent) != "" {
-		if why := d.derailed(a.RestatedIntent); why != "" {
-			d.violation(ctx, ViolationDerailed, nil, why)
-		}
+		derailed = d.derailed(a.RestatedIntent)
+	}
+	gaps := d.structuralGaps(a, derailed)
+	if derailed != "" {
+		d.violation(ctx, ViolationDerailed, nil, derailed)
 	}
 	switch {
 	case len(gaps) > 0:
@@ -284,12 +303,12 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 // structuralGaps are the runtime's own checks of an acceptance: the intent
 // restated in the agent's own words and about the goal (derailed), a plan, one acknowledgement per criterion and per constraint, and
 // a plan that names no tool outside the delegation's tools.
-func (d *delegation) structuralGaps(a *agents.Acceptance) []string {
+func (d *delegation) structuralGaps(a *agents.Acceptance, derailed string) []string {
 	var gaps []string
 	if strings.TrimSpace(a.RestatedIntent) == "" {
 		gaps = append(gaps, "the intent is not restated")
-	} else if gap := d.derailed(a.RestatedIntent); gap != "" {
-		gaps = append(gaps, gap)
+	} else if derailed != "" {
+		gaps = append(gaps, derailed)
 	}
 	if len(a.Plan) == 0 {
 		gaps = append(gaps, "there is no plan")
@@ -750,12 +769,11 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 func (d *delegation) derailed(restated string) string {
 	g := d.goal
 	purpose := g.Intent + "\n" + g.Objective
-	if len(words.Content(purpose)) == 0 {
+	if !words.HasContent(purpose) {
 		return ""
 	}
-	own := words.Normal(restated)
 	for _, copied := range []string{g.Intent, g.Objective, purpose, g.Objective + "\n" + g.Intent} {
-		if n := words.Normal(copied); n != "" && own == n {
+		if words.SameNormal(restated, copied) && !words.SameNormal(copied, "") {
 			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
 		}
 	}

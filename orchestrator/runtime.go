@@ -37,6 +37,8 @@ type Runtime struct {
 	lead    *member
 	grants  []string
 	known   map[string]bool
+	// isKnown reports whether a tool exists at all (Loop.Known), made once.
+	isKnown func(name string) bool
 	allTool []string // every tool of every member, for plan checks
 	// teamHash is the digest of the team that run.started records.
 	teamHash string

@@ -15,6 +15,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"text/template/parse"
 )
@@ -139,12 +140,22 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 	if out, ok := s.static[name]; ok {
 		return out, nil
 	}
-	var b bytes.Buffer
-	if err := s.tmpl.ExecuteTemplate(&b, name, d); err != nil {
+	b := buffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 64<<10 {
+			b.Reset()
+			buffers.Put(b)
+		}
+	}()
+	if err := s.tmpl.ExecuteTemplate(b, name, d); err != nil {
 		return "", fmt.Errorf("prompts: %w", err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return string(bytes.TrimSpace(b.Bytes())), nil
 }
+
+// buffers hold the output of renders, reused so that a render does not
+// grow a buffer of its own.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Text returns the source of template name.
 func (s *Set) Text(name string) string { return s.texts[name] }

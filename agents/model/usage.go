@@ -1,5 +1,9 @@
 package model
 
+// replaced ends the reasons SaneUsage gives, made constant so that saying
+// one costs nothing.
+const replaced = ": replaced by the local estimate"
+
 // maxUsage bounds any one count a provider may report for one call.
 const maxUsage = 1 << 30
 
@@ -19,21 +23,21 @@ func SaneUsage(req *Request, resp *Response) string {
 	var why string
 	switch {
 	case u.PromptTokens < 0 || u.CompletionTokens < 0 || u.CachedTokens < 0:
-		why = "negative token counts"
+		why = "negative token counts" + replaced
 	case u.PromptTokens > maxUsage || u.CompletionTokens > maxUsage || u.CachedTokens > maxUsage:
-		why = "overflowing token counts"
+		why = "overflowing token counts" + replaced
 	case u.PromptTokens > 8*est.PromptTokens+1024:
-		why = "prompt tokens far above the estimate of the request"
+		why = "prompt tokens far above the estimate of the request" + replaced
 	case u.PromptTokens < est.PromptTokens/8:
-		why = "prompt tokens far below the estimate of the request"
+		why = "prompt tokens far below the estimate of the request" + replaced
 	case req.MaxTokens > 0 && u.CompletionTokens > 2*req.MaxTokens+1024:
-		why = "completion tokens far above the request's max_tokens"
+		why = "completion tokens far above the request's max_tokens" + replaced
 	case u.CachedTokens > u.PromptTokens:
-		why = "more cached tokens than prompt tokens"
+		why = "more cached tokens than prompt tokens" + replaced
 	}
 	if why == "" {
 		return ""
 	}
 	resp.Usage = est
-	return why + ": replaced by the local estimate"
+	return why
 }

@@ -6,6 +6,7 @@
 package words
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,6 +43,9 @@ var stopwords = func() map[string]bool {
 	return m
 }()
 
+// IsStopword reports whether w, lower-cased, is a stop word.
+func IsStopword(w string) bool { return stopwords[w] }
+
 // unspaced reports whether r belongs to a script written without spaces
 // between words, where each ideograph is taken as a word.
 func unspaced(r rune) bool {
@@ -53,44 +57,107 @@ func unspaced(r rune) bool {
 // case-insensitive.
 func Content(s string) map[string]bool {
 	out := map[string]bool{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}) {
-		var run strings.Builder
-		for _, r := range w {
-			if unspaced(r) {
-				out[string(r)] = true
-				continue
-			}
-			run.WriteRune(r)
+	for c := (contentWords{s: s}); ; {
+		w, ok := c.next()
+		if !ok {
+			return out
 		}
-		w = run.String()
-		if utf8.RuneCountInString(w) < 4 || stopwords[w] {
-			continue
-		}
-		out[Stem(w)] = true
+		out[string(w)] = true
 	}
-	return out
+}
+
+// HasContent reports whether s has a content word (see Content).
+func HasContent(s string) bool {
+	c := contentWords{s: s}
+	_, ok := c.next()
+	return ok
+}
+
+// contentWords reads the content words of s (see Content) one at a time,
+// in a buffer of its own: words of up to 64 bytes cost no allocation.
+type contentWords struct {
+	s    string
+	i    int
+	buf  [64]byte
+	n    int    // the bytes of the run of letters in buf
+	long []byte // the run, once longer than buf
+	one  [utf8.UTFMax]byte
+}
+
+// next returns the next content word, valid until the next call.
+func (c *contentWords) next() ([]byte, bool) {
+	for c.i < len(c.s) {
+		r, size := utf8.DecodeRuneInString(c.s[c.i:])
+		c.i += size
+		r = unicode.ToLower(r)
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			if w, ok := content(c.take()); ok {
+				return w, true
+			}
+		case unspaced(r):
+			// An ideograph is a word of its own; the run around it
+			// goes on.
+			return c.one[:utf8.EncodeRune(c.one[:], r)], true
+		case c.long == nil && c.n+utf8.RuneLen(r) <= len(c.buf):
+			c.n += utf8.EncodeRune(c.buf[c.n:], r)
+		default:
+			if c.long == nil {
+				c.long = append([]byte(nil), c.buf[:c.n]...)
+			}
+			c.long = utf8.AppendRune(c.long, r)
+		}
+	}
+	return content(c.take())
+}
+
+// take returns the run of letters read, and starts another.
+func (c *contentWords) take() []byte {
+	w := c.buf[:c.n]
+	if c.long != nil {
+		w = c.long
+	}
+	c.n, c.long = 0, nil
+	return w
+}
+
+// content returns the stem of the run of letters w when it is a content
+// word.
+func content(w []byte) ([]byte, bool) {
+	if utf8.RuneCount(w) < 4 || stopwords[string(w)] {
+		return nil, false
+	}
+	return stem(w), true
 }
 
 // Stem strips the commonest English suffixes, enough for "writes",
 // "writing" and "written" to meet "write" often, never below three
 // letters.
 func Stem(w string) string {
-	for _, suf := range []string{"ies", "ing", "ed", "es", "s", "ly", "e"} {
-		if s, ok := strings.CutSuffix(w, suf); ok && len(s) >= 3 {
-			if suf == "ies" {
-				s += "y"
-			}
-			if suf == "s" && strings.HasSuffix(s, "s") {
-				continue // "class", "process"
-			}
-			w = s
-			if suf != "e" {
-				w = strings.TrimSuffix(w, "e")
-			}
-			break
+	return string(stem([]byte(w)))
+}
+
+var suffixes = []string{"ies", "ing", "ed", "es", "s", "ly", "e"}
+
+// stem is Stem of w, in w's storage.
+func stem(w []byte) []byte {
+	has := func(w []byte, suf string) bool { return len(w) >= len(suf) && string(w[len(w)-len(suf):]) == suf }
+	for _, suf := range suffixes {
+		if !has(w, suf) || len(w)-len(suf) < 3 {
+			continue
 		}
+		s := w[:len(w)-len(suf)]
+		if suf == "ies" {
+			s = append(s, 'y')
+		}
+		if suf == "s" && has(s, "s") {
+			continue // "class", "process"
+		}
+		w = s
+		if suf != "e" && has(w, "e") {
+			w = w[:len(w)-1]
+		}
+		break
 	}
 	return w
 }
@@ -98,19 +165,45 @@ func Stem(w string) string {
 // Share reports whether a and b have a content word in common.
 func Share(a, b string) bool {
 	cb := Content(b)
-	for w := range Content(a) {
-		if cb[w] {
+	for c := (contentWords{s: a}); ; {
+		w, ok := c.next()
+		if !ok {
+			return false
+		}
+		if cb[string(w)] {
 			return true
 		}
 	}
-	return false
 }
 
 // Normal is s lower-cased, with every run of characters other than letters
 // and digits made one space, trimmed: two texts with the same Normal say
 // the same words in the same order.
 func Normal(s string) string {
-	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	}), " ")
+	return string(appendNormal(nil, s))
+}
+
+// SameNormal reports whether a and b have the same Normal, without making
+// either for texts of up to 256 bytes.
+func SameNormal(a, b string) bool {
+	var ba, bb [256]byte
+	return bytes.Equal(appendNormal(ba[:0], a), appendNormal(bb[:0], b))
+}
+
+// appendNormal appends the Normal of s to dst.
+func appendNormal(dst []byte, s string) []byte {
+	start, space := len(dst), false
+	for _, r := range s {
+		r = unicode.ToLower(r)
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			space = true
+			continue
+		}
+		if space && len(dst) > start {
+			dst = append(dst, ' ')
+		}
+		space = false
+		dst = utf8.AppendRune(dst, r)
+	}
+	return dst
 }

@@ -1,7 +1,11 @@
 package words_test
 
 import (
+	"maps"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/internal/words"
 )
@@ -49,5 +53,100 @@ func TestStem(t *testing.T) {
 func TestNormal(t *testing.T) {
 	if a, b := words.Normal("  Write a runbook -- for payment outages!"), words.Normal("write a Runbook for payment outages"); a != b {
 		t.Errorf("%q != %q", a, b)
+	}
+}
+
+// The word functions read text without building intermediate strings; the
+// reference here is how they were first written, with strings' functions.
+func refContent(s string) map[string]bool {
+	out := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		var run strings.Builder
+		for _, r := range w {
+			if unicode.Is(unicode.Han, r) {
+				out[string(r)] = true
+				continue
+			}
+			run.WriteRune(r)
+		}
+		if w = run.String(); utf8.RuneCountInString(w) >= 4 && !words.IsStopword(w) {
+			out[refStem(w)] = true
+		}
+	}
+	return out
+}
+
+func refStem(w string) string {
+	for _, suf := range []string{"ies", "ing", "ed", "es", "s", "ly", "e"} {
+		if s, ok := strings.CutSuffix(w, suf); ok && len(s) >= 3 {
+			if suf == "ies" {
+				s += "y"
+			}
+			if suf == "s" && strings.HasSuffix(s, "s") {
+				continue
+			}
+			w = s
+			if suf != "e" {
+				w = strings.TrimSuffix(w, "e")
+			}
+			break
+		}
+	}
+	return w
+}
+
+func refNormal(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), " ")
+}
+
+func FuzzWords(f *testing.F) {
+	for _, s := range []string{"Help on-call engineers restore the payment service quickly at night.",
+		"stories classes processes writing writes wrote lies ties dies eyes eies", "为值班工程师写一份手册 abc中def",
+		"ÉCRIRE un guide \xff\xfe pour les ingénieurs", "İstanbul ǅemal ΣΊΣΥΦΟΣ", "", "   ", "x" + strings.Repeat("é", 70)} {
+		f.Add(s, "Write a runbook for payment outages")
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := words.Content(a), refContent(a); !maps.Equal(got, want) {
+			t.Fatalf("Content(%q) = %v, want %v", a, got, want)
+		}
+		if got, want := words.Normal(a), refNormal(a); got != want {
+			t.Fatalf("Normal(%q) = %q, want %q", a, got, want)
+		}
+		if got, want := words.SameNormal(a, b), refNormal(a) == refNormal(b); got != want {
+			t.Fatalf("SameNormal(%q, %q) = %v", a, b, got)
+		}
+		share := false
+		cb := refContent(b)
+		for w := range refContent(a) {
+			share = share || cb[w]
+		}
+		if got := words.Share(a, b); got != share {
+			t.Fatalf("Share(%q, %q) = %v", a, b, got)
+		}
+		if got := words.HasContent(a); got != (len(refContent(a)) > 0) {
+			t.Fatalf("HasContent(%q) = %v", a, got)
+		}
+		for _, w := range strings.Fields(a) {
+			if got, want := words.Stem(w), refStem(w); got != want {
+				t.Fatalf("Stem(%q) = %q, want %q", w, got, want)
+			}
+		}
+	})
+}
+
+// Reading words costs no allocation for words of ordinary length.
+func TestWordsAllocateNothing(t *testing.T) {
+	a, b := "Help on-call engineers restore the payment service quickly at night.", "Write a runbook for payment outages"
+	for name, f := range map[string]func(){
+		"HasContent": func() { words.HasContent(a) },
+		"SameNormal": func() { words.SameNormal(a, b) },
+	} {
+		if n := testing.AllocsPerRun(10, f); n != 0 {
+			t.Errorf("%s: %v allocations", name, n)
+		}
 	}
 }
