@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -141,7 +142,8 @@ const sealLen = len(sealPrefix) + 2*sha256.Size + len(`"}`)
 // sealer seals the lines of a journal.
 type sealer struct {
 	key  []byte
-	prev []byte // the seal of the line before; nil before the first
+	mac  hash.Hash // HMAC-SHA256 keyed by key, reset for each line
+	prev []byte    // the seal of the line before; nil before the first
 	buf  bytes.Buffer
 	enc  *json.Encoder
 }
@@ -163,10 +165,12 @@ func (s *sealer) seal(e *Event) ([]byte, error) {
 	if s.prev == nil {
 		b = append(b, `,"key_id":"`+JournalKeyID(s.key)+`"`...)
 	}
-	mac := sealOf(s.key, s.prev, b)
-	s.prev = mac
+	s.mac.Reset()
+	s.mac.Write(s.prev)
+	s.mac.Write(b)
+	s.prev = s.mac.Sum(s.prev[:0])
 	b = append(b, sealPrefix...)
-	b = hex.AppendEncode(b, mac)
+	b = hex.AppendEncode(b, s.prev)
 	b = append(b, "\"}\n"...)
 	s.buf.Reset()
 	s.buf.Write(b)
@@ -199,7 +203,7 @@ func (j *Journal) Seal(key []byte, after string) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	s := &sealer{key: key, prev: prev}
+	s := &sealer{key: key, mac: hmac.New(sha256.New, key), prev: prev}
 	s.enc = json.NewEncoder(&s.buf)
 	s.enc.SetEscapeHTML(false)
 	j.sealer = s

@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -197,5 +198,25 @@ func TestLoadJournalKey(t *testing.T) {
 	os.Chmod(path, 0o644)
 	if _, _, err := orchestrator.LoadJournalKey(true); !errors.Is(err, orchestrator.ErrJournalKey) || !strings.Contains(err.Error(), "chmod 600") {
 		t.Errorf("a key file others can read: %v", err)
+	}
+}
+
+// BenchmarkJournal measures a pipelined delegation written to a journal,
+// plain and sealed: what sealing costs a run.
+func BenchmarkJournal(b *testing.B) {
+	for _, sealed := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "sealed"}[sealed], func(b *testing.B) {
+			j := orchestrator.NewJournal(io.Discard)
+			if sealed {
+				j.Seal(sealKey, "")
+			}
+			rt := benchTeam(b, 1, []orchestrator.Sink{j}, true)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := rt.Run(b.Context(), benchGoal); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
