@@ -125,6 +125,9 @@ func runResume(o *resumeOptions) error {
 	default:
 		return configError(fmt.Errorf("%s cannot be resumed: %w: integrity %s", o.journal, orchestrator.ErrNotResumable, integrity))
 	}
+	if err := checkMark(o.journal, events); err != nil {
+		return configError(err)
+	}
 	var cfg runConfig
 	if len(events[0].Config) == 0 {
 		return configError(fmt.Errorf("%s cannot be resumed: %w: its run.started records no configuration", o.journal, orchestrator.ErrNotResumable))

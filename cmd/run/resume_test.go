@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -183,10 +184,28 @@ func TestCrashAndResume(t *testing.T) {
 				t.Skip("killed after the run finished")
 			}
 
+			// The journal's mark, outside it, is never ahead of it, and is
+			// at least every action tool call that ran.
+			var ran, called int64
+			for _, e := range cut {
+				if e.Type == orchestrator.EventToolCalled && e.Tool == "write_file" {
+					called = e.Seq
+				}
+				if e.Type == orchestrator.EventToolResult && e.Tool == "write_file" {
+					ran = called
+				}
+			}
+			if mark := readMark(t, cut[0].Run); mark > called || mark < ran {
+				t.Errorf("mark %d; the journal's last write_file call is event %d, the last that ran %d", mark, called, ran)
+			}
+
 			srv2 := crashServer(t, nil, nil)
 			res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", srv2.URL, "run.jsonl")
 			if res.code != ref.code {
 				t.Fatalf("killed after %d events (%s), resumed: %s", len(cut), last.Type, res)
+			}
+			if mark := readMark(t, cut[0].Run); mark != 0 {
+				t.Errorf("the run ended and its mark %d is still kept", mark)
 			}
 			got := res.journal(t, "run.jsonl")
 			checkComplete(t, got)
@@ -305,6 +324,21 @@ func TestResumeRefused(t *testing.T) {
 			}
 		})
 	}
+	// Cut short after a tool call its run wrote (the mark says so): refused,
+	// as a resume would make the call again.
+	t.Run("cut after a written tool call", func(t *testing.T) {
+		run := ref.journal(t, "cut.jsonl")[0].Run
+		mark := markFile(run)
+		if err := os.MkdirAll(filepath.Dir(mark), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, mark, "13\n")
+		defer os.Remove(mark)
+		res := runBinary(t, dir, "", "resume", "--quiet", "cut.jsonl")
+		if res.code != 2 || !strings.Contains(res.stderr, "it ends at event 12, but its run wrote a tool call as event 13") {
+			t.Errorf("want exit 2 saying the journal was cut short: %s", res)
+		}
+	})
 	// Sealed with another key: refused, and said so.
 	t.Run("another key", func(t *testing.T) {
 		t.Setenv(orchestrator.EnvJournalKey, strings.Repeat("k", 32))
@@ -504,4 +538,21 @@ func TestRunWithEndpointDying(t *testing.T) {
 	if fin, wantFin := got[len(got)-1], want[len(want)-1]; fin.Status != wantFin.Status || fin.Result != wantFin.Result {
 		t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)
 	}
+}
+
+// readMark reads run's journal mark; 0 when there is none.
+func readMark(t *testing.T, run string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(markFile(run))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -297,6 +297,9 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			return nil
 		}
 		err := journal.Emit(ctx, e)
+		if err == nil {
+			err = markEvent(e)
+		}
 		if err != nil && journalErr == nil {
 			journalErr = err
 		}
@@ -407,6 +410,9 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	}
 	if err := closeJournal(); err != nil && journalErr == nil {
 		journalErr = err
+	}
+	if down == nil && journalErr == nil {
+		clearMark(runID) // the journal holds the run's end
 	}
 	reported := false
 	if down != nil {
