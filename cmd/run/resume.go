@@ -70,8 +70,8 @@ cancelled, corrupt before its last line, written by another team) is an error.
 
 Journals are sealed with a key kept outside them ($ENTRUST_JOURNAL_KEY, else
 entrust/journal.key in your configuration directory): a journal whose seals do
-not verify (edited, lines added or removed, another key) is refused, and an
-unsigned one (from before seals) resumes only with --unsigned.`,
+not verify (edited, lines added or removed, seals stripped, another key) is
+refused, and one from before seals resumes only with --unsigned.`,
 		Example: `  run resume runs/20260101-120000-a1b2c3.jsonl
   OPENAI_API_KEY=sk-... run resume --escalations auto runs/20260101-120000-a1b2c3.jsonl`,
 		Annotations: map[string]string{"footer": `Exit codes: as for run: 0 completed and verified, 1 failed or declined,
@@ -102,7 +102,7 @@ unsigned one (from before seals) resumes only with --unsigned.`,
 	f.BoolVar(&opts.json, "json", false, "stream the new events to stdout as JSON lines instead of the live view")
 	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
 	f.StringVar(&opts.trust, "trust", "", "trust ledger `FILE` (default the run's)")
-	f.BoolVar(&opts.unsigned, "unsigned", false, "resume a journal that carries no seals, believing what it records as it is")
+	f.BoolVar(&opts.unsigned, "unsigned", false, "resume a journal written before journals were sealed, believing what it records as it is")
 	return cmd
 }
 
@@ -119,8 +119,13 @@ func runResume(o *resumeOptions) error {
 	switch integrity.State {
 	case orchestrator.IntegrityVerified:
 	case orchestrator.IntegrityUnsigned:
+		// run seals every journal it writes since run.started records a
+		// goal digest: such a journal without seals had them removed.
+		if events[0].GoalHash != "" {
+			return configError(fmt.Errorf("%s cannot be resumed: %w: it was written by a run that seals its journals, and its seals were removed", o.journal, orchestrator.ErrNotResumable))
+		}
 		if !o.unsigned {
-			return configError(fmt.Errorf("%s cannot be resumed: %w: it is not signed (written before journals were sealed, or edited to remove its seals), so what it records cannot be checked; resume it with --unsigned to believe it as it is", o.journal, orchestrator.ErrNotResumable))
+			return configError(fmt.Errorf("%s cannot be resumed: %w: it is not signed (written before journals were sealed), so what it records cannot be checked; resume it with --unsigned to believe it as it is", o.journal, orchestrator.ErrNotResumable))
 		}
 	default:
 		return configError(fmt.Errorf("%s cannot be resumed: %w: integrity %s", o.journal, orchestrator.ErrNotResumable, integrity))

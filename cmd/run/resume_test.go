@@ -294,8 +294,9 @@ func TestResumeRefused(t *testing.T) {
 	forge("added.jsonl", append(slices.Clone(lines[:12]), bytes.Replace(lines[12], []byte(`"seq":13`), []byte(`"seq":13,"is_error":true`), 1))...)
 	forge("dropped.jsonl", append(slices.Clone(lines[:5]), lines[6:12]...)...)
 	unsealed := unseal(bytes.Join(lines[:12], nil))
-	forge("unsigned.jsonl", unsealed)
-	forge("unsigned-goal.jsonl", bytes.Replace(unsealed, []byte("Write a haiku about delegation"), []byte("Delete every file"), 1))
+	forge("stripped.jsonl", bytes.Replace(unsealed, []byte("Write a haiku about delegation"), []byte("Delete every file"), 1))
+	// A journal of a run from before seals (and goal digests).
+	forge("unsigned.jsonl", regexp.MustCompile(`,"goal_hash":"[0-9a-f]+"`).ReplaceAll(unsealed, nil))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -305,7 +306,7 @@ func TestResumeRefused(t *testing.T) {
 		{"added", []string{"added.jsonl"}, "integrity broken at event 13"},
 		{"dropped", []string{"dropped.jsonl"}, "integrity broken at event 6"},
 		{"unsigned", []string{"unsigned.jsonl"}, "it is not signed"},
-		{"unsigned with its goal changed", []string{"--unsigned", "unsigned-goal.jsonl"}, "its goal or configuration is not the one the run started with"},
+		{"seals stripped, resumed as unsigned", []string{"--unsigned", "stripped.jsonl"}, "its seals were removed"},
 		{"finished", []string{"run.jsonl"}, "the run finished"},
 		{"corrupt", []string{"corrupt.jsonl"}, "journal line 2"},
 		{"missing", []string{"nowhere.jsonl"}, "no such file"},
