@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -43,6 +44,10 @@ type StartOptions struct {
 type Run struct {
 	c       client.Client
 	id, run string
+
+	mu sync.Mutex
+	// where is the workflow of each question seen.
+	where map[string]string
 }
 
 // Start starts goal as a run on the workers of opts.TaskQueue. Its
@@ -63,34 +68,73 @@ func Start(ctx context.Context, c client.Client, goal agents.Goal, opts StartOpt
 	if err != nil {
 		return nil, fmt.Errorf("entrust: starting the run: %w", err)
 	}
-	return &Run{c: c, id: we.GetID(), run: we.GetRunID()}, nil
+	return &Run{c: c, id: we.GetID(), run: we.GetRunID(), where: map[string]string{}}, nil
 }
 
 // Attach returns the run of workflow id (its latest execution when run is "").
-func Attach(c client.Client, id, run string) *Run { return &Run{c: c, id: id, run: run} }
+func Attach(c client.Client, id, run string) *Run {
+	return &Run{c: c, id: id, run: run, where: map[string]string{}}
+}
 
 // ID returns the workflow's id.
 func (r *Run) ID() string { return r.id }
 
-// Events returns the run's events from the from-th (from 0).
+// Events returns the run's events from the from-th (from 0): the events of
+// every workflow of its tree, in order.
 func (r *Run) Events(ctx context.Context, from int) ([]*orchestrator.Event, error) {
-	return queryEvents(ctx, r.c, r.id, r.run, from)
-}
-
-// Questions returns the Principal's questions waiting for an answer.
-func (r *Run) Questions(ctx context.Context) ([]*Question, error) {
-	v, err := r.c.QueryWorkflow(ctx, r.id, r.run, QuestionsQuery)
+	events, err := newJournalReader(r.c, r.id, r.run).read(ctx, false)
 	if err != nil {
 		return nil, err
 	}
-	var qs []*Question
-	return qs, v.Get(&qs)
+	if from < 0 || from > len(events) {
+		from = len(events)
+	}
+	return events[from:], nil
+}
+
+// Questions returns the Principal's questions waiting for an answer, in
+// every workflow of the run's tree.
+func (r *Run) Questions(ctx context.Context) ([]*Question, error) {
+	jr := newJournalReader(r.c, r.id, r.run)
+	if _, err := jr.read(ctx, true); err != nil {
+		return nil, err
+	}
+	r.remember(jr)
+	return jr.questions, nil
+}
+
+// remember notes in which workflow each question read by jr waits.
+func (r *Run) remember(jr *journalReader) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, wf := range jr.where {
+		r.where[id] = wf
+	}
+}
+
+func (r *Run) workflowOf(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.where[id]
 }
 
 // Answer answers a waiting question. An answer to no waiting question, or
 // not to what was asked, is refused (ErrUnknownQuestion for the former).
 func (r *Run) Answer(ctx context.Context, a Answer) error {
-	h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.id, RunID: r.run, UpdateName: AnswerUpdate,
+	wf := r.workflowOf(a.ID)
+	if wf == "" {
+		if _, err := r.Questions(ctx); err != nil {
+			return err
+		}
+		if wf = r.workflowOf(a.ID); wf == "" {
+			return fmt.Errorf("%w: %q", ErrUnknownQuestion, a.ID)
+		}
+	}
+	run := ""
+	if wf == r.id {
+		run = r.run
+	}
+	h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wf, RunID: run, UpdateName: AnswerUpdate,
 		Args: []any{a}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err != nil {
 		return err
@@ -141,7 +185,7 @@ func (r *Run) Follow(ctx context.Context, opts FollowOptions) (*orchestrator.Out
 		defer close(done)
 		out, werr = r.Wait(ctx)
 	}()
-	seen := 0
+	jr := newJournalReader(r.c, r.id, r.run)
 	asked := map[string]bool{}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -155,37 +199,38 @@ func (r *Run) Follow(ctx context.Context, opts FollowOptions) (*orchestrator.Out
 			<-done
 			return out, werr
 		}
-		events, err := r.Events(ctx, seen)
-		if err == nil {
-			seen += len(events)
-			for _, e := range events {
-				for _, s := range opts.Sinks {
-					if err := s.Emit(ctx, e); err != nil {
-						return nil, err
-					}
+		events, err := jr.read(ctx, false)
+		if err != nil {
+			if finished {
+				return out, werr
+			}
+			continue
+		}
+		r.remember(jr)
+		for _, e := range events {
+			for _, s := range opts.Sinks {
+				if err := s.Emit(ctx, e); err != nil {
+					return nil, err
 				}
 			}
 		}
 		if finished {
 			return out, werr
 		}
-		if opts.Principal != nil {
-			qs, err := r.Questions(ctx)
-			if err != nil {
+		if opts.Principal == nil {
+			continue
+		}
+		for _, q := range jr.questions {
+			if asked[q.ID] {
 				continue
 			}
-			for _, q := range qs {
-				if asked[q.ID] {
-					continue
-				}
-				asked[q.ID] = true
-				a, err := answer(ctx, opts.Principal, q)
-				if err != nil {
-					return nil, fmt.Errorf("entrust: answering %s: %w", q.ID, err)
-				}
-				if err := r.Answer(ctx, *a); err != nil {
-					return nil, fmt.Errorf("entrust: answering %s: %w", q.ID, err)
-				}
+			asked[q.ID] = true
+			a, err := answer(ctx, opts.Principal, q)
+			if err != nil {
+				return nil, fmt.Errorf("entrust: answering %s: %w", q.ID, err)
+			}
+			if err := r.Answer(ctx, *a); err != nil {
+				return nil, fmt.Errorf("entrust: answering %s: %w", q.ID, err)
 			}
 		}
 	}

@@ -16,17 +16,18 @@ import (
 )
 
 // effects are the orchestrator.Effects of a run on Temporal, used by the
-// orchestrator activity: model and tool calls are activities the workflow
-// runs (or the results it recorded), decisions are recorded in the workflow
-// once made, ids and the clock are the resumed run's (the journal, which the
-// workflow keeps, gives the same act the same id).
+// orchestrator activity: model and tool calls are activities the workflow of
+// their delegation runs (or the results it recorded), decisions are recorded
+// there once made, ids and the clock are the resumed run's (the journal,
+// which the workflows keep, gives the same act the same id).
 type effects struct {
-	w       *Worker
-	c       client.Client
-	wf, run string
+	w *Worker
+	c client.Client
+	// root and rootRun name the run's workflow, the root of the tree.
+	root, rootRun string
 	// attempt is the orchestrator activity's attempt, carried by every
-	// update and signal; fenced is set once the workflow has refused it (a
-	// newer attempt has taken over): no effect is asked for after that.
+	// update; fenced is set once a workflow has refused it (a newer attempt
+	// has taken over): no effect is asked for and no event sent after that.
 	attempt int32
 	fenced  atomic.Bool
 	live    *orchestrator.LiveEffects
@@ -34,7 +35,7 @@ type effects struct {
 	// may learn before the activity's heartbeat does.
 	cancel context.CancelFunc
 	// resumed is set for an attempt that resumes the run: decisions may be
-	// recorded in the workflow that its journal does not hold yet.
+	// recorded in the workflows that its journal does not hold yet.
 	resumed bool
 
 	// The events not yet sent, and the context that sends them even after a
@@ -43,6 +44,8 @@ type effects struct {
 	pending []*orchestrator.Event
 	sendMu  sync.Mutex
 	sendCtx context.Context
+
+	tree tree
 }
 
 // RecordsCalls reports that the workflow knows the fate of every action tool
@@ -58,43 +61,167 @@ func (f *effects) emit(_ context.Context, e *orchestrator.Event) error {
 	return nil
 }
 
-// flush sends the events not yet sent to the workflow as one signal. An
-// event lost with its worker is emitted again by the run that resumes it:
-// every event derives from effects the workflow recorded.
+// flush sends the events not yet sent to the workflows of their
+// delegations (see sendEvents).
 func (f *effects) flush() error {
 	f.sendMu.Lock()
 	defer f.sendMu.Unlock()
+	_, err := f.sendEvents(nil)
+	return err
+}
+
+// sendEvents sends the events not yet sent to the workflows of their
+// delegations, in order, one update for each run of events of the same
+// workflow; it starts the workflow of a delegation before its first event
+// and ends it after its last. Each update is sent once the one before it was
+// taken, so the workflows hold a prefix of the run's events at all times:
+// an event lost with its worker is emitted again by the attempt that
+// resumes the run (every event derives from effects the workflows
+// recorded), and a fenced attempt's first refused update stops it. The
+// last run of events is kept and returned, unsent, when keep says so of its
+// workflow: the caller sends them with its own update (and gives them back
+// to pending if it is not taken). f.sendMu is held.
+func (f *effects) sendEvents(keep func(wf string) bool) ([]*orchestrator.Event, error) {
 	f.mu.Lock()
 	batch := f.pending
 	f.pending = nil
 	f.mu.Unlock()
-	if len(batch) == 0 || f.fenced.Load() {
+	if f.fenced.Load() {
+		return nil, ErrFenced
+	}
+	sent := 0
+	defer func() {
+		if sent < len(batch) {
+			f.requeue(batch[sent:])
+		}
+	}()
+	target, from := "", 0
+	send := func(to int) error {
+		if to > from {
+			if err := f.call(f.sendCtx, target, eventsUpdate, "", eventBatch{Attempt: f.attempt, Events: batch[from:to]}, nil); err != nil {
+				return err
+			}
+		}
+		sent, from = to, to
 		return nil
 	}
-	return f.c.SignalWorkflow(f.sendCtx, f.wf, f.run, eventsSignal, eventBatch{Attempt: f.attempt, Events: batch})
+	for i, e := range batch {
+		d, start, end := f.tree.see(e)
+		if start {
+			if err := send(i); err != nil {
+				return nil, err
+			}
+			if err := f.call(f.sendCtx, f.tree.workflowOf(f.tree.parentOf(d)), childUpdate, "child "+d,
+				childRequest{Attempt: f.attempt, Delegation: d}, nil); err != nil {
+				return nil, err
+			}
+			f.tree.started(d)
+		}
+		if to := f.tree.workflowOf(e.Delegation); to != target {
+			if err := send(i); err != nil {
+				return nil, err
+			}
+			target = to
+		}
+		if end {
+			if err := send(i + 1); err != nil {
+				return nil, err
+			}
+			if err := f.end(f.sendCtx, d); err != nil {
+				sent = i // the delegation's last event again, then its end
+				return nil, err
+			}
+		}
+	}
+	if from < len(batch) && keep != nil && keep(target) {
+		sent = len(batch)
+		return batch[from:], nil
+	}
+	return nil, send(len(batch))
 }
 
-// update sends the update name to the workflow and waits for its result.
-// Its id is made of id and the attempt: an update of a fenced attempt is
-// never taken for a newer one's. Once fenced, the attempt's run is
-// cancelled and no update is sent any more (fail closed: a fenced attempt
-// makes no effect).
-func (f *effects) update(ctx context.Context, name, id string, arg any, out any) error {
+// requeue gives events not taken back to pending, before those emitted
+// since: they are sent again with the next update (unless fenced).
+func (f *effects) requeue(events []*orchestrator.Event) {
+	if len(events) == 0 || f.fenced.Load() {
+		return
+	}
+	f.mu.Lock()
+	f.pending = append(events[:len(events):len(events)], f.pending...)
+	f.mu.Unlock()
+}
+
+// end ends the workflow of delegation d (gone already is ended).
+func (f *effects) end(ctx context.Context, d string) error {
+	err := f.call(ctx, DelegationWorkflowID(f.root, d), endUpdate, "end "+d, f.attempt, nil)
+	if err != nil && !closed(err) {
+		return err
+	}
+	f.tree.ended(d)
+	return nil
+}
+
+// update sends the update name to the workflow of delegation d, once the
+// events before it are sent, and waits for its result. An effect request
+// carries the last of those events when they are of the same workflow (one
+// update instead of two).
+func (f *effects) update(ctx context.Context, d, name, id string, arg any, out any) error {
 	if f.fenced.Load() {
 		return ErrFenced
 	}
-	if err := f.flush(); err != nil {
+	req, carries := arg.(*effectRequest)
+	f.sendMu.Lock()
+	kept, err := f.sendEvents(func(wf string) bool { return carries && wf == f.tree.workflowOf(d) })
+	if err != nil {
+		f.sendMu.Unlock()
 		return err
+	}
+	if carries {
+		req.Events = kept
+	}
+	// The update is sent before the events of any later one.
+	h, err := f.start(ctx, f.tree.workflowOf(d), name, id, arg, client.WorkflowUpdateStageAccepted)
+	if err != nil {
+		f.requeue(kept)
+	}
+	f.sendMu.Unlock()
+	if err == nil {
+		err = h.Get(ctx, out)
+	}
+	return f.check(err)
+}
+
+// call sends the update name to workflow wf and waits for its result.
+func (f *effects) call(ctx context.Context, wf, name, id string, arg any, out any) error {
+	h, err := f.start(ctx, wf, name, id, arg, client.WorkflowUpdateStageCompleted)
+	if err == nil {
+		err = h.Get(ctx, out)
+	}
+	return f.check(err)
+}
+
+// start sends the update name to workflow wf and waits for it to reach
+// stage. Its id is made of id and the attempt: an update of a fenced
+// attempt is never taken for a newer one's.
+func (f *effects) start(ctx context.Context, wf, name, id string, arg any, stage client.WorkflowUpdateStage) (client.WorkflowUpdateHandle, error) {
+	if f.fenced.Load() {
+		return nil, ErrFenced
 	}
 	if id != "" {
 		id = fmt.Sprintf("%s@%d", id, f.attempt)
 	}
-	h, err := f.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: f.wf, RunID: f.run, UpdateID: id, UpdateName: name,
-		Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	if err == nil {
-		err = h.Get(ctx, out)
+	run := ""
+	if wf == f.root {
+		run = f.rootRun
 	}
+	return f.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: wf, RunID: run, UpdateID: id, UpdateName: name, Args: []any{arg}, WaitForStage: stage})
+}
+
+// check returns the error of an update. Once fenced, the attempt's run is
+// cancelled and no update is sent any more (fail closed: a fenced attempt
+// makes no effect).
+func (f *effects) check(err error) error {
 	var app *sdktemporal.ApplicationError
 	switch {
 	case err == nil:
@@ -117,8 +244,8 @@ func (f *effects) Generate(ctx context.Context, k orchestrator.Key, m model.Mode
 	}
 	var r effectResult
 	wreq, raw := packRequest(req)
-	if err := f.update(ctx, effectUpdate, "generate "+k.String(),
-		effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "generate", Agent: agent, Request: wreq, RequestRaw: raw}, &r); err != nil {
+	if err := f.update(ctx, k.Delegation, effectUpdate, "generate "+k.String(),
+		&effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "generate", Agent: agent, Request: wreq, RequestRaw: raw}, &r); err != nil {
 		return orchestrator.Generated{}, err
 	}
 	if r.Response != nil {
@@ -140,7 +267,7 @@ func (f *effects) CallTool(ctx context.Context, k orchestrator.Key, t agents.Too
 	}
 	var r effectResult
 	calls, raw := packCalls([]model.ToolCall{*call})
-	err := f.update(ctx, effectUpdate, "tool "+k.String(), effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "tool", Agent: agent, Tool: name,
+	err := f.update(ctx, k.Delegation, effectUpdate, "tool "+k.String(), &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "tool", Agent: agent, Tool: name,
 		Call: &calls[0], CallRaw: raw != nil, Retry: agents.IsIdempotent(t)}, &r)
 	if err != nil || r.Result == nil {
 		return orchestrator.Called{Result: agents.Errorf("error: the call could not be made: %v", err)}
@@ -155,7 +282,7 @@ type keyCtx struct{}
 func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	var r effectResult
 	if f.resumed {
-		if err := f.update(ctx, effectUpdate, "", effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
+		if err := f.update(ctx, k.Delegation, effectUpdate, "", &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
 			return orchestrator.Decision{}, err
 		}
 		if r.Decision != nil {
@@ -166,7 +293,7 @@ func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(conte
 	if err != nil {
 		return d, err
 	}
-	if err := f.update(ctx, effectUpdate, "decide "+k.String(), effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide", Decision: &d}, &r); err != nil {
+	if err := f.update(ctx, k.Delegation, effectUpdate, "decide "+k.String(), &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide", Decision: &d}, &r); err != nil {
 		return orchestrator.Decision{}, err
 	}
 	if r.Decision != nil {
@@ -189,7 +316,7 @@ func (p *clientPrincipal) ask(ctx context.Context, q Question) (*Answer, error) 
 	k, _ := ctx.Value(keyCtx{}).(orchestrator.Key)
 	q.ID = k.String()
 	var a Answer
-	if err := p.fx.update(ctx, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
+	if err := p.fx.update(ctx, k.Delegation, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
 		return nil, err
 	}
 	return &a, nil

@@ -7,6 +7,7 @@ replace github.com/entrust-dev/entrust => ../
 require (
 	github.com/entrust-dev/entrust v0.0.0
 	github.com/spf13/cobra v1.10.2
+	go.temporal.io/api v1.62.2
 	go.temporal.io/sdk v1.38.0
 	go.temporal.io/server v1.30.4
 	google.golang.org/grpc v1.83.2
@@ -136,7 +137,6 @@ require (
 	go.opentelemetry.io/otel/sdk/metric v1.47.0 // indirect
 	go.opentelemetry.io/otel/trace v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
-	go.temporal.io/api v1.62.2 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
 	go.uber.org/dig v1.19.0 // indirect
 	go.uber.org/fx v1.24.0 // indirect

@@ -10,7 +10,6 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"go.temporal.io/sdk/activity"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 )
@@ -28,10 +27,11 @@ type Worker struct {
 	Options *orchestrator.Options
 }
 
-// Register registers the run workflow and the activities of w on r (a
-// worker.Worker, or temporaltest's registry).
+// Register registers the run's and the delegations' workflows and the
+// activities of w on r (a worker.Worker, or temporaltest's registry).
 func (w *Worker) Register(r worker.Registry) {
 	r.RegisterWorkflowWithOptions(RunWorkflow, workflow.RegisterOptions{Name: WorkflowName})
+	r.RegisterWorkflowWithOptions(DelegationWorkflow, workflow.RegisterOptions{Name: DelegationWorkflowName})
 	r.RegisterActivityWithOptions(w.Orchestrate, activity.RegisterOptions{Name: OrchestrateActivity})
 	r.RegisterActivityWithOptions(w.Generate, activity.RegisterOptions{Name: GenerateActivity})
 	r.RegisterActivityWithOptions(w.CallTool, activity.RegisterOptions{Name: CallToolActivity})
@@ -46,22 +46,10 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	wf := info.WorkflowExecution
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	fx := &effects{w: w, c: c, wf: wf.ID, run: wf.RunID, attempt: info.Attempt, live: orchestrator.NewLiveEffects(nil),
-		cancel: cancel, sendCtx: context.WithoutCancel(ctx)}
-	if info.Attempt > 1 {
-		// A retry speaks first, so that the workflow refuses the earlier
-		// attempts from now on (their worker may be cut off rather than
-		// dead): the journal read next is then the whole of what they did.
-		if err := fx.update(ctx, attemptUpdate, "attempt", info.Attempt, nil); err != nil {
-			return nil, fmt.Errorf("entrust: taking the run over: %w", err)
-		}
-	}
-	journal, err := queryEvents(ctx, c, wf.ID, wf.RunID, 0)
-	if err != nil {
-		return nil, fmt.Errorf("entrust: reading the run's journal: %w", err)
-	}
-	fx.resumed = len(journal) > 0
-	// Heartbeats tell the server this worker is alive and bring the
+	fx := &effects{w: w, c: c, root: wf.ID, rootRun: wf.RunID, attempt: info.Attempt, live: orchestrator.NewLiveEffects(nil),
+		cancel: cancel, sendCtx: context.WithoutCancel(ctx), tree: newTree(wf.ID)}
+	// Heartbeats tell the server this worker is alive (from the start: a
+	// take-over speaks to every workflow of the tree) and bring the
 	// workflow's cancellation to ctx.
 	hctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -77,6 +65,25 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 			}
 		}
 	}()
+	var open map[string]bool
+	if info.Attempt > 1 {
+		// A retry speaks first, so that the workflows refuse the earlier
+		// attempts from now on (their worker may be cut off rather than
+		// dead): the journal read next is then the whole of what they did.
+		var err error
+		if open, err = fx.takeOver(ctx); err != nil {
+			return nil, fmt.Errorf("entrust: taking the run over: %w", err)
+		}
+	}
+	journal, err := newJournalReader(c, wf.ID, wf.RunID).read(ctx, false)
+	if err != nil {
+		return nil, fmt.Errorf("entrust: reading the run's journal: %w", err)
+	}
+	fx.tree.learn(journal)
+	if err := fx.endEnded(ctx, open); err != nil {
+		return nil, fmt.Errorf("entrust: taking the run over: %w", err)
+	}
+	fx.resumed = len(journal) > 0
 
 	var opts orchestrator.Options
 	if w.Options != nil {
@@ -231,13 +238,4 @@ func sameValue(a, b any) (same bool) {
 		}
 	}()
 	return a == b
-}
-
-func queryEvents(ctx context.Context, c client.Client, id, run string, from int) ([]*orchestrator.Event, error) {
-	v, err := c.QueryWorkflow(ctx, id, run, EventsQuery, from)
-	if err != nil {
-		return nil, err
-	}
-	var events []*orchestrator.Event
-	return events, v.Get(&events)
 }

@@ -2,19 +2,26 @@
 // (go.temporal.io), so that a run survives the loss of the process that
 // runs it and the work of many runs spreads over many worker processes.
 //
-// A run is one workflow. Its orchestration — acceptance, judgement, gating,
+// A run is a tree of workflows, shaped as its tree of delegations: the run's
+// workflow holds the lead's delegation, and each delegation below is a child
+// workflow of its delegator's, started when the delegation starts and
+// completed when it ends (so a run's history spreads over its delegations,
+// the tree shows in Temporal's UI, and a cancellation reaches every
+// delegation). The orchestration — acceptance, judgement, gating,
 // escalation, verification, budgets — is the same orchestrator.Runtime code
-// that runs in process, run by an activity (the orchestrator activity) whose
-// orchestrator.Effects send every effect to the workflow: each model call and
-// each action tool call is an activity of its own, scheduled by the workflow
-// and recorded in its history; every decision (a Principal's, a Supervisor's,
-// a goal's checks) is recorded there too; a Principal's question waits in the
-// workflow for an answer sent through the client (an update). The run's
-// events, its journal, are kept by the workflow. Should the worker running
-// the orchestrator activity die, Temporal starts it again on another worker,
-// which resumes the run from the workflow's journal (orchestrator.Runtime's
-// Resume): every recorded effect comes back from the workflow, no completed
-// model call is made again and no tool call runs twice.
+// that runs in process, run by an activity of the run's workflow (the
+// orchestrator activity) whose orchestrator.Effects send every effect to the
+// workflow of its delegation: each model call and each action tool call is
+// an activity of its own, scheduled by that workflow and recorded in its
+// history; every decision (a Principal's, a Supervisor's, a goal's checks)
+// is recorded there too; a Principal's question waits there for an answer
+// sent through the client (an update). Each workflow keeps its delegation's
+// events; the run's journal is all of them in order (Run.Events). Should the
+// worker running the orchestrator activity die, Temporal starts it again on
+// another worker, which resumes the run from the journal
+// (orchestrator.Runtime's Resume): every recorded effect comes back from its
+// workflow, no completed model call is made again and no tool call runs
+// twice.
 //
 // Secrets are never workflow inputs nor in its history: workers build their
 // models from their own environment (Worker's Team), and only goals, events
@@ -35,20 +42,26 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
-// The names under which the workflow, its activities, updates, signals and
-// queries are registered.
+// The names under which the workflows, their activities, updates and
+// queries are registered. EventsQuery and QuestionsQuery answer for one
+// workflow of a run's tree (its delegation's events and questions): the
+// run's are Run.Events and Run.Questions.
 const (
 	WorkflowName           = "entrust.Run"
+	DelegationWorkflowName = "entrust.Delegation"
 	OrchestrateActivity    = "entrust.Orchestrate"
 	GenerateActivity       = "entrust.Generate"
 	CallToolActivity       = "entrust.CallTool"
 	effectUpdate           = "entrust.effect"
 	askUpdate              = "entrust.ask"
 	attemptUpdate          = "entrust.attempt"
+	eventsUpdate           = "entrust.events"
+	childUpdate            = "entrust.child"
+	endUpdate              = "entrust.end"
 	AnswerUpdate           = "entrust.answer"
-	eventsSignal           = "entrust.events"
 	EventsQuery            = "entrust.events"
 	QuestionsQuery         = "entrust.questions"
+	snapshotQuery          = "entrust.snapshot"
 	defaultHeartbeat       = 10 * time.Second
 	defaultEffectTimeout   = 10 * time.Minute
 	defaultOrchestrateTime = 24 * time.Hour
@@ -108,6 +121,9 @@ type effectRequest struct {
 	CallRaw    bool                   `json:"call_raw,omitempty"`
 	Retry      bool                   `json:"retry,omitempty"` // the tool is idempotent
 	Decision   *orchestrator.Decision `json:"decision,omitempty"`
+	// Events are the events before the effect, when they are this
+	// workflow's: held before the effect is served.
+	Events []*orchestrator.Event `json:"events,omitempty"`
 }
 
 // effectResult is what an effect produced.
@@ -177,8 +193,48 @@ func fencedError(attempt, current int32) error {
 		fmt.Sprintf("attempt %d of the orchestrator is fenced: attempt %d has taken over", attempt, current), fencedType, nil)
 }
 
-// RunWorkflow is the workflow of one run. It runs the orchestrator activity
-// and serves its effects; the run's events are its state.
+// DelegationInput is the input of a delegation's workflow.
+type DelegationInput struct {
+	// Run is the workflow id of the run's workflow (the root of the tree).
+	Run string `json:"run"`
+	// Delegation is the delegation's id (orchestrator.Event.Delegation).
+	Delegation string `json:"delegation"`
+	// CallTimeout bounds one model or tool call's activity (see
+	// RunInput.CallTimeout).
+	CallTimeout time.Duration `json:"call_timeout,omitempty"`
+}
+
+// DelegationWorkflowID returns the workflow id of delegation's workflow in
+// the run whose workflow id is run: the same for every attempt and every
+// worker.
+func DelegationWorkflowID(run, delegation string) string { return run + "/" + delegation }
+
+// childInfo tells of a delegation's workflow started by another.
+type childInfo struct {
+	Workflow string `json:"workflow"`
+	Done     bool   `json:"done,omitempty"`
+}
+
+// snapshot is what a workflow of the tree holds: its events from the
+// offset asked, its children, its waiting questions, and whether it has
+// ended.
+type snapshot struct {
+	Events    []*orchestrator.Event `json:"events,omitempty"`
+	Children  []childInfo           `json:"children,omitempty"`
+	Questions []*Question           `json:"questions,omitempty"`
+	Done      bool                  `json:"done,omitempty"`
+}
+
+// childRequest has a workflow start the workflow of a delegation it
+// delegated.
+type childRequest struct {
+	Attempt    int32  `json:"attempt"`
+	Delegation string `json:"delegation"`
+}
+
+// RunWorkflow is the workflow of one run, the root of its tree of
+// workflows: it runs the orchestrator activity, and holds the run's own
+// events and the effects and events of the lead's delegation.
 func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if in.RunID == "" {
 		in.RunID = workflow.GetInfo(ctx).WorkflowExecution.ID
@@ -189,115 +245,22 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if in.CallTimeout <= 0 {
 		in.CallTimeout = defaultEffectTimeout
 	}
-	s := &state{callTimeout: in.CallTimeout, results: map[string]*effectResult{}, running: map[string]workflow.Future{},
-		questions: map[string]*Question{}, answers: map[string]*Answer{}}
-	if err := workflow.SetQueryHandler(ctx, EventsQuery, func(from int) ([]*orchestrator.Event, error) {
-		if from < 0 || from > len(s.events) {
-			from = len(s.events)
-		}
-		return s.events[from:], nil
-	}); err != nil {
+	s := newState(ctx, workflow.GetInfo(ctx).WorkflowExecution.ID, in.CallTimeout)
+	if err := s.serve(ctx); err != nil {
 		return nil, err
 	}
-	if err := workflow.SetQueryHandler(ctx, QuestionsQuery, func() ([]*Question, error) {
-		var qs []*Question
-		for id, q := range s.questions {
-			if s.answers[id] == nil {
-				qs = append(qs, q)
-			}
-		}
-		sort.Slice(qs, func(i, j int) bool { return qs[i].ID < qs[j].ID })
-		return qs, nil
-	}); err != nil {
-		return nil, err
-	}
-	events := workflow.GetSignalChannel(ctx, eventsSignal)
-	// The events are received here, in order, even after a cancellation,
-	// so that the journal holds the run's last events.
-	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	// Every update and signal of the orchestrator carries its attempt: once
-	// a newer attempt has spoken, an older one's updates are refused (by the
-	// validators) and its events dropped, and those of its updates still
-	// waiting here are answered with the refusal (fencing).
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, attemptUpdate, func(ctx workflow.Context, attempt int32) error {
-		return s.speak(attempt)
-	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error {
-		return s.fenced(attempt)
-	}}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, effectUpdate, s.effect, workflow.UpdateHandlerOptions{
-		Validator: func(ctx workflow.Context, req effectRequest) error { return s.fenced(req.Attempt) }}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, askUpdate, func(ctx workflow.Context, req askRequest) (*Answer, error) {
-		if err := s.speak(req.Attempt); err != nil {
-			return nil, err
-		}
-		q := req.Question
-		if s.questions[q.ID] == nil {
-			s.questions[q.ID] = &q
-		}
-		if err := workflow.Await(ctx, func() bool { return s.answers[q.ID] != nil || s.attempt > req.Attempt }); err != nil {
-			return nil, err
-		}
-		if s.answers[q.ID] == nil {
-			return nil, fencedError(req.Attempt, s.attempt)
-		}
-		return s.answers[q.ID], nil
-	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req askRequest) error {
-		return s.fenced(req.Attempt)
-	}}); err != nil {
-		return nil, err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, AnswerUpdate, func(ctx workflow.Context, a Answer) error {
-		s.answers[a.ID] = &a
-		return nil
-	}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a Answer) error {
-		q := s.questions[a.ID]
-		switch {
-		case q == nil || s.answers[a.ID] != nil:
-			return fmt.Errorf("%w: %q", ErrUnknownQuestion, a.ID)
-		case q.Acceptance != nil && a.Alignment == nil,
-			q.Escalation != nil && a.Resolution == nil,
-			q.Report != nil && a.Verification == nil:
-			return fmt.Errorf("answer to %q: it does not answer what was asked", a.ID)
-		}
-		return nil
-	}}); err != nil {
-		return nil, err
-	}
-
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: defaultOrchestrateTime,
 		HeartbeatTimeout:    in.Heartbeat,
 		WaitForCancellation: true,
 		RetryPolicy:         &sdktemporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second},
 	})
+	// The run's last events come after a cancellation: the workflow waits
+	// for them.
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	var res RunResult
-	var err error
-	done := false
-	sel := workflow.NewSelector(dctx)
-	sel.AddReceive(events, func(c workflow.ReceiveChannel, _ bool) {
-		var batch eventBatch
-		c.Receive(dctx, &batch)
-		s.append(batch)
-	})
-	sel.AddFuture(workflow.ExecuteActivity(actx, OrchestrateActivity, in), func(f workflow.Future) {
-		err = f.Get(actx, &res)
-		done = true
-	})
-	for !done {
-		sel.Select(dctx)
-	}
-	// The activity signalled its events before it returned.
-	for {
-		var batch eventBatch
-		if !events.ReceiveAsync(&batch) {
-			break
-		}
-		s.append(batch)
-	}
+	err := workflow.ExecuteActivity(actx, OrchestrateActivity, in).Get(dctx, &res)
+	s.ended = true
 	// Let the handlers that are still answering finish before the run
 	// closes.
 	_ = workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
@@ -307,7 +270,33 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	return &res, nil
 }
 
+// DelegationWorkflow is the workflow of one delegation below the lead's, a
+// child of its delegator's workflow: started when the delegation starts, it
+// holds the delegation's effects (its model and tool calls are activities
+// it schedules, its decisions and questions are recorded in it) and its
+// events, and ends when the delegation ends.
+func DelegationWorkflow(ctx workflow.Context, in DelegationInput) error {
+	if in.CallTimeout <= 0 {
+		in.CallTimeout = defaultEffectTimeout
+	}
+	s := newState(ctx, in.Run, in.CallTimeout)
+	if err := s.serve(ctx); err != nil {
+		return err
+	}
+	// A cancelled delegation still gets its last events: it ends when the
+	// orchestrator says so (or with the run's workflow).
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	if err := workflow.Await(dctx, func() bool { return s.ended }); err != nil {
+		return err
+	}
+	return workflow.Await(dctx, func() bool { return workflow.AllHandlersFinished(dctx) })
+}
+
 type state struct {
+	// ctx is the workflow's own context (children are started with it, so
+	// that a cancellation reaches them); run is the root's workflow id.
+	ctx         workflow.Context
+	run         string
 	callTimeout time.Duration
 	// attempt is the newest attempt of the orchestrator activity that has
 	// spoken: older ones are fenced.
@@ -317,6 +306,103 @@ type state struct {
 	running   map[string]workflow.Future
 	questions map[string]*Question
 	answers   map[string]*Answer
+	children  []string // delegations, in the order started
+	child     map[string]workflow.ChildWorkflowFuture
+	ended     bool
+}
+
+func newState(ctx workflow.Context, run string, callTimeout time.Duration) *state {
+	return &state{ctx: ctx, run: run, callTimeout: callTimeout, results: map[string]*effectResult{},
+		running: map[string]workflow.Future{}, questions: map[string]*Question{}, answers: map[string]*Answer{},
+		child: map[string]workflow.ChildWorkflowFuture{}}
+}
+
+// serve registers the queries and updates of a workflow of the tree.
+//
+// Every update of the orchestrator carries its attempt: once a newer
+// attempt has spoken, an older one's updates are refused (by the
+// validators) and those still waiting here are answered with the refusal
+// (fencing).
+func (s *state) serve(ctx workflow.Context) error {
+	validate := func(attempt int32) error { return s.fenced(attempt) }
+	for _, err := range []error{
+		workflow.SetQueryHandler(ctx, EventsQuery, func(from int) ([]*orchestrator.Event, error) {
+			return s.eventsFrom(from), nil
+		}),
+		workflow.SetQueryHandler(ctx, QuestionsQuery, func() ([]*Question, error) { return s.waiting(), nil }),
+		workflow.SetQueryHandler(ctx, snapshotQuery, func(from int) (*snapshot, error) {
+			return &snapshot{Events: s.eventsFrom(from), Children: s.childInfo(), Questions: s.waiting(), Done: s.ended}, nil
+		}),
+		workflow.SetUpdateHandlerWithOptions(ctx, attemptUpdate, func(ctx workflow.Context, attempt int32) ([]childInfo, error) {
+			if err := s.speak(attempt); err != nil {
+				return nil, err
+			}
+			return s.childInfo(), nil
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, eventsUpdate, func(ctx workflow.Context, batch eventBatch) error {
+			return s.append(batch)
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, batch eventBatch) error { return validate(batch.Attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, childUpdate, s.startChild, workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, req childRequest) error { return validate(req.Attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, endUpdate, func(ctx workflow.Context, attempt int32) error {
+			if err := s.speak(attempt); err != nil {
+				return err
+			}
+			s.ended = true
+			return nil
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, effectUpdate, s.effect, workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, req effectRequest) error { return validate(req.Attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, askUpdate, s.ask, workflow.UpdateHandlerOptions{
+			Validator: func(ctx workflow.Context, req askRequest) error { return validate(req.Attempt) }}),
+		workflow.SetUpdateHandlerWithOptions(ctx, AnswerUpdate, func(ctx workflow.Context, a Answer) error {
+			s.answers[a.ID] = &a
+			return nil
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, a Answer) error {
+			q := s.questions[a.ID]
+			switch {
+			case q == nil || s.answers[a.ID] != nil:
+				return fmt.Errorf("%w: %q", ErrUnknownQuestion, a.ID)
+			case q.Acceptance != nil && a.Alignment == nil,
+				q.Escalation != nil && a.Resolution == nil,
+				q.Report != nil && a.Verification == nil:
+				return fmt.Errorf("answer to %q: it does not answer what was asked", a.ID)
+			}
+			return nil
+		}}),
+	} {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *state) eventsFrom(from int) []*orchestrator.Event {
+	if from < 0 || from > len(s.events) {
+		from = len(s.events)
+	}
+	return s.events[from:]
+}
+
+// waiting returns the questions waiting for an answer, by id.
+func (s *state) waiting() []*Question {
+	var qs []*Question
+	for id, q := range s.questions {
+		if s.answers[id] == nil {
+			qs = append(qs, q)
+		}
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].ID < qs[j].ID })
+	return qs
+}
+
+func (s *state) childInfo() []childInfo {
+	out := make([]childInfo, 0, len(s.children))
+	for _, d := range s.children {
+		out = append(out, childInfo{Workflow: DelegationWorkflowID(s.run, d), Done: s.child[d].IsReady()})
+	}
+	return out
 }
 
 // fenced refuses an attempt older than the newest that has spoken.
@@ -328,8 +414,8 @@ func (s *state) fenced(attempt int32) error {
 }
 
 // speak notes that attempt has spoken, fencing the older ones; it refuses
-// an older attempt (for the messages no validator sees: signals, and
-// updates validated before a newer attempt spoke).
+// an older attempt (for the updates validated before a newer attempt
+// spoke).
 func (s *state) speak(attempt int32) error {
 	if err := s.fenced(attempt); err != nil {
 		return err
@@ -338,11 +424,11 @@ func (s *state) speak(attempt int32) error {
 	return nil
 }
 
-// append adds a batch of events, dropping those of a fenced attempt and
-// those already held (a signal sent again).
-func (s *state) append(batch eventBatch) {
-	if s.speak(batch.Attempt) != nil {
-		return
+// append adds a batch of events, skipping those already held (an update
+// sent again).
+func (s *state) append(batch eventBatch) error {
+	if err := s.speak(batch.Attempt); err != nil {
+		return err
 	}
 	for _, e := range batch.Events {
 		if n := len(s.events); n > 0 && e.Seq <= s.events[n-1].Seq {
@@ -350,12 +436,49 @@ func (s *state) append(batch eventBatch) {
 		}
 		s.events = append(s.events, e)
 	}
+	return nil
+}
+
+// startChild starts the workflow of a delegation this workflow's
+// delegation delegated, once.
+func (s *state) startChild(ctx workflow.Context, req childRequest) error {
+	if err := s.speak(req.Attempt); err != nil {
+		return err
+	}
+	f := s.child[req.Delegation]
+	if f == nil {
+		cctx := workflow.WithChildOptions(s.ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: DelegationWorkflowID(s.run, req.Delegation)})
+		f = workflow.ExecuteChildWorkflow(cctx, DelegationWorkflowName,
+			DelegationInput{Run: s.run, Delegation: req.Delegation, CallTimeout: s.callTimeout})
+		s.child[req.Delegation] = f
+		s.children = append(s.children, req.Delegation)
+	}
+	return f.GetChildWorkflowExecution().Get(ctx, nil)
+}
+
+// ask waits for the answer to a Principal's question.
+func (s *state) ask(ctx workflow.Context, req askRequest) (*Answer, error) {
+	if err := s.speak(req.Attempt); err != nil {
+		return nil, err
+	}
+	q := req.Question
+	if s.questions[q.ID] == nil {
+		s.questions[q.ID] = &q
+	}
+	if err := workflow.Await(ctx, func() bool { return s.answers[q.ID] != nil || s.attempt > req.Attempt }); err != nil {
+		return nil, err
+	}
+	if s.answers[q.ID] == nil {
+		return nil, fencedError(req.Attempt, s.attempt)
+	}
+	return s.answers[q.ID], nil
 }
 
 // effect serves one effect: the recorded result when there is one, the
 // running activity's when it is under way, else a new activity's.
 func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, error) {
-	if err := s.speak(req.Attempt); err != nil {
+	if err := s.append(eventBatch{Attempt: req.Attempt, Events: req.Events}); err != nil {
 		return nil, err
 	}
 	id := req.Kind + " " + req.Key

@@ -1,0 +1,141 @@
+package temporal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/sim"
+	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
+	"github.com/entrust-dev/entrust/orchestrator"
+	entrusttemporal "github.com/entrust-dev/entrust/temporal"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+)
+
+// threeLevels is a lead that delegates to an editor that delegates to a
+// writer with a workspace in dir, all simulators.
+func threeLevels(t *testing.T, dir string) orchestrator.Team {
+	t.Helper()
+	ws, err := workspace.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
+		{Agent: &agents.Agent{Name: "lead", Role: "Leads the team and delegates the guide.", Model: sim.New("lead", nil)},
+			DelegatesTo: []string{"editor"}},
+		{Agent: &agents.Agent{Name: "editor", Role: "Edits guides and delegates their writing.", Model: sim.New("editor", nil)},
+			DelegatesTo: []string{"writer"}},
+		{Agent: &agents.Agent{Name: "writer", Role: "Writes guides and notes for contributors.", Model: sim.New("writer", nil),
+			Tools: ws.Tools()}},
+	}}
+}
+
+// TestWorkflowTreeIsTheDelegationTree runs a lead → editor → writer run:
+// every delegation below the lead's is a workflow of its own, a child of its
+// delegator's (the run's workflow for the lead's), completed when it ended,
+// and the effects of a delegation are scheduled by its own workflow.
+func TestWorkflowTreeIsTheDelegationTree(t *testing.T) {
+	ts := newServer(t)
+	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: threeLevels(t, t.TempDir())})
+	c := ts.GetDefaultClient()
+	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Wait(t.Context())
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	events, err := r.Events(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protocoltest.CheckJournal(t, events)
+
+	// The delegation tree, from the journal.
+	parent := map[string]string{}
+	agent := map[string]string{}
+	var lead string
+	for _, e := range protocoltest.OfType(events, orchestrator.EventGoalOffered) {
+		parent[e.Delegation], agent[e.Delegation] = e.Parent, e.Agent
+		if e.Parent == "" {
+			lead = e.Delegation
+		}
+	}
+	if len(parent) != 3 {
+		t.Fatalf("want 3 delegations (lead, editor, writer): %s", protocoltest.Trace(events))
+	}
+	workflowOf := func(d string) string {
+		if d == lead {
+			return r.ID()
+		}
+		return entrusttemporal.DelegationWorkflowID(r.ID(), d)
+	}
+	if _, err := c.DescribeWorkflowExecution(t.Context(), entrusttemporal.DelegationWorkflowID(r.ID(), lead), ""); !isNotFound(err) {
+		t.Errorf("the lead's delegation has a workflow of its own (%v): the run's workflow holds it", err)
+	}
+	for d, p := range parent {
+		if d == lead {
+			continue
+		}
+		desc, err := c.DescribeWorkflowExecution(t.Context(), workflowOf(d), "")
+		if err != nil {
+			t.Errorf("%s (%s): %v", d, agent[d], err)
+			continue
+		}
+		info := desc.GetWorkflowExecutionInfo()
+		if got := info.GetParentExecution().GetWorkflowId(); got != workflowOf(p) {
+			t.Errorf("%s (%s) is a child of %q, want %q", d, agent[d], got, workflowOf(p))
+		}
+		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || info.GetType().GetName() != entrusttemporal.DelegationWorkflowName {
+			t.Errorf("%s (%s): %s %s", d, agent[d], info.GetType().GetName(), info.GetStatus())
+		}
+	}
+	// Each delegation's calls are activities of its own workflow.
+	for d := range parent {
+		calls := activities(t, c, workflowOf(d))
+		want := map[string]int{}
+		for _, e := range events {
+			switch {
+			case e.Delegation == d && e.Type == orchestrator.EventModelCalled:
+				want[entrusttemporal.GenerateActivity]++
+			case e.Delegation == d && e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool):
+				want[entrusttemporal.CallToolActivity]++
+			}
+		}
+		for _, a := range []string{entrusttemporal.GenerateActivity, entrusttemporal.CallToolActivity} {
+			if calls[a] != want[a] {
+				t.Errorf("%s (%s): %d %s activities in its workflow, %d in the journal", d, agent[d], calls[a], a, want[a])
+			}
+		}
+	}
+}
+
+// activities counts the activities scheduled by workflow id, by type.
+func activities(t *testing.T, c client.Client, id string) map[string]int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	out := map[string]int{}
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			out[a.GetActivityType().GetName()]++
+		}
+	}
+	return out
+}
+
+func isNotFound(err error) bool {
+	_, ok := err.(*serviceerror.NotFound)
+	return ok
+}
