@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	entrusttemporal "github.com/entrust-dev/entrust/temporal"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
 	"google.golang.org/grpc"
 )
 
@@ -75,6 +77,44 @@ func newHeldPrincipal(by agents.By) *heldPrincipal {
 	return &heldPrincipal{by: by, entered: make(chan struct{}), release: make(chan struct{})}
 }
 
+// startOnWorker1 starts a run whose first attempt of the orchestrator runs
+// on worker 1, w on a connection whose heartbeats can be lost. Worker 1
+// runs one activity at a time: while it runs attempt 1 it takes no other,
+// so a second attempt goes to another worker.
+func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, w *entrusttemporal.Worker) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
+	t.Helper()
+	lost := &lostHeartbeats{}
+	conn1 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)}}})
+	w1 := worker.New(conn1, "q", worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
+	w.Register(reg)
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { go w1.Stop() })
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q",
+		Heartbeat: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := <-reg.started; a != 1 {
+		t.Fatalf("worker 1 started attempt %d", a)
+	}
+	return r, reg, lost
+}
+
+// toolRuns counts the action tools' results in events.
+func toolRuns(events []*orchestrator.Event) int64 {
+	var n int64
+	for _, e := range events {
+		if e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool) {
+			n++
+		}
+	}
+	return n
+}
+
 // TestStaleAttemptIsFenced makes two attempts of a run's orchestrator
 // overlap: worker 1's attempt stops heartbeating (as seen from the server)
 // while it waits on its Principal, so Temporal starts attempt 2 on worker 2;
@@ -85,29 +125,10 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 	ts := newServer(t)
 	dir := t.TempDir()
 
-	// Worker 1 runs one activity at a time: while it runs attempt 1 it
-	// takes no other, so attempt 2 goes to worker 2.
-	var lost lostHeartbeats
-	conn1 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
-		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)}}})
 	var c1, c2 counts
 	stale := newHeldPrincipal(agents.ByUser)
-	w1 := worker.New(conn1, "q", worker.Options{MaxConcurrentActivityExecutionSize: 1})
-	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
-	(&entrusttemporal.Worker{Team: leadWriter(t, dir, &c1), Options: &orchestrator.Options{Principal: stale}}).Register(reg)
-	if err := w1.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { go w1.Stop() }()
-
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q",
-		Heartbeat: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := <-reg.started; a != 1 {
-		t.Fatalf("worker 1 started attempt %d", a)
-	}
+	r, reg, lost := startOnWorker1(t, ts, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
+		Options: &orchestrator.Options{Principal: stale}})
 	fresh := newHeldPrincipal(agents.ByPolicy)
 	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: fresh}})
 
@@ -149,14 +170,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 
 	// Attempt 2 goes on and completes the run.
 	close(fresh.release)
-	out, err := r.Wait(t.Context())
-	if err != nil || out.Status != orchestrator.StatusCompleted {
-		t.Fatalf("outcome %+v, %v", out, err)
-	}
-	if events, err = r.Events(t.Context(), 0); err != nil {
-		t.Fatal(err)
-	}
-	protocoltest.CheckJournal(t, events)
+	events = completed(t, r)
 	if n := len(protocoltest.OfType(events, orchestrator.EventRunResumed)); n != 1 {
 		t.Errorf("%d run.resumed: %s", n, protocoltest.Trace(events))
 	}
@@ -169,14 +183,69 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 			t.Errorf("attempt 1's judgement is in the journal: %s", protocoltest.Trace(events))
 		}
 	}
-	var ran int64
-	for _, e := range events {
-		if e.Type == orchestrator.EventToolResult && !agents.IsProtocolTool(e.Tool) {
-			ran++
-		}
-	}
+	ran := toolRuns(events)
 	// Worker 1, free again, may run attempt 2's calls.
 	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
 		t.Errorf("tool runs %d (worker 1 %d, worker 2 %d), journal %d: want 1", got, c1.runs.Load(), c2.runs.Load(), ran)
+	}
+}
+
+// heldModel holds its first call until release is closed (entered is
+// closed when it is made).
+type heldModel struct {
+	model.Model
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (m *heldModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	m.once.Do(func() {
+		close(m.entered)
+		<-m.release
+	})
+	return m.Model.Generate(ctx, req)
+}
+
+// TestStaleAttemptIsFencedInAChild makes attempt 1 lose its heartbeats
+// while it waits on the writer's model call, an effect of the writer's
+// delegation's workflow (a child of the run's): attempt 2, taking over,
+// fences that workflow too, so attempt 1's waiting effect is refused and it
+// stops; attempt 2 gets the call's answer and completes the run.
+func TestStaleAttemptIsFencedInAChild(t *testing.T) {
+	ts := newServer(t)
+	dir := t.TempDir()
+	var c1, c2 counts
+	r, reg, lost := startOnWorker1(t, ts, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)})
+	// Worker 2 runs the calls; the writer's first model call is held.
+	team2 := leadWriter(t, dir, &c2)
+	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
+	writer := *team2.Members[1].Agent
+	writer.Model = held
+	team2.Members[1].Agent = &writer
+	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: team2})
+
+	<-held.entered
+	lost.lost.Store(true)
+	select {
+	case err := <-reg.ended:
+		if !errors.Is(err, entrusttemporal.ErrFenced) {
+			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("attempt 1 was not fenced")
+	}
+	close(held.release)
+	events := completed(t, r)
+	if n := len(protocoltest.OfType(events, orchestrator.EventRunResumed)); n != 1 {
+		t.Errorf("%d run.resumed: %s", n, protocoltest.Trace(events))
+	}
+	ran := toolRuns(events)
+	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
+		t.Errorf("tool runs %d, journal %d: want 1", got, ran)
+	}
+	// The held call, asked by both attempts, was made once.
+	if got, want := c1.calls.Load()+c2.calls.Load(), len(protocoltest.OfType(events, orchestrator.EventModelCalled)); got != int64(want) {
+		t.Errorf("answered model calls %d, journal %d", got, want)
 	}
 }

@@ -47,15 +47,7 @@ func TestWorkflowTreeIsTheDelegationTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := r.Wait(t.Context())
-	if err != nil || out.Status != orchestrator.StatusCompleted {
-		t.Fatalf("outcome %+v, %v", out, err)
-	}
-	events, err := r.Events(t.Context(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	protocoltest.CheckJournal(t, events)
+	events := completed(t, r)
 
 	// The delegation tree, from the journal.
 	parent := map[string]string{}
@@ -138,4 +130,19 @@ func activities(t *testing.T, c client.Client, id string) map[string]int {
 func isNotFound(err error) bool {
 	_, ok := err.(*serviceerror.NotFound)
 	return ok
+}
+
+// completed waits for r to complete and returns its journal, checked.
+func completed(t *testing.T, r *entrusttemporal.Run) []*orchestrator.Event {
+	t.Helper()
+	out, err := r.Wait(t.Context())
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("outcome %+v, %v", out, err)
+	}
+	events, err := r.Events(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	protocoltest.CheckJournal(t, events)
+	return events
 }
