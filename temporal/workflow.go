@@ -324,7 +324,6 @@ func newState(ctx workflow.Context, run string, callTimeout time.Duration) *stat
 // validators) and those still waiting here are answered with the refusal
 // (fencing).
 func (s *state) serve(ctx workflow.Context) error {
-	validate := func(attempt int32) error { return s.fenced(attempt) }
 	for _, err := range []error{
 		workflow.SetQueryHandler(ctx, EventsQuery, func(from int) ([]*orchestrator.Event, error) {
 			return s.eventsFrom(from), nil
@@ -341,9 +340,9 @@ func (s *state) serve(ctx workflow.Context) error {
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, eventsUpdate, func(ctx workflow.Context, batch eventBatch) error {
 			return s.append(batch)
-		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, batch eventBatch) error { return validate(batch.Attempt) }}),
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, batch eventBatch) error { return s.fenced(batch.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, childUpdate, s.startChild, workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, req childRequest) error { return validate(req.Attempt) }}),
+			Validator: func(ctx workflow.Context, req childRequest) error { return s.fenced(req.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, endUpdate, func(ctx workflow.Context, attempt int32) error {
 			if err := s.speak(attempt); err != nil {
 				return err
@@ -352,9 +351,9 @@ func (s *state) serve(ctx workflow.Context) error {
 			return nil
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, effectUpdate, s.effect, workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, req effectRequest) error { return validate(req.Attempt) }}),
+			Validator: func(ctx workflow.Context, req effectRequest) error { return s.fenced(req.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, askUpdate, s.ask, workflow.UpdateHandlerOptions{
-			Validator: func(ctx workflow.Context, req askRequest) error { return validate(req.Attempt) }}),
+			Validator: func(ctx workflow.Context, req askRequest) error { return s.fenced(req.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, AnswerUpdate, func(ctx workflow.Context, a Answer) error {
 			s.answers[a.ID] = &a
 			return nil
