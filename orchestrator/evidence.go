@@ -32,7 +32,7 @@ type callRecord struct {
 	d      *delegation
 	tool   string
 	failed bool
-	path   string // the call's "path" argument, if any
+	path   string // the call's "path" (or "file", "file_path", "filename") argument, if any
 	prev   int    // the index of the call before it with the same id, -1 for none
 }
 
@@ -60,12 +60,20 @@ func (ev *evidence) addDelegation(d *delegation) {
 func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Result) {
 	rec := callRecord{d: d, tool: call.Name, failed: res.IsError, prev: -1}
 	// Only arguments that name a path are worth decoding.
-	if bytes.Contains(call.Arguments, []byte(`"path"`)) {
+	if bytes.Contains(call.Arguments, []byte(`"path"`)) || bytes.Contains(call.Arguments, []byte(`"file`)) {
 		var args struct {
-			Path string `json:"path"`
+			Path     string `json:"path"`
+			File     string `json:"file"`
+			FilePath string `json:"file_path"`
+			Filename string `json:"filename"`
 		}
-		if json.Unmarshal(call.Arguments, &args) == nil && args.Path != "" {
-			rec.path = cleanPath(args.Path)
+		if json.Unmarshal(call.Arguments, &args) == nil {
+			for _, p := range []string{args.Path, args.File, args.FilePath, args.Filename} {
+				if p != "" {
+					rec.path = cleanPath(p)
+					break
+				}
+			}
 		}
 	}
 	ev.mu.Lock()
@@ -150,13 +158,18 @@ var (
 	citeTrim       = `"'()[]{}<>,;:!?.*`
 )
 
-// claimsWritten reports whether evidence says something was written, so a
-// path it cites must have been written in the delegation's subtree.
-func claimsWritten(evidence string) bool {
-	for _, w := range strings.FieldsFunc(strings.ToLower(evidence), func(r rune) bool { return !unicode.IsLetter(r) }) {
+// aboutReading reports whether a criterion asks for something to be read,
+// reviewed or examined, so that a file the work read supports it.
+func aboutReading(criterion string) bool {
+	for _, w := range strings.FieldsFunc(strings.ToLower(criterion), func(r rune) bool { return !unicode.IsLetter(r) }) {
 		switch w {
-		case "wrote", "written", "write", "writes", "created", "saved", "edited":
+		case "read", "reads", "reading", "reread", "rereads":
 			return true
+		}
+		for _, stem := range []string{"review", "inspect", "examin", "audit", "summar", "analy", "proofread", "assess"} {
+			if strings.HasPrefix(w, stem) {
+				return true
+			}
 		}
 	}
 	return false
@@ -187,10 +200,14 @@ func (d *delegation) citations(c *agents.CriterionResult) []string {
 	return out
 }
 
-// resolve says why citation c is false for d, "" when it holds: a tool call of
-// d's subtree that succeeded; a delegation below d that completed; a workspace
-// path that exists (and, when written is set, was written in d's subtree).
-func (d *delegation) resolve(c string, written bool) string {
+// resolve says whether citation c supports a criterion of d's report, and
+// why it is false ("" when it holds): a tool call of d's subtree that
+// succeeded; a delegation below d that completed; a regular file of the
+// workspace that a call of d's subtree wrote, or, when reading is set (the
+// criterion is about reading or reviewing), named in any call that
+// succeeded. A file that exists but that the subtree only read, for a
+// criterion about something else, is no lie but supports nothing.
+func (d *delegation) resolve(c string, reading bool) (supports bool, why string) {
 	c = strings.TrimSpace(c)
 	ev := &d.run.ev
 	ev.mu.Lock()
@@ -203,36 +220,62 @@ func (d *delegation) resolve(c string, written bool) string {
 			if d.covers(r.d) {
 				mine = true
 				if !r.failed {
-					return ""
+					return true, ""
 				}
 			}
 		}
 		if !mine {
-			return fmt.Sprintf("tool call %s was not made by you or your delegates", c)
+			return false, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
 		}
-		return fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
+		return false, fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
 	}
 	if child != nil || delegationIDRE.MatchString(c) {
 		switch {
 		case child == nil:
-			return fmt.Sprintf("there is no delegation %s", c)
+			return false, fmt.Sprintf("there is no delegation %s", c)
 		case child == d || !d.covers(child):
-			return fmt.Sprintf("delegation %s is not one you or your delegates made", c)
+			return false, fmt.Sprintf("delegation %s is not one you or your delegates made", c)
 		}
 		if st := child.status(); st != StatusCompleted {
-			return fmt.Sprintf("delegation %s did not complete (%s)", c, st)
+			return false, fmt.Sprintf("delegation %s did not complete (%s)", c, st)
 		}
-		return ""
+		return true, ""
 	}
 	p := cleanPath(strings.TrimPrefix(c, "./"))
 	if p == "" || strings.ContainsAny(p, " \t\n") {
-		return fmt.Sprintf("%q is no workspace path, tool call or delegation of this run", c)
+		return false, fmt.Sprintf("%q is no workspace path, tool call or delegation of this run", c)
 	}
-	if why := d.exists(p); why != "" {
-		return why
+	if why := d.isFile(p); why != "" {
+		return false, why
 	}
-	if written && !ev.touched(p, d, true) {
-		return p + " was not written by you or your delegates"
+	switch {
+	case ev.touched(p, d, true):
+		return true, ""
+	case ev.touched(p, d, false):
+		// Read by the work: evidence of reading, not of anything produced.
+		return reading, ""
+	case reading:
+		return false, p + " was not written or read by you or your delegates"
+	}
+	return false, p + " was not written by you or your delegates: a file cited must be one the work produced or changed"
+}
+
+// isFile says why the workspace path p cannot be cited, "" when it can: it
+// is a regular file of the runtime's Workspace, or, when none is configured,
+// a call of this run that succeeded wrote it.
+func (d *delegation) isFile(p string) string {
+	w := d.rt.opts.Workspace
+	if w == nil {
+		return d.exists(p)
+	}
+	fi, err := fs.Stat(w, p)
+	switch {
+	case err != nil:
+		return p + " does not exist in the workspace"
+	case fi.IsDir():
+		return p + " is a directory, not a file the work produced"
+	case !fi.Mode().IsRegular():
+		return p + " is not a regular file"
 	}
 	return ""
 }
@@ -275,15 +318,21 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 				unmet = append(unmet, g.Criteria[i])
 				continue
 			}
-			written := claimsWritten(c.Evidence)
-			supported := true
+			reading := aboutReading(g.Criteria[i])
+			supported, lied := false, false
 			for _, cite := range cites {
-				if why := d.resolve(cite, written); why != "" {
+				ok, why := d.resolve(cite, reading)
+				if why != "" {
 					findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: its evidence cites %s, but %s", i+1, g.Criteria[i], cite, why))
-					supported = false
+					lied = true
 				}
+				supported = supported || ok
 			}
-			if !supported {
+			switch {
+			case lied:
+				unmet = append(unmet, g.Criteria[i])
+			case !supported && d.mustCite():
+				findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: the files it cites were only read, and it is not about reading (cite what the work wrote, a tool call id or a delegation id)", i+1, g.Criteria[i]))
 				unmet = append(unmet, g.Criteria[i])
 			}
 		}

@@ -156,6 +156,14 @@ func TestCitationsAreResolved(t *testing.T) {
 		{"a delegation that does not exist", []model.Turn{turn(write("w1", "minutes.md")), turn(report("d7 did it"))}, "there is no delegation d7"},
 		{"itself", []model.Turn{turn(write("w1", "minutes.md")), turn(report("done", "w1", "d1"))}, "delegation d1 is not one you or your delegates made"},
 		{"a file there but not written by it", []model.Turn{turn(write("w1", "minutes.md")), turn(report("I wrote old.md", "w1"))}, "old.md was not written by you or your delegates"},
+		// A file counts only if the work wrote it: one there before, a
+		// directory, or a file it only read does not.
+		{"a file there before, cited", []model.Turn{turn(write("w1", "minutes.md")), turn(report("see old.md", "old.md"))}, "old.md was not written by you or your delegates"},
+		{"a file there before, named", []model.Turn{turn(write("w1", "minutes.md")), turn(report("the minutes are in old.md"))}, "old.md was not written by you or your delegates"},
+		{"a directory there before", []model.Turn{turn(write("w1", "minutes.md")), turn(report("see the folder", "archive"))}, "archive is a directory"},
+		{"a directory the work made", []model.Turn{turn(write("w1", "minutes/2026.md")), turn(report("see the folder", "minutes"))}, "minutes is a directory"},
+		{"a file only read", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("from old.md", "old.md"))}, "the files it cites were only read"},
+		{"a file written, beside one read", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("minutes.md, from old.md"))}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +171,9 @@ func TestCitationsAreResolved(t *testing.T) {
 			turns = append(turns, turn(report("see the write", "w1")))
 			team, opts, dir := wsTeam(t, model.NewScripted("m", turns...))
 			if err := os.WriteFile(filepath.Join(dir, "old.md"), []byte("old"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(dir, "archive"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			rt, mem := newRuntime(t, team, opts)
@@ -176,6 +187,50 @@ func TestCitationsAreResolved(t *testing.T) {
 				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
 			case tc.finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
 				!strings.Contains(ver[0].Verification.Feedback, tc.finding)):
+				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
+			}
+		})
+	}
+}
+
+func read(id, path string) model.ToolCall {
+	return withID(id, call(workspace.ToolReadFile, map[string]string{"path": path}))
+}
+
+// A criterion about reading or reviewing is supported by a file the work
+// demonstrably read; one it never opened is not, even if it exists.
+func TestReadingCriterionCitesWhatWasRead(t *testing.T) {
+	g := agents.Goal{Intent: "know what the old minutes say", Objective: "review old.md", Criteria: []string{"old.md is reviewed"}}
+	report := func(cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: g.Criteria[0], Met: true, Evidence: "reviewed it", Cites: cites}}})
+	}
+	for _, tc := range []struct {
+		name    string
+		turns   []model.Turn
+		finding string
+	}{
+		{"read", []model.Turn{turn(read("r1", "old.md")), turn(report("old.md"))}, ""},
+		{"never opened", []model.Turn{turn(read("r1", "other.md")), turn(report("old.md"))}, "old.md was not written or read by you or your delegates"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
+			turns = append(turns, turn(read("r2", "old.md")), turn(report("old.md")))
+			team, opts, dir := wsTeam(t, model.NewScripted("m", turns...))
+			for _, f := range []string{"old.md", "other.md"} {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("old"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rt, mem := newRuntime(t, team, opts)
+			if out, err := rt.Run(t.Context(), g); err != nil {
+				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+			}
+			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
+			switch {
+			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
+				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
+			case tc.finding != "" && (len(ver) != 2 || !strings.Contains(ver[0].Verification.Feedback, tc.finding)):
 				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
 			}
 		})
