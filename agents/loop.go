@@ -109,6 +109,11 @@ type Loop struct {
 	// (the call is refused and Repeated is called); twice as many end the
 	// loop with ErrStalled. 0 disables the check.
 	RepeatLimit int
+	// Rejudged reports whether a call is an act its tool judges afresh each
+	// time, answering with feedback (an acceptance, a report): a turn that
+	// holds one is not counted as a repeat, the caller catching a
+	// resubmission that ignores its feedback itself. nil: none is.
+	Rejudged func(name string) bool
 	// MaxCalls bounds the tool calls of one turn; the excess is refused
 	// as a violation. 0 means DefaultMaxCalls; negative, no bound.
 	MaxCalls int
@@ -390,6 +395,14 @@ func (l *Loop) scratch(n int) ([]Result, []Tool, []bool) {
 func (l *Loop) repeated(ctx context.Context, calls []model.ToolCall) bool {
 	if l.RepeatLimit <= 0 {
 		return false
+	}
+	if l.Rejudged != nil {
+		for i := range calls {
+			if l.Rejudged(calls[i].Name) {
+				l.lastSig, l.repeats = 0, 0
+				return false
+			}
+		}
 	}
 	h := fnv.New64a()
 	for i := range calls {

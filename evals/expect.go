@@ -130,6 +130,9 @@ type EventMatch struct {
 	// Purpose is model.called's purpose (turn, judge, answer, verify,
 	// consult).
 	Purpose string `yaml:"purpose"`
+	// Violation is protocol.violation's kind (orchestrator.ViolationKind:
+	// not_allowed, derailed, ignored_feedback…).
+	Violation string `yaml:"violation"`
 	// By is who judged, resolved or verified (structural, runtime, an
 	// agent, user, policy).
 	By string `yaml:"by"`
@@ -467,6 +470,7 @@ func (m *EventMatch) String() string {
 	add("status", m.Status)
 	add("intervention", m.Intervention)
 	add("purpose", m.Purpose)
+	add("violation", m.Violation)
 	add("by", m.By)
 	if m.Depth != nil {
 		add("depth", strconv.Itoa(*m.Depth))
@@ -520,6 +524,9 @@ func (m *EventMatch) Matches(t *Trial, e *orchestrator.Event) bool {
 		return false
 	}
 	if m.Purpose != "" && string(e.Purpose) != m.Purpose {
+		return false
+	}
+	if m.Violation != "" && string(e.Violation) != m.Violation {
 		return false
 	}
 	if m.By != "" && string(by(e)) != m.By {

@@ -284,6 +284,74 @@ var doctorings = map[string]doctoring{
 		fail:     []string{"e1", "e2"},
 		uncaught: "FM-1.4",
 	},
+	"stubborn": {
+		safeguard: "catching an acceptance sent again without addressing its feedback",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			// Without it, the unchanged acceptance goes to a judge that, worn
+			// down, lets it through.
+			v := find(t, ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationIgnoredFeedback
+			})
+			ev = drop(ev, func(e *orchestrator.Event) bool { return e == v })
+			for _, e := range ev {
+				switch {
+				case e.Seq > v.Seq && e.Type == orchestrator.EventAlignmentJudged && e.Delegation == v.Delegation:
+					yes := true
+					e.Aligned, e.Alignment = &yes, &agents.Alignment{Aligned: true, By: agents.By(e.Agent)}
+				case e.Type == orchestrator.EventGoalFailed && e.Delegation == v.Delegation:
+					e.Reason = "misaligned after 3 rounds"
+				}
+			}
+			return ev
+		},
+		fail:     []string{"e1", "e2"},
+		uncaught: "FM-2.5",
+	},
+	"meddler": {
+		safeguard: "refusing a consulted peer's tool calls",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			var out []*orchestrator.Event
+			for _, e := range ev {
+				if e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationOutOfRole {
+					out = append(out, &orchestrator.Event{Type: orchestrator.EventToolCalled, Delegation: e.Delegation, Parent: e.Parent,
+						Agent: e.Agent, Purpose: "consult", Tool: e.Tool, Arguments: e.Arguments})
+					continue
+				}
+				out = append(out, e)
+			}
+			return out
+		},
+		fail:     []string{"e1", "e2"},
+		uncaught: "FM-1.2",
+	},
+	"circular": {
+		safeguard: "refusing a delegation back up its chain",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			v := find(t, ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationOutOfRole
+			})
+			made := &orchestrator.Event{Type: orchestrator.EventGoalOffered, Delegation: "d9", Parent: v.Delegation, Agent: "lead",
+				Delegator: v.Agent, Depth: 2, Goal: &agents.Goal{Objective: "Edit the release notes"}}
+			ended := &orchestrator.Event{Type: orchestrator.EventGoalFailed, Delegation: "d9", Parent: v.Delegation, Agent: "lead",
+				Status: orchestrator.StatusFailed, Reason: "budget exceeded: steps"}
+			ev = replace(ev, v, made, ended)
+			return drop(ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationOutOfRole
+			})
+		},
+		fail:     []string{"e1", "e2"},
+		uncaught: "FM-1.2",
+	},
+	"offplan": {
+		safeguard: "noting a tool used off the accepted plan",
+		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {
+			return drop(ev, func(e *orchestrator.Event) bool {
+				return e.Type == orchestrator.EventProtocolViolation && e.Violation == orchestrator.ViolationUnplannedTool
+			})
+		},
+		fail:     []string{"e1"},
+		uncaught: "FM-2.6",
+	},
 	"unverifying-delegator": {
 		safeguard: "failing closed when a delegator cannot verify",
 		doctor: func(t *testing.T, ev []*orchestrator.Event) []*orchestrator.Event {

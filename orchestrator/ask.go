@@ -143,6 +143,9 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // delegator, whose explicit approval alone accepts it.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, findings []string) agents.Verification {
 	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: findings}
+	if n := child.unplannedNote(); n != "" {
+		data.Notes = []string{n}
+	}
 	_, val, err := d.ask(ctx, child, model.PurposeVerify, "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
 	v, ok := val.(agents.Verification)
 	if err == nil && !ok {
@@ -375,6 +378,20 @@ func (d *delegation) onConsult(ctx context.Context, a *agents.ConsultArgs) agent
 	u := resp.Usage
 	if err := d.charge(u); err != nil {
 		return agents.Errorf("consulting %s: %v", peer.name, err)
+	}
+	if tc := resp.Message.ToolCalls; len(tc) > 0 {
+		// A peer is asked for advice, not to act (FM-1.2): it is offered no
+		// tool, and whatever it calls is refused unrun.
+		names := make([]string, len(tc))
+		for i := range tc {
+			names[i] = tc[i].Name
+		}
+		d.recordViolation(ctx, &Event{Type: EventProtocolViolation, Delegation: d.id, Parent: d.parentID(), Agent: peer.name,
+			Violation: ViolationOutOfRole, Tool: tc[0].Name, CallID: tc[0].ID, Arguments: journalArgs(tc[0].Arguments),
+			Reason: fmt.Sprintf("%s, consulted for advice, called %s instead of advising; refused, nothing ran", peer.name, strings.Join(names, ", "))})
+		if strings.TrimSpace(resp.Message.Content) == "" {
+			return agents.Errorf("consulting %s: it tried to act (called %s) instead of advising; its calls were refused and nothing ran. The work stays yours.", peer.name, strings.Join(names, ", "))
+		}
 	}
 	c.Answer = resp.Message.Content
 	if c.Answer == "" {

@@ -84,6 +84,11 @@ type delegation struct {
 	// unjudged counts its delegator's failures in a row to judge its
 	// acceptance or verify its report.
 	unjudged int
+	// fb is what the delegate was last told to change (FM-2.5).
+	fb feedback
+	// planned are the action tools its accepted plan names (none: no
+	// check), unplanned those it used all the same (FM-2.6).
+	planned, unplanned []string
 }
 
 // setUnjudged adds delta to the count of its delegator's failures in a row to
@@ -355,13 +360,17 @@ func (d *delegation) work(ctx context.Context) error {
 		choice = model.ToolChoice{}
 	}
 	l := &agents.Loop{
-		Model:          d.m.Agent.Model,
-		Messages:       []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
-		Tools:          d.tools,
-		Known:          rt.isKnown,
-		ToolChoice:     choice,
-		MaxNudges:      rt.limits.MaxNudges,
-		RepeatLimit:    max(rt.limits.RepeatLimit, 0),
+		Model:       d.m.Agent.Model,
+		Messages:    []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
+		Tools:       d.tools,
+		Known:       rt.isKnown,
+		ToolChoice:  choice,
+		MaxNudges:   rt.limits.MaxNudges,
+		RepeatLimit: max(rt.limits.RepeatLimit, 0),
+		// An acceptance or a report sent again is judged again, and one
+		// that ignores its feedback is caught as such (FM-2.5), not as a
+		// repeat (FM-1.3).
+		Rejudged:       func(n string) bool { return n == agents.ToolAcceptGoal || n == agents.ToolCompleteGoal },
 		MaxCalls:       rt.limits.MaxToolCalls,
 		MaxAsks:        rt.limits.MaxAsks,
 		MaxResult:      rt.limits.MaxToolResult,

@@ -252,6 +252,22 @@ const (
 	// content word with the goal's intent and objective, or only copies
 	// them (MAST FM-2.3); it is not aligned, and no judge is asked.
 	ViolationDerailed ViolationKind = "derailed"
+	// ViolationIgnoredFeedback: an acceptance resubmitted after misalignment
+	// feedback without addressing it (unchanged, or no gap it names is
+	// changed), or a report resubmitted unchanged after revise feedback
+	// with no work done since (MAST FM-2.5). The second time in a
+	// delegation it fails, as misaligned or rejected, without another
+	// judge or verifier call; the first is only warned of.
+	ViolationIgnoredFeedback ViolationKind = "ignored_feedback"
+	// ViolationUnplannedTool: an action tool used that the accepted plan
+	// never named, when the plan names tools (MAST FM-2.6). It runs; the
+	// note is shown to whoever verifies the report.
+	ViolationUnplannedTool ViolationKind = "unplanned_tool"
+	// ViolationOutOfRole: an agent acting outside its role (MAST FM-1.2):
+	// a consulted peer that calls tools instead of advising, or a
+	// delegation to an agent already in the chain above (A → B → A). It
+	// is refused.
+	ViolationOutOfRole ViolationKind = "out_of_role"
 )
 
 // BudgetState is a delegation's budget as carved at its start.

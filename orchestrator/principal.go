@@ -21,9 +21,21 @@ type Principal interface {
 
 // ReportVerifier is implemented by a Principal that also verifies the lead's
 // report; otherwise the programmatic verifiers and the report's own claims
-// decide at the root.
+// decide at the root. What the runtime noted about the lead's work is in
+// ctx (VerifyNotes).
 type ReportVerifier interface {
 	VerifyReport(ctx context.Context, g *agents.Goal, agent string, r *agents.Report) (agents.Verification, error)
+}
+
+type notesKey struct{}
+
+// VerifyNotes returns what the runtime noted about the work behind the report
+// a ReportVerifier is asked to verify, for it to weigh: today, the action
+// tools used that the accepted plan never named (MAST FM-2.6). nil when
+// there is nothing, or outside VerifyReport.
+func VerifyNotes(ctx context.Context) []string {
+	n, _ := ctx.Value(notesKey{}).([]string)
+	return n
 }
 
 // AutoPrincipal is an automatic Principal: it confirms every acceptance that

@@ -196,6 +196,8 @@ func (g *gated) call(ctx context.Context, args json.RawMessage) agents.Result {
 			return res
 		}
 	}
+	d.acted()
+	d.offPlan(ctx, site.call)
 	c := d.run.fx.CallTool(ctx, site.key, g.Tool, site.call)
 	site.latency = c.Latency
 	return c.Result
@@ -243,11 +245,23 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	if strings.TrimSpace(a.RestatedIntent) != "" {
 		derailed = d.derailed(a.RestatedIntent)
 	}
-	gaps := d.structuralGaps(a, derailed)
+	named := d.planTools(a.Plan)
+	gaps := d.structuralGaps(a, derailed, named)
 	if derailed != "" {
 		d.violation(ctx, ViolationDerailed, nil, derailed)
 	}
+	ignored := d.ignoredAcceptance(a)
+	twice := false
+	if ignored != "" {
+		if twice = d.ignored(false) >= 2; twice {
+			d.violation(ctx, ViolationIgnoredFeedback, nil, ignored+" (the second time)")
+		}
+	}
+	infra := false // the judgement failed for want of a judge, not for the acceptance
 	switch {
+	case twice:
+		al = agents.Alignment{Aligned: false, By: agents.ByRuntime,
+			Gaps: []string{ignored + ", the second time: the feedback was ignored"}}
 	case len(gaps) > 0:
 		al = agents.Alignment{Aligned: false, Gaps: gaps, By: agents.ByStructural}
 	case d.parent == nil:
@@ -265,6 +279,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 				return agents.Result{Content: "cancelled", IsError: true} // the loop ends with the context's cause
 			}
 			judged = agents.Alignment{Aligned: false, Gaps: []string{"the user could not confirm: " + err.Error()}}
+			infra = true
 		}
 		if judged.By == "" {
 			judged.By = agents.ByUser
@@ -283,17 +298,28 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	r.emit(ctx, &Event{Type: EventAlignmentJudged, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(),
 		Round: round, Aligned: &aligned, Alignment: &al})
 	if aligned {
+		d.mu.Lock()
+		d.planned = named
+		d.mu.Unlock()
 		d.state.Store(stateWorking)
 		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true}
 	}
 	d.misalignedTurn.Store(true) // the calls it was pipelined with do not run
-	if round >= d.rt.limits.MaxAlignRounds {
+	if twice || round >= d.rt.limits.MaxAlignRounds {
 		d.setFinal(StatusFailed, CauseMisaligned, fmt.Sprintf("misaligned after %d rounds: %s", round, strings.Join(al.Gaps, "; ")))
 		return agents.Result{Content: "Your acceptance is still not aligned; the goal is withdrawn.", IsError: true, Stop: true}
 	}
 	findings := slices.Clone(al.Gaps)
 	if al.Correction != "" {
 		findings = append(findings, "Correction: "+al.Correction)
+	}
+	if !al.Unjudged && !infra {
+		d.mu.Lock()
+		d.fb.misaligned, d.fb.gaps, d.fb.asked = a, slices.Clone(findings), false
+		d.mu.Unlock()
+	}
+	if ignored != "" {
+		findings = append(findings, fmt.Sprintf(ignoredWarning, ignored))
 	}
 	data := d.data()
 	data.Findings, data.Round = findings, round
@@ -302,8 +328,8 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 
 // structuralGaps are the runtime's own checks of an acceptance: the intent
 // restated in the agent's own words and about the goal (derailed), a plan, one acknowledgement per criterion and per constraint, and
-// a plan that names no tool outside the delegation's tools.
-func (d *delegation) structuralGaps(a *agents.Acceptance, derailed string) []string {
+// a plan that names (named: planTools) no tool outside the delegation's tools.
+func (d *delegation) structuralGaps(a *agents.Acceptance, derailed string, named []string) []string {
 	var gaps []string
 	if strings.TrimSpace(a.RestatedIntent) == "" {
 		gaps = append(gaps, "the intent is not restated")
@@ -326,20 +352,60 @@ func (d *delegation) structuralGaps(a *agents.Acceptance, derailed string) []str
 	}
 	check("criteria", d.goal.Criteria, a.AcknowledgedCriteria)
 	check("constraints", d.goal.Constraints, a.AcknowledgedConstraints)
-	words := strings.FieldsFunc(strings.Join(a.Plan, "\n"), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-'
-	})
 	// A delegator's plan may name the tools it will grant its delegates.
 	usable := d.effective
 	if d.mayDelegate() {
 		usable = d.authority
 	}
-	for _, t := range d.rt.allTool {
-		if slices.Contains(words, t) && !slices.Contains(usable, t) {
+	for _, t := range named {
+		if !slices.Contains(usable, t) {
 			gaps = append(gaps, fmt.Sprintf("the plan uses %s, which is not granted to you (granted: %v)", t, usable))
 		}
 	}
 	return gaps
+}
+
+// planTools returns the team's action tools a plan names, word for word.
+func (d *delegation) planTools(plan []string) []string {
+	words := strings.FieldsFunc(strings.Join(plan, "\n"), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '-'
+	})
+	var out []string
+	for _, t := range d.rt.allTool {
+		if slices.Contains(words, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// offPlan notes an action tool used that the accepted plan never named,
+// when the plan names tools (MAST FM-2.6, reasoning–action mismatch): a
+// protocol.violation the first time each such tool runs, and a note shown
+// to whoever verifies the report (see unplannedNote). The call runs.
+func (d *delegation) offPlan(ctx context.Context, call *model.ToolCall) {
+	d.mu.Lock()
+	planned := d.planned
+	first := len(planned) > 0 && !slices.Contains(planned, call.Name) && !slices.Contains(d.unplanned, call.Name)
+	if first {
+		d.unplanned = append(d.unplanned, call.Name)
+	}
+	d.mu.Unlock()
+	if first {
+		d.violation(ctx, ViolationUnplannedTool, call, fmt.Sprintf("%s used, which the accepted plan never named (it names %s)", call.Name, strings.Join(planned, ", ")))
+	}
+}
+
+// unplannedNote is what a verifier is told of the tools used off the
+// accepted plan, "" when there were none.
+func (d *delegation) unplannedNote() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.unplanned) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("the delegate used %s, which its accepted plan never named (the plan names %s): check that the work matches what was accepted",
+		strings.Join(d.unplanned, ", "), strings.Join(d.planned, ", "))
 }
 
 func (d *delegation) onDecline(a *agents.Decline) agents.Result {
@@ -372,6 +438,9 @@ func (d *delegation) onClarify(ctx context.Context, a *agents.Clarification) age
 	if !ok {
 		return agents.Errorf("refused: you asked %d questions already, the most allowed; accept with your assumptions stated, or decline", n-1)
 	}
+	d.mu.Lock()
+	d.fb.asked = true
+	d.mu.Unlock()
 	esc := &agents.Escalation{Kind: agents.KindClarification, Question: a.Question, Options: a.Options,
 		Recommendation: a.Recommendation, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal}
 	res := d.escalateUp(ctx, esc, EventClarificationAsked, siteName(ctx))
@@ -500,6 +569,20 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	d.mu.Unlock()
 	r.emit(ctx, &Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
 
+	ignored := d.ignoredRevision(rep)
+	if ignored != "" && d.ignored(true) >= 2 {
+		// Sent back unchanged twice: nothing new to check or ask about.
+		d.violation(ctx, ViolationIgnoredFeedback, nil, ignored+" (the second time)")
+		ver := agents.Verification{Verdict: agents.VerdictReject, By: agents.ByRuntime,
+			Feedback: ignored + ", the second time: the feedback was ignored"}
+		d.mu.Lock()
+		d.out.Report, d.out.Verification = rep, &ver
+		d.mu.Unlock()
+		r.emit(ctx, &Event{Type: EventReportVerified, Delegation: d.id, Parent: d.parentID(), Agent: d.delegatorName(), Round: round, Verification: &ver})
+		d.setFinal(StatusFailed, CauseRejected, "report rejected: "+ver.Feedback)
+		return agents.Result{Content: "Rejected: " + ver.Feedback, Stop: true}
+	}
+
 	findings := reportGaps(d.goal, rep)
 	checks := d.check(ctx, rep, round)
 	for _, e := range checks.Errors {
@@ -517,6 +600,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	}
 	bs := breaches(d.goal, rep)
 	var ver agents.Verification
+	noVerifier := false // the revise is for want of a verifier, not feedback on the report
 	switch {
 	case len(findings) > 0:
 		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: unmet, Feedback: strings.Join(findings, "; "), By: agents.ByRuntime}
@@ -534,9 +618,13 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByUser, AcceptedBreaches: accepted}
 		}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
+			var notes []string
+			if n := d.unplannedNote(); n != "" {
+				notes = append(notes, n)
+			}
 			dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal verify", Turn: round},
 				func(ctx context.Context) (Decision, error) {
-					v, err := pv.VerifyReport(ctx, d.goal, d.m.name, rep)
+					v, err := pv.VerifyReport(context.WithValue(ctx, notesKey{}, notes), d.goal, d.m.name, rep)
 					return Decision{Verification: &v}, err
 				})
 			var v agents.Verification
@@ -548,6 +636,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 				return agents.Result{Content: "cancelled", IsError: true}
 			case err != nil:
 				ver = agents.Verification{Verdict: agents.VerdictRevise, Feedback: "the user could not verify the report: " + err.Error(), By: agents.ByRuntime}
+				noVerifier = true
 			default:
 				ver = v
 				if ver.By == "" {
@@ -575,6 +664,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			fb += " (" + who + " said: " + ver.Feedback + ")"
 		}
 		ver = agents.Verification{Verdict: agents.VerdictRevise, Unmet: ver.Unmet, Feedback: fb, By: agents.ByRuntime}
+		noVerifier = true
 	}
 	if len(bs) > 0 && ver.Verdict == agents.VerdictAccept {
 		keepAccepted(bs, &ver)
@@ -610,9 +700,20 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		d.setFinal(StatusFailed, CauseRejected, "report rejected: "+ver.Feedback)
 		return agents.Result{Content: "Rejected: " + ver.Feedback, Stop: true}
 	}
+	// A revise the delegate could act on is feedback it must not ignore;
+	// one for want of a verifier (it could not check, or could not be
+	// asked) is not: the same report may rightly come again.
+	if !ver.Unjudged && !noVerifier && len(checks.Errors) == 0 {
+		d.mu.Lock()
+		d.fb.revised, d.fb.why, d.fb.acted = rep, ver.Feedback, false
+		d.mu.Unlock()
+	}
 	msg := "Revise and report again: " + ver.Feedback
 	if len(ver.Unmet) > 0 {
 		msg += "\nUnmet: " + strings.Join(ver.Unmet, "; ")
+	}
+	if ignored != "" {
+		msg += "\n" + fmt.Sprintf(ignoredWarning, ignored)
 	}
 	return agents.Result{Content: msg, IsError: true, Pin: true}
 }
@@ -695,6 +796,18 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	if !ok || !slices.Contains(d.m.DelegatesTo, a.Agent) {
 		return agents.Errorf("refused: you may delegate only to %v", d.m.DelegatesTo)
 	}
+	// A goal handed back up its own chain (A → B → A) is not delegation
+	// but a loop of responsibility (FM-1.2).
+	for p := d; p != nil; p = p.parent {
+		if p.m.name == a.Agent {
+			chain := d.m.name
+			for q := d.parent; q != nil; q = q.parent {
+				chain += " ← " + q.m.name
+			}
+			d.violation(ctx, ViolationOutOfRole, nil, fmt.Sprintf("delegate to %s, which is already in the chain above (%s)", a.Agent, chain))
+			return agents.Errorf("refused: %s already holds a goal in the chain above you (%s); a goal is not handed back up its chain. Do it yourself, delegate to someone else, or escalate.", a.Agent, chain)
+		}
+	}
 	if d.depth+1 > rt.limits.MaxDepth {
 		r.emit(ctx, &Event{Type: EventBudgetExceeded, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Reason: string(agents.BudgetDepth),
 			Limit: int64(rt.limits.MaxDepth), Used: int64(d.depth + 1)})
@@ -742,6 +855,7 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	}
 	d.fanOut++
 	d.mu.Unlock()
+	d.acted()
 	out := r.entrust(ctx, d, target, goal, grant, siteName(ctx))
 	d.addChild(out)
 	if out.Cause == CauseHalted {
@@ -764,7 +878,8 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 // derailed says why a restated intent is not the goal's (MAST FM-2.3), ""
 // when it may be: one that shares no content word with the goal's intent
 // and objective (after stop words), or one that only copies either of them
-// word for word. A goal whose intent and objective have no content word
+// or both (words.NearCopy: case, spacing and punctuation aside, a word or
+// two changed). A goal whose intent and objective have no content word
 // (four letters or more, not a stop word) is left to the judge.
 func (d *delegation) derailed(restated string) string {
 	g := d.goal
@@ -773,7 +888,7 @@ func (d *delegation) derailed(restated string) string {
 		return ""
 	}
 	for _, copied := range []string{g.Intent, g.Objective, purpose, g.Objective + "\n" + g.Intent} {
-		if words.SameNormal(restated, copied) && !words.SameNormal(copied, "") {
+		if words.NearCopy(restated, copied) {
 			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
 		}
 	}

@@ -67,6 +67,9 @@ type Data struct {
 	// Findings are the runtime's own findings (structural gaps, unmet
 	// criteria from programmatic verifiers).
 	Findings []string
+	// Notes are what the runtime noted for a verifier to weigh, which is
+	// not a failed check (tools used off the accepted plan).
+	Notes []string
 	// Round counts re-acceptances or revisions, from 1.
 	Round int
 }

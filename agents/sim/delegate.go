@@ -135,6 +135,9 @@ func (v *view) peers() []string {
 // only working offers, or the persona's way of failing lies in its first
 // moves.
 func (s *simulator) offer(v *view) []model.ToolCall {
+	if st := last(v.steps, agents.ToolAcceptGoal); s.persona == Stubborn && st != nil && st.failed() {
+		return []model.ToolCall{{Name: agents.ToolAcceptGoal, Arguments: st.Args}} // word for word
+	}
 	c := s.offerAct(v)
 	switch {
 	case c.Name != agents.ToolAcceptGoal, v.goal.asksAdvice() && len(v.peers()) > 0:
@@ -200,7 +203,7 @@ func (s *simulator) acceptance(v *view) agents.Acceptance {
 	switch {
 	case !g.Parsed:
 		a.RestatedIntent = "I understand the purpose is to do what my delegator asks: " + clip(v.user, 200)
-	case s.persona == Drifter && misaligned == 0:
+	case s.persona == Drifter && misaligned == 0, s.persona == Stubborn:
 		a.RestatedIntent = "I understand the purpose is to " + drift(g)
 	case misaligned > 0:
 		a.RestatedIntent = fmt.Sprintf("To restate it precisely, the purpose is: %s. The work that serves it: %s.", intent, lowerFirst(obj))
@@ -343,6 +346,8 @@ func (s *simulator) work(v *view) []model.ToolCall {
 		return []model.ToolCall{model.Call("run_shell", map[string]string{"command": "ls -la"})}
 	case p == Looper:
 		return []model.ToolCall{loopCall(v)}
+	case p == Offplan && v.offers(toolListFiles) && count(v.steps, toolListFiles) == 0:
+		return []model.ToolCall{model.Call(toolListFiles, map[string]string{"path": "."})} // its plan names no such step
 	case p == Quitter:
 		rep := agents.Report{Result: "Done.", Criteria: []agents.CriterionResult{}, Constraints: respected(g), Confidence: 0.95}
 		for _, c := range g.Criteria {

@@ -39,12 +39,20 @@ const (
 	Withholder Persona = "withholder"
 	// Prose answers in prose instead of tool calls, forever.
 	Prose Persona = "prose"
+	// Stubborn restates an unrelated intent and, told it is misaligned,
+	// sends the same acceptance again, word for word.
+	Stubborn Persona = "stubborn"
+	// Meddler, consulted by a peer, tries to act (calls a tool) instead of
+	// advising; as a delegator it delegates the goal back up its chain.
+	Meddler Persona = "meddler"
+	// Offplan names one tool in its plan and uses another.
+	Offplan Persona = "offplan"
 )
 
 // Personas returns the personas that get the protocol wrong, in a stable
 // order; Default is not among them. The slice is new: the caller's to keep.
 func Personas() []Persona {
-	return []Persona{Eager, YesMan, Drifter, Silent, OverAsker, Looper, Malformed, Hallucinator, Quitter, Withholder, Prose}
+	return []Persona{Eager, YesMan, Drifter, Silent, OverAsker, Looper, Malformed, Hallucinator, Quitter, Withholder, Prose, Stubborn, Meddler, Offplan}
 }
 
 // ErrUnknownPersona is matched by the error of a simulator given a persona
@@ -78,6 +86,12 @@ func Describe(p Persona) string {
 		return "does the work but leaves the last criterion out of its report"
 	case Prose:
 		return "answers in prose instead of tool calls, forever"
+	case Stubborn:
+		return "restates an intent with no word in common with the goal's and, told it is misaligned, sends the same acceptance again word for word"
+	case Meddler:
+		return "consulted for advice, calls a tool instead of answering; as a delegator, delegates its goal back to the agent that delegated it"
+	case Offplan:
+		return "names one tool in its plan, then works with another it never named"
 	}
 	return ""
 }

@@ -91,6 +91,9 @@ func (s *simulator) generate(_ context.Context, req *model.Request) (*model.Resp
 		return s.malform(v, calls(s.work(v)...)), nil
 	case folding(v):
 		return text(recap(v.user)), nil
+	case len(req.Tools) == 0 && s.persona == Meddler:
+		// Asked for advice, it acts instead: a call of a tool it was not offered.
+		return calls(model.Call(toolWriteFile, map[string]string{"path": "advice.md", "content": advise(v)})), nil
 	case len(req.Tools) == 0:
 		return text(advise(v)), nil
 	}

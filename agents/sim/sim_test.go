@@ -657,7 +657,7 @@ func TestPersonaCatalogue(t *testing.T) {
 			t.Errorf("ParsePersona(%q) = %q, %v", p, got, err)
 		}
 	}
-	if len(sim.Personas()) != 11 {
+	if len(sim.Personas()) != 14 {
 		t.Errorf("%d personas", len(sim.Personas()))
 	}
 	if sim.Describe(sim.Default) == "" {

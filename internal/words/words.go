@@ -207,3 +207,71 @@ func appendNormal(dst []byte, s string) []byte {
 	}
 	return dst
 }
+
+// NearCopy reports whether a is b copied with at most a word or two
+// changed: their Normal forms (case, spacing and punctuation aside) are
+// within a word-level edit distance of one per four words of b, two at most
+// (so a short b must be copied exactly). An empty b is copied by nothing.
+// Texts of up to 256 bytes and 64 words cost no allocation.
+func NearCopy(a, b string) bool {
+	var ba, bb [256]byte
+	na, nb := appendNormal(ba[:0], a), appendNormal(bb[:0], b)
+	if len(nb) == 0 {
+		return false
+	}
+	ca, cb := bytes.Count(na, []byte{' '})+1, bytes.Count(nb, []byte{' '})+1
+	if len(na) == 0 {
+		ca = 0
+	}
+	allowed := min(2, cb/4)
+	if d := ca - cb; d > allowed || -d > allowed {
+		return false // most texts: told apart by their length alone
+	}
+	if bytes.Equal(na, nb) {
+		return true
+	}
+	var wa0, wb0 [64][2]int
+	wa, wb := appendBounds(wa0[:0], na), appendBounds(wb0[:0], nb)
+	// Levenshtein over words, one row at a time.
+	var r0, r1 [65]int
+	prev, cur := r0[:0], r1[:0]
+	if len(wb)+1 > len(r0) {
+		prev, cur = make([]int, 0, len(wb)+1), make([]int, 0, len(wb)+1)
+	}
+	prev, cur = prev[:len(wb)+1], cur[:len(wb)+1]
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(wa); i++ {
+		cur[0] = i
+		best := cur[0]
+		for j := 1; j <= len(wb); j++ {
+			sub := prev[j-1]
+			if x, y := wa[i-1], wb[j-1]; !bytes.Equal(na[x[0]:x[1]], nb[y[0]:y[1]]) {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+			best = min(best, cur[j])
+		}
+		if best > allowed {
+			return false
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(wb)] <= allowed
+}
+
+// appendBounds appends where each space-separated word of a Normal form n
+// starts and ends.
+func appendBounds(dst [][2]int, n []byte) [][2]int {
+	start := 0
+	for i, c := range n {
+		if c == ' ' {
+			dst, start = append(dst, [2]int{start, i}), i+1
+		}
+	}
+	if start < len(n) {
+		dst = append(dst, [2]int{start, len(n)})
+	}
+	return dst
+}

@@ -103,6 +103,34 @@ func refNormal(s string) string {
 	}), " ")
 }
 
+// refNearCopy is NearCopy as first written, on strings.
+func refNearCopy(a, b string) bool {
+	wa, wb := strings.Fields(refNormal(a)), strings.Fields(refNormal(b))
+	if len(wb) == 0 {
+		return false
+	}
+	allowed := min(2, len(wb)/4)
+	if d := len(wa) - len(wb); d > allowed || -d > allowed {
+		return false
+	}
+	prev, cur := make([]int, len(wb)+1), make([]int, len(wb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(wa); i++ {
+		cur[0] = i
+		for j := 1; j <= len(wb); j++ {
+			sub := prev[j-1]
+			if wa[i-1] != wb[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(wb)] <= allowed
+}
+
 func FuzzWords(f *testing.F) {
 	for _, s := range []string{"Help on-call engineers restore the payment service quickly at night.",
 		"stories classes processes writing writes wrote lies ties dies eyes eies", "为值班工程师写一份手册 abc中def",
@@ -127,6 +155,12 @@ func FuzzWords(f *testing.F) {
 		if got := words.Share(a, b); got != share {
 			t.Fatalf("Share(%q, %q) = %v", a, b, got)
 		}
+		if got, want := words.NearCopy(a, b), refNearCopy(a, b); got != want {
+			t.Fatalf("NearCopy(%q, %q) = %v", a, b, got)
+		}
+		if got, want := words.NearCopy(a, a), refNormal(a) != ""; got != want {
+			t.Fatalf("NearCopy(%q, itself) = %v", a, got)
+		}
 		if got := words.HasContent(a); got != (len(refContent(a)) > 0) {
 			t.Fatalf("HasContent(%q) = %v", a, got)
 		}
@@ -144,9 +178,43 @@ func TestWordsAllocateNothing(t *testing.T) {
 	for name, f := range map[string]func(){
 		"HasContent": func() { words.HasContent(a) },
 		"SameNormal": func() { words.SameNormal(a, b) },
+		"NearCopy":   func() { words.NearCopy(a, b) },
+		"NearCopy of a near copy": func() {
+			words.NearCopy("I help on-call engineers restore the payment service quickly at night", a)
+		},
 	} {
 		if n := testing.AllocsPerRun(10, f); n != 0 {
 			t.Errorf("%s: %v allocations", name, n)
 		}
+	}
+}
+
+func TestNearCopy(t *testing.T) {
+	intent := "Help on-call engineers restore the payment service quickly at night."
+	for _, tc := range []struct {
+		a    string
+		want bool
+	}{
+		{"Help on-call engineers restore the payment service quickly at night.", true},
+		{"help ON-CALL engineers: restore the payment service, quickly, at night!!", true},
+		{"  Help on-call   engineers restore the payment service quickly at night ", true},
+		{"I help on-call engineers restore the payment service quickly at night.", true},
+		{"To help on-call engineers restore the payment service very quickly at night.", true},
+		{"Help on-call engineers restore the payment service at night.", true},
+		// Careful restatements, which reuse words of the goal but are the
+		// agent's own.
+		{"So whoever is paged can bring payments back fast in the small hours.", false},
+		{"Help the on-call engineers bring the payment service back quickly when it fails at night.", false},
+		{"I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will write a runbook.", false},
+		{"To restate it precisely, the purpose is: Help on-call engineers restore the payment service quickly at night. The work that serves it: write a runbook.", false},
+		{"", false},
+	} {
+		if got := words.NearCopy(tc.a, intent); got != tc.want {
+			t.Errorf("NearCopy(%q) = %v, want %v", tc.a, got, tc.want)
+		}
+	}
+	// A short text must be copied exactly: "Fix the login bug" is not a copy of "Fix bug".
+	if words.NearCopy("Fix the login bug", "Fix bug") || !words.NearCopy("fix bug.", "Fix bug") {
+		t.Error("short texts")
 	}
 }
