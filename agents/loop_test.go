@@ -79,6 +79,18 @@ func TestLoopBudgetsAndProse(t *testing.T) {
 			t.Fatalf("repeats %v", repeats)
 		}
 	})
+	t.Run("a rejudged act is not a repeat", func(t *testing.T) {
+		same := model.Calls(model.Call("greet", map[string]string{"name": "Ada"}))
+		m := model.NewScripted("m", same, same, same, same, same, same)
+		ts, _ := agents.NewToolset(greetTool(t))
+		var repeats []int
+		l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts }, RepeatLimit: 3, MaxSteps: 6,
+			Rejudged: func(name string) bool { return name == "greet" },
+			Hooks:    agents.Hooks{Repeated: func(_ context.Context, _ *model.ToolCall, n int) { repeats = append(repeats, n) }}}
+		if err := l.Run(t.Context()); errors.Is(err, agents.ErrStalled) || len(repeats) != 0 || m.Calls() != 6 {
+			t.Fatalf("err %v repeats %v calls %d", err, repeats, m.Calls())
+		}
+	})
 	t.Run("missing call ids are filled", func(t *testing.T) {
 		stop, _ := agents.NewTool("stop", "", func(context.Context, struct{}) (agents.Result, error) { return agents.Result{Stop: true}, nil })
 		ts, _ := agents.NewToolset(stop)

@@ -36,16 +36,18 @@ type feedback struct {
 }
 
 // gapFields are the parts of an acceptance a gap can name, each with the
-// word stems that name it.
+// word stems that name it. Only words that plainly name a field count: a
+// gap that names none is answered by any change, so a vague cue would only
+// make the check stricter than the feedback.
 var gapFields = []struct {
 	name string
 	cues []string
 	text func(*agents.Acceptance) string
 }{
-	{"intent", []string{"intent", "purpose", "restat", "why", "derail", "point"}, func(a *agents.Acceptance) string { return a.RestatedIntent }},
-	{"plan", []string{"plan", "step", "approach", "tool", "delegat", "grant", "how"}, func(a *agents.Acceptance) string { return strings.Join(a.Plan, "\n") }},
-	{"criteria", []string{"criteri", "criterion", "success"}, func(a *agents.Acceptance) string { return strings.Join(a.AcknowledgedCriteria, "\n") }},
-	{"constraints", []string{"constraint", "boundar", "forbid", "limit"}, func(a *agents.Acceptance) string { return strings.Join(a.AcknowledgedConstraints, "\n") }},
+	{"intent", []string{"intent", "purpose", "restat", "derail"}, func(a *agents.Acceptance) string { return a.RestatedIntent }},
+	{"plan", []string{"plan", "approach", "tool", "delegat", "grant"}, func(a *agents.Acceptance) string { return strings.Join(a.Plan, "\n") }},
+	{"criteria", []string{"criteri", "criterion"}, func(a *agents.Acceptance) string { return strings.Join(a.AcknowledgedCriteria, "\n") }},
+	{"constraints", []string{"constraint", "boundar", "forbid"}, func(a *agents.Acceptance) string { return strings.Join(a.AcknowledgedConstraints, "\n") }},
 	{"assumptions", []string{"assum"}, func(a *agents.Acceptance) string { return strings.Join(a.Assumptions, "\n") }},
 	{"risks", []string{"risk"}, func(a *agents.Acceptance) string { return strings.Join(a.Risks, "\n") }},
 	{"confidence", []string{"confiden"}, func(a *agents.Acceptance) string { return strconv.FormatFloat(a.Confidence, 'f', -1, 64) }},

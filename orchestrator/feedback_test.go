@@ -93,6 +93,14 @@ func TestIgnoredFeedbackAtAcceptance(t *testing.T) {
 			edit(func(a *agents.Acceptance) {
 				a.Assumptions = append(a.Assumptions, "the first responder has read-only access")
 			}), false},
+		{"acknowledgements reworded", []string{"the acknowledgements are copied from the criteria word for word"},
+			edit(func(a *agents.Acceptance) {
+				a.AcknowledgedCriteria = []string{"a reader finds the three things to look at first, before anything else"}
+			}), false},
+		{"a question of method answered in the acknowledgements", []string{"missing: how you will know the checks are the right ones"},
+			edit(func(a *agents.Acceptance) {
+				a.AcknowledgedCriteria = []string{"the first three checks, taken from the last two incident reviews"}
+			}), false},
 		{"one of two gaps addressed", []string{"the restated intent misses the night shift", "the risks ignore stale dashboards"},
 			edit(func(a *agents.Acceptance) { a.RestatedIntent = "So the night shift can restore payments fast." }), false},
 

@@ -43,7 +43,8 @@ const (
 	// sends the same acceptance again, word for word.
 	Stubborn Persona = "stubborn"
 	// Meddler, consulted by a peer, tries to act (calls a tool) instead of
-	// advising; as a delegator it delegates the goal back up its chain.
+	// advising; given a goal, it delegates it to whoever it may, even back
+	// up its chain.
 	Meddler Persona = "meddler"
 	// Offplan names one tool in its plan and uses another.
 	Offplan Persona = "offplan"
@@ -89,7 +90,7 @@ func Describe(p Persona) string {
 	case Stubborn:
 		return "restates an intent with no word in common with the goal's and, told it is misaligned, sends the same acceptance again word for word"
 	case Meddler:
-		return "consulted for advice, calls a tool instead of answering; as a delegator, delegates its goal back to the agent that delegated it"
+		return "consulted for advice, calls a tool instead of answering; given a goal, delegates it to whoever it may, even back up its chain (as any simulated delegator does where the team allows it)"
 	case Offplan:
 		return "names one tool in its plan, then works with another it never named"
 	}

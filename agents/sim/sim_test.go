@@ -445,6 +445,24 @@ func TestPersonas(t *testing.T) {
 				}
 			}},
 		{persona: sim.Prose, steps: []step{{want: "", reply: "Prose is commentary, not a protocol act."}, {want: ""}}},
+		{persona: sim.Stubborn, steps: []step{
+			{want: "accept_goal", reply: "Your acceptance is not aligned with the delegator's intent (round 1).\n- intent"},
+			{want: "accept_goal", reply: "Your acceptance is not aligned with the delegator's intent (round 2).\n- intent"}, {want: "accept_goal"}},
+			check: func(t *testing.T, calls []model.ToolCall) {
+				for _, c := range calls[1:] {
+					if string(c.Arguments) != string(calls[0].Arguments) {
+						t.Errorf("stubborn changed its acceptance: %s", c.Arguments)
+					}
+				}
+			}},
+		{persona: sim.Offplan, steps: []step{{want: "accept_goal", reply: aligned}, {want: "list_files", reply: "a.md"}, {want: "write_file", reply: "wrote"}, {want: "complete_goal"}},
+			check: func(t *testing.T, calls []model.ToolCall) {
+				var a agents.Acceptance
+				json.Unmarshal(calls[0].Arguments, &a)
+				if plan := strings.Join(a.Plan, " "); !strings.Contains(plan, "write_file") || strings.Contains(plan, "list_files") {
+					t.Errorf("offplan's plan: %q", plan)
+				}
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.persona)+"_", func(t *testing.T) {
@@ -643,6 +661,11 @@ func TestConsultAnswersInProse(t *testing.T) {
 	}
 	if r1.Message.Content != r2.Message.Content {
 		t.Error("advice is not deterministic")
+	}
+	// The meddler, asked for advice, acts instead.
+	r3, err := sim.New("editor", &sim.Options{Persona: sim.Meddler}).Generate(t.Context(), req)
+	if err != nil || len(r3.Message.ToolCalls) != 1 || r3.Message.ToolCalls[0].Name != "write_file" {
+		t.Errorf("meddler consulted: %+v, %v", r3, err)
 	}
 }
 
