@@ -96,7 +96,7 @@ func TestFlagsInterleaveWithTheGoal(t *testing.T) {
 	root.RunE = func(c *cobra.Command, args []string) error {
 		got = &runOptions{goal: strings.Join(args, " ")}
 		got.quiet, _ = c.Flags().GetBool("quiet")
-		got.criteria = *c.Flags().Lookup("criteria").Value.(*stringList)
+		got.criteria = *c.Flags().Lookup("criteria").Value.(*cli.StringList)
 		return nil
 	}
 	root.SetArgs([]string{"--quiet", "Write a", "haiku", "--criteria", "one", "--criteria", "two, with a comma"})

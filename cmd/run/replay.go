@@ -95,8 +95,8 @@ func runReplay(opts *replayOptions) error {
 	var sc cli.Scorer
 	tp := opts.trust
 	if tp == "" {
-		if _, err := os.Stat(defaultTrustPath); err == nil {
-			tp = defaultTrustPath
+		if _, err := os.Stat(cli.DefaultTrustPath); err == nil {
+			tp = cli.DefaultTrustPath
 		}
 	}
 	if tp != "" {
@@ -386,7 +386,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 		fmt.Fprintln(w)
 		if finished.Status == orchestrator.StatusCompleted {
 			fmt.Fprintln(w, st.Paint(cli.Green, "result:"))
-			fmt.Fprintln(w, indent(cli.Visible(finished.Result), "  "))
+			fmt.Fprintln(w, cli.Indent(cli.Visible(finished.Result), "  "))
 		} else if finished.Cause == orchestrator.CauseCancelled {
 			fmt.Fprintf(w, "%s %s\n", st.Paint(cli.Yellow, "outcome: interrupted:"), cli.OneLine(finished.Reason))
 		} else {
@@ -421,9 +421,6 @@ func statusPaint(st cli.Style, s orchestrator.Status) string {
 	}
 	return st.Paint(c, string(s))
 }
-
-// defaultTrustPath is where run keeps the trust ledger unless told otherwise.
-const defaultTrustPath = "runs/trust.json"
 
 // compactionAt is a context.compacted event and the turn it came before.
 type compactionAt struct {

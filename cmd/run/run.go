@@ -9,8 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,8 +31,8 @@ type runOptions struct {
 	workspace, escalations       string
 	journal, logLevel, trust     string
 	quiet, json, stream          bool
-	criteria, constraints        stringList
-	verify                       stringList
+	criteria, constraints        cli.StringList
+	verify                       cli.StringList
 	noFileChecks                 bool
 	steps, tokens                int
 	timeout, callTimeout         time.Duration
@@ -49,22 +47,6 @@ type runOptions struct {
 
 	goal string
 }
-
-// stringList is a repeatable string flag that refuses an empty value.
-type stringList []string
-
-func (s *stringList) String() string { return strings.Join(*s, "; ") }
-
-func (s *stringList) Set(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("empty value")
-	}
-	*s = append(*s, v)
-	return nil
-}
-
-// Type names the value in help.
-func (s *stringList) Type() string { return "strings" }
 
 func newRunCmd(io *iostreams) *cobra.Command {
 	opts := &runOptions{io: io}
@@ -130,7 +112,7 @@ Environment:
 	f.DurationVar(&opts.callTimeout, "call-timeout", defaultCallTimeout, "bound `D` of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
 	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings;\nwhile the tree is drawn on a terminal, the log is written below it when the run ends)")
-	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`, read before and saved after the run")
 	return cmd
 }
 
@@ -159,10 +141,8 @@ func runGoal(f *runOptions) error {
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
 	}
-	for _, v := range f.verify {
-		if _, err := parseVerify(v); err != nil {
-			return usageErrorf("--verify %v", err)
-		}
+	if _, err := cli.VerifyChecks(f.verify); err != nil {
+		return usageErrorf("%v", err)
 	}
 	if _, err := escalationMode(f); err != nil {
 		return err
@@ -186,18 +166,18 @@ func newModels(f *runOptions, team *teamfile.File) (*cli.Models, error) {
 		CallTimeout: f.callTimeout, Offline: f.offline}, team)
 }
 
+// openObservers opens the log, the traces and the trust ledger of f's
+// flags.
+func openObservers(ctx context.Context, f *runOptions, stderr io.Writer) (*cli.Observers, error) {
+	return cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: f.logLevel, Quiet: f.quiet, Trust: f.trust}, stderr)
+}
+
 // escalationMode is who answers what reaches the top: --escalations, else
 // the terminal when stdin is one, else deny.
 func escalationMode(f *runOptions) (string, error) {
-	mode := f.escalations
-	if mode == "" {
-		mode = "deny"
-		if cli.IsTerminal(f.io.in) {
-			mode = "terminal"
-		}
-	}
-	if !slices.Contains([]string{"terminal", "auto", "deny"}, mode) {
-		return "", usageErrorf("--escalations %q: want terminal, auto or deny", f.escalations)
+	mode, err := cli.EscalationMode(f.escalations, f.io.in)
+	if err != nil {
+		return "", usageErrorf("%v", err)
 	}
 	return mode, nil
 }
@@ -236,11 +216,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	if err != nil {
 		return configError(err)
 	}
-	defer obs.close(stderr)
+	defer obs.Close(stderr)
 	// An endpoint that cannot serve the run is said once, in one line: the
 	// failed calls and the cancellation that follow are not logged.
 	endCtx := ctx
-	obs.hush = func() bool { return endpointDown(endCtx) }
+	obs.Hush(func() bool { return endpointDown(endCtx) })
 	// The team file's MCP servers start once for the run and stop at its
 	// end, interrupted or not.
 	servers, err := startServers(ctx, team)
@@ -310,12 +290,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	case f.json:
 		sinks = append(sinks, orchestrator.NewJournal(stdout))
 	case !f.quiet:
-		view = cli.NewLiveView(stdout, obs.scorer())
-		obs.logTo.w = view.LogWriter(stderr)
+		view = cli.NewLiveView(stdout, obs.Scorer())
+		obs.LogThrough(view.LogWriter(stderr))
 		defer view.FlushLog()
 		sinks = append(sinks, view)
 	}
-	sinks = append(sinks, obs.sinks...)
+	sinks = append(sinks, obs.Sinks...)
 
 	var principal orchestrator.Principal
 	switch mode {
@@ -336,7 +316,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		return configError(err)
 	}
 	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config, Workspace: ws.FS()}
-	if sf := obs.supervisionFor(); sf != nil {
+	if sf := obs.SupervisionFor(); sf != nil {
 		opts.SupervisionForModel = sf
 	}
 	rt, err := orchestrator.New(built, opts)
@@ -372,10 +352,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	}
 	if !f.quiet && !f.json {
 		fmt.Fprintf(stderr, "entrust: team %s · models %s · workspace %s%s · escalations %s\n",
-			teamSummary(team), models.Summary(), f.workspace, serversSummary(servers), mode)
+			cli.TeamSummary(team), models.Summary(), f.workspace, serversSummary(servers), mode)
 	}
 
-	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: verifyChecks(f), NoFileChecks: f.noFileChecks,
+	checks, _ := cli.VerifyChecks(f.verify) // validated by runGoal
+	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: checks, NoFileChecks: f.noFileChecks,
 		Budget: agents.Budget{Steps: f.steps, Tokens: f.tokens, WallTime: f.timeout}}
 	go func() {
 		<-ctx.Done()
@@ -392,8 +373,8 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			if view != nil {
 				view.Emit(ctx, e)
 			}
-			if obs.ledger != nil {
-				obs.ledger.Emit(ctx, e)
+			if obs.Ledger != nil {
+				obs.Ledger.Emit(ctx, e)
 			}
 		}
 		out, runErr = rt.Resume(ctx, resume, &orchestrator.ResumeOptions{Legacy: f.unsigned})
@@ -421,7 +402,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// The journal stops where the endpoint failed, as after a crash;
 		// the trust ledger, which the resume feeds the journal's events,
 		// is left as it was.
-		obs.ledger = nil
+		obs.Ledger = nil
 		if f.quiet {
 			fmt.Fprintf(stderr, "run: %v (journal %s: run resume %s once it is up)\n", down, journalPath, journalPath)
 			return exitWith(exitUsage)
@@ -447,7 +428,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	if f.json {
 		summaryOut = stderr
 	}
-	printSummary(summaryOut, out, interrupted)
+	cli.PrintSummary(summaryOut, out, interrupted)
 	if journalErr != nil {
 		fmt.Fprintf(stderr, "journal: %s is incomplete (see the error above)\n", journalPath)
 	} else {
@@ -492,68 +473,3 @@ const offlineNotice = `entrust: no model endpoint is configured, so every agent 
   To use a real one:   OPENAI_API_KEY=sk-... run --model gpt-4o-mini "GOAL"
   or a local server:   run --base-url http://localhost:11434/v1 --model qwen2.5:7b "GOAL"
 `
-
-func teamSummary(f *teamfile.File) string {
-	var parts []string
-	for _, a := range f.Agents {
-		s := a.Name
-		if a.Name == f.Lead {
-			s += " (lead)"
-		}
-		parts = append(parts, s)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func printSummary(w io.Writer, out *orchestrator.Outcome, interrupted bool) {
-	st := cli.NewStyle(w)
-	switch {
-	case interrupted:
-		fmt.Fprintln(w, st.Paint(cli.Yellow, "interrupted")+": the run was cancelled; every delegation ended and the journal is complete.")
-	case out.Status == orchestrator.StatusCompleted:
-		fmt.Fprintln(w, st.Paint(cli.Green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", cli.Thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
-		if out.Report != nil {
-			fmt.Fprintln(w, indent(cli.Visible(out.Report.Result), "  "))
-		}
-	case out.Status == orchestrator.StatusDeclined:
-		fmt.Fprintln(w, st.Paint(cli.Magenta, "declined")+" by "+out.Agent+": "+cli.OneLine(out.Reason))
-		if out.Decline != nil && len(out.Decline.Missing) > 0 {
-			fmt.Fprintln(w, "  missing: "+cli.OneLine(strings.Join(out.Decline.Missing, "; ")))
-		}
-	default:
-		fmt.Fprintln(w, st.Paint(cli.Red, "failed")+": "+cli.OneLine(out.Reason))
-	}
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n")
-}
-
-// parseVerify reads one --verify: a check of the built-in registry.
-func parseVerify(s string) (agents.CheckSpec, error) {
-	c, err := agents.ParseCheck(s)
-	if err == nil && !strings.HasPrefix(c.Kind, "file_") {
-		err = fmt.Errorf("%q: want exists:PATH, absent:PATH or matches:PATH:REGEX", s)
-	}
-	if err == nil && c.Kind == "file_matches" {
-		if _, rerr := regexp.Compile(c.Pattern); rerr != nil {
-			err = fmt.Errorf("%q: %v", s, rerr)
-		}
-	}
-	return c, err
-}
-
-// verifyChecks are the checks of --verify, validated by runGoal.
-func verifyChecks(f *runOptions) []agents.CheckSpec {
-	var out []agents.CheckSpec
-	for _, v := range f.verify {
-		if c, err := parseVerify(v); err == nil {
-			out = append(out, c)
-		}
-	}
-	return out
-}

@@ -88,7 +88,7 @@ stops the server.`,
 	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens each goal may spend (default no bound)")
 	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` each goal may take, e.g. 5m (default no bound)")
 	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
-	f.StringVar(&opts.trust, "trust", defaultTrustPath, "trust ledger `FILE`, read at the start and saved at the end")
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`, read at the start and saved at the end")
 	return cmd
 }
 
@@ -98,7 +98,7 @@ type server struct {
 	opts    *serveOptions
 	team    *teamfile.File
 	models  *cli.Models
-	obs     *observers
+	obs     *cli.Observers
 	tools   *mcptools.Servers
 	perTask bool
 	// key seals the runs' journals (orchestrator.Journal.Seal).
@@ -133,7 +133,7 @@ func runServe(opts *serveOptions) error {
 	if err != nil {
 		return configError(err)
 	}
-	defer obs.close(stderr)
+	defer obs.Close(stderr)
 	tools, err := startServers(ctx, team)
 	if err != nil {
 		return configError(err)
@@ -154,7 +154,7 @@ func runServe(opts *serveOptions) error {
 			lead = a.Role
 		}
 	}
-	banner := fmt.Sprintf("entrust: team %s · models %s · workspace %s · escalations %s", teamSummary(team), m.Summary(), opts.workspace, opts.escalations)
+	banner := fmt.Sprintf("entrust: team %s · models %s · workspace %s · escalations %s", cli.TeamSummary(team), m.Summary(), opts.workspace, opts.escalations)
 	if m.Offline() {
 		fmt.Fprint(stderr, offlineNotice)
 	}
@@ -273,9 +273,9 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 	if req.Sink != nil {
 		sinks = append(sinks, req.Sink)
 	}
-	sinks = append(sinks, s.obs.sinks...)
+	sinks = append(sinks, s.obs.Sinks...)
 	ro := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: req.Principal}
-	if sf := s.obs.supervisionFor(); sf != nil {
+	if sf := s.obs.SupervisionFor(); sf != nil {
 		ro.SupervisionForModel = sf
 	}
 	rt, err := orchestrator.New(built, ro)

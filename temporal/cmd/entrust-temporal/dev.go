@@ -1,6 +1,14 @@
 package main
 
 import (
+	"errors"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	"context"
 	"fmt"
 	"io"
@@ -14,8 +22,9 @@ import (
 )
 
 type devOptions struct {
-	port int
-	out  io.Writer
+	port      int
+	namespace string
+	out       io.Writer
 }
 
 func newDevCmd(out io.Writer) *cobra.Command {
@@ -23,7 +32,7 @@ func newDevCmd(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Start a Temporal server in this process, for local use and tests",
-		Long: "dev starts a real Temporal server in this process (go.temporal.io/server/temporaltest: in memory, gone when it stops) and prints its address and namespace. No external binary to install.\n\n" +
+		Long: "dev starts a real Temporal server in this process (go.temporal.io/server/temporaltest: in memory, gone when it stops), registers the namespace (default: default, which worker and run use unless told otherwise) and prints its address. No external binary to install.\n\n" +
 			"It runs until interrupted.",
 		Example: "  entrust-temporal dev --port 7233",
 		Args:    cobra.NoArgs,
@@ -34,6 +43,7 @@ func newDevCmd(out io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&opts.port, "port", 0, "the `PORT` to listen on at 127.0.0.1 (default: the server's own, printed)")
+	cmd.Flags().StringVar(&opts.namespace, "namespace", "default", "the `NAMESPACE` to register")
 	return cmd
 }
 
@@ -41,9 +51,17 @@ func runDev(ctx context.Context, opts *devOptions) error {
 	if opts.port < 0 || opts.port > 65535 {
 		return usageErrorf("--port %d: want 0 to 65535", opts.port)
 	}
+	if opts.namespace == "" {
+		return usageErrorf("dev: --namespace is empty")
+	}
 	ts := temporaltest.NewServer()
 	defer ts.Stop()
 	addr := ts.GetFrontendHostPort()
+	// temporaltest registers a namespace of a random name; the one asked
+	// for is registered too, so that workers and runs need no --namespace.
+	if err := registerNamespace(ctx, addr, opts.namespace); err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
 	if opts.port != 0 {
 		// temporaltest picks its own port: a proxy listens on the one asked for.
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", opts.port))
@@ -54,11 +72,30 @@ func runDev(ctx context.Context, opts *devOptions) error {
 		go proxy(l, addr)
 		addr = l.Addr().String()
 	}
-	ns := ts.GetDefaultNamespace()
-	fmt.Fprintf(opts.out, "temporal dev server at %s, namespace %s\n", addr, ns)
-	fmt.Fprintf(opts.out, "  workers: entrust-temporal worker --address %s --namespace %s --team FILE --workspace DIR\n", addr, ns)
-	fmt.Fprintf(opts.out, "  goals:   entrust-temporal run --address %s --namespace %s \"GOAL\"\n", addr, ns)
+	ns := ""
+	if opts.namespace != "default" {
+		ns = " --namespace " + opts.namespace
+	}
+	fmt.Fprintf(opts.out, "temporal dev server at %s, namespace %s\n", addr, opts.namespace)
+	fmt.Fprintf(opts.out, "  workers: entrust-temporal worker --address %s%s --workspace DIR [--team FILE]\n", addr, ns)
+	fmt.Fprintf(opts.out, "  goals:   entrust-temporal run --address %s%s \"GOAL\"\n", addr, ns)
 	<-ctx.Done()
+	return nil
+}
+
+// registerNamespace registers ns on the server at addr, with a day's
+// retention (the server is in memory: it keeps nothing past its stop).
+func registerNamespace(ctx context.Context, addr, ns string) error {
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: addr, Logger: quietLogger{}})
+	if err != nil {
+		return fmt.Errorf("registering namespace %s: %w", ns, err)
+	}
+	defer nc.Close()
+	err = nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)})
+	var exists *serviceerror.NamespaceAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("registering namespace %s: %w", ns, err)
+	}
 	return nil
 }
 

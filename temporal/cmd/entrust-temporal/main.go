@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -46,7 +47,7 @@ type conn struct {
 func (c *conn) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&c.address, "address", "localhost:7233", "the Temporal server's frontend `HOST:PORT`")
-	f.StringVar(&c.namespace, "namespace", "default", "the Temporal `NAMESPACE` (dev prints its own)")
+	f.StringVar(&c.namespace, "namespace", "default", "the Temporal `NAMESPACE` (dev registers default)")
 	f.StringVar(&c.taskQueue, "task-queue", "entrust", "the task `QUEUE` the workers poll")
 }
 
@@ -69,6 +70,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.SetUsageTemplate(strings.TrimRight(root.UsageTemplate(), "\n") + footerTemplate)
 	root.AddCommand(newDevCmd(stdout), newWorkerCmd(stdout, stderr), newRunCmd(stdin, stdout, stderr))
 	return root
 }
@@ -91,6 +93,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// footerTemplate ends a command's help with its "footer" annotation (exit
+// codes), as run's does.
+const footerTemplate = `{{with index .Annotations "footer"}}
+
+{{.}}{{end}}
+`
 
 // quietLogger keeps the SDK's logs off the terminal.
 type quietLogger struct{}

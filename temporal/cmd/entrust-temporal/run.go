@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,232 +8,277 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/teamfile"
 	entrusttemporal "github.com/entrust-dev/entrust/temporal"
 	"github.com/spf13/cobra"
 )
 
+// runOptions are run's: the flags of cmd/run that mean the same on
+// Temporal, and where the server is.
 type runOptions struct {
 	conn
-	goal                  string
-	criteria, constraints []string
-	steps                 int
-	journal, escalations  string
-	id                    string
-	json, quiet           bool
-	in                    io.Reader
-	out, errOut           io.Writer
+	team, journal, escalations string
+	id, logLevel, trust        string
+	json, quiet, noFileChecks  bool
+	criteria, constraints      cli.StringList
+	verify                     cli.StringList
+	steps, tokens              int
+	timeout                    time.Duration
+
+	goal        string
+	in          io.Reader
+	out, errOut io.Writer
 }
 
 func newRunCmd(in io.Reader, out, errOut io.Writer) *cobra.Command {
 	opts := &runOptions{in: in, out: out, errOut: errOut}
 	cmd := &cobra.Command{
-		Use:   "run [flags] GOAL",
-		Short: "Submit a goal as a workflow and follow it",
-		Long: "run submits GOAL to the workers of the task queue as a Temporal workflow, shows its events as they come, writes its journal (which run replay reads), answers the escalations that reach the top, and exits as run does: 0 completed, 1 failed or declined, 2 a usage error, 130 interrupted (the run is cancelled).\n\n" +
-			"Escalations: terminal asks you here, auto takes the agent's recommendation, deny refuses.",
-		Example: "  entrust-temporal run --address localhost:7233 --journal run.jsonl \"Write an onboarding guide\"",
-		Args:    cobra.ExactArgs(1),
+		Use:   `run [flags] "GOAL"`,
+		Short: "Submit a goal as a workflow and follow it as run does",
+		Long: `run submits GOAL to the workers of the task queue as a Temporal workflow and
+follows it as run does: the same live view, the same journal (which run replay
+reads), the lead's acceptance and the escalations that reach the top answered
+at the terminal, the same exit codes. An interrupt cancels the workflow and
+waits for its last events.
+
+The models, the workspace and the team that run are the workers'
+(entrust-temporal worker); --team names the team file they were given, to show
+it and record it.`,
+		Example: `  entrust-temporal run --address localhost:7233 "Write an onboarding guide"
+  entrust-temporal run --criteria "guide.md explains how to test" --verify exists:guide.md "Write an onboarding guide"
+  entrust-temporal run --json --escalations auto "GOAL" | jq -c 'select(.type=="goal.completed")'`,
+		Annotations: map[string]string{"footer": `Exit codes: 0 completed and verified, 1 failed or declined, 2 usage or
+configuration error, 130 interrupted (the workflow is cancelled).`},
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.goal = args[0]
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			opts.goal = strings.TrimSpace(strings.Join(args, " "))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			go func() {
+				<-ctx.Done()
+				stop() // a second interrupt ends the process at once
+			}()
 			return runGoal(ctx, opts)
 		},
 	}
-	opts.conn.flags(cmd)
 	f := cmd.Flags()
-	f.StringSliceVar(&opts.criteria, "criteria", nil, "a success `CRITERION` of the goal (repeatable)")
-	f.StringSliceVar(&opts.constraints, "constraint", nil, "a `CONSTRAINT` of the goal: must or must not (repeatable)")
-	f.IntVar(&opts.steps, "steps", 0, "the lead's budget of model turns (`N`, 0: the team's)")
-	f.StringVar(&opts.journal, "journal", "", "write the run's events to `FILE` as JSON lines")
+	f.SortFlags = false
+	opts.conn.flags(cmd)
+	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML the workers were given (default: the built-in lead, writer and reviewer)")
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
+	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<workflow-id>.jsonl)")
+	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
+	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
+	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
+	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
+	f.BoolVar(&opts.noFileChecks, "no-file-checks", false, "do not require the files the criteria and constraints name to exist")
+	f.Var(&opts.verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
+	f.IntVar(&opts.steps, "steps", 0, "`N` model turns the lead may take, its delegates' included (default: the team file's, else 40)")
+	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens the whole run may spend (default no bound)")
+	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` the whole run may take, e.g. 5m (default no bound)")
+	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings)")
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it\n(the workers' --trust sets each delegation's supervision from it: give them the same file)")
 	f.StringVar(&opts.id, "id", "", "the workflow `ID` (default entrust- and a fresh run id)")
-	f.BoolVar(&opts.json, "json", false, "print the events as JSON lines instead of the live view")
-	f.BoolVar(&opts.quiet, "quiet", false, "print only the outcome")
 	return cmd
 }
 
+// runConfig is what run.started records of the command line (no secret:
+// it is in the workflow's history too).
+type runConfig struct {
+	TeamFile     string   `json:"team_file,omitempty"`
+	Escalations  string   `json:"escalations"`
+	Criteria     []string `json:"criteria,omitempty"`
+	Constraints  []string `json:"constraints,omitempty"`
+	Verify       []string `json:"verify,omitempty"`
+	NoFileChecks bool     `json:"no_file_checks,omitempty"`
+	Steps        int      `json:"steps,omitempty"`
+	Tokens       int      `json:"tokens,omitempty"`
+	Timeout      string   `json:"timeout,omitempty"`
+	Trust        string   `json:"trust,omitempty"`
+	Temporal     struct {
+		Address   string `json:"address"`
+		Namespace string `json:"namespace"`
+		TaskQueue string `json:"task_queue"`
+	} `json:"temporal"`
+}
+
+// runGoal submits the goal, follows it to its end and returns how it ended:
+// nil when it was completed and verified.
 func runGoal(ctx context.Context, opts *runOptions) error {
-	if strings.TrimSpace(opts.goal) == "" {
-		return usageErrorf("run: the GOAL is empty")
-	}
-	mode := opts.escalations
-	if mode == "" {
-		mode = "deny"
-		if f, ok := opts.in.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				mode = "terminal"
-			}
-		}
-	}
-	switch mode {
-	case "terminal", "auto", "deny":
-	default:
-		return usageErrorf("run: --escalations %q: want terminal, auto or deny", opts.escalations)
-	}
-	var sinks []orchestrator.Sink
-	if opts.journal != "" {
-		fh, err := os.Create(opts.journal)
-		if err != nil {
-			return usageErrorf("run: --journal: %v", err)
-		}
-		j := orchestrator.NewJournal(fh)
-		defer j.Close()
-		sinks = append(sinks, j)
-	}
 	switch {
-	case opts.json:
-		enc := json.NewEncoder(opts.out)
-		sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error { return enc.Encode(e) }))
-	case !opts.quiet:
-		sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error { view(opts.out, e); return nil }))
+	case opts.goal == "":
+		return usageErrorf(`run: no goal: entrust-temporal run "GOAL"`)
+	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0:
+		return usageErrorf("run: --steps, --tokens and --timeout must not be negative")
+	case opts.json && opts.quiet:
+		return usageErrorf("run: --json and --quiet: choose one")
 	}
+	checks, err := cli.VerifyChecks(opts.verify)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	mode, err := cli.EscalationMode(opts.escalations, opts.in)
+	if err != nil {
+		return usageErrorf("run: %v", err)
+	}
+	tf := teamfile.Default()
+	if opts.team != "" {
+		if tf, err = teamfile.Load(opts.team); err != nil {
+			return &exitError{code: exitUsage, err: err}
+		}
+	}
+	obs, err := cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: opts.logLevel, Quiet: opts.quiet, Trust: opts.trust}, opts.errOut)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer obs.Close(opts.errOut)
+
 	c, err := opts.dial()
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
 	defer c.Close()
-	goal := agents.Goal{Objective: opts.goal, Criteria: opts.criteria, Constraints: opts.constraints, Budget: agents.Budget{Steps: opts.steps}}
-	cfg, _ := json.Marshal(map[string]any{"task_queue": opts.taskQueue, "escalations": mode})
-	r, err := entrusttemporal.Start(ctx, c, goal, entrusttemporal.StartOptions{TaskQueue: opts.taskQueue, ID: opts.id, Config: cfg,
-		AskClient: mode == "terminal", Deny: mode == "deny"})
+	id := opts.id
+	if id == "" {
+		id = "entrust-" + orchestrator.NewRunID(time.Now())
+	}
+	journalPath := opts.journal
+	if journalPath == "" {
+		journalPath = filepath.Join("runs", id+".jsonl")
+	}
+	journal, err := orchestrator.CreateJournal(journalPath)
 	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("--journal: %w", err)}
+	}
+	var journalErr error
+	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+		err := journal.Emit(ctx, e)
+		if err != nil && journalErr == nil {
+			journalErr = err
+		}
+		return err
+	})}
+	var view *cli.LiveView
+	switch {
+	case opts.json:
+		sinks = append(sinks, orchestrator.NewJournal(opts.out))
+	case !opts.quiet:
+		view = cli.NewLiveView(opts.out, obs.Scorer())
+		obs.LogThrough(view.LogWriter(opts.errOut))
+		defer view.FlushLog()
+		sinks = append(sinks, view)
+	}
+	sinks = append(sinks, obs.Sinks...)
+	// The team that runs is the workers': one whose lead is not the team
+	// file's is said.
+	sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
+		if e.Type == orchestrator.EventRunStarted && e.Agent != tf.Lead {
+			fmt.Fprintf(opts.errOut, "entrust: the workers' lead is %s, not %s: they run another team than --team says\n", e.Agent, tf.Lead)
+		}
+		return nil
+	}))
+
+	cfg := runConfig{TeamFile: opts.team, Escalations: mode, Criteria: opts.criteria, Constraints: opts.constraints, Verify: opts.verify,
+		NoFileChecks: opts.noFileChecks, Steps: opts.steps, Tokens: opts.tokens}
+	if opts.timeout > 0 {
+		cfg.Timeout = opts.timeout.String()
+	}
+	if opts.trust != "" {
+		if cfg.Trust, err = filepath.Abs(opts.trust); err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("--trust: %w", err)}
+		}
+	}
+	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue = opts.address, opts.namespace, opts.taskQueue
+	config, err := json.Marshal(cfg)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	goal := agents.Goal{Objective: opts.goal, Criteria: opts.criteria, Constraints: opts.constraints, Checks: checks, NoFileChecks: opts.noFileChecks,
+		Budget: agents.Budget{Steps: opts.steps, Tokens: opts.tokens, WallTime: opts.timeout}}
+	r, err := entrusttemporal.Start(ctx, c, goal, entrusttemporal.StartOptions{TaskQueue: opts.taskQueue, ID: id, Config: config,
+		AskClient: mode == cli.EscalateTerminal, Deny: mode == cli.EscalateDeny})
+	if err != nil {
+		if view != nil {
+			view.Close()
+		}
+		journal.Close()
+		os.Remove(journalPath)
 		return &exitError{code: exitFailed, err: err}
 	}
-	if !opts.json && !opts.quiet {
-		fmt.Fprintf(opts.errOut, "entrust: workflow %s on %s, task queue %s · escalations %s\n", r.ID(), opts.address, opts.taskQueue, mode)
+	if !opts.quiet && !opts.json {
+		fmt.Fprintf(opts.errOut, "entrust: team %s · workflow %s on %s, namespace %s, task queue %s · escalations %s\n",
+			cli.TeamSummary(tf), r.ID(), opts.address, opts.namespace, opts.taskQueue, mode)
 	}
-	var fo entrusttemporal.FollowOptions
-	fo.Sinks = sinks
-	if mode == "terminal" {
-		fo.Principal = &terminal{in: bufio.NewReader(opts.in), out: opts.errOut}
+	fo := entrusttemporal.FollowOptions{Sinks: sinks}
+	var principal *cli.TerminalPrincipal
+	if mode == cli.EscalateTerminal {
+		var p cli.Pauser
+		if view != nil {
+			p = view
+		}
+		principal = cli.NewTerminalPrincipal(opts.in, opts.errOut, p)
+		fo.Principal = principal
 	}
 	// An interrupt cancels the run and waits for its last events.
 	follow := context.WithoutCancel(ctx)
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
-		<-ctx.Done()
-		_ = r.Cancel(follow)
+		select {
+		case <-ctx.Done():
+			_ = r.Cancel(follow)
+		case <-done:
+		}
 	}()
-	out, err := r.Follow(follow, fo)
-	if out == nil && err != nil {
-		return &exitError{code: exitFailed, err: err}
+	out, runErr := r.Follow(follow, fo)
+	interrupted := ctx.Err() != nil
+	if principal != nil {
+		principal.Close()
 	}
-	fmt.Fprintf(opts.out, "%s: %s", out.Agent, out.Status)
-	if out.Reason != "" {
-		fmt.Fprintf(opts.out, " (%s)", out.Reason)
+	if view != nil {
+		view.Close()
+		view.FlushLog()
 	}
-	fmt.Fprintln(opts.out)
+	if err := journal.Close(); err != nil && journalErr == nil {
+		journalErr = err
+	}
+	if out == nil {
+		if runErr == nil {
+			runErr = errors.New("the run ended with no outcome")
+		}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%w (journal: %s)", runErr, journalPath)}
+	}
+	// A run that did not complete says why in the summary; an error beside
+	// a completed outcome (a sink of the workers) is said here.
+	if runErr != nil && out.Status == orchestrator.StatusCompleted {
+		fmt.Fprintf(opts.errOut, "run: %v\n", runErr)
+	}
+	if journalErr != nil {
+		fmt.Fprintf(opts.errOut, "run: %v\n", journalErr)
+	}
+	summaryOut := opts.out
+	if opts.json {
+		summaryOut = opts.errOut
+	}
+	cli.PrintSummary(summaryOut, out, interrupted)
+	if journalErr != nil {
+		fmt.Fprintf(opts.errOut, "journal: %s is incomplete (see the error above)\n", journalPath)
+	} else {
+		fmt.Fprintf(opts.errOut, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
+	}
 	switch {
-	case ctx.Err() != nil:
+	case interrupted:
 		return &exitError{code: exitInterrupted}
 	case out.Status != orchestrator.StatusCompleted:
 		return &exitError{code: exitFailed}
 	}
 	return nil
-}
-
-// view prints one event as a line of the live view.
-func view(w io.Writer, e *orchestrator.Event) {
-	if e.Type == orchestrator.EventModelCalled {
-		return
-	}
-	var detail string
-	switch {
-	case e.Tool != "" && e.Type == orchestrator.EventToolCalled:
-		detail = e.Tool
-	case e.Tool != "" && e.Type == orchestrator.EventToolResult:
-		detail = e.Tool + " → " + clip(e.Result, 80)
-	case e.Goal != nil:
-		detail = clip(e.Goal.Objective, 80)
-	case e.Reason != "":
-		detail = clip(e.Reason, 80)
-	}
-	who := e.Agent
-	if e.Delegation != "" {
-		who = e.Delegation + " " + who
-	}
-	fmt.Fprintf(w, "%4d  %-20s %-14s %s\n", e.Seq, e.Type, who, detail)
-}
-
-func clip(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
-}
-
-// terminal is the Principal at the terminal: it judges the lead's
-// acceptance and answers the escalations that reach the top.
-type terminal struct {
-	mu  sync.Mutex
-	in  *bufio.Reader
-	out io.Writer
-}
-
-func (t *terminal) line(prompt string) (string, error) {
-	fmt.Fprint(t.out, prompt)
-	s, err := t.in.ReadString('\n')
-	if err != nil && s == "" {
-		if errors.Is(err, io.EOF) {
-			return "", errors.New("no answer: stdin closed")
-		}
-		return "", err
-	}
-	return strings.TrimSpace(s), nil
-}
-
-// JudgeAcceptance shows the acceptance and asks whether it is aligned.
-func (t *terminal) JudgeAcceptance(_ context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b, _ := json.MarshalIndent(a, "  ", "  ")
-	fmt.Fprintf(t.out, "\n%s accepts %q:\n  %s\n", agent, g.Objective, b)
-	s, err := t.line("Aligned? [Y/n, or say what is missing] ")
-	if err != nil {
-		return agents.Alignment{}, err
-	}
-	switch strings.ToLower(s) {
-	case "", "y", "yes":
-		return agents.Alignment{Aligned: true, By: "user"}, nil
-	case "n", "no":
-		return agents.Alignment{Aligned: false, Gaps: []string{"the user does not find it aligned"}, By: "user"}, nil
-	}
-	return agents.Alignment{Aligned: false, Gaps: []string{s}, By: "user"}, nil
-}
-
-// AnswerEscalation shows the escalation and reads the answer; an empty one
-// takes the recommendation, "refuse" refuses.
-func (t *terminal) AnswerEscalation(_ context.Context, e *agents.Escalation) (agents.Resolution, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	fmt.Fprintf(t.out, "\n%s escalates (%s): %s\n", e.From, e.Kind, e.Question)
-	for i, o := range e.Options {
-		fmt.Fprintf(t.out, "  %d. %s\n", i+1, o)
-	}
-	if e.Recommendation != "" {
-		fmt.Fprintf(t.out, "  recommended: %s\n", e.Recommendation)
-	}
-	s, err := t.line("Answer [empty: the recommendation; refuse: refuse] ")
-	if err != nil {
-		return agents.Resolution{}, err
-	}
-	switch {
-	case s == "" && e.Recommendation != "":
-		return agents.Resolution{Answer: "Proceed with your recommendation: " + e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
-	case s == "" || strings.EqualFold(s, "refuse"):
-		return agents.Resolution{Refused: true, Answer: "The user refused to decide; decide within your constraints or decline.", By: "user"}, nil
-	}
-	for i, o := range e.Options {
-		if s == fmt.Sprint(i+1) {
-			return agents.Resolution{Answer: o, Decision: o, By: "user"}, nil
-		}
-	}
-	return agents.Resolution{Answer: s, By: "user"}, nil
 }

@@ -6,8 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+	"time"
 
 	"github.com/entrust-dev/entrust/internal/cli"
 
@@ -23,8 +23,10 @@ import (
 type workerOptions struct {
 	conn
 	team, workspace string
-	offline         bool
+	offline, stream bool
 	baseURL, model  string
+	callTimeout     time.Duration
+	trust           string
 	out, errOut     io.Writer
 }
 
@@ -43,59 +45,91 @@ func newWorkerCmd(out, errOut io.Writer) *cobra.Command {
 			return runWorker(ctx, opts)
 		},
 	}
-	opts.conn.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&opts.team, "team", "", "the team `FILE` (default: the built-in team of run)")
-	f.StringVar(&opts.workspace, "workspace", "", "the `DIR` the agents' file tools work in (required)")
+	f.SortFlags = false
+	opts.conn.flags(cmd)
+	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML (default: the built-in lead, writer and reviewer)")
+	f.StringVar(&opts.workspace, "workspace", "", "`DIR` the file tools are confined to (required)")
+	f.StringVar(&opts.model, "model", "", "model `NAME` of agents whose team file names none, e.g. gpt-4o-mini")
+	f.StringVar(&opts.baseURL, "base-url", "", "OpenAI-compatible endpoint `URL` (default $OPENAI_BASE_URL, else OpenAI's when a key is set)")
 	f.BoolVar(&opts.offline, "offline", false, "use the simulator whatever the environment says")
-	f.StringVar(&opts.baseURL, "base-url", "", "the OpenAI-compatible endpoint's `URL` (default $OPENAI_BASE_URL)")
-	f.StringVar(&opts.model, "model", "", "the model `NAME` of agents whose team file names none")
+	f.DurationVar(&opts.callTimeout, "call-timeout", 2*time.Minute, "bound `D` of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
+	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE` whose records set each delegation's supervision, read again when it changes\n(the clients' run --trust saves it: give both the same file; \"\": no ledger)")
 	return cmd
 }
 
-// buildWorker reads the team file and returns the worker's team on the
-// workspace, and a function that releases the workspace.
-func buildWorker(opts *workerOptions) (*entrusttemporal.Worker, func(), error) {
-	if opts.workspace == "" {
-		return nil, nil, usageErrorf("worker: --workspace DIR is required")
+// builtWorker is a worker's team on its workspace.
+type builtWorker struct {
+	*entrusttemporal.Worker
+	// summary names the team, the models and the workspace, as run's
+	// header does.
+	summary string
+	// release releases the workspace.
+	release func()
+}
+
+// buildWorker reads the team file and the trust ledger and builds the
+// worker's team on its models and workspace.
+func buildWorker(opts *workerOptions) (*builtWorker, error) {
+	switch {
+	case opts.workspace == "":
+		return nil, usageErrorf("worker: --workspace DIR is required")
+	case opts.callTimeout < 0:
+		return nil, usageErrorf("worker: --call-timeout must not be negative")
 	}
 	tf := teamfile.Default()
 	if opts.team != "" {
 		var err error
 		if tf, err = teamfile.Load(opts.team); err != nil {
-			return nil, nil, &exitError{code: exitUsage, err: err}
+			return nil, &exitError{code: exitUsage, err: err}
 		}
 	}
+	var sup *ledgerSupervision
+	if opts.trust != "" {
+		var err error
+		if sup, err = newLedgerSupervision(opts.trust, opts.errOut); err != nil {
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+	}
+	mk, err := cli.NewModels(cli.ModelOptions{BaseURL: opts.baseURL, Model: opts.model, Offline: opts.offline,
+		Stream: opts.stream, CallTimeout: opts.callTimeout}, tf)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
 	if err := os.MkdirAll(opts.workspace, 0o755); err != nil {
-		return nil, nil, &exitError{code: exitUsage, err: err}
+		return nil, &exitError{code: exitUsage, err: err}
 	}
 	ws, err := workspace.New(opts.workspace)
 	if err != nil {
-		return nil, nil, &exitError{code: exitUsage, err: err}
+		return nil, &exitError{code: exitUsage, err: err}
 	}
 	tools := map[string]agents.Tool{}
 	for _, t := range ws.Tools() {
 		tools[t.Def().Name] = t
 	}
-	mk, err := cli.NewModels(cli.ModelOptions{BaseURL: opts.baseURL, Model: opts.model, Offline: opts.offline}, tf)
-	if err != nil {
-		ws.Close()
-		return nil, nil, &exitError{code: exitUsage, err: err}
-	}
 	team, err := tf.Build(&teamfile.BuildOptions{Model: mk.Model, Tools: tools, DefaultModel: opts.model})
 	if err != nil {
 		ws.Close()
-		return nil, nil, &exitError{code: exitUsage, err: err}
+		return nil, &exitError{code: exitUsage, err: err}
 	}
-	return &entrusttemporal.Worker{Team: team, Options: &orchestrator.Options{Workspace: ws.FS()}}, func() { ws.Close() }, nil
+	wo := &orchestrator.Options{Workspace: ws.FS()}
+	if sup != nil {
+		wo.SupervisionForModel = sup.SupervisionForModel
+	}
+	summary := fmt.Sprintf("team %s · models %s · workspace %s", cli.TeamSummary(tf), mk.Summary(), opts.workspace)
+	if mk.Offline() {
+		summary += " (offline: no model endpoint is configured)"
+	}
+	return &builtWorker{Worker: &entrusttemporal.Worker{Team: team, Options: wo}, summary: summary, release: func() { ws.Close() }}, nil
 }
 
 func runWorker(ctx context.Context, opts *workerOptions) error {
-	w, release, err := buildWorker(opts)
+	w, err := buildWorker(opts)
 	if err != nil {
 		return err
 	}
-	defer release()
+	defer w.release()
 	c, err := opts.dial()
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
@@ -106,16 +140,8 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 	if err := wk.Start(); err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	fmt.Fprintf(opts.out, "worker on %s, namespace %s, task queue %s · team %s\n", opts.address, opts.namespace, opts.taskQueue, teamNames(w.Team))
+	fmt.Fprintf(opts.out, "worker on %s, namespace %s, task queue %s · %s\n", opts.address, opts.namespace, opts.taskQueue, w.summary)
 	<-ctx.Done()
 	wk.Stop()
 	return nil
-}
-
-func teamNames(t orchestrator.Team) string {
-	var names []string
-	for _, m := range t.Members {
-		names = append(names, m.Agent.Name)
-	}
-	return strings.Join(names, ", ")
 }

@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/telemetry"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
+)
+
+// ObserveOptions are the flags of what watches a run besides its journal and
+// its view.
+type ObserveOptions struct {
+	// LogLevel is --log-level: debug, info, warn, error or off; "" is warn
+	// when Quiet, else off.
+	LogLevel string
+	// Quiet is --quiet: no live view.
+	Quiet bool
+	// Trust is --trust: the trust ledger's file ("" for none).
+	Trust string
+}
+
+// Observers are what watches a run besides the journal and the view: the
+// structured log, the OpenTelemetry traces, and the trust ledger.
+type Observers struct {
+	// Sinks are the log's, the traces' and the ledger's, to add to the run's.
+	Sinks []orchestrator.Sink
+	// Ledger is the trust ledger, nil without one; set it to nil for
+	// Close not to save it.
+	Ledger   *trust.Ledger
+	logTo    *switchWriter
+	shutdown func(context.Context) error
+	// hush, when set and true, silences the log (Hush).
+	hush func() bool
+}
+
+// switchWriter lets the log be routed through the live view once it exists,
+// so log lines do not tear its redraw.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+// OpenObservers opens the log (to stderr), the traces and the trust ledger.
+// The log's level is o.LogLevel; by default warn with Quiet, else off: the
+// live view and --json already show every warning, and a second copy on
+// stderr would say each twice.
+func OpenObservers(ctx context.Context, o ObserveOptions, stderr io.Writer) (*Observers, error) {
+	obs := &Observers{shutdown: func(context.Context) error { return nil }, logTo: &switchWriter{stderr}}
+	lvl := strings.ToLower(strings.TrimSpace(o.LogLevel))
+	if lvl == "" {
+		lvl = "off"
+		if o.Quiet {
+			lvl = "warn"
+		}
+	}
+	if lvl != "off" && lvl != "none" {
+		level, err := telemetry.ParseLevel(lvl)
+		if err != nil {
+			return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or off", o.LogLevel)
+		}
+		h := slog.NewTextHandler(obs.logTo, &slog.HandlerOptions{Level: level})
+		log := telemetry.NewLogSink(slog.New(h))
+		obs.Sinks = append(obs.Sinks, orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+			if obs.hush != nil && obs.hush() {
+				return nil
+			}
+			return log.Emit(ctx, e)
+		}))
+	}
+	tracer, shutdown, err := telemetry.FromEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	obs.shutdown = shutdown
+	if tracer != nil {
+		obs.Sinks = append(obs.Sinks, tracer)
+	}
+	if o.Trust != "" {
+		l, err := trust.Open(o.Trust)
+		if err != nil {
+			return nil, fmt.Errorf("--trust: %w", err)
+		}
+		obs.Ledger = l
+		obs.Sinks = append(obs.Sinks, l)
+	}
+	return obs, nil
+}
+
+// Hush silences the log whenever hush reports true: the run ended on an
+// error said once, and what follows is its echo. Call it before the run.
+func (o *Observers) Hush(hush func() bool) { o.hush = hush }
+
+// LogThrough routes the log through w from now on (LiveView.LogWriter).
+func (o *Observers) LogThrough(w io.Writer) { o.logTo.w = w }
+
+// SupervisionFor is the trust ledger's supervision per agent and model, or
+// nil without a ledger.
+func (o *Observers) SupervisionFor() func(agent, model string) orchestrator.Supervision {
+	if o.Ledger == nil {
+		return nil
+	}
+	return o.Ledger.SupervisionForModel
+}
+
+// Scorer is what the live view shows trust from: the ledger, or nil.
+func (o *Observers) Scorer() Scorer {
+	if o.Ledger == nil {
+		return nil
+	}
+	return o.Ledger
+}
+
+// Close saves the ledger and flushes the traces; what fails is said on
+// stderr.
+func (o *Observers) Close(stderr io.Writer) {
+	if o.Ledger != nil {
+		if err := o.Ledger.Save(); err != nil {
+			fmt.Fprintf(stderr, "run: saving the trust ledger: %v\n", err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.shutdown(ctx); err != nil {
+		fmt.Fprintf(stderr, "run: flushing traces: %v\n", err)
+	}
+}
+
+// DefaultTrustPath is where the commands keep the trust ledger unless told
+// otherwise.
+const DefaultTrustPath = "runs/trust.json"

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+)
+
+// StringList is a repeatable string flag that refuses an empty value.
+type StringList []string
+
+// String joins the values.
+func (s *StringList) String() string { return strings.Join(*s, "; ") }
+
+// Set adds a value; an empty one is refused.
+func (s *StringList) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("empty value")
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+// Type names the value in help.
+func (s *StringList) Type() string { return "strings" }
+
+// The escalation modes: who answers what reaches the top.
+const (
+	EscalateTerminal = "terminal"
+	EscalateAuto     = "auto"
+	EscalateDeny     = "deny"
+)
+
+// EscalationMode is who answers what reaches the top: mode (the
+// --escalations flag) when set, else the terminal when in is one, else
+// deny. Any other mode is an error.
+func EscalationMode(mode string, in io.Reader) (string, error) {
+	switch mode {
+	case "":
+		if IsTerminal(in) {
+			return EscalateTerminal, nil
+		}
+		return EscalateDeny, nil
+	case EscalateTerminal, EscalateAuto, EscalateDeny:
+		return mode, nil
+	}
+	return "", fmt.Errorf("--escalations %q: want terminal, auto or deny", mode)
+}
+
+// ParseVerify reads one --verify: a file check of the built-in registry
+// (exists:PATH, absent:PATH, matches:PATH:REGEX).
+func ParseVerify(s string) (agents.CheckSpec, error) {
+	c, err := agents.ParseCheck(s)
+	if err == nil && !strings.HasPrefix(c.Kind, "file_") {
+		err = fmt.Errorf("%q: want exists:PATH, absent:PATH or matches:PATH:REGEX", s)
+	}
+	if err == nil && c.Kind == "file_matches" {
+		if _, rerr := regexp.Compile(c.Pattern); rerr != nil {
+			err = fmt.Errorf("%q: %v", s, rerr)
+		}
+	}
+	return c, err
+}
+
+// VerifyChecks are the checks of the --verify values, or the first value's
+// error (as --verify's).
+func VerifyChecks(verify []string) ([]agents.CheckSpec, error) {
+	var out []agents.CheckSpec
+	for _, v := range verify {
+		c, err := ParseVerify(v)
+		if err != nil {
+			return nil, fmt.Errorf("--verify %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// TeamSummary names the team file's agents, its lead marked.
+func TeamSummary(f *teamfile.File) string {
+	var parts []string
+	for _, a := range f.Agents {
+		s := a.Name
+		if a.Name == f.Lead {
+			s += " (lead)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// PrintSummary writes how the run ended: completed and verified with its
+// result, declined, failed, or interrupted.
+func PrintSummary(w io.Writer, out *orchestrator.Outcome, interrupted bool) {
+	st := NewStyle(w)
+	switch {
+	case interrupted:
+		fmt.Fprintln(w, st.Paint(Yellow, "interrupted")+": the run was cancelled; every delegation ended and the journal is complete.")
+	case out.Status == orchestrator.StatusCompleted:
+		fmt.Fprintln(w, st.Paint(Green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", Thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
+		if out.Report != nil {
+			fmt.Fprintln(w, Indent(Visible(out.Report.Result), "  "))
+		}
+	case out.Status == orchestrator.StatusDeclined:
+		fmt.Fprintln(w, st.Paint(Magenta, "declined")+" by "+out.Agent+": "+OneLine(out.Reason))
+		if out.Decline != nil && len(out.Decline.Missing) > 0 {
+			fmt.Fprintln(w, "  missing: "+OneLine(strings.Join(out.Decline.Missing, "; ")))
+		}
+	default:
+		fmt.Fprintln(w, st.Paint(Red, "failed")+": "+OneLine(out.Reason))
+	}
+}
+
+// Indent puts prefix before each line of s.
+func Indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
