@@ -96,14 +96,14 @@ func TestFlagsInterleaveWithTheGoal(t *testing.T) {
 	root.RunE = func(c *cobra.Command, args []string) error {
 		got = &runOptions{goal: strings.Join(args, " ")}
 		got.quiet, _ = c.Flags().GetBool("quiet")
-		got.criteria = *c.Flags().Lookup("criteria").Value.(*cli.StringList)
+		got.Criteria = *c.Flags().Lookup("criteria").Value.(*cli.StringList)
 		return nil
 	}
 	root.SetArgs([]string{"--quiet", "Write a", "haiku", "--criteria", "one", "--criteria", "two, with a comma"})
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.goal != "Write a haiku" || !got.quiet || len(got.criteria) != 2 || got.criteria[1] != "two, with a comma" {
+	if got.goal != "Write a haiku" || !got.quiet || len(got.Criteria) != 2 || got.Criteria[1] != "two, with a comma" {
 		t.Errorf("%+v", got)
 	}
 }

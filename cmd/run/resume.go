@@ -37,6 +37,9 @@ type runConfig struct {
 	Tokens       int      `json:"tokens,omitempty"`
 	Timeout      string   `json:"timeout,omitempty"`
 	Trust        string   `json:"trust,omitempty"`
+	// Temporal is set by entrust-temporal run: the run is a workflow, and
+	// its workers, not run resume, carry it on.
+	Temporal json.RawMessage `json:"temporal,omitempty"`
 }
 
 // resumeOptions are "run resume"'s.
@@ -140,12 +143,17 @@ func runResume(o *resumeOptions) error {
 	if err := json.Unmarshal(events[0].Config, &cfg); err != nil {
 		return configError(fmt.Errorf("%s cannot be resumed: run.started's configuration: %w", o.journal, err))
 	}
+	if len(cfg.Temporal) > 0 {
+		return configError(fmt.Errorf("%s cannot be resumed: %w: it is the journal of a run on Temporal (entrust-temporal run), which its workers carry on; it is not run again here",
+			o.journal, orchestrator.ErrNotResumable))
+	}
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
-		quiet: o.quiet, json: o.json, criteria: cfg.Criteria, constraints: cfg.Constraints, verify: cfg.Verify, noFileChecks: cfg.NoFileChecks, steps: cfg.Steps, tokens: cfg.Tokens,
-		offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout, unsigned: integrity.State == orchestrator.IntegrityUnsigned, sealAfter: integrity.Last}
+		quiet: o.quiet, json: o.json, offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout,
+		unsigned: integrity.State == orchestrator.IntegrityUnsigned, sealAfter: integrity.Last,
+		GoalFlags: cli.GoalFlags{Criteria: cfg.Criteria, Constraints: cfg.Constraints, Verify: cfg.Verify, NoFileChecks: cfg.NoFileChecks, Steps: cfg.Steps, Tokens: cfg.Tokens}}
 	if cfg.Timeout != "" {
-		if f.timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
+		if f.Timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
 			return configError(fmt.Errorf("run.started's timeout: %w", err))
 		}
 	}

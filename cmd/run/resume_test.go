@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -282,6 +283,14 @@ func TestResumeRefused(t *testing.T) {
 	lines := bytes.SplitAfter(full, []byte("\n"))
 	writeFile(t, filepath.Join(dir, "corrupt.jsonl"), string(bytes.Join([][]byte{lines[0], []byte("{not json\n"), lines[1]}, nil)))
 	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
+	// A run on Temporal is its workers' to carry on.
+	var start map[string]any
+	if err := json.Unmarshal(lines[0], &start); err != nil {
+		t.Fatal(err)
+	}
+	start["config"].(map[string]any)["temporal"] = map[string]string{"address": "localhost:7233", "namespace": "default", "task_queue": "entrust"}
+	first, _ := json.Marshal(start)
+	writeFile(t, filepath.Join(dir, "temporal.jsonl"), string(first)+"\n"+string(bytes.Join(lines[1:12], nil)))
 	writeFile(t, filepath.Join(dir, "other.yaml"), "lead: solo\nagents:\n  - name: solo\n    role: Works alone.\n    tools: [write_file]\n")
 	// Forgeries of the cut journal by someone who can edit it but does not
 	// hold the key: a recorded result changed, a future event added, an
@@ -312,6 +321,7 @@ func TestResumeRefused(t *testing.T) {
 		{"missing", []string{"nowhere.jsonl"}, "no such file"},
 		{"another team", []string{"--team", "other.yaml", "cut.jsonl"}, "another team"},
 		{"two journals", []string{"run.jsonl", "cut.jsonl"}, "name one journal file"},
+		{"on Temporal", []string{"temporal.jsonl"}, "a run on Temporal"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before, _ := os.ReadFile(filepath.Join(dir, tc.args[len(tc.args)-1]))

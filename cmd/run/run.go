@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/internal/cli"
@@ -31,11 +30,9 @@ type runOptions struct {
 	workspace, escalations       string
 	journal, logLevel, trust     string
 	quiet, json, stream          bool
-	criteria, constraints        cli.StringList
-	verify                       cli.StringList
-	noFileChecks                 bool
-	steps, tokens                int
-	timeout, callTimeout         time.Duration
+	callTimeout                  time.Duration
+	// GoalFlags shape the goal: criteria, constraints, checks, budget.
+	cli.GoalFlags
 	// offline forces the simulator whatever the environment says: a
 	// resumed run that ran offline stays offline.
 	offline bool
@@ -102,13 +99,7 @@ Environment:
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<run-id>.jsonl)")
 	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
 	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
-	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
-	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
-	f.BoolVar(&opts.noFileChecks, "no-file-checks", false, "do not require the files the criteria and constraints name to exist")
-	f.Var(&opts.verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
-	f.IntVar(&opts.steps, "steps", 0, "`N` model turns the lead may take, its delegates' included (default: the team file's, else 40)")
-	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens the whole run may spend (default no bound)")
-	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` the whole run may take, e.g. 5m (default no bound)")
+	opts.GoalFlags.AddFlags(f)
 	f.DurationVar(&opts.callTimeout, "call-timeout", defaultCallTimeout, "bound `D` of each attempt of a model call, so an endpoint that never answers cannot hang the run (0: none)")
 	f.BoolVar(&opts.stream, "stream", false, "stream model answers (server-sent events)")
 	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings;\nwhile the tree is drawn on a terminal, the log is written below it when the run ends)")
@@ -136,12 +127,12 @@ func runGoal(f *runOptions) error {
 	switch {
 	case objective == "":
 		return usageErrorf(`no goal: run "GOAL"`)
-	case f.steps < 0 || f.tokens < 0 || f.timeout < 0 || f.callTimeout < 0:
-		return usageErrorf("--steps, --tokens, --timeout and --call-timeout must not be negative")
+	case f.callTimeout < 0:
+		return usageErrorf("--call-timeout must not be negative")
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
 	}
-	if _, err := cli.VerifyChecks(f.verify); err != nil {
+	if _, err := f.Goal(objective); err != nil {
 		return usageErrorf("%v", err)
 	}
 	if _, err := escalationMode(f); err != nil {
@@ -196,6 +187,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	mode, err := escalationMode(f)
 	if err != nil {
 		return err
+	}
+	goal, err := f.Goal(f.goal)
+	if err != nil {
+		return usageErrorf("%v", err)
 	}
 	// The team, the tools and the models: every configuration error is
 	// reported here, before any model is called.
@@ -355,9 +350,6 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			cli.TeamSummary(team), models.Summary(), f.workspace, serversSummary(servers), mode)
 	}
 
-	checks, _ := cli.VerifyChecks(f.verify) // validated by runGoal
-	goal := agents.Goal{Objective: f.goal, Criteria: f.criteria, Constraints: f.constraints, Checks: checks, NoFileChecks: f.noFileChecks,
-		Budget: agents.Budget{Steps: f.steps, Tokens: f.tokens, WallTime: f.timeout}}
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the process at once
@@ -451,8 +443,8 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *cli.Models) 
 		return nil, fmt.Errorf("--workspace: %w", err)
 	}
 	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.Offline(), Model: f.model, Stream: f.stream,
-		Workspace: ws, Escalations: mode, Criteria: f.criteria, Constraints: f.constraints, Verify: f.verify, NoFileChecks: f.noFileChecks,
-		Steps: f.steps, Tokens: f.tokens}
+		Workspace: ws, Escalations: mode, Criteria: f.Criteria, Constraints: f.Constraints, Verify: f.Verify, NoFileChecks: f.NoFileChecks,
+		Steps: f.Steps, Tokens: f.Tokens}
 	if f.trust != "" {
 		if cfg.Trust, err = filepath.Abs(f.trust); err != nil {
 			return nil, fmt.Errorf("--trust: %w", err)
@@ -461,8 +453,8 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *cli.Models) 
 	if !m.Offline() && m.BaseURL() != "" {
 		cfg.BaseURL = model.RedactURL(m.BaseURL())
 	}
-	if f.timeout > 0 {
-		cfg.Timeout = f.timeout.String()
+	if f.Timeout > 0 {
+		cfg.Timeout = f.Timeout.String()
 	}
 	return json.Marshal(cfg)
 }

@@ -84,9 +84,9 @@ stops the server.`,
 	f.IntVar(&opts.maxRuns, "max-runs", 8, "goals run at once, a goal waiting for an answer included; more are refused")
 	f.BoolVar(&opts.confirm, "confirm-acceptance", false, "put the lead's acceptance of each goal to the client to confirm (MCP: when it can elicit; A2A: input-required), instead of confirming it by policy")
 	f.DurationVar(&opts.idle, "idle-timeout", serve.DefaultIdleTimeout, "how long `D` a goal waits for the client's answer to a question before its run ends (0: for ever)")
-	f.IntVar(&opts.steps, "steps", 0, "`N` model turns each goal's lead may take, its delegates' included")
-	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens each goal may spend (default no bound)")
-	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` each goal may take, e.g. 5m (default no bound)")
+	f.IntVar(&opts.Steps, "steps", 0, "`N` model turns each goal's lead may take, its delegates' included")
+	f.IntVar(&opts.Tokens, "tokens", 0, "`N` tokens each goal may spend (default no bound)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "wall time `D` each goal may take, e.g. 5m (default no bound)")
 	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
 	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`, read at the start and saved at the end")
 	return cmd
@@ -112,7 +112,7 @@ func runServe(opts *serveOptions) error {
 		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
 	case opts.maxRuns < 1:
 		return usageErrorf("--max-runs must be at least 1")
-	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0 || opts.callTimeout < 0 || opts.idle < 0:
+	case opts.Steps < 0 || opts.Tokens < 0 || opts.Timeout < 0 || opts.callTimeout < 0 || opts.idle < 0:
 		return usageErrorf("--steps, --tokens, --timeout, --call-timeout and --idle-timeout must not be negative")
 	case opts.escalations != "auto" && opts.escalations != "deny":
 		return usageErrorf("--escalations %q: want auto or deny (a server has no terminal)", opts.escalations)
@@ -285,7 +285,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 		return nil, err
 	}
 	goal := req.Goal
-	goal.Budget = agents.Budget{Steps: s.opts.steps, Tokens: s.opts.tokens, WallTime: s.opts.timeout}
+	goal.Budget = agents.Budget{Steps: s.opts.Steps, Tokens: s.opts.Tokens, WallTime: s.opts.Timeout}
 	out, _ := rt.Run(ctx, goal)
 	if err := journal.Close(); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
+	"github.com/spf13/pflag"
 )
 
 // StringList is a repeatable string flag that refuses an empty value.
@@ -125,4 +126,40 @@ func Indent(s, prefix string) string {
 		lines[i] = prefix + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// GoalFlags are the flags that shape the goal: its criteria, constraints
+// and checks, and its budget. run and entrust-temporal run have them alike.
+type GoalFlags struct {
+	Criteria, Constraints StringList
+	// Verify are the --verify checks, as written.
+	Verify        StringList
+	NoFileChecks  bool
+	Steps, Tokens int
+	Timeout       time.Duration
+}
+
+// AddFlags adds the goal's flags to f, in the order run's help shows them.
+func (g *GoalFlags) AddFlags(f *pflag.FlagSet) {
+	f.Var(&g.Criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
+	f.Var(&g.Constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
+	f.BoolVar(&g.NoFileChecks, "no-file-checks", false, "do not require the files the criteria and constraints name to exist")
+	f.Var(&g.Verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
+	f.IntVar(&g.Steps, "steps", 0, "`N` model turns the lead may take, its delegates' included (default: the team file's, else 40)")
+	f.IntVar(&g.Tokens, "tokens", 0, "`N` tokens the whole run may spend (default no bound)")
+	f.DurationVar(&g.Timeout, "timeout", 0, "wall time `D` the whole run may take, e.g. 5m (default no bound)")
+}
+
+// Goal is the goal of objective under the flags, or the error of the first
+// flag that is wrong.
+func (g *GoalFlags) Goal(objective string) (agents.Goal, error) {
+	if g.Steps < 0 || g.Tokens < 0 || g.Timeout < 0 {
+		return agents.Goal{}, errors.New("--steps, --tokens and --timeout must not be negative")
+	}
+	checks, err := VerifyChecks(g.Verify)
+	if err != nil {
+		return agents.Goal{}, err
+	}
+	return agents.Goal{Objective: objective, Criteria: g.Criteria, Constraints: g.Constraints, Checks: checks, NoFileChecks: g.NoFileChecks,
+		Budget: agents.Budget{Steps: g.Steps, Tokens: g.Tokens, WallTime: g.Timeout}}, nil
 }

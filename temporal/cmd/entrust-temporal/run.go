@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/teamfile"
@@ -27,11 +26,9 @@ type runOptions struct {
 	conn
 	team, journal, escalations string
 	id, logLevel, trust        string
-	json, quiet, noFileChecks  bool
-	criteria, constraints      cli.StringList
-	verify                     cli.StringList
-	steps, tokens              int
-	timeout                    time.Duration
+	json, quiet                bool
+	// GoalFlags shape the goal: criteria, constraints, checks, budget.
+	cli.GoalFlags
 
 	goal        string
 	in          io.Reader
@@ -77,13 +74,7 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<workflow-id>.jsonl)")
 	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
 	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
-	f.Var(&opts.criteria, "criteria", "a success `CRITERION` of the goal (repeatable)")
-	f.Var(&opts.constraints, "constraint", "a `CONSTRAINT` of the goal: must or must not (repeatable)")
-	f.BoolVar(&opts.noFileChecks, "no-file-checks", false, "do not require the files the criteria and constraints name to exist")
-	f.Var(&opts.verify, "verify", "a `CHECK` of the final report: exists:PATH, absent:PATH, matches:PATH:REGEX (repeatable)")
-	f.IntVar(&opts.steps, "steps", 0, "`N` model turns the lead may take, its delegates' included (default: the team file's, else 40)")
-	f.IntVar(&opts.tokens, "tokens", 0, "`N` tokens the whole run may spend (default no bound)")
-	f.DurationVar(&opts.timeout, "timeout", 0, "wall time `D` the whole run may take, e.g. 5m (default no bound)")
+	opts.GoalFlags.AddFlags(f)
 	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings)")
 	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it\n(the workers' --trust sets each delegation's supervision from it: give them the same file)")
 	f.StringVar(&opts.id, "id", "", "the workflow `ID` (default entrust- and a fresh run id)")
@@ -116,12 +107,10 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 	switch {
 	case opts.goal == "":
 		return usageErrorf(`run: no goal: entrust-temporal run "GOAL"`)
-	case opts.steps < 0 || opts.tokens < 0 || opts.timeout < 0:
-		return usageErrorf("run: --steps, --tokens and --timeout must not be negative")
 	case opts.json && opts.quiet:
 		return usageErrorf("run: --json and --quiet: choose one")
 	}
-	checks, err := cli.VerifyChecks(opts.verify)
+	goal, err := opts.Goal(opts.goal)
 	if err != nil {
 		return usageErrorf("run: %v", err)
 	}
@@ -186,10 +175,10 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 		return nil
 	}))
 
-	cfg := runConfig{TeamFile: opts.team, Escalations: mode, Criteria: opts.criteria, Constraints: opts.constraints, Verify: opts.verify,
-		NoFileChecks: opts.noFileChecks, Steps: opts.steps, Tokens: opts.tokens}
-	if opts.timeout > 0 {
-		cfg.Timeout = opts.timeout.String()
+	cfg := runConfig{TeamFile: opts.team, Escalations: mode, Criteria: opts.Criteria, Constraints: opts.Constraints, Verify: opts.Verify,
+		NoFileChecks: opts.NoFileChecks, Steps: opts.Steps, Tokens: opts.Tokens}
+	if opts.Timeout > 0 {
+		cfg.Timeout = opts.Timeout.String()
 	}
 	if opts.trust != "" {
 		if cfg.Trust, err = filepath.Abs(opts.trust); err != nil {
@@ -201,8 +190,6 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
-	goal := agents.Goal{Objective: opts.goal, Criteria: opts.criteria, Constraints: opts.constraints, Checks: checks, NoFileChecks: opts.noFileChecks,
-		Budget: agents.Budget{Steps: opts.steps, Tokens: opts.tokens, WallTime: opts.timeout}}
 	r, err := entrusttemporal.Start(ctx, c, goal, entrusttemporal.StartOptions{TaskQueue: opts.taskQueue, ID: id, Config: config,
 		AskClient: mode == cli.EscalateTerminal, Deny: mode == cli.EscalateDeny})
 	if err != nil {
