@@ -23,7 +23,9 @@ type StartOptions struct {
 	// must hold no secret: it is in the workflow's history.
 	Config []byte
 	// AskClient sends the Principal's questions to the client (Questions,
-	// Answer, or Follow with a Principal) instead of the worker's Principal.
+	// Answer, or Follow with a Principal) instead of the worker's Principal:
+	// the lead's acceptance, the escalations that reach the top, and the
+	// breaches of constraints the lead's report admits.
 	AskClient bool
 	// Deny, without AskClient, refuses every escalation that reaches the
 	// top instead of leaving it to the workers' Principal.
@@ -247,6 +249,15 @@ func answer(ctx context.Context, p orchestrator.Principal, q *Question) (*Answer
 	case q.Escalation != nil:
 		res, err := p.AnswerEscalation(ctx, q.Escalation)
 		a.Resolution = &res
+		return a, err
+	case len(q.Breaches) > 0:
+		// A Principal that is no BreachAcceptor accepts none, as in process.
+		ba, ok := p.(orchestrator.BreachAcceptor)
+		if !ok {
+			return a, nil
+		}
+		acc, err := ba.AcceptBreaches(ctx, q.Goal, q.Agent, q.Report, q.Breaches)
+		a.Accepted = acc
 		return a, err
 	case q.Report != nil:
 		v, ok := p.(orchestrator.ReportVerifier)

@@ -340,6 +340,16 @@ func (p *clientPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escala
 	return *ans.Resolution, nil
 }
 
+// AcceptBreaches asks the client which of the constraints the lead's report
+// admits broken it accepts.
+func (p *clientPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
+	ans, err := p.ask(ctx, Question{Goal: g, Agent: agent, Report: r, Breaches: bs})
+	if err != nil {
+		return nil, err
+	}
+	return ans.Accepted, nil
+}
+
 // clientVerifier is a clientPrincipal that also has the client verify the
 // lead's report.
 type clientVerifier struct{ clientPrincipal }

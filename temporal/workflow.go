@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -140,7 +141,8 @@ type effectResult struct {
 
 // Question is a Principal's question waiting in a run for an answer sent
 // through the client: one of Acceptance (judge it), Escalation (answer it)
-// or Report (verify it) is set.
+// or Report (verify it, or with Breaches, accept its breaches or not) is
+// set.
 type Question struct {
 	// ID names the question in Answer.
 	ID         string             `json:"id"`
@@ -149,15 +151,20 @@ type Question struct {
 	Acceptance *agents.Acceptance `json:"acceptance,omitempty"`
 	Escalation *agents.Escalation `json:"escalation,omitempty"`
 	Report     *agents.Report     `json:"report,omitempty"`
+	// Breaches are the constraints the lead's Report admits broken: which
+	// does the client accept (orchestrator.BreachAcceptor)?
+	Breaches []orchestrator.Breach `json:"breaches,omitempty"`
 }
 
 // Answer answers a Question: Alignment for an acceptance, Resolution for
-// an escalation, Verification for a report.
+// an escalation, Verification for a report, Accepted for breaches (none
+// accepted: the goal fails).
 type Answer struct {
-	ID           string               `json:"id"`
-	Alignment    *agents.Alignment    `json:"alignment,omitempty"`
-	Resolution   *agents.Resolution   `json:"resolution,omitempty"`
-	Verification *agents.Verification `json:"verification,omitempty"`
+	ID           string                  `json:"id"`
+	Alignment    *agents.Alignment       `json:"alignment,omitempty"`
+	Resolution   *agents.Resolution      `json:"resolution,omitempty"`
+	Verification *agents.Verification    `json:"verification,omitempty"`
+	Accepted     []agents.AcceptedBreach `json:"accepted,omitempty"`
 }
 
 // askRequest is a Principal's question asked by an attempt of the
@@ -364,8 +371,13 @@ func (s *state) serve(ctx workflow.Context) error {
 				return fmt.Errorf("%w: %q", ErrUnknownQuestion, a.ID)
 			case q.Acceptance != nil && a.Alignment == nil,
 				q.Escalation != nil && a.Resolution == nil,
-				q.Report != nil && a.Verification == nil:
+				q.Report != nil && len(q.Breaches) == 0 && a.Verification == nil:
 				return fmt.Errorf("answer to %q: it does not answer what was asked", a.ID)
+			}
+			for _, b := range a.Accepted {
+				if !slices.ContainsFunc(q.Breaches, func(x orchestrator.Breach) bool { return x.Index == b.Constraint }) {
+					return fmt.Errorf("answer to %q: constraint %d is not a breach it asks about", a.ID, b.Constraint)
+				}
 			}
 			return nil
 		}}),
