@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +14,21 @@ import (
 
 	"github.com/entrust-dev/entrust/orchestrator"
 )
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "entrust-temporal-cmd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// The journals' key is made in the tests' own configuration directory,
+	// never the user's; the run binary the tests build inherits it.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	os.Unsetenv(orchestrator.EnvJournalKey)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // TestREADMECommands runs the README's three commands as they are pasted:
 // dev, a worker and run, with no --namespace (dev registers default), on

@@ -143,9 +143,20 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 	if journalPath == "" {
 		journalPath = filepath.Join("runs", id+".jsonl")
 	}
+	// The journal is sealed as run seals its own (orchestrator.Journal.Seal),
+	// with the key of this machine's user: it is written here, from the
+	// workflow's events.
+	key, _, err := orchestrator.LoadJournalKey(true)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
 	journal, err := orchestrator.CreateJournal(journalPath)
 	if err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("--journal: %w", err)}
+	}
+	if err := journal.Seal(key, ""); err != nil {
+		journal.Close()
+		return &exitError{code: exitUsage, err: err}
 	}
 	var journalErr error
 	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
