@@ -283,14 +283,34 @@ func TestResumeRefused(t *testing.T) {
 	lines := bytes.SplitAfter(full, []byte("\n"))
 	writeFile(t, filepath.Join(dir, "corrupt.jsonl"), string(bytes.Join([][]byte{lines[0], []byte("{not json\n"), lines[1]}, nil)))
 	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
-	// A run on Temporal is its workers' to carry on.
-	var start map[string]any
-	if err := json.Unmarshal(lines[0], &start); err != nil {
+	// A run on Temporal is its workers' to carry on: its journal, sealed by
+	// entrust-temporal run as run seals its own, is refused.
+	tj := readJournal(t, filepath.Join(dir, "cut.jsonl"))
+	var cfg map[string]any
+	if err := json.Unmarshal(tj[0].Config, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	start["config"].(map[string]any)["temporal"] = map[string]string{"address": "localhost:7233", "namespace": "default", "task_queue": "entrust"}
-	first, _ := json.Marshal(start)
-	writeFile(t, filepath.Join(dir, "temporal.jsonl"), string(first)+"\n"+string(bytes.Join(lines[1:12], nil)))
+	cfg["temporal"] = map[string]string{"address": "localhost:7233", "namespace": "default", "task_queue": "entrust"}
+	tj[0].Config, _ = json.Marshal(cfg)
+	key, _, err := orchestrator.LoadJournalKey(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := orchestrator.CreateJournal(filepath.Join(dir, "temporal.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Seal(key, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tj {
+		if err := j.Emit(t.Context(), e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
 	writeFile(t, filepath.Join(dir, "other.yaml"), "lead: solo\nagents:\n  - name: solo\n    role: Works alone.\n    tools: [write_file]\n")
 	// Forgeries of the cut journal by someone who can edit it but does not
 	// hold the key: a recorded result changed, a future event added, an
