@@ -153,6 +153,14 @@ type Options struct {
 	StartTimeout time.Duration
 	// Logger receives the SDK's log; default none.
 	Logger *slog.Logger
+	// MaxMessageSize bounds the bytes of one message a stdio or HTTP
+	// server sends — a call's result among them — counted as it is read,
+	// so a hostile server cannot fill memory; default
+	// DefaultMaxMessageSize. A call during which the server goes over
+	// fails with ErrTooLarge, and the connection is closed (the server is
+	// restarted for the next call, once, as after a crash). A Server's own
+	// Transport is not bounded here.
+	MaxMessageSize int64
 }
 
 // ErrUnavailable is matched (errors.Is) by the errors of a server that is
@@ -181,6 +189,7 @@ type session struct {
 	cmd    *exec.Cmd // stdio only
 	pid    int       // of cmd, its process group's id
 	stderr *tail
+	lim    *limiter      // nil for a Server's own Transport
 	done   chan struct{} // closed when the connection ends
 	waited chan struct{} // closed when the watcher returned
 }
@@ -198,6 +207,9 @@ func Connect(ctx context.Context, srv Server, opts *Options) (*Conn, error) {
 	}
 	if c.opts.StartTimeout <= 0 {
 		c.opts.StartTimeout = time.Minute
+	}
+	if c.opts.MaxMessageSize <= 0 {
+		c.opts.MaxMessageSize = DefaultMaxMessageSize
 	}
 	c.client = mcp.NewClient(&mcp.Implementation{Name: "entrust", Version: "v0"}, &mcp.ClientOptions{Logger: c.opts.Logger})
 	s, err := c.start(ctx)
@@ -266,12 +278,14 @@ func (c *Conn) start(ctx context.Context) (*session, error) {
 		if client == nil {
 			client = http.DefaultClient
 		}
+		s.lim = &limiter{max: c.opts.MaxMessageSize}
+		hc := *client
+		hc.Transport = limitedBodies{base: client.Transport, l: s.lim}
 		if len(c.srv.Headers) > 0 {
-			hc := *client
-			hc.Transport = headerTransport{base: client.Transport, headers: c.srv.Headers}
-			client = &hc
+			hc.Transport = headerTransport{base: hc.Transport, headers: c.srv.Headers}
 		}
-		t = &mcp.StreamableClientTransport{Endpoint: c.srv.URL, HTTPClient: client}
+		// The SDK's own bound of an event stays, well above ours.
+		t = &mcp.StreamableClientTransport{Endpoint: c.srv.URL, HTTPClient: &hc, MaxEventSize: int(2*c.opts.MaxMessageSize) + 4096}
 	default:
 		cmd := exec.Command(c.srv.Command[0], c.srv.Command[1:]...)
 		cmd.Env = serverEnv(c.srv.Env)
@@ -283,7 +297,8 @@ func (c *Conn) start(ctx context.Context) (*session, error) {
 		cmd.WaitDelay = 500 * time.Millisecond
 		detach(cmd)
 		s.cmd = cmd
-		t = &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
+		s.lim = &limiter{max: c.opts.MaxMessageSize}
+		t = &stdioTransport{cmd: cmd, terminate: 2 * time.Second, l: s.lim}
 	}
 	cs, err := c.client.Connect(ctx, t, nil)
 	if err != nil {
@@ -324,12 +339,18 @@ func (c *Conn) list(ctx context.Context, s *session) ([]*mcp.Tool, error) {
 	var out []*mcp.Tool
 	for t, err := range s.cs.Tools(ctx, nil) {
 		if err != nil {
+			if s.tooLarge() {
+				err = s.lim.err()
+			}
 			return nil, fmt.Errorf("mcp server %s: listing tools: %w", c.srv.Name, err)
 		}
 		out = append(out, t)
 	}
 	return out, nil
 }
+
+// tooLarge reports whether the server sent s a message over the bound.
+func (s *session) tooLarge() bool { return s.lim != nil && s.lim.tripped.Load() }
 
 // live returns the session to call, restarting a server that died once.
 func (c *Conn) live(ctx context.Context) (*session, error) {

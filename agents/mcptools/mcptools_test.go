@@ -77,7 +77,7 @@ func TestToolsAreNamedServerToolWithTheServersSchema(t *testing.T) {
 	for _, tl := range conn.Tools() {
 		names = append(names, tl.Def().Name)
 	}
-	want := "calc__add calc__crash calc__echo calc__fail calc__getenv calc__pid calc__slow" // as the server lists them
+	want := "calc__add calc__big calc__crash calc__echo calc__fail calc__getenv calc__pid calc__slow" // as the server lists them
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("tools = %s, want %s", got, want)
 	}
@@ -131,7 +131,7 @@ func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
 	for _, tl := range conn.Infos() {
 		var c, i, d bool
 		switch tl.Remote().Name {
-		case "echo", "slow", "getenv", "pid": // readOnlyHint
+		case "echo", "slow", "getenv", "big", "pid": // readOnlyHint
 			c, i, d = true, true, false
 		case "add": // idempotentHint, destructiveHint false
 			c, i, d = false, true, false

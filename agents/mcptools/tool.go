@@ -94,6 +94,14 @@ func (t *Tool) call(ctx context.Context, args json.RawMessage) (*mcp.CallToolRes
 	}
 	params := &mcp.CallToolParams{Name: t.remote.Name, Arguments: args}
 	res, err := s.cs.CallTool(ctx, params)
+	if err != nil && s.tooLarge() {
+		// Not made again: it would only send as much again. The session is
+		// ended (its stream is broken mid-message); the next call starts
+		// the server again, which counts as its one restart.
+		s.cs.Close()
+		<-s.done
+		return nil, fmt.Errorf("mcp server %s sent %w (the bound, Options.MaxMessageSize): the call failed and the connection was closed", t.conn.srv.Name, s.lim.err())
+	}
 	if err == nil || ctx.Err() != nil {
 		if ctx.Err() != nil && err != nil {
 			return nil, fmt.Errorf("cancelled: %w", context.Cause(ctx))

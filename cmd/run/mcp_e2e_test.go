@@ -84,7 +84,7 @@ func TestE2EMCPToolsGrantedAttenuatedCalled(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%s", r)
 	}
-	if !strings.Contains(r.stderr, "mcp calc (7 tools)") {
+	if !strings.Contains(r.stderr, "mcp calc (9 tools)") {
 		t.Errorf("the banner does not list the server:\n%s", r.stderr)
 	}
 	// The lead may grant the worker's MCP tools.

@@ -1,5 +1,5 @@
 // Package mcptest is an MCP server for tests: a few tools with known
-// behaviour (echo, add, fail, crash, slow, getenv, pid), served in memory by
+// behaviour (echo, add, fail, crash, slow, getenv, big, pid), served in memory by
 // NewServer or as a real stdio process by the program in mcptestserver,
 // which Build compiles.
 package mcptest
@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -29,6 +30,11 @@ type AddArgs struct {
 // SlowArgs are slow's arguments.
 type SlowArgs struct {
 	Seconds float64 `json:"seconds"`
+}
+
+// BigArgs are big's arguments.
+type BigArgs struct {
+	Bytes int `json:"bytes"`
 }
 
 // GetenvArgs are getenv's arguments.
@@ -91,6 +97,11 @@ func NewServer(started chan<- string) *mcp.Server {
 				v = "(unset)"
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: v}}}, nil, nil
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "big", Description: "Answers with a text of the size asked for.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
+		func(_ context.Context, _ *mcp.CallToolRequest, in BigArgs) (*mcp.CallToolResult, any, error) {
+			note("big")
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: strings.Repeat("x", in.Bytes)}}}, nil, nil
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "pid", Description: "The server's process id.", Annotations: &mcp.ToolAnnotations{ReadOnlyHint: true}},
 		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
