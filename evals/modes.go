@@ -33,7 +33,7 @@ var modes = []Mode{
 	{"FM-1.2", "Disobey role specification",
 		"an agent acting outside its role: a consulted peer whose answer calls tools (it is asked for advice, not to act), or a delegation offered to an agent already in the chain of delegations above it (A → B → A). Caught when the runtime refused it: a protocol.violation of kind out_of_role, and no delegation made to an agent above."},
 	{"FM-1.3", "Step repetition",
-		"the same tool called with the same arguments several times in a row (the scenario's repeat limit, default 3). Caught when supervision.intervened records the stall."},
+		"the same tool called with the same arguments several times in a row (the scenario's repeat limit, default 3); acceptances and reports sent again are FM-2.5's. Caught when supervision.intervened records the stall (the runtime also records a repeated protocol.violation)."},
 	{"FM-1.4", "Loss of conversation history",
 		"a conversation that outgrew its agent's context budget: compacted (context.compacted), stopped by it (budget.exceeded with reason context), or a model call the provider refused for its context length. Caught when the runtime kept every request within the budget — compacting with the contract pinned, or failing closed before the call — rather than the provider refusing or truncating it."},
 	{"FM-1.5", "Unaware of termination conditions",

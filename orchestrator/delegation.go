@@ -530,6 +530,7 @@ func (d *delegation) onRepeated(ctx context.Context, call *model.ToolCall, n, tu
 	if n != d.rt.limits.RepeatLimit {
 		return // escalate once per stall
 	}
+	d.violation(ctx, ViolationRepeated, call, reason)
 	esc := &agents.Escalation{Kind: agents.KindBlocked, Blocking: true, From: d.m.name, Delegation: d.id, Goal: d.goal, Origin: agents.ByRuntime,
 		Question:       fmt.Sprintf("The runtime stopped %s: it %s. How should it proceed?", d.m.name, reason),
 		Recommendation: "Change approach, or report what is done and what is not."}

@@ -252,6 +252,12 @@ const (
 	// content word with the goal's intent and objective, or only copies
 	// them (MAST FM-2.3); it is not aligned, and no judge is asked.
 	ViolationDerailed ViolationKind = "derailed"
+	// ViolationRepeated: the same call, with the same arguments, made
+	// Limits.RepeatLimit times in a row (MAST FM-1.3, step repetition); it
+	// is refused, recorded beside the stall (supervision.intervened) and put
+	// to the delegator. Acceptances and reports sent again are not repeats:
+	// they are judged again, and ViolationIgnoredFeedback is theirs.
+	ViolationRepeated ViolationKind = "repeated"
 	// ViolationIgnoredFeedback: an acceptance resubmitted after misalignment
 	// feedback without addressing it (unchanged, or no gap it names is
 	// changed), or a report resubmitted unchanged after revise feedback

@@ -250,6 +250,16 @@ func TestSupervision(t *testing.T) {
 		if len(iv) != 1 || iv[0].Intervention.Action != orchestrator.ActionStalled {
 			t.Fatalf("interventions %s", mustJSON(iv))
 		}
+		// Typed as a repetition (FM-1.3), once a stall.
+		var rep []*orchestrator.Event
+		for _, e := range ofType(mem.Events(), orchestrator.EventProtocolViolation) {
+			if e.Violation == orchestrator.ViolationRepeated {
+				rep = append(rep, e)
+			}
+		}
+		if len(rep) != 1 || rep[0].Agent != "w" || rep[0].Tool != agents.ToolReportProgress {
+			t.Fatalf("repeated violations %s", mustJSON(rep))
+		}
 		reqs := w.Requests()
 		last := reqs[len(reqs)-1].Messages
 		if got := last[len(last)-1].Content; !strings.Contains(got, "stop repeating") {
