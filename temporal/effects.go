@@ -105,17 +105,29 @@ func (f *effects) sendEvents(keep func(wf string) bool) ([]*orchestrator.Event, 
 		sent, from = to, to
 		return nil
 	}
-	for i, e := range batch {
+	for i := 0; i < len(batch); i++ {
+		e := batch[i]
 		d, start, end := f.tree.see(e)
 		if start {
 			if err := send(i); err != nil {
 				return nil, err
 			}
+			// The delegation's first events go with its workflow's start.
+			j := i + 1
+			for j < len(batch) && batch[j].Delegation == d && batch[j].Type != orchestrator.EventGoalOffered && !batch[j].Type.Terminal() {
+				j++
+			}
 			if err := f.call(f.sendCtx, f.tree.workflowOf(f.tree.parentOf(d)), childUpdate, "child "+d,
-				childRequest{Attempt: f.attempt, Delegation: d}, nil); err != nil {
+				childRequest{Attempt: f.attempt, Delegation: d, Events: batch[i:j]}, nil); err != nil {
 				return nil, err
 			}
 			f.tree.started(d)
+			for _, e := range batch[i+1 : j] {
+				f.tree.see(e)
+			}
+			sent, from, target = j, j, f.tree.workflowOf(d)
+			i = j - 1
+			continue
 		}
 		if to := f.tree.workflowOf(e.Delegation); to != target {
 			if err := send(i); err != nil {
@@ -124,13 +136,11 @@ func (f *effects) sendEvents(keep func(wf string) bool) ([]*orchestrator.Event, 
 			target = to
 		}
 		if end {
-			if err := send(i + 1); err != nil {
+			// The delegation's last events go with its workflow's end.
+			if err := f.end(f.sendCtx, d, batch[from:i+1]); err != nil {
 				return nil, err
 			}
-			if err := f.end(f.sendCtx, d); err != nil {
-				sent = i // the delegation's last event again, then its end
-				return nil, err
-			}
+			sent, from = i+1, i+1
 		}
 	}
 	if from < len(batch) && keep != nil && keep(target) {
@@ -151,9 +161,10 @@ func (f *effects) requeue(events []*orchestrator.Event) {
 	f.mu.Unlock()
 }
 
-// end ends the workflow of delegation d (gone already is ended).
-func (f *effects) end(ctx context.Context, d string) error {
-	err := f.call(ctx, DelegationWorkflowID(f.root, d), endUpdate, "end "+d, f.attempt, nil)
+// end ends the workflow of delegation d, its last events with it (gone
+// already is ended).
+func (f *effects) end(ctx context.Context, d string, last []*orchestrator.Event) error {
+	err := f.call(ctx, DelegationWorkflowID(f.root, d), endUpdate, "end "+d, eventBatch{Attempt: f.attempt, Events: last}, nil)
 	if err != nil && !closed(err) {
 		return err
 	}

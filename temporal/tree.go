@@ -103,31 +103,46 @@ func (t *tree) workflowOf(d string) string {
 }
 
 // takeOver has a new attempt of the orchestrator speak to every open
-// workflow of the run's tree, from the root down, so that none takes an
-// update of an older attempt any more: the journal read next is then the
-// whole of what they did. A workflow's children are listed once it is
-// fenced, so none started by an older attempt is missed. It returns the
-// open workflows.
+// workflow of the run's tree, from the root down (a level at a time, the
+// workflows of a level at once), so that none takes an update of an older
+// attempt any more: the journal read next is then the whole of what they
+// did. A workflow's children are listed once it has heard the new attempt,
+// so none started by an older attempt is missed. It returns the open
+// workflows.
 func (f *effects) takeOver(ctx context.Context) (map[string]bool, error) {
 	open := map[string]bool{}
-	queue := []string{f.root}
-	for len(queue) > 0 {
-		wf := queue[0]
-		queue = queue[1:]
-		var children []childInfo
-		err := f.call(ctx, wf, attemptUpdate, "attempt", f.attempt, &children)
-		if err != nil && wf != f.root && closed(err) {
-			continue
+	level := []string{f.root}
+	for len(level) > 0 {
+		var mu sync.Mutex
+		var next []string
+		errs := make([]error, len(level))
+		var wg sync.WaitGroup
+		for i, wf := range level {
+			wg.Go(func() {
+				var children []childInfo
+				err := f.call(ctx, wf, attemptUpdate, "attempt", f.attempt, &children)
+				if err != nil && wf != f.root && closed(err) {
+					return
+				}
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				open[wf] = true
+				for _, c := range children {
+					if !c.Done {
+						next = append(next, c.Workflow)
+					}
+				}
+			})
 		}
-		if err != nil {
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return nil, err
 		}
-		open[wf] = true
-		for _, c := range children {
-			if !c.Done {
-				queue = append(queue, c.Workflow)
-			}
-		}
+		level = next
 	}
 	return open, nil
 }
@@ -138,7 +153,7 @@ func (f *effects) endEnded(ctx context.Context, open map[string]bool) error {
 	for wf := range open {
 		d, ok := strings.CutPrefix(wf, f.root+"/")
 		if ok && f.tree.isDone(d) {
-			if err := f.end(ctx, d); err != nil {
+			if err := f.end(ctx, d, nil); err != nil {
 				return err
 			}
 		}

@@ -209,6 +209,10 @@ type DelegationInput struct {
 	// CallTimeout bounds one model or tool call's activity (see
 	// RunInput.CallTimeout).
 	CallTimeout time.Duration `json:"call_timeout,omitempty"`
+	// Attempt is the orchestrator activity's attempt that started it, and
+	// Events the delegation's first events.
+	Attempt int32                 `json:"attempt,omitempty"`
+	Events  []*orchestrator.Event `json:"events,omitempty"`
 }
 
 // DelegationWorkflowID returns the workflow id of delegation's workflow in
@@ -235,8 +239,9 @@ type snapshot struct {
 // childRequest has a workflow start the workflow of a delegation it
 // delegated.
 type childRequest struct {
-	Attempt    int32  `json:"attempt"`
-	Delegation string `json:"delegation"`
+	Attempt    int32                 `json:"attempt"`
+	Delegation string                `json:"delegation"`
+	Events     []*orchestrator.Event `json:"events,omitempty"` // its first
 }
 
 // RunWorkflow is the workflow of one run, the root of its tree of
@@ -287,6 +292,9 @@ func DelegationWorkflow(ctx workflow.Context, in DelegationInput) error {
 		in.CallTimeout = defaultEffectTimeout
 	}
 	s := newState(ctx, in.Run, in.CallTimeout)
+	if err := s.append(eventBatch{Attempt: in.Attempt, Events: in.Events}); err != nil {
+		return err
+	}
 	if err := s.serve(ctx); err != nil {
 		return err
 	}
@@ -350,13 +358,13 @@ func (s *state) serve(ctx workflow.Context) error {
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, batch eventBatch) error { return s.fenced(batch.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, childUpdate, s.startChild, workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req childRequest) error { return s.fenced(req.Attempt) }}),
-		workflow.SetUpdateHandlerWithOptions(ctx, endUpdate, func(ctx workflow.Context, attempt int32) error {
-			if err := s.speak(attempt); err != nil {
+		workflow.SetUpdateHandlerWithOptions(ctx, endUpdate, func(ctx workflow.Context, last eventBatch) error {
+			if err := s.append(last); err != nil {
 				return err
 			}
 			s.ended = true
 			return nil
-		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
+		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, last eventBatch) error { return s.fenced(last.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, effectUpdate, s.effect, workflow.UpdateHandlerOptions{
 			Validator: func(ctx workflow.Context, req effectRequest) error { return s.fenced(req.Attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, askUpdate, s.ask, workflow.UpdateHandlerOptions{
@@ -460,8 +468,8 @@ func (s *state) startChild(ctx workflow.Context, req childRequest) error {
 	if f == nil {
 		cctx := workflow.WithChildOptions(s.ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: DelegationWorkflowID(s.run, req.Delegation)})
-		f = workflow.ExecuteChildWorkflow(cctx, DelegationWorkflowName,
-			DelegationInput{Run: s.run, Delegation: req.Delegation, CallTimeout: s.callTimeout})
+		f = workflow.ExecuteChildWorkflow(cctx, DelegationWorkflowName, DelegationInput{Run: s.run, Delegation: req.Delegation,
+			CallTimeout: s.callTimeout, Attempt: req.Attempt, Events: req.Events})
 		s.child[req.Delegation] = f
 		s.children = append(s.children, req.Delegation)
 	}
