@@ -44,7 +44,7 @@ func (k *killer) Generate(ctx context.Context, req *model.Request) (*model.Respo
 }
 
 func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
-	ts := newServer(t)
+	ts, q := newServer(t)
 	dir := t.TempDir()
 
 	// Worker 1, on a connection of its own.
@@ -58,14 +58,14 @@ func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
 		a.Model = &killer{Model: a.Model, runs: &c1.runs, kill: func() { conn1.Close() }, hang: hang}
 		team1.Members[i].Agent = &a
 	}
-	w1 := worker.New(conn1, "q", worker.Options{})
+	w1 := worker.New(conn1, q, worker.Options{})
 	(&entrusttemporal.Worker{Team: team1}).Register(w1)
 	if err := w1.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { go w1.Stop() }()
 
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q",
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: q,
 		Heartbeat: 6 * time.Second, CallTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	var c2 counts
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2)})
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2)})
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
@@ -120,10 +120,10 @@ func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
 }
 
 func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
-	ts := newServer(t)
+	ts, q := newServer(t)
 	var c [2]counts
 	for i := range c {
-		startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &c[i])})
+		startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &c[i])})
 	}
 	const runs = 50 // a lead and a writer each: 100 delegations
 	var wg sync.WaitGroup
@@ -132,7 +132,7 @@ func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
 		wg.Go(func() {
 			g := guideGoal()
 			g.Objective = fmt.Sprintf("Write onboarding guide number %d for the repository", i)
-			r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: "q"})
+			r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: q})
 			if err != nil {
 				errs <- err
 				return

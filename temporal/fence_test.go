@@ -81,19 +81,19 @@ func newHeldPrincipal(by agents.By) *heldPrincipal {
 // on worker 1, w on a connection whose heartbeats can be lost. Worker 1
 // runs one activity at a time: while it runs attempt 1 it takes no other,
 // so a second attempt goes to another worker.
-func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, w *entrusttemporal.Worker) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
+func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entrusttemporal.Worker) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
 	t.Helper()
 	lost := &lostHeartbeats{}
 	conn1 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)}}})
-	w1 := worker.New(conn1, "q", worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	w1 := worker.New(conn1, q, worker.Options{MaxConcurrentActivityExecutionSize: 1})
 	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
 	w.Register(reg)
 	if err := w1.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { go w1.Stop() })
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q",
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: q,
 		Heartbeat: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -122,15 +122,15 @@ func toolRuns(events []*orchestrator.Event) int64 {
 // it stops (fenced), no tool runs for it and none of its events reaches the
 // journal after attempt 2 took over.
 func TestStaleAttemptIsFenced(t *testing.T) {
-	ts := newServer(t)
+	ts, q := newServer(t)
 	dir := t.TempDir()
 
 	var c1, c2 counts
 	stale := newHeldPrincipal(agents.ByUser)
-	r, reg, lost := startOnWorker1(t, ts, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
+	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
 		Options: &orchestrator.Options{Principal: stale}})
 	fresh := newHeldPrincipal(agents.ByPolicy)
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: fresh}})
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: fresh}})
 
 	// Attempt 1 is asked to judge the lead's acceptance; from now on the
 	// server hears nothing of it.
@@ -213,17 +213,17 @@ func (m *heldModel) Generate(ctx context.Context, req *model.Request) (*model.Re
 // fences that workflow too, so attempt 1's waiting effect is refused and it
 // stops; attempt 2 gets the call's answer and completes the run.
 func TestStaleAttemptIsFencedInAChild(t *testing.T) {
-	ts := newServer(t)
+	ts, q := newServer(t)
 	dir := t.TempDir()
 	var c1, c2 counts
-	r, reg, lost := startOnWorker1(t, ts, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)})
+	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)})
 	// Worker 2 runs the calls; the writer's first model call is held.
 	team2 := leadWriter(t, dir, &c2)
 	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
 	writer := *team2.Members[1].Agent
 	writer.Model = held
 	team2.Members[1].Agent = &writer
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: team2})
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: team2})
 
 	<-held.entered
 	lost.lost.Store(true)

@@ -43,9 +43,9 @@ func TestEscalationAnsweredThroughTheClient(t *testing.T) {
 			"question": "Postgres or SQLite?", "options": []string{"Postgres", "SQLite"}, "recommendation": "SQLite"})),
 		model.Calls(protocoltest.Complete(g, "Picked Postgres, as the user said")))
 	team := orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{{Agent: &agents.Agent{Name: "lead", Role: "decides", Model: m}}}}
-	ts := newServer(t)
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: team})
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: "q", AskClient: true})
+	ts, queue := newServer(t)
+	startWorker(t, ts, queue, &entrusttemporal.Worker{Team: team})
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: queue, AskClient: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,9 +104,9 @@ func TestCancel(t *testing.T) {
 		return nil, ctx.Err()
 	})
 	team := orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{{Agent: &agents.Agent{Name: "lead", Role: "decides", Model: m}}}}
-	ts := newServer(t)
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: team})
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: "q", Heartbeat: time.Second})
+	ts, queue := newServer(t)
+	startWorker(t, ts, queue, &entrusttemporal.Worker{Team: team})
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: queue, Heartbeat: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

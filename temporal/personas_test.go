@@ -38,7 +38,7 @@ func personaTeam(t *testing.T, dir string, persona sim.Persona) orchestrator.Tea
 // the same way, with the same events, and the Temporal journal keeps every
 // invariant.
 func TestPersonasAsInProcess(t *testing.T) {
-	ts := newServer(t)
+	ts, queue := newServer(t)
 	personas := []sim.Persona{sim.Default, sim.Eager, sim.YesMan, sim.Drifter, sim.Silent, sim.OverAsker, sim.Looper,
 		sim.Malformed, sim.Hallucinator, sim.Quitter, sim.Withholder, sim.Prose}
 	for _, p := range personas {
@@ -55,7 +55,7 @@ func TestPersonasAsInProcess(t *testing.T) {
 			}
 			want, _ := rt.Run(t.Context(), guideGoal())
 
-			queue := "personas-" + name
+			queue := queue + "-" + name
 			startWorker(t, ts, queue, &entrusttemporal.Worker{Team: personaTeam(t, t.TempDir(), p)})
 			r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: queue})
 			if err != nil {

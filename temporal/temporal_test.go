@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -88,14 +89,38 @@ func types(events []*orchestrator.Event) []string {
 	return out
 }
 
-func newServer(t *testing.T) *temporaltest.TestServer {
-	t.Helper()
-	return temporaltest.NewServer(temporaltest.WithT(t))
+// The tests share one in-process server (its start and stop are most of a
+// short test's time); each test has task queues of its own.
+var shared struct {
+	once sync.Once
+	ts   *temporaltest.TestServer
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.ts != nil {
+		shared.ts.Stop()
+	}
+	os.Exit(code)
+}
+
+// newServer returns the tests' server and a task queue of t's own.
+func newServer(t *testing.T) (*temporaltest.TestServer, string) {
+	t.Helper()
+	shared.once.Do(func() { shared.ts = temporaltest.NewServer() })
+	return shared.ts, strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+}
+
+// startWorker starts a worker of w on queue, stopped when t ends.
 func startWorker(t *testing.T, ts *temporaltest.TestServer, queue string, w *entrusttemporal.Worker) worker.Worker {
 	t.Helper()
-	return ts.NewWorkerWithOptions(queue, w.Register, worker.Options{})
+	wk := worker.New(ts.GetDefaultClient(), queue, worker.Options{WorkflowPanicPolicy: worker.FailWorkflow})
+	w.Register(wk)
+	if err := wk.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(wk.Stop)
+	return wk
 }
 
 func TestLeadWriterMatchesInProcess(t *testing.T) {
@@ -113,11 +138,11 @@ func TestLeadWriterMatchesInProcess(t *testing.T) {
 	}
 
 	// On Temporal.
-	ts := newServer(t)
+	ts, q := newServer(t)
 	var remote counts
 	rdir := t.TempDir()
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: leadWriter(t, rdir, &remote)})
-	run, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q"})
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, rdir, &remote)})
+	run, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
 	if err != nil {
 		t.Fatal(err)
 	}

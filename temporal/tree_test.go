@@ -40,10 +40,10 @@ func threeLevels(t *testing.T, dir string) orchestrator.Team {
 // delegator's (the run's workflow for the lead's), completed when it ended,
 // and the effects of a delegation are scheduled by its own workflow.
 func TestWorkflowTreeIsTheDelegationTree(t *testing.T) {
-	ts := newServer(t)
-	startWorker(t, ts, "q", &entrusttemporal.Worker{Team: threeLevels(t, t.TempDir())})
+	ts, q := newServer(t)
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: threeLevels(t, t.TempDir())})
 	c := ts.GetDefaultClient()
-	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: "q"})
+	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
 	if err != nil {
 		t.Fatal(err)
 	}
