@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -275,6 +276,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 	msg := resp.Message
 	msg.Role = model.RoleAssistant
 	l.Messages = append(l.Messages, msg)
+	at := len(l.Messages) - 1
 	if l.Charge != nil {
 		if err := l.Charge(resp.Usage); err != nil {
 			return false, err
@@ -362,6 +364,7 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		}
 	}
 	l.clipTurn(results)
+	l.recall(at, results)
 	for i := range calls {
 		if results[i].Pin {
 			l.pinResult(calls[i].ID)
@@ -375,6 +378,24 @@ func (l *Loop) turn(ctx context.Context) (stop bool, err error) {
 		return stop, ErrStalled
 	}
 	return stop, nil
+}
+
+// recall puts the short forms results ask for (Result.Recall) in place of
+// their calls' arguments in the assistant message at Messages[at], on a
+// copy of its calls: the response itself, which the journal records, is
+// left as the model sent it.
+func (l *Loop) recall(at int, results []Result) {
+	copied := false
+	for i := range results {
+		if r := results[i].Recall; len(r) == 0 || string(r) == "null" {
+			continue // unset, or unset and sent through JSON
+		}
+		if !copied {
+			l.Messages[at].ToolCalls = slices.Clone(l.Messages[at].ToolCalls)
+			copied = true
+		}
+		l.Messages[at].ToolCalls[i].Arguments = results[i].Recall
+	}
 }
 
 // scratch returns the turn's per-call slices, zeroed, reusing the last

@@ -2,9 +2,11 @@ package agents_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -105,4 +107,66 @@ func TestLoopBudgetsAndProse(t *testing.T) {
 			t.Fatalf("ids %q / %q", id, l.Messages[1].ToolCallID)
 		}
 	})
+}
+
+// A result's Recall puts a short form of its call in the conversation the
+// loop keeps; the response, as hooks and journals see it, stays whole.
+func TestLoopRecallsAShortForm(t *testing.T) {
+	note, _ := agents.NewTool("note", "notes", func(_ context.Context, in struct {
+		Text string `json:"text"`
+	}) (agents.Result, error) {
+		return agents.Result{Content: "noted", Recall: []byte(`{"text":"…"}`)}, nil
+	})
+	stop, _ := agents.NewTool("stop", "stops", func(context.Context, struct{}) (agents.Result, error) {
+		return agents.Result{Content: "stopped", Stop: true}, nil
+	})
+	ts, _ := agents.NewToolset(note, stop)
+	long := `{"text":"` + strings.Repeat("long ", 20) + `"}`
+	m := model.NewScripted("m", model.Calls(model.Call("note", long)), model.Calls(model.Call("stop", nil)))
+	var first *model.Response
+	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts }, Hooks: agents.Hooks{
+		ModelCalled: func(_ context.Context, _ *model.Request, resp *model.Response, _ time.Duration, _ error) {
+			if first == nil {
+				first = resp
+			}
+		}}}
+	if err := l.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(first.Message.ToolCalls[0].Arguments); got != long {
+		t.Fatalf("the response was changed to %s", got)
+	}
+	if kept := m.Requests()[1].Messages[0].ToolCalls[0].Arguments; string(kept) != `{"text":"…"}` {
+		t.Fatalf("the next turn was sent %s, want the short form", kept)
+	}
+}
+
+// A result sent over a wire (a Temporal worker's tool call) comes back
+// without a recall, and a recall of null leaves the call as it was.
+func TestLoopRecallOverAWire(t *testing.T) {
+	b, err := json.Marshal(agents.Result{Content: "wrote it"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back agents.Result
+	if err := json.Unmarshal(b, &back); err != nil || back.Recall != nil {
+		t.Fatalf("%s came back with recall %q (%v)", b, back.Recall, err)
+	}
+	write, _ := agents.NewTool("write", "writes", func(_ context.Context, in struct {
+		Text string `json:"text"`
+	}) (agents.Result, error) {
+		return agents.Result{Content: "wrote", Recall: json.RawMessage("null")}, nil
+	})
+	stop, _ := agents.NewTool("stop", "stops", func(context.Context, struct{}) (agents.Result, error) {
+		return agents.Result{Content: "stopped", Stop: true}, nil
+	})
+	ts, _ := agents.NewToolset(write, stop)
+	m := model.NewScripted("m", model.Calls(model.Call("write", `{"text":"x"}`)), model.Calls(model.Call("stop", nil)))
+	l := &agents.Loop{Model: m, Tools: func() *agents.Toolset { return ts }}
+	if err := l.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(m.Requests()[1].Messages[0].ToolCalls[0].Arguments); got != `{"text":"x"}` {
+		t.Fatalf("the call's arguments became %s", got)
+	}
 }

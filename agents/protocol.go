@@ -175,7 +175,7 @@ type EscalateArgs struct {
 	Question       string         `json:"question" jsonschema:"minLength=1"`
 	Options        []string       `json:"options,omitempty"`
 	Recommendation string         `json:"recommendation,omitempty"`
-	Blocking       *bool          `json:"blocking,omitempty" jsonschema:"description=default true"`
+	Blocking       *bool          `json:"blocking,omitempty"`
 }
 
 // Escalation is a request for help travelling upward.
@@ -225,7 +225,7 @@ type Resolution struct {
 // AnswerArgs are the arguments of answer_escalation.
 type AnswerArgs struct {
 	Answer   string `json:"answer" jsonschema:"minLength=1"`
-	Decision string `json:"decision,omitempty" jsonschema:"description=a short label, e.g. an option"`
+	Decision string `json:"decision,omitempty" jsonschema:"description=a short label such as an option"`
 }
 
 // ConsultArgs are the arguments of consult.
@@ -262,7 +262,7 @@ type CriterionResult struct {
 	// Cites names what the evidence rests on, for the runtime to check:
 	// workspace paths, tool call ids and delegation ids. A file name or a
 	// delegation id written in Evidence counts as cited too.
-	Cites []string `json:"cites,omitempty" jsonschema:"description=paths you wrote or read; ids of your tool calls and delegations (e.g. d2)"`
+	Cites []string `json:"cites,omitempty"`
 }
 
 // ConstraintResult is one constraint of a report, matched to the goal's by
@@ -276,7 +276,7 @@ type ConstraintResult struct {
 // AcceptedBreach is a broken constraint a delegator knowingly accepts, named
 // by its number with the reason.
 type AcceptedBreach struct {
-	Constraint int    `json:"constraint" jsonschema:"minimum=1,description=its number, from 1"`
+	Constraint int    `json:"constraint" jsonschema:"minimum=1,description=its number from 1"`
 	Reason     string `json:"reason" jsonschema:"minLength=1"`
 }
 
@@ -312,7 +312,7 @@ type DelegateArgs struct {
 	Context     string      `json:"context,omitempty"`
 	Tools       []string    `json:"tools,omitempty" jsonschema:"description=default: all yours"`
 	Budget      *Budget     `json:"budget,omitempty"`
-	Checks      []CheckSpec `json:"checks,omitempty" jsonschema:"description=programmatic checks of the report (file_exists, file_matches, file_absent, or a check the runtime registers) run before it counts"`
+	Checks      []CheckSpec `json:"checks,omitempty" jsonschema:"description=checks of the report the runtime runs before it counts"`
 }
 
 // MarshalJSON writes Criteria as [] when it is nil, never null, so
@@ -356,7 +356,7 @@ type Verification struct {
 	Feedback string   `json:"feedback,omitempty"`
 	// AcceptedBreaches are the broken constraints the verifier knowingly
 	// accepts; only a breach named here passes.
-	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you accept, with why"`
+	AcceptedBreaches []AcceptedBreach `json:"accepted_breaches,omitempty" jsonschema:"description=broken constraints you accept and why"`
 	// By names who verified: the runtime, an agent or the user; not
 	// offered to models.
 	By By `json:"by,omitempty" jsonschema:"-"`

@@ -1,12 +1,12 @@
 package agents
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/entrust-dev/entrust/agents/model"
@@ -42,6 +42,15 @@ type Result struct {
 	// pin what the delegation rests on (an acceptance's judgement, an
 	// answer, a correction).
 	Pin bool
+	// Recall, when set, replaces the arguments of the call this result
+	// answers in the conversation the loop keeps (Loop.Messages): later
+	// turns carry this short form of an act whose substance is kept
+	// elsewhere (an aligned acceptance: the goal it restates is in the
+	// system prompt, the whole of it in the journal). Hooks and effects see
+	// the call as the model made it. Encoded, it is left out when unset, so
+	// that a result sent over a wire (to a Temporal worker, say) does not
+	// come back with a recall of null.
+	Recall json.RawMessage `json:",omitempty"`
 }
 
 // ConcurrentTool is implemented by a tool that may say its calls are safe
@@ -73,6 +82,12 @@ type ToolSpec struct {
 	// Enums restricts string properties (or the items of string-array
 	// properties) to the given values, e.g. the agents one may delegate to.
 	Enums map[string][]string
+	// Shown, when set, lists the top-level properties the definition shows
+	// the model; the others are left out of it. Calls are still validated
+	// against the whole schema, so a property left out may still be sent:
+	// say so in the description (the protocol tools name their optional
+	// fields there, once). Every required property must be shown.
+	Shown []string
 	// Concurrent says calls may run in parallel with other calls of the same
 	// turn.
 	Concurrent bool
@@ -158,9 +173,13 @@ func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Resu
 	if err != nil {
 		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
 	}
+	shown, err := shownSchema[In](spec.Enums, spec.Shown, IsProtocolTool(spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("agents: tool %s: %w", spec.Name, err)
+	}
 	return &typedTool[In]{
 		spec:   spec,
-		def:    model.ToolDef{Name: spec.Name, Description: spec.Description, Parameters: shownSchema(schema)},
+		def:    model.ToolDef{Name: spec.Name, Description: spec.Description, Parameters: shown},
 		schema: compiled,
 		fn:     fn,
 	}, nil
@@ -170,6 +189,14 @@ func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Resu
 // without $schema or references, additionalProperties false. Enums restrict
 // named string (or string-array) properties.
 func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
+	s, err := reflectSchema[T](enums)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(s)
+}
+
+func reflectSchema[T any](enums map[string][]string) (*jsonschema.Schema, error) {
 	r := jsonschema.Reflector{DoNotReference: true, ExpandedStruct: true, AllowAdditionalProperties: false}
 	s := r.Reflect(new(T))
 	s.Version = ""
@@ -188,7 +215,7 @@ func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
 			target.Enum[i] = v
 		}
 	}
-	return json.Marshal(s)
+	return s, nil
 }
 
 type typedTool[In any] struct {
@@ -355,39 +382,57 @@ func (ts *Toolset) Tools() []Tool {
 	return ts.tools
 }
 
-// shownSchema is schema as models are shown it: without the size bounds
-// (maxLength, maxItems), which cost tokens on every turn and which the
-// runtime enforces all the same, returning an oversized call as an argument
-// error the model can correct.
-func shownSchema(schema json.RawMessage) json.RawMessage {
-	if !bytes.Contains(schema, []byte(`"maxLength"`)) && !bytes.Contains(schema, []byte(`"maxItems"`)) {
-		return schema
+// shownSchema is T's schema as models are shown it, its properties in the
+// order of T's fields: without the size bounds (maxLength, maxItems), which
+// cost tokens on every turn and which the runtime enforces all the same,
+// returning an oversized call as an argument error the model can correct.
+// A protocol tool's (lean) is shown without the other bounds either
+// (minLength, minItems, minimum, maximum) nor additionalProperties: false.
+// Its fields, types, enums, required fields and descriptions are shown;
+// the runtime validates every call against the whole schema. When shown is
+// set, only those top-level properties are.
+func shownSchema[T any](enums map[string][]string, shown []string, lean bool) (json.RawMessage, error) {
+	s, err := reflectSchema[T](enums)
+	if err != nil {
+		return nil, err
 	}
-	var s map[string]any
-	if err := json.Unmarshal(schema, &s); err != nil {
-		return schema
-	}
-	var strip func(v any)
-	strip = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			delete(x, "maxLength")
-			delete(x, "maxItems")
-			for k, e := range x {
-				if k != "enum" && k != "default" && k != "const" {
-					strip(e)
-				}
+	if shown != nil && s.Properties != nil {
+		for _, r := range s.Required {
+			if !slices.Contains(shown, r) {
+				return nil, fmt.Errorf("required property %q is not shown", r)
 			}
-		case []any:
-			for _, e := range x {
-				strip(e)
+		}
+		for _, n := range shown {
+			if _, ok := s.Properties.Get(n); !ok {
+				return nil, fmt.Errorf("shown property %q does not exist", n)
+			}
+		}
+		var hidden []string
+		for p := s.Properties.Oldest(); p != nil; p = p.Next() {
+			if !slices.Contains(shown, p.Key) {
+				hidden = append(hidden, p.Key)
+			}
+		}
+		for _, h := range hidden {
+			s.Properties.Delete(h)
+		}
+	}
+	var strip func(s *jsonschema.Schema)
+	strip = func(s *jsonschema.Schema) {
+		if s == nil {
+			return
+		}
+		s.MaxLength, s.MaxItems = nil, nil
+		if lean {
+			s.MinLength, s.MinItems, s.Minimum, s.Maximum, s.AdditionalProperties = nil, nil, "", "", nil
+		}
+		strip(s.Items)
+		if s.Properties != nil {
+			for p := s.Properties.Oldest(); p != nil; p = p.Next() {
+				strip(p.Value)
 			}
 		}
 	}
 	strip(s)
-	b, err := json.Marshal(s)
-	if err != nil {
-		return schema
-	}
-	return b
+	return json.Marshal(s)
 }

@@ -143,3 +143,67 @@ func TestProtocolTypesMarshalToTheirSchemas(t *testing.T) {
 	check(t, "delegate", agents.DelegateArgs{Agent: "w", Intent: "why", Objective: "what"}, deleg)
 	check(t, "report by pointer", &agents.Report{Result: "done"}, report)
 }
+
+// A definition that shows some properties leaves the others out of what the
+// model sees, while calls are validated against the whole schema.
+func TestShownProperties(t *testing.T) {
+	spec := agents.ToolSpec{Name: "greet", Description: "greets; optional: times (1-3)", Shown: []string{"name"}}
+	var got greetArgs
+	tool, err := agents.DefineTool(spec, func(_ context.Context, in greetArgs) (agents.Result, error) {
+		got = in
+		return agents.Result{Content: "ok"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Properties map[string]any `json:"properties"`
+		Required   []string       `json:"required"`
+	}
+	if err := json.Unmarshal(tool.Def().Parameters, &s); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Properties["times"]; ok || s.Properties["name"] == nil || len(s.Required) != 1 {
+		t.Fatalf("shown %s, want name alone", tool.Def().Parameters)
+	}
+	if res := tool.Call(t.Context(), []byte(`{"name":"Ada","times":2}`)); res.IsError || got.Times != 2 {
+		t.Fatalf("a property left out of the definition was not taken: %+v %+v", res, got)
+	}
+	if res := tool.Call(t.Context(), []byte(`{"name":"Ada","times":9}`)); !res.IsError || !strings.Contains(res.Content, "/times") {
+		t.Fatalf("a property left out of the definition was not validated: %+v", res)
+	}
+	for _, shown := range [][]string{{"times"}, {"name", "nmae"}} {
+		spec.Shown = shown
+		if _, err := agents.DefineTool(spec, func(context.Context, greetArgs) (agents.Result, error) { return agents.Result{}, nil }); err == nil {
+			t.Errorf("shown %v: no error (a required property hidden, or an unknown one shown)", shown)
+		}
+	}
+}
+
+// A protocol tool is shown lean — no bounds, no additionalProperties — and
+// validated against its whole schema all the same.
+func TestProtocolDefinitionsAreLean(t *testing.T) {
+	tool, err := agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate}, func(context.Context, agents.EscalateArgs) (agents.Result, error) {
+		return agents.Result{Content: "answered"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := string(tool.Def().Parameters)
+	for _, kw := range []string{"additionalProperties", "minLength", "maxLength", "maxItems"} {
+		if strings.Contains(shown, kw) {
+			t.Errorf("escalate is shown with %s: %s", kw, shown)
+		}
+	}
+	if !strings.Contains(shown, `"enum"`) || !strings.Contains(shown, `"required":["kind","question"]`) {
+		t.Errorf("escalate is shown without its enum or required fields: %s", shown)
+	}
+	if strings.Index(shown, `"kind"`) > strings.Index(shown, `"question"`) {
+		t.Errorf("escalate's properties are not in the order of its fields: %s", shown)
+	}
+	for _, args := range []string{`{"kind":"risk","question":""}`, `{"kind":"risk","question":"q","extra":1}`, `{"kind":"risk","question":"` + strings.Repeat("x", agents.MaxText+1) + `"}`} {
+		if res := tool.Call(t.Context(), []byte(args)); !res.IsError {
+			t.Errorf("%.60s… passed: the whole schema is not enforced", args)
+		}
+	}
+}

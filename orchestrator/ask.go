@@ -140,13 +140,19 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // verify asks this delegation's agent to verify a delegate's report. It fails
 // closed like judge: a delegator that cannot verify returns the report for
 // revision with the reason, and from the second failure in a row asks its own
-// delegator, whose explicit approval alone accepts it.
-func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, findings []string) agents.Verification {
-	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: findings}
+// delegator, whose explicit approval alone accepts it. breaches are the
+// runtime's notes of the constraints the report breaks: only with them is
+// accepted_breaches offered.
+func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, breaches []string) agents.Verification {
+	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: breaches}
 	if n := child.unplannedNote(); n != "" {
 		data.Notes = []string{n}
 	}
-	_, val, err := d.ask(ctx, child, model.PurposeVerify, "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, d.rt.verifyTS)
+	ts := d.rt.verifyTS
+	if len(breaches) > 0 {
+		ts = d.rt.verifyBreachTS
+	}
+	_, val, err := d.ask(ctx, child, model.PurposeVerify, "verify "+child.id+" "+strconv.Itoa(round), prompts.VerifyReport, data, ts)
 	v, ok := val.(agents.Verification)
 	if err == nil && !ok {
 		err = fmt.Errorf("verified with %T", val)

@@ -629,10 +629,12 @@ func (d *delegation) setFinal(status Status, cause Cause, reason string) {
 
 // phaseTools returns the toolsets of the two phases, built once for each
 // shape of delegation an agent takes on (its effective tools, whether it may
-// delegate, whether progress is wanted): toolsets are immutable.
+// delegate, whether progress is wanted, whether its goal has constraints):
+// toolsets are immutable.
 func (d *delegation) phaseTools() (offer, work *agents.Toolset) {
 	progress := d.sup.ProgressEvery > 0 || d.rt.opts.Supervisor != nil
-	key := strings.Join(d.effective, "\x00") + "\x00" + strconv.FormatBool(d.mayDelegate()) + strconv.FormatBool(progress)
+	key := strings.Join(d.effective, "\x00") + "\x00" + strconv.FormatBool(d.mayDelegate()) + strconv.FormatBool(progress) +
+		strconv.FormatBool(len(d.goal.Constraints) > 0)
 	if ts, ok := d.m.toolsets.Load(key); ok {
 		p := ts.(*[2]*agents.Toolset)
 		return p[0], p[1]
@@ -647,7 +649,7 @@ func (d *delegation) phaseTools() (offer, work *agents.Toolset) {
 // delegate, so that the prefix of the prompt stays the same from one phase
 // to the next; the offer adds its three acts, working its protocol tools:
 // consult only with peers, report_progress only when supervision asks for
-// progress.
+// progress, complete_goal's constraints only when the goal has some.
 func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 	var tools []agents.Tool
 	for _, t := range d.m.gated {
@@ -667,7 +669,11 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 	if d.sup.ProgressEvery > 0 || d.rt.opts.Supervisor != nil {
 		working = append(working, p.progress)
 	}
-	working = append(working, p.complete)
+	if len(d.goal.Constraints) > 0 {
+		working = append(working, p.complete)
+	} else {
+		working = append(working, p.completeFree)
+	}
 	offer, err := agents.NewToolset(p.accept, p.decline, p.clarify)
 	if err == nil {
 		offer, err = offer.Deferring(tools...)

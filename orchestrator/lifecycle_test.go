@@ -355,7 +355,7 @@ func TestSystemPromptIsAStablePrefix(t *testing.T) {
 		}
 	}
 	sys := reqs[0].Messages[0].Content
-	for _, want := range []string{"You are solo. does things", "Intent (why): keep the team informed", "1. a note is written", "1. be brief", "accept_goal"} {
+	for _, want := range []string{"You are solo. does things", "Intent (why): keep the team informed", "1. a note is written", "1. be brief"} {
 		if !strings.Contains(sys, want) {
 			t.Errorf("system prompt lacks %q:\n%s", want, sys)
 		}

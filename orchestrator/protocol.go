@@ -15,20 +15,46 @@ import (
 	"github.com/entrust-dev/entrust/prompts"
 )
 
-// Descriptions of the protocol tools, as the models see them.
+// Descriptions of the protocol tools, as the models see them. What a
+// delegate must know of an act is said here, once, and shown only in the
+// phase the act belongs to; the system prompt says only that every act is a
+// tool call. A delegate's acts show their required fields in their schema
+// and name their optional ones here (see shown); the runtime validates
+// every call against the whole schema.
 const (
-	descAccept    = "Accept the goal, in your own words; required before acting."
-	descDecline   = "Decline the goal: why, what is missing, who could do it."
-	descClarify   = "Ask your delegator a question before deciding."
-	descEscalate  = "Ask your delegator when unsure, at risk or blocked; blocking by default: the answer is the result."
-	descConsult   = "Ask a peer for advice; the work stays yours."
-	descProgress  = "Report progress; the answer may redirect or halt you."
-	descComplete  = "Report the goal done: each criterion in order, met or not, with evidence and what it cites. Checked before it counts."
-	descDelegate  = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
-	descJudge     = "Judge the acceptance: aligned, or the gaps and a correction."
-	descAnswer    = "Answer your delegate's escalation or question."
-	descVerify    = "Verify the report: accept, revise with feedback, or reject."
-	descEscalateU = "Pass the question up to your own delegator when it is beyond what you can decide."
+	descAccept   = "Accept the goal in your own words before acting; your first moves may follow in the same turn and run once it is judged aligned. Optional: assumptions, risks (lists), confidence (0-1)."
+	descDecline  = "Decline the goal, saying why. Optional: missing (a list), counter_proposal, suggested_agent."
+	descClarify  = "Ask your delegator a question before deciding. Optional: options (a list), recommendation."
+	descEscalate = "Ask your delegator rather than guess when a wrong guess is costly. Optional: options (a list), recommendation, blocking (default true: the answer is the result)."
+	descConsult  = "Ask a peer for advice; the work stays yours. Optional: context."
+	descProgress = "Report progress; the answer may redirect or halt you. Optional: percent, next, stalled."
+	descComplete = "Report the goal done: per criterion in order, met or not, with evidence and what it cites (paths you wrote or read, ids of your tool calls and delegations, e.g. d2); every citation is checked. Optional: deviations (a list), confidence (0-1)."
+	descDelegate = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
+	descJudge    = "Judge the acceptance: aligned, or the gaps and a correction."
+	descAnswer   = "Answer your delegate's escalation or question."
+	descVerify   = "Verify the report: accept, revise with feedback, or reject."
+	// descVerifyBreach is verify_report's for a report that breaks a
+	// constraint: only then is accepted_breaches shown.
+	descVerifyBreach = descVerify + " A broken constraint passes only if you name it in accepted_breaches, with a reason."
+	descEscalateU    = "Pass the question up to your own delegator when it is beyond what you can decide."
+)
+
+// The fields a delegate's acts show in their schema: the required ones (and
+// a report's constraints, when the goal has any); their descriptions above
+// name the optional ones.
+var (
+	shownAccept   = []string{"restated_intent", "plan", "acknowledged_criteria", "acknowledged_constraints"}
+	shownDecline  = []string{"reason"}
+	shownClarify  = []string{"question"}
+	shownEscalate = []string{"kind", "question"}
+	shownConsult  = []string{"agent", "question"}
+	shownProgress = []string{"summary"}
+	// shownReport is complete_goal's for a goal with constraints,
+	// shownReportFree for one without.
+	shownReport     = []string{"result", "criteria", "constraints"}
+	shownReportFree = []string{"result", "criteria"}
+	// shownVerify is verify_report's for a report without a breach.
+	shownVerify = []string{"verdict", "unmet", "feedback"}
 )
 
 // protocolTools are the protocol tools every runtime shares: their handlers
@@ -37,7 +63,13 @@ const (
 type protocolTools struct {
 	accept, decline, clarify     agents.Tool
 	escalate, progress, complete agents.Tool
-	judge, answer, verify        *agents.Toolset
+	// completeFree is complete_goal for a goal without constraints: its
+	// definition leaves the constraints out.
+	completeFree          agents.Tool
+	judge, answer, verify *agents.Toolset
+	// verifyBreach is verify_report for a report that breaks a constraint:
+	// the only one that shows accepted_breaches.
+	verifyBreach *agents.Toolset
 	// offered returns the toolset of an ask (Loop.Tools), one function per
 	// toolset, made once.
 	offered map[*agents.Toolset]func() *agents.Toolset
@@ -52,30 +84,31 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 		return t
 	}
 	p := &protocolTools{}
-	p.accept = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept},
+	p.accept = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAcceptGoal, Description: descAccept, Shown: shownAccept},
 		func(ctx context.Context, a agents.Acceptance) (agents.Result, error) {
 			return from(ctx).onAccept(ctx, &a), nil
 		}))
-	p.decline = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline},
+	p.decline = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolDeclineGoal, Description: descDecline, Shown: shownDecline},
 		func(ctx context.Context, a agents.Decline) (agents.Result, error) {
 			return from(ctx).onDecline(&a), nil
 		}))
-	p.clarify = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify},
+	p.clarify = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolAskClarification, Description: descClarify, Shown: shownClarify},
 		func(ctx context.Context, a agents.Clarification) (agents.Result, error) {
 			return from(ctx).onClarify(ctx, &a), nil
 		}))
-	p.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate},
+	p.escalate = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalate, Shown: shownEscalate},
 		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) {
 			return from(ctx).onEscalate(ctx, &a), nil
 		}))
-	p.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress},
+	p.progress = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolReportProgress, Description: descProgress, Shown: shownProgress},
 		func(ctx context.Context, a agents.ProgressReport) (agents.Result, error) {
 			return from(ctx).onProgress(ctx, &a), nil
 		}))
-	p.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete},
-		func(ctx context.Context, a agents.Report) (agents.Result, error) {
-			return from(ctx).onComplete(ctx, &a), nil
-		}))
+	complete := func(ctx context.Context, a agents.Report) (agents.Result, error) {
+		return from(ctx).onComplete(ctx, &a), nil
+	}
+	p.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete, Shown: shownReport}, complete))
+	p.completeFree = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete, Shown: shownReportFree}, complete))
 
 	// The delegator's tools hand their validated arguments to the ask that
 	// offered them, and end it.
@@ -85,16 +118,18 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 		func(ctx context.Context, a agents.AnswerArgs) (agents.Result, error) { return answered(ctx, a), nil }))
 	passUp := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolEscalate, Description: descEscalateU},
 		func(ctx context.Context, a agents.EscalateArgs) (agents.Result, error) { return answered(ctx, a), nil }))
-	verify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerify},
-		func(ctx context.Context, v agents.Verification) (agents.Result, error) { return answered(ctx, v), nil }))
+	verified := func(ctx context.Context, v agents.Verification) (agents.Result, error) { return answered(ctx, v), nil }
+	verify := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerify, Shown: shownVerify}, verified))
+	verifyBreach := must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolVerifyReport, Description: descVerifyBreach}, verified))
 	if err != nil {
 		return nil, fmt.Errorf("orchestrator: %w", err)
 	}
 	p.judge, _ = agents.NewToolset(judge)
 	p.answer, _ = agents.NewToolset(answer, passUp)
 	p.verify, _ = agents.NewToolset(verify)
+	p.verifyBreach, _ = agents.NewToolset(verifyBreach)
 	p.offered = map[*agents.Toolset]func() *agents.Toolset{}
-	for _, ts := range []*agents.Toolset{p.judge, p.answer, p.verify} {
+	for _, ts := range []*agents.Toolset{p.judge, p.answer, p.verify, p.verifyBreach} {
 		p.offered[ts] = func() *agents.Toolset { return ts }
 	}
 	return p, nil
@@ -115,7 +150,7 @@ func (rt *Runtime) buildTools() error {
 		return err
 	}
 	rt.protocol = p
-	rt.judgeTS, rt.answerTS, rt.verifyTS = p.judge, p.answer, p.verify
+	rt.judgeTS, rt.answerTS, rt.verifyTS, rt.verifyBreachTS = p.judge, p.answer, p.verify, p.verifyBreach
 	rt.isKnown = func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] }
 	for _, m := range rt.members {
 		for _, t := range m.Agent.Tools {
@@ -141,7 +176,7 @@ func (rt *Runtime) buildTools() error {
 			}
 		}
 		if len(m.Consults) > 0 {
-			m.consult, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolConsult, Description: descConsult,
+			m.consult, err = agents.DefineTool(agents.ToolSpec{Name: agents.ToolConsult, Description: descConsult, Shown: shownConsult,
 				Enums: map[string][]string{"agent": m.Consults}, Concurrent: true},
 				func(ctx context.Context, a agents.ConsultArgs) (agents.Result, error) {
 					return from(ctx).onConsult(ctx, &a), nil
@@ -302,7 +337,7 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		d.planned = named
 		d.mu.Unlock()
 		d.state.Store(stateWorking)
-		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true}
+		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true, Recall: recalled(a)}
 	}
 	d.misalignedTurn.Store(true) // the calls it was pipelined with do not run
 	if twice || round >= d.rt.limits.MaxAlignRounds {
@@ -324,6 +359,22 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 	data := d.data()
 	data.Findings, data.Round = findings, round
 	return agents.Result{Content: d.render(prompts.Misaligned, data), IsError: true, Pin: true}
+}
+
+// recalled is the short form of an aligned acceptance that the delegate's
+// conversation keeps from then on: its plan and assumptions, what it
+// agreed to work by. Its restatements of the intent, criteria and
+// constraints repeat the goal, which the system prompt holds; the journal
+// and the delegator's judgement keep the whole.
+func recalled(a *agents.Acceptance) json.RawMessage {
+	b, err := json.Marshal(struct {
+		Plan        []string `json:"plan"`
+		Assumptions []string `json:"assumptions,omitempty"`
+	}{a.Plan, a.Assumptions})
+	if err != nil {
+		return nil // the whole call stays
+	}
+	return b
 }
 
 // structuralGaps are the runtime's own checks of an acceptance: the intent

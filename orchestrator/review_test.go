@@ -127,7 +127,9 @@ func TestCancelWithCause(t *testing.T) {
 func TestNoTurnAfterTheTokensAreSpent(t *testing.T) {
 	g := noteGoal
 	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)), turn(complete(g, "done")))
-	w := model.NewScripted("w", turn(accept(g)), model.Turn{Calls: []model.ToolCall{complete(g, "done")}, Usage: model.Usage{PromptTokens: 5000}})
+	// More than the budget, but not so far above the request's estimate
+	// that the runtime takes it for a lie (model.SaneUsage).
+	w := model.NewScripted("w", turn(accept(g)), model.Turn{Calls: []model.ToolCall{complete(g, "done")}, Usage: model.Usage{PromptTokens: 3000}})
 	rt, _ := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
 		{Agent: &agents.Agent{Name: "w", Role: "works", Model: w}, Supervision: structural},

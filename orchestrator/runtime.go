@@ -47,7 +47,9 @@ type Runtime struct {
 	judgeTS  *agents.Toolset
 	answerTS *agents.Toolset
 	verifyTS *agents.Toolset
-	checks   map[string]CheckFunc // the check registry: built-ins and Options.Checks
+	// verifyBreachTS is verifyTS for a report that breaks a constraint.
+	verifyBreachTS *agents.Toolset
+	checks         map[string]CheckFunc // the check registry: built-ins and Options.Checks
 }
 
 type member struct {
