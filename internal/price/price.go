@@ -354,7 +354,7 @@ func (c *conversation) price(row *Row, ov *overhead) {
 	for _, cl := range c.calls {
 		row.Entrust.Calls++
 		row.Entrust.PromptTokens += cl.resp.Usage.PromptTokens
-		if prev != nil && sameTools(prev, cl.req) {
+		if prev != nil && sameTools(prev, cl.req) && extends(prev, cl.req) {
 			row.Entrust.Cacheable += model.EstimateUsage(prev, &model.Message{}).PromptTokens
 		}
 		prev = cl.req
@@ -389,6 +389,25 @@ func turnPurpose(calls []model.ToolCall) string {
 		return "escalate"
 	}
 	return "other"
+}
+
+// extends reports whether b's messages begin with a's, byte for byte.
+func extends(a, b *model.Request) bool {
+	if len(b.Messages) < len(a.Messages) {
+		return false
+	}
+	for i := range a.Messages {
+		x, y := &a.Messages[i], &b.Messages[i]
+		if x.Role != y.Role || x.Content != y.Content || x.ToolCallID != y.ToolCallID || x.Name != y.Name || len(x.ToolCalls) != len(y.ToolCalls) {
+			return false
+		}
+		for j := range x.ToolCalls {
+			if x.ToolCalls[j].ID != y.ToolCalls[j].ID || x.ToolCalls[j].Name != y.ToolCalls[j].Name || !bytes.Equal(x.ToolCalls[j].Arguments, y.ToolCalls[j].Arguments) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func sameTools(a, b *model.Request) bool {
