@@ -185,9 +185,11 @@ func DefineTool[In any](spec ToolSpec, fn func(ctx context.Context, in In) (Resu
 	}, nil
 }
 
-// SchemaFor returns the JSON schema of T's arguments, as shown to models: flat,
-// without $schema or references, additionalProperties false. Enums restrict
-// named string (or string-array) properties.
+// SchemaFor returns the JSON schema of T's arguments, as the runtime
+// validates them: flat, without $schema or references, additionalProperties
+// false. Enums restrict named string (or string-array) properties. Models
+// are shown it without its size bounds, and a protocol tool's leaner still
+// (see DefineTool and ToolSpec.Shown).
 func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
 	s, err := reflectSchema[T](enums)
 	if err != nil {
