@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -21,22 +20,18 @@ import (
 type runConfig struct {
 	// Team is the team file, inline; TeamFile the path it was read from
 	// ("" for the built-in team).
-	Team         string   `json:"team"`
-	TeamFile     string   `json:"team_file,omitempty"`
-	Offline      bool     `json:"offline,omitempty"`
-	Model        string   `json:"model,omitempty"`
-	BaseURL      string   `json:"base_url,omitempty"`
-	Stream       bool     `json:"stream,omitempty"`
-	Workspace    string   `json:"workspace"`
-	Escalations  string   `json:"escalations"`
-	Criteria     []string `json:"criteria,omitempty"`
-	Constraints  []string `json:"constraints,omitempty"`
-	Verify       []string `json:"verify,omitempty"`
-	NoFileChecks bool     `json:"no_file_checks,omitempty"`
-	Steps        int      `json:"steps,omitempty"`
-	Tokens       int      `json:"tokens,omitempty"`
-	Timeout      string   `json:"timeout,omitempty"`
-	Trust        string   `json:"trust,omitempty"`
+	Team        string `json:"team"`
+	TeamFile    string `json:"team_file,omitempty"`
+	Offline     bool   `json:"offline,omitempty"`
+	Model       string `json:"model,omitempty"`
+	BaseURL     string `json:"base_url,omitempty"`
+	Stream      bool   `json:"stream,omitempty"`
+	Workspace   string `json:"workspace"`
+	Escalations string `json:"escalations"`
+	// GoalConfig records the goal's flags: criteria, constraints, checks,
+	// budget.
+	cli.GoalConfig
+	Trust string `json:"trust,omitempty"`
 	// Temporal is set by entrust-temporal run: the run is a workflow, and
 	// its workers, not run resume, carry it on.
 	Temporal json.RawMessage `json:"temporal,omitempty"`
@@ -147,16 +142,15 @@ func runResume(o *resumeOptions) error {
 		return configError(fmt.Errorf("%s cannot be resumed: %w: it is the journal of a run on Temporal (entrust-temporal run), which its workers carry on; it is not run again here",
 			o.journal, orchestrator.ErrNotResumable))
 	}
+	goal, err := cfg.GoalConfig.Flags()
+	if err != nil {
+		return configError(fmt.Errorf("run.started's %w", err))
+	}
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
 		quiet: o.quiet, json: o.json, offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout,
 		unsigned: integrity.State == orchestrator.IntegrityUnsigned, sealAfter: integrity.Last,
-		GoalFlags: cli.GoalFlags{Criteria: cfg.Criteria, Constraints: cfg.Constraints, Verify: cfg.Verify, NoFileChecks: cfg.NoFileChecks, Steps: cfg.Steps, Tokens: cfg.Tokens}}
-	if cfg.Timeout != "" {
-		if f.Timeout, err = time.ParseDuration(cfg.Timeout); err != nil {
-			return configError(fmt.Errorf("run.started's timeout: %w", err))
-		}
-	}
+		GoalFlags: goal}
 	for _, s := range []struct {
 		dst *string
 		v   string

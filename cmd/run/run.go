@@ -443,8 +443,7 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *cli.Models) 
 		return nil, fmt.Errorf("--workspace: %w", err)
 	}
 	cfg := runConfig{Team: string(teamYAML), TeamFile: f.team, Offline: m.Offline(), Model: f.model, Stream: f.stream,
-		Workspace: ws, Escalations: mode, Criteria: f.Criteria, Constraints: f.Constraints, Verify: f.Verify, NoFileChecks: f.NoFileChecks,
-		Steps: f.Steps, Tokens: f.Tokens}
+		Workspace: ws, Escalations: mode, GoalConfig: f.GoalFlags.Config()}
 	if f.trust != "" {
 		if cfg.Trust, err = filepath.Abs(f.trust); err != nil {
 			return nil, fmt.Errorf("--trust: %w", err)
@@ -452,9 +451,6 @@ func recordedConfig(f *runOptions, mode string, teamYAML []byte, m *cli.Models) 
 	}
 	if !m.Offline() && m.BaseURL() != "" {
 		cfg.BaseURL = model.RedactURL(m.BaseURL())
-	}
-	if f.Timeout > 0 {
-		cfg.Timeout = f.Timeout.String()
 	}
 	return json.Marshal(cfg)
 }

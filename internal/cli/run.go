@@ -163,3 +163,37 @@ func (g *GoalFlags) Goal(objective string) (agents.Goal, error) {
 	return agents.Goal{Objective: objective, Criteria: g.Criteria, Constraints: g.Constraints, Checks: checks, NoFileChecks: g.NoFileChecks,
 		Budget: agents.Budget{Steps: g.Steps, Tokens: g.Tokens, WallTime: g.Timeout}}, nil
 }
+
+// GoalConfig is what run.started records of the goal's flags, in the
+// configuration of either command (run resume reads it back).
+type GoalConfig struct {
+	Criteria     []string `json:"criteria,omitempty"`
+	Constraints  []string `json:"constraints,omitempty"`
+	Verify       []string `json:"verify,omitempty"`
+	NoFileChecks bool     `json:"no_file_checks,omitempty"`
+	Steps        int      `json:"steps,omitempty"`
+	Tokens       int      `json:"tokens,omitempty"`
+	Timeout      string   `json:"timeout,omitempty"`
+}
+
+// Config is what run.started records of the flags.
+func (g *GoalFlags) Config() GoalConfig {
+	c := GoalConfig{Criteria: g.Criteria, Constraints: g.Constraints, Verify: g.Verify, NoFileChecks: g.NoFileChecks, Steps: g.Steps, Tokens: g.Tokens}
+	if g.Timeout > 0 {
+		c.Timeout = g.Timeout.String()
+	}
+	return c
+}
+
+// Flags are the flags c records, or the error of a timeout that is not a
+// duration.
+func (c GoalConfig) Flags() (GoalFlags, error) {
+	g := GoalFlags{Criteria: c.Criteria, Constraints: c.Constraints, Verify: c.Verify, NoFileChecks: c.NoFileChecks, Steps: c.Steps, Tokens: c.Tokens}
+	if c.Timeout != "" {
+		var err error
+		if g.Timeout, err = time.ParseDuration(c.Timeout); err != nil {
+			return GoalFlags{}, fmt.Errorf("timeout: %w", err)
+		}
+	}
+	return g, nil
+}

@@ -84,17 +84,12 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 // runConfig is what run.started records of the command line (no secret:
 // it is in the workflow's history too).
 type runConfig struct {
-	TeamFile     string   `json:"team_file,omitempty"`
-	Escalations  string   `json:"escalations"`
-	Criteria     []string `json:"criteria,omitempty"`
-	Constraints  []string `json:"constraints,omitempty"`
-	Verify       []string `json:"verify,omitempty"`
-	NoFileChecks bool     `json:"no_file_checks,omitempty"`
-	Steps        int      `json:"steps,omitempty"`
-	Tokens       int      `json:"tokens,omitempty"`
-	Timeout      string   `json:"timeout,omitempty"`
-	Trust        string   `json:"trust,omitempty"`
-	Temporal     struct {
+	TeamFile    string `json:"team_file,omitempty"`
+	Escalations string `json:"escalations"`
+	// GoalConfig records the goal's flags, as run records them.
+	cli.GoalConfig
+	Trust    string `json:"trust,omitempty"`
+	Temporal struct {
 		Address   string `json:"address"`
 		Namespace string `json:"namespace"`
 		TaskQueue string `json:"task_queue"`
@@ -186,11 +181,7 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 		return nil
 	}))
 
-	cfg := runConfig{TeamFile: opts.team, Escalations: mode, Criteria: opts.Criteria, Constraints: opts.Constraints, Verify: opts.Verify,
-		NoFileChecks: opts.NoFileChecks, Steps: opts.Steps, Tokens: opts.Tokens}
-	if opts.Timeout > 0 {
-		cfg.Timeout = opts.Timeout.String()
-	}
+	cfg := runConfig{TeamFile: opts.team, Escalations: mode, GoalConfig: opts.GoalFlags.Config()}
 	if opts.trust != "" {
 		if cfg.Trust, err = filepath.Abs(opts.trust); err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("--trust: %w", err)}
