@@ -51,6 +51,18 @@ type Server struct {
 	// Tools, when not empty, allows only these of the server's tools; a
 	// name the server does not offer is an error of Connect.
 	Tools []string
+	// TrustHints lets the server's annotations of all its tools decide how
+	// they are run: readOnlyHint makes a tool's calls concurrent, it or
+	// idempotentHint lets a call whose fate is unknown be made again, and
+	// destructiveHint false marks a tool not destructive. Annotations are
+	// the server's own word, so they are ignored unless trusted here or in
+	// HintedTools: an untrusted tool is run alone, never made again, and
+	// taken to be destructive.
+	TrustHints bool
+	// HintedTools names the tools whose annotations are trusted when
+	// TrustHints is not set; a name the server does not offer (or that
+	// Tools does not allow) is an error.
+	HintedTools []string
 	// Transport, when set, connects instead of Command or URL. It is called
 	// again for a restart, so it must return a fresh transport each time.
 	Transport func(ctx context.Context) (mcp.Transport, error)
@@ -135,6 +147,11 @@ func (s *Server) Validate() error {
 	for i, t := range s.Tools {
 		if slices.Index(s.Tools, t) < i {
 			return fmt.Errorf("mcp server %s: tool %q is allowed twice", s.Name, t)
+		}
+	}
+	for _, t := range s.HintedTools {
+		if len(s.Tools) > 0 && !slices.Contains(s.Tools, t) {
+			return fmt.Errorf("mcp server %s: the hints of tool %q are trusted, but the tool is not allowed (tools: %s)", s.Name, t, strings.Join(s.Tools, ", "))
 		}
 	}
 	return nil

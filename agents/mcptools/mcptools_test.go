@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,7 +128,7 @@ func TestToolErrorsComeBackAsToolErrors(t *testing.T) {
 }
 
 func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
-	conn, _ := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil)})
+	conn, _ := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil), TrustHints: true})
 	for _, tl := range conn.Infos() {
 		var c, i, d bool
 		switch tl.Remote().Name {
@@ -141,6 +142,71 @@ func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
 		if tl.Concurrent() != c || tl.Idempotent() != i || agents.IsIdempotent(tl) != i || tl.Destructive() != d {
 			t.Errorf("%s: concurrent %v idempotent %v destructive %v, want %v %v %v", tl.Def().Name, tl.Concurrent(), tl.Idempotent(), tl.Destructive(), c, i, d)
 		}
+	}
+}
+
+// A server's hints are its own word: unless the server (or the tool) is
+// trusted, every tool is run alone, never made again, and destructive,
+// whatever it claims.
+func TestHintsAreIgnoredUnlessTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		srv     mcptools.Server
+		trusted []string
+	}{
+		{"not trusted", mcptools.Server{}, nil},
+		{"one tool trusted", mcptools.Server{HintedTools: []string{"add"}}, []string{"add"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := tc.srv
+			srv.Name, srv.Transport = "calc", inMemory(nil, nil)
+			conn, _ := connect(t, srv)
+			for _, tl := range conn.Infos() {
+				want := slices.Contains(tc.trusted, tl.Remote().Name)
+				if tl.HintsTrusted() != want {
+					t.Errorf("%s: hints trusted %v, want %v", tl.Def().Name, tl.HintsTrusted(), want)
+				}
+				if !want && (tl.Concurrent() || tl.Idempotent() || agents.IsIdempotent(tl) || !tl.Destructive()) {
+					t.Errorf("%s (claims %+v): concurrent %v idempotent %v destructive %v, want false false true",
+						tl.Def().Name, tl.Remote().Annotations, tl.Concurrent(), tl.Idempotent(), tl.Destructive())
+				}
+			}
+		})
+	}
+	_, err := mcptools.Connect(t.Context(), mcptools.Server{Name: "calc", HintedTools: []string{"ad"}, Transport: inMemory(nil, nil)}, nil)
+	if err == nil || !strings.Contains(err.Error(), `has no tool "ad"`) {
+		t.Errorf("an unknown hinted tool: err = %v", err)
+	}
+	err = (&mcptools.Server{Name: "calc", Command: []string{"x"}, Tools: []string{"echo"}, HintedTools: []string{"add"}}).Validate()
+	if err == nil || !strings.Contains(err.Error(), "not allowed") {
+		t.Errorf("a hinted tool that is not allowed: err = %v", err)
+	}
+}
+
+// A server that dies under a call of a tool claiming to only read: the call
+// is made again only when that claim is trusted.
+func TestACallIsMadeAgainOnlyOnTrustedHints(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprint("trusted ", trust), func(t *testing.T) {
+			started := make(chan string, 4)
+			sessions := make(chan *mcp.ServerSession, 3)
+			_, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(started, sessions), TrustHints: trust})
+			first := <-sessions
+			done := make(chan agents.Result)
+			go func() { done <- call(t, tools["calc__slow"], `{"seconds":0.05}`) }()
+			<-started
+			first.Close() // the server goes away under the call
+			res := <-done
+			switch {
+			case trust && (res.IsError || res.Content != "done"):
+				t.Errorf("trusted read-only call after the server died = %+v, want it made again", res)
+			case !trust && (!res.IsError || !strings.Contains(res.Content, "whether it took effect is unknown")):
+				t.Errorf("untrusted call after the server died = %+v, want it not made again", res)
+			}
+			if again := len(started); trust != (again == 1) {
+				t.Errorf("trusted %v: the call was made %d more times", trust, again)
+			}
+		})
 	}
 }
 
@@ -212,7 +278,9 @@ func TestCallHonoursTheContext(t *testing.T) {
 
 func TestAServerThatDiesIsRestartedOnce(t *testing.T) {
 	sessions := make(chan *mcp.ServerSession, 3)
-	conn, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, sessions)})
+	// echo's hints are trusted: its call may be made again if the death is
+	// seen only under it.
+	conn, tools := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, sessions), TrustHints: true})
 	(<-sessions).Close() // the server goes away between calls
 	if res := call(t, tools["calc__echo"], `{"text":"again"}`); res.IsError || res.Content != "again" {
 		t.Fatalf("echo after the server died = %+v, want it restarted", res)

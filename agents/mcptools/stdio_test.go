@@ -74,7 +74,7 @@ func TestCloseStopsTheProcess(t *testing.T) {
 }
 
 func TestAKilledServerIsRestartedForAnIdempotentCall(t *testing.T) {
-	_, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}})
+	_, tools := connect(t, mcptools.Server{Name: "proc", Command: []string{serverBin}, HintedTools: []string{"echo"}})
 	n, _ := strconv.Atoi(call(t, tools["proc__pid"], `{}`).Content)
 	syscall.Kill(n, syscall.SIGKILL)
 	// Whether the death is seen before or during this call, echo may be

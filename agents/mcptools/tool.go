@@ -40,26 +40,41 @@ func (t *Tool) Source() string { return t.conn.srv.Source() }
 // it.
 func (t *Tool) Remote() *mcp.Tool { return t.remote }
 
+// HintsTrusted reports whether the server's annotations of the tool decide
+// how it is run (Server.TrustHints, Server.HintedTools).
+func (t *Tool) HintsTrusted() bool {
+	return t.conn.srv.TrustHints || slices.Contains(t.conn.srv.HintedTools, t.remote.Name)
+}
+
+// hints are the tool's annotations when trusted, else none.
+func (t *Tool) hints() *mcp.ToolAnnotations {
+	if !t.HintsTrusted() {
+		return nil
+	}
+	return t.remote.Annotations
+}
+
 // Concurrent reports whether calls may run in parallel with the turn's other
-// calls: the server says the tool only reads (readOnlyHint).
+// calls: the server says the tool only reads (readOnlyHint), and its hints
+// are trusted.
 func (t *Tool) Concurrent() bool {
-	a := t.remote.Annotations
+	a := t.hints()
 	return a != nil && a.ReadOnlyHint
 }
 
 // Idempotent reports whether calling the tool again with the same arguments
-// has no further effect (readOnlyHint or idempotentHint), so a call whose
-// fate is unknown may be made again.
+// has no further effect (readOnlyHint or idempotentHint, trusted), so a call
+// whose fate is unknown may be made again.
 func (t *Tool) Idempotent() bool {
-	a := t.remote.Annotations
+	a := t.hints()
 	return a != nil && (a.ReadOnlyHint || a.IdempotentHint)
 }
 
 // Destructive reports whether the tool may destroy or overwrite what exists:
 // the MCP default for a tool that does not only read, unless the server
-// says otherwise (destructiveHint false).
+// says otherwise (destructiveHint false) and its hints are trusted.
 func (t *Tool) Destructive() bool {
-	a := t.remote.Annotations
+	a := t.hints()
 	switch {
 	case a == nil:
 		return true
@@ -185,7 +200,7 @@ func (c *Conn) wrap(listed []*mcp.Tool) ([]*Tool, error) {
 	for i, t := range listed {
 		names[i] = t.Name
 	}
-	for _, want := range c.srv.Tools {
+	for _, want := range slices.Concat(c.srv.Tools, c.srv.HintedTools) {
 		if !slices.Contains(names, want) {
 			return nil, fmt.Errorf("mcp server %s has no tool %q (it has: %s)", c.srv.Name, want, strings.Join(names, ", "))
 		}

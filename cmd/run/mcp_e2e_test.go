@@ -29,6 +29,7 @@ mcp_servers:
   - name: calc
     command: [` + mcpServer + `]
     env: {GREETING: hello}
+    trust_hints: [add, echo]
 agents:
   - name: lead
     role: Leads.
@@ -48,7 +49,8 @@ func TestE2ERunToolsListsMCPTools(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("%s", r)
 	}
-	for _, want := range []string{"write_file", "built-in (workspace)", "calc__add", "mcp calc (" + mcpServer + ")", "idempotent", "Add two numbers.", "worker"} {
+	for _, want := range []string{"write_file", "built-in (workspace)", "calc__add", "mcp calc (" + mcpServer + ")", "idempotent", "Add two numbers.", "worker",
+		"server's hints not trusted"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("run tools lacks %q:\n%s", want, r.stdout)
 		}

@@ -80,6 +80,9 @@ func runTools(opts *toolsOptions) error {
 		if c, ok := t.(interface{ Destructive() bool }); ok && c.Destructive() {
 			hints = append(hints, "destructive")
 		}
+		if h, ok := t.(interface{ HintsTrusted() bool }); ok && !h.HintsTrusted() {
+			hints = append(hints, "server's hints not trusted")
+		}
 		held := strings.Join(holders[d.Name], ", ")
 		if held == "" {
 			held = "-"

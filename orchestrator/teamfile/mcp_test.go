@@ -20,9 +20,11 @@ mcp_servers:
     command: [calc-server, --quiet]
     env: {TOKEN: "${CALC_TOKEN}", MODE: fast}
     tools: [add, echo]
+    trust_hints: [echo]
   - name: web
     url: https://example.invalid/mcp
     headers: {Authorization: "Bearer ${WEB_TOKEN}"}
+    trust_hints: true
 agents:
   - name: lead
     delegates_to: [worker]
@@ -46,7 +48,8 @@ func TestParseMCPServers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if servers[0].Env["TOKEN"] != "s3cret" || servers[0].Env["MODE"] != "fast" || servers[1].Headers["Authorization"] != "Bearer w3b" ||
-		strings.Join(servers[0].Tools, ",") != "add,echo" {
+		strings.Join(servers[0].Tools, ",") != "add,echo" ||
+		servers[0].TrustHints || strings.Join(servers[0].HintedTools, ",") != "echo" || !servers[1].TrustHints {
 		t.Errorf("servers %+v", servers)
 	}
 	// The file keeps the reference, not the secret.
@@ -79,7 +82,9 @@ func TestParseMCPErrors(t *testing.T) {
 		{"no command or url", "lead: a\nmcp_servers:\n  - name: fs\nagents:\n  - name: a\n", 3, "mcp_servers[0]", "give a command"},
 		{"both", "lead: a\nmcp_servers:\n  - name: fs\n    command: [x]\n    url: http://h\nagents:\n  - name: a\n", 3, "mcp_servers[0]", "not both"},
 		{"duplicate", "lead: a\nmcp_servers:\n  - {name: fs, command: [x]}\n  - {name: fs, command: [y]}\nagents:\n  - name: a\n", 4, "mcp_servers[1].name", "duplicate server name"},
-		{"unknown field", "lead: a\nmcp_servers:\n  - name: fs\n    comand: [x]\nagents:\n  - name: a\n", 4, "mcp_servers[0].comand", "known: name, command, env, url, headers, tools"},
+		{"unknown field", "lead: a\nmcp_servers:\n  - name: fs\n    comand: [x]\nagents:\n  - name: a\n", 4, "mcp_servers[0].comand", "known: name, command, env, url, headers, tools, trust_hints"},
+		{"trust_hints of a tool not allowed", "lead: a\nmcp_servers:\n  - {name: fs, command: [x], tools: [read_file], trust_hints: [write_file]}\nagents:\n  - name: a\n", 3, "mcp_servers[0]", `the hints of tool "write_file" are trusted, but the tool is not allowed`},
+		{"trust_hints neither true nor a list", "lead: a\nmcp_servers:\n  - name: fs\n    command: [x]\n    trust_hints: yes please\nagents:\n  - name: a\n", 5, "mcp_servers[0].trust_hints", "want true, false or a list"},
 		{"undeclared server", head + "    tools: [fs__read_file]\n", 4, "agents[0].tools", `no MCP server is named "fs"`},
 		{"tool outside the allow-list", "lead: a\nmcp_servers:\n  - {name: fs, command: [x], tools: [read_file]}\nagents:\n  - name: a\n    tools: [fs__write_file]\n", 6, "agents[0].tools", "server fs allows only read_file"},
 		{"grant of an undeclared server", head + "    tools: [read_file]\ngrants: [git__log]\n", 5, "grants", `no MCP server is named "git"`},

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -133,6 +134,41 @@ type MCPServer struct {
 	Headers map[string]string `yaml:"headers,omitempty"`
 	// Tools, when set, allows only these of the server's tools.
 	Tools []string `yaml:"tools,omitempty"`
+	// TrustHints trusts the server's annotations of its tools — true for
+	// all of them, or a list of tool names. Untrusted (the default), they
+	// are ignored: the tools run alone, are never called again after a
+	// crash, and count as destructive (see mcptools.Server.TrustHints).
+	TrustHints HintTrust `yaml:"trust_hints,omitempty"`
+}
+
+// HintTrust is trust_hints: true (All) or a list of the server's tools.
+type HintTrust struct {
+	All   bool
+	Tools []string
+}
+
+// UnmarshalYAML reads true, false or a list of tool names.
+func (h *HintTrust) UnmarshalYAML(n ast.Node) error {
+	bad := func(n ast.Node) error {
+		return &yaml.TypeError{DstType: reflect.TypeFor[HintTrust](), SrcType: reflect.TypeFor[string](), Token: n.GetToken()}
+	}
+	switch n := n.(type) {
+	case *ast.BoolNode:
+		*h = HintTrust{All: n.Value}
+		return nil
+	case *ast.SequenceNode:
+		var tools []string
+		for _, v := range n.Values {
+			s, ok := v.(*ast.StringNode)
+			if !ok {
+				return bad(v)
+			}
+			tools = append(tools, s.Value)
+		}
+		*h = HintTrust{Tools: tools}
+		return nil
+	}
+	return bad(n)
 }
 
 // Supervision fixes how closely an agent is supervised, whatever its trust.
@@ -340,6 +376,8 @@ func kindName(goType string) string {
 		return "a list of agents"
 	case "[]teamfile.MCPServer":
 		return "a list of MCP servers"
+	case "teamfile.HintTrust":
+		return "true, false or a list of the server's tool names"
 	case "map[string]string":
 		return "a mapping of names to strings"
 	}
@@ -379,7 +417,7 @@ func knownFields(path string) []string {
 	case path == "defaults":
 		return []string{"model", "budget", "supervision", "persona", "context_tokens"}
 	case strings.HasPrefix(last, "mcp_servers["):
-		return []string{"name", "command", "env", "url", "headers", "tools"}
+		return []string{"name", "command", "env", "url", "headers", "tools", "trust_hints"}
 	case last == "budget":
 		return []string{"steps", "tokens", "wall_time"}
 	case last == "supervision":
@@ -585,7 +623,8 @@ func (f *File) checkServers(c *errs) map[string]*MCPServer {
 }
 
 func (m *MCPServer) server(env, headers map[string]string) mcptools.Server {
-	return mcptools.Server{Name: m.Name, Command: slices.Clone(m.Command), Env: env, URL: m.URL, Headers: headers, Tools: slices.Clone(m.Tools)}
+	return mcptools.Server{Name: m.Name, Command: slices.Clone(m.Command), Env: env, URL: m.URL, Headers: headers, Tools: slices.Clone(m.Tools),
+		TrustHints: m.TrustHints.All, HintedTools: slices.Clone(m.TrustHints.Tools)}
 }
 
 // Servers returns the file's MCP servers to connect to, with each ${NAME}
