@@ -58,8 +58,9 @@ func stepper(steps int) *model.Scripted {
 // of an action tool, its result, and the events, in chunks of 200 steps a
 // delegation.
 func BenchmarkAgentStep(b *testing.B) {
-	// file flushes per event; file-group commits in groups (see Journal).
-	for _, sink := range []string{"memory", "file", "file-group"} {
+	// file is the journal as it comes, committing in groups (see Journal);
+	// file-per-event writes each event as it is emitted.
+	for _, sink := range []string{"memory", "file", "file-per-event"} {
 		b.Run(sink, func(b *testing.B) {
 			const chunk = 200
 			rec := newRecorder(b, "note")
@@ -70,7 +71,9 @@ func BenchmarkAgentStep(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer j.Close()
-				j.SetGroupCommit(sink == "file-group")
+				if sink == "file-per-event" {
+					j.SetGroupCommit(false)
+				}
 				s = j
 			}
 			rt, err := orchestrator.New(solo(stepper(chunk), rec.tool), &orchestrator.Options{Sinks: []orchestrator.Sink{s},

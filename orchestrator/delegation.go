@@ -690,9 +690,12 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 // modelEvent is the model.called event of call k made by agent m within d:
 // the response in full, so that a resumed run need not call again. It names
 // the model that answered: m's own, or the fallback answered.
-func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) *Event {
+//
+// stored has a bit set for each of the response's first 64 tool calls
+// whose arguments can be stored as they are.
+func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) (e *Event, stored uint64) {
 	name, provider := m.answering(answered)
-	e := &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+	e = &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
 		Model: name, Provider: provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 		LatencyMS: float64(latency) / 1e6}
 	if err != nil {
@@ -709,9 +712,15 @@ func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose
 		// But the loop fills in missing call ids in place, and arguments
 		// that cannot be stored as they are are kept as a string: then the
 		// event keeps a copy of what the model said.
-		if slices.ContainsFunc(resp.Message.ToolCalls, func(c model.ToolCall) bool {
-			return c.ID == "" || !storable(c.Arguments)
-		}) {
+		copied := false
+		for i, c := range resp.Message.ToolCalls {
+			ok := storable(c.Arguments)
+			if ok && i < 64 {
+				stored |= 1 << i
+			}
+			copied = copied || c.ID == "" || !ok
+		}
+		if copied {
 			msg := resp.Message
 			msg.ToolCalls = slices.Clone(msg.ToolCalls)
 			for i, c := range msg.ToolCalls {
@@ -723,7 +732,7 @@ func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose
 			e.Message = &msg
 		}
 	}
-	return e
+	return e, stored
 }
 
 // journalArgs keeps a call's arguments as they were written when they can be
@@ -750,24 +759,41 @@ func storable(args json.RawMessage) bool {
 // jsonDepth returns how deep arrays and objects nest in valid JSON b.
 func jsonDepth(b []byte) int {
 	depth, deepest := 0, 0
-	inString, escaped := false, false
+	var str jsonStrings
 	for _, c := range b {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			escaped = c == '\\'
-			inString = c != '"'
-		case c == '"':
-			inString = true
-		case c == '[' || c == '{':
+		if !str.outside(c) {
+			continue
+		}
+		switch c {
+		case '[', '{':
 			depth++
 			deepest = max(deepest, depth)
-		case c == ']' || c == '}':
+		case ']', '}':
 			depth--
 		}
 	}
 	return deepest
+}
+
+// jsonStrings follows valid JSON byte by byte, telling the bytes inside
+// its strings from the others.
+type jsonStrings struct{ in, escaped bool }
+
+// outside reports whether c, the next byte, is outside every string (a
+// string's quotes are inside it).
+func (s *jsonStrings) outside(c byte) bool {
+	switch {
+	case s.escaped:
+		s.escaped = false
+	case s.in:
+		s.escaped = c == '\\'
+		s.in = c != '"'
+	case c == '"':
+		s.in = true
+	default:
+		return true
+	}
+	return false
 }
 
 // mayDelegate reports whether the delegate may sub-delegate: it has agents to

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"sync"
 	"time"
@@ -236,6 +237,21 @@ type conversation struct {
 	// answered is the model that took the call in flight over from the
 	// agent's own after a failover (model.WithFallback), "" while none did.
 	answered string
+	// calls are the tool calls of the last response, and storable has a
+	// bit set for each of the first 64 whose arguments its model.called
+	// found storable as they are (see modelEvent): their tool.called need
+	// not check again.
+	calls    []model.ToolCall
+	storable uint64
+}
+
+// argsOf returns the arguments of call, the index-th of its turn, as the
+// journal keeps them (journalArgs).
+func (c *conversation) argsOf(index int, call *model.ToolCall) json.RawMessage {
+	if index < 64 && index < len(c.calls) && &c.calls[index] == call && c.storable&(1<<index) != 0 {
+		return call.Arguments
+	}
+	return journalArgs(call.Arguments)
 }
 
 // withTrace returns ctx with the conversation's retry trace, reusing the
@@ -267,7 +283,11 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
 	// A token budget holds whatever the endpoint says it used.
 	why := model.SaneUsage(req, g.Response)
-	e := modelEvent(c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
+	e, storable := modelEvent(c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
+	c.calls, c.storable = nil, storable
+	if g.Response != nil {
+		c.calls = g.Response.Message.ToolCalls
+	}
 	e.UsageReplaced = why
 	c.d.run.emit(ctx, e)
 	return g.Response, err
@@ -281,7 +301,7 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 	k := c.key(turn, index)
 	r.emit(ctx, &Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
 		Conversation: c.name, Turn: turn, CallIndex: index,
-		Tool: call.Name, CallID: call.ID, Arguments: journalArgs(call.Arguments)})
+		Tool: call.Name, CallID: call.ID, Arguments: c.argsOf(index, call)})
 	sc := &siteContext{Context: ctx, site: callSite{key: k, call: call}}
 	site := &sc.site
 	start := time.Now()

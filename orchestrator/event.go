@@ -296,6 +296,18 @@ type Sink interface {
 	Emit(ctx context.Context, e *Event) error
 }
 
+// Committer is a Sink that may hold events back and write them in groups. A
+// run calls Commit before each effect it makes live — a model call, the run
+// of an action tool, a decision asked of someone outside the run's models —
+// and once it has emitted run.finished, so that whatever an effect follows
+// from is written before the run waits on it, and the sink need not write
+// at every event. Journal is one.
+type Committer interface {
+	Sink
+	// Commit writes the events held back.
+	Commit() error
+}
+
 // SinkFunc adapts a function to Sink.
 type SinkFunc func(ctx context.Context, e *Event) error
 
@@ -323,42 +335,73 @@ func (m *Memory) Events() []*Event {
 	return append([]*Event(nil), m.events...)
 }
 
-// Journal is a Sink that writes events as JSON lines, one an event. By
-// default each line is flushed as it is written, so a crash loses at most the
-// line being written and a resumed run redoes nothing that was recorded.
-// With group commit (SetGroupCommit) lines are buffered and written together
-// at commit points instead — before an action tool runs (its tool.called:
-// what a resumed run must know was attempted), on every event that ends a
+// Journal is a Sink that writes events as JSON lines, one an event.
+//
+// It commits in groups: once a run has committed through it (see
+// Committer), the lines are buffered and written together at the run's
+// commit points — before each effect the run makes live: a model call, an
+// action tool's run (after its tool.called), a decision asked of the
+// Principal, a supervisor or a verifier — and on every event that ends a
 // delegation or a run or that may wait for a person (an escalation, a
-// clarification), and on Flush and Close — so a crash loses at most the
-// lines since the last commit point, none of which recorded an effect on the
-// world, but a resumed run may make again the model calls they recorded.
+// clarification), and on Flush and Close. Nothing an effect follows from is
+// left unwritten while the run waits on it, so a crash loses only lines that
+// the run could have made again in microseconds from effects already
+// written: a resumed run redoes no recorded model call and knows of every
+// action tool call that was attempted, as with a write per event. Until a
+// run commits through it (a journal written by another program), each line
+// is written as it comes. SetGroupCommit changes this.
+//
 // With Seal, each line carries a seal that makes edits to the file detectable
 // (ReadSealedJournal).
 type Journal struct {
-	mu    sync.Mutex
-	w     *bufio.Writer
-	enc   *json.Encoder
-	c     io.Closer
-	group bool
+	mu sync.Mutex
+	w  *bufio.Writer
+	c  io.Closer
+	// mode is groupAuto (the default), groupOn or groupOff; committed
+	// says a run has committed through the journal.
+	mode      int8
+	committed bool
+	line      []byte // the line being written, reused
 	// sealer, when not nil, seals each line (Seal).
 	sealer *sealer
 }
 
-// SetGroupCommit turns group commit on or off (see Journal).
+// The group commit modes of a Journal.
+const (
+	groupAuto int8 = iota // in groups once a run commits through it
+	groupOn               // in groups from the start
+	groupOff              // a write per event
+)
+
+// SetGroupCommit sets whether the journal commits in groups from its first
+// line (on), or writes each line as it comes (off): then a run's commits
+// find nothing held back. By default it commits in groups once a run has
+// committed through it (see Journal).
 func (j *Journal) SetGroupCommit(on bool) {
 	j.mu.Lock()
-	j.group = on
+	j.mode = groupOff
+	if on {
+		j.mode = groupOn
+	}
 	j.mu.Unlock()
+}
+
+// Commit writes the lines held back: the run calls it before each effect
+// (see Committer).
+func (j *Journal) Commit() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.committed = true
+	if err := j.w.Flush(); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }
 
 // NewJournal returns a journal writing to w. Close flushes it but leaves w
 // open: w belongs to the caller (it may be os.Stdout).
 func NewJournal(w io.Writer) *Journal {
-	bw := bufio.NewWriterSize(w, 16<<10)
-	j := &Journal{w: bw, enc: json.NewEncoder(bw)}
-	j.enc.SetEscapeHTML(false)
-	return j
+	return &Journal{w: bufio.NewWriterSize(w, 16<<10)}
 }
 
 // CreateJournal creates (or truncates) the file at path, with its directory,
@@ -441,29 +484,35 @@ func cutTornLine(f *os.File) error {
 	return err
 }
 
-// Emit writes e as one line and flushes it, or, with group commit, flushes
-// the lines buffered so far when e is a commit point.
+// Emit writes e as one line: at once, or, when the journal commits in
+// groups, with the lines held back at the next commit point (see Journal).
 func (j *Journal) Emit(_ context.Context, e *Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	var err error
 	if j.sealer != nil {
-		b, err := j.sealer.seal(e)
-		if err == nil {
+		var b []byte
+		if b, err = j.sealer.seal(e); err == nil {
 			_, err = j.w.Write(b)
 		}
-		if err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-	} else if err := j.enc.Encode(e); err != nil {
+	} else if j.line, err = appendLine(j.line[:0], e); err == nil {
+		_, err = j.w.Write(j.line)
+	}
+	if err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if j.group && !commits(e) {
+	if j.grouped() && !commits(e) {
 		return nil
 	}
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	return nil
+}
+
+// grouped reports whether lines are held back until a commit point.
+func (j *Journal) grouped() bool {
+	return j.mode == groupOn || j.mode == groupAuto && j.committed
 }
 
 // commits reports whether e is a commit point of the journal.

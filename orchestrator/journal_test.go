@@ -24,9 +24,28 @@ func (w *writes) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// With group commit the journal writes at its commit points only — yet
-// every action tool's tool.called is written before the tool runs, and every
-// line is written by the time Run returns.
+// writtenModel is a model that notes each call made before every event
+// emitted so far was on the writer.
+type writtenModel struct {
+	model.Model
+	w         *writes
+	mem       *orchestrator.Memory
+	unwritten []int
+}
+
+func (m *writtenModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	if n := bytes.Count(m.w.buf.Bytes(), []byte("\n")); n != len(m.mem.Events()) {
+		m.unwritten = append(m.unwritten, len(m.mem.Events()))
+	}
+	return m.Model.Generate(ctx, req)
+}
+
+// A journal commits in groups by default, once its run commits through it:
+// it writes at the run's commit points only — yet every event is written
+// before each model call (whose record a resumed run must not make again)
+// and each action tool's run (its tool.called: a resumed run knows it was
+// attempted), and every line by the time Run returns. Per event, or in
+// groups from the start, when told.
 func TestJournalGroupCommit(t *testing.T) {
 	g := noteGoal
 	const steps = 6
@@ -39,10 +58,13 @@ func TestJournalGroupCommit(t *testing.T) {
 	turns = append(turns, turn(model.Call(agents.ToolCompleteGoal, agents.Report{Result: "done",
 		Criteria:    []agents.CriterionResult{{Criterion: g.Criteria[0], Met: true, Evidence: "written by note_0"}},
 		Constraints: []agents.ConstraintResult{{Constraint: g.Constraints[0], Respected: true}}})))
-	for _, group := range []bool{false, true} {
+	for _, mode := range []string{"per event", "group", "default"} {
+		group := mode != "per event"
 		w := &writes{}
 		j := orchestrator.NewJournal(w)
-		j.SetGroupCommit(group)
+		if mode != "default" {
+			j.SetGroupCommit(group)
+		}
 		var unwritten []string
 		note, err := agents.NewTool("note", "notes", func(_ context.Context, in struct {
 			Text string `json:"text"`
@@ -57,21 +79,39 @@ func TestJournalGroupCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rt, mem := newRuntime(t, solo(model.NewScripted("m", turns...), note), &orchestrator.Options{Sinks: []orchestrator.Sink{j}})
+		mem := &orchestrator.Memory{}
+		m := &writtenModel{Model: model.NewScripted("m", turns...), w: w, mem: mem}
+		rt, _ := newRuntime(t, solo(m, note), &orchestrator.Options{Sinks: []orchestrator.Sink{j, mem}})
 		if _, err := rt.Run(t.Context(), g); err != nil {
 			t.Fatalf("%v\n%s", err, types(mem.Events()))
 		}
+		if len(m.unwritten) > 0 {
+			t.Errorf("%s: model calls made before all events were written, after %v events", mode, m.unwritten)
+		}
 		events, torn, err := orchestrator.ReadJournal(bytes.NewReader(w.buf.Bytes()))
 		if err != nil || torn || len(events) != len(mem.Events()) {
-			t.Fatalf("group %v: %d events written of %d (torn %v, %v)", group, len(events), len(mem.Events()), torn, err)
+			t.Fatalf("%s: %d events written of %d (torn %v, %v)", mode, len(events), len(mem.Events()), torn, err)
 		}
 		if len(unwritten) > 0 {
-			t.Errorf("group %v: note ran before its tool.called was written: %v", group, unwritten)
+			t.Errorf("%s: note ran before its tool.called was written: %v", mode, unwritten)
 		}
-		// One write an event, or about one an action step.
-		if group && w.n > steps+3 || !group && w.n != len(events) {
-			t.Errorf("group %v: %d writes for %d events", group, w.n, len(events))
+		// One write an event, or one before each effect: two an action
+		// step (its model call and its tool), and a few for the run's
+		// decisions and ends.
+		if group && w.n > 2*steps+8 || !group && w.n != len(events) {
+			t.Errorf("%s: %d writes for %d events", mode, w.n, len(events))
 		}
+	}
+	// A journal no run commits through writes each line as it comes.
+	w := &writes{}
+	j := orchestrator.NewJournal(w)
+	for i := range 3 {
+		if err := j.Emit(t.Context(), &orchestrator.Event{Seq: int64(i + 1), Type: orchestrator.EventModelCalled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if w.n != 3 {
+		t.Errorf("a journal no run commits through: %d writes for 3 events", w.n)
 	}
 }
 

@@ -258,7 +258,55 @@ func (rt *Runtime) newRun(id string) *run {
 	} else {
 		r.fx = NewLiveEffects(rt.opts.Now)
 	}
+	for _, s := range rt.opts.Sinks {
+		if c, ok := s.(Committer); ok {
+			r.committers = append(r.committers, c)
+		}
+	}
+	if len(r.committers) > 0 {
+		r.fx = committing{Effects: r.fx, r: r}
+	}
 	return r
+}
+
+// committing are a run's live effects when a sink commits in groups: each
+// effect commits the sinks before it is made (see Committer). A resumed
+// run's effects replayed from its journal are not made, and commit nothing.
+type committing struct {
+	Effects
+	r *run
+}
+
+// Generate commits, then calls through.
+func (c committing) Generate(ctx context.Context, k Key, m model.Model, req *model.Request) (Generated, error) {
+	c.r.commit()
+	return c.Effects.Generate(ctx, k, m, req)
+}
+
+// CallTool commits, then calls through.
+func (c committing) CallTool(ctx context.Context, k Key, t agents.Tool, call *model.ToolCall) Called {
+	c.r.commit()
+	return c.Effects.CallTool(ctx, k, t, call)
+}
+
+// Decide commits, then calls through.
+func (c committing) Decide(ctx context.Context, k Key, ask func(context.Context) (Decision, error)) (Decision, error) {
+	c.r.commit()
+	return c.Effects.Decide(ctx, k, ask)
+}
+
+// commit writes what the sinks hold back; an error is recorded as an
+// Emit's is.
+func (r *run) commit() {
+	for _, c := range r.committers {
+		if err := c.Commit(); err != nil {
+			r.mu.Lock()
+			if r.sinkErr == nil {
+				r.sinkErr = err
+			}
+			r.mu.Unlock()
+		}
+	}
 }
 
 // startEvent is the run.started event of a run of g: the goal, the team's
@@ -287,6 +335,7 @@ func (rt *Runtime) rootGrant(g *agents.Goal) []string {
 func (r *run) finishRun(ctx context.Context, out *Outcome) (*Outcome, error) {
 	total := out.Total
 	r.emit(ctx, &Event{Type: EventRunFinished, Agent: r.rt.lead.name, Status: out.Status, Cause: out.Cause, Reason: out.Reason, Total: &total, Result: resultOf(out)})
+	r.commit()
 	err := out.Err()
 	r.mu.Lock()
 	if r.sinkErr != nil {
@@ -316,6 +365,8 @@ type run struct {
 	rt *Runtime
 	id string
 	fx Effects
+	// committers are the sinks that commit in groups (see Committer).
+	committers []Committer
 	// replay, when the run is resumed or replayed, holds its journal.
 	replay *replay
 	// observe, when set, sees every event instead of the sinks (Replay).

@@ -145,7 +145,7 @@ type sealer struct {
 	mac  hash.Hash // HMAC-SHA256 keyed by key, reset for each line
 	prev []byte    // the seal of the line before; nil before the first
 	buf  bytes.Buffer
-	enc  *json.Encoder
+	line []byte // the line being sealed, reused
 }
 
 // seal returns e's sealed line, with its newline. The bytes are valid until
@@ -156,12 +156,12 @@ func (s *sealer) seal(e *Event) ([]byte, error) {
 		c.Seal, c.KeyID = "", ""
 		e = &c
 	}
-	s.buf.Reset()
-	if err := s.enc.Encode(e); err != nil {
+	line, err := appendLine(s.line[:0], e)
+	if err != nil {
 		return nil, err
 	}
-	b := s.buf.Bytes()
-	b = b[:len(b)-2] // "}\n"
+	s.line = line
+	b := line[:len(line)-2] // "}\n"
 	if s.prev == nil {
 		b = append(b, `,"key_id":"`+JournalKeyID(s.key)+`"`...)
 	}
@@ -204,8 +204,6 @@ func (j *Journal) Seal(key []byte, after string) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	s := &sealer{key: key, mac: hmac.New(sha256.New, key), prev: prev}
-	s.enc = json.NewEncoder(&s.buf)
-	s.enc.SetEscapeHTML(false)
 	j.sealer = s
 	return nil
 }

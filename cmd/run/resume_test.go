@@ -138,9 +138,10 @@ func TestCrashAndResume(t *testing.T) {
 			dir := t.TempDir()
 			writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
 			journal := filepath.Join(dir, "run.jsonl")
-			// The journal is written before each model call is made (group
-			// commit is off), so a call that finds n lines there is one made
-			// after the n-th event: the server holds it, and every later one.
+			// The journal is written before each model call is made (the run
+			// commits it before each effect), so a call that finds n lines
+			// there is one made after the n-th event: the server holds it,
+			// and every later one.
 			held := make(chan struct{}, 1)
 			srv := crashServer(t, func() bool { return countLines(journal) >= n }, held)
 			args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -263,8 +264,17 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 
 	// The journal's own write errors are told apart from other sinks'.
 	var journalErr error
+	var journalMu sync.Mutex // commits come from the run's goroutines
+	noteJournalErr := func(err error) error {
+		journalMu.Lock()
+		if err != nil && journalErr == nil {
+			journalErr = err
+		}
+		journalMu.Unlock()
+		return err
+	}
 	runCtx := ctx
-	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
+	sinks := []orchestrator.Sink{committer{Sink: orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 		// A run whose endpoint cannot serve it ends as a crash there
 		// would: neither the failed call nor the cancellation that follows
 		// is written, so the journal can be resumed once it is up.
@@ -275,11 +285,13 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		if err == nil {
 			err = markEvent(e)
 		}
-		if err != nil && journalErr == nil {
-			journalErr = err
+		return noteJournalErr(err)
+	}), commit: func() error {
+		if journal == nil {
+			return nil
 		}
-		return err
-	})}
+		return noteJournalErr(journal.Commit())
+	}}}
 	var view *cli.LiveView
 	switch {
 	case f.json:
@@ -461,3 +473,13 @@ const offlineNotice = `entrust: no model endpoint is configured, so every agent 
   To use a real one:   OPENAI_API_KEY=sk-... run --model gpt-4o-mini "GOAL"
   or a local server:   run --base-url http://localhost:11434/v1 --model qwen2.5:7b "GOAL"
 `
+
+// committer is a Sink that commits through commit (orchestrator.Committer):
+// the run's journal behind the command's own handling of its errors.
+type committer struct {
+	orchestrator.Sink
+	commit func() error
+}
+
+// Commit calls commit.
+func (c committer) Commit() error { return c.commit() }
