@@ -36,12 +36,16 @@ func NamedFiles(text string) []string {
 			out = append(out, p)
 		}
 	}
-	for _, m := range backtickRE.FindAllStringSubmatch(text, -1) {
-		if t := strings.TrimSpace(m[1]); pathRE.MatchString(t) && !strings.HasPrefix(t, "-") {
-			add(t)
+	plain := text
+	if strings.IndexByte(text, '`') >= 0 {
+		for _, m := range backtickRE.FindAllStringSubmatch(text, -1) {
+			if t := strings.TrimSpace(m[1]); pathRE.MatchString(t) && !strings.HasPrefix(t, "-") {
+				add(t)
+			}
 		}
+		plain = backtickRE.ReplaceAllString(text, " ")
 	}
-	for _, tok := range strings.Fields(backtickRE.ReplaceAllString(text, " ")) {
+	for tok := range strings.FieldsSeq(plain) {
 		if f, ok := fileToken(tok); ok {
 			add(f)
 		}
@@ -102,8 +106,16 @@ type mention struct {
 
 // mentions splits text into words, naming the files as NamedFiles does.
 func mentions(text string) []mention {
-	var out []mention
-	for i, seg := range splitBackticks(text) {
+	n := 0
+	for range strings.FieldsSeq(text) {
+		n++ // about as many as the mentions: the slice is made once
+	}
+	out := make([]mention, 0, n)
+	segs := []string{text}
+	if strings.IndexByte(text, '`') >= 0 {
+		segs = splitBackticks(text)
+	}
+	for i, seg := range segs {
 		if i%2 == 1 { // inside backticks: one mention
 			t := strings.TrimSpace(seg)
 			m := mention{word: strings.ToLower(t)}
@@ -113,7 +125,7 @@ func mentions(text string) []mention {
 			out = append(out, m)
 			continue
 		}
-		for _, tok := range strings.Fields(seg) {
+		for tok := range strings.FieldsSeq(seg) {
 			m := mention{stops: strings.ContainsAny(tok[len(tok)-1:], ".;:!?"), comma: strings.HasSuffix(tok, ",")}
 			if f, ok := fileToken(tok); ok {
 				m.file = path.Clean(f)
