@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
@@ -145,4 +146,69 @@ func completed(t *testing.T, r *entrusttemporal.Run) []*orchestrator.Event {
 	}
 	protocoltest.CheckJournal(t, events)
 	return events
+}
+
+// TestCancelReachesTheDelegations cancels a run while the writer's model
+// call hangs: the cancellation reaches the writer's delegation's workflow
+// (a child of the run's), the run ends cancelled with its last events in
+// the journal, and the writer's workflow is ended with them.
+func TestCancelReachesTheDelegations(t *testing.T) {
+	ts, q := newServer(t)
+	team := leadWriter(t, t.TempDir(), &counts{})
+	started := make(chan struct{}, 1)
+	writer := *team.Members[1].Agent
+	writer.Model = model.ScriptFunc("writer", func(ctx context.Context, req *model.Request) (*model.Response, error) {
+		started <- struct{}{}
+		<-ctx.Done() // a model call that never answers
+		return nil, ctx.Err()
+	})
+	team.Members[1].Agent = &writer
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: team})
+	c := ts.GetDefaultClient()
+	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q, Heartbeat: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	if err := r.Cancel(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	out, err := r.Wait(t.Context())
+	if out == nil || out.Cause != orchestrator.CauseCancelled {
+		t.Fatalf("outcome %+v, %v: want cancelled", out, err)
+	}
+	events, err := r.Events(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
+		t.Errorf("the journal ends with %s, want run.finished", last.Type)
+	}
+	protocoltest.CheckJournal(t, events)
+	var writerD string
+	for _, e := range protocoltest.OfType(events, orchestrator.EventGoalOffered) {
+		if e.Agent == "writer" {
+			writerD = e.Delegation
+		}
+	}
+	id := entrusttemporal.DelegationWorkflowID(r.ID(), writerD)
+	desc, err := c.DescribeWorkflowExecution(t.Context(), id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := desc.GetWorkflowExecutionInfo().GetStatus(); s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+		t.Errorf("the writer's workflow is %s, want ended by the run", s)
+	}
+	cancelled := false
+	it := c.GetWorkflowHistory(t.Context(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancelled = cancelled || e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED
+	}
+	if !cancelled {
+		t.Error("the run's cancellation did not reach the writer's workflow")
+	}
 }
