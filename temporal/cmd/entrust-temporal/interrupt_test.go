@@ -45,7 +45,7 @@ func TestInterruptCancelsTheWorkflow(t *testing.T) {
 	journal := filepath.Join(t.TempDir(), "run.jsonl")
 	var out, errOut bytes.Buffer
 	opts := &runOptions{conn: conn{address: ts.GetFrontendHostPort(), namespace: ts.GetDefaultNamespace(), taskQueue: "entrust"},
-		team: writeTeam(t), escalations: "auto", journal: journal, goal: "write a note", in: strings.NewReader(""), out: &out, errOut: &errOut}
+		team: writeTeam(t), escalations: "auto", output: output{journal: journal}, goal: "write a note", in: strings.NewReader(""), out: &out, errOut: &errOut}
 	err := runGoal(ctx, opts)
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != exitInterrupted {

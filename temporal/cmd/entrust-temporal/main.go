@@ -71,7 +71,7 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetUsageTemplate(strings.TrimRight(root.UsageTemplate(), "\n") + footerTemplate)
-	root.AddCommand(newDevCmd(stdout), newWorkerCmd(stdout, stderr), newRunCmd(stdin, stdout, stderr))
+	root.AddCommand(newDevCmd(stdout), newWorkerCmd(stdout, stderr), newRunCmd(stdin, stdout, stderr), newFollowCmd(stdin, stdout, stderr))
 	return root
 }
 

@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/entrust-dev/entrust/internal/cli"
@@ -24,9 +20,9 @@ import (
 // Temporal, and where the server is.
 type runOptions struct {
 	conn
-	team, journal, escalations string
-	id, logLevel, trust        string
-	json, quiet                bool
+	team, escalations, id, trust string
+	// output says where the events go: journal, view or JSON, log.
+	output
 	// GoalFlags shape the goal: criteria, constraints, checks, budget.
 	cli.GoalFlags
 
@@ -57,13 +53,7 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.goal = strings.TrimSpace(strings.Join(args, " "))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			go func() {
-				<-ctx.Done()
-				stop() // a second interrupt ends the process at once
-			}()
-			return runGoal(ctx, opts)
+			return interruptible(cmd, func(ctx context.Context) error { return runGoal(ctx, opts) })
 		},
 	}
 	f := cmd.Flags()
@@ -71,11 +61,7 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 	opts.conn.flags(cmd)
 	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML the workers were given (default: the built-in lead, writer and reviewer)")
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
-	f.StringVar(&opts.journal, "journal", "", "journal `FILE` (default runs/<workflow-id>.jsonl)")
-	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
-	f.BoolVar(&opts.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
-	opts.GoalFlags.AddFlags(f)
-	f.StringVar(&opts.logLevel, "log-level", "", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off\n(default warn with --quiet, else off: the live view and --json show the warnings)")
+	opts.output.add(f, func() { opts.GoalFlags.AddFlags(f) })
 	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it\n(the workers' --trust sets each delegation's supervision from it: give them the same file)")
 	f.StringVar(&opts.id, "id", "", "the workflow `ID` (default entrust- and a fresh run id)")
 	return cmd
@@ -119,62 +105,25 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 			return &exitError{code: exitUsage, err: err}
 		}
 	}
-	obs, err := cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: opts.logLevel, Quiet: opts.quiet, Trust: opts.trust}, opts.errOut)
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	defer obs.Close(opts.errOut)
-
-	c, err := opts.dial()
-	if err != nil {
-		return &exitError{code: exitFailed, err: err}
-	}
-	defer c.Close()
 	id := opts.id
 	if id == "" {
 		id = "entrust-" + orchestrator.NewRunID(time.Now())
 	}
-	journalPath := opts.journal
-	if journalPath == "" {
-		journalPath = filepath.Join("runs", id+".jsonl")
-	}
-	// The journal is sealed as run seals its own (orchestrator.Journal.Seal),
-	// with the key of this machine's user: it is written here, from the
-	// workflow's events.
-	key, _, err := orchestrator.LoadJournalKey(true)
+	ss, err := openSession(ctx, &sessionOptions{journal: opts.journal, id: id, mode: mode, json: opts.json, quiet: opts.quiet,
+		logLevel: opts.logLevel, trust: opts.trust, in: opts.in, out: opts.out, errOut: opts.errOut})
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-	journal, err := orchestrator.CreateJournal(journalPath)
-	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("--journal: %w", err)}
-	}
-	if err := journal.Seal(key, ""); err != nil {
-		journal.Close()
-		return &exitError{code: exitUsage, err: err}
-	}
-	var journalErr error
-	sinks := []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-		err := journal.Emit(ctx, e)
-		if err != nil && journalErr == nil {
-			journalErr = err
-		}
 		return err
-	})}
-	var view *cli.LiveView
-	switch {
-	case opts.json:
-		sinks = append(sinks, orchestrator.NewJournal(opts.out))
-	case !opts.quiet:
-		view = cli.NewLiveView(opts.out, obs.Scorer())
-		obs.LogThrough(view.LogWriter(opts.errOut))
-		defer view.FlushLog()
-		sinks = append(sinks, view)
 	}
-	sinks = append(sinks, obs.Sinks...)
+	defer ss.close()
+	c, err := opts.dial()
+	if err != nil {
+		ss.abort()
+		return &exitError{code: exitFailed, err: err}
+	}
+	defer c.Close()
 	// The team that runs is the workers': one whose lead is not the team
 	// file's is said.
-	sinks = append(sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
+	ss.sinks = append(ss.sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
 		if e.Type == orchestrator.EventRunStarted && e.Agent != tf.Lead {
 			fmt.Fprintf(opts.errOut, "entrust: the workers' lead is %s, not %s: they run another team than --team says\n", e.Agent, tf.Lead)
 		}
@@ -184,90 +133,26 @@ func runGoal(ctx context.Context, opts *runOptions) error {
 	cfg := runConfig{TeamFile: opts.team, Escalations: mode, GoalConfig: opts.GoalFlags.Config()}
 	if opts.trust != "" {
 		if cfg.Trust, err = filepath.Abs(opts.trust); err != nil {
+			ss.abort()
 			return &exitError{code: exitUsage, err: fmt.Errorf("--trust: %w", err)}
 		}
 	}
 	cfg.Temporal.Address, cfg.Temporal.Namespace, cfg.Temporal.TaskQueue = opts.address, opts.namespace, opts.taskQueue
 	config, err := json.Marshal(cfg)
 	if err != nil {
+		ss.abort()
 		return &exitError{code: exitUsage, err: err}
 	}
 	r, err := entrusttemporal.Start(ctx, c, goal, entrusttemporal.StartOptions{TaskQueue: opts.taskQueue, ID: id, Config: config,
 		AskClient: mode == cli.EscalateTerminal, Deny: mode == cli.EscalateDeny})
 	if err != nil {
-		if view != nil {
-			view.Close()
-		}
-		journal.Close()
-		os.Remove(journalPath)
+		ss.abort()
 		return &exitError{code: exitFailed, err: err}
 	}
 	if !opts.quiet && !opts.json {
 		fmt.Fprintf(opts.errOut, "entrust: team %s · workflow %s on %s, namespace %s, task queue %s · escalations %s\n",
 			cli.TeamSummary(tf), r.ID(), opts.address, opts.namespace, opts.taskQueue, mode)
 	}
-	fo := entrusttemporal.FollowOptions{Sinks: sinks}
-	var principal *cli.TerminalPrincipal
-	if mode == cli.EscalateTerminal {
-		var p cli.Pauser
-		if view != nil {
-			p = view
-		}
-		principal = cli.NewTerminalPrincipal(opts.in, opts.errOut, p)
-		fo.Principal = principal
-	}
-	// An interrupt cancels the run and waits for its last events.
-	follow := context.WithoutCancel(ctx)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			_ = r.Cancel(follow)
-		case <-done:
-		}
-	}()
-	out, runErr := r.Follow(follow, fo)
-	interrupted := ctx.Err() != nil
-	if principal != nil {
-		principal.Close()
-	}
-	if view != nil {
-		view.Close()
-		view.FlushLog()
-	}
-	if err := journal.Close(); err != nil && journalErr == nil {
-		journalErr = err
-	}
-	if out == nil {
-		if runErr == nil {
-			runErr = errors.New("the run ended with no outcome")
-		}
-		return &exitError{code: exitFailed, err: fmt.Errorf("%w (journal: %s)", runErr, journalPath)}
-	}
-	// A run that did not complete says why in the summary; an error beside
-	// a completed outcome (a sink of the workers) is said here.
-	if runErr != nil && out.Status == orchestrator.StatusCompleted {
-		fmt.Fprintf(opts.errOut, "run: %v\n", runErr)
-	}
-	if journalErr != nil {
-		fmt.Fprintf(opts.errOut, "run: %v\n", journalErr)
-	}
-	summaryOut := opts.out
-	if opts.json {
-		summaryOut = opts.errOut
-	}
-	cli.PrintSummary(summaryOut, out, interrupted)
-	if journalErr != nil {
-		fmt.Fprintf(opts.errOut, "journal: %s is incomplete (see the error above)\n", journalPath)
-	} else {
-		fmt.Fprintf(opts.errOut, "journal: %s  (replay: run replay %s)\n", journalPath, journalPath)
-	}
-	switch {
-	case interrupted:
-		return &exitError{code: exitInterrupted}
-	case out.Status != orchestrator.StatusCompleted:
-		return &exitError{code: exitFailed}
-	}
-	return nil
+	// Auto and deny are the workers' (the run does not ask its client).
+	return ss.follow(ctx, r, mode == cli.EscalateTerminal)
 }
