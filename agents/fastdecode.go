@@ -133,10 +133,9 @@ func (f *fastCheck) decode(s *scanner, dst reflect.Value) bool {
 }
 
 func (f *fastCheck) object(s *scanner, dst reflect.Value) bool {
-	if s.next() != '{' || len(f.props) > 64 {
+	if len(f.props) > 64 {
 		return false
 	}
-	s.i++
 	var fields map[string]int
 	if dst.IsValid() {
 		if dst.Kind() != reflect.Struct {
@@ -147,19 +146,7 @@ func (f *fastCheck) object(s *scanner, dst reflect.Value) bool {
 		}
 	}
 	var seen uint64
-	if s.next() == '}' {
-		s.i++
-		return f.reqMask == 0 && !f.reqOutside
-	}
-	for {
-		if s.next() != '"' {
-			return false
-		}
-		key, ok := s.key()
-		if !ok || s.next() != ':' {
-			return false
-		}
-		s.i++
+	ok := s.members(func(key []byte) bool {
 		p, known := f.props[string(key)]
 		idx, hasField := fields[string(key)]
 		switch {
@@ -172,22 +159,45 @@ func (f *fastCheck) object(s *scanner, dst reflect.Value) bool {
 			if hasField {
 				field = dst.Field(idx)
 			}
-			if !p.decode(s, field) {
-				return false
-			}
+			return p.decode(s, field)
 		case f.closed, hasField:
 			return false
-		default:
-			if !s.skip(0) {
-				return false
-			}
+		}
+		return s.skip(0)
+	})
+	return ok && seen&f.reqMask == f.reqMask && !f.reqOutside
+}
+
+// members reads the object at s.i, calling member with each key, s then at
+// its value, which member reads; it reports whether the grammar holds and
+// member said yes to each.
+func (s *scanner) members(member func(key []byte) bool) bool {
+	if s.next() != '{' {
+		return false
+	}
+	s.i++
+	if s.next() == '}' {
+		s.i++
+		return true
+	}
+	for {
+		if s.next() != '"' {
+			return false
+		}
+		key, ok := s.key()
+		if !ok || s.next() != ':' {
+			return false
+		}
+		s.i++
+		if !member(key) {
+			return false
 		}
 		switch s.next() {
 		case ',':
 			s.i++
 		case '}':
 			s.i++
-			return seen&f.reqMask == f.reqMask && !f.reqOutside
+			return true
 		default:
 			return false
 		}
@@ -203,7 +213,7 @@ func (f *fastCheck) array(s *scanner, dst reflect.Value) bool {
 	}
 	// Count the items first, so that the slice is made once.
 	start := s.i
-	n, ok := s.items()
+	n, ok := s.items(0)
 	if !ok || f.minN >= 0 && n < f.minN || f.maxN >= 0 && n > f.maxN {
 		return false
 	}
@@ -256,7 +266,7 @@ func (f *fastCheck) array(s *scanner, dst reflect.Value) bool {
 
 // items counts the items of the array at s.i, checking their grammar, and
 // leaves s after it.
-func (s *scanner) items() (int, bool) {
+func (s *scanner) items(depth int) (int, bool) {
 	s.i++ // '['
 	if s.next() == ']' {
 		s.i++
@@ -264,7 +274,7 @@ func (s *scanner) items() (int, bool) {
 	}
 	n := 0
 	for {
-		if !s.skip(1) {
+		if !s.skip(depth + 1) {
 			return 0, false
 		}
 		n++
@@ -290,52 +300,10 @@ func (s *scanner) skip(depth int) bool {
 	}
 	switch s.next() {
 	case '{':
-		s.i++
-		if s.next() == '}' {
-			s.i++
-			return true
-		}
-		for {
-			if s.next() != '"' {
-				return false
-			}
-			if _, ok := s.key(); !ok || s.next() != ':' {
-				return false
-			}
-			s.i++
-			if !s.skip(depth + 1) {
-				return false
-			}
-			switch s.next() {
-			case ',':
-				s.i++
-			case '}':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		return s.members(func([]byte) bool { return s.skip(depth + 1) })
 	case '[':
-		s.i++
-		if s.next() == ']' {
-			s.i++
-			return true
-		}
-		for {
-			if !s.skip(depth + 1) {
-				return false
-			}
-			switch s.next() {
-			case ',':
-				s.i++
-			case ']':
-				s.i++
-				return true
-			default:
-				return false
-			}
-		}
+		_, ok := s.items(depth)
+		return ok
 	case '"':
 		_, ok := s.str()
 		return ok
