@@ -289,6 +289,11 @@ func (c committing) CallTool(ctx context.Context, k Key, t agents.Tool, call *mo
 	return c.Effects.CallTool(ctx, k, t, call)
 }
 
+// RecordsCalls answers for the effects it wraps (CallRecorder), so that a
+// resumed run hands its calls in flight to effects that know their fate
+// whether or not a sink commits.
+func (c committing) RecordsCalls() bool { return recordsCalls(c.Effects) }
+
 // Decide commits, then calls through.
 func (c committing) Decide(ctx context.Context, k Key, ask func(context.Context) (Decision, error)) (Decision, error) {
 	c.r.commit()
