@@ -220,9 +220,10 @@ func nextIsFile(ms []mention, i int) bool {
 }
 
 // goneAfter reports whether the words after the file mentioned at i, in its
-// clause, say it must not be there: a negation then, within two words, a
-// verb of being there ("must not exist", "is not to be created"), or a word
-// of being gone ("is removed", "must be absent") within three words.
+// clause, say it must not be there: a negation then, at most three words on,
+// a verb of being there ("must not exist", "is not to be created"), or,
+// with no negation, a word of being gone ("is removed", "must be absent")
+// at most three words after the file.
 func goneAfter(ms []mention, i int) bool {
 	if ms[i].stops {
 		return false
