@@ -27,11 +27,35 @@ func TestPrice(t *testing.T) {
 			if rest := r.Overhead[price.ShareRest]; lv == trust.LevelHigh && (rest < -len(price.Shares) || rest > len(price.Shares)) {
 				t.Errorf("%s at %s: %d extra tokens in no share", sc, lv, rest)
 			}
+			checkTargets(t, r)
 			rows = append(rows, r)
 		}
 	}
 	t.Log("\n" + price.Table(rows) + "\nWhere the extra prompt tokens go:\n\n" + price.Breakdown(rows) +
 		"\nThe protocol tools' definitions, in tokens a request:\n\n" + price.DefsTable(rows))
+}
+
+// checkTargets holds r to the targets that are met, so that a change
+// that would lose one is caught: at high trust no model call naive delegation
+// would not make; below it, at most the judge and verify calls of the one
+// delegation a model judges (the writer's: the lead's acceptance and report
+// go to the user), and at most +100% prompt tokens at new and low trust.
+// (The high-trust token targets, +50% and +25%, are not met: see the README.)
+func checkTargets(t *testing.T, r *price.Row) {
+	t.Helper()
+	switch r.Level {
+	case trust.LevelHigh:
+		if r.ExtraCalls() != 0 {
+			t.Errorf("%s at %s: %d extra model calls, want none", r.Scenario, r.Level, r.ExtraCalls())
+		}
+	case trust.LevelNew, trust.LevelLow:
+		if r.ExtraCalls() > 2 || r.Purposes["judge"]+r.Purposes["verify"] != r.ExtraCalls() {
+			t.Errorf("%s at %s: %d extra model calls (%v), want at most the writer's judge and verify", r.Scenario, r.Level, r.ExtraCalls(), r.Purposes)
+		}
+		if r.TokenRatio() > 2 {
+			t.Errorf("%s at %s: %+.0f%% prompt tokens beside naive delegation, want at most +100%%", r.Scenario, r.Level, 100*(r.TokenRatio()-1))
+		}
+	}
 }
 
 func ExampleTable() {
