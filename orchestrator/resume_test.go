@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -298,10 +299,14 @@ func TestResumeInFlightCall(t *testing.T) {
 		escalated  bool
 		// toEffects resumes with InFlightToEffects and these effects.
 		toEffects func(string) orchestrator.Effects
+		// journal resumes with a Journal among the sinks (its effects
+		// then commit it before each effect).
+		journal bool
 	}{
 		{name: "live effects given the call in flight: not run again", runs: 0, escalated: true, toEffects: live},
 		{name: "wrapped live effects given the call in flight: not run again", runs: 0, escalated: true, toEffects: wrapped},
 		{name: "effects that record calls given the call in flight: their result", runs: 0, escalated: false, toEffects: recorded},
+		{name: "effects that record calls, with a journal: their result", runs: 0, escalated: false, toEffects: recorded, journal: true},
 		{name: "not run again by default", answer: "", runs: 0, escalated: true},
 		{name: "run again when the principal says so", answer: "run it again", runs: 1, escalated: true},
 		{name: "run again, said with a capital and a full stop", answer: "Run it again.", runs: 1, escalated: true},
@@ -343,6 +348,9 @@ func TestResumeInFlightCall(t *testing.T) {
 			}}
 			m2 := model.NewScripted("m", turn(complete(g, "noted")))
 			opts := &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly, Principal: principal, Effects: tc.toEffects}
+			if tc.journal {
+				opts.Sinks = []orchestrator.Sink{orchestrator.NewJournal(io.Discard)}
+			}
 			rt2, mem2 := newRuntime(t, solo(m2, tool), opts)
 			out, err := rt2.Resume(t.Context(), full[:cut+1], &orchestrator.ResumeOptions{InFlightToEffects: tc.toEffects != nil})
 			if err != nil {
