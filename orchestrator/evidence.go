@@ -108,20 +108,81 @@ func (d *delegation) covers(x *delegation) bool {
 	return false
 }
 
-// writes reports whether a tool, by its name, changes files: the workspace's
-// write_file and tools named like it (create_…, edit_…, append_…, save_…,
-// fs__put_object, WriteFile). A word of the name must start with the verb:
-// a substring is not enough (get_output holds "put", add_credit "edit").
-func writes(tool string) bool {
-	for _, word := range strings.FieldsFunc(strings.ToLower(tool), func(r rune) bool { return r < 'a' || r > 'z' }) {
-		for _, w := range []string{"write", "create", "edit", "append", "save", "put", "patch"} {
-			if strings.HasPrefix(word, w) {
-				return true
+// A tool's kind, by its name: one that writes files, one that only reads
+// them, or one whose writes the runtime cannot see (bash, run_command,
+// move_file, git_commit…).
+type toolKind int
+
+const (
+	toolUnknown toolKind = iota
+	toolWrites
+	toolReads
+)
+
+var (
+	// writeWords, as a whole word of a tool's name, make it a writer:
+	// write_file, WriteFile, create_issue, fs__put_object, edit-doc.
+	writeWords = map[string]bool{"write": true, "overwrite": true, "create": true, "edit": true, "append": true,
+		"save": true, "put": true, "patch": true, "upload": true, "store": true}
+	// readWords, as a whole word of a tool's name, make one that is no
+	// writer a reader: read_file, list_files, get_output, search_files.
+	readWords = map[string]bool{"read": true, "get": true, "list": true, "search": true, "find": true, "view": true,
+		"show": true, "stat": true, "glob": true, "grep": true, "cat": true, "head": true, "tail": true, "ls": true,
+		"lookup": true, "query": true, "describe": true, "inspect": true, "info": true}
+	// particles after "put" make it no write: put_together, put_away.
+	particles = map[string]bool{"together": true, "away": true, "off": true, "back": true, "up": true,
+		"down": true, "on": true, "aside": true, "forward": true}
+)
+
+// nameWords are the words of a tool's name, lower case: split at anything
+// but a letter and where a lower-case letter meets an upper-case one
+// (WriteFile is write, file).
+func nameWords(tool string) []string {
+	var out []string
+	var cur []rune
+	prevLower := false
+	for _, r := range tool {
+		switch {
+		case !unicode.IsLetter(r):
+			if len(cur) > 0 {
+				out = append(out, string(cur))
 			}
+			cur, prevLower = cur[:0], false
+			continue
+		case unicode.IsUpper(r) && prevLower:
+			out = append(out, string(cur))
+			cur = cur[:0]
+		}
+		prevLower = unicode.IsLower(r)
+		cur = append(cur, unicode.ToLower(r))
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}
+
+// kindOf classifies a tool by the whole words of its name: a writer when
+// one is a verb of writing (write_file, fs__put_object; not editorial_lookup
+// or put_together), else a reader when one is a verb of reading (read_file,
+// list_files), else unknown.
+func kindOf(tool string) toolKind {
+	words := nameWords(tool)
+	for i, w := range words {
+		if writeWords[w] && !(w == "put" && i+1 < len(words) && particles[words[i+1]]) {
+			return toolWrites
 		}
 	}
-	return false
+	for _, w := range words {
+		if readWords[w] {
+			return toolReads
+		}
+	}
+	return toolUnknown
 }
+
+// writes reports whether a tool, by its name, writes files (kindOf).
+func writes(tool string) bool { return kindOf(tool) == toolWrites }
 
 // touched reports whether a call that succeeded named path p: anywhere in the
 // run (within nil), or within d's subtree; with write, only calls of tools
@@ -158,21 +219,83 @@ var (
 	citeTrim       = `"'()[]{}<>,;:!?.*`
 )
 
-// aboutReading reports whether a criterion asks for something to be read,
-// reviewed or examined, so that a file the work read supports it.
+// readingVerbs are the verbs that ask for an input to be read, reviewed or
+// examined. Each form listed is a verb only; nouns are not (a summary, an
+// assessment, analytics). "review" and "audit", nouns as often as verbs,
+// are in ambiguousReading: they count as the criterion's verb only where a
+// verb stands (see aboutReading).
+var (
+	readingVerbs = map[string]bool{
+		"read": true, "reads": true, "reading": true, "reread": true, "rereads": true, "proofread": true, "proofreads": true,
+		"reviewed": true, "reviewing": true, "inspect": true, "inspects": true, "inspected": true, "inspecting": true,
+		"examine": true, "examines": true, "examined": true, "examining": true, "audited": true, "auditing": true,
+		"analyze": true, "analyzes": true, "analyzed": true, "analyzing": true, "analyse": true, "analyses": true, "analysed": true, "analysing": true,
+		"summarize": true, "summarizes": true, "summarized": true, "summarizing": true,
+		"summarise": true, "summarises": true, "summarised": true, "summarising": true,
+		"assess": true, "assesses": true, "assessed": true, "assessing": true, "skim": true, "skimmed": true,
+	}
+	ambiguousReading = map[string]bool{"review": true, "reviews": true, "audit": true, "audits": true}
+	// verbLead are the words after which an ambiguous word is a verb:
+	// "Review old.md", "… and review old.md", "must review it".
+	verbLead = map[string]bool{"to": true, "and": true, "then": true, "please": true, "or": true,
+		"must": true, "should": true, "shall": true, "will": true, "can": true, "first": true}
+	// writingWords say that a criterion asks for something to be made or
+	// changed: with one of them, reading is not enough.
+	writingWords = map[string]bool{
+		"write": true, "writes": true, "wrote": true, "written": true, "writing": true, "rewrite": true, "rewritten": true,
+		"create": true, "creates": true, "created": true, "creating": true, "produce": true, "produces": true, "produced": true,
+		"save": true, "saves": true, "saved": true, "generate": true, "generates": true, "generated": true,
+		"add": true, "adds": true, "added": true, "append": true, "appended": true, "edit": true, "edited": true,
+		"update": true, "updates": true, "updated": true, "record": true, "recorded": true, "draft": true, "drafted": true,
+		"store": true, "stored": true, "put": true, "fix": true, "fixed": true, "change": true, "changed": true,
+		"modify": true, "modified": true, "rename": true, "renamed": true, "move": true, "moved": true,
+		"delete": true, "deleted": true, "remove": true, "removed": true, "commit": true, "committed": true,
+		"export": true, "exported": true, "publish": true, "published": true, "output": true, "fill": true, "filled": true,
+	}
+	// outputLead are the words before a file that make it where the work
+	// goes: "… in notes.md", "… into out.csv", "… as review.md".
+	outputLead = map[string]bool{"in": true, "into": true, "to": true, "as": true, "under": true}
+)
+
+// aboutReading reports whether a criterion asks only for something to be
+// read, reviewed or examined, so that a file the work read supports it: its
+// verb is one of reading ("Read old.md", "old.md is reviewed"; not a noun:
+// "a summary", "the review", "an assessment"), it holds no word of writing
+// ("Write a summary of report.txt"), and it names no file for the output
+// ("Review old.md, findings in review.md").
 func aboutReading(criterion string) bool {
-	for _, w := range strings.FieldsFunc(strings.ToLower(criterion), func(r rune) bool { return !unicode.IsLetter(r) }) {
-		switch w {
-		case "read", "reads", "reading", "reread", "rereads":
-			return true
-		}
-		for _, stem := range []string{"review", "inspect", "examin", "audit", "summar", "analy", "proofread", "assess"} {
-			if strings.HasPrefix(w, stem) {
-				return true
+	words := strings.FieldsFunc(strings.ToLower(criterion), func(r rune) bool {
+		return !unicode.IsLetter(r) && r != '.' && r != '/' && r != '_' && r != '-' && !unicode.IsDigit(r)
+	})
+	reading, files := false, 0
+	for i, w := range words {
+		if _, ok := fileWord(w); ok {
+			files++
+			if files > 1 && i > 0 && outputLead[words[i-1]] {
+				return false // a second file, where the work goes
 			}
+			continue
+		}
+		w = strings.Trim(w, ".-_/")
+		switch {
+		case writingWords[w]:
+			return false
+		case readingVerbs[w]:
+			reading = true
+		case ambiguousReading[w] && (i == 0 || verbLead[words[i-1]]):
+			reading = true
 		}
 	}
-	return false
+	return reading
+}
+
+// fileWord is the file w names, if any.
+func fileWord(w string) (string, bool) {
+	fs := agents.NamedFiles(w)
+	if len(fs) == 1 {
+		return fs[0], true
+	}
+	return "", false
 }
 
 // citations are what a criterion's evidence cites: its Cites, and in its text
@@ -202,7 +325,7 @@ func (d *delegation) citations(c *agents.CriterionResult) []string {
 
 // resolve says whether citation c supports a criterion of d's report, and
 // why it is false ("" when it holds): a tool call of d's subtree that
-// succeeded; a delegation below d that completed; a regular file of the
+// succeeded and did not only read (unless the criterion is about reading); a delegation below d that completed; a regular file of the
 // workspace that a call of d's subtree wrote, or, when reading is set (the
 // criterion is about reading or reviewing), named in any call that
 // succeeded. A file that exists but that the subtree only read, for a
@@ -215,17 +338,25 @@ func (d *delegation) resolve(c string, reading bool) (supports bool, why string)
 	child := ev.dels[c]
 	ev.mu.Unlock()
 	if len(recs) > 0 {
-		mine := false
+		mine, read := false, false
 		for _, r := range recs {
 			if d.covers(r.d) {
 				mine = true
-				if !r.failed {
+				switch {
+				case r.failed:
+				case reading || kindOf(r.tool) != toolReads:
 					return true, ""
+				default:
+					read = true
 				}
 			}
 		}
-		if !mine {
+		switch {
+		case !mine:
 			return false, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
+		case read:
+			// A call that only read: evidence of reading, not of anything produced.
+			return false, ""
 		}
 		return false, fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
 	}
@@ -332,7 +463,7 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 			case lied:
 				unmet = append(unmet, g.Criteria[i])
 			case !supported && d.mustCite():
-				findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: the files it cites were only read, and it is not about reading (cite what the work wrote, a tool call id or a delegation id)", i+1, g.Criteria[i]))
+				findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: what it cites was only read, and it is not about reading (cite a file the work wrote, the id of the call that made it, or a delegation id)", i+1, g.Criteria[i]))
 				unmet = append(unmet, g.Criteria[i])
 			}
 		}

@@ -162,7 +162,10 @@ func TestCitationsAreResolved(t *testing.T) {
 		{"a file there before, named", []model.Turn{turn(write("w1", "minutes.md")), turn(report("the minutes are in old.md"))}, "old.md was not written by you or your delegates"},
 		{"a directory there before", []model.Turn{turn(write("w1", "minutes.md")), turn(report("see the folder", "archive"))}, "archive is a directory"},
 		{"a directory the work made", []model.Turn{turn(write("w1", "minutes/2026.md")), turn(report("see the folder", "minutes"))}, "minutes is a directory"},
-		{"a file only read", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("from old.md", "old.md"))}, "the files it cites were only read"},
+		{"a file only read", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("from old.md", "old.md"))}, "what it cites was only read"},
+		// A call id passes the same test as a path: a read supports
+		// nothing written.
+		{"a read call", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("from the read", "r1"))}, "what it cites was only read"},
 		{"a file written, beside one read", []model.Turn{turn(read("r1", "old.md")), turn(write("w1", "minutes.md")), turn(report("minutes.md, from old.md"))}, ""},
 	}
 	for _, tc := range cases {
@@ -198,24 +201,30 @@ func read(id, path string) model.ToolCall {
 }
 
 // A criterion about reading or reviewing is supported by a file the work
-// demonstrably read; one it never opened is not, even if it exists.
+// demonstrably read; one it never opened is not, even if it exists. A
+// criterion that asks for an output (a summary written to a file, a review
+// in review.md) is not about reading: what was read supports none of it.
 func TestReadingCriterionCitesWhatWasRead(t *testing.T) {
-	g := agents.Goal{Intent: "know what the old minutes say", Objective: "review old.md", Criteria: []string{"old.md is reviewed"}}
-	report := func(cites ...string) model.ToolCall {
-		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
-			{Criterion: g.Criteria[0], Met: true, Evidence: "reviewed it", Cites: cites}}})
-	}
 	for _, tc := range []struct {
-		name    string
-		turns   []model.Turn
-		finding string
+		name, criterion string
+		turns           []model.Turn
+		finding         string
 	}{
-		{"read", []model.Turn{turn(read("r1", "old.md")), turn(report("old.md"))}, ""},
-		{"never opened", []model.Turn{turn(read("r1", "other.md")), turn(report("old.md"))}, "old.md was not written or read by you or your delegates"},
+		{"read", "old.md is reviewed", []model.Turn{turn(read("r1", "old.md")), turn(report1("old.md is reviewed", "old.md"))}, ""},
+		{"read, the call cited", "Review old.md", []model.Turn{turn(read("r1", "old.md")), turn(report1("Review old.md", "r1"))}, ""},
+		{"never opened", "old.md is reviewed", []model.Turn{turn(read("r1", "other.md")), turn(report1("old.md is reviewed", "old.md"))},
+			"old.md was not written or read by you or your delegates"},
+		{"a summary to write", "Write a summary of old.md in notes.md",
+			[]model.Turn{turn(read("r1", "old.md")), turn(report1("Write a summary of old.md in notes.md", "old.md"))}, "what it cites was only read"},
+		{"a review in a file", "the review of old.md is in review.md",
+			[]model.Turn{turn(read("r1", "old.md")), turn(report1("the review of old.md is in review.md", "r1"))}, "what it cites was only read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			g := agents.Goal{Intent: "know what the old minutes say", Objective: "look at old.md", Criteria: []string{tc.criterion},
+				NoFileChecks: true}
 			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
-			turns = append(turns, turn(read("r2", "old.md")), turn(report("old.md")))
+			turns = append(turns, turn(read("r2", "old.md")), turn(write("w2", "notes.md")), turn(write("w3", "review.md")),
+				turn(report1(tc.criterion, "r2", "w2", "w3")))
 			team, opts, dir := wsTeam(t, model.NewScripted("m", turns...))
 			for _, f := range []string{"old.md", "other.md"} {
 				if err := os.WriteFile(filepath.Join(dir, f), []byte("old"), 0o644); err != nil {
@@ -235,6 +244,12 @@ func TestReadingCriterionCitesWhatWasRead(t *testing.T) {
 			}
 		})
 	}
+}
+
+// report1 is a report of one criterion met, citing cites.
+func report1(criterion string, cites ...string) model.ToolCall {
+	return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+		{Criterion: criterion, Met: true, Evidence: "done", Cites: cites}}})
 }
 
 // Citations reach into the delegation's subtree only: a sibling's call, or a

@@ -63,7 +63,7 @@ func TestInvariant1_RootMisalignmentKeepsToolsLocked(t *testing.T) {
 // offered at the depth limit. (The second locks, gated and onDelegate, are
 // pinned in guards_internal_test.go.)
 func TestInvariant2_OfferedToolsNarrowToAuthority(t *testing.T) {
-	g := noteGoal
+	g := readGoal // the worker may only read: what it did supports a criterion about reading
 	t.Run("an ungranted tool is not offered", func(t *testing.T) {
 		read, write := newRecorder(t, "read"), newRecorder(t, "write")
 		lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("worker", g)), turn(complete(g, "done", "d2")))

@@ -18,6 +18,9 @@ import (
 
 var noteGoal = agents.Goal{Intent: "keep the team informed", Objective: "write a note", Criteria: []string{"a note is written"}, Constraints: []string{"be brief"}}
 
+// readGoal is noteGoal's reading counterpart, for delegates that may only read.
+var readGoal = agents.Goal{Intent: "keep the team informed", Objective: "read the note", Criteria: []string{"the note is read"}, Constraints: []string{"be brief"}}
+
 // Invariant 1: no action tool runs before an aligned acceptance. Ever.
 func TestInvariant1_NoActionBeforeAlignedAcceptance(t *testing.T) {
 	g := noteGoal
@@ -151,6 +154,7 @@ func TestInvariant1_NoActionBeforeAlignedAcceptance(t *testing.T) {
 func TestInvariant2_AuthorityOnlyNarrows(t *testing.T) {
 	g := noteGoal
 	t.Run("grant beyond authority is refused", func(t *testing.T) {
+		g := readGoal // the worker may only read: what it did supports a criterion about reading
 		read, write := newRecorder(t, "read"), newRecorder(t, "write")
 		lead := model.NewScripted("lead",
 			turn(accept(g)),
