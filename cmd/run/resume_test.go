@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/internal/openaitest"
@@ -56,7 +57,7 @@ agents:
 // gate, it holds every model call that arrives once the gate says so, until
 // the call's client goes away: a kill then lands with those calls in flight
 // whatever the machine's load.
-func crashServer(t *testing.T, gate func() bool, held chan<- struct{}) *openaitest.Server {
+func crashServer(t *testing.T, gate func(*openaitest.ChatRequest) bool, held chan<- struct{}) *openaitest.Server {
 	t.Helper()
 	models := map[string]model.Model{
 		"lead-model":   sim.New("lead-model", &sim.Options{Persona: sim.OverAsker}),
@@ -65,7 +66,7 @@ func crashServer(t *testing.T, gate func() bool, held chan<- struct{}) *openaite
 	}
 	answer := byModel(t, models)
 	handler := func(req *openaitest.ChatRequest) openaitest.Reply {
-		if gate != nil && gate() {
+		if gate != nil && gate(req) {
 			select {
 			case held <- struct{}{}:
 			default:
@@ -76,6 +77,24 @@ func crashServer(t *testing.T, gate func() bool, held chan<- struct{}) *openaite
 		return answer(req)
 	}
 	return openaitest.NewServer(t, &openaitest.Options{Handler: handler})
+}
+
+// callOf names the call a request to crashServer makes as the journal's
+// model.called does: the agent (its model is "<agent>-model") and the purpose
+// the protocol tool it offers gives away.
+func callOf(req *openaitest.ChatRequest) string {
+	purpose := model.PurposeTurn
+	for _, tool := range req.Tools {
+		switch tool.Function.Name {
+		case agents.ToolJudgeAlignment:
+			purpose = model.PurposeJudge
+		case agents.ToolVerifyReport:
+			purpose = model.PurposeVerify
+		case agents.ToolAnswerEscalation:
+			purpose = model.PurposeAnswer
+		}
+	}
+	return strings.TrimSuffix(req.Model, "-model") + " " + string(purpose)
 }
 
 // countLines counts the complete lines of the file at path.
@@ -120,18 +139,16 @@ func TestCrashAndResume(t *testing.T) {
 		}
 	}
 
+	// landed names the phases the kills landed in: the call in flight and
+	// the last event the killed run's journal holds.
 	landed := map[string]bool{}
-	phase := func(cut int) string {
-		after := string(want[cut-1].Type)
-		if tool := want[cut-1].Tool; tool != "" {
-			after += "(" + tool + ")"
+	phase := func(aim string, cut []*orchestrator.Event) string {
+		last := cut[len(cut)-1]
+		after := string(last.Type)
+		if last.Tool != "" {
+			after += "(" + last.Tool + ")"
 		}
-		for _, e := range want[cut:] {
-			if e.Type == orchestrator.EventModelCalled {
-				return e.Agent + " " + string(e.Purpose) + " call in flight after " + after
-			}
-		}
-		return "after " + after
+		return aim + " call in flight after " + after
 	}
 	for _, n := range ns {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
@@ -143,7 +160,14 @@ func TestCrashAndResume(t *testing.T) {
 			// there is one made after the n-th event: the server holds it,
 			// and every later one.
 			held := make(chan struct{}, 1)
-			srv := crashServer(t, func() bool { return countLines(journal) >= n }, held)
+			// Sibling delegations run at once, so the call made first after
+			// the n-th event need not be the uninterrupted run's next one:
+			// the server holds that one (same agent and purpose) and lets
+			// any other through, so every phase is aimed at on every run.
+			aim := want[n].Agent + " " + string(want[n].Purpose)
+			srv := crashServer(t, func(req *openaitest.ChatRequest) bool {
+				return countLines(journal) >= n && callOf(req) == aim
+			}, held)
 			args := []string{"--team", "team.yaml", "--base-url", srv.URL, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
 			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 			defer cancel()
@@ -180,7 +204,7 @@ func TestCrashAndResume(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := cut[len(cut)-1]
-			landed[phase(len(cut))] = true
+			landed[phase(aim, cut)] = true
 			recorded := len(ofType(cut, orchestrator.EventModelCalled))
 			if last.Type == orchestrator.EventRunFinished {
 				t.Skip("killed after the run finished")
@@ -536,7 +560,7 @@ func TestRunWithEndpointDying(t *testing.T) {
 	// The endpoint dies while it holds the run's fifth model call.
 	var calls atomic.Int32
 	held := make(chan struct{}, 1)
-	srv := crashServer(t, func() bool { return calls.Add(1) > 4 }, held)
+	srv := crashServer(t, func(*openaitest.ChatRequest) bool { return calls.Add(1) > 4 }, held)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
