@@ -34,9 +34,6 @@ type effects struct {
 	// cancel cancels the run: the workflow was cancelled, which an effect
 	// may learn before the activity's heartbeat does.
 	cancel context.CancelFunc
-	// resumed is set for an attempt that resumes the run: decisions may be
-	// recorded in the workflows that its journal does not hold yet.
-	resumed bool
 
 	// The events not yet sent, and the context that sends them even after a
 	// cancellation, so that the run's last events reach the journal.
@@ -289,16 +286,17 @@ func (f *effects) CallTool(ctx context.Context, k orchestrator.Key, t agents.Too
 type keyCtx struct{}
 
 // Decide returns the decision the workflow recorded for k, else asks and
-// records the answer.
+// records the answer. The workflow is asked first in any case: a fenced
+// attempt is refused there before it asks anything (runs a goal's checks,
+// puts a question to a Principal), and the events before the question
+// reach the journal before the wait for its answer.
 func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	var r effectResult
-	if f.resumed {
-		if err := f.update(ctx, k.Delegation, effectUpdate, "", &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
-			return orchestrator.Decision{}, err
-		}
-		if r.Decision != nil {
-			return *r.Decision, nil
-		}
+	if err := f.update(ctx, k.Delegation, effectUpdate, "", &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
+		return orchestrator.Decision{}, err
+	}
+	if r.Decision != nil {
+		return *r.Decision, nil
 	}
 	d, err := ask(context.WithValue(ctx, keyCtx{}, k))
 	if err != nil {

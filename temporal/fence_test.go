@@ -14,22 +14,33 @@ import (
 	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	entrusttemporal "github.com/entrust-dev/entrust/temporal"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 	"go.temporal.io/server/temporaltest"
 	"google.golang.org/grpc"
 )
 
 // lostHeartbeats is a worker's connection on which, once lost is set, the
 // heartbeats never reach the server while the worker believes they did:
-// the worker is cut off (or paused) rather than dead, and comes back.
-type lostHeartbeats struct{ lost atomic.Bool }
+// the worker is cut off (or paused) rather than dead, and comes back. It
+// counts the updates sent on it to delegations' workflows from then on.
+type lostHeartbeats struct {
+	lost          atomic.Bool
+	toDelegations atomic.Int64
+}
 
 func (l *lostHeartbeats) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
 	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	if l.lost.Load() && strings.HasSuffix(method, "/RecordActivityTaskHeartbeat") {
 		return nil
+	}
+	if u, ok := req.(*workflowservice.UpdateWorkflowExecutionRequest); ok && l.lost.Load() &&
+		strings.Contains(u.GetWorkflowExecution().GetWorkflowId(), "/") {
+		l.toDelegations.Add(1)
 	}
 	return invoker(ctx, method, req, reply, cc, opts...)
 }
@@ -81,12 +92,13 @@ func newHeldPrincipal(by agents.By) *heldPrincipal {
 // on worker 1, w on a connection whose heartbeats can be lost. Worker 1
 // runs one activity at a time: while it runs attempt 1 it takes no other,
 // so a second attempt goes to another worker.
-func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entrusttemporal.Worker) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
+func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entrusttemporal.Worker, opts worker.Options) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
 	t.Helper()
 	lost := &lostHeartbeats{}
 	conn1 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
 		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(lost.intercept)}}})
-	w1 := worker.New(conn1, q, worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	opts.MaxConcurrentActivityExecutionSize = 1
+	w1 := worker.New(conn1, q, opts)
 	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
 	w.Register(reg)
 	if err := w1.Start(); err != nil {
@@ -128,7 +140,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 	var c1, c2 counts
 	stale := newHeldPrincipal(agents.ByUser)
 	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
-		Options: &orchestrator.Options{Principal: stale}})
+		Options: &orchestrator.Options{Principal: stale}}, worker.Options{})
 	fresh := newHeldPrincipal(agents.ByPolicy)
 	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: fresh}})
 
@@ -216,7 +228,7 @@ func TestStaleAttemptIsFencedInAChild(t *testing.T) {
 	ts, q := newServer(t)
 	dir := t.TempDir()
 	var c1, c2 counts
-	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)})
+	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}, worker.Options{})
 	// Worker 2 runs the calls; the writer's first model call is held.
 	team2 := leadWriter(t, dir, &c2)
 	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
@@ -247,5 +259,149 @@ func TestStaleAttemptIsFencedInAChild(t *testing.T) {
 	// The held call, asked by both attempts, was made once.
 	if got, want := c1.calls.Load()+c2.calls.Load(), len(protocoltest.OfType(events, orchestrator.EventModelCalled)); got != int64(want) {
 		t.Errorf("answered model calls %d, journal %d", got, want)
+	}
+}
+
+// slowChildStart is a worker interceptor that holds the first start of a
+// delegation's workflow by the run's workflow until the run's workflow is
+// signalled releaseSignal (held is closed when it holds): the child is
+// listed by its parent but not started yet, as when the server is slow to
+// start it.
+type slowChildStart struct {
+	interceptor.WorkerInterceptorBase
+	once sync.Once
+	held chan struct{}
+}
+
+const releaseSignal = "test.release"
+
+func (s *slowChildStart) InterceptWorkflow(ctx workflow.Context, next interceptor.WorkflowInboundInterceptor) interceptor.WorkflowInboundInterceptor {
+	if workflow.GetInfo(ctx).WorkflowType.Name != entrusttemporal.WorkflowName {
+		return next
+	}
+	return &slowChildInbound{WorkflowInboundInterceptorBase: interceptor.WorkflowInboundInterceptorBase{Next: next}, s: s}
+}
+
+type slowChildInbound struct {
+	interceptor.WorkflowInboundInterceptorBase
+	s *slowChildStart
+}
+
+func (i *slowChildInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
+	return i.Next.Init(&slowChildOutbound{WorkflowOutboundInterceptorBase: interceptor.WorkflowOutboundInterceptorBase{Next: outbound}, s: i.s})
+}
+
+type slowChildOutbound struct {
+	interceptor.WorkflowOutboundInterceptorBase
+	s    *slowChildStart
+	held bool
+}
+
+// heldChild is the future of a child whose start is held.
+type heldChild struct {
+	workflow.Future
+	started workflow.Future
+}
+
+func (c heldChild) GetChildWorkflowExecution() workflow.Future { return c.started }
+
+func (c heldChild) SignalChildWorkflow(ctx workflow.Context, name string, data any) workflow.Future {
+	panic("not used")
+}
+
+func (o *slowChildOutbound) ExecuteChildWorkflow(ctx workflow.Context, typ string, args ...any) workflow.ChildWorkflowFuture {
+	if o.held {
+		return o.Next.ExecuteChildWorkflow(ctx, typ, args...)
+	}
+	o.held = true
+	result, setResult := workflow.NewFuture(ctx)
+	started, setStarted := workflow.NewFuture(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		o.s.once.Do(func() { close(o.s.held) })
+		workflow.GetSignalChannel(ctx, releaseSignal).Receive(ctx, nil)
+		f := o.Next.ExecuteChildWorkflow(ctx, typ, args...)
+		setStarted.Chain(f.GetChildWorkflowExecution())
+		setResult.Chain(f)
+	})
+	return heldChild{Future: result, started: started}
+}
+
+// notFoundOnDelegations is a connection that closes notFound the first time
+// an update sent on it to a delegation's workflow finds no such workflow.
+type notFoundOnDelegations struct {
+	once     sync.Once
+	notFound chan struct{}
+}
+
+func (n *notFoundOnDelegations) intercept(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+	invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if u, ok := req.(*workflowservice.UpdateWorkflowExecutionRequest); ok && err != nil &&
+		strings.Contains(u.GetWorkflowExecution().GetWorkflowId(), "/") {
+		n.once.Do(func() { close(n.notFound) })
+	}
+	return err
+}
+
+// TestStaleAttemptIsFencedAtAChildStart makes attempt 1 lose its heartbeats
+// while the workflow of the writer's delegation, which it asked the run's
+// workflow to start, is listed but not started yet. Attempt 2, taking over,
+// speaks to that workflow only once it has started; attempt 1, refused when
+// the start is known, never learns of it: it sends the writer's workflow
+// nothing, and ends fenced.
+func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
+	ts, q := newServer(t)
+	dir := t.TempDir()
+	slow := &slowChildStart{held: make(chan struct{})}
+	var c1, c2 counts
+	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)},
+		worker.Options{Interceptors: []interceptor.WorkerInterceptor{slow}})
+	nf := &notFoundOnDelegations{notFound: make(chan struct{})}
+	conn2 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
+		DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(nf.intercept)}}})
+	w2 := worker.New(conn2, q, worker.Options{Interceptors: []interceptor.WorkerInterceptor{slow}})
+	reg2 := &orchestrations{Registry: w2, started: make(chan int32, 16), ended: make(chan error, 16)}
+	(&entrusttemporal.Worker{Team: leadWriter(t, dir, &c2)}).Register(reg2)
+	if err := w2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w2.Stop)
+
+	select {
+	case <-slow.held:
+	case <-time.After(time.Minute):
+		t.Fatal("the writer's workflow was not started")
+	}
+	lost.lost.Store(true)
+	select {
+	case <-reg2.started:
+	case <-time.After(time.Minute):
+		t.Fatal("no second attempt")
+	}
+	// Without the fence at the start, attempt 2 finds no writer's workflow
+	// and passes it by; with it, attempt 2 waits for the start. Either
+	// way the start goes on now.
+	select {
+	case <-nf.notFound:
+	case <-time.After(3 * time.Second):
+	}
+	if err := ts.GetDefaultClient().SignalWorkflow(t.Context(), r.ID(), "", releaseSignal, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-reg.ended:
+		if !errors.Is(err, entrusttemporal.ErrFenced) {
+			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("attempt 1 went on")
+	}
+	if n := lost.toDelegations.Load(); n != 0 {
+		t.Errorf("attempt 1 sent %d updates to the writer's workflow after attempt 2 took over", n)
+	}
+	events := completed(t, r)
+	ran := toolRuns(events)
+	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
+		t.Errorf("tool runs %d, journal %d: want 1", got, ran)
 	}
 }

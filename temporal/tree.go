@@ -106,9 +106,10 @@ func (t *tree) workflowOf(d string) string {
 // workflow of the run's tree, from the root down (a level at a time, the
 // workflows of a level at once), so that none takes an update of an older
 // attempt any more: the journal read next is then the whole of what they
-// did. A workflow's children are listed once it has heard the new attempt,
-// so none started by an older attempt is missed. It returns the open
-// workflows.
+// did. A workflow's children are listed once it has heard the new attempt
+// and they have started, so none started by an older attempt is missed and
+// each listed is found (one not found has closed since). It returns the
+// open workflows.
 func (f *effects) takeOver(ctx context.Context) (map[string]bool, error) {
 	open := map[string]bool{}
 	level := []string{f.root}

@@ -83,7 +83,6 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	if err := fx.endEnded(ctx, open); err != nil {
 		return nil, fmt.Errorf("entrust: taking the run over: %w", err)
 	}
-	fx.resumed = len(journal) > 0
 
 	var opts orchestrator.Options
 	if w.Options != nil {

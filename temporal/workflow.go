@@ -345,13 +345,22 @@ func (s *state) serve(ctx workflow.Context) error {
 		}),
 		workflow.SetQueryHandler(ctx, QuestionsQuery, func() ([]*Question, error) { return s.waiting(), nil }),
 		workflow.SetQueryHandler(ctx, snapshotQuery, func(from int) (*snapshot, error) {
-			return &snapshot{Events: s.eventsFrom(from), Children: s.childInfo(), Questions: s.waiting(), Done: s.ended}, nil
+			// A child not started yet is listed once it is: until then
+			// there is nothing of it to read.
+			return &snapshot{Events: s.eventsFrom(from), Children: s.childInfo(true), Questions: s.waiting(), Done: s.ended}, nil
 		}),
 		workflow.SetUpdateHandlerWithOptions(ctx, attemptUpdate, func(ctx workflow.Context, attempt int32) ([]childInfo, error) {
 			if err := s.speak(attempt); err != nil {
 				return nil, err
 			}
-			return s.childInfo(), nil
+			// The children an older attempt had started are listed once
+			// they have started (the new attempt speaks to each next): one
+			// still starting would not be found, and would go on taking
+			// the older attempt's updates.
+			if err := workflow.Await(ctx, s.childrenStarted); err != nil {
+				return nil, err
+			}
+			return s.childInfo(false), nil
 		}, workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, attempt int32) error { return s.fenced(attempt) }}),
 		workflow.SetUpdateHandlerWithOptions(ctx, eventsUpdate, func(ctx workflow.Context, batch eventBatch) error {
 			return s.append(batch)
@@ -416,12 +425,28 @@ func (s *state) waiting() []*Question {
 	return qs
 }
 
-func (s *state) childInfo() []childInfo {
+// childInfo lists the children (with started, only those whose start is
+// known).
+func (s *state) childInfo(started bool) []childInfo {
 	out := make([]childInfo, 0, len(s.children))
 	for _, d := range s.children {
+		if started && !s.child[d].GetChildWorkflowExecution().IsReady() {
+			continue
+		}
 		out = append(out, childInfo{Workflow: DelegationWorkflowID(s.run, d), Done: s.child[d].IsReady()})
 	}
 	return out
+}
+
+// childrenStarted reports whether every child's start is known (it
+// started, or failed to).
+func (s *state) childrenStarted() bool {
+	for _, d := range s.children {
+		if !s.child[d].GetChildWorkflowExecution().IsReady() {
+			return false
+		}
+	}
+	return true
 }
 
 // fenced refuses an attempt older than the newest that has spoken.
@@ -459,7 +484,11 @@ func (s *state) append(batch eventBatch) error {
 }
 
 // startChild starts the workflow of a delegation this workflow's
-// delegation delegated, once.
+// delegation delegated, once. The child knows the newest attempt this
+// workflow knows; an attempt that a newer one fenced while the child was
+// starting is refused, and so never learns that it started: it sends the
+// child nothing (the newer attempt, waiting for the start, speaks to it
+// first).
 func (s *state) startChild(ctx workflow.Context, req childRequest) error {
 	if err := s.speak(req.Attempt); err != nil {
 		return err
@@ -469,11 +498,14 @@ func (s *state) startChild(ctx workflow.Context, req childRequest) error {
 		cctx := workflow.WithChildOptions(s.ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: DelegationWorkflowID(s.run, req.Delegation)})
 		f = workflow.ExecuteChildWorkflow(cctx, DelegationWorkflowName, DelegationInput{Run: s.run, Delegation: req.Delegation,
-			CallTimeout: s.callTimeout, Attempt: req.Attempt, Events: req.Events})
+			CallTimeout: s.callTimeout, Attempt: s.attempt, Events: req.Events})
 		s.child[req.Delegation] = f
 		s.children = append(s.children, req.Delegation)
 	}
-	return f.GetChildWorkflowExecution().Get(ctx, nil)
+	if err := f.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+		return err
+	}
+	return s.fenced(req.Attempt)
 }
 
 // ask waits for the answer to a Principal's question.
