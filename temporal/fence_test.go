@@ -116,6 +116,19 @@ func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entr
 	return r, reg, lost
 }
 
+// endsFenced waits for attempt 1, registered by reg, to end fenced.
+func endsFenced(t *testing.T, reg *orchestrations) {
+	t.Helper()
+	select {
+	case err := <-reg.ended:
+		if !errors.Is(err, entrusttemporal.ErrFenced) {
+			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("attempt 1 was not fenced: it went on")
+	}
+}
+
 // toolRuns counts the action tools' results in events.
 func toolRuns(events []*orchestrator.Event) int64 {
 	var n int64
@@ -159,14 +172,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 	}
 	// Attempt 1 comes back, judges, and would go on with the run.
 	close(stale.release)
-	select {
-	case err := <-reg.ended:
-		if !errors.Is(err, entrusttemporal.ErrFenced) {
-			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("attempt 1 went on")
-	}
+	endsFenced(t, reg)
 	if n := c1.runs.Load() + c2.runs.Load(); n != 0 {
 		t.Errorf("%d tool runs for attempt 1 after attempt 2 took over", n)
 	}
@@ -239,14 +245,7 @@ func TestStaleAttemptIsFencedInAChild(t *testing.T) {
 
 	<-held.entered
 	lost.lost.Store(true)
-	select {
-	case err := <-reg.ended:
-		if !errors.Is(err, entrusttemporal.ErrFenced) {
-			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("attempt 1 was not fenced")
-	}
+	endsFenced(t, reg)
 	close(held.release)
 	events := completed(t, r)
 	if n := len(protocoltest.OfType(events, orchestrator.EventRunResumed)); n != 1 {
@@ -388,14 +387,7 @@ func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
 	if err := ts.GetDefaultClient().SignalWorkflow(t.Context(), r.ID(), "", releaseSignal, nil); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-reg.ended:
-		if !errors.Is(err, entrusttemporal.ErrFenced) {
-			t.Errorf("attempt 1 ended with %v, want ErrFenced", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("attempt 1 went on")
-	}
+	endsFenced(t, reg)
 	if n := lost.toDelegations.Load(); n != 0 {
 		t.Errorf("attempt 1 sent %d updates to the writer's workflow after attempt 2 took over", n)
 	}
