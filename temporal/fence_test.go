@@ -397,3 +397,65 @@ func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
 		t.Errorf("tool runs %d, journal %d: want 1", got, ran)
 	}
 }
+
+// idleOrchestrator is a worker.Registry whose orchestrator activity does
+// nothing until it is cancelled: the test speaks for the orchestrator.
+type idleOrchestrator struct{ worker.Registry }
+
+func (o idleOrchestrator) RegisterActivityWithOptions(a any, opts activity.RegisterOptions) {
+	if opts.Name == entrusttemporal.OrchestrateActivity {
+		a = func(ctx context.Context, in entrusttemporal.RunInput) (*entrusttemporal.RunResult, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	o.Registry.RegisterActivityWithOptions(a, opts)
+}
+
+// TestStaleAttemptAsksNothing has attempt 1 of a run's orchestrator come to
+// a decision after attempt 2 has spoken to the run's workflow: it is
+// refused before it asks (no check run, no question put to a Principal),
+// while attempt 2 asks and its decision is recorded.
+func TestStaleAttemptAsksNothing(t *testing.T) {
+	ts, q := newServer(t)
+	c := ts.GetDefaultClient()
+	w := worker.New(c, q, worker.Options{})
+	(&entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{})}).Register(idleOrchestrator{w})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), r.ID(), "", "test over") })
+	desc, err := c.DescribeWorkflowExecution(t.Context(), r.ID(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	h, err := c.UpdateWorkflow(t.Context(), client.UpdateWorkflowOptions{WorkflowID: r.ID(), UpdateName: entrusttemporal.AttemptUpdate,
+		Args: []any{int32(2)}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(t.Context(), nil)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int32
+	ask := func(context.Context) (orchestrator.Decision, error) {
+		asked.Add(1)
+		return orchestrator.Decision{Alignment: &agents.Alignment{Aligned: true, By: agents.ByPolicy}}, nil
+	}
+	if _, err := entrusttemporal.DecideAs(t.Context(), c, r.ID(), run, 1, "d1", ask); !errors.Is(err, entrusttemporal.ErrFenced) {
+		t.Errorf("attempt 1's decision: %v, want ErrFenced", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("attempt 1 asked %d times after attempt 2 spoke", n)
+	}
+	dec, err := entrusttemporal.DecideAs(t.Context(), c, r.ID(), run, 2, "d1", ask)
+	if err != nil || dec.Alignment == nil || asked.Load() != 1 {
+		t.Errorf("attempt 2's decision: %+v, %v, asked %d times", dec, err, asked.Load())
+	}
+}

@@ -1,0 +1,22 @@
+package temporal
+
+import (
+	"context"
+
+	"github.com/entrust-dev/entrust/orchestrator"
+	"go.temporal.io/sdk/client"
+)
+
+// AttemptUpdate is the update by which an attempt of the orchestrator
+// speaks to a workflow of its run's tree, fencing the older ones.
+const AttemptUpdate = attemptUpdate
+
+// DecideAs has attempt of the orchestrator make a decision of delegation
+// d, with ask, in the run whose workflow is id (run).
+func DecideAs(ctx context.Context, c client.Client, id, run string, attempt int32, d string,
+	ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	f := &effects{c: c, root: id, rootRun: run, attempt: attempt, cancel: cancel, sendCtx: context.WithoutCancel(ctx), tree: newTree(id)}
+	return f.Decide(ctx, orchestrator.Key{Delegation: d, Conversation: "principal judge"}, ask)
+}
