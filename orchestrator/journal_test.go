@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -152,4 +153,57 @@ func TestModelFailover(t *testing.T) {
 		}
 	}
 	protocoltest.CheckJournal(t, mem.Events())
+}
+
+// failingAt is a writer that fails every write from the first that holds
+// all its marks on (a full disk, EIO).
+type failingAt struct {
+	marks  []string
+	failed bool
+}
+
+func (w *failingAt) Write(p []byte) (int, error) {
+	if !w.failed {
+		w.failed = true
+		for _, m := range w.marks {
+			w.failed = w.failed && bytes.Contains(p, []byte(m))
+		}
+	}
+	if w.failed {
+		w.failed = true
+		return 0, errors.New("no space left on device")
+	}
+	return len(p), nil
+}
+
+// Write-ahead fails closed: when the journal cannot write what precedes an
+// effect, the effect is not made — the action tool does not run, the model
+// is not called again — and the run ends with the journal's error.
+func TestJournalWriteFailureStopsEffects(t *testing.T) {
+	g := agents.Goal{Objective: "note it"}
+	for _, mode := range []string{"group", "per event"} {
+		rec := newRecorder(t, "note")
+		w := &failingAt{marks: []string{`"type":"tool.called"`, `"tool":"note"`}}
+		j := orchestrator.NewJournal(w)
+		j.SetGroupCommit(mode == "group")
+		m := model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "hello"})), turn(complete(g, "noted")))
+		rt, mem := newRuntime(t, solo(m, rec.tool), &orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly,
+			Sinks: []orchestrator.Sink{j}})
+		out, err := rt.Run(t.Context(), g)
+		if !errors.Is(err, orchestrator.ErrJournalWrite) {
+			t.Errorf("%s: run error %v, want one matching ErrJournalWrite", mode, err)
+		}
+		if n := rec.runs.Load(); n != 0 {
+			t.Errorf("%s: the tool ran %d times after its tool.called could not be written", mode, n)
+		}
+		if out == nil || out.Status != orchestrator.StatusFailed || !strings.Contains(out.Reason, "the journal could not be written") {
+			t.Errorf("%s: outcome %+v, want the run failed for its journal", mode, out)
+		}
+		if n := m.Calls(); n != 2 {
+			t.Errorf("%s: %d model calls, want 2 (none after the failed write)", mode, n)
+		}
+		if fin := ofType(mem.Events(), orchestrator.EventRunFinished); len(fin) != 1 {
+			t.Errorf("%s: %d run.finished events (%s)", mode, len(fin), types(mem.Events()))
+		}
+	}
 }

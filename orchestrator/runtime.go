@@ -277,15 +277,21 @@ type committing struct {
 	r *run
 }
 
-// Generate commits, then calls through.
+// Generate commits, then calls through; a failed commit fails the call,
+// which is not made.
 func (c committing) Generate(ctx context.Context, k Key, m model.Model, req *model.Request) (Generated, error) {
-	c.r.commit()
+	if err := c.r.commit(); err != nil {
+		return Generated{}, err
+	}
 	return c.Effects.Generate(ctx, k, m, req)
 }
 
-// CallTool commits, then calls through.
+// CallTool commits, then calls through; after a failed commit the tool is
+// not run and the call's result is the error.
 func (c committing) CallTool(ctx context.Context, k Key, t agents.Tool, call *model.ToolCall) Called {
-	c.r.commit()
+	if err := c.r.commit(); err != nil {
+		return Called{Result: agents.Result{Content: "not run: " + err.Error(), IsError: true}}
+	}
 	return c.Effects.CallTool(ctx, k, t, call)
 }
 
@@ -294,24 +300,54 @@ func (c committing) CallTool(ctx context.Context, k Key, t agents.Tool, call *mo
 // whether or not a sink commits.
 func (c committing) RecordsCalls() bool { return recordsCalls(c.Effects) }
 
-// Decide commits, then calls through.
+// Decide commits, then calls through. After a failed commit ask gets a
+// cancelled context, as at any cancellation, so that a Principal is not
+// asked to decide what the journal does not show, while the runtime's own
+// checks still answer.
 func (c committing) Decide(ctx context.Context, k Key, ask func(context.Context) (Decision, error)) (Decision, error) {
-	c.r.commit()
+	if err := c.r.commit(); err != nil {
+		ctx, cancel := context.WithCancelCause(ctx)
+		cancel(err)
+		return c.Effects.Decide(ctx, k, ask)
+	}
 	return c.Effects.Decide(ctx, k, ask)
 }
 
-// commit writes what the sinks hold back; an error is recorded as an
-// Emit's is.
-func (r *run) commit() {
+// ErrJournalWrite is matched by a run's error when a sink that commits in
+// groups (a Journal) could not write what it held before an effect: the
+// effect was not made, nor any after it (fail closed: write-ahead holds
+// or the run ends).
+var ErrJournalWrite = errors.New("the journal could not be written before an effect")
+
+// commit writes what the sinks hold back. An error, recorded as an Emit's
+// is, is returned, matching ErrJournalWrite, for the effect not to be made;
+// once one commit failed every later one fails with it, whatever the sink
+// does next, so no model is called and no tool runs again and the run ends.
+// (A context the run would cancel costs every step's derived contexts an
+// allocation or two; failing each effect costs nothing.)
+func (r *run) commit() error {
+	r.mu.Lock()
+	failed := r.commitErr
+	r.mu.Unlock()
+	if failed != nil {
+		return failed // a journal that lost a group stays behind its run
+	}
+	var first error
 	for _, c := range r.committers {
-		if err := c.Commit(); err != nil {
-			r.mu.Lock()
-			if r.sinkErr == nil {
-				r.sinkErr = err
-			}
-			r.mu.Unlock()
+		if err := c.Commit(); err != nil && first == nil {
+			first = fmt.Errorf("%w: %w", ErrJournalWrite, err)
 		}
 	}
+	if first == nil {
+		return nil
+	}
+	r.mu.Lock()
+	if r.sinkErr == nil {
+		r.sinkErr = first
+	}
+	r.commitErr = first
+	r.mu.Unlock()
+	return first
 }
 
 // startEvent is the run.started event of a run of g: the goal, the team's
@@ -381,6 +417,9 @@ type run struct {
 	seq     int64
 	last    time.Time // the latest event's time
 	sinkErr error
+	// commitErr is the first failed commit's error: every effect after it
+	// fails with it (see commit).
+	commitErr error
 
 	ev evidence // what the run did, for the reports' citations
 }
