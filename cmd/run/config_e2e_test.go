@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/internal/openaitest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
@@ -128,5 +129,28 @@ func TestE2EEvalEndpointErrors(t *testing.T) {
 	r = runBinary(t, dir, "", "eval", "--model", "gpt-4o-mini")
 	if r.code != 2 || !strings.Contains(r.stderr, "--model gpt-4o-mini needs an endpoint") {
 		t.Fatalf("%s", r)
+	}
+}
+
+// Once the endpoint is found down, the journal drops the failed call and
+// the cancellation that follows, but keeps an action tool call another
+// delegation started in the gap: a resume then finds it in flight and
+// reconciles it, rather than making it again unknowing.
+func TestKeptWhenDown(t *testing.T) {
+	for _, tc := range []struct {
+		e    orchestrator.Event
+		kept bool
+	}{
+		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: "write_file"}, true},
+		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: "note"}, true},
+		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: agents.ToolCompleteGoal}, false},
+		{orchestrator.Event{Type: orchestrator.EventModelCalled}, false},
+		{orchestrator.Event{Type: orchestrator.EventToolResult, Tool: "write_file"}, false},
+		{orchestrator.Event{Type: orchestrator.EventGoalFailed}, false},
+		{orchestrator.Event{Type: orchestrator.EventRunFinished}, false},
+	} {
+		if got := keptWhenDown(&tc.e); got != tc.kept {
+			t.Errorf("%s %s: kept %v, want %v", tc.e.Type, tc.e.Tool, got, tc.kept)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/internal/cli"
@@ -181,6 +182,16 @@ func endpointDown(ctx context.Context) bool {
 	return errors.As(context.Cause(ctx), &down)
 }
 
+// keptWhenDown reports whether e is written to the journal once the
+// endpoint was found down: an action tool call that another delegation
+// started in the gap before the cancellation reached it (a Go tool that
+// ignores its context runs to its end), so that a resume finds the call in
+// flight and reconciles it rather than making it again unknowing. The mark
+// is set as for any call (markEvent).
+func keptWhenDown(e *orchestrator.Event) bool {
+	return e.Type == orchestrator.EventToolCalled && !agents.IsProtocolTool(e.Tool)
+}
+
 // execute runs team (whose file is teamYAML) on f.goal, or, when resume
 // holds a journal's events, continues that run in the same journal.
 func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orchestrator.Event) error {
@@ -277,8 +288,9 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	sinks := []orchestrator.Sink{committer{Sink: orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 		// A run whose endpoint cannot serve it ends as a crash there
 		// would: neither the failed call nor the cancellation that follows
-		// is written, so the journal can be resumed once it is up.
-		if endpointDown(runCtx) {
+		// is written, so the journal can be resumed once it is up — but an
+		// action tool call started in the gap is (keptWhenDown).
+		if endpointDown(runCtx) && !keptWhenDown(e) {
 			return nil
 		}
 		err := journal.Emit(ctx, e)
