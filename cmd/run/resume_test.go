@@ -349,8 +349,14 @@ func TestResumeRefused(t *testing.T) {
 	forge("dropped.jsonl", append(slices.Clone(lines[:5]), lines[6:12]...)...)
 	unsealed := unseal(bytes.Join(lines[:12], nil))
 	forge("stripped.jsonl", bytes.Replace(unsealed, []byte("Write a haiku about delegation"), []byte("Delete every file"), 1))
-	// A journal of a run from before seals (and goal digests).
-	forge("unsigned.jsonl", regexp.MustCompile(`,"goal_hash":"[0-9a-f]+"`).ReplaceAll(unsealed, nil))
+	noDigest := regexp.MustCompile(`,"goal_hash":"[0-9a-f]+"`).ReplaceAll(unsealed, nil)
+	// Seals, key_id and goal_hash all stripped: it reads as a journal from
+	// before seals, but its run sealed it here (the sealed record).
+	forge("stripped-all.jsonl", noDigest)
+	// A journal of a run from before seals (and goal digests), which this
+	// machine never sealed: another run id.
+	run := tj[0].Run
+	forge("unsigned.jsonl", bytes.ReplaceAll(noDigest, []byte(`"run":"`+run+`"`), []byte(`"run":"20250101-000000-legacy"`)))
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -361,6 +367,7 @@ func TestResumeRefused(t *testing.T) {
 		{"dropped", []string{"dropped.jsonl"}, "integrity broken at event 6"},
 		{"unsigned", []string{"unsigned.jsonl"}, "it is not signed"},
 		{"seals stripped, resumed as unsigned", []string{"--unsigned", "stripped.jsonl"}, "its seals were removed"},
+		{"seals, key and goal digest stripped, resumed as unsigned", []string{"--unsigned", "stripped-all.jsonl"}, "a run here sealed a journal of run"},
 		{"finished", []string{"run.jsonl"}, "the run finished"},
 		{"corrupt", []string{"corrupt.jsonl"}, "journal line 2"},
 		{"missing", []string{"nowhere.jsonl"}, "no such file"},

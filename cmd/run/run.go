@@ -263,6 +263,13 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 			return configError(fmt.Errorf("--journal: %w", err))
 		}
 		journal.Seal(key, "")
+		// Recorded before its first line: its seals stripped, it is never
+		// believed as a journal from before seals.
+		if err := recordSealed(runID, journalPath); err != nil {
+			journal.Close()
+			os.Remove(journalPath)
+			return configError(err)
+		}
 	} else {
 		runID = resume[0].Run
 	}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// The sealed record is kept beside the journal key (entrust/sealed): a line
+// for each run whose journal run sealed, "<run-id>\t<journal's absolute
+// path>", appended before the run's first event is written, mode 0600. A
+// journal whose seals, key_id and goal_hash were all stripped reads as one
+// from before seals; run resume --unsigned refuses it when its run id or its
+// path is in the record. A forger who also renames the run and moves the
+// file is not caught: --unsigned believes a file its user vouches for.
+
+// sealedFile is where the record is kept; "" when no configuration
+// directory can be had ($ENTRUST_JOURNAL_KEY without one).
+func sealedFile() string {
+	key, err := orchestrator.JournalKeyFile()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(filepath.Dir(key), "sealed")
+}
+
+// recordSealed adds run, whose journal at path is sealed, to the record.
+func recordSealed(run, path string) error {
+	file := sealedFile()
+	if file == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("sealed record: %w", err)
+	}
+	if strings.ContainsAny(run+abs, "\t\n") {
+		return fmt.Errorf("sealed record: %q: a run id or journal path with a tab or a newline", abs)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("sealed record: %w", err)
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sealed record: %w", err)
+	}
+	_, err = f.WriteString(run + "\t" + abs + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sealed record: %w", err)
+	}
+	return nil
+}
+
+// checkUnsigned refuses to believe the unsigned journal at path, of run,
+// when this user's run sealed a journal of that run or at that path (its
+// seals were stripped), or when the record cannot be read (fail closed).
+func checkUnsigned(path, run string) error {
+	file := sealedFile()
+	if file == "" {
+		return fmt.Errorf("%s cannot be resumed: %w: it is not signed, and with no configuration directory there is no record of the runs sealed here to tell it from a journal whose seals were removed; set XDG_CONFIG_HOME (or HOME)",
+			path, orchestrator.ErrNotResumable)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("%s cannot be resumed: %w", path, err)
+	}
+	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s cannot be resumed: sealed record: %w", path, err)
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() || info.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s cannot be resumed: sealed record %s: not a regular file only you can write", path, file)
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		id, p, _ := strings.Cut(sc.Text(), "\t")
+		what := "the journal at this path"
+		if id == run {
+			what = "a journal of run " + run
+		} else if p != abs {
+			continue
+		}
+		return fmt.Errorf("%s cannot be resumed: %w: it is not signed, but a run here sealed %s (so says %s): its seals were removed",
+			path, orchestrator.ErrNotResumable, what, file)
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s cannot be resumed: sealed record: %w", path, err)
+	}
+	return nil
+}
