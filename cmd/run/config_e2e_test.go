@@ -154,3 +154,22 @@ func TestKeptWhenDown(t *testing.T) {
 		}
 	}
 }
+
+// With $ENTRUST_JOURNAL_KEY but no configuration directory (no
+// XDG_CONFIG_HOME nor HOME, as in some containers), the journal is sealed
+// but no mark nor sealed record can be kept: run says so rather than
+// leaving the protection off unseen. With one, it says nothing of it.
+func TestNoMarksWarned(t *testing.T) {
+	dir := t.TempDir()
+	args := []string{"--quiet", "--escalations", "auto", "--journal", "j.jsonl", "--trust", "trust.json", "Write a haiku about delegation"}
+	if r := runBinary(t, dir, "", args...); r.code != 0 || strings.Contains(r.stderr, "warning") {
+		t.Errorf("with a configuration directory: %s", r)
+	}
+	t.Setenv("XDG_CONFIG_HOME", "")
+	t.Setenv("HOME", "")
+	t.Setenv(orchestrator.EnvJournalKey, strings.Repeat("k", 32))
+	r := runBinary(t, dir, "", args...)
+	if r.code != 0 || !strings.Contains(r.stderr, "run: warning: no configuration directory") || !strings.Contains(r.stderr, "no mark is kept") {
+		t.Errorf("want the run, warned that marks are off: %s", r)
+	}
+}

@@ -31,6 +31,18 @@ func markFile(run string) string {
 	return filepath.Join(filepath.Dir(key), "marks", run)
 }
 
+// noMarksWarning says, when the journal key comes from $ENTRUST_JOURNAL_KEY
+// and no configuration directory can be had (no XDG_CONFIG_HOME nor HOME, as
+// in some containers), what is off: marks and the sealed record. "" when
+// they are kept.
+func noMarksWarning() string {
+	if _, err := os.UserConfigDir(); err == nil {
+		return ""
+	}
+	return "run: warning: no configuration directory (set XDG_CONFIG_HOME or HOME): the journal is sealed with $" + orchestrator.EnvJournalKey +
+		", but no mark is kept (a journal cut after a tool call it recorded would resume into making the call again) nor a record of the runs sealed (run resume --unsigned refuses every journal)"
+}
+
 // setMark records that run's journal holds event seq, an action tool call.
 func setMark(run string, seq int64) error {
 	path := markFile(run)

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -211,11 +209,8 @@ func journalKey(workspace string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if workspace != "" && filepath.IsAbs(from) {
-		ws, werr := filepath.Abs(workspace)
-		if rel, rerr := filepath.Rel(ws, from); werr == nil && rerr == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return nil, fmt.Errorf("%w: %s is inside the workspace %s, where the run's tools can read it; set %s or move the workspace", orchestrator.ErrJournalKey, from, ws, orchestrator.EnvJournalKey)
-		}
+	if err := cli.KeyOutside(workspace, from); err != nil {
+		return nil, err
 	}
 	return key, nil
 }

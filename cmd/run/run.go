@@ -258,6 +258,9 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	if err != nil {
 		return configError(err)
 	}
+	if w := noMarksWarning(); w != "" {
+		fmt.Fprintln(stderr, w)
+	}
 	if resume == nil {
 		if journal, err = orchestrator.CreateJournal(journalPath); err != nil {
 			return configError(fmt.Errorf("--journal: %w", err))

@@ -78,6 +78,11 @@ func buildWorker(opts *workerOptions) (*builtWorker, error) {
 	case opts.callTimeout < 0:
 		return nil, usageErrorf("worker: --call-timeout must not be negative")
 	}
+	// The key this machine's clients seal journals with must not be where
+	// the worker's tools can read it, as run refuses it in its workspace.
+	if err := cli.KeyFileOutside(opts.workspace); err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
 	tf := teamfile.Default()
 	if opts.team != "" {
 		var err error
