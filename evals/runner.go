@@ -350,7 +350,7 @@ func (r *Runner) runTrial(ctx context.Context, sc *Scenario, v *Variant, index i
 		return t
 	}
 	mem := &orchestrator.Memory{}
-	opts := &orchestrator.Options{Sinks: append([]orchestrator.Sink{mem}, sinks...), Limits: sc.Limits, Workspace: ws.FS()}
+	opts := &orchestrator.Options{Sinks: append([]orchestrator.Sink{mem}, sinks...), Limits: sc.Limits, Workspace: ws.FS(), WorkspaceDir: ws.Dir()}
 	opts.Supervisor = sc.Supervisor.supervisor()
 	if sc.Principal == "deny" {
 		opts.Principal = orchestrator.AutoPrincipal{Deny: true}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,7 +71,7 @@ func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Res
 		if json.Unmarshal(call.Arguments, &args) == nil {
 			for _, p := range []string{args.Path, args.File, args.FilePath, args.Filename} {
 				if p != "" {
-					rec.path = cleanPath(p)
+					rec.path = d.workspacePath(p)
 					break
 				}
 			}
@@ -96,6 +97,22 @@ func cleanPath(p string) string {
 		return ""
 	}
 	return p
+}
+
+// workspacePath is p as a workspace path (cleanPath), an absolute path
+// inside Options.WorkspaceDir made relative to it first, as the MCP
+// filesystem server names files (/abs/ws/notes.md is notes.md); "" for a
+// path outside the workspace.
+func (d *delegation) workspacePath(p string) string {
+	p = strings.TrimSpace(p)
+	if dir := d.rt.opts.WorkspaceDir; dir != "" && filepath.IsAbs(p) {
+		rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+		if err != nil || !filepath.IsLocal(rel) {
+			return ""
+		}
+		p = filepath.ToSlash(rel)
+	}
+	return cleanPath(strings.TrimPrefix(p, "./"))
 }
 
 // covers reports whether x is d or one of its descendants.
@@ -183,6 +200,20 @@ func kindOf(tool string) toolKind {
 
 // writes reports whether a tool, by its name, writes files (kindOf).
 func writes(tool string) bool { return kindOf(tool) == toolWrites }
+
+// unseenWriter is the name of an action tool of a call of d's subtree that
+// succeeded and whose writes the runtime cannot see (toolUnknown: bash,
+// run_command, move_file…), "" when there is none.
+func (ev *evidence) unseenWriter(d *delegation) string {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, r := range ev.calls {
+		if !r.failed && d.covers(r.d) && kindOf(r.tool) == toolUnknown && !agents.IsProtocolTool(r.tool) {
+			return r.tool
+		}
+	}
+	return ""
+}
 
 // touched reports whether a call that succeeded named path p: anywhere in the
 // run (within nil), or within d's subtree; with write, only calls of tools
@@ -323,14 +354,35 @@ func (d *delegation) citations(c *agents.CriterionResult) []string {
 	return out
 }
 
-// resolve says whether citation c supports a criterion of d's report, and
-// why it is false ("" when it holds): a tool call of d's subtree that
-// succeeded and did not only read (unless the criterion is about reading); a delegation below d that completed; a regular file of the
-// workspace that a call of d's subtree wrote, or, when reading is set (the
-// criterion is about reading or reviewing), named in any call that
-// succeeded. A file that exists but that the subtree only read, for a
-// criterion about something else, is no lie but supports nothing.
-func (d *delegation) resolve(c string, reading bool) (supports bool, why string) {
+// citeVerdict is what a citation proves of a criterion.
+type citeVerdict int
+
+const (
+	// citeFalse: the citation is false (a call that failed, a file that
+	// does not exist or that no one below wrote): the claim is unmet.
+	citeFalse citeVerdict = iota
+	// citeSupports: the citation holds and supports the criterion.
+	citeSupports
+	// citeOnlyRead: true, but of a read, for a criterion that is not
+	// about reading: no lie, no support.
+	citeOnlyRead
+	// citeUnchecked: the runtime cannot check it (a directory, a file that
+	// a tool it cannot see writing may have made, no workspace): no lie,
+	// no support; another citation is asked for.
+	citeUnchecked
+)
+
+// resolve says what citation c proves of a criterion of d's report, and
+// why, for citeFalse and citeUnchecked. It supports the criterion when it
+// is a tool call of d's subtree that succeeded and did not only read
+// (unless the criterion is about reading); a delegation below d that
+// completed; a regular file of the workspace that a call of d's subtree
+// wrote, or, when reading is set (the criterion is about reading or
+// reviewing), named in any call that succeeded. A file that exists but
+// that the subtree only read, for a criterion about something else, is no
+// lie but supports nothing; nor is one that a tool whose writes the runtime
+// cannot see may have made, or a directory: those ask for another citation.
+func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 	c = strings.TrimSpace(c)
 	ev := &d.run.ev
 	ev.mu.Lock()
@@ -345,7 +397,7 @@ func (d *delegation) resolve(c string, reading bool) (supports bool, why string)
 				switch {
 				case r.failed:
 				case reading || kindOf(r.tool) != toolReads:
-					return true, ""
+					return citeSupports, ""
 				default:
 					read = true
 				}
@@ -353,62 +405,73 @@ func (d *delegation) resolve(c string, reading bool) (supports bool, why string)
 		}
 		switch {
 		case !mine:
-			return false, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
+			return citeFalse, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
 		case read:
 			// A call that only read: evidence of reading, not of anything produced.
-			return false, ""
+			return citeOnlyRead, ""
 		}
-		return false, fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
+		return citeFalse, fmt.Sprintf("tool call %s (%s) failed", c, recs[0].tool)
 	}
 	if child != nil || delegationIDRE.MatchString(c) {
 		switch {
 		case child == nil:
-			return false, fmt.Sprintf("there is no delegation %s", c)
+			return citeFalse, fmt.Sprintf("there is no delegation %s", c)
 		case child == d || !d.covers(child):
-			return false, fmt.Sprintf("delegation %s is not one you or your delegates made", c)
+			return citeFalse, fmt.Sprintf("delegation %s is not one you or your delegates made", c)
 		}
 		if st := child.status(); st != StatusCompleted {
-			return false, fmt.Sprintf("delegation %s did not complete (%s)", c, st)
+			return citeFalse, fmt.Sprintf("delegation %s did not complete (%s)", c, st)
 		}
-		return true, ""
+		return citeSupports, ""
 	}
-	p := cleanPath(strings.TrimPrefix(c, "./"))
+	p := d.workspacePath(c)
 	if p == "" || strings.ContainsAny(p, " \t\n") {
-		return false, fmt.Sprintf("%q is no workspace path, tool call or delegation of this run", c)
+		return citeFalse, fmt.Sprintf("%q is no workspace path, tool call or delegation of this run", c)
 	}
-	if why := d.isFile(p); why != "" {
-		return false, why
+	if v, why := d.isFile(p); why != "" {
+		return v, why
 	}
 	switch {
 	case ev.touched(p, d, true):
-		return true, ""
+		return citeSupports, ""
+	case reading && ev.touched(p, d, false):
+		return citeSupports, ""
+	}
+	if t := ev.unseenWriter(d); t != "" {
+		return citeUnchecked, fmt.Sprintf("no call the runtime sees writing named %s, and %s, whose writes it cannot see, may have made it: cite the id of the call that did", p, t)
+	}
+	switch {
 	case ev.touched(p, d, false):
 		// Read by the work: evidence of reading, not of anything produced.
-		return reading, ""
+		return citeOnlyRead, ""
 	case reading:
-		return false, p + " was not written or read by you or your delegates"
+		return citeFalse, p + " was not written or read by you or your delegates"
 	}
-	return false, p + " was not written by you or your delegates: a file cited must be one the work produced or changed"
+	return citeFalse, p + " was not written by you or your delegates: a file cited must be one the work produced or changed"
 }
 
-// isFile says why the workspace path p cannot be cited, "" when it can: it
-// is a regular file of the runtime's Workspace, or, when none is configured,
-// a call of this run that succeeded wrote it.
-func (d *delegation) isFile(p string) string {
+// isFile says why the workspace path p cannot be cited, "" when it can,
+// with citeFalse when it does not exist and citeUnchecked when the runtime
+// cannot tell: it is a regular file of the runtime's Workspace, or, when
+// none is configured, a call of this run that succeeded wrote it.
+func (d *delegation) isFile(p string) (citeVerdict, string) {
 	w := d.rt.opts.Workspace
 	if w == nil {
-		return d.exists(p)
+		if why := d.exists(p); why != "" {
+			return citeUnchecked, why
+		}
+		return citeSupports, ""
 	}
 	fi, err := fs.Stat(w, p)
 	switch {
 	case err != nil:
-		return p + " does not exist in the workspace"
+		return citeFalse, p + " does not exist in the workspace"
 	case fi.IsDir():
-		return p + " is a directory, not a file the work produced"
+		return citeUnchecked, p + " is a directory, not a file: cite the files in it that the work wrote"
 	case !fi.Mode().IsRegular():
-		return p + " is not a regular file"
+		return citeUnchecked, p + " is not a regular file"
 	}
-	return ""
+	return citeSupports, ""
 }
 
 // status is the delegation's terminal status, "" while it runs.
@@ -451,18 +514,26 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 			}
 			reading := aboutReading(g.Criteria[i])
 			supported, lied := false, false
+			var unchecked []string
 			for _, cite := range cites {
-				ok, why := d.resolve(cite, reading)
-				if why != "" {
+				switch v, why := d.resolve(cite, reading); v {
+				case citeSupports:
+					supported = true
+				case citeFalse:
 					findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: its evidence cites %s, but %s", i+1, g.Criteria[i], cite, why))
 					lied = true
+				case citeUnchecked:
+					unchecked = append(unchecked, fmt.Sprintf("criterion %d (%q) is unsupported: its evidence cites %s, which the runtime cannot check: %s", i+1, g.Criteria[i], cite, why))
 				}
-				supported = supported || ok
 			}
 			switch {
 			case lied:
 				unmet = append(unmet, g.Criteria[i])
-			case !supported && d.mustCite():
+			case supported || !d.mustCite():
+			case len(unchecked) > 0:
+				findings = append(findings, unchecked...)
+				unmet = append(unmet, g.Criteria[i])
+			default:
 				findings = append(findings, fmt.Sprintf("criterion %d (%q) is unsupported: what it cites was only read, and it is not about reading (cite a file the work wrote, the id of the call that made it, or a delegation id)", i+1, g.Criteria[i]))
 				unmet = append(unmet, g.Criteria[i])
 			}

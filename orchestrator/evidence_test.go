@@ -1,6 +1,7 @@
 package orchestrator_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func wsTeam(t *testing.T, m model.Model) (orchestrator.Team, *orchestrator.Optio
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	return solo(m, ws.Tools()...), &orchestrator.Options{Workspace: ws.FS()}, dir
+	return solo(m, ws.Tools()...), &orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()}, dir
 }
 
 func write(id, path string) model.ToolCall {
@@ -297,5 +298,94 @@ func TestReasoningNeedsNoCitation(t *testing.T) {
 	rt, mem := newRuntime(t, solo(m), nil)
 	if out, err := rt.Run(t.Context(), g); err != nil {
 		t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+	}
+}
+
+// Honest work is not called a lie: a file written under its absolute name
+// (as the MCP filesystem server names files), a file made by a tool whose
+// writes the runtime cannot see (bash), and a directory are true
+// citations. The first counts as written; the others cannot be checked, so
+// they support nothing on their own and the report is asked for a call id
+// — but beside a citation that supports the criterion, they do not sink it
+// as a false one would.
+func TestHonestWorkIsNoLie(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	report := func(cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
+	}
+	for _, tc := range []struct {
+		name    string
+		turns   func(dir string) []model.Turn
+		finding string // "" when the first report is accepted
+		notLie  bool   // the finding must not call the citation false
+	}{
+		{"an absolute path written, cited relative", func(dir string) []model.Turn {
+			return []model.Turn{turn(withID("a1", call("fs__write_file", map[string]string{"path": filepath.Join(dir, "minutes.md")}))), turn(report("minutes.md"))}
+		}, "", false},
+		{"an absolute path written, cited absolute", func(dir string) []model.Turn {
+			return []model.Turn{turn(withID("a1", call("fs__write_file", map[string]string{"path": filepath.Join(dir, "minutes.md")}))), turn(report(filepath.Join(dir, "minutes.md")))}
+		}, "", false},
+		{"an absolute path outside the workspace", func(dir string) []model.Turn {
+			return []model.Turn{turn(withID("a1", call("fs__write_file", map[string]string{"path": filepath.Join(dir, "minutes.md")}))), turn(report("/etc/passwd"))}
+		}, `"/etc/passwd" is no workspace path`, false},
+		{"made by bash, cited by path", func(string) []model.Turn {
+			return []model.Turn{turn(withID("b1", call("bash", map[string]string{"command": "make minutes.md"}))), turn(report("minutes.md"))}
+		}, "bash, whose writes it cannot see, may have made it: cite the id of the call that did", true},
+		{"made by bash, cited by call id", func(string) []model.Turn {
+			return []model.Turn{turn(withID("b1", call("bash", map[string]string{"command": "make minutes.md"}))), turn(report("b1"))}
+		}, "", false},
+		{"made by bash, cited by path beside a write", func(string) []model.Turn {
+			return []model.Turn{turn(withID("b1", call("bash", map[string]string{"command": "make minutes.md"}))), turn(write("w1", "other.md")), turn(report("minutes.md", "w1"))}
+		}, "", false},
+		{"a directory, cited beside a write", func(string) []model.Turn {
+			return []model.Turn{turn(write("w1", "archive/minutes.md")), turn(report("archive", "w1"))}
+		}, "", false},
+		{"a directory alone", func(string) []model.Turn {
+			return []model.Turn{turn(write("w1", "archive/minutes.md")), turn(report("archive"))}
+		}, "archive is a directory, not a file", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ws, err := workspace.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ws.Close() })
+			fsWrite, err := agents.NewTool("fs__write_file", "writes a file by its absolute name", func(_ context.Context, in struct {
+				Path string `json:"path"`
+			}) (string, error) {
+				return "ok", os.WriteFile(in.Path, []byte("minutes"), 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bash, err := agents.NewTool("bash", "runs a command", func(_ context.Context, in struct {
+				Command string `json:"command"`
+			}) (string, error) {
+				return "ok", os.WriteFile(filepath.Join(dir, "minutes.md"), []byte("minutes"), 0o644)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns := append([]model.Turn{turn(accept(g))}, tc.turns(dir)...)
+			turns = append(turns, turn(write("w9", "final.md")), turn(report("w9")))
+			m := model.NewScripted("m", turns...)
+			rt, mem := newRuntime(t, solo(m, append(ws.Tools(), fsWrite, bash)...),
+				&orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()})
+			if out, err := rt.Run(t.Context(), g); err != nil {
+				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+			}
+			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
+			switch {
+			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
+				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
+			case tc.finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
+				!strings.Contains(ver[0].Verification.Feedback, tc.finding)):
+				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
+			case tc.notLie && (!strings.Contains(ver[0].Verification.Feedback, "cannot check") || strings.Contains(ver[0].Verification.Feedback, ", but ")):
+				t.Fatalf("an honest citation was called false: %s", ver[0].Verification.Feedback)
+			}
+		})
 	}
 }

@@ -62,6 +62,12 @@ type Options struct {
 	// them against the run's own tool calls only: a path counts as present
 	// when a call of the run that succeeded wrote it.
 	Workspace fs.FS
+	// WorkspaceDir is the absolute directory Workspace is rooted at (for
+	// instance workspace.Workspace.Dir), if it is one: a tool call's or a
+	// citation's absolute path inside it, as the MCP filesystem server
+	// names files, is taken relative to it. Empty, an absolute path names
+	// no workspace file.
+	WorkspaceDir string
 	// Traceparent, when set, returns the W3C traceparent of the trace the
 	// Run's context belongs to, recorded on run.started so that a journal
 	// names the trace its run was part of (see telemetry.Traceparent).

@@ -344,7 +344,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		closeJournal()
 		return configError(err)
 	}
-	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config, Workspace: ws.FS()}
+	opts := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: principal, Config: config, Workspace: ws.FS(), WorkspaceDir: ws.Dir()}
 	if sf := obs.SupervisionFor(); sf != nil {
 		opts.SupervisionForModel = sf
 	}

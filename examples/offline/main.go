@@ -59,10 +59,11 @@ func run(w io.Writer) error {
 	}
 	defer journal.Close()
 	rt, err := orchestrator.New(team, &orchestrator.Options{
-		Sinks:     []orchestrator.Sink{journal},
-		Principal: orchestrator.AutoPrincipal{},
-		Budget:    agents.Budget{Steps: 30},
-		Workspace: ws.FS(), // where the reports' citations are checked
+		Sinks:        []orchestrator.Sink{journal},
+		Principal:    orchestrator.AutoPrincipal{},
+		Budget:       agents.Budget{Steps: 30},
+		Workspace:    ws.FS(), // where the reports' citations are checked
+		WorkspaceDir: ws.Dir(),
 	})
 	if err != nil {
 		return err

@@ -118,7 +118,7 @@ func buildWorker(opts *workerOptions) (*builtWorker, error) {
 		ws.Close()
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	wo := &orchestrator.Options{Workspace: ws.FS()}
+	wo := &orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()}
 	if sup != nil {
 		wo.SupervisionForModel = sup.SupervisionForModel
 	}
