@@ -328,6 +328,14 @@ func (p *clientPrincipal) ask(ctx context.Context, q Question) (*Answer, error) 
 	if err := p.fx.update(ctx, k.Delegation, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
 		return nil, err
 	}
+	// The workflow's validator refuses an answer of the wrong kind; this
+	// holds the worker to it too, so an answer that slipped through (an old
+	// workflow, a changed validator) fails the question instead of the
+	// worker.
+	if (q.Acceptance != nil && a.Alignment == nil) || (q.Escalation != nil && a.Resolution == nil) ||
+		(q.Report != nil && len(q.Breaches) == 0 && a.Verification == nil) {
+		return nil, fmt.Errorf("answer to %q: it does not answer what was asked", q.ID)
+	}
 	return &a, nil
 }
 
