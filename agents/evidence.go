@@ -76,13 +76,24 @@ var (
 		"neither": true, "nor": true, "shouldn't": true, "won't": true, "doesn't": true, "isn't": true, "aren't": true}
 	// absences, before a file, say it is to be gone: "delete tmp.txt".
 	absences = map[string]bool{"delete": true, "remove": true, "erase": true, "rm": true}
+	// moves, before a file, say it is to be gone from where it is — the
+	// work renames or moves it — up to the word that names where it goes:
+	// "rename a.txt to b.txt", "move draft.md into final/".
+	moves    = map[string]bool{"rename": true, "move": true, "mv": true}
+	moveDest = map[string]bool{"to": true, "into": true, "as": true, "onto": true}
+	// lapses, after a negation, undo it: "do not forget to write notes.md",
+	// "make sure you don't skip README.md", "never omit x.md" ask for the
+	// file.
+	lapses = map[string]bool{"forget": true, "forgets": true, "forgetting": true, "skip": true, "skips": true, "skipping": true,
+		"omit": true, "omits": true, "omitting": true, "miss": true, "misses": true, "missing": true,
+		"neglect": true, "neglects": true, "neglecting": true, "fail": true, "fails": true, "failing": true}
 	// goneWords, after a file and a negation ("secrets.env must not
 	// exist", "… is never committed"), say it is not to be there; after a
 	// file alone ("tmp.txt is removed", "… must be absent") too.
 	goneWords = map[string]bool{"exist": true, "exists": true, "created": true, "written": true, "generated": true,
 		"committed": true, "present": true, "appear": true, "appears": true, "added": true, "included": true,
 		"touched": true, "modified": true, "changed": true, "edited": true, "opened": true, "read": true,
-		"absent": true, "removed": true, "deleted": true, "gone": true}
+		"absent": true, "removed": true, "deleted": true, "gone": true, "renamed": true, "moved": true}
 	// scopeEnds end what a negation governs: "no file but notes.md",
 	// "nothing except notes.md", "only notes.md".
 	scopeEnds = map[string]bool{"but": true, "except": true, "besides": true, "only": true, "unless": true, "other": true, "apart": true, "instead": true}
@@ -159,7 +170,11 @@ func splitBackticks(text string) []string {
 // or c.pem") and ended by but, except, only, unless… ("no file but
 // notes.md", "nothing except notes.md"); or, after it, by a negation and a
 // verb of being there ("secrets.env must not exist", "x.log is never
-// committed") or by a word of being gone ("tmp.txt must be absent"). A word
+// committed") or by a word of being gone ("tmp.txt must be absent"). The
+// source of a rename or a move is not required ("rename a.txt to b.txt",
+// "move draft.md to final/draft.md" require only where it goes). A lapse
+// after a negation undoes it: "do not forget to write notes.md", "make sure
+// you don't skip README.md" and "never omit x.md" require the file. A word
 // elsewhere in the text negates nothing: "Write only notes.md" and "… but
 // keep notes.md short" require notes.md. A file is left out only when every
 // mention of it is negated.
@@ -179,15 +194,17 @@ func RequiredFiles(text string) []string {
 // text says must not be (see RequiredFiles).
 func negatedMentions(ms []mention) []bool {
 	neg := make([]bool, len(ms))
-	scope, since := false, 0
+	scope, move, since := false, false, 0
 	for i, m := range ms {
 		switch {
 		case m.file != "":
 			neg[i] = (scope && since <= negationWindow) || goneAfter(ms, i)
 			since = 0 // a list goes on: "no a.env or b.env"
 		case isNegation(m.word) || absences[m.word]:
-			scope, since = true, 0
-		case scopeEnds[m.word]:
+			scope, move, since = true, false, 0
+		case moves[m.word]:
+			scope, move, since = true, true, 0
+		case scopeEnds[m.word], move && moveDest[m.word], scope && !move && lapses[m.word]:
 			scope = false
 		case m.word == "and" || m.word == "or" || m.word == "nor":
 			if !nextIsFile(ms, i) {
@@ -197,7 +214,7 @@ func negatedMentions(ms []mention) []bool {
 			since++
 		}
 		if m.stops || (m.comma && !nextIsFile(ms, i)) {
-			scope = false
+			scope, move = false, false
 		}
 	}
 	return neg
@@ -241,7 +258,7 @@ func goneAfter(ms []mention, i int) bool {
 			}
 		case goneWords[m.word]:
 			switch m.word {
-			case "absent", "removed", "deleted", "gone":
+			case "absent", "removed", "deleted", "gone", "renamed", "moved":
 				if negAt < 0 && j <= i+3 {
 					return true
 				}

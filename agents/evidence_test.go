@@ -84,6 +84,18 @@ func TestRequiredFiles(t *testing.T) {
 		{"Delete scratch.txt", nil},
 		{"do not write secrets.env; write notes.md", []string{"notes.md"}},
 		{"notes.md, and no draft.md", []string{"notes.md"}},
+		// The source of a rename or a move is gone at the end; where it goes is not.
+		{"Rename a.txt to b.txt", []string{"b.txt"}},
+		{"Move draft.md to final/draft.md", []string{"final/draft.md"}},
+		{"mv old.log into archive/old.log", []string{"archive/old.log"}},
+		{"a.txt is renamed to b.txt", []string{"b.txt"}},
+		{"draft.md is moved to final/draft.md", []string{"final/draft.md"}},
+		// A lapse after a negation undoes it: the file is asked for.
+		{"Do not forget to write notes.md", []string{"notes.md"}},
+		{"Make sure you don't skip README.md", []string{"README.md"}},
+		{"never omit CHANGELOG.md", []string{"CHANGELOG.md"}},
+		{"do not fail to update notes.md", []string{"notes.md"}},
+		{"must not create secrets.env; do not forget notes.md", []string{"notes.md"}},
 		// A file named twice is required if one mention is not negated.
 		{"write notes.md; notes.md must not be read by others", []string{"notes.md"}},
 	} {
