@@ -181,8 +181,8 @@ func sameReport(a, b *agents.Report) bool {
 }
 
 // ignoredRevision says how a report ignores the revise feedback its last
-// one was given, "" when it does not: the same report, with no action tool
-// or delegation run since.
+// one was given, "" when it does not: the same report, with no work done
+// since (see acted).
 func (d *delegation) ignoredRevision(rep *agents.Report) string {
 	d.mu.Lock()
 	prev, acted, why := d.fb.revised, d.fb.acted, d.fb.why
@@ -206,8 +206,10 @@ func (d *delegation) ignored(report bool) int {
 	return d.fb.ignoredAccept
 }
 
-// acted notes that the delegate did work in the world (an action tool, a
-// delegation): a report sent again after it is not ignoring its feedback.
+// acted notes that the delegate did work in the world — an action tool call
+// that succeeded and did not only read (kindOf), or a delegation that
+// completed: a report sent again after it is not ignoring its feedback. A
+// read, a failed or refused call, or a failed delegation is no such work.
 func (d *delegation) acted() {
 	d.mu.Lock()
 	d.fb.acted = true

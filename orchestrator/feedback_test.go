@@ -217,34 +217,40 @@ func TestUnjudgedIsNotFeedback(t *testing.T) {
 // verifier. Work done in between (an action tool) answers the feedback.
 func TestReportSentAgainUnchanged(t *testing.T) {
 	g := noteGoal
+	// Only work counts as work in between: a call that succeeded and did
+	// not only read. A read, or a call that failed, leaves the report as
+	// ignoring its feedback.
 	for _, tc := range []struct {
 		name    string
-		between bool // a note call before each resubmission
+		between *model.ToolCall // a call before each resubmission
+		work    bool
 	}{
-		{"nothing done in between", false},
-		{"work done in between", true},
+		{"nothing done in between", nil, false},
+		{"work done in between", ptr(withID("n1", call("note", map[string]string{"text": "y"}))), true},
+		{"a read in between", ptr(withID("r1", call("read_note", map[string]string{"text": "y"}))), false},
+		{"a failed call in between", ptr(withID("n2", call("note", map[string]int{"text": 5}))), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			note := newRecorder(t, "note")
+			note, readNote := newRecorder(t, "note"), newRecorder(t, "read_note")
 			rep := complete(g, "done", "n1")
 			wTurns := []model.Turn{turn(accept(g)), turn(withID("n1", call("note", map[string]string{"text": "x"}))), turn(rep)}
 			for range 2 {
-				if tc.between {
-					wTurns = append(wTurns, turn(withID("n1", call("note", map[string]string{"text": "y"}))))
+				if tc.between != nil {
+					wTurns = append(wTurns, turn(*tc.between))
 				}
 				wTurns = append(wTurns, turn(rep))
 			}
 			w := model.NewScripted("w", wTurns...)
 			revise := verdict(agents.VerdictRevise, "say which note, and why it meets the goal")
 			leadTurns := []model.Turn{turn(accept(g)), turn(delegateTo("w", g)), turn(revise), turn(revise)}
-			if tc.between {
+			if tc.work {
 				leadTurns = append(leadTurns, turn(revise))
 			}
 			lead := model.NewScripted("lead", append(leadTurns, giveUp(g)...)...)
 			verified := orchestrator.Supervision{ModelVerify: true}
 			rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 				{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
-				{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{note.tool}}, Supervision: &verified},
+				{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{note.tool, readNote.tool}}, Supervision: &verified},
 			}}, nil)
 			out, _ := rt.Run(t.Context(), g) // the lead gives up
 			verifies := 0
@@ -257,7 +263,7 @@ func TestReportSentAgainUnchanged(t *testing.T) {
 			if wo.Status != orchestrator.StatusFailed || wo.Cause != orchestrator.CauseRejected {
 				t.Fatalf("w: %s (%s) %s", wo.Status, wo.Cause, wo.Reason)
 			}
-			if tc.between {
+			if tc.work {
 				if len(ig) != 0 || verifies != 3 {
 					t.Fatalf("work in between: %d ignored_feedback, %d verifications (want 0, 3)", len(ig), verifies)
 				}
@@ -266,8 +272,12 @@ func TestReportSentAgainUnchanged(t *testing.T) {
 			if len(ig) != 1 || verifies != 2 || !strings.Contains(wo.Reason, "say which note") {
 				t.Fatalf("nothing in between: %d ignored_feedback, %d verifications (want 1, 2); reason %q", len(ig), verifies, wo.Reason)
 			}
-			if got := lastToolMessage(w.Requests()[4]); !strings.Contains(got, "without addressing the feedback") {
-				t.Fatalf("the first resubmission was not warned: %q", got)
+			warned := false
+			for _, req := range w.Requests() {
+				warned = warned || strings.Contains(lastToolMessage(req), "without addressing the feedback")
+			}
+			if !warned {
+				t.Fatal("the first resubmission was not warned")
 			}
 			checkJournal(t, mem.Events())
 		})
@@ -418,3 +428,5 @@ func TestToolsOffThePlan(t *testing.T) {
 		t.Fatalf("the Principal was shown %q", p.notes)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

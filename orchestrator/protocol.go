@@ -231,10 +231,12 @@ func (g *gated) call(ctx context.Context, args json.RawMessage) agents.Result {
 			return res
 		}
 	}
-	d.acted()
 	d.offPlan(ctx, site.call)
 	c := d.run.fx.CallTool(ctx, site.key, g.Tool, site.call)
 	site.latency = c.Latency
+	if !c.Result.IsError && kindOf(g.name) != toolReads {
+		d.acted() // a read or a failed call is no work on the feedback
+	}
 	return c.Result
 }
 
@@ -906,9 +908,11 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 	}
 	d.fanOut++
 	d.mu.Unlock()
-	d.acted()
 	out := r.entrust(ctx, d, target, goal, grant, siteName(ctx))
 	d.addChild(out)
+	if out.Status == StatusCompleted {
+		d.acted()
+	}
 	if out.Cause == CauseHalted {
 		d.mu.Lock()
 		if d.halted == nil {
