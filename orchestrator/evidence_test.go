@@ -185,14 +185,7 @@ func TestCitationsAreResolved(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
 			}
-			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
-			switch {
-			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
-				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
-			case tc.finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
-				!strings.Contains(ver[0].Verification.Feedback, tc.finding)):
-				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
-			}
+			firstReport(t, mem, tc.finding)
 		})
 	}
 }
@@ -236,13 +229,7 @@ func TestReadingCriterionCitesWhatWasRead(t *testing.T) {
 			if out, err := rt.Run(t.Context(), g); err != nil {
 				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
 			}
-			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
-			switch {
-			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
-				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
-			case tc.finding != "" && (len(ver) != 2 || !strings.Contains(ver[0].Verification.Feedback, tc.finding)):
-				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
-			}
+			firstReport(t, mem, tc.finding)
 		})
 	}
 }
@@ -376,16 +363,26 @@ func TestHonestWorkIsNoLie(t *testing.T) {
 			if out, err := rt.Run(t.Context(), g); err != nil {
 				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
 			}
-			ver := ofType(mem.Events(), orchestrator.EventReportVerified)
-			switch {
-			case tc.finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
-				t.Fatalf("want the first report accepted: %s", mustJSON(ver))
-			case tc.finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
-				!strings.Contains(ver[0].Verification.Feedback, tc.finding)):
-				t.Fatalf("want the first report sent back saying %q: %s", tc.finding, mustJSON(ver))
-			case tc.notLie && (!strings.Contains(ver[0].Verification.Feedback, "cannot check") || strings.Contains(ver[0].Verification.Feedback, ", but ")):
-				t.Fatalf("an honest citation was called false: %s", ver[0].Verification.Feedback)
+			if ver := firstReport(t, mem, tc.finding); tc.notLie &&
+				(!strings.Contains(ver.Feedback, "cannot check") || strings.Contains(ver.Feedback, ", but ")) {
+				t.Fatalf("an honest citation was called false: %s", ver.Feedback)
 			}
 		})
 	}
+}
+
+// firstReport checks the runtime's verdict on a run's first report: accepted
+// when finding is "", else sent back for revision saying finding and
+// accepted the second time. It returns the first verification.
+func firstReport(t *testing.T, mem *orchestrator.Memory, finding string) *agents.Verification {
+	t.Helper()
+	ver := ofType(mem.Events(), orchestrator.EventReportVerified)
+	switch {
+	case finding == "" && (len(ver) != 1 || ver[0].Verification.Verdict != agents.VerdictAccept):
+		t.Fatalf("want the first report accepted: %s", mustJSON(ver))
+	case finding != "" && (len(ver) != 2 || ver[0].Verification.Verdict != agents.VerdictRevise ||
+		!strings.Contains(ver[0].Verification.Feedback, finding)):
+		t.Fatalf("want the first report sent back saying %q: %s", finding, mustJSON(ver))
+	}
+	return ver[0].Verification
 }
