@@ -390,12 +390,18 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 	child := ev.dels[c]
 	ev.mu.Unlock()
 	if len(recs) > 0 {
-		mine, read := false, false
+		mine, read, act := false, false, ""
 		for _, r := range recs {
 			if d.covers(r.d) {
 				mine = true
 				switch {
 				case r.failed:
+				case agents.IsProtocolTool(r.tool) && r.tool != agents.ToolDelegate:
+					// An act of the protocol (accept_goal, escalate,
+					// report_progress...) is no work: it supports nothing.
+					// A delegation's work is cited by its delegate call or
+					// its id, which is checked as a delegation.
+					act = r.tool
 				case reading || kindOf(r.tool) != toolReads:
 					return citeSupports, ""
 				default:
@@ -406,6 +412,8 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 		switch {
 		case !mine:
 			return citeFalse, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
+		case act != "":
+			return citeUnchecked, fmt.Sprintf("tool call %s is the protocol act %s, not work: cite the call that did the work, a file it wrote or a delegation id", c, act)
 		case read:
 			// A call that only read: evidence of reading, not of anything produced.
 			return citeOnlyRead, ""

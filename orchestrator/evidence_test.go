@@ -190,6 +190,25 @@ func TestCitationsAreResolved(t *testing.T) {
 	}
 }
 
+// A protocol act's call id (the acceptance, an escalation, a progress
+// report) is no evidence of work: citing it supports nothing, and the report
+// goes back asking for the call that did the work.
+func TestProtocolActsAreNoEvidence(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	report := func(cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: "written", Met: true, Evidence: "done", Cites: cites}}})
+	}
+	turns := []model.Turn{turn(withID("acc1", accept(g))), turn(write("w1", "minutes.md")), turn(report("acc1")), turn(report("w1"))}
+	team, opts, _ := wsTeam(t, model.NewScripted("m", turns...))
+	rt, mem := newRuntime(t, team, opts)
+	out, err := rt.Run(t.Context(), g)
+	if err != nil {
+		t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+	}
+	firstReport(t, mem, "tool call acc1 is the protocol act accept_goal, not work")
+}
+
 func read(id, path string) model.ToolCall {
 	return withID(id, call(workspace.ToolReadFile, map[string]string{"path": path}))
 }
