@@ -527,6 +527,10 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 			return line("tool %s failed: %s", e.Tool, Clip(e.Result, 160))
 		}
 	case orchestrator.EventProtocolViolation:
+		if e.Violation == orchestrator.ViolationUnplannedTool {
+			// Noted for the verifier, not refused: the call ran.
+			return line("noted: %s", Clip(e.Reason, 160))
+		}
 		return line("protocol violation: %s", Clip(e.Reason, 160))
 	case orchestrator.EventGoalReported:
 		if e.Report != nil {

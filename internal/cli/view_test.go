@@ -226,3 +226,21 @@ func TestTerminalRedraw(t *testing.T) {
 		t.Errorf("log after close %q", logged.String())
 	}
 }
+
+// A tool used off the accepted plan is noted for the verifier, not refused:
+// the view says so, and keeps "protocol violation" for what was refused.
+func TestUnplannedToolIsNotedNotRefused(t *testing.T) {
+	tr := newTracker()
+	for _, tc := range []struct {
+		kind orchestrator.ViolationKind
+		want string
+	}{
+		{orchestrator.ViolationUnplannedTool, "noted: list_files used"},
+		{orchestrator.ViolationNotAllowed, "protocol violation: list_files used"},
+	} {
+		got := tr.describe(&orchestrator.Event{Type: orchestrator.EventProtocolViolation, Violation: tc.kind, Reason: "list_files used"})
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.kind, got, tc.want)
+		}
+	}
+}
