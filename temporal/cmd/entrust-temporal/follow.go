@@ -109,7 +109,7 @@ type output struct {
 // add adds the flags to f in run's order, with between (if not nil) adding
 // those that come between --json and --log-level.
 func (o *output) add(f *pflag.FlagSet, between func()) {
-	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default runs/<workflow-id>.jsonl)")
+	f.StringVar(&o.journal, "journal", "", "journal `FILE` (default runs/<workflow-id>.jsonl, or .1.jsonl… when one is there)")
 	f.BoolVar(&o.quiet, "quiet", false, "no live view")
 	f.BoolVar(&o.json, "json", false, "stream the events to stdout as JSON lines instead of the live view")
 	if between != nil {
@@ -154,12 +154,27 @@ type session struct {
 	sinks []orchestrator.Sink
 }
 
+// unusedPath is path, or when a file is there already, the first of
+// path's stem with .1, .2… before its extension that is free: the default
+// journal of follow is the one run wrote for the same workflow, and
+// following must not truncate it (nor remove it, when the session fails).
+func unusedPath(path string) string {
+	ext := filepath.Ext(path)
+	stem := strings.TrimSuffix(path, ext)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(path); err != nil {
+			return path // free, or CreateJournal says why not
+		}
+		path = fmt.Sprintf("%s.%d%s", stem, i, ext)
+	}
+}
+
 // openSession opens the journal, the observers and the view. A mistake in
 // them is a usage error, made before any run is touched.
 func openSession(ctx context.Context, o *sessionOptions) (*session, error) {
 	s := &session{opts: o, journalPath: o.journal}
 	if s.journalPath == "" {
-		s.journalPath = filepath.Join("runs", o.id+".jsonl")
+		s.journalPath = unusedPath(filepath.Join("runs", o.id+".jsonl"))
 	}
 	obs, err := cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: o.logLevel, Quiet: o.quiet, Trust: o.trust}, o.errOut)
 	if err != nil {
