@@ -18,30 +18,13 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// counted is a model that counts its calls.
-type counted struct {
-	model.Model
-	n *atomic.Int64
-}
-
-func (c counted) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
-	c.n.Add(1)
-	return c.Model.Generate(ctx, req)
-}
-
-// countedTool is a tool that counts its calls.
-type countedTool struct {
-	agents.Tool
-	n *atomic.Int64
-}
-
-func (c countedTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
-	c.n.Add(1)
-	return c.Tool.Call(ctx, args)
-}
+// countedTool counts its calls and, unlike protocoltest.CountedTool, passes
+// on what resume asks of the tool it wraps.
+type countedTool struct{ protocoltest.CountedTool }
 
 func (c countedTool) Idempotent() bool { return agents.IsIdempotent(c.Tool) }
 
@@ -102,13 +85,13 @@ func (rr randomRun) team(t *testing.T, dir string, calls, runs *atomic.Int64) or
 	t.Cleanup(func() { ws.Close() })
 	var tools []agents.Tool
 	for _, tl := range ws.Tools() {
-		tools = append(tools, countedTool{tl, runs})
+		tools = append(tools, countedTool{protocoltest.CountedTool{Tool: tl, N: runs}})
 	}
 	var team orchestrator.Team
 	for i, p := range rr.personas {
 		name := fmt.Sprintf("agent%d", i)
 		m := orchestrator.Member{Agent: &agents.Agent{Name: name, Role: "works on " + name + "'s part",
-			Model: counted{sim.New("sim", &sim.Options{Persona: p}), calls}, Tools: tools}, Supervision: rr.sup[i]}
+			Model: protocoltest.CountedModel{Model: sim.New("sim", &sim.Options{Persona: p}), N: calls}, Tools: tools}, Supervision: rr.sup[i]}
 		if i+1 < len(rr.personas) {
 			m.DelegatesTo = []string{fmt.Sprintf("agent%d", i+1)}
 		}

@@ -40,7 +40,7 @@ func (k *killer) Generate(ctx context.Context, req *model.Request) (*model.Respo
 		}
 		return nil, errors.New("killed")
 	}
-	return k.Model.Generate(ctx, req) // counted by the countedModel inside
+	return k.Model.Generate(ctx, req) // counted by the protocoltest.CountedModel inside
 }
 
 func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {

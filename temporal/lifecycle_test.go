@@ -110,6 +110,14 @@ func TestCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cancelOnceStarted(t, r, started)
+}
+
+// cancelOnceStarted cancels r once started says its model call hangs, and
+// checks that the run ends cancelled, with a journal that ends with
+// run.finished and holds every invariant; it returns the journal.
+func cancelOnceStarted(t *testing.T, r *entrusttemporal.Run, started <-chan struct{}) []*orchestrator.Event {
+	t.Helper()
 	<-started
 	if err := r.Cancel(t.Context()); err != nil {
 		t.Fatal(err)
@@ -126,4 +134,5 @@ func TestCancel(t *testing.T) {
 		t.Errorf("the journal ends with %s, want run.finished", last.Type)
 	}
 	protocoltest.CheckJournal(t, events)
+	return events
 }

@@ -1,8 +1,6 @@
 package temporal_test
 
 import (
-	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +11,6 @@ import (
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
-	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/agents/workspace"
 	"github.com/entrust-dev/entrust/internal/protocoltest"
@@ -35,26 +32,6 @@ func guideGoal() agents.Goal {
 // counts counts a team's model calls and tool runs.
 type counts struct{ calls, runs atomic.Int64 }
 
-type countedModel struct {
-	model.Model
-	n *atomic.Int64
-}
-
-func (m countedModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
-	m.n.Add(1)
-	return m.Model.Generate(ctx, req)
-}
-
-type countedTool struct {
-	agents.Tool
-	n *atomic.Int64
-}
-
-func (t countedTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
-	t.n.Add(1)
-	return t.Tool.Call(ctx, args)
-}
-
 // leadWriter is a lead that delegates to a writer with a workspace in dir,
 // both simulators.
 func leadWriter(t testing.TB, dir string, c *counts) orchestrator.Team {
@@ -66,13 +43,13 @@ func leadWriter(t testing.TB, dir string, c *counts) orchestrator.Team {
 	t.Cleanup(func() { ws.Close() })
 	var tools []agents.Tool
 	for _, tl := range ws.Tools() {
-		tools = append(tools, countedTool{tl, &c.runs})
+		tools = append(tools, protocoltest.CountedTool{Tool: tl, N: &c.runs})
 	}
 	return orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 		{Agent: &agents.Agent{Name: "lead", Role: "Leads the team and delegates the writing.",
-			Model: countedModel{sim.New("lead", nil), &c.calls}}, DelegatesTo: []string{"writer"}},
+			Model: protocoltest.CountedModel{Model: sim.New("lead", nil), N: &c.calls}}, DelegatesTo: []string{"writer"}},
 		{Agent: &agents.Agent{Name: "writer", Role: "Writes guides and notes for contributors.",
-			Model: countedModel{sim.New("writer", nil), &c.calls}, Tools: tools}},
+			Model: protocoltest.CountedModel{Model: sim.New("writer", nil), N: &c.calls}, Tools: tools}},
 	}}
 }
 

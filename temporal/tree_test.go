@@ -169,22 +169,7 @@ func TestCancelReachesTheDelegations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-started
-	if err := r.Cancel(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	out, err := r.Wait(t.Context())
-	if out == nil || out.Cause != orchestrator.CauseCancelled {
-		t.Fatalf("outcome %+v, %v: want cancelled", out, err)
-	}
-	events, err := r.Events(t.Context(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if last := events[len(events)-1]; last.Type != orchestrator.EventRunFinished {
-		t.Errorf("the journal ends with %s, want run.finished", last.Type)
-	}
-	protocoltest.CheckJournal(t, events)
+	events := cancelOnceStarted(t, r, started)
 	var writerD string
 	for _, e := range protocoltest.OfType(events, orchestrator.EventGoalOffered) {
 		if e.Agent == "writer" {

@@ -5,7 +5,10 @@ package protocoltest
 
 import (
 	"cmp"
+	"context"
+	"encoding/json"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -101,4 +104,28 @@ func CheckJournal(t testing.TB, events []*orchestrator.Event) {
 	for _, v := range invariant.CheckJournal(events) {
 		t.Error(v)
 	}
+}
+
+// CountedModel is a model that counts its calls in N.
+type CountedModel struct {
+	model.Model
+	N *atomic.Int64
+}
+
+// Generate counts the call and passes it on.
+func (m CountedModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	m.N.Add(1)
+	return m.Model.Generate(ctx, req)
+}
+
+// CountedTool is a tool that counts its calls in N.
+type CountedTool struct {
+	agents.Tool
+	N *atomic.Int64
+}
+
+// Call counts the call and passes it on.
+func (t CountedTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	t.N.Add(1)
+	return t.Tool.Call(ctx, args)
 }
