@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -97,22 +96,6 @@ func cleanPath(p string) string {
 		return ""
 	}
 	return p
-}
-
-// workspacePath is p as a workspace path (cleanPath), an absolute path
-// inside Options.WorkspaceDir made relative to it first, as the MCP
-// filesystem server names files (/abs/ws/notes.md is notes.md); "" for a
-// path outside the workspace.
-func (d *delegation) workspacePath(p string) string {
-	p = strings.TrimSpace(p)
-	if dir := d.rt.opts.WorkspaceDir; dir != "" && filepath.IsAbs(p) {
-		rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
-		if err != nil || !filepath.IsLocal(rel) {
-			return ""
-		}
-		p = filepath.ToSlash(rel)
-	}
-	return cleanPath(strings.TrimPrefix(p, "./"))
 }
 
 // covers reports whether x is d or one of its descendants.

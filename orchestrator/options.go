@@ -60,13 +60,18 @@ type Options struct {
 	// instance workspace.Workspace.FS): reports' path citations and the
 	// files criteria name are checked against it at hand-back. Nil checks
 	// them against the run's own tool calls only: a path counts as present
-	// when a call of the run that succeeded wrote it.
+	// when a call of the run that succeeded wrote it. It should refuse
+	// symbolic links that lead out of it, as an os.Root's FS does (and
+	// workspace.Workspace.FS); an os.DirFS follows them.
 	Workspace fs.FS
 	// WorkspaceDir is the absolute directory Workspace is rooted at (for
 	// instance workspace.Workspace.Dir), if it is one: a tool call's or a
 	// citation's absolute path inside it, as the MCP filesystem server
-	// names files, is taken relative to it. Empty, an absolute path names
-	// no workspace file.
+	// names files, is taken relative to it. Symbolic links are resolved
+	// (macOS's /tmp is /private/tmp): the directory is known by its name
+	// and by the one it resolves to when the runtime is made, and a path
+	// under neither is taken inside when its directory resolves into it.
+	// Empty, an absolute path names no workspace file.
 	WorkspaceDir string
 	// Traceparent, when set, returns the W3C traceparent of the trace the
 	// Run's context belongs to, recorded on run.started so that a journal

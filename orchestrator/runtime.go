@@ -50,6 +50,9 @@ type Runtime struct {
 	// verifyBreachTS is verifyTS for a report that breaks a constraint.
 	verifyBreachTS *agents.Toolset
 	checks         map[string]CheckFunc // the check registry: built-ins and Options.Checks
+	// wsDirs are Options.WorkspaceDir's names: as given, and as resolved
+	// through symbolic links (workspaceDirs).
+	wsDirs []string
 }
 
 type member struct {
@@ -74,6 +77,7 @@ func New(team Team, opts *Options) (*Runtime, error) {
 		rt.opts = *opts
 	}
 	rt.limits = rt.opts.Limits.withDefaults()
+	rt.wsDirs = workspaceDirs(rt.opts.WorkspaceDir)
 	rt.checks = builtinChecks()
 	for name, fn := range rt.opts.Checks {
 		if _, builtin := rt.checks[name]; builtin || fn == nil || strings.TrimSpace(name) == "" {

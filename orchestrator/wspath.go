@@ -1,0 +1,76 @@
+package orchestrator
+
+import (
+	"path/filepath"
+	"strings"
+)
+
+// workspaceDirs returns the names under which an absolute path is taken to
+// be inside the workspace directory dir (Options.WorkspaceDir): dir itself,
+// absolute and cleaned, and, when it differs, the directory it resolves to
+// through symbolic links. Tools name files either way: the MCP filesystem
+// server names them by the resolved one (macOS's /tmp is /private/tmp).
+// Nil for no directory.
+func workspaceDirs(dir string) []string {
+	if dir == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil
+	}
+	dirs := []string{abs}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		dirs = append(dirs, real)
+	}
+	return dirs
+}
+
+// workspacePath is p as a workspace path (cleanPath), an absolute path
+// inside the workspace directory made relative to it first (inWorkspace), as
+// the MCP filesystem server names files (/abs/ws/notes.md is notes.md); ""
+// for a path outside the workspace.
+func (d *delegation) workspacePath(p string) string {
+	p = strings.TrimSpace(p)
+	if filepath.IsAbs(p) {
+		rel, ok := d.rt.inWorkspace(p)
+		if !ok {
+			return ""
+		}
+		p = filepath.ToSlash(rel)
+	}
+	return cleanPath(strings.TrimPrefix(p, "./"))
+}
+
+// inWorkspace returns the absolute path p relative to the workspace
+// directory, and whether it is inside it: under one of the directory's
+// names (workspaceDirs), or else once the directory p names is resolved
+// through symbolic links (/tmp/ws/notes.md when the workspace was given as
+// /private/tmp/ws). The file's own name is not resolved here: a link there
+// is the Workspace's to follow, and an os.Root refuses one that leads out.
+// A path whose directory leads out, or cannot be resolved, is outside.
+func (rt *Runtime) inWorkspace(p string) (string, bool) {
+	if len(rt.wsDirs) == 0 {
+		return "", false
+	}
+	p = filepath.Clean(p)
+	for _, dir := range rt.wsDirs {
+		if rel, ok := below(dir, p); ok {
+			return rel, true
+		}
+	}
+	parent, err := filepath.EvalSymlinks(filepath.Dir(p))
+	if err != nil {
+		return "", false
+	}
+	return below(rt.wsDirs[len(rt.wsDirs)-1], filepath.Join(parent, filepath.Base(p)))
+}
+
+// below returns p relative to dir when p lies inside it, lexically.
+func below(dir, p string) (string, bool) {
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || !filepath.IsLocal(rel) {
+		return "", false
+	}
+	return rel, true
+}
