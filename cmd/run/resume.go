@@ -68,7 +68,7 @@ Journals are sealed with a key kept outside them ($ENTRUST_JOURNAL_KEY, else
 entrust/journal.key in your configuration directory): a journal whose seals do
 not verify (edited, lines added or removed, seals stripped, another key) is
 refused, and one from before seals resumes only with --unsigned (never one of a
-run, or at a path, that run sealed here: entrust/sealed beside the key).`,
+run, or at a path, that a command sealed here: entrust/sealed beside the key).`,
 		Example: `  run resume runs/20260101-120000-a1b2c3.jsonl
   OPENAI_API_KEY=sk-... run resume --escalations auto runs/20260101-120000-a1b2c3.jsonl`,
 		Annotations: map[string]string{"footer": `Exit codes: as for run: 0 completed and verified, 1 failed or declined,
@@ -124,7 +124,7 @@ func runResume(o *resumeOptions) error {
 		if !o.unsigned {
 			return configError(fmt.Errorf("%s cannot be resumed: %w: it is not signed (written before journals were sealed), so what it records cannot be checked; resume it with --unsigned to believe it as it is", o.journal, orchestrator.ErrNotResumable))
 		}
-		if err := checkUnsigned(o.journal, events[0].Run); err != nil {
+		if err := cli.CheckUnsigned(o.journal, events[0].Run); err != nil {
 			return configError(err)
 		}
 	default:

@@ -262,16 +262,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		fmt.Fprintln(stderr, w)
 	}
 	if resume == nil {
-		if journal, err = orchestrator.CreateJournal(journalPath); err != nil {
+		// Recorded as sealed before its first line: its seals stripped, it
+		// is never believed as a journal from before seals.
+		if journal, err = cli.CreateSealedJournal(journalPath, runID, key); err != nil {
 			return configError(fmt.Errorf("--journal: %w", err))
-		}
-		journal.Seal(key, "")
-		// Recorded before its first line: its seals stripped, it is never
-		// believed as a journal from before seals.
-		if err := recordSealed(runID, journalPath); err != nil {
-			journal.Close()
-			os.Remove(journalPath)
-			return configError(err)
 		}
 	} else {
 		runID = resume[0].Run

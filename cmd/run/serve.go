@@ -264,11 +264,12 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 	if err != nil {
 		return nil, err
 	}
-	journal, err := orchestrator.CreateJournal(path)
+	// In the record of sealed runs before its first line, or the run does
+	// not start.
+	journal, err := cli.CreateSealedJournal(path, runID, s.key)
 	if err != nil {
 		return nil, err
 	}
-	journal.Seal(s.key, "")
 	sinks := []orchestrator.Sink{journal}
 	if req.Sink != nil {
 		sinks = append(sinks, req.Sink)

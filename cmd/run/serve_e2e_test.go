@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2aclient"
 	"github.com/a2aproject/a2a-go/a2aclient/agentcard"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -77,6 +79,11 @@ func TestE2EServeMCP(t *testing.T) {
 	}
 	events := readJournal(t, journal)
 	checkComplete(t, events)
+	// Its run is in the record of sealed runs: a copy stripped of its
+	// seals is not believed as a journal from before seals.
+	if err := cli.CheckUnsigned(filepath.Join(dir, "stripped.jsonl"), events[0].Run); !errors.Is(err, orchestrator.ErrNotResumable) {
+		t.Errorf("a served run's journal is not in the record of sealed runs: %v", err)
+	}
 	res0 := ofType(events, orchestrator.EventEscalationResolved)
 	if len(res0) == 0 || res0[0].Resolution.Answer != "Yes, exactly as written" || res0[0].Resolution.By != "user" {
 		t.Errorf("resolution %+v", res0)

@@ -183,23 +183,34 @@ func openSession(ctx context.Context, o *sessionOptions) (*session, error) {
 	s.obs = obs
 	// The journal is sealed as run seals its own (orchestrator.Journal.Seal),
 	// with the key of this machine's user: it is written here, from the
-	// workflow's events.
+	// workflow's events. It is in the record of sealed runs under the
+	// workflow's id (the run's id, for a run Start submitted) before its
+	// first line, or the session does not start: stripped of its seals, it
+	// is never believed as a journal from before seals (run resume
+	// --unsigned).
 	key, _, err := orchestrator.LoadJournalKey(true)
 	if err != nil {
 		obs.Close(o.errOut)
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	if s.journal, err = orchestrator.CreateJournal(s.journalPath); err != nil {
+	if s.journal, err = cli.CreateSealedJournal(s.journalPath, o.id, key); err != nil {
 		obs.Close(o.errOut)
 		return nil, &exitError{code: exitUsage, err: fmt.Errorf("--journal: %w", err)}
 	}
-	if err := s.journal.Seal(key, ""); err != nil {
-		s.abort()
-		obs.Close(o.errOut)
-		return nil, &exitError{code: exitUsage, err: err}
-	}
+	recorded := o.id
 	s.sinks = []orchestrator.Sink{orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-		err := s.journal.Emit(ctx, e)
+		var err error
+		if e.Run != recorded {
+			// A run whose id is not its workflow's (a RunInput of another
+			// client's) is recorded under its own before a line of it is
+			// written.
+			if err = cli.RecordSealed(e.Run, s.journalPath); err == nil {
+				recorded = e.Run
+			}
+		}
+		if err == nil {
+			err = s.journal.Emit(ctx, e)
+		}
 		if err != nil && s.journalErr == nil {
 			s.journalErr = err
 		}

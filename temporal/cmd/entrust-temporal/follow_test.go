@@ -59,4 +59,5 @@ func TestFollowAttachesToARunLeftBehind(t *testing.T) {
 	if o, err := orchestrator.Rebuild(events); err != nil || o.Status != orchestrator.StatusCompleted || o.Alignment == nil || o.Alignment.By != "user" {
 		t.Errorf("the journal rebuilds to %+v, %v", o, err)
 	}
+	checkRecorded(t, events)
 }

@@ -83,6 +83,8 @@ func TestREADMECommands(t *testing.T) {
 		t.Error("an empty journal")
 	} else if o, err := orchestrator.Rebuild(events); err != nil || o.Status != orchestrator.StatusCompleted {
 		t.Errorf("the journal rebuilds to %v, %v", o, err)
+	} else {
+		checkRecorded(t, events)
 	}
 	cancel()
 	if err := <-workerDone; err != nil {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -12,17 +12,18 @@ import (
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
-// The sealed record is kept beside the journal key (entrust/sealed): a line
-// for each run whose journal run sealed, "<run-id>\t<journal's absolute
-// path>", appended before the run's first event is written, mode 0600. A
+// The record of sealed runs is kept beside the journal key (entrust/sealed):
+// a line for each run whose journal a command of this user sealed (run,
+// run serve, entrust-temporal run and follow), "<run-id>\t<journal's
+// absolute path>", appended before the journal's first line, mode 0600. A
 // journal whose seals, key_id and goal_hash were all stripped reads as one
 // from before seals; run resume --unsigned refuses it when its run id or its
 // path is in the record. A forger who also renames the run and moves the
 // file is not caught: --unsigned believes a file its user vouches for.
 
-// sealedFile is where the record is kept; "" when no configuration
-// directory can be had ($ENTRUST_JOURNAL_KEY without one).
-func sealedFile() string {
+// SealedFile is where the record of sealed runs is kept; "" when no
+// configuration directory can be had ($ENTRUST_JOURNAL_KEY without one).
+func SealedFile() string {
 	key, err := orchestrator.JournalKeyFile()
 	if err != nil {
 		return ""
@@ -30,9 +31,11 @@ func sealedFile() string {
 	return filepath.Join(filepath.Dir(key), "sealed")
 }
 
-// recordSealed adds run, whose journal at path is sealed, to the record.
-func recordSealed(run, path string) error {
-	file := sealedFile()
+// RecordSealed adds run, whose journal at path is sealed, to the record of
+// sealed runs. With no configuration directory there is no record to keep,
+// and it does nothing: CheckUnsigned then refuses every unsigned journal.
+func RecordSealed(run, path string) error {
+	file := SealedFile()
 	if file == "" {
 		return nil
 	}
@@ -60,11 +63,35 @@ func recordSealed(run, path string) error {
 	return nil
 }
 
-// checkUnsigned refuses to believe the unsigned journal at path, of run,
-// when this user's run sealed a journal of that run or at that path (its
-// seals were stripped), or when the record cannot be read (fail closed).
-func checkUnsigned(path, run string) error {
-	file := sealedFile()
+// CreateSealedJournal creates the journal of run at path, sealed with key,
+// and adds it to the record of sealed runs before its first line is
+// written: stripped of its seals, it is never believed as a journal from
+// before seals. When the record cannot be written the journal is removed
+// and the error says why: the command refuses to start (fail closed).
+func CreateSealedJournal(path, run string, key []byte) (*orchestrator.Journal, error) {
+	j, err := orchestrator.CreateJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	err = j.Seal(key, "")
+	if err == nil {
+		err = RecordSealed(run, path)
+	}
+	if err != nil {
+		j.Close()
+		os.Remove(path)
+		return nil, err
+	}
+	return j, nil
+}
+
+// CheckUnsigned refuses to believe the unsigned journal at path, of run,
+// when a command of this user sealed a journal of that run or at that path
+// (its seals were stripped), or when the record cannot be read or trusted,
+// or there is none (fail closed). Its errors match
+// orchestrator.ErrNotResumable when the record says no.
+func CheckUnsigned(path, run string) error {
+	file := SealedFile()
 	if file == "" {
 		return fmt.Errorf("%s cannot be resumed: %w: it is not signed, and with no configuration directory there is no record of the runs sealed here to tell it from a journal whose seals were removed; set XDG_CONFIG_HOME (or HOME)",
 			path, orchestrator.ErrNotResumable)
