@@ -135,6 +135,9 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 	}
 	resp, err := m.client.CreateChatCompletion(ctx, creq)
 	if err != nil {
+		if perr := invalidParameters(req, err); perr != nil {
+			return nil, perr
+		}
 		return nil, m.redact.Error(mapError(ctx, err, capt))
 	}
 	if len(resp.Choices) == 0 {
@@ -181,6 +184,9 @@ func (m *Model) response(req *model.Request, id, name, content string, calls []g
 	}
 	if out.Model == "" {
 		out.Model = m.modelName(req)
+	}
+	if len(calls) > 0 {
+		out.Message.ToolCalls = make([]model.ToolCall, 0, len(calls))
 	}
 	for i, c := range calls {
 		args := m.redact.String(c.Function.Arguments)
@@ -231,13 +237,31 @@ func reasoning(name string) bool {
 	return false
 }
 
+// invalidParameters returns the error naming the first tool of req whose
+// parameters are not valid JSON, when err is go-openai failing to encode
+// the request; otherwise nil. Checking only after a failure leaves the
+// common case to the encoder's own validation, done once.
+func invalidParameters(req *model.Request, err error) error {
+	var me *json.MarshalerError
+	if !errors.As(err, &me) {
+		return nil
+	}
+	for _, t := range req.Tools {
+		if len(t.Parameters) > 0 && string(t.Parameters) != "null" && !json.Valid(t.Parameters) {
+			return fmt.Errorf("openai: tool %q: parameters are not valid JSON", t.Name)
+		}
+	}
+	return nil
+}
+
 // emptySchema is the parameters of a tool that declares none.
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
 // chatRequest maps req to go-openai's request. It does not modify req.
 func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest, error) {
 	name := m.modelName(req)
-	out := goopenai.ChatCompletionRequest{Model: name, Seed: req.Seed}
+	out := goopenai.ChatCompletionRequest{Model: name, Seed: req.Seed,
+		Messages: make([]goopenai.ChatCompletionMessage, 0, len(req.Messages))}
 	for i, msg := range req.Messages {
 		cm := goopenai.ChatCompletionMessage{Content: msg.Content}
 		switch msg.Role {
@@ -249,6 +273,9 @@ func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest,
 			cm.Name = msg.Name
 		case model.RoleAssistant:
 			cm.Role = goopenai.ChatMessageRoleAssistant
+			if len(msg.ToolCalls) > 0 {
+				cm.ToolCalls = make([]goopenai.ToolCall, 0, len(msg.ToolCalls))
+			}
 			for _, c := range msg.ToolCalls {
 				args := string(c.Arguments)
 				if strings.TrimSpace(args) == "" {
@@ -270,17 +297,19 @@ func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest,
 		}
 		out.Messages = append(out.Messages, cm)
 	}
-	for _, t := range req.Tools {
-		params := t.Parameters
-		if len(params) == 0 || string(params) == "null" {
-			params = emptySchema
-		} else if !json.Valid(params) {
-			return out, fmt.Errorf("openai: tool %q: parameters are not valid JSON", t.Name)
+	// Parameters are not checked here: encoding the request checks them,
+	// and invalidParameters names the tool when that fails.
+	if len(req.Tools) > 0 {
+		out.Tools = make([]goopenai.Tool, len(req.Tools))
+		defs := make([]goopenai.FunctionDefinition, len(req.Tools))
+		for i, t := range req.Tools {
+			params := t.Parameters
+			if len(params) == 0 || string(params) == "null" {
+				params = emptySchema
+			}
+			defs[i] = goopenai.FunctionDefinition{Name: t.Name, Description: t.Description, Parameters: params}
+			out.Tools[i] = goopenai.Tool{Type: goopenai.ToolTypeFunction, Function: &defs[i]}
 		}
-		out.Tools = append(out.Tools, goopenai.Tool{
-			Type:     goopenai.ToolTypeFunction,
-			Function: &goopenai.FunctionDefinition{Name: t.Name, Description: t.Description, Parameters: params},
-		})
 	}
 	if len(out.Tools) > 0 {
 		switch {

@@ -187,11 +187,17 @@ func TestReasoningModels(t *testing.T) {
 }
 
 func TestInvalidToolParameters(t *testing.T) {
-	m, srv := newModel(t, openai.Config{})
-	_, err := m.Generate(t.Context(), &model.Request{Messages: ask("x").Messages, Tools: []model.ToolDef{{Name: "bad", Parameters: json.RawMessage(`{oops`)}}})
-	if err == nil || !strings.Contains(err.Error(), "bad") || srv.Count() != 0 {
-		t.Errorf("err = %v, requests sent %d", err, srv.Count())
-	}
+	modes(t, func(t *testing.T, stream bool) {
+		m, srv := newModel(t, openai.Config{Stream: stream})
+		tools := []model.ToolDef{lookupTool, {Name: "bad", Parameters: json.RawMessage(`{oops`)}}
+		_, err := m.Generate(t.Context(), &model.Request{Messages: ask("x").Messages, Tools: tools})
+		if err == nil || !strings.Contains(err.Error(), `tool "bad": parameters are not valid JSON`) || srv.Count() != 0 {
+			t.Errorf("err = %v, requests sent %d", err, srv.Count())
+		}
+		if model.Retryable(err) {
+			t.Errorf("%v is retryable", err)
+		}
+	})
 }
 
 func TestReplies(t *testing.T) {

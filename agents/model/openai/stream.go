@@ -27,6 +27,9 @@ func (m *Model) stream(ctx context.Context, req *model.Request, creq goopenai.Ch
 	creq.StreamOptions = &goopenai.StreamOptions{IncludeUsage: true}
 	s, err := m.client.CreateChatCompletionStream(ctx, creq)
 	if err != nil {
+		if perr := invalidParameters(req, err); perr != nil {
+			return nil, perr
+		}
 		return nil, m.redact.Error(mapError(ctx, err, c))
 	}
 	defer s.Close()
