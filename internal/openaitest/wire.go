@@ -1,13 +1,11 @@
 package openaitest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 )
 
 // ChatRequest is a chat completion request as the server received it. Fields
@@ -62,30 +60,22 @@ type Message struct {
 }
 
 // wireMessageIn is a message as a request carries it: decoding a request
-// into it (see parseChat) reads each message once.
+// into it (see parseChat) reads each message once. Its content is decoded
+// into an interface, so a string, escapes and all, is read by the decoder
+// in the same pass (a custom decoder would see the raw string and have to
+// decode it again); an array of parts is joined by message.
 type wireMessageIn struct {
-	Role       string      `json:"role"`
-	Content    flexContent `json:"content"`
-	Name       string      `json:"name"`
-	ToolCalls  []ToolCall  `json:"tool_calls"`
-	ToolCallID string      `json:"tool_call_id"`
+	Role       string     `json:"role"`
+	Content    any        `json:"content"`
+	Name       string     `json:"name"`
+	ToolCalls  []ToolCall `json:"tool_calls"`
+	ToolCallID string     `json:"tool_call_id"`
 }
 
-func (w *wireMessageIn) message() Message {
-	return Message{Role: w.Role, Content: w.Content.text, ContentNull: !w.Content.set, Name: w.Name,
-		ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID}
-}
-
-// flexContent is a message's content: a string, null or an array of parts.
-type flexContent struct {
-	text string
-	set  bool // not null, not absent
-}
-
-func (f *flexContent) UnmarshalJSON(b []byte) error {
-	s, null, err := contentText(b)
-	f.text, f.set = s, !null
-	return err
+func (w *wireMessageIn) message() (Message, error) {
+	text, err := contentText(w.Content)
+	return Message{Role: w.Role, Content: text, ContentNull: w.Content == nil, Name: w.Name,
+		ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID}, err
 }
 
 // parseChat decodes a chat request body, each message once.
@@ -100,7 +90,11 @@ func parseChat(body []byte) (*ChatRequest, error) {
 	req := &w.ChatRequest
 	req.Messages = make([]Message, len(w.Messages))
 	for i := range w.Messages {
-		req.Messages[i] = w.Messages[i].message()
+		m, err := w.Messages[i].message()
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		req.Messages[i] = m
 	}
 	return req, nil
 }
@@ -112,47 +106,53 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*m = w.message()
+	msg, err := w.message()
+	if err != nil {
+		return err
+	}
+	*m = msg
 	return nil
 }
 
-// contentText reads a message's content: a string, null or an array of
-// parts whose text parts are joined. A string without escapes is taken as
-// it is, without decoding it again.
-func contentText(c []byte) (text string, null bool, err error) {
-	c = bytes.TrimSpace(c)
-	switch {
-	case len(c) == 0 || string(c) == "null":
-		return "", true, nil
-	case c[0] == '"':
-		if in := c[1 : len(c)-1]; len(c) >= 2 && c[len(c)-1] == '"' && bytes.IndexByte(in, '\\') < 0 && plain(in) {
-			return string(in), false, nil
-		}
-		var s string
-		err := json.Unmarshal(c, &s)
-		return s, false, err
-	case c[0] == '[':
-		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(c, &parts); err != nil {
-			return "", false, fmt.Errorf("message content: %w", err)
-		}
+// contentText reads a message's content as decoded: a string, null (or
+// absent), or an array of parts whose text parts (type "text" or none) are
+// joined.
+func contentText(c any) (string, error) {
+	switch c := c.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return c, nil
+	case []any:
 		var sb strings.Builder
-		for _, p := range parts {
-			if p.Type == "text" || p.Type == "" {
-				sb.WriteString(p.Text)
+		for i, p := range c {
+			part, ok := p.(map[string]any)
+			if !ok {
+				return "", fmt.Errorf("message content: part %d is not an object", i)
+			}
+			typ, ok := part["type"].(string)
+			if !ok && part["type"] != nil {
+				return "", fmt.Errorf("message content: part %d: type is not a string", i)
+			}
+			text, ok := part["text"].(string)
+			if !ok && part["text"] != nil {
+				return "", fmt.Errorf("message content: part %d: text is not a string", i)
+			}
+			if typ == "text" || typ == "" {
+				sb.WriteString(text)
 			}
 		}
-		return sb.String(), false, nil
+		return sb.String(), nil
 	}
-	return "", false, fmt.Errorf("message content: want a string, null or an array, got %.20s", c)
+	kind := "an object"
+	switch c.(type) {
+	case float64:
+		kind = "a number"
+	case bool:
+		kind = "a boolean"
+	}
+	return "", fmt.Errorf("message content: want a string, null or an array, got %s", kind)
 }
-
-// plain reports whether the bytes of a JSON string without escapes are its
-// text as they are: valid UTF-8 (the decoder would replace invalid bytes).
-func plain(b []byte) bool { return utf8.Valid(b) }
 
 // ToolCall is a tool call, in a request's assistant message or in a reply.
 type ToolCall struct {
