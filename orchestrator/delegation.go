@@ -687,15 +687,16 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 	return offer, work
 }
 
-// modelEvent is the model.called event of call k made by agent m within d:
-// the response in full, so that a resumed run need not call again. It names
-// the model that answered: m's own, or the fallback answered.
+// modelEvent sets e to the model.called event of call k made by agent m
+// within d: the response in full, so that a resumed run need not call
+// again. It names the model that answered: m's own, or the fallback
+// answered.
 //
 // stored has a bit set for each of the response's first 64 tool calls
 // whose arguments can be stored as they are.
-func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) (e *Event, stored uint64) {
+func modelEvent(e *Event, d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) (stored uint64) {
 	name, provider := m.answering(answered)
-	e = &Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
+	*e = Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
 		Model: name, Provider: provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
 		LatencyMS: float64(latency) / 1e6}
 	if err != nil {
@@ -732,7 +733,7 @@ func modelEvent(d *delegation, m *member, answered string, purpose model.Purpose
 			e.Message = &msg
 		}
 	}
-	return e, stored
+	return stored
 }
 
 // journalArgs keeps a call's arguments as they were written when they can be

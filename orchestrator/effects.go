@@ -283,13 +283,14 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
 	// A token budget holds whatever the endpoint says it used.
 	why := model.SaneUsage(req, g.Response)
-	e, storable := modelEvent(c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
+	var e Event
+	storable := modelEvent(&e, c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
 	c.calls, c.storable = nil, storable
 	if g.Response != nil {
 		c.calls = g.Response.Message.ToolCalls
 	}
 	e.UsageReplaced = why
-	c.d.run.emit(ctx, e)
+	c.d.run.emit(ctx, &e)
 	return g.Response, err
 }
 

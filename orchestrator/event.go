@@ -296,6 +296,18 @@ type Sink interface {
 	Emit(ctx context.Context, e *Event) error
 }
 
+// Borrower is a Sink that keeps nothing of an event once Emit returns but
+// what its fields point to (a goal, a message): it writes, counts or
+// forwards the event, and does not keep e itself. A run lends a Borrower
+// its events from memory it reuses, so that the events of a run whose sinks
+// all borrow cost no allocation; every other sink is given events of its
+// own, which it may keep. Journal is one.
+type Borrower interface {
+	Sink
+	// Borrows does nothing: it marks the sink as one that borrows.
+	Borrows()
+}
+
 // Committer is a Sink that may hold events back and write them in groups. A
 // run calls Commit before each effect it makes live — a model call, the run
 // of an action tool, a decision asked of someone outside the run's models —
@@ -483,6 +495,10 @@ func cutTornLine(f *os.File) error {
 	_, err = f.Seek(end, io.SeekStart)
 	return err
 }
+
+// Borrows marks the journal as a Borrower: it keeps nothing of an event
+// once its line is encoded.
+func (j *Journal) Borrows() {}
 
 // Emit writes e as one line: at once, or, when the journal commits in
 // groups, with the lines held back at the next commit point (see Journal).

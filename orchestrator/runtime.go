@@ -262,9 +262,12 @@ func (rt *Runtime) newRun(id string) *run {
 	} else {
 		r.fx = NewLiveEffects(rt.opts.Now)
 	}
-	for _, s := range rt.opts.Sinks {
+	for i, s := range rt.opts.Sinks {
 		if c, ok := s.(Committer); ok {
 			r.committers = append(r.committers, c)
+		}
+		if _, ok := s.(Borrower); ok && i < 64 {
+			r.borrowers |= 1 << i
 		}
 	}
 	if len(r.committers) > 0 {
@@ -412,6 +415,11 @@ type run struct {
 	fx Effects
 	// committers are the sinks that commit in groups (see Committer).
 	committers []Committer
+	// borrowers has a bit set for each of the first 64 sinks that is a
+	// Borrower: emit lends those lent, the event, and gives the others a
+	// copy they may keep.
+	borrowers uint64
+	lent      Event
 	// replay, when the run is resumed or replayed, holds its journal.
 	replay *replay
 	// observe, when set, sees every event instead of the sinks (Replay).
@@ -430,7 +438,9 @@ type run struct {
 
 // emit numbers e, stamps it and sends it to the sinks with ctx, the context
 // of the act it records. An event a resumed run emits again, which its
-// journal holds, is not sent.
+// journal holds, is not sent. emit keeps nothing of e itself (a copy of it
+// goes to the sinks that may keep it), so a caller's event need not be
+// allocated.
 func (r *run) emit(ctx context.Context, e *Event) {
 	// A live run reads its clock before it takes the lock, which orders the
 	// events and their sinks; a replay's clock is read in event order.
@@ -447,7 +457,7 @@ func (r *run) emit(ctx context.Context, e *Event) {
 			if r.observe != nil {
 				r.seq++
 				e.Seq = r.seq
-				r.observe(e)
+				r.observe(kept(e))
 			} else {
 				e.Seq = old.Seq
 			}
@@ -464,14 +474,32 @@ func (r *run) emit(ctx context.Context, e *Event) {
 	}
 	r.last, e.Time = now, now
 	if r.observe != nil {
-		r.observe(e)
+		r.observe(kept(e))
 		return
 	}
-	for _, s := range r.rt.opts.Sinks {
-		if err := s.Emit(ctx, e); err != nil && r.sinkErr == nil {
+	var own *Event // the copy the sinks that may keep it share
+	if r.borrowers != 0 {
+		r.lent = *e
+	}
+	for i, s := range r.rt.opts.Sinks {
+		p := &r.lent
+		if i >= 64 || r.borrowers&(1<<i) == 0 {
+			if own == nil {
+				own = kept(e)
+			}
+			p = own
+		}
+		if err := s.Emit(ctx, p); err != nil && r.sinkErr == nil {
 			r.sinkErr = err
 		}
 	}
+}
+
+// kept returns a copy of e of its own, for a sink to keep.
+func kept(e *Event) *Event {
+	c := new(Event)
+	*c = *e
+	return c
 }
 
 // invalidGoal says what makes a user's goal impossible to offer, or "".

@@ -33,6 +33,10 @@ func NewLogSink(l *slog.Logger) orchestrator.Sink {
 
 type logSink struct{ l *slog.Logger }
 
+// Borrows marks the sink as an orchestrator.Borrower: it keeps nothing of
+// an event but the values of its record.
+func (logSink) Borrows() {}
+
 func (s logSink) Emit(ctx context.Context, e *orchestrator.Event) error {
 	lvl := levelOf(e)
 	h := s.l.Handler()

@@ -1,0 +1,78 @@
+package orchestrator_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/orchestrator"
+)
+
+// lines is a Borrower that keeps the JSON of each event it is lent, as it
+// was when lent.
+type lines struct {
+	got []string
+	err error
+}
+
+func (l *lines) Emit(_ context.Context, e *orchestrator.Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	l.got = append(l.got, string(b))
+	return nil
+}
+
+func (l *lines) Borrows() {}
+
+// A Borrower is lent each event from memory the run reuses, while every
+// other sink gets a copy of its own that stays as it was emitted; and the
+// events of a run whose sinks all borrow are not allocated.
+func TestBorrowersAreLent(t *testing.T) {
+	const steps = 20
+	lent, mem := &lines{}, &orchestrator.Memory{}
+	rt, err := orchestrator.New(solo(stepper(steps), newRecorder(t, "note").tool), &orchestrator.Options{
+		Sinks: []orchestrator.Sink{lent, mem}, Budget: agents.Budget{Steps: steps + 10}, RunID: "lent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+		t.Fatal(err)
+	}
+	kept := mem.Events()
+	if len(kept) != len(lent.got) || len(kept) < 3*steps {
+		t.Fatalf("the borrower saw %d events, Memory kept %d; want the same, at least %d", len(lent.got), len(kept), 3*steps)
+	}
+	for i, e := range kept {
+		if b, _ := json.Marshal(e); string(b) != lent.got[i] {
+			t.Fatalf("event %d kept as\n%s\nwas emitted as\n%s", i, b, lent.got[i])
+		}
+		for _, f := range kept[:i] {
+			if f == e {
+				t.Fatalf("events %d and later share memory", i)
+			}
+		}
+	}
+
+	// A step's three events cost three allocations when a sink keeps them,
+	// none when the only sink is a journal.
+	allocs := func(sinks ...orchestrator.Sink) float64 {
+		rt, err := orchestrator.New(solo(stepper(steps), newRecorder(t, "note").tool), &orchestrator.Options{
+			Sinks: sinks, Budget: agents.Budget{Steps: steps + 10}, RunID: "lent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return testing.AllocsPerRun(5, func() {
+			if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	borrowed, owned := allocs(orchestrator.NewJournal(io.Discard)), allocs(orchestrator.NewJournal(io.Discard), &discard{events: make([]*orchestrator.Event, 0, 512)})
+	if owned-borrowed < 3*steps {
+		t.Errorf("a run of %d steps made %.0f allocations with a journal, %.0f with a sink that keeps events too; want %d fewer or more", steps, borrowed, owned, 3*steps)
+	}
+}
