@@ -687,53 +687,59 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 	return offer, work
 }
 
-// modelEvent sets e to the model.called event of call k made by agent m
-// within d: the response in full, so that a resumed run need not call
-// again. It names the model that answered: m's own, or the fallback
-// answered.
-//
-// stored has a bit set for each of the response's first 64 tool calls
-// whose arguments can be stored as they are.
-func modelEvent(e *Event, d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, latency time.Duration, err error) (stored uint64) {
-	name, provider := m.answering(answered)
-	*e = Event{Type: EventModelCalled, Delegation: d.id, Parent: d.parentID(), Agent: m.name,
-		Model: name, Provider: provider, Purpose: purpose, Conversation: k.Conversation, Turn: k.Turn,
-		LatencyMS: float64(latency) / 1e6}
+// modelEvent sets the zero e to the model.called event of call k made by
+// agent m within d: the response in full, as recorded (see recorded), so
+// that a resumed run need not call again. It names the model that
+// answered: m's own, or the fallback answered.
+func modelEvent(e *Event, d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, msg *model.Message, raw []int, latency time.Duration, err error) {
+	e.Type, e.Delegation, e.Parent, e.Agent = EventModelCalled, d.id, d.parentID(), m.name
+	e.Model, e.Provider = m.answering(answered)
+	e.Purpose, e.Conversation, e.Turn = purpose, k.Conversation, k.Turn
+	e.LatencyMS = float64(latency) / 1e6
 	if err != nil {
 		e.Error = err.Error()
 	} else if resp != nil {
-		// The response is not modified once returned: the event points
-		// into it rather than copy it.
 		e.Usage = &resp.Usage
 		e.FinishReason = resp.FinishReason
 		if resp.Model != e.Model {
 			e.ResponseModel = resp.Model
 		}
-		e.Message = &resp.Message
-		// But the loop fills in missing call ids in place, and arguments
-		// that cannot be stored as they are are kept as a string: then the
-		// event keeps a copy of what the model said.
-		copied := false
-		for i, c := range resp.Message.ToolCalls {
-			ok := storable(c.Arguments)
-			if ok && i < 64 {
-				stored |= 1 << i
-			}
-			copied = copied || c.ID == "" || !ok
+		e.Message, e.RawArguments = msg, raw
+	}
+}
+
+// recorded is the message of resp as its model.called records it. The
+// response is not modified once returned: the event points into it rather
+// than copy it. But the loop fills in missing call ids in place, and
+// arguments that cannot be stored as they are are kept as a string (their
+// indexes in raw): then the event keeps a copy of what the model said.
+//
+// stored has a bit set for each of the response's first 64 tool calls
+// whose arguments can be stored as they are.
+func recorded(resp *model.Response) (msg *model.Message, raw []int, stored uint64) {
+	if resp == nil {
+		return nil, nil, 0
+	}
+	copied := false
+	for i, c := range resp.Message.ToolCalls {
+		ok := storable(c.Arguments)
+		if ok && i < 64 {
+			stored |= 1 << i
 		}
-		if copied {
-			msg := resp.Message
-			msg.ToolCalls = slices.Clone(msg.ToolCalls)
-			for i, c := range msg.ToolCalls {
-				if !storable(c.Arguments) {
-					msg.ToolCalls[i].Arguments = journalArgs(c.Arguments)
-					e.RawArguments = append(e.RawArguments, i)
-				}
-			}
-			e.Message = &msg
+		copied = copied || c.ID == "" || !ok
+	}
+	if !copied {
+		return &resp.Message, nil, stored
+	}
+	m := resp.Message
+	m.ToolCalls = slices.Clone(m.ToolCalls)
+	for i, c := range m.ToolCalls {
+		if !storable(c.Arguments) {
+			m.ToolCalls[i].Arguments = journalArgs(c.Arguments)
+			raw = append(raw, i)
 		}
 	}
-	return stored
+	return &m, raw, stored
 }
 
 // journalArgs keeps a call's arguments as they were written when they can be

@@ -283,15 +283,24 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	g, err := c.d.run.fx.Generate(ctx, k, c.m.Agent.Model, req)
 	// A token budget holds whatever the endpoint says it used.
 	why := model.SaneUsage(req, g.Response)
-	var e Event
-	storable := modelEvent(&e, c.d, c.m, c.answered, c.purpose, k, g.Response, g.Latency, err)
+	msg, raw, storable := recorded(g.Response)
 	c.calls, c.storable = nil, storable
 	if g.Response != nil {
 		c.calls = g.Response.Message.ToolCalls
 	}
-	e.UsageReplaced = why
-	c.d.run.emit(ctx, &e)
+	c.d.run.emitFill(ctx, func(e *Event) {
+		modelEvent(e, c.d, c.m, c.answered, c.purpose, k, g.Response, msg, raw, g.Latency, err)
+		e.UsageReplaced = why
+	})
 	return g.Response, err
+}
+
+// toolEvent sets the fields a tool call's tool.called and tool.result share
+// on the zero e.
+func (c *conversation) toolEvent(e *Event, typ EventType, turn, index int, call *model.ToolCall) {
+	e.Type, e.Delegation, e.Parent, e.Agent, e.Purpose = typ, c.d.id, c.d.parentID(), c.d.m.name, c.purpose
+	e.Conversation, e.Turn, e.CallIndex = c.name, turn, index
+	e.Tool, e.CallID = call.Name, call.ID
 }
 
 // CallTool runs a tool call and records it as tool.called and tool.result.
@@ -300,9 +309,11 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.Tool, call *model.ToolCall) agents.Result {
 	d, r := c.d, c.d.run
 	k := c.key(turn, index)
-	r.emit(ctx, &Event{Type: EventToolCalled, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
-		Conversation: c.name, Turn: turn, CallIndex: index,
-		Tool: call.Name, CallID: call.ID, Arguments: c.argsOf(index, call)})
+	args := c.argsOf(index, call)
+	r.emitFill(ctx, func(e *Event) {
+		c.toolEvent(e, EventToolCalled, turn, index, call)
+		e.Arguments = args
+	})
 	sc := &siteContext{Context: ctx, site: callSite{key: k, call: call}}
 	site := &sc.site
 	start := time.Now()
@@ -311,16 +322,17 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 		// Clipped before it is recorded, as the model will see it.
 		res.Content = agents.ClipResult(res.Content, d.rt.limits.MaxToolResult)
 	}
-	latency := time.Since(start)
-	if site.latency > 0 {
-		latency = site.latency
+	latency := site.latency // an action tool's effect measured its run
+	if latency <= 0 {
+		latency = time.Since(start)
 	}
 	if c.purpose == model.PurposeTurn {
 		r.ev.addCall(d, call, &res)
 	}
-	r.emit(ctx, &Event{Type: EventToolResult, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Purpose: c.purpose,
-		Conversation: c.name, Turn: turn, CallIndex: index,
-		Tool: call.Name, CallID: call.ID, Result: res.Content, IsError: res.IsError, LatencyMS: float64(latency) / 1e6})
+	r.emitFill(ctx, func(e *Event) {
+		c.toolEvent(e, EventToolResult, turn, index, call)
+		e.Result, e.IsError, e.LatencyMS = res.Content, res.IsError, float64(latency)/1e6
+	})
 	if c.onResult != nil {
 		c.onResult(call, &res)
 	}

@@ -351,6 +351,10 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -395,4 +399,19 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plain8 reports whether the 8 bytes of s are all ASCII that a JSON string
+// holds as they are (no control character, quote or backslash): a string's
+// plain runs are read eight bytes at a time.
+func plain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	// With no byte from 0x80 up, a byte below 0x20 borrows into its high
+	// bit, and a quote or a backslash becomes a zero byte, which does.
+	control := (x - 0x20*ones) &^ x
+	quote, backslash := x^'"'*ones, x^'\\'*ones
+	zero := (quote-ones)&^quote | (backslash-ones)&^backslash
+	return (x|control|zero)&highs == 0
 }

@@ -114,6 +114,19 @@ func TestEventEncoding(t *testing.T) {
 			checkEncoding(t, e)
 		}
 	}
+	// Every byte, and a rune of two and of three bytes, at every place of a
+	// string: the encoder reads strings eight bytes at a time.
+	for i := range 17 {
+		for _, r := range append([]string{"é", "\u2028"}, func() (all []string) {
+			for c := range 256 {
+				all = append(all, string([]byte{byte(c)}))
+			}
+			return all
+		}()...) {
+			s := "abcdefghijklmnopq"
+			checkEncoding(t, &orchestrator.Event{Result: s[:i] + r + s[i:]})
+		}
+	}
 	// What encoding/json cannot write, neither does the journal.
 	for _, e := range []*orchestrator.Event{
 		{Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},

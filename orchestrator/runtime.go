@@ -262,12 +262,12 @@ func (rt *Runtime) newRun(id string) *run {
 	} else {
 		r.fx = NewLiveEffects(rt.opts.Now)
 	}
-	for i, s := range rt.opts.Sinks {
+	for _, s := range rt.opts.Sinks {
 		if c, ok := s.(Committer); ok {
 			r.committers = append(r.committers, c)
 		}
-		if _, ok := s.(Borrower); ok && i < 64 {
-			r.borrowers |= 1 << i
+		if _, ok := s.(Borrower); !ok {
+			r.keepers = true
 		}
 	}
 	if len(r.committers) > 0 {
@@ -415,11 +415,10 @@ type run struct {
 	fx Effects
 	// committers are the sinks that commit in groups (see Committer).
 	committers []Committer
-	// borrowers has a bit set for each of the first 64 sinks that is a
-	// Borrower: emit lends those lent, the event, and gives the others a
-	// copy they may keep.
-	borrowers uint64
-	lent      Event
+	// keepers says a sink is not a Borrower: it may keep the events it is
+	// given, which are then its own; else the sinks are lent lent.
+	keepers bool
+	lent    Event
 	// replay, when the run is resumed or replayed, holds its journal.
 	replay *replay
 	// observe, when set, sees every event instead of the sinks (Replay).
@@ -438,30 +437,79 @@ type run struct {
 
 // emit numbers e, stamps it and sends it to the sinks with ctx, the context
 // of the act it records. An event a resumed run emits again, which its
-// journal holds, is not sent. emit keeps nothing of e itself (a copy of it
-// goes to the sinks that may keep it), so a caller's event need not be
-// allocated.
+// journal holds, is not sent. emit keeps nothing of e itself: the sinks get
+// a copy, of its own when one of them may keep it (see Borrower), so a
+// caller's event need not be allocated.
 func (r *run) emit(ctx context.Context, e *Event) {
-	// A live run reads its clock before it takes the lock, which orders the
-	// events and their sinks; a replay's clock is read in event order.
-	var now time.Time
-	if r.replay == nil {
-		now = r.fx.Now()
-	}
+	now := r.clock()
 	r.mu.Lock()
 	defer r.mu.Unlock() // a panicking sink must not leave the run locked
+	if !r.stamp(e, now) {
+		return
+	}
+	p := &r.lent
+	if r.keeps() {
+		p = kept(e)
+	} else {
+		r.lent = *e
+	}
+	r.send(ctx, p)
+}
+
+// emitFill emits the event fill sets on a zero Event, as emit does, but
+// builds it where the sinks take it: in memory of its own when a sink may
+// keep it, else in the run's lent event, under the lock (fill must be
+// quick). An agent step's events are emitted so, neither copied nor, when
+// every sink borrows, allocated.
+func (r *run) emitFill(ctx context.Context, fill func(e *Event)) {
+	now := r.clock()
+	if r.keeps() {
+		e := new(Event)
+		fill(e)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.stamp(e, now) {
+			r.send(ctx, e)
+		}
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lent = Event{}
+	fill(&r.lent)
+	if r.stamp(&r.lent, now) {
+		r.send(ctx, &r.lent)
+	}
+}
+
+// clock is the time of an event about to be emitted. A live run reads its
+// clock before it takes the lock, which orders the events and their sinks;
+// a replay's clock is read in event order (stamp).
+func (r *run) clock() time.Time {
+	if r.replay != nil {
+		return time.Time{}
+	}
+	return r.fx.Now()
+}
+
+// keeps reports whether what the events are sent to may keep them: a sink
+// that does not borrow, or a replay's observer.
+func (r *run) keeps() bool { return r.keepers || r.observe != nil }
+
+// stamp names e's run and gives it its number and time, under r.mu; false
+// means it is not to be sent (a resumed run's event its journal holds).
+func (r *run) stamp(e *Event, now time.Time) bool {
 	e.Run = r.id
 	if r.replay != nil {
 		if old, ok := r.replay.again(e); ok {
 			e.Time = old.Time
-			if r.observe != nil {
-				r.seq++
-				e.Seq = r.seq
-				r.observe(kept(e))
-			} else {
+			if r.observe == nil {
 				e.Seq = old.Seq
+				return false
 			}
-			return
+			r.seq++
+			e.Seq = r.seq
+			return true
 		}
 	}
 	r.seq++
@@ -473,23 +521,17 @@ func (r *run) emit(ctx context.Context, e *Event) {
 		now = r.last // read before another event took the lock: times never go back
 	}
 	r.last, e.Time = now, now
+	return true
+}
+
+// send gives e to the replay's observer or to the sinks, under r.mu.
+func (r *run) send(ctx context.Context, e *Event) {
 	if r.observe != nil {
-		r.observe(kept(e))
+		r.observe(e)
 		return
 	}
-	var own *Event // the copy the sinks that may keep it share
-	if r.borrowers != 0 {
-		r.lent = *e
-	}
-	for i, s := range r.rt.opts.Sinks {
-		p := &r.lent
-		if i >= 64 || r.borrowers&(1<<i) == 0 {
-			if own == nil {
-				own = kept(e)
-			}
-			p = own
-		}
-		if err := s.Emit(ctx, p); err != nil && r.sinkErr == nil {
+	for _, s := range r.rt.opts.Sinks {
+		if err := s.Emit(ctx, e); err != nil && r.sinkErr == nil {
 			r.sinkErr = err
 		}
 	}
