@@ -120,7 +120,8 @@ func (rt *Runtime) Replay(ctx context.Context, events []*Event) ([]*Event, *Outc
 			return nil, fmt.Errorf("%w: a verifier's findings", ErrNotRecorded)
 		})
 	}
-	r.emit(ctx, rt.startEvent(ctx, &g))
+	started := rt.startEvent(ctx, &g)
+	r.emit(ctx, &started)
 	out, err := r.finishRun(ctx, r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 	return got, out, err
 }

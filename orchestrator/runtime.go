@@ -248,7 +248,8 @@ func (rt *Runtime) Run(ctx context.Context, goal agents.Goal) (*Outcome, error) 
 	if g.Budget.WallTime == 0 {
 		g.Budget.WallTime = rt.opts.Budget.WallTime
 	}
-	r.emit(ctx, rt.startEvent(ctx, &g))
+	start := rt.startEvent(ctx, &g)
+	r.emit(ctx, &start)
 	return r.finishRun(ctx, r.entrust(ctx, nil, rt.lead, &g, rt.rootGrant(&g), siteRoot))
 }
 
@@ -269,6 +270,9 @@ func (rt *Runtime) newRun(id string) *run {
 		if _, ok := s.(Borrower); !ok {
 			r.keepers = true
 		}
+	}
+	if !r.keepers {
+		r.lent = new(Event)
 	}
 	if len(r.committers) > 0 {
 		r.fx = committing{Effects: r.fx, r: r}
@@ -359,10 +363,10 @@ func (r *run) commit() error {
 
 // startEvent is the run.started event of a run of g: the goal, the team's
 // hash, the caller's configuration and the trace ctx belongs to.
-func (rt *Runtime) startEvent(ctx context.Context, g *agents.Goal) *Event {
-	e := &Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
+func (rt *Runtime) startEvent(ctx context.Context, g *agents.Goal) Event {
+	e := Event{Type: EventRunStarted, Agent: rt.lead.name, Goal: g, TeamHash: rt.teamHash, Config: rt.opts.Config,
 		Verifiers: len(g.Verifiers)}
-	e.GoalHash = GoalDigest(e)
+	e.GoalHash = GoalDigest(&e)
 	if rt.opts.Traceparent != nil {
 		e.Traceparent = rt.opts.Traceparent(ctx)
 	}
@@ -418,7 +422,7 @@ type run struct {
 	// keepers says a sink is not a Borrower: it may keep the events it is
 	// given, which are then its own; else the sinks are lent lent.
 	keepers bool
-	lent    Event
+	lent    *Event
 	// replay, when the run is resumed or replayed, holds its journal.
 	replay *replay
 	// observe, when set, sees every event instead of the sinks (Replay).
@@ -447,11 +451,11 @@ func (r *run) emit(ctx context.Context, e *Event) {
 	if !r.stamp(e, now) {
 		return
 	}
-	p := &r.lent
+	p := r.lent
 	if r.keeps() {
 		p = kept(e)
 	} else {
-		r.lent = *e
+		*p = *e
 	}
 	r.send(ctx, p)
 }
@@ -475,10 +479,10 @@ func (r *run) emitFill(ctx context.Context, fill func(e *Event)) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.lent = Event{}
-	fill(&r.lent)
-	if r.stamp(&r.lent, now) {
-		r.send(ctx, &r.lent)
+	*r.lent = Event{}
+	fill(r.lent)
+	if r.stamp(r.lent, now) {
+		r.send(ctx, r.lent)
 	}
 }
 
