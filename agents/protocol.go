@@ -254,9 +254,11 @@ type ProgressReport struct {
 
 // CriterionResult is one criterion of a report. A report has one for each
 // of the goal's criteria, in the goal's order: the runtime matches them by
-// position, never by their text.
+// position, never by their text. Criterion, the criterion's text, is
+// optional: the runtime fills in the goal's at that position when it is
+// left out, so a delegate need not restate it.
 type CriterionResult struct {
-	Criterion string `json:"criterion" jsonschema:"minLength=1"`
+	Criterion string `json:"criterion,omitempty" jsonschema:"minLength=1"`
 	Met       bool   `json:"met"`
 	Evidence  string `json:"evidence,omitempty"`
 	// Cites names what the evidence rests on, for the runtime to check:
@@ -266,9 +268,10 @@ type CriterionResult struct {
 }
 
 // ConstraintResult is one constraint of a report, matched to the goal's by
-// position: respected or not, with the evidence.
+// position: respected or not, with the evidence. Constraint, its text, is
+// optional as CriterionResult.Criterion is.
 type ConstraintResult struct {
-	Constraint string `json:"constraint" jsonschema:"minLength=1"`
+	Constraint string `json:"constraint,omitempty" jsonschema:"minLength=1"`
 	Respected  bool   `json:"respected"`
 	Evidence   string `json:"evidence,omitempty"`
 }
@@ -288,7 +291,7 @@ type Report struct {
 	// respected or not, with the evidence. A constraint reported broken, or
 	// named by a deviation, is never accepted without the delegator naming
 	// it in Verification.AcceptedBreaches.
-	Constraints []ConstraintResult `json:"constraints,omitempty" jsonschema:"description=one per constraint in order"`
+	Constraints []ConstraintResult `json:"constraints,omitempty"`
 	Deviations  []string           `json:"deviations,omitempty"`
 	Confidence  float64            `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`
 }

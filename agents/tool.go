@@ -83,10 +83,12 @@ type ToolSpec struct {
 	// properties) to the given values, e.g. the agents one may delegate to.
 	Enums map[string][]string
 	// Shown, when set, lists the top-level properties the definition shows
-	// the model; the others are left out of it. Calls are still validated
-	// against the whole schema, so a property left out may still be sent:
-	// say so in the description (the protocol tools name their optional
-	// fields there, once). Every required property must be shown.
+	// the model; the others are left out of it. A nested name (criteria.met)
+	// names a property of an object, or of an array's objects: a property
+	// with nested names shows only those. Calls are still validated against
+	// the whole schema, so a property left out may still be sent: say so in
+	// the description (the protocol tools name their optional fields
+	// there, once). Every required property must be shown.
 	Shown []string
 	// Concurrent says calls may run in parallel with other calls of the same
 	// turn.
@@ -196,6 +198,53 @@ func SchemaFor[T any](enums map[string][]string) (json.RawMessage, error) {
 		return nil, err
 	}
 	return json.Marshal(s)
+}
+
+// keepShown deletes from s (the schema at path, "" for the top level, or
+// the items of an array of objects) the properties shown does not name:
+// at the top level those not named, and within a property named with a
+// nested name (criteria.met) those not named that way. A required
+// property must be shown, and every name must exist.
+func keepShown(s *jsonschema.Schema, path string, shown []string) error {
+	if s.Type == "array" && s.Items != nil {
+		s = s.Items
+	}
+	if s.Properties == nil {
+		return nil
+	}
+	var here []string // the names shown at path
+	for _, n := range shown {
+		if rest, ok := strings.CutPrefix(n, path); ok && !strings.Contains(rest, ".") {
+			here = append(here, rest)
+		}
+	}
+	if path != "" && len(here) == 0 {
+		return nil // no nested name: all of it is shown
+	}
+	for _, r := range s.Required {
+		if !slices.Contains(here, r) {
+			return fmt.Errorf("required property %q is not shown", path+r)
+		}
+	}
+	for _, n := range here {
+		if _, ok := s.Properties.Get(n); !ok {
+			return fmt.Errorf("shown property %q does not exist", path+n)
+		}
+	}
+	var hidden []string
+	for p := s.Properties.Oldest(); p != nil; p = p.Next() {
+		if !slices.Contains(here, p.Key) {
+			hidden = append(hidden, p.Key)
+			continue
+		}
+		if err := keepShown(p.Value, path+p.Key+".", shown); err != nil {
+			return err
+		}
+	}
+	for _, h := range hidden {
+		s.Properties.Delete(h)
+	}
+	return nil
 }
 
 func reflectSchema[T any](enums map[string][]string) (*jsonschema.Schema, error) {
@@ -392,31 +441,20 @@ func (ts *Toolset) Tools() []Tool {
 // (minLength, minItems, minimum, maximum) nor additionalProperties: false.
 // Its fields, types, enums, required fields and descriptions are shown;
 // the runtime validates every call against the whole schema. When shown is
-// set, only those top-level properties are.
+// set, only the properties it names are (see ToolSpec.Shown).
 func shownSchema[T any](enums map[string][]string, shown []string, lean bool) (json.RawMessage, error) {
 	s, err := reflectSchema[T](enums)
 	if err != nil {
 		return nil, err
 	}
-	if shown != nil && s.Properties != nil {
-		for _, r := range s.Required {
-			if !slices.Contains(shown, r) {
-				return nil, fmt.Errorf("required property %q is not shown", r)
-			}
-		}
+	if shown != nil {
 		for _, n := range shown {
-			if _, ok := s.Properties.Get(n); !ok {
-				return nil, fmt.Errorf("shown property %q does not exist", n)
+			if i := strings.LastIndexByte(n, '.'); i >= 0 && !slices.Contains(shown, n[:i]) {
+				return nil, fmt.Errorf("shown property %q is inside %q, which is not shown", n, n[:i])
 			}
 		}
-		var hidden []string
-		for p := s.Properties.Oldest(); p != nil; p = p.Next() {
-			if !slices.Contains(shown, p.Key) {
-				hidden = append(hidden, p.Key)
-			}
-		}
-		for _, h := range hidden {
-			s.Properties.Delete(h)
+		if err := keepShown(s, "", shown); err != nil {
+			return nil, err
 		}
 	}
 	var strip func(s *jsonschema.Schema)

@@ -180,6 +180,42 @@ func TestShownProperties(t *testing.T) {
 	}
 }
 
+// A nested name shows only the named properties of an array's objects;
+// the hidden ones are still validated and taken when sent.
+func TestShownNestedProperties(t *testing.T) {
+	var got agents.Report
+	fn := func(_ context.Context, in agents.Report) (agents.Result, error) {
+		got = in
+		return agents.Result{Content: "ok"}, nil
+	}
+	spec := agents.ToolSpec{Name: agents.ToolCompleteGoal, Shown: []string{"result", "criteria", "criteria.met", "criteria.evidence"}}
+	tool, err := agents.DefineTool(spec, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := string(tool.Def().Parameters)
+	if strings.Contains(shown, `"criterion"`) || strings.Contains(shown, `"cites"`) || !strings.Contains(shown, `"met"`) || !strings.Contains(shown, `"evidence"`) {
+		t.Fatalf("shown %s, want criteria with met and evidence alone", shown)
+	}
+	if res := tool.Call(t.Context(), []byte(`{"result":"r","criteria":[{"criterion":"c","met":true,"cites":["a.md"]}]}`)); res.IsError ||
+		got.Criteria[0].Criterion != "c" || got.Criteria[0].Cites[0] != "a.md" {
+		t.Fatalf("nested properties left out of the definition were not taken: %+v %+v", res, got)
+	}
+	if res := tool.Call(t.Context(), []byte(`{"result":"r","criteria":[{"criterion":"","met":true}]}`)); !res.IsError {
+		t.Fatalf("a nested property left out of the definition was not validated: %+v", res)
+	}
+	for _, shown := range [][]string{
+		{"result", "criteria", "criteria.evidence"},     // criteria.met is required
+		{"result", "criteria", "criteria.nope"},         // no such property
+		{"result", "criteria", "constraints.respected"}, // constraints is not shown
+	} {
+		spec.Shown = shown
+		if _, err := agents.DefineTool(spec, fn); err == nil {
+			t.Errorf("shown %v: no error", shown)
+		}
+	}
+}
+
 // A protocol tool is shown lean — no bounds, no additionalProperties — and
 // validated against its whole schema all the same.
 func TestProtocolDefinitionsAreLean(t *testing.T) {

@@ -22,13 +22,18 @@ import (
 // and name their optional ones here (see shown); the runtime validates
 // every call against the whole schema.
 const (
-	descAccept   = "Accept the goal in your own words before acting; your first moves may follow in the same turn and run once it is judged aligned. Optional: assumptions, risks (lists), confidence (0-1)."
-	descDecline  = "Decline the goal, saying why. Optional: missing (a list), counter_proposal, suggested_agent."
-	descClarify  = "Ask your delegator a question before deciding. Optional: options (a list), recommendation."
-	descEscalate = "Ask your delegator rather than guess when a wrong guess is costly. Optional: options (a list), recommendation, blocking (default true: the answer is the result)."
+	descAccept   = "Accept the goal in your own words. First moves may follow in this turn; they run once it is judged aligned. Optional: assumptions, risks (lists), confidence (0-1)."
+	descDecline  = "Decline the goal. Optional: missing (a list), counter_proposal, suggested_agent."
+	descClarify  = "Ask your delegator before deciding. Optional: options (a list), recommendation."
+	descEscalate = "Ask your delegator rather than guess when a wrong guess is costly. Optional: options (a list), recommendation, blocking (default true)."
 	descConsult  = "Ask a peer for advice; the work stays yours. Optional: context."
 	descProgress = "Report progress; the answer may redirect or halt you. Optional: percent, next, stalled."
-	descComplete = "Report the goal done: per criterion in order, met or not, with evidence and what it cites (paths you wrote or read, ids of your tool calls and delegations, e.g. d2); every citation is checked. Optional: deviations (a list), confidence (0-1)."
+
+	// descComplete is complete_goal's for a goal with constraints,
+	// descCompleteFree for one without.
+	descComplete     = "Report the goal done, an entry per criterion and per constraint in the goal's order: met or respected, evidence, and cites (paths you wrote or read, ids of tool calls or delegations, e.g. d2), all checked. Optional: deviations (a list), confidence (0-1)."
+	descCompleteFree = "Report the goal done, an entry per criterion in the goal's order: met, evidence, and cites (paths you wrote or read, ids of tool calls or delegations, e.g. d2), all checked. Optional: deviations (a list), confidence (0-1)."
+
 	descDelegate = "Entrust a sub-goal to an agent, with at most your tools. It accepts before it acts; you get its verified outcome."
 	descJudge    = "Judge the acceptance: aligned, or the gaps and a correction."
 	descAnswer   = "Answer your delegate's escalation or question."
@@ -51,8 +56,10 @@ var (
 	shownProgress = []string{"summary"}
 	// shownReport is complete_goal's for a goal with constraints,
 	// shownReportFree for one without.
-	shownReport     = []string{"result", "criteria", "constraints"}
-	shownReportFree = []string{"result", "criteria"}
+	// Their entries are matched to the goal's by position, so they show
+	// no restatement of the criterion or constraint (see fillReport).
+	shownReport     = append(slices.Clone(shownReportFree), "constraints", "constraints.respected", "constraints.evidence")
+	shownReportFree = []string{"result", "criteria", "criteria.met", "criteria.evidence", "criteria.cites"}
 	// shownVerify is verify_report's for a report without a breach.
 	shownVerify = []string{"verdict", "unmet", "feedback"}
 )
@@ -108,7 +115,7 @@ var sharedTools = sync.OnceValues(func() (*protocolTools, error) {
 		return from(ctx).onComplete(ctx, &a), nil
 	}
 	p.complete = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete, Shown: shownReport}, complete))
-	p.completeFree = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descComplete, Shown: shownReportFree}, complete))
+	p.completeFree = must(agents.DefineTool(agents.ToolSpec{Name: agents.ToolCompleteGoal, Description: descCompleteFree, Shown: shownReportFree}, complete))
 
 	// The delegator's tools hand their validated arguments to the ask that
 	// offered them, and end it.
@@ -617,6 +624,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		return agents.Errorf("refused: complete_goal needs an aligned acceptance first")
 	}
 	r := d.run
+	fillReport(d.goal, rep)
 	d.mu.Lock()
 	round := d.out.Revisions + 1
 	d.mu.Unlock()
@@ -769,6 +777,25 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		msg += "\n" + fmt.Sprintf(ignoredWarning, ignored)
 	}
 	return agents.Result{Content: msg, IsError: true, Pin: true}
+}
+
+// fillReport fills in the criteria and constraints a report's entries
+// leave out with the goal's at the same position: entries are matched by
+// position, so a delegate need not restate them (and is not shown the
+// field), while the journal, the verifier and the delegator read each
+// entry with its text. An entry past the goal's count stays as sent, for
+// reportGaps to refuse.
+func fillReport(g *agents.Goal, rep *agents.Report) {
+	for i := range min(len(rep.Criteria), len(g.Criteria)) {
+		if rep.Criteria[i].Criterion == "" {
+			rep.Criteria[i].Criterion = g.Criteria[i]
+		}
+	}
+	for i := range min(len(rep.Constraints), len(g.Constraints)) {
+		if rep.Constraints[i].Constraint == "" {
+			rep.Constraints[i].Constraint = g.Constraints[i]
+		}
+	}
 }
 
 // knownVerdict reports whether v is one of accept, revise and reject.

@@ -1,6 +1,7 @@
 package orchestrator_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -60,4 +61,59 @@ func TestDefinitionsShowWhatApplies(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A report's entries are matched to the goal's criteria and constraints by
+// position, so complete_goal does not show their restatement: a report that
+// leaves the texts out has the goal's filled in, for the journal and for
+// the delegator that verifies it; one with an entry too many is still sent
+// back.
+func TestReportEntriesByPosition(t *testing.T) {
+	bare := agents.Report{Result: "wrote the note", Criteria: []agents.CriterionResult{{Met: true, Evidence: "n1 wrote it", Cites: []string{"n1"}}},
+		Constraints: []agents.ConstraintResult{{Respected: true, Evidence: "short"}, {Respected: true, Evidence: "none named"}}}
+	extra := bare
+	extra.Criteria = append(slices.Clone(bare.Criteria), agents.CriterionResult{Met: true, Evidence: "and more"})
+	note := withID("n1", call("note", map[string]string{"text": "a note"}))
+	w := model.NewScripted("w", turn(accept(brief)), turn(note), turn(call(agents.ToolCompleteGoal, extra)), turn(call(agents.ToolCompleteGoal, bare)))
+	yes := verdict(agents.VerdictAccept, "")
+	lead := model.NewScripted("lead", turn(accept(brief)), turn(delegateTo("w", brief)), turn(yes), turn(complete(brief, "done", "d2")))
+	rt, mem := newRuntime(t, breachTeam(t, lead, w, &orchestrator.Supervision{ModelVerify: true}), nil)
+	out, err := rt.Run(t.Context(), brief)
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("%v %s %s", err, out.Status, out.Reason)
+	}
+	if def := defOf(t, w, agents.ToolCompleteGoal); strings.Contains(def, `"criterion"`) || strings.Contains(def, `"constraint"`) {
+		t.Errorf("complete_goal shows the restatements: %s", def)
+	}
+	var reports []*agents.Report
+	for _, e := range ofType(mem.Events(), orchestrator.EventGoalReported) {
+		if e.Agent == "w" {
+			reports = append(reports, e.Report)
+		}
+	}
+	if len(reports) != 2 || out.Children[0].Revisions != 1 {
+		t.Fatalf("%d reports, %d revisions: the report with an entry too many was not sent back", len(reports), out.Children[0].Revisions)
+	}
+	r := reports[1]
+	if r.Criteria[0].Criterion != brief.Criteria[0] || r.Constraints[0].Constraint != brief.Constraints[0] || r.Constraints[1].Constraint != brief.Constraints[1] {
+		t.Errorf("the goal's texts were not filled in: %s", mustJSON(r))
+	}
+	if reports[0].Criteria[1].Criterion != "" {
+		t.Errorf("an entry past the goal's criteria was given a text: %s", mustJSON(reports[0]))
+	}
+	var asked string
+	for _, req := range lead.Requests() {
+		if offers := defOfReq(req, agents.ToolVerifyReport); offers {
+			asked = req.Messages[len(req.Messages)-1].Content
+		}
+	}
+	for _, want := range []string{"- a note is written: met", "- at most 200 words: respected", "- no names of customers: respected"} {
+		if !strings.Contains(asked, want) {
+			t.Errorf("the verify prompt lacks %q:\n%s", want, asked)
+		}
+	}
+}
+
+func defOfReq(req *model.Request, tool string) bool {
+	return slices.ContainsFunc(req.Tools, func(d model.ToolDef) bool { return d.Name == tool })
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -353,7 +354,7 @@ func (s *simulator) work(v *view) []model.ToolCall {
 		for _, c := range g.Criteria {
 			rep.Criteria = append(rep.Criteria, agents.CriterionResult{Criterion: c, Met: true, Evidence: "Done."})
 		}
-		return []model.ToolCall{model.Call(agents.ToolCompleteGoal, rep)}
+		return []model.ToolCall{model.Call(agents.ToolCompleteGoal, unrestated(v, rep))}
 	case v.offers(agents.ToolReportProgress) && progressAsked(v.req.Messages):
 		// The report rides in the same turn as the next move.
 		rest := s.work(&view{req: withoutLastUser(v.req), offered: v.offered, system: v.system, goal: v.goal, steps: v.steps, user: v.user})
@@ -732,7 +733,25 @@ func (s *simulator) complete(v *view, ws []step) model.ToolCall {
 	if len(failures(ws)) > 0 {
 		rep.Confidence = 0.4
 	}
-	return model.Call(agents.ToolCompleteGoal, rep)
+	return model.Call(agents.ToolCompleteGoal, unrestated(v, rep))
+}
+
+// unrestated leaves out of rep the criteria's and constraints' texts when
+// complete_goal's definition does not show them, as a model fills what it
+// is shown: the runtime matches the entries by position.
+func unrestated(v *view, rep agents.Report) agents.Report {
+	def := v.offered[agents.ToolCompleteGoal].Parameters
+	if !bytes.Contains(def, []byte(`"criterion":`)) {
+		for i := range rep.Criteria {
+			rep.Criteria[i].Criterion = ""
+		}
+	}
+	if !bytes.Contains(def, []byte(`"constraint":`)) {
+		for i := range rep.Constraints {
+			rep.Constraints[i].Constraint = ""
+		}
+	}
+	return rep
 }
 
 // respected reports each of the goal's constraints respected: the simulator
