@@ -1,7 +1,10 @@
 // Package prompts holds the prompt templates entrust shows models: the
 // delegate's system prompt and the delegator's judge, answer and verify
 // prompts, and the consultation prompt. They are text/template files embedded
-// in the binary; users override any of them by name.
+// in the binary; users override any of them by name. The built-in templates
+// are also written out in Go (see compiled.go), which writes byte for byte
+// what text/template writes from them, without reflection; an override is
+// rendered by text/template.
 //
 // Every template is rendered with a Data value; which fields are set depends
 // on the template (see Data).
@@ -46,10 +49,10 @@ func Names() []string { return slices.Clone(names) }
 //go:embed templates/*.tmpl
 var builtin embed.FS
 
-// Data is what templates are rendered with. Fields are typed loosely (any) so
-// this package does not depend on the protocol types; templates read the
-// fields of the agents package's Goal, Acceptance, Escalation, Report,
-// Consultation values.
+// Data is what templates are rendered with. Fields are typed loosely (any):
+// the built-in templates read the fields of the agents package's *Goal,
+// *Acceptance, *Escalation, *Report and *Consultation values, and a user's
+// template may be given values of other types (text/template renders those).
 type Data struct {
 	Agent string // the agent the prompt is for
 	Role  string // its role
@@ -84,6 +87,9 @@ type Set struct {
 	// static holds the output of the templates that are text alone, with
 	// no action: the same whatever the data, rendered once.
 	static map[string]string
+	// fast holds the Go twins of the templates whose source is a built-in
+	// one they mirror (see compiled).
+	fast map[string]func([]byte, *Data) ([]byte, bool)
 }
 
 var funcs = template.FuncMap{
@@ -143,6 +149,21 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 	if out, ok := s.static[name]; ok {
 		return out, nil
 	}
+	if f := s.fast[name]; f != nil && d != nil {
+		bp := fastBuffers.Get().(*[]byte)
+		out, ok := f((*bp)[:0], d)
+		var text string
+		if ok {
+			text = string(bytes.TrimSpace(out))
+		}
+		if cap(out) <= 64<<10 {
+			*bp = out
+			fastBuffers.Put(bp)
+		}
+		if ok {
+			return text, nil
+		}
+	}
 	b := buffers.Get().(*bytes.Buffer)
 	defer func() {
 		if b.Cap() <= 64<<10 {
@@ -159,6 +180,9 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 // buffers hold the output of renders, reused so that a render does not
 // grow a buffer of its own.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// fastBuffers are buffers for the Go twins of the built-in templates.
+var fastBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // Text returns the source of template name.
 func (s *Set) Text(name string) string { return s.texts[name] }
@@ -189,7 +213,12 @@ func load(overrides map[string]string) (*Set, error) {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 	}
-	s := &Set{texts: texts, tmpl: root, static: map[string]string{}}
+	s := &Set{texts: texts, tmpl: root, static: map[string]string{}, fast: map[string]func([]byte, *Data) ([]byte, bool){}}
+	for _, name := range names {
+		if f := compiledFor(name, texts[name]); f != nil {
+			s.fast[name] = f
+		}
+	}
 	for _, name := range names {
 		if t := root.Lookup(name); t != nil && textOnly(t.Tree) {
 			out, err := s.Render(name, nil)
