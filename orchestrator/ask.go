@@ -75,8 +75,9 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.P
 		}
 	}}
 	l := &agents.Loop{
-		Model:      d.m.Agent.Model,
-		Messages:   []model.Message{{Role: model.RoleSystem, Content: sys}, {Role: model.RoleUser, Content: d.render(tmpl, data)}},
+		Model: d.m.Agent.Model,
+		// Room for a turn and its answer before the history grows.
+		Messages:   append(make([]model.Message, 0, 4), model.Message{Role: model.RoleSystem, Content: sys}, model.Message{Role: model.RoleUser, Content: d.render(tmpl, data)}),
 		Tools:      rt.protocol.toolsOf(ts),
 		Known:      rt.isKnown,
 		ToolChoice: choice,

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
@@ -44,6 +43,8 @@ type delegation struct {
 	offerTS, workTS *agents.Toolset
 
 	state atomic.Int32
+	// prompt is what its own prompts show (data), made once by work.
+	prompt *prompts.Data
 	// delegatorSys is the delegator's system prompt when it is asked about
 	// this delegation, rendered once.
 	delegatorOnce sync.Once
@@ -352,16 +353,18 @@ var errInternal = errors.New("internal error")
 // work runs the delegate's conversation until a terminal act or an error.
 func (d *delegation) work(ctx context.Context) error {
 	rt := d.rt
-	data := d.data()
-	system := d.render(prompts.DelegateSystem, data)
-	offer := d.render(prompts.Offer, data)
+	d.prompt = d.data()
+	system := d.render(prompts.DelegateSystem, d.prompt)
+	offer := d.render(prompts.Offer, d.prompt)
 	choice := model.ToolChoice{Mode: model.ChoiceRequired}
 	if rt.opts.ToolChoice == "auto" {
 		choice = model.ToolChoice{}
 	}
 	l := &agents.Loop{
-		Model:       d.m.Agent.Model,
-		Messages:    []model.Message{{Role: model.RoleSystem, Content: system}, {Role: model.RoleUser, Content: offer}},
+		Model: d.m.Agent.Model,
+		// Room for the turns of a short delegation (offer, accept, work,
+		// report) before the history grows.
+		Messages:    append(make([]model.Message, 0, 8), model.Message{Role: model.RoleSystem, Content: system}, model.Message{Role: model.RoleUser, Content: offer}),
 		Tools:       d.tools,
 		Known:       rt.isKnown,
 		ToolChoice:  choice,
@@ -751,35 +754,6 @@ func journalArgs(args json.RawMessage) json.RawMessage {
 	}
 	b, _ := json.Marshal(string(args))
 	return b
-}
-
-// maxArgsDepth bounds the nesting of arguments the journal embeds as JSON;
-// JSON readers refuse deep nesting (encoding/json at 10,000 levels).
-const maxArgsDepth = 64
-
-// storable reports whether args can be embedded in the journal as they are:
-// empty, or valid JSON in valid UTF-8 nested at most maxArgsDepth deep.
-func storable(args json.RawMessage) bool {
-	return len(args) == 0 || (utf8.Valid(args) && json.Valid(args) && jsonDepth(args) <= maxArgsDepth)
-}
-
-// jsonDepth returns how deep arrays and objects nest in valid JSON b.
-func jsonDepth(b []byte) int {
-	depth, deepest := 0, 0
-	var str jsonStrings
-	for _, c := range b {
-		if !str.outside(c) {
-			continue
-		}
-		switch c {
-		case '[', '{':
-			depth++
-			deepest = max(deepest, depth)
-		case ']', '}':
-			depth--
-		}
-	}
-	return deepest
 }
 
 // jsonStrings follows valid JSON byte by byte, telling the bytes inside

@@ -346,7 +346,11 @@ func (d *delegation) onAccept(ctx context.Context, a *agents.Acceptance) agents.
 		d.planned = named
 		d.mu.Unlock()
 		d.state.Store(stateWorking)
-		return agents.Result{Content: d.render(prompts.Aligned, d.data()), Pin: true, Recall: recalled(a)}
+		data := d.prompt // made by work, whose loop calls this
+		if data == nil {
+			data = d.data()
+		}
+		return agents.Result{Content: d.render(prompts.Aligned, data), Pin: true, Recall: recalled(a)}
 	}
 	d.misalignedTurn.Store(true) // the calls it was pipelined with do not run
 	if twice || round >= d.rt.limits.MaxAlignRounds {

@@ -24,33 +24,79 @@ import (
 // white space before it, so "\n{{- range .X}}\n- {{.}}" writes "\n- x"
 // for each x.
 
-// compiledTemplate is the Go twin of a built-in template.
-type compiledTemplate struct {
-	sum    string // hex SHA-256 of the template source it mirrors
-	render func(b []byte, d *Data) ([]byte, bool)
-}
+// twin names the Go twin of a built-in template (0: none). Twins are called
+// through twin.render, a switch rather than a function value, so that the
+// buffer a render writes into can live on the caller's stack.
+type twin int
 
-var compiled = map[string]compiledTemplate{
-	DelegateSystem:   {"0d3ad8a08c118ef1a184ea1bd0ca083672685382f08e4cc07dff0487699ab6ff", delegateSystem},
-	DelegatorSystem:  {"10546eebb2325a6181b2173d1dca6cd3ecab81098694fe33e3dced13ed9a0044", delegatorSystem},
-	JudgeAlignment:   {"b07c278fa8cca107adf2e48e29b44696835de9a6f23e11504a192c8d64ca10e2", judgeAlignment},
-	VerifyReport:     {"cf0d5ef6cca217b4ede86b4bd1fb7be19f83b1c7602d8270fbabe776e6e85c3e", verifyReport},
-	Misaligned:       {"6d5f44651c328b22b1aac76bc626e17657aaa54880c09141db10bcc78ee189fd", misaligned},
-	Nudge:            {"ff27adf1808357d52b2990c65e131e4b6b6d5c35f4f4f3d8dd22645bd1895b8e", nudge},
-	AnswerEscalation: {"1f387429724f418a229e52b594009d6377ca700e8f8444fd8d7a6c665922424d", answerEscalation},
-	Compact:          {"c03ab0275086c66f14276b6f36a66cb55ba3a0044c60186f2c5012a79be12187", compact},
-	Consult:          {"da13642c7da42fbc6ab0bde00d5e050a43da32eaaceefc5fd00905ca4820c79d", consult},
-	ConsultSystem:    {"a5085ecbca5054ce370f457fc3122da59c5033fb124819028a2249b2cdc1a364", consultSystem},
+const (
+	noTwin twin = iota
+	twinDelegateSystem
+	twinDelegatorSystem
+	twinJudgeAlignment
+	twinVerifyReport
+	twinMisaligned
+	twinNudge
+	twinAnswerEscalation
+	twinCompact
+	twinConsult
+	twinConsultSystem
+)
+
+// compiled holds, for each built-in template with a Go twin, the twin and
+// the hex SHA-256 of the template source it mirrors.
+var compiled = map[string]struct {
+	twin twin
+	sum  string
+}{
+	DelegateSystem:   {twinDelegateSystem, "0d3ad8a08c118ef1a184ea1bd0ca083672685382f08e4cc07dff0487699ab6ff"},
+	DelegatorSystem:  {twinDelegatorSystem, "10546eebb2325a6181b2173d1dca6cd3ecab81098694fe33e3dced13ed9a0044"},
+	JudgeAlignment:   {twinJudgeAlignment, "b07c278fa8cca107adf2e48e29b44696835de9a6f23e11504a192c8d64ca10e2"},
+	VerifyReport:     {twinVerifyReport, "cf0d5ef6cca217b4ede86b4bd1fb7be19f83b1c7602d8270fbabe776e6e85c3e"},
+	Misaligned:       {twinMisaligned, "6d5f44651c328b22b1aac76bc626e17657aaa54880c09141db10bcc78ee189fd"},
+	Nudge:            {twinNudge, "ff27adf1808357d52b2990c65e131e4b6b6d5c35f4f4f3d8dd22645bd1895b8e"},
+	AnswerEscalation: {twinAnswerEscalation, "1f387429724f418a229e52b594009d6377ca700e8f8444fd8d7a6c665922424d"},
+	Compact:          {twinCompact, "c03ab0275086c66f14276b6f36a66cb55ba3a0044c60186f2c5012a79be12187"},
+	Consult:          {twinConsult, "da13642c7da42fbc6ab0bde00d5e050a43da32eaaceefc5fd00905ca4820c79d"},
+	ConsultSystem:    {twinConsultSystem, "a5085ecbca5054ce370f457fc3122da59c5033fb124819028a2249b2cdc1a364"},
 }
 
 // compiledFor returns the Go twin of template name for source text, if
 // there is one for exactly that text.
-func compiledFor(name, text string) func([]byte, *Data) ([]byte, bool) {
+func compiledFor(name, text string) twin {
 	c, ok := compiled[name]
 	if !ok || c.sum != sourceSum(text) {
-		return nil
+		return noTwin
 	}
-	return c.render
+	return c.twin
+}
+
+// render appends the output of t for d to b; ok is false when d holds a
+// type t does not know (text/template renders it then).
+func (t twin) render(b []byte, d *Data) (out []byte, ok bool) {
+	switch t {
+	case twinDelegateSystem:
+		return delegateSystem(b, d)
+	case twinDelegatorSystem:
+		return delegatorSystem(b, d)
+	case twinJudgeAlignment:
+		return judgeAlignment(b, d)
+	case twinVerifyReport:
+		return verifyReport(b, d)
+	case twinMisaligned:
+		return misaligned(b, d)
+	case twinNudge:
+		return nudge(b, d)
+	case twinAnswerEscalation:
+		return answerEscalation(b, d)
+	case twinCompact:
+		return compact(b, d)
+	case twinConsult:
+		return consult(b, d)
+	case twinConsultSystem:
+		return consultSystem(b, d)
+	}
+	return b, false
 }
 
 func sourceSum(text string) string {

@@ -34,7 +34,7 @@ func TestCompiledMatchTemplates(t *testing.T) {
 				"Bring the twin up to date with the template, then set its sum to %s", name, sum)
 			continue
 		}
-		if s.fast[name] == nil {
+		if s.fast[name] != c.twin {
 			t.Errorf("%s: the default set does not use its Go twin", name)
 		}
 	}
@@ -44,8 +44,8 @@ func TestCompiledMatchTemplates(t *testing.T) {
 		corpus = append(corpus, randomData(func(n int) int { return rng.IntN(n) }))
 	}
 	for _, name := range names {
-		f := s.fast[name]
-		if f == nil {
+		f, ok := s.fast[name]
+		if !ok {
 			continue
 		}
 		branches := map[string]bool{}
@@ -54,7 +54,7 @@ func TestCompiledMatchTemplates(t *testing.T) {
 				continue
 			}
 			want := execute(t, s, name, d)
-			got, ok := f(nil, d)
+			got, ok := f.render(nil, d)
 			if !ok {
 				t.Fatalf("%s: the twin declined data of known types (#%d): %#v", name, i, d)
 			}
@@ -86,7 +86,7 @@ func FuzzCompiled(f *testing.F) {
 		})
 		for name, fn := range s.fast {
 			want := execute(t, s, name, d)
-			if got, ok := fn(nil, d); !ok || !bytes.Equal(got, want) {
+			if got, ok := fn.render(nil, d); !ok || !bytes.Equal(got, want) {
 				t.Fatalf("%s: twin %q (%v), text/template %q; data %#v", name, got, ok, want, d)
 			}
 		}
@@ -132,11 +132,11 @@ func TestCompiledNotForOverrides(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if o.fast[name] != nil {
+		if _, ok := o.fast[name]; ok {
 			t.Errorf("%s: an overridden template uses the built-in twin", name)
 		}
 		for other := range base.fast {
-			if other != name && o.fast[other] == nil {
+			if _, ok := o.fast[other]; other != name && !ok {
 				t.Errorf("overriding %s lost the twin of %s", name, other)
 			}
 		}

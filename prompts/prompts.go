@@ -87,9 +87,9 @@ type Set struct {
 	// static holds the output of the templates that are text alone, with
 	// no action: the same whatever the data, rendered once.
 	static map[string]string
-	// fast holds the Go twins of the templates whose source is a built-in
-	// one they mirror (see compiled).
-	fast map[string]func([]byte, *Data) ([]byte, bool)
+	// fast holds the Go twins of the templates whose source is the
+	// built-in one they mirror (see compiled).
+	fast map[string]twin
 }
 
 var funcs = template.FuncMap{
@@ -149,19 +149,10 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 	if out, ok := s.static[name]; ok {
 		return out, nil
 	}
-	if f := s.fast[name]; f != nil && d != nil {
-		bp := fastBuffers.Get().(*[]byte)
-		out, ok := f((*bp)[:0], d)
-		var text string
-		if ok {
-			text = string(bytes.TrimSpace(out))
-		}
-		if cap(out) <= 64<<10 {
-			*bp = out
-			fastBuffers.Put(bp)
-		}
-		if ok {
-			return text, nil
+	if t := s.fast[name]; t != noTwin && d != nil {
+		var buf [2 << 10]byte // the prompts of a delegation fit, most of the time
+		if out, ok := t.render(buf[:0], d); ok {
+			return string(bytes.TrimSpace(out)), nil
 		}
 	}
 	b := buffers.Get().(*bytes.Buffer)
@@ -180,9 +171,6 @@ func (s *Set) Render(name string, d *Data) (string, error) {
 // buffers hold the output of renders, reused so that a render does not
 // grow a buffer of its own.
 var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// fastBuffers are buffers for the Go twins of the built-in templates.
-var fastBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
 
 // Text returns the source of template name.
 func (s *Set) Text(name string) string { return s.texts[name] }
@@ -213,10 +201,10 @@ func load(overrides map[string]string) (*Set, error) {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 	}
-	s := &Set{texts: texts, tmpl: root, static: map[string]string{}, fast: map[string]func([]byte, *Data) ([]byte, bool){}}
+	s := &Set{texts: texts, tmpl: root, static: map[string]string{}, fast: map[string]twin{}}
 	for _, name := range names {
-		if f := compiledFor(name, texts[name]); f != nil {
-			s.fast[name] = f
+		if t := compiledFor(name, texts[name]); t != noTwin {
+			s.fast[name] = t
 		}
 	}
 	for _, name := range names {
