@@ -126,7 +126,10 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink, pipelined bool) *
 	for i := range calls {
 		calls[i] = delegateTo("worker", benchGoal)
 	}
+	// Both models' calls are built once, as stepper's are, so that the
+	// model's own cost (encoding its calls) stays out of the figure.
 	judgeCall, verifyCall := judge(true), verdict(agents.VerdictAccept, "")
+	leadAcc, leadDone := accept(benchGoal), complete(benchGoal, "all done", "d2")
 	lead := model.ScriptFunc("lead", func(_ context.Context, req *model.Request) (*model.Response, error) {
 		var c []model.ToolCall
 		switch {
@@ -135,13 +138,13 @@ func benchTeam(b *testing.B, n int, sinks []orchestrator.Sink, pipelined bool) *
 		case len(req.Tools) == 1 && req.Tools[0].Name == agents.ToolVerifyReport:
 			c = []model.ToolCall{verifyCall}
 		case len(req.Messages) == 2 && pipelined:
-			c = append([]model.ToolCall{accept(benchGoal)}, calls...)
+			c = append([]model.ToolCall{leadAcc}, calls...)
 		case len(req.Messages) == 2:
-			c = []model.ToolCall{accept(benchGoal)}
+			c = []model.ToolCall{leadAcc}
 		case len(req.Messages) == 4 && !pipelined:
 			c = calls
 		default:
-			c = []model.ToolCall{complete(benchGoal, "all done", "d2")}
+			c = []model.ToolCall{leadDone}
 		}
 		return &model.Response{Message: model.Message{ToolCalls: c}, Usage: fixedUsage}, nil
 	})
