@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // typedDecoders decode a protocol tool's arguments both ways, by the quick
@@ -294,4 +295,34 @@ func FuzzFastDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+type textKind string
+
+func (k *textKind) UnmarshalText(b []byte) error { *k = textKind(b); return nil }
+
+type plainKind string
+
+type wrapsTime struct{ time.Time }
+
+// decodable's answers, kept by type, are the same asked again, and a type
+// with an unmarshaler on its value or its pointer is never filled here.
+func TestDecodable(t *testing.T) {
+	for range 2 {
+		for typ, want := range map[reflect.Type]bool{
+			reflect.TypeFor[string]():     true,
+			reflect.TypeFor[float64]():    true,
+			reflect.TypeFor[[]string]():   true,
+			reflect.TypeFor[plainKind]():  true,
+			reflect.TypeFor[Acceptance](): true,
+			reflect.TypeFor[time.Time]():  false,
+			reflect.TypeFor[textKind]():   false,
+			reflect.TypeFor[wrapsTime]():  false,
+			reflect.TypeFor[*textKind]():  false,
+		} {
+			if got := decodable(typ); got != want {
+				t.Errorf("decodable(%v) = %v, want %v", typ, got, want)
+			}
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -61,11 +62,25 @@ func (s *scanner) next() byte {
 }
 
 // decodable reports whether values of type t can be filled by decode (or
-// assign): no custom unmarshalers.
+// assign): no custom unmarshalers. A predeclared type (string, bool, the
+// numbers) has no methods, nor has a pointer to one; the answer for any
+// other type is kept once found, as encoding/json keeps its decoders.
 func decodable(t reflect.Type) bool {
-	return !t.Implements(unmarshalerType) && !reflect.PointerTo(t).Implements(unmarshalerType) &&
+	if t.PkgPath() == "" && t.Name() != "" {
+		return true
+	}
+	if ok, found := decodables.Load(t); found {
+		return ok.(bool)
+	}
+	ok := !t.Implements(unmarshalerType) && !reflect.PointerTo(t).Implements(unmarshalerType) &&
 		!t.Implements(textUnmarshalerType) && !reflect.PointerTo(t).Implements(textUnmarshalerType)
+	decodables.Store(t, ok)
+	return ok
 }
+
+// decodables holds decodable's answers by type: a cache of a pure function
+// of the type.
+var decodables sync.Map
 
 // decode reads one value checked against f into dst (when valid).
 func (f *fastCheck) decode(s *scanner, dst reflect.Value) bool {
