@@ -50,6 +50,17 @@ func (d *delegation) delegatorPrompt() string {
 	return d.delegatorSys
 }
 
+// asking is what one ask is made of, allocated at once.
+type asking struct {
+	got  answer
+	fx   conversation
+	l    agents.Loop
+	md   model.Metadata
+	msgs [4]model.Message // a turn and its answer fit
+	// name is the tool whose validated result ended the ask.
+	name string
+}
+
 // ask puts one question about child to this delegation's agent, its
 // delegator, in a side conversation of its own (its role and the goal it
 // delegated), offering only ts. It returns the name of the tool the model
@@ -62,47 +73,48 @@ func (d *delegation) ask(ctx context.Context, child *delegation, purpose model.P
 	if names := ts.Names(); len(names) == 1 {
 		choice.Name = names[0]
 	}
+	a := &asking{got: answer{Context: ctx}}
 	g, _ := data.Goal.(*agents.Goal)
-	md := goalMetadata(purpose, d.m.name, d.id, g)
-	md.Delegate = data.Delegate
+	a.md = goalMetadata(purpose, d.m.name, d.id, g)
+	a.md.Delegate = data.Delegate
 	// The call that counts is the one whose validated result ended the ask,
 	// not any call of the same name the model also wrote.
-	var name string
-	got := &answer{Context: ctx}
-	fx := &conversation{d: d, m: d.m, purpose: purpose, name: conv, onResult: func(c *model.ToolCall, res *agents.Result) {
-		if res.Stop && !res.IsError && name == "" {
-			name = c.Name
+	a.fx = conversation{d: d, m: d.m, purpose: purpose, name: conv, onResult: func(c *model.ToolCall, res *agents.Result) {
+		if res.Stop && !res.IsError && a.name == "" {
+			a.name = c.Name
 		}
 	}}
-	l := &agents.Loop{
-		Model: d.m.Agent.Model,
-		// Room for a turn and its answer before the history grows.
-		Messages:   append(make([]model.Message, 0, 4), model.Message{Role: model.RoleSystem, Content: sys}, model.Message{Role: model.RoleUser, Content: d.render(tmpl, data)}),
+	a.msgs[0] = model.Message{Role: model.RoleSystem, Content: sys}
+	a.msgs[1] = model.Message{Role: model.RoleUser, Content: d.render(tmpl, data)}
+	a.l = agents.Loop{
+		Model:      d.m.Agent.Model,
+		Messages:   a.msgs[:2],
 		Tools:      rt.protocol.toolsOf(ts),
 		Known:      rt.isKnown,
 		ToolChoice: choice,
 		MaxSteps:   rt.limits.AskSteps,
 		MaxNudges:  1,
 		Charge:     d.chargeFn,
-		BeforeTurn: func(context.Context) (string, error) { return "", d.meter.tokensLeft() },
-		Effects:    fx,
+		BeforeTurn: d.askTurnFn,
+		Effects:    &a.fx,
 		// An ask is short: no model summary is asked for if it must be compacted.
 		Window:   d.window(false),
-		Metadata: func() *model.Metadata { return md },
+		Metadata: func() *model.Metadata { return &a.md },
 	}
+	l := &a.l
 	l.Hooks.Compacted = d.compacted(purpose)
 	l.Hooks.Violation = d.refusedFn
 	l.Hooks.Prose = func(ctx context.Context, _ string, n int) {
 		d.violation(ctx, ViolationProse, nil, fmt.Sprintf("answered a %s request in prose instead of a tool call (%d)", purpose, n))
 		l.Nudge = d.render(prompts.Nudge, &prompts.Data{Tools: ts.Names()})
 	}
-	if err := l.Run(got); err != nil {
+	if err := l.Run(&a.got); err != nil {
 		return "", nil, err
 	}
-	if got.v == nil {
+	if a.got.v == nil {
 		return "", nil, errors.New("no call recorded")
 	}
-	return name, got.v, nil
+	return a.name, a.got.v, nil
 }
 
 // judge asks this delegation's agent to judge a delegate's acceptance. It

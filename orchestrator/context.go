@@ -35,7 +35,7 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 	req := &model.Request{MaxTokens: maxTokens, Messages: []model.Message{
 		{Role: model.RoleSystem, Content: d.render(prompts.Compact, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal})},
 		{Role: model.RoleUser, Content: agents.FoldRequest(prev, folded)},
-	}, Metadata: goalMetadata(model.PurposeCompact, d.m.name, d.id, d.goal)}
+	}, Metadata: new(goalMetadata(model.PurposeCompact, d.m.name, d.id, d.goal))}
 	if n, budget := model.EstimatePrompt(req), d.m.Agent.ContextBudget(); n > budget {
 		return "", fmt.Errorf("the summary's request needs %d tokens, over the context budget of %d", n, budget)
 	}

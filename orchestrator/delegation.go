@@ -82,6 +82,9 @@ type delegation struct {
 	// values its loops and asks take, made once.
 	chargeFn  func(model.Usage) error
 	refusedFn func(ctx context.Context, call *model.ToolCall, reason string)
+	// askTurnFn is the BeforeTurn of the asks its agent is put as a
+	// delegator: no model call once the token budget is spent.
+	askTurnFn func(context.Context) (string, error)
 	// unjudged counts its delegator's failures in a row to judge its
 	// acceptance or verify its report.
 	unjudged int
@@ -223,6 +226,7 @@ func (r *run) delegate(ctx context.Context, parent *delegation, m *member, goal 
 		d.depth = parent.depth + 1
 	}
 	d.chargeFn, d.refusedFn = d.charge, d.refused
+	d.askTurnFn = func(context.Context) (string, error) { return "", d.meter.tokensLeft() }
 	d.sup = r.supervision(ctx, d.id, m)
 	r.ev.addDelegation(d)
 	def := m.Budget
@@ -360,11 +364,19 @@ func (d *delegation) work(ctx context.Context) error {
 	if rt.opts.ToolChoice == "auto" {
 		choice = model.ToolChoice{}
 	}
-	l := &agents.Loop{
-		Model: d.m.Agent.Model,
-		// Room for the turns of a short delegation (offer, accept, work,
-		// report) before the history grows.
-		Messages:    append(make([]model.Message, 0, 8), model.Message{Role: model.RoleSystem, Content: system}, model.Message{Role: model.RoleUser, Content: offer}),
+	// The loop, its effects and the room for the turns of a short
+	// delegation (offer, accept, work, report), allocated at once.
+	w := &struct {
+		l    agents.Loop
+		fx   conversation
+		msgs [8]model.Message
+	}{fx: conversation{d: d, m: d.m, purpose: model.PurposeTurn}}
+	w.msgs[0] = model.Message{Role: model.RoleSystem, Content: system}
+	w.msgs[1] = model.Message{Role: model.RoleUser, Content: offer}
+	l := &w.l
+	*l = agents.Loop{
+		Model:       d.m.Agent.Model,
+		Messages:    w.msgs[:2],
 		Tools:       d.tools,
 		Known:       rt.isKnown,
 		ToolChoice:  choice,
@@ -380,7 +392,7 @@ func (d *delegation) work(ctx context.Context) error {
 		MaxTurnResults: rt.limits.MaxTurnResults,
 		BeforeTurn:     d.beforeTurn,
 		Charge:         d.chargeFn,
-		Effects:        &conversation{d: d, m: d.m, purpose: model.PurposeTurn},
+		Effects:        &w.fx,
 		Waited:         d.waited,
 		Metadata:       d.turnMetadata,
 	}
@@ -418,15 +430,15 @@ func (d *delegation) turnMetadata() *model.Metadata {
 	if d.turnMD[i] == nil {
 		md := goalMetadata(model.PurposeTurn, d.m.name, d.id, d.goal)
 		md.Tools, md.Phase = d.effective, phase
-		d.turnMD[i] = md
+		d.turnMD[i] = &md
 	}
 	return d.turnMD[i]
 }
 
 // goalMetadata is a request's metadata about goal g (nil: none), asked of
 // agent in delegation id.
-func goalMetadata(purpose model.Purpose, agent, id string, g *agents.Goal) *model.Metadata {
-	md := &model.Metadata{Purpose: purpose, Agent: agent, Delegation: id}
+func goalMetadata(purpose model.Purpose, agent, id string, g *agents.Goal) model.Metadata {
+	md := model.Metadata{Purpose: purpose, Agent: agent, Delegation: id}
 	if g != nil {
 		md.Intent, md.Objective, md.Criteria, md.Constraints = g.Intent, g.Objective, g.Criteria, g.Constraints
 	}
