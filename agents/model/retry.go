@@ -90,7 +90,17 @@ func (r *retrying) Unwrap() Model { return r.m }
 func (r *retrying) Generate(ctx context.Context, req *Request) (*Response, error) {
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		resp, err := r.attempt(ctx, req)
+		var (
+			resp *Response
+			err  error
+		)
+		if r.o.Timeout <= 0 {
+			// Called from here, one frame less on the stack of every call
+			// waiting for its answer (the collector scans each of them).
+			resp, err = r.m.Generate(ctx, req)
+		} else {
+			resp, err = r.attempt(ctx, req)
+		}
 		if err == nil {
 			return resp, nil
 		}
@@ -118,10 +128,8 @@ func (r *retrying) Generate(ctx context.Context, req *Request) (*Response, error
 	}
 }
 
+// attempt calls the model under the per-attempt Timeout.
 func (r *retrying) attempt(ctx context.Context, req *Request) (*Response, error) {
-	if r.o.Timeout <= 0 {
-		return r.m.Generate(ctx, req)
-	}
 	actx, cancel := context.WithTimeoutCause(ctx, r.o.Timeout, errAttemptTimeout)
 	defer cancel()
 	resp, err := r.m.Generate(actx, req)

@@ -25,6 +25,22 @@ type capture struct {
 
 type captureKey struct{}
 
+// captureContext carries a call's capture under captureKey: one allocation
+// where context.WithValue and a separate capture would take two.
+type captureContext struct {
+	context.Context
+	capture capture
+}
+
+// Value returns the capture for captureKey and defers to the parent
+// otherwise.
+func (c *captureContext) Value(key any) any {
+	if key == (captureKey{}) {
+		return &c.capture
+	}
+	return c.Context.Value(key)
+}
+
 // capturingDoer records the status and headers of each answer in the capture
 // of the request's context, and bounds its body: an error body is cut at
 // maxErrorBody (enough to read its message), any other body fails past limit.

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	goopenai "github.com/sashabaranov/go-openai"
@@ -67,6 +69,7 @@ type Model struct {
 	cfg    Config
 	client *goopenai.Client
 	redact *model.Redactor
+	bufs   sync.Pool // of *requestBuffers
 }
 
 var _ model.Model = (*Model)(nil)
@@ -124,12 +127,17 @@ func (m *Model) Provider() string { return "openai" }
 
 // Generate sends req and returns the first choice of the answer.
 func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
-	creq, err := m.chatRequest(req)
+	bufs, _ := m.bufs.Get().(*requestBuffers)
+	if bufs == nil {
+		bufs = new(requestBuffers)
+	}
+	defer m.release(bufs)
+	creq, err := m.chatRequest(req, bufs)
 	if err != nil {
 		return nil, err
 	}
-	capt := &capture{}
-	ctx = context.WithValue(ctx, captureKey{}, capt)
+	cctx := &captureContext{Context: ctx}
+	ctx, capt := cctx, &cctx.capture
 	if m.cfg.Stream {
 		return m.stream(ctx, req, creq, capt)
 	}
@@ -257,11 +265,50 @@ func invalidParameters(req *model.Request, err error) error {
 // emptySchema is the parameters of a tool that declares none.
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
-// chatRequest maps req to go-openai's request. It does not modify req.
-func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest, error) {
+// requestBuffers hold the slices a request is built in. go-openai encodes a
+// request before sending it and keeps nothing of it, so once a call has
+// returned they are cleared (nothing of the conversation stays behind) and
+// a later call builds its request in them: at a thousand calls at once,
+// the kilobyte or so a call would otherwise allocate is collector work
+// that every call pays for.
+type requestBuffers struct {
+	msgs  []goopenai.ChatCompletionMessage
+	calls []goopenai.ToolCall
+	tools []goopenai.Tool
+	defs  []goopenai.FunctionDefinition
+}
+
+// maxPooledMessages bounds the requests whose buffers are kept for reuse,
+// so one huge conversation does not pin its buffers' size for ever.
+const maxPooledMessages = 512
+
+// release clears b and keeps it for a later call, unless a large request
+// grew it past maxPooledMessages.
+func (m *Model) release(b *requestBuffers) {
+	if cap(b.msgs) > maxPooledMessages || cap(b.calls) > maxPooledMessages || cap(b.tools) > maxPooledMessages {
+		return
+	}
+	// Up to their capacity: a request that failed half-built left its
+	// messages past the slices' length.
+	clear(b.msgs[:cap(b.msgs)])
+	clear(b.calls[:cap(b.calls)])
+	clear(b.tools[:cap(b.tools)])
+	clear(b.defs[:cap(b.defs)])
+	b.msgs, b.calls, b.tools, b.defs = b.msgs[:0], b.calls[:0], b.tools[:0], b.defs[:0]
+	m.bufs.Put(b)
+}
+
+// chatRequest maps req to go-openai's request, in b's slices. It does not
+// modify req.
+func (m *Model) chatRequest(req *model.Request, b *requestBuffers) (goopenai.ChatCompletionRequest, error) {
 	name := m.modelName(req)
-	out := goopenai.ChatCompletionRequest{Model: name, Seed: req.Seed,
-		Messages: make([]goopenai.ChatCompletionMessage, 0, len(req.Messages))}
+	ncalls := 0
+	for i := range req.Messages {
+		ncalls += len(req.Messages[i].ToolCalls)
+	}
+	b.msgs = slices.Grow(b.msgs[:0], len(req.Messages))
+	b.calls = slices.Grow(b.calls[:0], ncalls)
+	out := goopenai.ChatCompletionRequest{Model: name, Seed: req.Seed, Messages: b.msgs}
 	for i, msg := range req.Messages {
 		cm := goopenai.ChatCompletionMessage{Content: msg.Content}
 		switch msg.Role {
@@ -273,19 +320,20 @@ func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest,
 			cm.Name = msg.Name
 		case model.RoleAssistant:
 			cm.Role = goopenai.ChatMessageRoleAssistant
-			if len(msg.ToolCalls) > 0 {
-				cm.ToolCalls = make([]goopenai.ToolCall, 0, len(msg.ToolCalls))
-			}
+			start := len(b.calls)
 			for _, c := range msg.ToolCalls {
 				args := string(c.Arguments)
 				if strings.TrimSpace(args) == "" {
 					args = "{}"
 				}
-				cm.ToolCalls = append(cm.ToolCalls, goopenai.ToolCall{
+				b.calls = append(b.calls, goopenai.ToolCall{
 					ID:       c.ID,
 					Type:     goopenai.ToolTypeFunction,
 					Function: goopenai.FunctionCall{Name: c.Name, Arguments: args},
 				})
+			}
+			if len(b.calls) > start {
+				cm.ToolCalls = b.calls[start:len(b.calls):len(b.calls)]
 			}
 		case model.RoleTool:
 			// The name of a tool message is left out: OpenAI's schema has
@@ -297,19 +345,21 @@ func (m *Model) chatRequest(req *model.Request) (goopenai.ChatCompletionRequest,
 		}
 		out.Messages = append(out.Messages, cm)
 	}
+	b.msgs = out.Messages
 	// Parameters are not checked here: encoding the request checks them,
 	// and invalidParameters names the tool when that fails.
 	if len(req.Tools) > 0 {
-		out.Tools = make([]goopenai.Tool, len(req.Tools))
-		defs := make([]goopenai.FunctionDefinition, len(req.Tools))
+		b.tools = slices.Grow(b.tools[:0], len(req.Tools))[:len(req.Tools)]
+		b.defs = slices.Grow(b.defs[:0], len(req.Tools))[:len(req.Tools)]
 		for i, t := range req.Tools {
 			params := t.Parameters
 			if len(params) == 0 || string(params) == "null" {
 				params = emptySchema
 			}
-			defs[i] = goopenai.FunctionDefinition{Name: t.Name, Description: t.Description, Parameters: params}
-			out.Tools[i] = goopenai.Tool{Type: goopenai.ToolTypeFunction, Function: &defs[i]}
+			b.defs[i] = goopenai.FunctionDefinition{Name: t.Name, Description: t.Description, Parameters: params}
+			b.tools[i] = goopenai.Tool{Type: goopenai.ToolTypeFunction, Function: &b.defs[i]}
 		}
+		out.Tools = b.tools
 	}
 	if len(out.Tools) > 0 {
 		switch {

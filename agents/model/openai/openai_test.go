@@ -710,3 +710,64 @@ func TestResponseBodyIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// Calls build their requests in reused buffers: calls of different shapes,
+// at once and one after another, each send exactly their own messages,
+// tool calls and tools, and nothing of an earlier, longer one.
+func TestRequestsOwnTheirMessages(t *testing.T) {
+	modes(t, func(t *testing.T, stream bool) {
+		srv := openaitest.NewServer(t, &openaitest.Options{Handler: func(r *openaitest.ChatRequest) openaitest.Reply {
+			var sb strings.Builder
+			for _, m := range r.Messages {
+				sb.WriteString(m.Role + ":" + m.Content)
+				for _, c := range m.ToolCalls {
+					sb.WriteString("[" + c.ID + " " + c.Function.Name + " " + c.Function.Arguments + "]")
+				}
+				sb.WriteString(";")
+			}
+			for _, tl := range r.Tools {
+				sb.WriteString("tool " + tl.Function.Name + " " + string(tl.Function.Parameters) + ";")
+			}
+			return openaitest.Text(sb.String())
+		}})
+		m, err := openai.New(openai.Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Model: "m", Stream: stream})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// conversation i has i turns of a call and its result, and i tools.
+		conversation := func(i int) (*model.Request, string) {
+			req := &model.Request{Messages: []model.Message{{Role: model.RoleUser, Content: "ask " + strconv.Itoa(i)}}}
+			want := "user:ask " + strconv.Itoa(i) + ";"
+			for k := range i {
+				id, args := fmt.Sprintf("c%d_%d", i, k), fmt.Sprintf(`{"q":"%d/%d"}`, i, k)
+				req.Messages = append(req.Messages,
+					model.Message{Role: model.RoleAssistant, ToolCalls: []model.ToolCall{{ID: id, Name: "lookup", Arguments: json.RawMessage(args)}}},
+					model.Message{Role: model.RoleTool, ToolCallID: id, Content: "result " + id})
+				want += "assistant:[" + id + " lookup " + args + "];tool:result " + id + ";"
+			}
+			for k := range i {
+				params := fmt.Sprintf(`{"type":"object","title":"t%d_%d"}`, i, k)
+				req.Tools = append(req.Tools, model.ToolDef{Name: fmt.Sprintf("t%d", k), Parameters: json.RawMessage(params)})
+				want += fmt.Sprintf("tool t%d %s;", k, params)
+			}
+			return req, want
+		}
+		check := func(i int) {
+			req, want := conversation(i)
+			resp, err := m.Generate(t.Context(), req)
+			if err != nil {
+				t.Errorf("conversation %d: %v", i, err)
+			} else if resp.Message.Content != want {
+				t.Errorf("conversation %d sent\n%s\nwant\n%s", i, resp.Message.Content, want)
+			}
+		}
+		for _, i := range []int{5, 1, 0, 3} {
+			check(i)
+		}
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() { check(i % 7) })
+		}
+		wg.Wait()
+	})
+}
