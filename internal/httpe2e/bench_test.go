@@ -381,7 +381,8 @@ func BenchmarkThroughput(b *testing.B) {
 // which load from other processes skews much less; runtime-cpu-µs/deleg is
 // the CPU a delegation costs beyond its bare requests (client and server
 // cost the same on both sides), the runtime's own share, provider and GC
-// included.
+// included; dials counts the connections opened while measuring (0: both
+// sides reuse the ones the warm-up opened).
 func BenchmarkConcurrentVsBare(b *testing.B) {
 	for _, n := range []int{1000, 100} {
 		b.Run("n="+strconv.Itoa(n)+"/latency=20ms", func(b *testing.B) { benchVsBare(b, n, 20*time.Millisecond) })
@@ -454,6 +455,7 @@ func benchVsBare(b *testing.B, n int, latency time.Duration) {
 	delegBatch()
 
 	var bareT, delegT, bareCPU, delegCPU time.Duration
+	dials := e.dials.Load()
 	b.ResetTimer()
 	for range b.N {
 		for r := range rounds {
@@ -478,4 +480,5 @@ func benchVsBare(b *testing.B, n int, latency time.Duration) {
 	b.ReportMetric(float64(delegCPU.Microseconds())/batches/float64(n), "cpu-µs/deleg")
 	b.ReportMetric(float64((delegCPU-bareCPU).Microseconds())/batches/float64(n), "runtime-cpu-µs/deleg")
 	b.ReportMetric(float64(chain*latency.Milliseconds()), "bound-ms")
+	b.ReportMetric(float64(e.dials.Load()-dials), "dials")
 }

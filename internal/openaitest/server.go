@@ -189,7 +189,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusBadRequest, ErrorBody("openaitest: cannot parse the request body: "+err.Error(), "invalid_request_error", ""), 0)
 		return
 	}
-	req.Header = r.Header.Clone()
+	req.Header = r.Header
 	req.Body = body
 	req.ctx = ctx
 
@@ -197,6 +197,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request) {
 	s.count++
 	n := s.count
 	if !s.noRecord {
+		// A recorded request outlives its handler: it keeps a copy of the
+		// header. Otherwise the handler reads the request's own.
+		req.Header = r.Header.Clone()
 		s.requests = append(s.requests, req)
 	}
 	var reply Reply
