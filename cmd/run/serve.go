@@ -270,6 +270,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 	if err != nil {
 		return nil, err
 	}
+	req.SetJournal(path) // a caller that missed events is pointed to it
 	sinks := []orchestrator.Sink{journal}
 	if req.Sink != nil {
 		sinks = append(sinks, req.Sink)

@@ -159,12 +159,7 @@ func (s *A2AServer) Execute(ctx context.Context, rc *a2asrv.RequestContext, q ev
 	if err := q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking, nil)); err != nil {
 		return err
 	}
-	// The delegations' milestones are progress for a client that streams.
-	j.listen(func(e *orchestrator.Event) {
-		if milestones[e.Type] {
-			q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking, agentText(rc, eventLine(e))))
-		}
-	})
+	j.listen(a2aProgress(ctx, rc, q))
 	pq, err := j.next(ctx)
 	j.listen(nil)
 	switch {
@@ -177,6 +172,29 @@ func (s *A2AServer) Execute(ctx context.Context, rc *a2asrv.RequestContext, q ev
 		return nil
 	}
 	return s.finish(ctx, rc, q, j)
+}
+
+// a2aProgress reports a run's milestones to a task's client as working
+// status updates. Events dropped unsent (MaxBacklog) are said before the
+// next event, in a status update of their own whose data part counts them
+// and names the journal that holds them ({"missed": {"events": N,
+// "journal": PATH}}).
+func a2aProgress(ctx context.Context, rc *a2asrv.RequestContext, q eventqueue.Writer) listener {
+	return func(e *orchestrator.Event, missed int, journal string) {
+		if missed > 0 {
+			data := map[string]any{"events": missed}
+			if journal != "" {
+				data["journal"] = journal
+			}
+			q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking,
+				agentMessage(rc, missedNote(missed, journal), a2a.DataPart{Data: map[string]any{"missed": data}})))
+		}
+		// The delegations' milestones are progress for a client that
+		// streams.
+		if milestones[e.Type] {
+			q.Write(ctx, a2a.NewStatusUpdateEvent(rc, a2a.TaskStateWorking, agentText(rc, eventLine(e))))
+		}
+	}
 }
 
 // milestones are the events a task reports as progress.

@@ -37,6 +37,7 @@ func runner(dir string) serve.Runner {
 			return nil, err
 		}
 		defer journal.Close()
+		req.SetJournal(path) // a caller that fell behind is pointed to it
 		sinks := []orchestrator.Sink{journal}
 		if req.Sink != nil {
 			sinks = append(sinks, req.Sink) // progress for the caller

@@ -49,6 +49,7 @@ func (tm *team) run(ctx context.Context, req *serve.Request) (*serve.Result, err
 	if err != nil {
 		return nil, err
 	}
+	req.SetJournal(path)
 	sinks := []orchestrator.Sink{j}
 	if req.Sink != nil {
 		sinks = append(sinks, req.Sink)

@@ -151,14 +151,22 @@ func (s *MCPServer) runGoal(ctx context.Context, req *mcp.CallToolRequest, in Ru
 }
 
 // progress sends a run's events to the client of a call, when the call
-// asked for progress with a token.
-func progress(ctx context.Context, req *mcp.CallToolRequest) func(*orchestrator.Event) {
+// asked for progress with a token: each event is a notification, its
+// progress the count of the run's events so far in this call. Events
+// dropped unsent (MaxBacklog) are counted all the same, and said in a
+// notification of their own before the next event's, with the journal that
+// holds them.
+func progress(ctx context.Context, req *mcp.CallToolRequest) listener {
 	token := req.Params.GetProgressToken()
 	if token == nil {
 		return nil
 	}
 	n := 0.0
-	return func(e *orchestrator.Event) {
+	return func(e *orchestrator.Event, missed int, journal string) {
+		if missed > 0 {
+			n += float64(missed)
+			req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: n, Message: missedNote(missed, journal)})
+		}
 		n++
 		req.Session.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: token, Progress: n, Message: eventLine(e)})
 	}

@@ -4,14 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/serve"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -341,5 +345,101 @@ func TestMCPConfirmAcceptance(t *testing.T) {
 				t.Errorf("the lead acted %d times without a confirmed acceptance", acted)
 			}
 		})
+	}
+}
+
+// stalledTransport is the server's side of an in-memory connection whose
+// client stops reading progress after the first notification, until
+// release is closed: a client that fell behind.
+type stalledTransport struct {
+	mcp.Transport
+	release <-chan struct{}
+}
+
+func (s stalledTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	c, err := s.Transport.Connect(ctx)
+	return &stalledConn{Connection: c, release: s.release}, err
+}
+
+type stalledConn struct {
+	mcp.Connection
+	release <-chan struct{}
+	n       atomic.Int64
+}
+
+func (c *stalledConn) Write(ctx context.Context, msg jsonrpc.Message) error {
+	if r, ok := msg.(*jsonrpc.Request); ok && r.Method == "notifications/progress" && c.n.Add(1) > 1 {
+		<-c.release
+	}
+	return c.Connection.Write(ctx, msg)
+}
+
+// A client that falls more than MaxBacklog events behind misses the oldest,
+// and is told so in its progress stream: a notification before the next
+// event says how many were dropped and names the journal that holds them,
+// and the progress counts them, so it still ends at the run's number of
+// events.
+func TestMCPProgressTellsOfEventsDropped(t *testing.T) {
+	const n = 3 * serve.MaxBacklog
+	emitted := make(chan struct{})
+	s := serve.NewMCPServer(func(ctx context.Context, req *serve.Request) (*serve.Result, error) {
+		req.SetJournal("/runs/r.jsonl")
+		for i := range n {
+			req.Sink.Emit(ctx, &orchestrator.Event{Seq: int64(i + 1), Type: orchestrator.EventModelCalled})
+		}
+		close(emitted)
+		return &serve.Result{Journal: "/runs/r.jsonl"}, nil
+	}, nil)
+	defer s.Close()
+	type note struct {
+		progress float64
+		message  string
+	}
+	notes := make(chan note, n)
+	ct, st := mcp.NewInMemoryTransports()
+	ss, err := s.Connect(t.Context(), stalledTransport{Transport: st, release: emitted}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Close()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test"}, &mcp.ClientOptions{ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+		notes <- note{r.Params.Progress, r.Params.Message}
+	}}).Connect(t.Context(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	params := &mcp.CallToolParams{Name: serve.ToolRunGoal, Arguments: map[string]any{"goal": "Emit many events"}}
+	params.SetProgressToken("run-1")
+	if _, err := cs.CallTool(t.Context(), params); err != nil {
+		t.Fatal(err)
+	}
+	dropped := regexp.MustCompile(`^(\d+) of the run's events were dropped unsent .*: the run's journal holds every event: /runs/r\.jsonl$`)
+	last, events, told := 0.0, 0, 0
+	for last < n {
+		select {
+		case m := <-notes:
+			if m.progress <= last {
+				t.Fatalf("progress %v after %v", m.progress, last)
+			}
+			if g := dropped.FindStringSubmatch(m.message); g != nil {
+				k, _ := strconv.Atoi(g[1])
+				told += k
+				if m.progress != last+float64(k) {
+					t.Errorf("told of %d dropped, progress %v after %v", k, m.progress, last)
+				}
+			} else {
+				events++
+				if m.progress != last+1 {
+					t.Errorf("an event's progress %v after %v: %q", m.progress, last, m.message)
+				}
+			}
+			last = m.progress
+		case <-time.After(10 * time.Second):
+			t.Fatalf("progress stopped at %v of %d", last, n)
+		}
+	}
+	if told == 0 || events+told != n {
+		t.Errorf("%d events sent and %d told as dropped, of %d", events, told, n)
 	}
 }

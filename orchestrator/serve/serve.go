@@ -38,6 +38,20 @@ type Request struct {
 	// Sink receives the run's events as they happen, for progress; add it
 	// to the runtime's sinks.
 	Sink orchestrator.Sink
+
+	// journal is told the journal's path (SetJournal).
+	journal func(path string)
+}
+
+// SetJournal tells the server where the run's journal is, as soon as the
+// Runner knows (before the run starts): a caller that fell so far behind
+// that some of the run's events were dropped unsent (MaxBacklog) is told
+// how many, and pointed to the journal, which holds them all. Safe to call
+// from any goroutine.
+func (r *Request) SetJournal(path string) {
+	if r.journal != nil {
+		r.journal(path)
+	}
 }
 
 // Result is the end of a run.
@@ -162,9 +176,11 @@ type job struct {
 	parked *time.Timer
 
 	mu       sync.Mutex
-	listener func(*orchestrator.Event) // who hears the run's events now
-	queue    []*orchestrator.Event     // events not yet heard (at most maxBacklog)
-	pending  *question                 // the question the caller was asked
+	listener listener              // who hears the run's events now
+	queue    []*orchestrator.Event // events not yet heard (at most MaxBacklog)
+	dropped  int                   // events dropped unheard before queue's first
+	journal  string                // the run's journal (Request.SetJournal)
+	pending  *question             // the question the caller was asked
 
 	// The run's events reach the listener from a goroutine of the job's,
 	// never from the run's emit (which holds the run's lock): a slow or
@@ -175,9 +191,28 @@ type job struct {
 	delivering sync.Mutex
 }
 
-// maxBacklog bounds the events a job keeps that no listener heard yet
-// (nobody listens, or the listener is slow): the oldest go first.
-const maxBacklog = 1024
+// MaxBacklog bounds the events of a run a server keeps for its caller
+// that the caller has not been sent yet (nobody listens between two
+// requests, or the client reads slowly): past it the oldest are dropped,
+// and the caller is told how many, in its stream (an MCP progress
+// notification, an A2A status message), before the next event it is sent.
+// The run's journal holds every event.
+const MaxBacklog = 1024
+
+// listener hears a run's events, in order: missed, when not 0, is how many
+// events before e were dropped unsent (MaxBacklog), and journal where the
+// run's journal is ("" if the Runner did not say).
+type listener func(e *orchestrator.Event, missed int, journal string)
+
+// missedNote says to a caller that missed of a run's events were dropped
+// unsent, and where they all are.
+func missedNote(missed int, journal string) string {
+	where := "the run's journal holds every event (its path comes with the result)"
+	if journal != "" {
+		where = "the run's journal holds every event: " + journal
+	}
+	return fmt.Sprintf("%d of the run's events were dropped unsent (the server keeps at most %d for a caller that falls behind): %s", missed, MaxBacklog, where)
+}
 
 // DefaultIdleTimeout is how long a run waits for the caller's answer to a
 // question when a server's options say nothing: past it, the run ends.
@@ -219,13 +254,20 @@ func start(ctx context.Context, run Runner, req *Request, h how) *job {
 	ctx, cancel := context.WithCancelCause(ctx)
 	fallback := h.fallback
 	j := &job{cancel: cancel, questions: make(chan *question), done: make(chan struct{}), wake: make(chan struct{}, 1), idle: h.idle}
+	req.journal = func(path string) {
+		j.mu.Lock()
+		j.journal = path
+		j.mu.Unlock()
+	}
 	req.Sink = orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
 		// The run starts before the request that started it listens, and
 		// goes on between two requests: what happens meanwhile is kept for
-		// the next listener rather than lost.
+		// the next listener rather than lost — up to MaxBacklog, past
+		// which the oldest are dropped and counted.
 		j.mu.Lock()
-		if len(j.queue) == maxBacklog {
+		if len(j.queue) == MaxBacklog {
 			j.queue = append(j.queue[:0], j.queue[1:]...)
+			j.dropped++
 		}
 		j.queue = append(j.queue, e)
 		j.mu.Unlock()
@@ -292,21 +334,22 @@ func (j *job) poke() {
 }
 
 // deliver gives the listener, if any, the events it has not heard, in
-// order.
+// order, telling it first how many were dropped unheard.
 func (j *job) deliver() {
 	j.delivering.Lock()
 	defer j.delivering.Unlock()
 	for {
 		j.mu.Lock()
-		fn, batch := j.listener, j.queue
+		fn, batch, missed, journal := j.listener, j.queue, j.dropped, j.journal
 		if fn == nil || len(batch) == 0 {
 			j.mu.Unlock()
 			return
 		}
-		j.queue = nil
+		j.queue, j.dropped = nil, 0
 		j.mu.Unlock()
 		for _, e := range batch {
-			fn(e)
+			fn(e, missed, journal)
+			missed = 0
 		}
 	}
 }
@@ -314,7 +357,7 @@ func (j *job) deliver() {
 // listen makes fn hear the run's events: first those no listener heard
 // yet, then each as it comes. nil stops the listener there was, once it
 // has heard every event emitted so far.
-func (j *job) listen(fn func(*orchestrator.Event)) {
+func (j *job) listen(fn listener) {
 	if fn == nil {
 		j.deliver()
 	}
