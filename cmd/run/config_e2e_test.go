@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/internal/openaitest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
@@ -134,8 +135,9 @@ func TestE2EEvalEndpointErrors(t *testing.T) {
 
 // Once the endpoint is found down, the journal drops the failed call and
 // the cancellation that follows, but keeps an action tool call another
-// delegation started in the gap: a resume then finds it in flight and
-// reconciles it, rather than making it again unknowing.
+// delegation started in the gap, and the model's answer that asked for it:
+// a resume then finds the call in flight and reconciles it, rather than
+// making it again unknowing (TestSiblingAnswerKeptWhenDown runs the race).
 func TestKeptWhenDown(t *testing.T) {
 	for _, tc := range []struct {
 		e    orchestrator.Event
@@ -144,7 +146,9 @@ func TestKeptWhenDown(t *testing.T) {
 		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: "write_file"}, true},
 		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: "note"}, true},
 		{orchestrator.Event{Type: orchestrator.EventToolCalled, Tool: agents.ToolCompleteGoal}, false},
-		{orchestrator.Event{Type: orchestrator.EventModelCalled}, false},
+		{orchestrator.Event{Type: orchestrator.EventModelCalled, Message: &model.Message{Role: model.RoleAssistant}}, true},
+		{orchestrator.Event{Type: orchestrator.EventModelCalled, Error: "HTTP 401"}, false},
+		{orchestrator.Event{Type: orchestrator.EventModelCalled, Error: "context canceled", Message: &model.Message{}}, false},
 		{orchestrator.Event{Type: orchestrator.EventToolResult, Tool: "write_file"}, false},
 		{orchestrator.Event{Type: orchestrator.EventGoalFailed}, false},
 		{orchestrator.Event{Type: orchestrator.EventRunFinished}, false},

@@ -183,13 +183,105 @@ func endpointDown(ctx context.Context) bool {
 }
 
 // keptWhenDown reports whether e is written to the journal once the
-// endpoint was found down: an action tool call that another delegation
-// started in the gap before the cancellation reached it (a Go tool that
-// ignores its context runs to its end), so that a resume finds the call in
-// flight and reconciles it rather than making it again unknowing. The mark
-// is set as for any call (markEvent).
+// endpoint was found down: what another delegation did in the gap before
+// the cancellation reached it. An action tool call it started (a Go tool
+// that ignores its context runs to its end), so that a resume finds the
+// call in flight and reconciles it rather than making it again unknowing;
+// and a model call that answered, whose answer asked for that call, so that
+// the resume reconciles the call the journal holds, not one a new answer
+// asks for. The failed call and the cancellation's events are not written.
+// The mark is set as for any call (markEvent).
 func keptWhenDown(e *orchestrator.Event) bool {
-	return e.Type == orchestrator.EventToolCalled && !agents.IsProtocolTool(e.Tool)
+	switch e.Type {
+	case orchestrator.EventToolCalled:
+		return !agents.IsProtocolTool(e.Tool)
+	case orchestrator.EventModelCalled:
+		return e.Error == "" && e.Message != nil
+	}
+	return false
+}
+
+// runJournal is a run's journal as one of its sinks: each event is written
+// (and, an action tool call, marked: markEvent), the journal is committed
+// before each effect (orchestrator.Committer), and its first write error is
+// kept, to be told apart from other sinks'. Once down reports the endpoint
+// down, it is written as a crash there would leave it, so that it can be
+// resumed: only what keptWhenDown keeps is written, numbered on from the
+// last event written (a journal has no gap).
+type runJournal struct {
+	// j is the journal; nil until it is opened (a resumed run's once the
+	// runtime found it resumable).
+	j    *orchestrator.Journal
+	down func() bool
+
+	mu      sync.Mutex // events come from the run's goroutines
+	err     error
+	last    int64 // the seq of the last event written
+	dropped bool  // an event was not written: the next kept is renumbered
+}
+
+// Emit writes e, unless the endpoint is down and e is not kept.
+func (r *runJournal) Emit(ctx context.Context, e *orchestrator.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.down() {
+		if !keptWhenDown(e) {
+			r.dropped = true
+			return nil
+		}
+		if r.dropped {
+			renumbered := *e
+			renumbered.Seq = r.last + 1
+			e = &renumbered
+		}
+	}
+	err := r.j.Emit(ctx, e)
+	if err == nil {
+		r.last = e.Seq
+		err = markEvent(e)
+	}
+	return r.note(err)
+}
+
+// Borrows marks the sink as an orchestrator.Borrower: the journal keeps
+// nothing of an event once its line is encoded, nor does the mark (an
+// event renumbered is a copy, used only while it is written).
+func (r *runJournal) Borrows() {}
+
+// The run lends runJournal its events, and lets it write them in groups.
+var (
+	_ orchestrator.Borrower  = (*runJournal)(nil)
+	_ orchestrator.Committer = (*runJournal)(nil)
+)
+
+// Commit writes what the journal holds back.
+func (r *runJournal) Commit() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.j == nil {
+		return nil
+	}
+	return r.note(r.j.Commit())
+}
+
+// note keeps err if it is the first; it returns err. r.mu is held.
+func (r *runJournal) note(err error) error {
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	return err
+}
+
+// close closes the journal, if open, and returns the first error of its
+// writes and of the close.
+func (r *runJournal) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.j != nil {
+		r.note(r.j.Close())
+		r.j = nil
+	}
+	return r.err
 }
 
 // execute runs team (whose file is teamYAML) on f.goal, or, when resume
@@ -252,8 +344,12 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		journalPath = filepath.Join("runs", runID+".jsonl")
 	}
 	// A new run's journal is made now; a resumed run's is opened for
-	// appending once the runtime has found it resumable.
-	var journal *orchestrator.Journal
+	// appending once the runtime has found it resumable. A run whose
+	// endpoint cannot serve it ends as a crash there would: neither the
+	// failed call nor the cancellation that follows is written, so the
+	// journal can be resumed once it is up (runJournal).
+	runCtx := ctx
+	journal := &runJournal{down: func() bool { return endpointDown(runCtx) }}
 	key, err := journalKey(f.workspace)
 	if err != nil {
 		return configError(err)
@@ -264,50 +360,15 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	if resume == nil {
 		// Recorded as sealed before its first line: its seals stripped, it
 		// is never believed as a journal from before seals.
-		if journal, err = cli.CreateSealedJournal(journalPath, runID, key); err != nil {
+		if journal.j, err = cli.CreateSealedJournal(journalPath, runID, key); err != nil {
 			return configError(fmt.Errorf("--journal: %w", err))
 		}
 	} else {
 		runID = resume[0].Run
+		journal.last = resume[len(resume)-1].Seq
 	}
-	closeJournal := func() error {
-		if journal == nil {
-			return nil
-		}
-		return journal.Close()
-	}
-
-	// The journal's own write errors are told apart from other sinks'.
-	var journalErr error
-	var journalMu sync.Mutex // commits come from the run's goroutines
-	noteJournalErr := func(err error) error {
-		journalMu.Lock()
-		if err != nil && journalErr == nil {
-			journalErr = err
-		}
-		journalMu.Unlock()
-		return err
-	}
-	runCtx := ctx
-	sinks := []orchestrator.Sink{committer{Sink: orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-		// A run whose endpoint cannot serve it ends as a crash there
-		// would: neither the failed call nor the cancellation that follows
-		// is written, so the journal can be resumed once it is up — but an
-		// action tool call started in the gap is (keptWhenDown).
-		if endpointDown(runCtx) && !keptWhenDown(e) {
-			return nil
-		}
-		err := journal.Emit(ctx, e)
-		if err == nil {
-			err = markEvent(e)
-		}
-		return noteJournalErr(err)
-	}), commit: func() error {
-		if journal == nil {
-			return nil
-		}
-		return noteJournalErr(journal.Commit())
-	}}}
+	closeJournal := journal.close
+	sinks := []orchestrator.Sink{journal}
 	var view *cli.LiveView
 	switch {
 	case f.json:
@@ -357,10 +418,10 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// Nothing is written to a journal that cannot be resumed.
 		err := rt.CanResume(resume, &orchestrator.ResumeOptions{Legacy: f.unsigned})
 		if err == nil {
-			journal, err = orchestrator.AppendJournal(journalPath)
+			journal.j, err = orchestrator.AppendJournal(journalPath)
 		}
 		if err == nil && f.sealAfter != "" {
-			err = journal.Seal(key, f.sealAfter)
+			err = journal.j.Seal(key, f.sealAfter)
 		}
 		if err != nil {
 			if view != nil {
@@ -409,9 +470,7 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		view.Close()
 		view.FlushLog()
 	}
-	if err := closeJournal(); err != nil && journalErr == nil {
-		journalErr = err
-	}
+	journalErr := closeJournal()
 	if down == nil && journalErr == nil {
 		clearMark(runID) // the journal holds the run's end
 	}
@@ -489,17 +548,3 @@ const offlineNotice = `entrust: no model endpoint is configured, so every agent 
   To use a real one:   OPENAI_API_KEY=sk-... run --model gpt-4o-mini "GOAL"
   or a local server:   run --base-url http://localhost:11434/v1 --model qwen2.5:7b "GOAL"
 `
-
-// committer is a Sink that commits through commit (orchestrator.Committer):
-// the run's journal behind the command's own handling of its errors.
-type committer struct {
-	orchestrator.Sink
-	commit func() error
-}
-
-// Commit calls commit.
-func (c committer) Commit() error { return c.commit() }
-
-// Borrows marks the sink as an orchestrator.Borrower: the journal keeps
-// nothing of an event once its line is encoded, nor does the mark.
-func (c committer) Borrows() {}
