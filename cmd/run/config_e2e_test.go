@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strings"
@@ -47,14 +48,20 @@ func TestE2EConfigurationMistakes(t *testing.T) {
 	}
 }
 
-// TestE2EUnavailableEndpoint: an endpoint that refuses the key, or that
-// nothing listens at, ends the run at its first call with one line and
-// exit 2; the journal stops where a crash at that call would stop it —
-// without the failed call and the cancellation it caused — so the run can be
-// resumed once the endpoint serves it.
+// TestE2EUnavailableEndpoint: an endpoint that refuses the key, that
+// nothing listens at, or that does not know the model ends the run at its
+// first call with one line and exit 2; the journal stops where a crash at
+// that call would stop it — without the failed call and the cancellation it
+// caused — so the run can be resumed once the endpoint serves it, which the
+// last line says how. An unknown model (404) is a configuration error, not
+// an endpoint that is down: it says so, and waiting for the endpoint to be
+// up is not the way on.
 func TestE2EUnavailableEndpoint(t *testing.T) {
 	srv := openaitest.NewServer(t, &openaitest.Options{APIKey: "right", Handler: func(*openaitest.ChatRequest) openaitest.Reply {
 		return openaitest.Text("unreachable")
+	}})
+	unknown := openaitest.NewServer(t, &openaitest.Options{Handler: func(req *openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.Error(404, openaitest.ErrorBody("The model `"+req.Model+"` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found"))
 	}})
 	// A port nothing listens at: listen, note it, close.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -65,10 +72,14 @@ func TestE2EUnavailableEndpoint(t *testing.T) {
 	l.Close()
 
 	tests := []struct {
-		name, url, want string
+		name, url, want, stops, resume string
 	}{
-		{"unauthorised", srv.URL, "run: " + srv.URL + ": the endpoint refused the key (401 Unauthorized)\n"},
-		{"unreachable", closed, "run: cannot reach " + closed + ": connection refused — is the server running?\n"},
+		{"unauthorised", srv.URL, "run: " + srv.URL + ": the endpoint refused the key (401 Unauthorized)\n",
+			"where the endpoint failed", "run resume %s with a key it accepts (--api-key or OPENAI_API_KEY)"},
+		{"unreachable", closed, "run: cannot reach " + closed + ": connection refused — is the server running?\n",
+			"where the endpoint failed", "run resume %s once it is up"},
+		{"unknown model", unknown.URL, "run: " + unknown.URL + " does not know model m (404 Not Found: The model `m` does not exist or you do not have access to it.): a configuration error — check the model's name (--model, the team file's model) and that the base URL is the API's (most servers' end in /v1)\n",
+			"where the model was not found", "run resume %s once the endpoint serves model m (or with --base-url of one that does)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,12 +94,12 @@ func TestE2EUnavailableEndpoint(t *testing.T) {
 			if strings.Contains(r.stderr, "level=") {
 				t.Errorf("log lines beside the view:\n%s", r.stderr)
 			}
-			if !strings.Contains(r.stderr, "journal: j.jsonl stops where the endpoint failed: run resume j.jsonl once it is up") {
-				t.Errorf("not told how to resume:\n%s", r.stderr)
+			if want := "journal: j.jsonl stops " + tt.stops + ": " + fmt.Sprintf(tt.resume, "j.jsonl") + "\n"; !strings.Contains(r.stderr, want) {
+				t.Errorf("not told how to resume: want %q in\n%s", want, r.stderr)
 			}
 			// Quiet, it is one line, whatever the log would have said.
 			q := runBinary(t, dir, "", "--quiet", "--base-url", tt.url, "--api-key", "wrong", "--model", "m", "--journal", "q.jsonl", "Write a haiku")
-			want := strings.TrimSuffix(tt.want, "\n") + " (journal q.jsonl: run resume q.jsonl once it is up)\n"
+			want := strings.TrimSuffix(tt.want, "\n") + " (journal q.jsonl: " + fmt.Sprintf(tt.resume, "q.jsonl") + ")\n"
 			if q.code != 2 || q.stderr != want || q.stdout != "" {
 				t.Errorf("--quiet: want only %q on stderr: %s", want, q)
 			}

@@ -483,11 +483,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		// is left as it was.
 		obs.Ledger = nil
 		if f.quiet {
-			fmt.Fprintf(stderr, "run: %v (journal %s: run resume %s once it is up)\n", down, journalPath, journalPath)
+			fmt.Fprintf(stderr, "run: %v (journal %s: %s)\n", down, journalPath, down.Resume(journalPath))
 			return exitWith(exitUsage)
 		}
 		fmt.Fprintf(stderr, "run: %v\n", down)
-		fmt.Fprintf(stderr, "journal: %s stops where the endpoint failed: run resume %s once it is up\n", journalPath, journalPath)
+		fmt.Fprintf(stderr, "journal: %s stops %s: %s\n", journalPath, down.Stopped(), down.Resume(journalPath))
 		return exitWith(exitUsage)
 	}
 	if runErr != nil {

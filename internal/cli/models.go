@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -135,7 +136,7 @@ func (m *Models) Model(spec teamfile.AgentSpec) (model.Model, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &guarded{Model: om, endpoint: m.endpoint(), stop: m.stop}, nil
+		return &guarded{Model: om, endpoint: m.endpoint(), model: name, stop: m.stop}, nil
 	})
 }
 
@@ -176,11 +177,11 @@ func (m *Models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
 				return nil, fmt.Errorf("model %s: %w", r.Name, err)
 			}
 		}
-		endpoint := m.endpoint()
-		if last := refs[len(refs)-1]; last.BaseURL != "" {
+		endpoint, last := m.endpoint(), refs[len(refs)-1]
+		if last.BaseURL != "" {
 			endpoint = model.RedactURL(last.BaseURL)
 		}
-		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: endpoint, stop: m.stop}, nil
+		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: endpoint, model: last.Name, stop: m.stop}, nil
 	})
 }
 
@@ -246,19 +247,74 @@ func CheckBaseURL(raw string) error {
 }
 
 // Unavailable is the error that ended a run early: the endpoint cannot
-// serve any call (see model.UnavailableReason).
+// serve any call (see model.UnavailableReason). It is down (unreachable),
+// refuses the key (HTTP 401, 403), or — a configuration error
+// (Configuration) — does not know the model or the path (404).
 type Unavailable struct {
 	endpoint string
+	model    string
 	reason   string
+	status   int // the HTTP status of the refusal; 0 when unreachable
 	err      error
 }
 
+// newUnavailable is the Unavailable of a call of model at endpoint that
+// failed with err, or nil when err does not make the endpoint unavailable.
+func newUnavailable(endpoint, name string, err error) *Unavailable {
+	reason, ok := model.UnavailableReason(err)
+	if !ok {
+		return nil
+	}
+	u := &Unavailable{endpoint: endpoint, model: name, reason: reason, err: err}
+	var ae *model.APIError
+	if errors.As(err, &ae) {
+		u.status = ae.StatusCode
+		if u.status == http.StatusNotFound {
+			u.reason = "404 " + http.StatusText(http.StatusNotFound)
+			if ae.Message != "" && ae.Message != http.StatusText(http.StatusNotFound) {
+				u.reason += ": " + ae.Message
+			}
+		}
+	}
+	return u
+}
+
+// Configuration reports whether the endpoint answered but the run's
+// configuration does not fit it: it does not know the model, or the URL's
+// path (404). Waiting for the endpoint does not help; the model's name, the
+// base URL, or what the endpoint serves must change.
+func (e *Unavailable) Configuration() bool { return e.status == http.StatusNotFound }
+
 // Error says which endpoint, and why.
 func (e *Unavailable) Error() string {
-	if e.reason == "connection refused" || strings.HasPrefix(e.reason, "no such host") {
+	switch {
+	case e.Configuration():
+		return fmt.Sprintf("%s does not know model %s (%s): a configuration error — check the model's name (--model, the team file's model) and that the base URL is the API's (most servers' end in /v1)",
+			e.endpoint, e.model, e.reason)
+	case e.reason == "connection refused" || strings.HasPrefix(e.reason, "no such host"):
 		return fmt.Sprintf("cannot reach %s: %s — is the server running?", e.endpoint, e.reason)
 	}
 	return fmt.Sprintf("%s: %s", e.endpoint, e.reason)
+}
+
+// Stopped says where the journal of a run this ended stops.
+func (e *Unavailable) Stopped() string {
+	if e.Configuration() {
+		return "where the model was not found"
+	}
+	return "where the endpoint failed"
+}
+
+// Resume says when and how run resume can carry on journal, a run this
+// ended: "run resume JOURNAL once it is up", …
+func (e *Unavailable) Resume(journal string) string {
+	switch {
+	case e.Configuration():
+		return fmt.Sprintf("run resume %s once the endpoint serves model %s (or with --base-url of one that does)", journal, e.model)
+	case e.status == http.StatusUnauthorized || e.status == http.StatusForbidden:
+		return fmt.Sprintf("run resume %s with a key it accepts (--api-key or OPENAI_API_KEY)", journal)
+	}
+	return fmt.Sprintf("run resume %s once it is up", journal)
 }
 
 // Unwrap returns the model call's error.
@@ -270,6 +326,7 @@ func (e *Unavailable) Unwrap() error { return e.err }
 type guarded struct {
 	model.Model
 	endpoint string
+	model    string // its name at the endpoint
 	stop     func(error)
 }
 
@@ -277,8 +334,10 @@ type guarded struct {
 // unavailable.
 func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	resp, err := g.Model.Generate(ctx, req)
-	if reason, ok := model.UnavailableReason(err); ok && g.stop != nil {
-		g.stop(&Unavailable{endpoint: g.endpoint, reason: reason, err: err})
+	if g.stop != nil && err != nil {
+		if u := newUnavailable(g.endpoint, g.model, err); u != nil {
+			g.stop(u)
+		}
 	}
 	return resp, err
 }
