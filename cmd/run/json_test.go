@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -64,5 +65,45 @@ func TestTrustJSON(t *testing.T) {
 	code, out, _ = mainIn(t, "", "trust", "--json", "--trust", filepath.Join(dir, "none.json"))
 	if code != 0 || strings.TrimSpace(out) != "[]" {
 		t.Errorf("exit %d: %q", code, out)
+	}
+}
+
+// Neither the event stream of run --json nor an eval's journals are sealed:
+// they are not resumed, and run resume refuses them even with --unsigned,
+// as journals whose seals were removed (they record a goal digest, which
+// only runs that seal write), so an unsealed copy never stands for a run.
+func TestUnsealedCopiesAreNotResumed(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	dir := t.TempDir()
+	code, out, errs := mainIn(t, "", "--json", "--escalations", "auto", "--workspace", filepath.Join(dir, "ws"), "--journal", filepath.Join(dir, "j.jsonl"),
+		"--trust", filepath.Join(dir, "trust.json"), "Write a haiku about delegation")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	scenario := filepath.Join(dir, "ok.yaml")
+	writeFile(t, scenario, evalScenario)
+	if code, out, errs := evalCommand(t, "--out", filepath.Join(dir, "eval"), scenario); code != exitOK {
+		t.Fatalf("eval: exit %d\n%s\n%s", code, out, errs)
+	}
+	journals, _ := filepath.Glob(filepath.Join(dir, "eval", "journals", "*.jsonl"))
+	if len(journals) != 1 {
+		t.Fatalf("eval journals %v", journals)
+	}
+	eval, err := os.ReadFile(journals[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, stream := range map[string]string{"run --json": out, "run eval": string(eval)} {
+		lines := strings.SplitAfter(stream, "\n")
+		if strings.Contains(lines[0], `"seal"`) {
+			t.Errorf("%s: sealed: %s", name, lines[0])
+		}
+		cut := filepath.Join(dir, "cut.jsonl")
+		writeFile(t, cut, strings.Join(lines[:6], ""))
+		code, _, errs := mainIn(t, "", "resume", "--unsigned", "--quiet", cut)
+		if code != exitUsage || !strings.Contains(errs, "its seals were removed") {
+			t.Errorf("%s: a cut copy resumed with --unsigned: exit %d: %s", name, code, errs)
+		}
 	}
 }
