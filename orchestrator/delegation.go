@@ -703,16 +703,16 @@ func (d *delegation) buildTools() (offer, work *agents.Toolset) {
 }
 
 // modelEvent sets the zero e to the model.called event of call k made by
-// agent m within d: the response in full, as recorded (see recorded), so
-// that a resumed run need not call again. It names the model that
-// answered: m's own, or the fallback answered.
-func modelEvent(e *Event, d *delegation, m *member, answered string, purpose model.Purpose, k Key, resp *model.Response, msg *model.Message, raw []int, latency time.Duration, err error) {
-	e.Type, e.Delegation, e.Parent, e.Agent = EventModelCalled, d.id, d.parentID(), m.name
-	e.Model, e.Provider = m.answering(answered)
+// agent within d: the response in full, as recorded (see recorded), so that
+// a resumed run need not call again, or the error, whose text is failed. It
+// names the model that answered (member.answering) and its provider.
+func modelEvent(e *Event, d *delegation, agent, answered, provider string, purpose model.Purpose, k Key, resp *model.Response, msg *model.Message, raw []int, latency time.Duration, err error, failed string) {
+	e.Type, e.Delegation, e.Parent, e.Agent = EventModelCalled, d.id, d.parentID(), agent
+	e.Model, e.Provider = answered, provider
 	e.Purpose, e.Conversation, e.Turn = purpose, k.Conversation, k.Turn
 	e.LatencyMS = float64(latency) / 1e6
 	if err != nil {
-		e.Error = err.Error()
+		e.Error = failed
 	} else if resp != nil {
 		e.Usage = &resp.Usage
 		e.FinishReason = resp.FinishReason

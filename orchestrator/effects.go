@@ -288,8 +288,15 @@ func (c *conversation) Generate(ctx context.Context, turn int, req *model.Reques
 	if g.Response != nil {
 		c.calls = g.Response.Message.ToolCalls
 	}
+	// What the event holds of the agent's model and the error is read
+	// here: the event is built under the run's lock.
+	name, provider := c.m.answering(c.answered)
+	var failed string
+	if err != nil {
+		failed = err.Error()
+	}
 	c.d.run.emitFill(ctx, func(e *Event) {
-		modelEvent(e, c.d, c.m, c.answered, c.purpose, k, g.Response, msg, raw, g.Latency, err)
+		modelEvent(e, c.d, c.m.name, name, provider, c.purpose, k, g.Response, msg, raw, g.Latency, err, failed)
 		e.UsageReplaced = why
 	})
 	return g.Response, err

@@ -462,8 +462,8 @@ func (r *run) emit(ctx context.Context, e *Event) {
 
 // emitFill emits the event fill sets on a zero Event, as emit does, but
 // builds it where the sinks take it: in memory of its own when a sink may
-// keep it, else in the run's lent event, under the lock (fill must be
-// quick). An agent step's events are emitted so, neither copied nor, when
+// keep it, else in the run's lent event, under the lock: fill must be
+// quick, and call no code of the user's (a model's name, an error's text). An agent step's events are emitted so, neither copied nor, when
 // every sink borrows, allocated.
 func (r *run) emitFill(ctx context.Context, fill func(e *Event)) {
 	now := r.clock()
