@@ -1,9 +1,11 @@
 package orchestrator_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"reflect"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -74,5 +76,46 @@ func TestBorrowersAreLent(t *testing.T) {
 	borrowed, owned := allocs(orchestrator.NewJournal(io.Discard)), allocs(orchestrator.NewJournal(io.Discard), &discard{events: make([]*orchestrator.Event, 0, 512)})
 	if owned-borrowed < 3*steps {
 		t.Errorf("a run of %d steps made %.0f allocations with a journal, %.0f with a sink that keeps events too; want %d fewer or more", steps, borrowed, owned, 3*steps)
+	}
+}
+
+// A run whose only sink is a journal, which builds its events in the one it
+// lends, writes the journal a run with a sink that keeps events writes: the
+// same lines but for their times and latencies.
+func TestLentJournalIsTheJournal(t *testing.T) {
+	const steps = 5
+	journal := func(keep bool) []map[string]any {
+		var buf bytes.Buffer
+		j := orchestrator.NewJournal(&buf)
+		sinks := []orchestrator.Sink{j}
+		if keep {
+			sinks = append(sinks, &orchestrator.Memory{})
+		}
+		rt, err := orchestrator.New(solo(stepper(steps), newRecorder(t, "note").tool), &orchestrator.Options{
+			Sinks: sinks, Budget: agents.Budget{Steps: steps + 10}, RunID: "lent"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var lines []map[string]any
+		for l := range bytes.Lines(buf.Bytes()) {
+			var m map[string]any
+			if err := json.Unmarshal(l, &m); err != nil {
+				t.Fatalf("%s: %v", l, err)
+			}
+			delete(m, "time")
+			delete(m, "latency_ms")
+			lines = append(lines, m)
+		}
+		return lines
+	}
+	lent, owned := journal(false), journal(true)
+	if len(lent) < 3*steps || !reflect.DeepEqual(lent, owned) {
+		t.Fatalf("a journal alone wrote\n%v\nbeside a sink that keeps events\n%v", lent, owned)
 	}
 }
