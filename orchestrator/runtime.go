@@ -420,7 +420,8 @@ type run struct {
 	// committers are the sinks that commit in groups (see Committer).
 	committers []Committer
 	// keepers says a sink is not a Borrower: it may keep the events it is
-	// given, which are then its own; else the sinks are lent lent.
+	// given, which are then its own. Else the sinks are lent the run's one
+	// event, lent, reused from event to event.
 	keepers bool
 	lent    *Event
 	// replay, when the run is resumed or replayed, holds its journal.
@@ -462,9 +463,10 @@ func (r *run) emit(ctx context.Context, e *Event) {
 
 // emitFill emits the event fill sets on a zero Event, as emit does, but
 // builds it where the sinks take it: in memory of its own when a sink may
-// keep it, else in the run's lent event, under the lock: fill must be
-// quick, and call no code of the user's (a model's name, an error's text). An agent step's events are emitted so, neither copied nor, when
-// every sink borrows, allocated.
+// keep it, else in the run's lent event, under the lock, so fill must be
+// quick and call no code of the user's (a model's name, an error's text).
+// An agent step's events are emitted so: neither copied nor, when every
+// sink borrows, allocated.
 func (r *run) emitFill(ctx context.Context, fill func(e *Event)) {
 	now := r.clock()
 	if r.keeps() {
