@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"regexp"
 	"slices"
@@ -74,9 +75,9 @@ func builtinChecks() map[string]CheckFunc {
 			if err != nil {
 				return false, "", fmt.Errorf("pattern %q: %w", spec.Pattern, err)
 			}
-			b, err := fs.ReadFile(ws, p)
-			if err != nil {
-				return false, p + " cannot be read: " + err.Error(), nil
+			b, why, err := readChecked(ws, p)
+			if why != "" || err != nil {
+				return false, why, err
 			}
 			if !re.Match(b) {
 				return false, fmt.Sprintf("%s does not match /%s/", p, spec.Pattern), nil
@@ -84,6 +85,42 @@ func builtinChecks() map[string]CheckFunc {
 			return true, "", nil
 		},
 	}
+}
+
+// MaxCheckedFileSize bounds the bytes of a file that file_matches reads: a
+// larger file cannot be checked, and the report is not accepted.
+const MaxCheckedFileSize = 16 << 20
+
+// readChecked reads the workspace file p for file_matches, or says why it
+// does not match (why) or cannot be checked (err). Only a regular file is
+// opened: a FIFO would block the run forever (Stat follows symbolic links
+// as the workspace does; what is opened is checked again, should the name
+// have been swapped meanwhile, though only a workspace that opens without
+// blocking — workspace.Workspace.FS — is safe from a swap to a FIFO).
+func readChecked(ws fs.FS, p string) (b []byte, why string, err error) {
+	info, err := fs.Stat(ws, p)
+	if err != nil {
+		return nil, p + " cannot be read: " + err.Error(), nil
+	}
+	if !info.Mode().IsRegular() {
+		return nil, p + " is not a regular file", nil
+	}
+	f, err := ws.Open(p)
+	if err != nil {
+		return nil, p + " cannot be read: " + err.Error(), nil
+	}
+	defer f.Close()
+	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return nil, p + " is not a regular file", nil
+	}
+	b, err = io.ReadAll(io.LimitReader(f, MaxCheckedFileSize+1))
+	switch {
+	case err != nil:
+		return nil, p + " cannot be read: " + err.Error(), nil
+	case len(b) > MaxCheckedFileSize:
+		return nil, "", fmt.Errorf("%s is larger than %d bytes: too large to check", p, MaxCheckedFileSize)
+	}
+	return b, "", nil
 }
 
 // checkNames are the names of the runtime's checks, sorted.

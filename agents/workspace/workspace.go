@@ -101,8 +101,43 @@ func New(dir string) (*Workspace, error) {
 func (w *Workspace) Dir() string { return w.dir }
 
 // FS returns the workspace as a read-only file system, for the runtime's
-// checks of what a report cites (orchestrator.Options.Workspace).
-func (w *Workspace) FS() fs.FS { return w.root.FS() }
+// checks of what a report cites (orchestrator.Options.Workspace). Like the
+// tools, it never leaves the directory (a symbolic link that leads out is
+// refused) and never blocks: it opens regular files and directories only,
+// without blocking, and checks what it opened, so a FIFO or a device, even
+// one swapped in after the check, is refused rather than waited on.
+func (w *Workspace) FS() fs.FS { return rootFS{w.root.FS().(fs.StatFS), w.root} }
+
+// rootFS is a Root's FS whose Open never blocks (Workspace.FS).
+type rootFS struct {
+	fs.StatFS // the Root's FS: Stat checks the name as Open does
+	root      *os.Root
+}
+
+// Open opens a regular file or a directory without blocking.
+func (r rootFS) Open(name string) (fs.File, error) {
+	if info, err := r.Stat(name); err != nil {
+		return nil, err
+	} else if !openable(info) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	f, err := r.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := f.Stat(); err != nil || !openable(info) {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	return f, nil
+}
+
+// errNotRegular is the error of Workspace.FS's Open of what is neither a
+// regular file nor a directory.
+var errNotRegular = errors.New("not a regular file or directory")
+
+// openable reports whether info is a regular file's or a directory's.
+func openable(info fs.FileInfo) bool { return info.Mode().IsRegular() || info.IsDir() }
 
 // Close releases the directory; the tools fail afterwards.
 func (w *Workspace) Close() error { return w.root.Close() }
