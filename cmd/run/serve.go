@@ -248,6 +248,11 @@ func (s *server) check() error {
 func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, error) {
 	dir := s.opts.workspace
 	if s.perTask {
+		// The id is the server's (the A2A SDK makes a new task's); a name
+		// that would leave the workspace is refused all the same.
+		if req.ID == "." || req.ID != filepath.Base(req.ID) || !filepath.IsLocal(req.ID) {
+			return nil, fmt.Errorf("task id %q is no plain name", req.ID)
+		}
 		dir = filepath.Join(dir, req.ID)
 	}
 	ws, err := workspace.New(dir)
@@ -276,7 +281,7 @@ func (s *server) run(ctx context.Context, req *serve.Request) (*serve.Result, er
 		sinks = append(sinks, req.Sink)
 	}
 	sinks = append(sinks, s.obs.Sinks...)
-	ro := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: req.Principal}
+	ro := &orchestrator.Options{RunID: runID, Sinks: sinks, Principal: req.Principal, Workspace: ws.FS(), WorkspaceDir: ws.Dir()}
 	if sf := s.obs.SupervisionFor(); sf != nil {
 		ro.SupervisionForModel = sf
 	}

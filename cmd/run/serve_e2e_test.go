@@ -236,3 +236,27 @@ func TestE2EServeA2A(t *testing.T) {
 		t.Errorf("%d runs interrupted, want the waiting one", interrupted)
 	}
 }
+
+// A served run checks files in its workspace, as run does: a team member's
+// file check runs there (without one it could not run, and failed every
+// report), and a file there before proves nothing.
+func TestE2EServeChecksTheWorkspace(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), `lead: lead
+agents:
+  - name: lead
+    role: Writes haiku on request.
+    model: sim
+    tools: [write_file]
+    checks: ["absent:secrets.env"]
+`)
+	cs, _, errb := serveMCP(t, dir, nil)
+	defer cs.Close()
+	res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "run_goal", Arguments: map[string]any{"goal": "Write a haiku about delegation"}})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, errb)
+	}
+	if out := structured(t, res); res.IsError || out["status"] != "completed" {
+		t.Fatalf("isError %v, out %v\n%s", res.IsError, out, errb)
+	}
+}
