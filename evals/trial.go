@@ -1,6 +1,7 @@
 package evals
 
 import (
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -157,18 +158,31 @@ func snapshot(dir string) map[string]string {
 		if len(files) >= maxSnapshotFiles || total >= maxSnapshotBytes {
 			return fs.SkipAll
 		}
-		b, err := root.ReadFile(filepath.FromSlash(p))
-		if err != nil {
+		b, ok := readRegular(root, filepath.FromSlash(p), maxSnapshotBytes-total)
+		if !ok {
 			return nil
-		}
-		if len(b) > maxSnapshotBytes-total {
-			b = b[:maxSnapshotBytes-total]
 		}
 		total += len(b)
 		files[path.Clean(p)] = string(b)
 		return nil
 	})
 	return files
+}
+
+// readRegular reads at most limit bytes of the regular file name of root,
+// following links that stay inside it; false for anything else, which is
+// never opened: a FIFO would block the trial's verifiers.
+func readRegular(root *os.Root, name string, limit int) ([]byte, bool) {
+	if info, err := root.Stat(name); err != nil || !info.Mode().IsRegular() {
+		return nil, false
+	}
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(limit)))
+	return b, err == nil
 }
 
 // isGlob reports whether p is a pattern rather than a path.
