@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -183,7 +184,7 @@ func TestE2ETeamOfThreeCompletes(t *testing.T) {
 	dir := t.TempDir()
 	models := map[string]model.Model{}
 	for _, n := range []string{"lead-model", "writer-model", "reviewer-model"} {
-		models[n] = sim.New(n, nil)
+		models[n] = caching{sim.New(n, nil)}
 	}
 	srv := openaitest.NewServer(t, &openaitest.Options{Handler: byModel(t, models)})
 	writeFile(t, filepath.Join(dir, "team.yaml"), threeTeam)
@@ -215,15 +216,36 @@ func TestE2ETeamOfThreeCompletes(t *testing.T) {
 	if !strings.Contains(r.stderr, "journal: run.jsonl") || strings.Contains(r.stderr, "offline simulator") {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
-	if !strings.Contains(r.stdout, "completed and verified") {
-		t.Errorf("stdout:\n%s", r.stdout)
+	// The provider's cached prompt tokens come through to the journal, the
+	// live view and the replay.
+	cached := 0
+	for _, e := range ofType(events, orchestrator.EventModelCalled) {
+		if e.Usage != nil {
+			cached += e.Usage.CachedTokens
+		}
+	}
+	if !strings.Contains(r.stdout, "completed and verified") || cached == 0 || !strings.Contains(r.stdout, cli.Thousands(cached)+" cached)") {
+		t.Errorf("%d cached tokens in the journal; stdout:\n%s", cached, r.stdout)
 	}
 
 	// The journal replays.
 	rr := runBinary(t, dir, "", "replay", "run.jsonl")
-	if rr.code != 0 || !strings.Contains(rr.stdout, "d2 writer ← lead") || !strings.Contains(rr.stdout, "usage by agent") {
+	if rr.code != 0 || !strings.Contains(rr.stdout, "d2 writer ← lead") || !strings.Contains(rr.stdout, "usage by agent") ||
+		!regexp.MustCompile(`calls +prompt +cached +completion`).MatchString(rr.stdout) {
 		t.Errorf("replay:\n%s", rr)
 	}
+}
+
+// caching is a model whose provider says it served half of each prompt
+// from its prompt cache.
+type caching struct{ model.Model }
+
+func (c caching) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	resp, err := c.Model.Generate(ctx, req)
+	if err == nil {
+		resp.Usage.CachedTokens = resp.Usage.PromptTokens / 2
+	}
+	return resp, err
 }
 
 // bot is a scripted protocol player for the e2e tests: it accepts, judges,

@@ -351,15 +351,26 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	for _, a := range order {
 		wa = max(wa, len(a))
 	}
+	// The prompt tokens the provider served from its prompt cache get a
+	// column when it reported any.
+	cached := total.usage.CachedTokens > 0
 	row := func(u *agentUsage) {
 		cost := cli.CostText(u.cost, u.priced && u.calls > 0)
 		if cost == "" {
 			cost = "?"
 		}
-		fmt.Fprintf(w, "  %-*s %6d %10s %11s %10s %9s %9.1fs  %s\n", wa, u.agent, u.calls, cli.Thousands(u.usage.PromptTokens),
-			cli.Thousands(u.usage.CompletionTokens), cli.Thousands(u.usage.Total()), cost, u.ms/1000, strings.Join(u.models, ", "))
+		fmt.Fprintf(w, "  %-*s %6d %10s", wa, u.agent, u.calls, cli.Thousands(u.usage.PromptTokens))
+		if cached {
+			fmt.Fprintf(w, " %10s", cli.Thousands(u.usage.CachedTokens))
+		}
+		fmt.Fprintf(w, " %11s %10s %9s %9.1fs  %s\n", cli.Thousands(u.usage.CompletionTokens), cli.Thousands(u.usage.Total()), cost, u.ms/1000,
+			strings.Join(u.models, ", "))
 	}
-	fmt.Fprintf(w, "  %-*s %6s %10s %11s %10s %9s %10s  %s\n", wa, "agent", "calls", "prompt", "completion", "total", "cost", "model time", "models")
+	fmt.Fprintf(w, "  %-*s %6s %10s", wa, "agent", "calls", "prompt")
+	if cached {
+		fmt.Fprintf(w, " %10s", "cached")
+	}
+	fmt.Fprintf(w, " %11s %10s %9s %10s  %s\n", "completion", "total", "cost", "model time", "models")
 	for _, a := range order {
 		row(byAgent[a])
 	}

@@ -105,7 +105,7 @@ func PrintSummary(w io.Writer, out *orchestrator.Outcome, interrupted bool) {
 	case interrupted:
 		fmt.Fprintln(w, st.Paint(Yellow, "interrupted")+": the run was cancelled; every delegation ended and the journal is complete.")
 	case out.Status == orchestrator.StatusCompleted:
-		fmt.Fprintln(w, st.Paint(Green, "completed and verified")+fmt.Sprintf(" · %s tokens · %s", Thousands(out.Total.Total()), out.End.Sub(out.Start).Round(time.Millisecond)))
+		fmt.Fprintln(w, st.Paint(Green, "completed and verified")+fmt.Sprintf(" · %s · %s", TokensText(out.Total), out.End.Sub(out.Start).Round(time.Millisecond)))
 		if out.Report != nil {
 			fmt.Fprintln(w, Indent(Visible(out.Report.Result), "  "))
 		}

@@ -331,7 +331,7 @@ func (t *tracker) lines(st Style, width int, now time.Time, sc Scorer) []string 
 		elapsed = 0
 	}
 	head := []segment{{Bold, "entrust"}, {Dim, " · run " + t.run + " · "}, {"", elapsed.Round(100 * time.Millisecond).String()},
-		{Dim, " · " + Plural(t.calls, "model call") + " · "}, {"", Thousands(t.usage.Total()) + " tokens"}}
+		{Dim, " · " + Plural(t.calls, "model call") + " · "}, {"", TokensText(t.usage)}}
 	if c := CostText(t.cost, t.priced && t.calls > 0); c != "" {
 		head = append(head, segment{Dim, " · "}, segment{"", c})
 	}
@@ -562,11 +562,11 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 			return line("model call failed: %s", Clip(e.Error, 160))
 		}
 	case orchestrator.EventGoalCompleted:
-		return line("completed · %s tokens", Thousands(usageTotal(e.Total)))
+		return line("completed · %s", TokensText(usageOf(e.Total)))
 	case orchestrator.EventGoalFailed:
 		return line("failed: %s", e.Reason)
 	case orchestrator.EventRunFinished:
-		s := at + fmt.Sprintf("run %s · %s tokens · %s", e.Status, Thousands(usageTotal(e.Total)), Plural(t.calls, "model call"))
+		s := at + fmt.Sprintf("run %s · %s · %s", e.Status, TokensText(usageOf(e.Total)), Plural(t.calls, "model call"))
 		if c := CostText(t.cost, t.priced && t.calls > 0); c != "" {
 			s += " · " + c
 		}
@@ -575,11 +575,22 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 	return ""
 }
 
-func usageTotal(u *model.Usage) int {
+func usageOf(u *model.Usage) model.Usage {
 	if u == nil {
-		return 0
+		return model.Usage{}
 	}
-	return u.Total()
+	return *u
+}
+
+// TokensText says how many tokens u spent: "12,345 tokens", and how many
+// prompt tokens of them the provider served from its prompt cache, where it
+// said: "12,345 tokens (8,000 cached)".
+func TokensText(u model.Usage) string {
+	s := Thousands(u.Total()) + " tokens"
+	if u.CachedTokens > 0 {
+		s += " (" + Thousands(u.CachedTokens) + " cached)"
+	}
+	return s
 }
 
 // Plural is "1 thing" or "n things".
