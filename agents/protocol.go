@@ -109,12 +109,16 @@ type Goal struct {
 type Verifier func(g *Goal, r *Report) (unmet []string, err error)
 
 // Acceptance is a delegate's explicit acceptance of a goal: the arguments of
-// accept_goal. Everything is restated in the delegate's own words.
+// accept_goal. Everything is restated in the delegate's own words:
+// RestatedIntent says why the goal matters, Plan gives the steps (naming the
+// tools), and AcknowledgedCriteria and AcknowledgedConstraints say how it
+// will meet each criterion and constraint, one entry each in the goal's
+// order. (accept_goal's description says so once, rather than each field.)
 type Acceptance struct {
-	RestatedIntent          string   `json:"restated_intent" jsonschema:"minLength=1,description=why the goal matters"`
-	Plan                    []string `json:"plan" jsonschema:"minItems=1,description=steps; name the tools"`
-	AcknowledgedCriteria    []string `json:"acknowledged_criteria" jsonschema:"description=one per criterion in order: how you will meet it"`
-	AcknowledgedConstraints []string `json:"acknowledged_constraints" jsonschema:"description=one per constraint in order"`
+	RestatedIntent          string   `json:"restated_intent" jsonschema:"minLength=1"`
+	Plan                    []string `json:"plan" jsonschema:"minItems=1"`
+	AcknowledgedCriteria    []string `json:"acknowledged_criteria"`
+	AcknowledgedConstraints []string `json:"acknowledged_constraints"`
 	Assumptions             []string `json:"assumptions,omitempty"`
 	Risks                   []string `json:"risks,omitempty"`
 	Confidence              float64  `json:"confidence,omitempty" jsonschema:"minimum=0,maximum=1"`

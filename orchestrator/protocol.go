@@ -22,7 +22,7 @@ import (
 // and name their optional ones here (see shown); the runtime validates
 // every call against the whole schema.
 const (
-	descAccept   = "Accept the goal in your own words. First moves may follow in this turn; they run once it is judged aligned. Optional: assumptions, risks (lists), confidence (0-1)."
+	descAccept   = "Accept the goal: why it matters, in your own words; a plan naming the tools; and, per criterion and per constraint in order, how you will meet it. First moves may follow in this turn; they run once it is judged aligned. Optional: assumptions, risks (lists), confidence (0-1)."
 	descDecline  = "Decline the goal. Optional: missing (a list), counter_proposal, suggested_agent."
 	descClarify  = "Ask your delegator before deciding. Optional: options (a list), recommendation."
 	descEscalate = "Ask your delegator rather than guess when a wrong guess is costly. Optional: options (a list), recommendation, blocking (default true)."

@@ -1,6 +1,7 @@
 // Package price measures what the protocol costs a run in model calls and
 // prompt tokens, beside naive delegation with the same prompts. It runs the
-// built-in team on the offline simulator at each trust level, records every
+// built-in team on the offline simulator at each trust level, with a
+// workspace as the run command has (Options.Workspace), records every
 // request, and rebuilds from the same conversations what a naive delegation
 // with the same prompts would have sent: the same system prompt and offer,
 // the calls that do work (action tools and delegate, with their schemas) and
@@ -59,6 +60,12 @@ type Cost struct {
 	// messages repeat the previous request of the same conversation byte
 	// for byte: the prefix a provider's prompt cache can reuse.
 	Cacheable int
+}
+
+// cacheable is the share of c's prompt tokens that are Cacheable, in
+// percent.
+func (c Cost) cacheable() float64 {
+	return 100 * float64(c.Cacheable) / float64(max(c.PromptTokens, 1))
 }
 
 // Row is one scenario at one trust level.
@@ -173,7 +180,7 @@ func Measure(ctx context.Context, scenario, level string) (*Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	rt, err := orchestrator.New(team, &orchestrator.Options{SupervisionFor: func(string) orchestrator.Supervision { return sup }})
+	rt, err := orchestrator.New(team, &orchestrator.Options{SupervisionFor: func(string) orchestrator.Supervision { return sup }, Workspace: ws.FS(), WorkspaceDir: ws.Dir()})
 	if err != nil {
 		return nil, err
 	}
@@ -446,6 +453,10 @@ func (c *conversation) naive(row *Row, ov *overhead) {
 		}
 	}
 	answer := ""
+	// The tools never change, and each request repeats the one before it:
+	// the previous request of the conversation is a cacheable prefix, as
+	// Cost.Cacheable counts it for the protocol.
+	prefix := 0
 	for _, m := range history[2:] {
 		if m.Role != model.RoleAssistant {
 			continue
@@ -466,17 +477,14 @@ func (c *conversation) naive(row *Row, ov *overhead) {
 		row.Naive.Calls++
 		ov.share[protocolNaive] += protocolText(req)
 		row.Naive.PromptTokens += model.EstimateUsage(req, &msg).PromptTokens
-		if row.Naive.Calls > 1 { // the tools never change: all that came before is a cacheable prefix
-			row.Naive.Cacheable += model.EstimateUsage(req, &model.Message{}).PromptTokens
-		}
+		row.Naive.Cacheable += prefix
+		prefix = model.EstimatePrompt(req)
 		req.Messages = append(req.Messages, msg)
 		for _, tc := range calls {
 			req.Messages = append(req.Messages, model.Message{Role: model.RoleTool, ToolCallID: tc.ID, Name: tc.Name, Content: results[tc.ID]})
 		}
 	}
-	if row.Naive.Calls > 0 {
-		row.Naive.Cacheable += model.EstimateUsage(req, &model.Message{}).PromptTokens
-	}
+	row.Naive.Cacheable += prefix
 	row.Naive.Calls++
 	ov.share[protocolNaive] += protocolText(req)
 	row.Naive.PromptTokens += model.EstimateUsage(req, &model.Message{Content: answer}).PromptTokens
@@ -528,7 +536,7 @@ func (s *stepper) Generate(ctx context.Context, req *model.Request) (*model.Resp
 // Table renders rows as a Markdown table.
 func Table(rows []*Row) string {
 	var b strings.Builder
-	b.WriteString("| scenario | trust | calls (naive) | extra | by purpose | prompt tokens (naive) | ratio | cacheable |\n")
+	b.WriteString("| scenario | trust | calls (naive) | extra | by purpose | prompt tokens (naive) | ratio | cacheable (naive) |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range rows {
 		var ps []string
@@ -537,9 +545,9 @@ func Table(rows []*Row) string {
 				ps = append(ps, fmt.Sprintf("%s %d", p, n))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %+d | %s | %d (%d) | %+.0f%% | %.0f%% |\n", r.Scenario, r.Level,
+		fmt.Fprintf(&b, "| %s | %s | %d (%d) | %+d | %s | %d (%d) | %+.0f%% | %.0f%% (%.0f%%) |\n", r.Scenario, r.Level,
 			r.Entrust.Calls, r.Naive.Calls, r.ExtraCalls(), strings.Join(ps, ", "), r.Entrust.PromptTokens, r.Naive.PromptTokens,
-			100*(r.TokenRatio()-1), 100*float64(r.Entrust.Cacheable)/float64(max(r.Entrust.PromptTokens, 1)))
+			100*(r.TokenRatio()-1), r.Entrust.cacheable(), r.Naive.cacheable())
 	}
 	return b.String()
 }

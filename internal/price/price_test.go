@@ -63,7 +63,7 @@ func ExampleTable() {
 		Entrust: price.Cost{Calls: 4, PromptTokens: 1500}, Naive: price.Cost{Calls: 4, PromptTokens: 1000}}
 	fmt.Print(price.Table([]*price.Row{r}))
 	// Output:
-	// | scenario | trust | calls (naive) | extra | by purpose | prompt tokens (naive) | ratio | cacheable |
+	// | scenario | trust | calls (naive) | extra | by purpose | prompt tokens (naive) | ratio | cacheable (naive) |
 	// | --- | --- | --- | --- | --- | --- | --- | --- |
-	// | built-in team | high | 4 (4) | +0 | work 2, complete 2 | 1500 (1000) | +50% | 0% |
+	// | built-in team | high | 4 (4) | +0 | work 2, complete 2 | 1500 (1000) | +50% | 0% (0%) |
 }
