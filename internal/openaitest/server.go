@@ -13,11 +13,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -55,6 +57,8 @@ type Server struct {
 	opts      Options
 	closeOnce sync.Once
 
+	conns atomic.Int64 // accepted
+
 	mu       sync.Mutex
 	queue    []Reply
 	handler  func(req *ChatRequest) Reply
@@ -86,7 +90,13 @@ func NewServer(t testing.TB, opts *Options) *Server {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeRaw(w, http.StatusNotFound, ErrorBody("openaitest: no route for "+r.Method+" "+r.URL.Path, "invalid_request_error", "not_found"), 0)
 	})
-	s.srv = httptest.NewServer(mux)
+	s.srv = httptest.NewUnstartedServer(mux)
+	s.srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			s.conns.Add(1)
+		}
+	}
+	s.srv.Start()
 	s.URL = s.srv.URL + "/v1"
 	if t != nil {
 		t.Cleanup(s.Close)
@@ -145,6 +155,10 @@ func (s *Server) Count() int {
 	defer s.mu.Unlock()
 	return s.count
 }
+
+// Connections returns how many connections the server accepted: a client
+// that reuses its connections opens no more than it has calls at once.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Pending returns how many queued replies are left.
 func (s *Server) Pending() int {

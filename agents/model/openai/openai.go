@@ -43,8 +43,12 @@ type Config struct {
 	ParallelToolCalls *bool
 	// HTTPClient sends the requests; nil uses a new http.Client whose
 	// transport bounds connecting (30s), the TLS handshake (15s) and the
-	// wait for an answer's headers (10m). Bound each whole call with the
-	// context, or model.RetryOptions.Timeout.
+	// wait for an answer's headers (10m), and keeps up to 1024 idle
+	// connections to the endpoint, so that many calls at once reuse their
+	// connections. Bound each whole call with the context, or
+	// model.RetryOptions.Timeout. A client of your own should keep as many
+	// idle connections (Transport.MaxIdleConnsPerHost) as it has calls at
+	// once: http.DefaultTransport keeps 2 a host.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds the body of one answer, streamed or not; a
 	// larger one fails with an error matching model.ErrTooLarge. Zero means
@@ -171,11 +175,19 @@ func (m *Model) Generate(ctx context.Context, req *model.Request) (*model.Respon
 	return m.response(req, resp.ID, resp.Model, content, calls, string(ch.FinishReason), usage), nil
 }
 
+// defaultIdleConns is how many idle connections the default transport keeps
+// to the endpoint: as many as a busy process has calls at once, so that a
+// thousand concurrent delegations reuse their connections rather than open
+// and close one a call (http.DefaultTransport keeps 2 a host).
+const defaultIdleConns = 1024
+
 // defaultTransport is http.DefaultTransport's settings with bounds on the
 // phases of a request, so an endpoint that accepts a connection and never
-// answers cannot hold a call for ever even without a deadline.
+// answers cannot hold a call for ever even without a deadline, and with
+// room for defaultIdleConns idle connections (closed after 90s unused).
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = defaultIdleConns, defaultIdleConns
 	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = 15 * time.Second
 	t.ResponseHeaderTimeout = 10 * time.Minute

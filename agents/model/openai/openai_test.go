@@ -771,3 +771,34 @@ func TestRequestsOwnTheirMessages(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// The default client keeps its connections: a second wave of as many calls
+// at once reuses them (http.DefaultTransport would keep 2 and open the rest
+// again). A few may still be opened: a connection goes back to the pool
+// just after its call returns, and a call of the next wave may come first.
+func TestDefaultClientReusesConnections(t *testing.T) {
+	const calls = 48
+	srv := openaitest.NewServer(t, &openaitest.Options{NoRecord: true, Latency: 20 * time.Millisecond,
+		Handler: func(*openaitest.ChatRequest) openaitest.Reply { return openaitest.Text("ok") }})
+	m, err := openai.New(openai.Config{BaseURL: srv.URL, Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wave := func() {
+		var wg sync.WaitGroup
+		for range calls {
+			wg.Go(func() {
+				if _, err := m.Generate(t.Context(), ask("x")); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	wave()
+	first := srv.Connections()
+	wave()
+	if got := srv.Connections(); first > calls || got-first > calls/4 {
+		t.Errorf("%d calls at once opened %d connections, then %d more", calls, first, got-first)
+	}
+}
