@@ -143,6 +143,11 @@ func runServe(opts *serveOptions) error {
 	if err != nil {
 		return configError(err)
 	}
+	// Each goal's journal goes in the record of sealed runs, or the goal
+	// does not run: a record that cannot be written is said now.
+	if err := cli.RecordWritable(); err != nil {
+		return configError(err)
+	}
 	s := &server{opts: opts, team: team, models: m, obs: obs, tools: tools, perTask: opts.a2a != "", key: key}
 	// Build once now, so a team that cannot run is said before serving.
 	if err := s.check(); err != nil {

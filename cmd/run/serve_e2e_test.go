@@ -119,6 +119,21 @@ func TestE2EServeMCPWithoutElicitation(t *testing.T) {
 	}
 }
 
+// A server whose goals' journals cannot go in the record of sealed runs
+// does not start (exit 2), rather than fail every goal.
+func TestServeRefusedWithoutTheRecord(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	// A directory where the record's file should be: it cannot be written.
+	if err := os.MkdirAll(filepath.Join(dir, "config", "entrust", "sealed"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := mainIn(t, "", "serve", "--mcp", "--journals", filepath.Join(dir, "j"), "--workspace", filepath.Join(dir, "ws"), "--trust", "")
+	if code != exitUsage || !strings.Contains(stderr, "sealed record") {
+		t.Errorf("exit %d, want %d saying the sealed record cannot be written: %s", code, exitUsage, stderr)
+	}
+}
+
 func TestServeUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve"},

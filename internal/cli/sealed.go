@@ -46,12 +46,9 @@ func RecordSealed(run, path string) error {
 	if strings.ContainsAny(run+abs, "\t\n") {
 		return fmt.Errorf("sealed record: %q: a run id or journal path with a tab or a newline", abs)
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return fmt.Errorf("sealed record: %w", err)
-	}
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := openRecord(file)
 	if err != nil {
-		return fmt.Errorf("sealed record: %w", err)
+		return err
 	}
 	_, err = f.WriteString(run + "\t" + abs + "\n")
 	if cerr := f.Close(); err == nil {
@@ -61,6 +58,35 @@ func RecordSealed(run, path string) error {
 		return fmt.Errorf("sealed record: %w", err)
 	}
 	return nil
+}
+
+// openRecord opens the record of sealed runs at file for appending,
+// making it (and its directory) on first use.
+func openRecord(file string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return nil, fmt.Errorf("sealed record: %w", err)
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sealed record: %w", err)
+	}
+	return f, nil
+}
+
+// RecordWritable returns an error when the record of sealed runs cannot be
+// written, for a command that seals journals later (run serve, for each
+// goal), so that it refuses to start rather than fail every goal. With no
+// configuration directory there is nothing to write: nil.
+func RecordWritable() error {
+	file := SealedFile()
+	if file == "" {
+		return nil
+	}
+	f, err := openRecord(file)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // CreateSealedJournal creates the journal of run at path, sealed with key,
