@@ -38,6 +38,17 @@ func VerifyNotes(ctx context.Context) []string {
 	return n
 }
 
+// WithVerifyNotes returns ctx carrying notes for VerifyNotes: for a
+// ReportVerifier asked on the runtime's behalf elsewhere (a Temporal worker
+// asking its Principal, a client answering a run's question), so that it
+// weighs what the runtime noted as it would in process.
+func WithVerifyNotes(ctx context.Context, notes []string) context.Context {
+	if len(notes) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, notesKey{}, notes)
+}
+
 // AutoPrincipal is an automatic Principal: it confirms every acceptance that
 // passed the structural checks and resolves escalations by policy.
 type AutoPrincipal struct {

@@ -238,8 +238,9 @@ func (r *Run) Follow(ctx context.Context, opts FollowOptions) (*orchestrator.Out
 	}
 }
 
-// answer has p answer q.
+// answer has p answer q (a verifier is given q's notes: VerifyNotes).
 func answer(ctx context.Context, p orchestrator.Principal, q *Question) (*Answer, error) {
+	ctx = orchestrator.WithVerifyNotes(ctx, q.Notes)
 	a := &Answer{ID: q.ID}
 	switch {
 	case q.Acceptance != nil:

@@ -287,9 +287,11 @@ type keyCtx struct{}
 
 // Decide returns the decision the workflow recorded for k, else asks and
 // records the answer. The workflow is asked first in any case: a fenced
-// attempt is refused there before it asks anything (runs a goal's checks,
-// puts a question to a Principal), and the events before the question
-// reach the journal before the wait for its answer.
+// attempt is refused there before it runs a goal's checks or asks a
+// Supervisor, and the events before the question reach the journal before
+// the wait for its answer. A question to a person is put by the workflow
+// itself (workflowPrincipal), so a fence that arrives after this first
+// check still keeps a fenced attempt from putting it.
 func (f *effects) Decide(ctx context.Context, k orchestrator.Key, ask func(context.Context) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	var r effectResult
 	if err := f.update(ctx, k.Delegation, effectUpdate, "", &effectRequest{Attempt: f.attempt, Key: k.String(), Kind: "decide"}, &r); err != nil {
@@ -317,15 +319,38 @@ func (f *effects) NewID(kind, site string) string { return f.live.NewID(kind, si
 // Now is the worker's clock.
 func (f *effects) Now() time.Time { return f.live.Now() }
 
-// clientPrincipal is the Principal of a run that asks its client: each
-// question waits in the workflow for an answer (Run.Answer).
-type clientPrincipal struct{ fx *effects }
+// workflowPrincipal is the Principal of a run whose questions are put
+// through the workflow of their delegation, which refuses a fenced attempt's:
+// a question to the client waits there for an answer (Run.Answer); one to
+// the worker's Principal (worker) is an activity the workflow schedules
+// (Worker.Ask).
+type workflowPrincipal struct {
+	fx     *effects
+	worker bool
+	// noBreaches: the worker's Principal is no BreachAcceptor, so it accepts
+	// no breach (as in process) and is not asked.
+	noBreaches bool
+}
 
-func (p *clientPrincipal) ask(ctx context.Context, q Question) (*Answer, error) {
+func (p *workflowPrincipal) ask(ctx context.Context, q Question) (*Answer, error) {
 	k, _ := ctx.Value(keyCtx{}).(orchestrator.Key)
 	q.ID = k.String()
+	q.Notes = orchestrator.VerifyNotes(ctx)
 	var a Answer
-	if err := p.fx.update(ctx, k.Delegation, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
+	if p.worker {
+		var r effectResult
+		if err := p.fx.update(ctx, k.Delegation, effectUpdate, "ask "+q.ID,
+			&effectRequest{Attempt: p.fx.attempt, Key: q.ID, Kind: "ask", Question: &q}, &r); err != nil {
+			return nil, err
+		}
+		if r.Error != "" {
+			return nil, errors.New(r.Error)
+		}
+		if r.Answer == nil {
+			return nil, fmt.Errorf("question %q: no answer", q.ID)
+		}
+		a = *r.Answer
+	} else if err := p.fx.update(ctx, k.Delegation, askUpdate, "ask "+q.ID, askRequest{Attempt: p.fx.attempt, Question: q}, &a); err != nil {
 		return nil, err
 	}
 	// The workflow's validator refuses an answer of the wrong kind; this
@@ -339,8 +364,8 @@ func (p *clientPrincipal) ask(ctx context.Context, q Question) (*Answer, error) 
 	return &a, nil
 }
 
-// JudgeAcceptance asks the client to judge the lead's acceptance.
-func (p *clientPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+// JudgeAcceptance asks the client (or the worker's Principal) to judge the lead's acceptance.
+func (p *workflowPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
 	ans, err := p.ask(ctx, Question{Goal: g, Agent: agent, Acceptance: a})
 	if err != nil {
 		return agents.Alignment{}, err
@@ -348,8 +373,9 @@ func (p *clientPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, a
 	return *ans.Alignment, nil
 }
 
-// AnswerEscalation asks the client to answer an escalation.
-func (p *clientPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
+// AnswerEscalation asks the client (or the worker's Principal) to answer an
+// escalation.
+func (p *workflowPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escalation) (agents.Resolution, error) {
 	ans, err := p.ask(ctx, Question{Agent: e.From, Escalation: e})
 	if err != nil {
 		return agents.Resolution{}, err
@@ -357,9 +383,12 @@ func (p *clientPrincipal) AnswerEscalation(ctx context.Context, e *agents.Escala
 	return *ans.Resolution, nil
 }
 
-// AcceptBreaches asks the client which of the constraints the lead's report
-// admits broken it accepts.
-func (p *clientPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
+// AcceptBreaches asks the client (or the worker's Principal) which of the
+// constraints the lead's report admits broken it accepts.
+func (p *workflowPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, agent string, r *agents.Report, bs []orchestrator.Breach) ([]agents.AcceptedBreach, error) {
+	if p.noBreaches {
+		return nil, nil
+	}
 	ans, err := p.ask(ctx, Question{Goal: g, Agent: agent, Report: r, Breaches: bs})
 	if err != nil {
 		return nil, err
@@ -367,12 +396,13 @@ func (p *clientPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, ag
 	return ans.Accepted, nil
 }
 
-// clientVerifier is a clientPrincipal that also has the client verify the
-// lead's report.
-type clientVerifier struct{ clientPrincipal }
+// workflowVerifier is a workflowPrincipal that also has the client (or the
+// worker's Principal) verify the lead's report.
+type workflowVerifier struct{ workflowPrincipal }
 
-// VerifyReport asks the client to verify the lead's report.
-func (p *clientVerifier) VerifyReport(ctx context.Context, g *agents.Goal, agent string, r *agents.Report) (agents.Verification, error) {
+// VerifyReport asks the client (or the worker's Principal) to verify the
+// lead's report.
+func (p *workflowVerifier) VerifyReport(ctx context.Context, g *agents.Goal, agent string, r *agents.Report) (agents.Verification, error) {
 	ans, err := p.ask(ctx, Question{Goal: g, Agent: agent, Report: r})
 	if err != nil {
 		return agents.Verification{}, err

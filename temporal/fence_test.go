@@ -67,16 +67,19 @@ func (o *orchestrations) RegisterActivityWithOptions(a any, opts activity.Regist
 }
 
 // heldPrincipal judges the lead's acceptance as by, but the first time
-// only once release is closed (entered is closed when it is asked).
+// only once release is closed (entered is closed when it is asked); it
+// counts the questions put to it.
 type heldPrincipal struct {
 	orchestrator.AutoPrincipal
 	by      agents.By
+	asked   atomic.Int32
 	once    sync.Once
 	entered chan struct{}
 	release chan struct{}
 }
 
 func (p *heldPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal, agent string, a *agents.Acceptance) (agents.Alignment, error) {
+	p.asked.Add(1)
 	p.once.Do(func() {
 		close(p.entered)
 		<-p.release
@@ -142,64 +145,45 @@ func toolRuns(events []*orchestrator.Event) int64 {
 
 // TestStaleAttemptIsFenced makes two attempts of a run's orchestrator
 // overlap: worker 1's attempt stops heartbeating (as seen from the server)
-// while it waits on its Principal, so Temporal starts attempt 2 on worker 2;
-// then worker 1's attempt comes back and goes on. The workflow refuses it:
-// it stops (fenced), no tool runs for it and none of its events reaches the
-// journal after attempt 2 took over.
+// while the lead's acceptance is put to the workers' Principal (a person,
+// say), so Temporal starts attempt 2 on worker 2; worker 1's attempt goes on
+// waiting for the answer. The workflow refuses it once attempt 2 has spoken:
+// it stops (fenced), no tool runs for it, and the question, put by the
+// workflow, is put once: attempt 2 waits for its answer and completes the
+// run.
 func TestStaleAttemptIsFenced(t *testing.T) {
 	ts, q := newServer(t)
 	dir := t.TempDir()
 
 	var c1, c2 counts
-	stale := newHeldPrincipal(agents.ByUser)
+	person := newHeldPrincipal(agents.ByUser)
 	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
-		Options: &orchestrator.Options{Principal: stale}}, worker.Options{})
-	fresh := newHeldPrincipal(agents.ByPolicy)
-	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: fresh}})
+		Options: &orchestrator.Options{Principal: person}}, worker.Options{})
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: person}})
 
-	// Attempt 1 is asked to judge the lead's acceptance; from now on the
-	// server hears nothing of it.
-	<-stale.entered
+	// The lead's acceptance is put to the Principal (by an activity on
+	// worker 2: worker 1 runs attempt 1 and nothing else); from now on the
+	// server hears nothing of attempt 1.
+	<-person.entered
 	lost.lost.Store(true)
-	// Attempt 2 takes over and is asked in turn.
-	select {
-	case <-fresh.entered:
-	case <-time.After(time.Minute):
-		t.Fatal("no second attempt")
-	}
-	if n := c1.runs.Load() + c2.runs.Load(); n != 0 {
-		t.Fatalf("%d tool runs before the lead's acceptance was judged", n)
-	}
-	// Attempt 1 comes back, judges, and would go on with the run.
-	close(stale.release)
+	// Attempt 2 takes over: attempt 1, waiting for the answer, is refused.
 	endsFenced(t, reg)
 	if n := c1.runs.Load() + c2.runs.Load(); n != 0 {
-		t.Errorf("%d tool runs for attempt 1 after attempt 2 took over", n)
-	}
-	events, err := r.Events(t.Context(), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range events {
-		if e.Alignment != nil && e.Alignment.By == stale.by {
-			t.Errorf("attempt 1's judgement is in the journal: %s", protocoltest.Trace(events))
-		}
+		t.Errorf("%d tool runs before the lead's acceptance was judged", n)
 	}
 
-	// Attempt 2 goes on and completes the run.
-	close(fresh.release)
-	events = completed(t, r)
+	// The person answers; attempt 2 has the answer and completes the run.
+	close(person.release)
+	events := completed(t, r)
+	if n := person.asked.Load(); n != 1 {
+		t.Errorf("the lead's acceptance was put %d times, want once", n)
+	}
 	if n := len(protocoltest.OfType(events, orchestrator.EventRunResumed)); n != 1 {
 		t.Errorf("%d run.resumed: %s", n, protocoltest.Trace(events))
 	}
 	judged := protocoltest.OfType(events, orchestrator.EventAlignmentJudged)
-	if len(judged) == 0 || judged[0].Alignment == nil || judged[0].Alignment.By != fresh.by {
-		t.Errorf("the lead's acceptance was not judged by attempt 2: %s", protocoltest.Trace(judged))
-	}
-	for _, e := range events {
-		if e.Alignment != nil && e.Alignment.By == stale.by {
-			t.Errorf("attempt 1's judgement is in the journal: %s", protocoltest.Trace(events))
-		}
+	if len(judged) == 0 || judged[0].Alignment == nil || judged[0].Alignment.By != person.by {
+		t.Errorf("the lead's acceptance was not judged by the person: %s", protocoltest.Trace(judged))
 	}
 	ran := toolRuns(events)
 	// Worker 1, free again, may run attempt 2's calls.
@@ -265,11 +249,15 @@ func TestStaleAttemptIsFencedInAChild(t *testing.T) {
 // delegation's workflow by the run's workflow until the run's workflow is
 // signalled releaseSignal (held is closed when it holds): the child is
 // listed by its parent but not started yet, as when the server is slow to
-// start it.
+// start it. It also tells, on settled, how the run's workflow first handled
+// an attempt's take-over (the update by which it speaks first): true when
+// the handler waits, false when it returned at once.
 type slowChildStart struct {
 	interceptor.WorkerInterceptorBase
-	once sync.Once
-	held chan struct{}
+	once    sync.Once
+	held    chan struct{}
+	settle  sync.Once
+	settled chan bool
 }
 
 const releaseSignal = "test.release"
@@ -284,6 +272,23 @@ func (s *slowChildStart) InterceptWorkflow(ctx workflow.Context, next intercepto
 type slowChildInbound struct {
 	interceptor.WorkflowInboundInterceptorBase
 	s *slowChildStart
+}
+
+// ExecuteUpdate tells whether the take-over's handler waits: a coroutine
+// started before the handler runs only runs once the handler has returned
+// or blocked (the workflow's coroutines take turns, deterministically).
+func (i *slowChildInbound) ExecuteUpdate(ctx workflow.Context, in *interceptor.UpdateInput) (any, error) {
+	if in.Name != entrusttemporal.AttemptUpdate {
+		return i.Next.ExecuteUpdate(ctx, in)
+	}
+	returned := false
+	workflow.Go(ctx, func(workflow.Context) {
+		waits := !returned
+		i.s.settle.Do(func() { i.s.settled <- waits })
+	})
+	out, err := i.Next.ExecuteUpdate(ctx, in)
+	returned = true
+	return out, err
 }
 
 func (i *slowChildInbound) Init(outbound interceptor.WorkflowOutboundInterceptor) error {
@@ -351,7 +356,7 @@ func (n *notFoundOnDelegations) intercept(ctx context.Context, method string, re
 func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
 	ts, q := newServer(t)
 	dir := t.TempDir()
-	slow := &slowChildStart{held: make(chan struct{})}
+	slow := &slowChildStart{held: make(chan struct{}), settled: make(chan bool, 1)}
 	var c1, c2 counts
 	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)},
 		worker.Options{Interceptors: []interceptor.WorkerInterceptor{slow}})
@@ -377,12 +382,17 @@ func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("no second attempt")
 	}
-	// Without the fence at the start, attempt 2 finds no writer's workflow
-	// and passes it by; with it, attempt 2 waits for the start. Either
-	// way the start goes on now.
+	// With the fence at the start, attempt 2's take-over waits in the run's
+	// workflow for the writer's workflow to start; without it, attempt 2
+	// finds no writer's workflow and passes it by. Either way the start
+	// goes on once that is settled.
 	select {
-	case <-nf.notFound:
-	case <-time.After(3 * time.Second):
+	case waits := <-slow.settled:
+		if !waits {
+			<-nf.notFound
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("attempt 2 did not take the run over")
 	}
 	if err := ts.GetDefaultClient().SignalWorkflow(t.Context(), r.ID(), "", releaseSignal, nil); err != nil {
 		t.Fatal(err)
@@ -412,19 +422,19 @@ func (o idleOrchestrator) RegisterActivityWithOptions(a any, opts activity.Regis
 	o.Registry.RegisterActivityWithOptions(a, opts)
 }
 
-// TestStaleAttemptAsksNothing has attempt 1 of a run's orchestrator come to
-// a decision after attempt 2 has spoken to the run's workflow: it is
-// refused before it asks (no check run, no question put to a Principal),
-// while attempt 2 asks and its decision is recorded.
-func TestStaleAttemptAsksNothing(t *testing.T) {
+// idleRun starts a run on a worker of w whose orchestrator does nothing
+// (the test speaks for it): it returns the client, the run's workflow id and
+// run id.
+func idleRun(t *testing.T, w *entrusttemporal.Worker) (client.Client, string, string) {
+	t.Helper()
 	ts, q := newServer(t)
 	c := ts.GetDefaultClient()
-	w := worker.New(c, q, worker.Options{})
-	(&entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{})}).Register(idleOrchestrator{w})
-	if err := w.Start(); err != nil {
+	wk := worker.New(c, q, worker.Options{})
+	w.Register(idleOrchestrator{wk})
+	if err := wk.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(w.Stop)
+	t.Cleanup(wk.Stop)
 	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
 	if err != nil {
 		t.Fatal(err)
@@ -434,28 +444,69 @@ func TestStaleAttemptAsksNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	h, err := c.UpdateWorkflow(t.Context(), client.UpdateWorkflowOptions{WorkflowID: r.ID(), UpdateName: entrusttemporal.AttemptUpdate,
-		Args: []any{int32(2)}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	return c, r.ID(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+}
+
+// speak has attempt of the orchestrator speak to workflow id, fencing the
+// older ones.
+func speak(t *testing.T, c client.Client, id string, attempt int32) {
+	t.Helper()
+	h, err := c.UpdateWorkflow(t.Context(), client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: entrusttemporal.AttemptUpdate,
+		Args: []any{attempt}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err == nil {
 		err = h.Get(t.Context(), nil)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStaleAttemptAsksNothing has attempt 1 of a run's orchestrator come to
+// a decision after attempt 2 has spoken to the run's workflow: it is
+// refused before it asks (no check run, no question put to a Principal),
+// while attempt 2 asks and its decision is recorded.
+func TestStaleAttemptAsksNothing(t *testing.T) {
+	c, id, run := idleRun(t, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{})})
+	speak(t, c, id, 2)
 	var asked atomic.Int32
 	ask := func(context.Context) (orchestrator.Decision, error) {
 		asked.Add(1)
 		return orchestrator.Decision{Alignment: &agents.Alignment{Aligned: true, By: agents.ByPolicy}}, nil
 	}
-	if _, err := entrusttemporal.DecideAs(t.Context(), c, r.ID(), run, 1, "d1", ask); !errors.Is(err, entrusttemporal.ErrFenced) {
+	if _, err := entrusttemporal.DecideAs(t.Context(), c, id, run, 1, "d1", ask); !errors.Is(err, entrusttemporal.ErrFenced) {
 		t.Errorf("attempt 1's decision: %v, want ErrFenced", err)
 	}
 	if n := asked.Load(); n != 0 {
 		t.Errorf("attempt 1 asked %d times after attempt 2 spoke", n)
 	}
-	dec, err := entrusttemporal.DecideAs(t.Context(), c, r.ID(), run, 2, "d1", ask)
+	dec, err := entrusttemporal.DecideAs(t.Context(), c, id, run, 2, "d1", ask)
 	if err != nil || dec.Alignment == nil || asked.Load() != 1 {
 		t.Errorf("attempt 2's decision: %+v, %v, asked %d times", dec, err, asked.Load())
+	}
+}
+
+// TestFenceAfterTheCheckPutsNoQuestion has attempt 2 speak to the run's
+// workflow after attempt 1's decision passed its first check and before
+// attempt 1 puts its question to the worker's Principal (a person, say):
+// the question is put through the workflow, which refuses it, so no one is
+// asked for attempt 1; attempt 2's question is put, once.
+func TestFenceAfterTheCheckPutsNoQuestion(t *testing.T) {
+	var asked atomic.Int32
+	person := orchestrator.PrincipalFuncs{Judge: func(context.Context, *agents.Goal, string, *agents.Acceptance) (agents.Alignment, error) {
+		asked.Add(1)
+		return agents.Alignment{Aligned: true, By: agents.ByUser}, nil
+	}}
+	c, id, run := idleRun(t, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{}),
+		Options: &orchestrator.Options{Principal: person}})
+	_, err := entrusttemporal.JudgeAs(t.Context(), c, id, run, 1, "d1", person, func() { speak(t, c, id, 2) })
+	if !errors.Is(err, entrusttemporal.ErrFenced) {
+		t.Errorf("attempt 1's judgement: %v, want ErrFenced", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("attempt 1, fenced, put %d questions to the Principal", n)
+	}
+	dec, err := entrusttemporal.JudgeAs(t.Context(), c, id, run, 2, "d1", person, func() {})
+	if err != nil || dec.Alignment == nil || dec.Alignment.By != agents.ByUser || asked.Load() != 1 {
+		t.Errorf("attempt 2's judgement: %+v, %v, asked %d times", dec, err, asked.Load())
 	}
 }

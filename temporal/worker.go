@@ -23,7 +23,10 @@ type Worker struct {
 	Team orchestrator.Team
 	// Options are the runtime's options for each run; RunID, Sinks,
 	// Effects and Config are set per run, and Principal too when the run
-	// asks its client (RunInput.AskClient). Nil: the zero Options.
+	// asks its client (RunInput.AskClient). A Principal other than an
+	// AutoPrincipal (a person, say) is asked by an activity the run's
+	// workflow schedules (Ask), on any worker of the task queue: give every
+	// worker the same. Nil: the zero Options.
 	Options *orchestrator.Options
 }
 
@@ -35,6 +38,7 @@ func (w *Worker) Register(r worker.Registry) {
 	r.RegisterActivityWithOptions(w.Orchestrate, activity.RegisterOptions{Name: OrchestrateActivity})
 	r.RegisterActivityWithOptions(w.Generate, activity.RegisterOptions{Name: GenerateActivity})
 	r.RegisterActivityWithOptions(w.CallTool, activity.RegisterOptions{Name: CallToolActivity})
+	r.RegisterActivityWithOptions(w.Ask, activity.RegisterOptions{Name: AskActivity})
 }
 
 // Orchestrate is the orchestrator activity: it runs the run of its workflow
@@ -51,20 +55,7 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	// Heartbeats tell the server this worker is alive (from the start: a
 	// take-over speaks to every workflow of the tree) and bring the
 	// workflow's cancellation to ctx.
-	hctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		t := time.NewTicker(max(info.HeartbeatTimeout/4, 10*time.Millisecond))
-		defer t.Stop()
-		for {
-			activity.RecordHeartbeat(hctx)
-			select {
-			case <-hctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	defer heartbeat(ctx)()
 	var open map[string]bool
 	if info.Attempt > 1 {
 		// A retry speaks first, so that the workflows refuse the earlier
@@ -95,15 +86,7 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(fx.emit)}
 	defer fx.flush()
 	opts.Effects = func(string) orchestrator.Effects { return fx }
-	if in.Deny {
-		opts.Principal = orchestrator.AutoPrincipal{Deny: true}
-	}
-	if in.AskClient {
-		opts.Principal = &clientPrincipal{fx: fx}
-		if in.ClientVerifies {
-			opts.Principal = &clientVerifier{clientPrincipal{fx: fx}}
-		}
-	}
+	opts.Principal = principal(fx, opts.Principal, in)
 	rt, err := orchestrator.New(w.Team, &opts)
 	if err != nil {
 		return nil, err
@@ -132,6 +115,80 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 		return nil, err
 	}
 	return res, nil
+}
+
+// principal returns the Principal of a run, given the worker's (local):
+//   - with AskClient, the client's, asked through the run's workflow;
+//   - with Deny, the policy that refuses;
+//   - else the worker's, when it may be a person (anything but nil or an
+//     AutoPrincipal): asked through the workflow too, which puts the
+//     question to the worker's Principal by an activity (Worker.Ask), so
+//     an attempt the workflow has fenced puts no question to anyone;
+//   - else the automatic policy, in process.
+func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestrator.Principal {
+	switch local.(type) {
+	case nil, orchestrator.AutoPrincipal, *orchestrator.AutoPrincipal:
+		local = nil
+	}
+	switch {
+	case in.AskClient && in.ClientVerifies:
+		return &workflowVerifier{workflowPrincipal{fx: fx}}
+	case in.AskClient:
+		return &workflowPrincipal{fx: fx}
+	case in.Deny:
+		return orchestrator.AutoPrincipal{Deny: true}
+	case local == nil:
+		return orchestrator.AutoPrincipal{}
+	}
+	_, accepts := local.(orchestrator.BreachAcceptor)
+	p := workflowPrincipal{fx: fx, worker: true, noBreaches: !accepts}
+	if _, ok := local.(orchestrator.ReportVerifier); ok {
+		return &workflowVerifier{p}
+	}
+	return &p
+}
+
+// heartbeat records the activity of ctx's heartbeat until the function it
+// returns is called: the server hears that this worker is alive, and a
+// cancellation of the activity reaches ctx.
+func heartbeat(ctx context.Context) (stop func()) {
+	hctx, stop := context.WithCancel(ctx)
+	every := max(activity.GetInfo(ctx).HeartbeatTimeout/4, 10*time.Millisecond)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			activity.RecordHeartbeat(hctx)
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return stop
+}
+
+type askInput struct {
+	Question Question `json:"question"`
+}
+
+// Ask is the question activity: this worker's Principal (Options.Principal)
+// answers a question a run's workflow puts to it. Its error is a result,
+// not a failure (the runtime fails closed on it, as in process); only a
+// lost worker has the question put again, to another.
+func (w *Worker) Ask(ctx context.Context, in askInput) (*effectResult, error) {
+	defer heartbeat(ctx)()
+	var p orchestrator.Principal = orchestrator.AutoPrincipal{}
+	if w.Options != nil && w.Options.Principal != nil {
+		p = w.Options.Principal
+	}
+	a, err := answer(ctx, p, &in.Question)
+	r := &effectResult{Answer: a}
+	if err != nil {
+		r.Answer, r.Error = nil, err.Error()
+	}
+	return r, nil
 }
 
 type generateInput struct {

@@ -53,6 +53,7 @@ const (
 	OrchestrateActivity    = "entrust.Orchestrate"
 	GenerateActivity       = "entrust.Generate"
 	CallToolActivity       = "entrust.CallTool"
+	AskActivity            = "entrust.Ask"
 	effectUpdate           = "entrust.effect"
 	askUpdate              = "entrust.ask"
 	attemptUpdate          = "entrust.attempt"
@@ -112,7 +113,7 @@ type effectRequest struct {
 	// Attempt is the orchestrator activity's attempt that asks (fencing).
 	Attempt int32           `json:"attempt"`
 	Key     string          `json:"key"`
-	Kind    string          `json:"kind"` // "generate", "tool" or "decide"
+	Kind    string          `json:"kind"` // "generate", "tool", "ask" or "decide"
 	Agent   string          `json:"agent,omitempty"`
 	Tool    string          `json:"tool,omitempty"`
 	Request *model.Request  `json:"request,omitempty"`
@@ -122,6 +123,8 @@ type effectRequest struct {
 	CallRaw    bool                   `json:"call_raw,omitempty"`
 	Retry      bool                   `json:"retry,omitempty"` // the tool is idempotent
 	Decision   *orchestrator.Decision `json:"decision,omitempty"`
+	// Question is the question an "ask" puts to a worker's Principal.
+	Question *Question `json:"question,omitempty"`
 	// Events are the events before the effect, when they are this
 	// workflow's: held before the effect is served.
 	Events []*orchestrator.Event `json:"events,omitempty"`
@@ -136,6 +139,7 @@ type effectResult struct {
 	Error       string                 `json:"error,omitempty"`
 	Result      *agents.Result         `json:"result,omitempty"`
 	Decision    *orchestrator.Decision `json:"decision,omitempty"`
+	Answer      *Answer                `json:"answer,omitempty"`
 	Latency     time.Duration          `json:"latency,omitempty"`
 }
 
@@ -154,6 +158,9 @@ type Question struct {
 	// Breaches are the constraints the lead's Report admits broken: which
 	// does the client accept (orchestrator.BreachAcceptor)?
 	Breaches []orchestrator.Breach `json:"breaches,omitempty"`
+	// Notes are what the runtime noted about the work behind a Report, for
+	// its verifier to weigh (orchestrator.VerifyNotes).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Answer answers a Question: Alignment for an acceptance, Resolution for
@@ -258,6 +265,7 @@ func RunWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		in.CallTimeout = defaultEffectTimeout
 	}
 	s := newState(ctx, workflow.GetInfo(ctx).WorkflowExecution.ID, in.CallTimeout)
+	s.heartbeat = in.Heartbeat
 	if err := s.serve(ctx); err != nil {
 		return nil, err
 	}
@@ -313,6 +321,9 @@ type state struct {
 	ctx         workflow.Context
 	run         string
 	callTimeout time.Duration
+	// heartbeat is how soon a question whose worker was lost is put to
+	// another worker's Principal.
+	heartbeat time.Duration
 	// attempt is the newest attempt of the orchestrator activity that has
 	// spoken: older ones are fenced.
 	attempt   int32
@@ -327,7 +338,7 @@ type state struct {
 }
 
 func newState(ctx workflow.Context, run string, callTimeout time.Duration) *state {
-	return &state{ctx: ctx, run: run, callTimeout: callTimeout, results: map[string]*effectResult{},
+	return &state{ctx: ctx, run: run, callTimeout: callTimeout, heartbeat: defaultHeartbeat, results: map[string]*effectResult{},
 		running: map[string]workflow.Future{}, questions: map[string]*Question{}, answers: map[string]*Answer{},
 		child: map[string]workflow.ChildWorkflowFuture{}}
 }
@@ -527,7 +538,11 @@ func (s *state) ask(ctx workflow.Context, req askRequest) (*Answer, error) {
 }
 
 // effect serves one effect: the recorded result when there is one, the
-// running activity's when it is under way, else a new activity's.
+// running activity's when it is under way, else a new activity's. A
+// question to a worker's Principal is such an effect: the workflow puts it
+// (an activity), so an attempt fenced before its request is taken puts no
+// question at all, and one fenced after is not told the answer; the newer
+// attempt, asking the same question, waits for that same answer.
 func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, error) {
 	if err := s.append(eventBatch{Attempt: req.Attempt, Events: req.Events}); err != nil {
 		return nil, err
@@ -560,6 +575,16 @@ func (s *state) effect(ctx workflow.Context, req effectRequest) (*effectResult, 
 				// its worker be lost, the model is told so.
 				opts.RetryPolicy.MaximumAttempts = 1
 			}
+		case "ask":
+			// A worker's Principal answers, on any worker of the queue; a
+			// person may take hours. A question whose worker is lost
+			// (heartbeats stop) is put to another's.
+			if req.Question == nil {
+				return nil, errors.New("an ask with no question")
+			}
+			name, arg = AskActivity, askInput{Question: *req.Question}
+			opts = workflow.ActivityOptions{StartToCloseTimeout: defaultOrchestrateTime, HeartbeatTimeout: s.heartbeat,
+				RetryPolicy: &sdktemporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second}}
 		default:
 			return nil, fmt.Errorf("unknown effect %q", req.Kind)
 		}
