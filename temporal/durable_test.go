@@ -160,3 +160,56 @@ func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestStoppedWorkerHandsTheRunOver stops worker 1 (worker.Worker's Stop, as
+// an upgrade or an interrupt does) while its orchestrator waits on the
+// writer's model call, made on worker 2: the run is not cancelled; worker
+// 1's attempt leaves it, sending nothing more, and the retry on worker 2
+// takes it over and completes it.
+func TestStoppedWorkerHandsTheRunOver(t *testing.T) {
+	ts, q := newServer(t)
+	dir := t.TempDir()
+	var c1, c2 counts
+	w1 := worker.New(ts.NewClientWithOptions(client.Options{}), q, worker.Options{MaxConcurrentActivityExecutionSize: 1})
+	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
+	(&entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}).Register(reg)
+	if err := w1.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: q,
+		Heartbeat: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := <-reg.started; a != 1 {
+		t.Fatalf("worker 1 started attempt %d", a)
+	}
+	// Worker 2 makes the calls (worker 1 runs its one activity, the
+	// orchestrator); the writer's first model call is held.
+	team2 := leadWriter(t, dir, &c2)
+	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
+	writer := *team2.Members[1].Agent
+	writer.Model = held
+	team2.Members[1].Agent = &writer
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: team2})
+
+	<-held.entered
+	w1.Stop()
+	select {
+	case err := <-reg.ended:
+		if !errors.Is(err, entrusttemporal.ErrWorkerStopped) {
+			t.Errorf("attempt 1 ended with %v, want ErrWorkerStopped", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("attempt 1 went on after its worker stopped")
+	}
+	close(held.release)
+	events := completed(t, r)
+	if n := len(protocoltest.OfType(events, orchestrator.EventRunResumed)); n != 1 {
+		t.Errorf("%d run.resumed: %s", n, protocoltest.Trace(events))
+	}
+	ran := toolRuns(events)
+	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
+		t.Errorf("tool runs %d, journal %d: want 1", got, ran)
+	}
+}

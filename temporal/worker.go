@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -48,14 +49,35 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	info := activity.GetInfo(ctx)
 	c := activity.GetClient(ctx)
 	wf := info.WorkflowExecution
-	ctx, cancel := context.WithCancel(ctx)
+	// Heartbeats tell the server this worker is alive (from the start: a
+	// take-over speaks to every workflow of the tree) and bring the
+	// workflow's cancellation to the activity's context.
+	defer heartbeat(ctx)()
+	// The run is cancelled when the workflow is, not when this worker
+	// stops (an upgrade, an interrupt): then the attempt leaves the run as
+	// a lost worker would, sending nothing more, and another worker takes
+	// it over at once (the activity's retry).
+	actx := ctx
+	ctx, cancel := context.WithCancel(context.WithoutCancel(actx))
 	defer cancel()
 	fx := &effects{w: w, c: c, root: wf.ID, rootRun: wf.RunID, attempt: info.Attempt, live: orchestrator.NewLiveEffects(nil),
 		cancel: cancel, sendCtx: context.WithoutCancel(ctx), tree: newTree(wf.ID)}
-	// Heartbeats tell the server this worker is alive (from the start: a
-	// take-over speaks to every workflow of the tree) and bring the
-	// workflow's cancellation to ctx.
-	defer heartbeat(ctx)()
+	var left atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-actx.Done():
+		case <-activity.GetWorkerStopChannel(actx):
+		case <-done:
+			return
+		}
+		if stopping(actx) {
+			left.Store(true)
+			fx.fenced.Store(true) // nothing more is sent
+		}
+		cancel()
+	}()
 	var open map[string]bool
 	if info.Attempt > 1 {
 		// A retry speaks first, so that the workflows refuse the earlier
@@ -103,6 +125,9 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 			}
 		}
 	}
+	if left.Load() {
+		return nil, ErrWorkerStopped
+	}
 	if fx.fenced.Load() {
 		// A newer attempt has the run: this one's outcome is not the run's.
 		return nil, ErrFenced
@@ -148,6 +173,24 @@ func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestra
 	return &p
 }
 
+// ErrWorkerStopped is matched by the error of an orchestrator activity's
+// attempt whose worker stopped (worker.Worker's Stop: an upgrade, an
+// interrupt): the attempt left the run, sending nothing more, and the
+// activity's retry takes it over on another worker. A model call or a
+// question under way there fails with it too, and is made again elsewhere.
+var ErrWorkerStopped = errors.New("entrust: the worker is stopping: the run goes on on another")
+
+// stopping reports whether the worker running the activity of ctx is
+// stopping.
+func stopping(ctx context.Context) bool {
+	select {
+	case <-activity.GetWorkerStopChannel(ctx):
+		return true
+	default:
+		return false
+	}
+}
+
 // heartbeat records the activity of ctx's heartbeat until the function it
 // returns is called: the server hears that this worker is alive, and a
 // cancellation of the activity reaches ctx.
@@ -184,6 +227,9 @@ func (w *Worker) Ask(ctx context.Context, in askInput) (*effectResult, error) {
 		p = w.Options.Principal
 	}
 	a, err := answer(ctx, p, &in.Question)
+	if err != nil && stopping(ctx) {
+		return nil, fmt.Errorf("%w: %v", ErrWorkerStopped, err) // put again to another worker's Principal
+	}
 	r := &effectResult{Answer: a}
 	if err != nil {
 		r.Answer, r.Error = nil, err.Error()
@@ -215,6 +261,9 @@ func (w *Worker) Generate(ctx context.Context, in generateInput) (*effectResult,
 	unpackRequest(in.Request, in.RequestRaw)
 	start := time.Now()
 	resp, err := m.Agent.Model.Generate(ctx, in.Request)
+	if err != nil && stopping(ctx) {
+		return nil, fmt.Errorf("%w: %v", ErrWorkerStopped, err) // made again on another worker
+	}
 	r := &effectResult{Latency: time.Since(start)}
 	r.Response, r.ResponseRaw = packResponse(resp)
 	if err != nil {

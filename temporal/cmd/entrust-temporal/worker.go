@@ -140,7 +140,11 @@ func runWorker(ctx context.Context, opts *workerOptions) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	defer c.Close()
-	wk := worker.New(c, opts.taskQueue, worker.Options{})
+	// On an interrupt the runs this worker holds are handed over, not
+	// cancelled: each attempt leaves its run and says so, which the stop
+	// waits for, so another worker takes it over at once rather than after
+	// the heartbeat timeout.
+	wk := worker.New(c, opts.taskQueue, worker.Options{WorkerStopTimeout: 10 * time.Second})
 	w.Register(wk)
 	if err := wk.Start(); err != nil {
 		return &exitError{code: exitFailed, err: err}
