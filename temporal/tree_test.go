@@ -1,7 +1,9 @@
 package temporal_test
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -88,6 +90,30 @@ func TestWorkflowTreeIsTheDelegationTree(t *testing.T) {
 		if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED || info.GetType().GetName() != entrusttemporal.DelegationWorkflowName {
 			t.Errorf("%s (%s): %s %s", d, agent[d], info.GetType().GetName(), info.GetStatus())
 		}
+	}
+	// EventsQuery answers for one workflow of the tree: its delegation's
+	// events. Each event of the journal is in exactly one workflow, and
+	// the workflows' answers merged by seq are the journal (Run.Events).
+	var merged []*orchestrator.Event
+	for d := range parent {
+		v, err := c.QueryWorkflow(t.Context(), workflowOf(d), "", entrusttemporal.EventsQuery, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", d, err)
+		}
+		var got []*orchestrator.Event
+		if err := v.Get(&got); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range got {
+			if e.Delegation != d && (e.Delegation != "" || d != lead) && e.Type != orchestrator.EventGoalReassigned {
+				t.Errorf("%s's workflow holds %s of %s", d, e.Type, e.Delegation)
+			}
+		}
+		merged = append(merged, got...)
+	}
+	slices.SortFunc(merged, func(a, b *orchestrator.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	if w, g := protocoltest.Trace(events), protocoltest.Trace(merged); w != g {
+		t.Errorf("the workflows' events merged are not the journal:\n%s\n---\n%s", g, w)
 	}
 	// Each delegation's calls are activities of its own workflow.
 	for d := range parent {

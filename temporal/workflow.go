@@ -44,9 +44,18 @@ import (
 )
 
 // The names under which the workflows, their activities, updates and
-// queries are registered. EventsQuery and QuestionsQuery answer for one
-// workflow of a run's tree (its delegation's events and questions): the
-// run's are Run.Events and Run.Questions.
+// queries are registered.
+//
+// EventsQuery and QuestionsQuery answer for one workflow of a run's tree,
+// not for the run: EventsQuery (an offset) returns that workflow's events
+// from the offset (the run's own and its lead's delegation's for the run's
+// workflow, a delegation's for its workflow, whose id is
+// DelegationWorkflowID), and QuestionsQuery the questions waiting there. A
+// query cannot read another workflow, and keeping every event in the run's
+// workflow as well would put the whole run back into one history and its
+// size limit. The run's journal and questions are Run.Events, Run.Follow
+// and Run.Questions, which query each open workflow of the tree and merge
+// the events by seq.
 const (
 	WorkflowName           = "entrust.Run"
 	DelegationWorkflowName = "entrust.Delegation"
