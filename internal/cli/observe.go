@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -23,6 +24,11 @@ type ObserveOptions struct {
 	Quiet bool
 	// Trust is --trust: the trust ledger's file ("" for none).
 	Trust string
+	// CountOnce has the ledger count the run only once it was seen to its
+	// end (run.finished), and only if no other process counted it already
+	// (trust.Ledger.SaveOnce): for a run that more than one client may
+	// follow (entrust-temporal run and follow).
+	CountOnce bool
 }
 
 // Observers are what watches a run besides the journal and the view: the
@@ -37,6 +43,11 @@ type Observers struct {
 	shutdown func(context.Context) error
 	// hush, when set and true, silences the log (Hush).
 	hush func() bool
+	// once is CountOnce, seen whether the ledger saw an event, and
+	// finished the run seen to its end.
+	once     bool
+	seen     atomic.Bool
+	finished atomic.Pointer[string]
 }
 
 // switchWriter lets the log be routed through the live view once it exists,
@@ -87,6 +98,16 @@ func OpenObservers(ctx context.Context, o ObserveOptions, stderr io.Writer) (*Ob
 		}
 		obs.Ledger = l
 		obs.Sinks = append(obs.Sinks, l)
+		if o.CountOnce {
+			obs.once = true
+			obs.Sinks = append(obs.Sinks, orchestrator.SinkFunc(func(_ context.Context, e *orchestrator.Event) error {
+				obs.seen.Store(true)
+				if e.Type == orchestrator.EventRunFinished {
+					obs.finished.Store(&e.Run)
+				}
+				return nil
+			}))
+		}
 	}
 	return obs, nil
 }
@@ -115,10 +136,21 @@ func (o *Observers) Scorer() Scorer {
 	return o.Ledger
 }
 
-// Close saves the ledger and flushes the traces; what fails is said on
-// stderr.
+// Close saves the ledger (with CountOnce, a run seen to its end and not
+// counted already) and flushes the traces; what fails is said on stderr.
 func (o *Observers) Close(stderr io.Writer) {
-	if o.Ledger != nil {
+	switch run := o.finished.Load(); {
+	case o.Ledger == nil, o.once && !o.seen.Load():
+	case o.once && run == nil:
+		fmt.Fprintln(stderr, "run: the trust ledger is not saved: the run was not followed to its end (follow it again to count it)")
+	case o.once:
+		counted, err := o.Ledger.SaveOnce(*run)
+		if err != nil {
+			fmt.Fprintf(stderr, "run: saving the trust ledger: %v\n", err)
+		} else if !counted {
+			fmt.Fprintf(stderr, "run: the trust ledger had counted run %s already (another client followed it): it is not counted twice\n", *run)
+		}
+	default:
 		if err := o.Ledger.Save(); err != nil {
 			fmt.Fprintf(stderr, "run: saving the trust ledger: %v\n", err)
 		}

@@ -347,3 +347,48 @@ func TestLedgerIgnoresAnonymousEvents(t *testing.T) {
 		t.Errorf("records %+v, want none", recs)
 	}
 }
+
+// TestSaveOnceCountsARunOnce: two processes follow the same run to its end
+// and both save it (entrust-temporal run and follow): it is counted once.
+// A plain Save in between keeps the runs remembered, and another run is
+// counted.
+func TestSaveOnceCountsARunOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trust.json")
+	run := func(l *trust.Ledger, id string) {
+		feed(t, l, id, started(), offeredLead(), offered(), accepted(1), judged(1, true), ended(orchestrator.StatusCompleted, ""), finished())
+	}
+	open := func() *trust.Ledger {
+		l, err := trust.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, b, plain := open(), open(), open()
+	run(a, "r1")
+	run(b, "r1")
+	if counted, err := a.SaveOnce("r1"); err != nil || !counted {
+		t.Fatalf("first save of r1: %v, %v", counted, err)
+	}
+	run(plain, "r0")
+	if err := plain.Save(); err != nil {
+		t.Fatal(err)
+	}
+	if counted, err := b.SaveOnce("r1"); err != nil || counted {
+		t.Fatalf("second save of r1: counted %v, %v", counted, err)
+	}
+	if r, _ := b.Record("w", ""); r.Runs != 2 || r.VerifiedCompletions != 2 {
+		t.Errorf("r0 and r1, r1 saved twice: %+v, want 2 runs", r)
+	}
+	c := open()
+	run(c, "r2")
+	if counted, err := c.SaveOnce("r2"); err != nil || !counted {
+		t.Fatalf("r2: %v, %v", counted, err)
+	}
+	if r, _ := open().Record("w", ""); r.Runs != 3 || r.VerifiedCompletions != 3 {
+		t.Errorf("r0, r1 and r2: %+v, want 3 runs", r)
+	}
+	if _, err := c.SaveOnce(""); err == nil {
+		t.Error("SaveOnce without a run's id")
+	}
+}

@@ -26,45 +26,56 @@ type file struct {
 	Version int       `json:"version"`
 	Saved   time.Time `json:"saved"`
 	Records []Record  `json:"records"`
+	// Runs are the runs counted by SaveOnce, the last maxRuns.
+	Runs []string `json:"runs,omitempty"`
 }
 
+// maxRuns is how many runs saved by SaveOnce the file remembers.
+const maxRuns = 1000
+
 func load(path string) ([]Record, error) {
+	f, err := loadFile(path)
+	return f.Records, err
+}
+
+// loadFile reads the ledger's file (empty if there is none).
+func loadFile(path string) (file, error) {
 	if path == "" {
-		return nil, errors.New("trust: no ledger file named")
+		return file{}, errors.New("trust: no ledger file named")
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return file{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("trust ledger: %w", err)
+		return file{}, fmt.Errorf("trust ledger: %w", err)
 	}
 	corrupt := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %w: %s (move the file aside to start afresh)", path, ErrCorrupt, fmt.Sprintf(format, args...))
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
-		return nil, corrupt("the file is empty")
+		return file{}, corrupt("the file is empty")
 	}
 	var f file
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&f); err != nil {
-		return nil, corrupt("%v", err)
+		return file{}, corrupt("%v", err)
 	}
 	if dec.More() {
-		return nil, corrupt("data after the ledger")
+		return file{}, corrupt("data after the ledger")
 	}
 	if f.Version != fileVersion {
-		return nil, corrupt("version %d, want %d", f.Version, fileVersion)
+		return file{}, corrupt("version %d, want %d", f.Version, fileVersion)
 	}
 	seen := map[key]bool{}
 	for _, r := range f.Records {
 		k := key{r.Agent, r.Model}
 		if r.Agent == "" || seen[k] {
-			return nil, corrupt("a record without an agent, or two for %q on %q", r.Agent, r.Model)
+			return file{}, corrupt("a record without an agent, or two for %q on %q", r.Agent, r.Model)
 		}
 		seen[k] = true
 	}
-	return f.Records, nil
+	return f, nil
 }
 
 // Save writes the ledger to its file so that a crash at any moment leaves
@@ -79,35 +90,64 @@ func load(path string) ([]Record, error) {
 // so concurrent runs lose no update. (The lock is advisory, flock(2) on
 // Unix; elsewhere concurrent saves are not merged.)
 func (l *Ledger) Save() error {
+	_, err := l.save("")
+	return err
+}
+
+// SaveOnce is Save for a ledger that has counted one run's events, run's,
+// since it was opened (or last saved): a command's ledger, when more than
+// one process may follow the same run to its end (entrust-temporal run and
+// follow). The file remembers the runs saved this way (the last 1,000),
+// and a run it already holds is not counted again: the ledger takes the
+// file's records instead, and SaveOnce reports false.
+func (l *Ledger) SaveOnce(run string) (counted bool, err error) {
+	if run == "" {
+		return false, errors.New("trust: SaveOnce needs the run's id")
+	}
+	return l.save(run)
+}
+
+// save is Save, or SaveOnce for run when it is not "".
+func (l *Ledger) save(run string) (counted bool, err error) {
 	l.saveMu.Lock()
 	defer l.saveMu.Unlock()
 	if err := os.MkdirAll(filepath.Dir(l.path), 0o755); err != nil {
-		return fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
+		return false, fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
 	}
 	unlock, err := lockFile(l.path + ".lock")
 	if err != nil {
-		return fmt.Errorf("trust ledger: locking %s: %w", l.path, err)
+		return false, fmt.Errorf("trust ledger: locking %s: %w", l.path, err)
 	}
 	defer unlock()
-	disk, err := load(l.path)
+	disk, err := loadFile(l.path)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Held to the end, so what is counted meanwhile waits for the base.
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	merged := l.merge(disk)
-	f := file{Version: fileVersion, Saved: time.Now().UTC(), Records: merged}
+	if run != "" && slices.Contains(disk.Runs, run) {
+		l.reset(disk.Records) // counted already, by another process
+		return false, nil
+	}
+	merged := l.merge(disk.Records)
+	f := file{Version: fileVersion, Saved: time.Now().UTC(), Records: merged, Runs: disk.Runs}
+	if run != "" {
+		f.Runs = append(f.Runs, run)
+		if n := len(f.Runs); n > maxRuns {
+			f.Runs = f.Runs[n-maxRuns:]
+		}
+	}
 	b, err := json.MarshalIndent(&f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("trust: %w", err)
+		return false, fmt.Errorf("trust: %w", err)
 	}
 	b = append(b, '\n')
 	if err := writeAtomic(l.path, b); err != nil {
-		return fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
+		return false, fmt.Errorf("trust ledger: saving %s: %w", l.path, err)
 	}
 	l.reset(merged)
-	return nil
+	return true, nil
 }
 
 // merge returns disk plus what l counted since its base, sorted: for each

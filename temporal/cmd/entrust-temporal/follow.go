@@ -21,7 +21,7 @@ import (
 // followOptions are follow's.
 type followOptions struct {
 	conn
-	escalations string
+	escalations, trust string
 	// output says where the events go: journal, view or JSON, log.
 	output
 
@@ -60,6 +60,7 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 	_ = f.MarkHidden("task-queue") // the run's workflow is found by its id
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers the questions the run waits on: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
 	opts.output.add(f, nil)
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it,\nunless another client (run, or another follow) counted the run already: each run counts once")
 	return cmd
 }
 
@@ -85,10 +86,10 @@ func followRun(ctx context.Context, opts *followOptions) error {
 	if _, err := r.Events(ctx, 0); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("follow: workflow %s: %w", opts.id, err)}
 	}
-	// The trust ledger is not fed: the client that submitted the run feeds
-	// its own at the end, and a second count would count the run twice.
+	// The trust ledger counts the run once, whichever of the clients that
+	// follow it to its end saves first (run's, this one).
 	ss, err := openSession(ctx, &sessionOptions{journal: opts.journal, id: opts.id, mode: mode, json: opts.json, quiet: opts.quiet,
-		logLevel: opts.logLevel, in: opts.in, out: opts.out, errOut: opts.errOut})
+		logLevel: opts.logLevel, trust: opts.trust, in: opts.in, out: opts.out, errOut: opts.errOut})
 	if err != nil {
 		return err
 	}
@@ -176,7 +177,9 @@ func openSession(ctx context.Context, o *sessionOptions) (*session, error) {
 	if s.journalPath == "" {
 		s.journalPath = unusedPath(filepath.Join("runs", o.id+".jsonl"))
 	}
-	obs, err := cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: o.logLevel, Quiet: o.quiet, Trust: o.trust}, o.errOut)
+	// More than one client may follow the run to its end (run, follow): the
+	// ledger counts it once.
+	obs, err := cli.OpenObservers(ctx, cli.ObserveOptions{LogLevel: o.logLevel, Quiet: o.quiet, Trust: o.trust, CountOnce: true}, o.errOut)
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/trust"
 	entrusttemporal "github.com/entrust-dev/entrust/temporal"
 	"go.temporal.io/server/temporaltest"
 )
@@ -60,4 +61,70 @@ func TestFollowAttachesToARunLeftBehind(t *testing.T) {
 		t.Errorf("the journal rebuilds to %+v, %v", o, err)
 	}
 	checkRecorded(t, events)
+}
+
+// TestFollowCountsTheRunOnce: the trust ledger counts a run once, whichever
+// client follows it to its end: run and a follow of the same run count it
+// once, and a run whose client went away is counted by follow (once, if
+// followed twice).
+func TestFollowCountsTheRunOnce(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	ts := temporaltest.NewServer(temporaltest.WithT(t))
+	w, err := buildWorker(&workerOptions{workspace: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.release()
+	ts.NewWorker("entrust", w.Register)
+	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
+	dir := t.TempDir()
+	client := func(ledger string, args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append(append(append([]string{args[0]}, conn...), "--trust", ledger, "--quiet",
+			"--journal", filepath.Join(t.TempDir(), "run.jsonl")), args[1:]...)
+		if code := run(args, strings.NewReader(""), &out, &errOut); code != exitOK {
+			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out.String(), errOut.String())
+		}
+		return errOut.String()
+	}
+	runs := func(ledger string) int {
+		t.Helper()
+		l, err := trust.Open(ledger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, ok := l.Record("lead", "sim/sim")
+		if !ok {
+			t.Fatalf("no record of the lead in %s: %+v", ledger, l.Records())
+		}
+		return r.Runs
+	}
+
+	// run, then follow of the same run: counted once.
+	shared := filepath.Join(dir, "trust.json")
+	client(shared, "run", "--escalations", "auto", "--id", "counted-by-run", "Write an onboarding guide for the repository")
+	if n := runs(shared); n != 1 {
+		t.Fatalf("after run: %d runs", n)
+	}
+	if s := client(shared, "follow", "counted-by-run"); !strings.Contains(s, "counted run counted-by-run already") {
+		t.Errorf("follow after run says:\n%s", s)
+	}
+	if n := runs(shared); n != 1 {
+		t.Errorf("after run and follow of the same run: %d runs, want 1", n)
+	}
+
+	// A run whose client went away: follow counts it, once.
+	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), agents.Goal{Objective: "Write an onboarding guide for the repository"},
+		entrusttemporal.StartOptions{TaskQueue: "entrust"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, "left.json")
+	client(left, "follow", r.ID())
+	client(left, "follow", r.ID())
+	if n := runs(left); n != 1 {
+		t.Errorf("a run left behind, followed twice: %d runs, want 1", n)
+	}
 }

@@ -62,7 +62,7 @@ configuration error, 130 interrupted (the workflow is cancelled).`},
 	f.StringVar(&opts.team, "team", "", "team `FILE` in YAML the workers were given (default: the built-in lead, writer and reviewer)")
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: who answers what reaches the top: terminal, auto or deny\n(default terminal when stdin is a terminal, else deny)")
 	opts.output.add(f, func() { opts.GoalFlags.AddFlags(f) })
-	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it\n(the workers' --trust sets each delegation's supervision from it: give them the same file)")
+	f.StringVar(&opts.trust, "trust", cli.DefaultTrustPath, "trust ledger `FILE`: the trust shown, fed by the run's events and saved after it, once per run\n(the workers' --trust sets each delegation's supervision from it: give them the same file)")
 	f.StringVar(&opts.id, "id", "", "the workflow `ID` (default entrust- and a fresh run id)")
 	return cmd
 }
