@@ -170,27 +170,10 @@ func TestStoppedWorkerHandsTheRunOver(t *testing.T) {
 	ts, q := newServer(t)
 	dir := t.TempDir()
 	var c1, c2 counts
-	w1 := worker.New(ts.NewClientWithOptions(client.Options{}), q, worker.Options{MaxConcurrentActivityExecutionSize: 1})
-	reg := &orchestrations{Registry: w1, started: make(chan int32, 4), ended: make(chan error, 4)}
-	(&entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}).Register(reg)
-	if err := w1.Start(); err != nil {
-		t.Fatal(err)
-	}
-	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), guideGoal(), entrusttemporal.StartOptions{TaskQueue: q,
-		Heartbeat: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := <-reg.started; a != 1 {
-		t.Fatalf("worker 1 started attempt %d", a)
-	}
+	r, reg, _, w1 := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}, worker.Options{})
 	// Worker 2 makes the calls (worker 1 runs its one activity, the
 	// orchestrator); the writer's first model call is held.
-	team2 := leadWriter(t, dir, &c2)
-	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
-	writer := *team2.Members[1].Agent
-	writer.Model = held
-	team2.Members[1].Agent = &writer
+	team2, held := heldWriter(t, dir, &c2)
 	startWorker(t, ts, q, &entrusttemporal.Worker{Team: team2})
 
 	<-held.entered

@@ -92,10 +92,10 @@ func newHeldPrincipal(by agents.By) *heldPrincipal {
 }
 
 // startOnWorker1 starts a run whose first attempt of the orchestrator runs
-// on worker 1, w on a connection whose heartbeats can be lost. Worker 1
-// runs one activity at a time: while it runs attempt 1 it takes no other,
-// so a second attempt goes to another worker.
-func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entrusttemporal.Worker, opts worker.Options) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats) {
+// on worker 1 (returned), w on a connection whose heartbeats can be lost.
+// Worker 1 runs one activity at a time: while it runs attempt 1 it takes
+// no other, so a second attempt goes to another worker.
+func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entrusttemporal.Worker, opts worker.Options) (*entrusttemporal.Run, *orchestrations, *lostHeartbeats, worker.Worker) {
 	t.Helper()
 	lost := &lostHeartbeats{}
 	conn1 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{
@@ -116,7 +116,7 @@ func startOnWorker1(t *testing.T, ts *temporaltest.TestServer, q string, w *entr
 	if a := <-reg.started; a != 1 {
 		t.Fatalf("worker 1 started attempt %d", a)
 	}
-	return r, reg, lost
+	return r, reg, lost, w1
 }
 
 // endsFenced waits for attempt 1, registered by reg, to end fenced.
@@ -157,7 +157,7 @@ func TestStaleAttemptIsFenced(t *testing.T) {
 
 	var c1, c2 counts
 	person := newHeldPrincipal(agents.ByUser)
-	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
+	r, reg, lost, _ := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1),
 		Options: &orchestrator.Options{Principal: person}}, worker.Options{})
 	startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c2), Options: &orchestrator.Options{Principal: person}})
 
@@ -209,6 +209,17 @@ func (m *heldModel) Generate(ctx context.Context, req *model.Request) (*model.Re
 	return m.Model.Generate(ctx, req)
 }
 
+// heldWriter is leadWriter whose writer's first model call is held.
+func heldWriter(t *testing.T, dir string, c *counts) (orchestrator.Team, *heldModel) {
+	t.Helper()
+	team := leadWriter(t, dir, c)
+	held := &heldModel{Model: team.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
+	writer := *team.Members[1].Agent
+	writer.Model = held
+	team.Members[1].Agent = &writer
+	return team, held
+}
+
 // TestStaleAttemptIsFencedInAChild makes attempt 1 lose its heartbeats
 // while it waits on the writer's model call, an effect of the writer's
 // delegation's workflow (a child of the run's): attempt 2, taking over,
@@ -218,13 +229,9 @@ func TestStaleAttemptIsFencedInAChild(t *testing.T) {
 	ts, q := newServer(t)
 	dir := t.TempDir()
 	var c1, c2 counts
-	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}, worker.Options{})
+	r, reg, lost, _ := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)}, worker.Options{})
 	// Worker 2 runs the calls; the writer's first model call is held.
-	team2 := leadWriter(t, dir, &c2)
-	held := &heldModel{Model: team2.Members[1].Agent.Model, entered: make(chan struct{}), release: make(chan struct{})}
-	writer := *team2.Members[1].Agent
-	writer.Model = held
-	team2.Members[1].Agent = &writer
+	team2, held := heldWriter(t, dir, &c2)
 	startWorker(t, ts, q, &entrusttemporal.Worker{Team: team2})
 
 	<-held.entered
@@ -358,7 +365,7 @@ func TestStaleAttemptIsFencedAtAChildStart(t *testing.T) {
 	dir := t.TempDir()
 	slow := &slowChildStart{held: make(chan struct{}), settled: make(chan bool, 1)}
 	var c1, c2 counts
-	r, reg, lost := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)},
+	r, reg, lost, _ := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, dir, &c1)},
 		worker.Options{Interceptors: []interceptor.WorkerInterceptor{slow}})
 	nf := &notFoundOnDelegations{notFound: make(chan struct{})}
 	conn2 := ts.NewClientWithOptions(client.Options{ConnectionOptions: client.ConnectionOptions{

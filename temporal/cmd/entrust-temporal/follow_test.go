@@ -13,11 +13,11 @@ import (
 	"go.temporal.io/server/temporaltest"
 )
 
-// TestFollowAttachesToARunLeftBehind: a run whose client went away waits on
-// the lead's acceptance; follow attaches to it, asks the question at the
-// terminal, shows and journals the run from its first event, and exits as
-// run does.
-func TestFollowAttachesToARunLeftBehind(t *testing.T) {
+// withWorker starts a server and a worker of the built-in team on the
+// simulator, on task queue entrust; it returns the server and the flags
+// that connect to it.
+func withWorker(t *testing.T) (*temporaltest.TestServer, []string) {
+	t.Helper()
 	t.Setenv("OPENAI_API_KEY", "")
 	t.Setenv("OPENAI_BASE_URL", "")
 	ts := temporaltest.NewServer(temporaltest.WithT(t))
@@ -25,14 +25,22 @@ func TestFollowAttachesToARunLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.release()
+	t.Cleanup(w.release)
 	ts.NewWorker("entrust", w.Register)
+	return ts, []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
+}
+
+// TestFollowAttachesToARunLeftBehind: a run whose client went away waits on
+// the lead's acceptance; follow attaches to it, asks the question at the
+// terminal, shows and journals the run from its first event, and exits as
+// run does.
+func TestFollowAttachesToARunLeftBehind(t *testing.T) {
+	ts, conn := withWorker(t)
 	r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), agents.Goal{Objective: "Write an onboarding guide for the repository"},
 		entrusttemporal.StartOptions{TaskQueue: "entrust", AskClient: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
 
 	var out, errOut bytes.Buffer
 	if code := run(append(append([]string{"follow"}, conn...), "entrust-no-such-run"), strings.NewReader(""), &out, &errOut); code != exitFailed {
@@ -42,7 +50,7 @@ func TestFollowAttachesToARunLeftBehind(t *testing.T) {
 	journal := filepath.Join(t.TempDir(), "run.jsonl")
 	out.Reset()
 	errOut.Reset()
-	code := run(append(append([]string{"follow"}, conn...), "--escalations", "terminal", "--journal", journal, r.ID()),
+	code := run(append(append([]string{"follow"}, conn...), "--escalations", "terminal", "--journal", journal, "--trust", "", r.ID()),
 		strings.NewReader("y\n"), &out, &errOut)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
@@ -68,16 +76,7 @@ func TestFollowAttachesToARunLeftBehind(t *testing.T) {
 // once, and a run whose client went away is counted by follow (once, if
 // followed twice).
 func TestFollowCountsTheRunOnce(t *testing.T) {
-	t.Setenv("OPENAI_API_KEY", "")
-	t.Setenv("OPENAI_BASE_URL", "")
-	ts := temporaltest.NewServer(temporaltest.WithT(t))
-	w, err := buildWorker(&workerOptions{workspace: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.release()
-	ts.NewWorker("entrust", w.Register)
-	conn := []string{"--address", ts.GetFrontendHostPort(), "--namespace", ts.GetDefaultNamespace()}
+	ts, conn := withWorker(t)
 	dir := t.TempDir()
 	client := func(ledger string, args ...string) string {
 		t.Helper()
