@@ -27,7 +27,7 @@ type file struct {
 	Saved   time.Time `json:"saved"`
 	Records []Record  `json:"records"`
 	// Runs are the runs counted by SaveOnce, the last maxRuns.
-	Runs []string `json:"runs,omitempty"`
+	Runs []string `json:"counted_runs,omitempty"`
 }
 
 // maxRuns is how many runs saved by SaveOnce the file remembers.
