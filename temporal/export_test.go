@@ -3,7 +3,6 @@ package temporal
 import (
 	"context"
 
-	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"go.temporal.io/sdk/client"
 )
@@ -22,19 +21,16 @@ func DecideAs(ctx context.Context, c client.Client, id, run string, attempt int3
 	return f.Decide(ctx, orchestrator.Key{Delegation: d, Conversation: "principal judge"}, ask)
 }
 
-// JudgeAs has attempt of the orchestrator of the run whose workflow is id
-// (run) judge the lead's acceptance in delegation d as Orchestrate would
-// with local as the worker's Principal: between runs after the decision's
-// first check, before the question is put.
-func JudgeAs(ctx context.Context, c client.Client, id, run string, attempt int32, d string, local orchestrator.Principal,
-	between func()) (orchestrator.Decision, error) {
+// AskAs has attempt of the orchestrator of the run whose workflow is id
+// (run) make a decision of delegation d as Orchestrate would with local as
+// the worker's Principal: ask is given the Principal of the run.
+func AskAs(ctx context.Context, c client.Client, id, run string, attempt int32, d string, local orchestrator.Principal,
+	ask func(context.Context, orchestrator.Principal) (orchestrator.Decision, error)) (orchestrator.Decision, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := &effects{c: c, root: id, rootRun: run, attempt: attempt, cancel: cancel, sendCtx: context.WithoutCancel(ctx), tree: newTree(id)}
 	p := principal(f, local, RunInput{})
-	return f.Decide(ctx, orchestrator.Key{Delegation: d, Conversation: "principal judge"}, func(ctx context.Context) (orchestrator.Decision, error) {
-		between()
-		al, err := p.JudgeAcceptance(ctx, &agents.Goal{Objective: "o"}, "lead", &agents.Acceptance{})
-		return orchestrator.Decision{Alignment: &al}, err
+	return f.Decide(ctx, orchestrator.Key{Delegation: d, Conversation: "principal"}, func(ctx context.Context) (orchestrator.Decision, error) {
+		return ask(ctx, p)
 	})
 }

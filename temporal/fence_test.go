@@ -3,6 +3,7 @@ package temporal_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -505,15 +506,58 @@ func TestFenceAfterTheCheckPutsNoQuestion(t *testing.T) {
 	}}
 	c, id, run := idleRun(t, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{}),
 		Options: &orchestrator.Options{Principal: person}})
-	_, err := entrusttemporal.JudgeAs(t.Context(), c, id, run, 1, "d1", person, func() { speak(t, c, id, 2) })
+	judge := func(between func()) func(ctx context.Context, p orchestrator.Principal) (orchestrator.Decision, error) {
+		return func(ctx context.Context, p orchestrator.Principal) (orchestrator.Decision, error) {
+			between()
+			al, err := p.JudgeAcceptance(ctx, &agents.Goal{Objective: "o"}, "lead", &agents.Acceptance{})
+			return orchestrator.Decision{Alignment: &al}, err
+		}
+	}
+	_, err := entrusttemporal.AskAs(t.Context(), c, id, run, 1, "d1", person, judge(func() { speak(t, c, id, 2) }))
 	if !errors.Is(err, entrusttemporal.ErrFenced) {
 		t.Errorf("attempt 1's judgement: %v, want ErrFenced", err)
 	}
 	if n := asked.Load(); n != 0 {
 		t.Errorf("attempt 1, fenced, put %d questions to the Principal", n)
 	}
-	dec, err := entrusttemporal.JudgeAs(t.Context(), c, id, run, 2, "d1", person, func() {})
+	dec, err := entrusttemporal.AskAs(t.Context(), c, id, run, 2, "d1", person, judge(func() {}))
 	if err != nil || dec.Alignment == nil || dec.Alignment.By != agents.ByUser || asked.Load() != 1 {
 		t.Errorf("attempt 2's judgement: %+v, %v, asked %d times", dec, err, asked.Load())
+	}
+}
+
+// notingVerifier is a Principal that verifies reports, keeping the notes it
+// was given.
+type notingVerifier struct {
+	orchestrator.AutoPrincipal
+	notes chan []string
+}
+
+func (v notingVerifier) VerifyReport(ctx context.Context, g *agents.Goal, agent string, r *agents.Report) (agents.Verification, error) {
+	v.notes <- orchestrator.VerifyNotes(ctx)
+	return agents.Verification{Verdict: agents.VerdictAccept}, nil
+}
+
+// TestWorkersVerifierIsGivenTheNotes: a report put to the worker's
+// Principal (by an activity) comes with what the runtime noted about the
+// work behind it, as in process.
+func TestWorkersVerifierIsGivenTheNotes(t *testing.T) {
+	v := notingVerifier{notes: make(chan []string, 1)}
+	c, id, run := idleRun(t, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &counts{}),
+		Options: &orchestrator.Options{Principal: v}})
+	want := []string{"used write_file, which the plan never named"}
+	_, err := entrusttemporal.AskAs(t.Context(), c, id, run, 1, "d1", v, func(ctx context.Context, p orchestrator.Principal) (orchestrator.Decision, error) {
+		pv, ok := p.(orchestrator.ReportVerifier)
+		if !ok {
+			t.Fatal("the run's Principal does not verify, though the worker's does")
+		}
+		ver, err := pv.VerifyReport(orchestrator.WithVerifyNotes(ctx, want), &agents.Goal{Objective: "o"}, "lead", &agents.Report{Result: "done"})
+		return orchestrator.Decision{Verification: &ver}, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := <-v.notes; !slices.Equal(got, want) {
+		t.Errorf("the worker's verifier was given %q, want %q", got, want)
 	}
 }
