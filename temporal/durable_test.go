@@ -2,6 +2,7 @@ package temporal_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -194,5 +195,70 @@ func TestStoppedWorkerHandsTheRunOver(t *testing.T) {
 	ran := toolRuns(events)
 	if got := c1.runs.Load() + c2.runs.Load(); got != ran || ran != 1 {
 		t.Errorf("tool runs %d, journal %d: want 1", got, ran)
+	}
+}
+
+// heldTool is an idempotent tool whose first call is held until release is
+// closed or its context ends (entered is closed when it is made).
+type heldTool struct {
+	agents.Tool
+	once    *sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (h heldTool) Idempotent() bool { return true }
+
+func (h heldTool) Call(ctx context.Context, args json.RawMessage) agents.Result {
+	held := false
+	h.once.Do(func() { held = true })
+	if held {
+		close(h.entered)
+		select {
+		case <-h.release:
+		case <-ctx.Done():
+			return agents.Result{IsError: true, Content: "cut short: " + context.Cause(ctx).Error()}
+		}
+	}
+	return h.Tool.Call(ctx, args)
+}
+
+// idempotentWrites makes the writer's tools of team idempotent, its first
+// call held by h.
+func idempotentWrites(team orchestrator.Team, h heldTool) orchestrator.Team {
+	writer := *team.Members[1].Agent
+	writer.Tools = nil
+	for _, tl := range team.Members[1].Agent.Tools {
+		h.Tool = tl
+		writer.Tools = append(writer.Tools, h)
+	}
+	team.Members[1].Agent = &writer
+	return team
+}
+
+// TestStoppedWorkersCallIsMadeAgain stops worker 2 while it runs the
+// writer's (idempotent) tool call: the call is made again on worker 3 and
+// the run completes, the orchestrator on worker 1 none the wiser.
+func TestStoppedWorkersCallIsMadeAgain(t *testing.T) {
+	ts, q := newServer(t)
+	dir := t.TempDir()
+	var c1, c2, c3 counts
+	free := heldTool{once: &sync.Once{}}
+	free.once.Do(func() {})
+	r, _, _, _ := startOnWorker1(t, ts, q, &entrusttemporal.Worker{Team: idempotentWrites(leadWriter(t, dir, &c1), free)}, worker.Options{})
+	held := heldTool{once: &sync.Once{}, entered: make(chan struct{}), release: make(chan struct{})}
+	defer close(held.release)
+	w2 := startWorker(t, ts, q, &entrusttemporal.Worker{Team: idempotentWrites(leadWriter(t, dir, &c2), held)})
+	<-held.entered
+	startWorker(t, ts, q, &entrusttemporal.Worker{Team: idempotentWrites(leadWriter(t, dir, &c3), free)})
+	w2.Stop()
+	events := completed(t, r)
+	for _, e := range protocoltest.OfType(events, orchestrator.EventToolResult) {
+		if e.IsError {
+			t.Errorf("%s's result is an error: %s", e.Tool, e.Result)
+		}
+	}
+	if n := c3.runs.Load(); n != 1 {
+		t.Errorf("worker 3 ran %d calls, want the call worker 2 was stopped in", n)
 	}
 }

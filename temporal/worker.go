@@ -176,8 +176,10 @@ func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestra
 // ErrWorkerStopped is matched by the error of an orchestrator activity's
 // attempt whose worker stopped (worker.Worker's Stop: an upgrade, an
 // interrupt): the attempt left the run, sending nothing more, and the
-// activity's retry takes it over on another worker. A model call or a
-// question under way there fails with it too, and is made again elsewhere.
+// activity's retry takes it over on another worker. A model call, a
+// question or an idempotent tool call under way there fails with it too,
+// and is made again elsewhere (a call to any other tool is reported lost,
+// its effect unknown).
 var ErrWorkerStopped = errors.New("entrust: the worker is stopping: the run goes on on another")
 
 // stopping reports whether the worker running the activity of ctx is
@@ -285,6 +287,12 @@ func (w *Worker) CallTool(ctx context.Context, in toolInput) (*effectResult, err
 	}
 	start := time.Now()
 	res := agents.CallWithin(ctx, t, in.Call.Arguments)
+	if res.IsError && stopping(ctx) {
+		// Cut short by the stop: an idempotent tool runs again on another
+		// worker; of any other, the model is told the call was lost and
+		// its effect unknown.
+		return nil, fmt.Errorf("%w: %s", ErrWorkerStopped, res.Content)
+	}
 	return &effectResult{Result: &res, Latency: time.Since(start)}, nil
 }
 
