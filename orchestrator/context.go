@@ -32,8 +32,11 @@ func (d *delegation) summarize(ctx context.Context, prev string, folded []model.
 	if err := d.meter.tokensLeft(); err != nil {
 		return "", err
 	}
+	if d.compactSys == "" { // its data does not change: rendered once
+		d.compactSys = d.render(prompts.Compact, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal})
+	}
 	req := &model.Request{MaxTokens: maxTokens, Messages: []model.Message{
-		{Role: model.RoleSystem, Content: d.render(prompts.Compact, &prompts.Data{Agent: d.m.name, Role: d.m.Agent.Role, Goal: d.goal})},
+		{Role: model.RoleSystem, Content: d.compactSys},
 		{Role: model.RoleUser, Content: agents.FoldRequest(prev, folded)},
 	}, Metadata: new(goalMetadata(model.PurposeCompact, d.m.name, d.id, d.goal))}
 	if n, budget := model.EstimatePrompt(req), d.m.Agent.ContextBudget(); n > budget {

@@ -75,6 +75,9 @@ type delegation struct {
 	// Only the delegate's loop goroutine touches them.
 	notePinned bool
 	summaries  int
+	// compactSys is the system prompt of its summaries, rendered once; only
+	// the loop goroutine touches it.
+	compactSys string
 	// turnMD is the metadata of its turns, offered and working (see
 	// turnMetadata); only the loop goroutine touches it.
 	turnMD [2]*model.Metadata
