@@ -126,19 +126,27 @@ func as[T any](v any) (*T, bool) {
 
 // you writes "You are {{.Agent}}. {{.Role}}".
 func you(b []byte, d *Data) []byte {
-	b = append(b, "You are "...)
-	b = append(b, d.Agent...)
+	b = labeled(b, "You are ", d.Agent)
 	b = append(b, ". "...)
 	return append(b, d.Role...)
+}
+
+// labeled writes label, then v.
+func labeled[S ~string](b []byte, label string, v S) []byte {
+	return append(append(b, label...), v...)
 }
 
 // items writes "\n{{- range .}}\n- {{.}}{{- end}}" over list.
 func items(b []byte, list []string) []byte {
 	for _, s := range list {
-		b = append(b, "\n- "...)
-		b = append(b, s...)
+		b = labeled(b, "\n- ", s)
 	}
 	return b
+}
+
+// heading writes "\nTITLE", the line above a list.
+func heading(b []byte, title string) []byte {
+	return append(append(b, '\n'), title...)
 }
 
 // titled writes "\n{{- if .}}\nTITLE{{range .}}\n- {{.}}{{end}}{{end}}":
@@ -147,9 +155,7 @@ func titled(b []byte, title string, list []string) []byte {
 	if len(list) == 0 {
 		return b
 	}
-	b = append(b, '\n')
-	b = append(b, title...)
-	return items(b, list)
+	return items(heading(b, title), list)
 }
 
 // numbered is titled with "{{inc $i}}. {{$c}}" for each item.
@@ -157,13 +163,11 @@ func numbered(b []byte, title string, list []string) []byte {
 	if len(list) == 0 {
 		return b
 	}
-	b = append(b, '\n')
-	b = append(b, title...)
+	b = heading(b, title)
 	for i, s := range list {
 		b = append(b, '\n')
 		b = strconv.AppendInt(b, int64(i+1), 10)
-		b = append(b, ". "...)
-		b = append(b, s...)
+		b = labeled(b, ". ", s)
 	}
 	return b
 }
@@ -174,13 +178,10 @@ func peers(b []byte, title string, ps []Peer) []byte {
 	if len(ps) == 0 {
 		return b
 	}
-	b = append(b, '\n')
-	b = append(b, title...)
+	b = heading(b, title)
 	for _, p := range ps {
-		b = append(b, "\n- "...)
-		b = append(b, p.Name...)
-		b = append(b, ": "...)
-		b = append(b, p.Role...)
+		b = labeled(b, "\n- ", p.Name)
+		b = labeled(b, ": ", p.Role)
 	}
 	return b
 }
@@ -204,15 +205,12 @@ func delegateSystem(b []byte, d *Data) ([]byte, bool) {
 	b = you(b, d)
 	b = append(b, "\n\nProtocol: every act is a tool call; prose is commentary.\n"...)
 	if g != nil {
-		b = append(b, "\n# The goal\nIntent (why): "...)
-		b = append(b, g.Intent...)
-		b = append(b, "\nObjective (what): "...)
-		b = append(b, g.Objective...)
+		b = labeled(b, "\n# The goal\nIntent (why): ", g.Intent)
+		b = labeled(b, "\nObjective (what): ", g.Objective)
 		b = numbered(b, "Success criteria:", g.Criteria)
 		b = numbered(b, "Constraints:", g.Constraints)
 		if g.Context != "" {
-			b = append(b, "\nContext: "...)
-			b = append(b, g.Context...)
+			b = labeled(b, "\nContext: ", g.Context)
 		}
 		b = titled(b, "This serves, from the top down:", g.ParentIntents)
 		if g.Budget.Steps != 0 {
@@ -252,10 +250,8 @@ func delegatorSystem(b []byte, d *Data) ([]byte, bool) {
 	b = you(b, d)
 	b = append(b, "\nYou delegated a goal; act on what your delegate sent, with the tool offered.\n"...)
 	if g != nil {
-		b = append(b, "\nThe goal you delegated:\nIntent: "...)
-		b = append(b, g.Intent...)
-		b = append(b, "\nObjective: "...)
-		b = append(b, g.Objective...)
+		b = labeled(b, "\nThe goal you delegated:\nIntent: ", g.Intent)
+		b = labeled(b, "\nObjective: ", g.Objective)
 		b = numbered(b, "Success criteria:", g.Criteria)
 		b = numbered(b, "Constraints:", g.Constraints)
 	}
@@ -270,8 +266,7 @@ func judgeAlignment(b []byte, d *Data) ([]byte, bool) {
 	b = append(b, d.Delegate...)
 	b = append(b, " answered your goal with this acceptance:\n"...)
 	if a != nil {
-		b = append(b, "Restated intent: "...)
-		b = append(b, a.RestatedIntent...)
+		b = labeled(b, "Restated intent: ", a.RestatedIntent)
 		b = append(b, "\nPlan:"...)
 		b = items(b, a.Plan)
 		b = append(b, "\nAcknowledged criteria:"...)
@@ -301,20 +296,17 @@ func verifyReport(b []byte, d *Data) ([]byte, bool) {
 	}
 	b = append(b, ":\n"...)
 	if r != nil {
-		b = append(b, "Result: "...)
-		b = append(b, r.Result...)
+		b = labeled(b, "Result: ", r.Result)
 		b = append(b, "\nCriteria:"...)
 		for _, c := range r.Criteria {
-			b = append(b, "\n- "...)
-			b = append(b, c.Criterion...)
+			b = labeled(b, "\n- ", c.Criterion)
 			b = append(b, ": "...)
 			b = mark(b, c.Met, "met", "NOT met", c.Evidence)
 		}
 		if len(r.Constraints) > 0 {
 			b = append(b, "\nConstraints:"...)
 			for _, c := range r.Constraints {
-				b = append(b, "\n- "...)
-				b = append(b, c.Constraint...)
+				b = labeled(b, "\n- ", c.Constraint)
 				b = append(b, ": "...)
 				b = mark(b, c.Respected, "respected", "BROKEN", c.Evidence)
 			}
@@ -334,8 +326,7 @@ func mark(b []byte, ok bool, yes, no, evidence string) []byte {
 		b = append(b, no...)
 	}
 	if evidence != "" {
-		b = append(b, " — evidence: "...)
-		b = append(b, evidence...)
+		b = labeled(b, " — evidence: ", evidence)
 	}
 	return b
 }
@@ -364,17 +355,14 @@ func answerEscalation(b []byte, d *Data) ([]byte, bool) {
 	}
 	if e != nil {
 		b = append(b, e.From...)
-		b = append(b, " escalates ("...)
-		b = append(b, e.Kind...)
+		b = labeled(b, " escalates (", e.Kind)
 		if e.Blocking {
 			b = append(b, ", blocking"...)
 		}
-		b = append(b, "):\n"...)
-		b = append(b, e.Question...)
+		b = labeled(b, "):\n", e.Question)
 		b = titled(b, "Options:", e.Options)
 		if e.Recommendation != "" {
-			b = append(b, "\nTheir recommendation: "...)
-			b = append(b, e.Recommendation...)
+			b = labeled(b, "\nTheir recommendation: ", e.Recommendation)
 		}
 		if len(e.Via) > 0 {
 			b = append(b, "\nIt reached you through: "...)
@@ -393,8 +381,7 @@ func compact(b []byte, d *Data) ([]byte, bool) {
 	b = you(b, d)
 	b = append(b, "\nYour conversation has grown past your context budget, so its older turns are folded into a summary that you will read in their place. Write that summary for yourself, in plain prose without tool calls: what you did, what you found, which files you read or wrote and what they hold, what is done and what is left — above all every fact the goal's success criteria depend on. Your goal, your acceptance and every answer and correction you received are kept in full elsewhere: do not repeat them. Be brief."...)
 	if g != nil {
-		b = append(b, "\nThe goal you work on: "...)
-		b = append(b, g.Objective...)
+		b = labeled(b, "\nThe goal you work on: ", g.Objective)
 		b = numbered(b, "Success criteria:", g.Criteria)
 	}
 	return append(b, '\n'), true
@@ -407,11 +394,9 @@ func consult(b []byte, d *Data) ([]byte, bool) {
 	}
 	if c != nil {
 		b = append(b, c.From...)
-		b = append(b, " asks: "...)
-		b = append(b, c.Question...)
+		b = labeled(b, " asks: ", c.Question)
 		if c.Context != "" {
-			b = append(b, "\nContext: "...)
-			b = append(b, c.Context...)
+			b = labeled(b, "\nContext: ", c.Context)
 		}
 	}
 	return append(b, '\n'), true
