@@ -180,7 +180,18 @@ func (rt *Runtime) resumable(events []*Event, legacy bool) (*Event, error) {
 	case start.GoalHash != "" && start.GoalHash != h:
 		return bad("its goal or configuration is not the one the run started with (goal hash %s, run.started's holds %s)", h, start.GoalHash)
 	}
+	// The turns whose model answer the journal holds: an action tool call
+	// without the answer that asked for it would be reconciled as the call
+	// a new answer asks for, not the one the journal holds.
+	answered := map[Key]bool{}
 	for _, e := range events {
+		turn := Key{Delegation: e.Delegation, Conversation: e.Conversation, Turn: e.Turn}
+		switch {
+		case e.Type == EventModelCalled && e.Message != nil:
+			answered[turn] = true
+		case e.Type == EventToolCalled && !agents.IsProtocolTool(e.Tool) && !answered[turn]:
+			return bad("its call of %s (event %d) has no model answer that asked for it before it (a journal of a run whose endpoint was found down, written before such answers were kept): a resume could not tell which call it was", e.Tool, e.Seq)
+		}
 		switch {
 		case e.Run != start.Run:
 			return bad("event %d is of run %q, not %q", e.Seq, e.Run, start.Run)

@@ -371,6 +371,23 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 	configChanged[0].Config = json.RawMessage(`{"workspace":"/"}`)
 	noDigest := journalOf(t, full[:3])
 	noDigest[0].GoalHash = ""
+	// An action tool call whose model answer the journal does not hold (a
+	// run whose endpoint was found down dropped it, before such answers
+	// were kept).
+	rec := newRecorder(t, "note")
+	noted, notedMem := newRuntime(t, solo(model.NewScripted("m", turn(accept(g)), turn(call("note", map[string]string{"text": "hello"})), turn(complete(g, "noted"))), rec.tool),
+		&orchestrator.Options{SupervisionFor: orchestrator.StructuralOnly})
+	noted.Run(t.Context(), g)
+	var unasked []*orchestrator.Event
+	for _, e := range journalOf(t, notedMem.Events()) {
+		if e.Type == orchestrator.EventModelCalled && e.Turn == 2 {
+			continue
+		}
+		unasked = append(unasked, e)
+		if e.Type == orchestrator.EventToolCalled && e.Tool == "note" {
+			break
+		}
+	}
 	for _, tc := range []struct {
 		name   string
 		rt     *orchestrator.Runtime
@@ -385,6 +402,7 @@ func TestResumeRefusesWhatItCannotContinue(t *testing.T) {
 		{"goal changed", rt, goalChanged, "its goal or configuration is not the one the run started with"},
 		{"configuration changed", rt, configChanged, "its goal or configuration is not the one the run started with"},
 		{"no goal digest", rt, noDigest, "records no digest of the goal"},
+		{"an action call without its answer", noted, unasked, "has no model answer that asked for it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(mem.Events())
