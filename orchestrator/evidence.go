@@ -218,7 +218,7 @@ func (ev *evidence) touched(p string, within *delegation, write bool) bool {
 func (d *delegation) exists(p string) string {
 	if w := d.rt.opts.Workspace; w != nil {
 		if _, err := fs.Stat(w, p); err != nil {
-			return p + " does not exist in the workspace"
+			return notThere(p, err)
 		}
 		return ""
 	}
@@ -456,7 +456,7 @@ func (d *delegation) isFile(p string) (citeVerdict, string) {
 	fi, err := fs.Stat(w, p)
 	switch {
 	case err != nil:
-		return citeFalse, p + " does not exist in the workspace"
+		return citeFalse, notThere(p, err)
 	case fi.IsDir():
 		return citeUnchecked, p + " is a directory, not a file: cite the files in it that the work wrote"
 	case !fi.Mode().IsRegular():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
@@ -100,7 +101,7 @@ func TestWorkspaceThroughSymlinks(t *testing.T) {
 		{"a file of the workspace is a link out", false, func(real, _ string) []model.Turn {
 			p := filepath.Join(real, "secret.md")
 			return []model.Turn{writeAbs(p), report("secret.md")}
-		}, "secret.md"},
+		}, "secret.md cannot be reached in the workspace (path escapes from parent)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			real, alias, outside := linkedDirs(t)
@@ -129,5 +130,30 @@ func TestWorkspaceThroughSymlinks(t *testing.T) {
 			}
 			firstReport(t, mem, tc.finding)
 		})
+	}
+}
+
+// A file a criterion names that is a link out of the workspace is not
+// there: the criterion is unmet, and the finding says why.
+func TestNamedFileIsALinkOut(t *testing.T) {
+	real, _, outside := linkedDirs(t)
+	if err := os.WriteFile(filepath.Join(outside, "notes.md"), []byte("the meeting"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "notes.md"), filepath.Join(real, "notes.md")); err != nil {
+		t.Fatal(err)
+	}
+	g := agents.Goal{Intent: "remember the meeting", Objective: "Write notes.md", Criteria: []string{"notes.md sums up the meeting"}}
+	m := model.NewScripted("m", turn(accept(g)), turn(write("w1", "other.md")),
+		turn(complete(g, "wrote it", "w1")), turn(complete(g, "wrote it, really", "w1")), turn(complete(g, "wrote it, truly", "w1")))
+	ws, err := workspace.New(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	rt, mem := newRuntime(t, solo(m, ws.Tools()...), &orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()})
+	out, _ := rt.Run(t.Context(), g)
+	if out.Status != orchestrator.StatusFailed || !strings.Contains(out.Reason, "notes.md cannot be reached in the workspace (path escapes from parent)") {
+		t.Fatalf("%s (%s)\n%s", out.Status, out.Reason, types(mem.Events()))
 	}
 }

@@ -1,6 +1,8 @@
 package orchestrator
 
 import (
+	"errors"
+	"io/fs"
 	"path/filepath"
 	"strings"
 )
@@ -73,4 +75,19 @@ func below(dir, p string) (string, bool) {
 		return "", false
 	}
 	return rel, true
+}
+
+// notThere says why the workspace path p, which the Workspace could not
+// Stat (err), is no file of it: it does not exist, or it cannot be reached
+// there — a symbolic link that leads out of an os.Root, a permission — said
+// without the workspace's location.
+func notThere(p string, err error) string {
+	if errors.Is(err, fs.ErrNotExist) {
+		return p + " does not exist in the workspace"
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return p + " cannot be reached in the workspace (" + err.Error() + ")"
 }
