@@ -352,14 +352,29 @@ func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.R
 	if !ok || name == "." {
 		return agents.Result{}, false, nil
 	}
-	// Never open what is not a regular file: a FIFO would block.
-	if li, err := t.w.root.Lstat(name); err == nil && !li.Mode().IsRegular() {
-		return agents.Result{}, false, nil
-	}
-	b, err := t.w.root.ReadFile(name)
+	// Never open what is not a regular file (a FIFO would block), nor read
+	// a file of another size than the content: it cannot hold it.
+	li, err := t.w.root.Lstat(name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return agents.Result{}, false, nil
+	case err != nil:
+		return agents.Result{}, false, err
+	case !li.Mode().IsRegular() || li.Size() != int64(len(in.Content)):
+		return agents.Result{}, false, nil
+	}
+	f, err := t.w.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return agents.Result{}, false, nil
+	} else if err != nil {
+		return agents.Result{}, false, err
+	}
+	defer f.Close()
+	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
+		return agents.Result{}, false, err // swapped meanwhile
+	}
+	b, err := io.ReadAll(io.LimitReader(f, int64(len(in.Content))+1))
+	switch {
 	case err != nil:
 		return agents.Result{}, false, err
 	case string(b) != in.Content:
