@@ -380,9 +380,11 @@ func BenchmarkThroughput(b *testing.B) {
 // client sends the very bytes the provider sent (checked before measuring),
 // holding the tools' parameters as json.RawMessage as the provider does
 // (the cheapest form for go-openai to encode), and both sides must make
-// exactly 3n requests a batch (no retries). The two alternate, four rounds
+// exactly 3n requests a batch (no retries). The two alternate, six rounds
 // each, in the order bare, entrust, entrust, bare, … so that outside load,
-// rising or falling, falls on both alike.
+// rising or falling, falls on both alike; the heap is collected before each
+// batch, outside the measure, so that neither side pays for collecting the
+// other's garbage.
 //
 // x-bare is the delegations' wall time over the bare client's (target ≤
 // 1.15 at n=1000, 20 ms); cpu-x-bare is the same ratio in process CPU time,
@@ -398,7 +400,7 @@ func BenchmarkConcurrentVsBare(b *testing.B) {
 }
 
 func benchVsBare(b *testing.B, n int, latency time.Duration) {
-	const rounds = 4
+	const rounds = 6
 	e := newBenchEnv(b, providers[0], latency)
 	e.srv.SetRecording(true)
 	e.delegations(b, 1, 1)
@@ -440,6 +442,7 @@ func benchVsBare(b *testing.B, n int, latency time.Duration) {
 		}
 	}
 	bareBatch := func() (time.Duration, time.Duration) {
+		runtime.GC()
 		c, count := cpuTime(), e.srv.Count()
 		d, err := fanOut(n, n, conversation)
 		if err != nil {
@@ -451,6 +454,7 @@ func benchVsBare(b *testing.B, n int, latency time.Duration) {
 		return d, cpuTime() - c
 	}
 	delegBatch := func() (time.Duration, time.Duration) {
+		runtime.GC()
 		c, count := cpuTime(), e.srv.Count()
 		d := e.delegations(b, n, n)
 		if got := e.srv.Count() - count; got != chain*n {
