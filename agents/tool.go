@@ -97,6 +97,10 @@ type ToolSpec struct {
 	// effect of running it once (a read, a query): a call interrupted by a
 	// crash is simply run again when the run is resumed.
 	Idempotent bool
+	// Kind says what the tool's calls may change (see ToolKind). Unset,
+	// the runtime guesses it from the name (KindFromName), and trusts a
+	// tool it cannot place with nothing.
+	Kind ToolKind
 }
 
 // Reconciler is implemented by a tool that is not idempotent but can tell
@@ -283,6 +287,9 @@ func (t *typedTool[In]) Concurrent() bool { return t.spec.Concurrent }
 
 // Idempotent reports whether calls are idempotent.
 func (t *typedTool[In]) Idempotent() bool { return t.spec.Idempotent }
+
+// Kind returns the kind the spec declares.
+func (t *typedTool[In]) Kind() ToolKind { return t.spec.Kind }
 
 func (t *typedTool[In]) Call(ctx context.Context, args json.RawMessage) (res Result) {
 	defer func() {

@@ -56,7 +56,8 @@ func hasTool(req *model.Request, name string) bool {
 	return false
 }
 
-// fetchTool returns a document of size bytes.
+// fetchTool returns a document of size bytes, and files it in the index the
+// goal asks for: its calls are the work (agents.KindActs).
 func fetchTool(t testing.TB, size int) agents.Tool {
 	t.Helper()
 	tool, err := agents.NewTool("fetch", "fetches document n", func(_ context.Context, in struct {
@@ -68,7 +69,7 @@ func fetchTool(t testing.TB, size int) agents.Tool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tool
+	return acts(tool)
 }
 
 // longTeam is a lead that entrusts longGoal to a writer that fetches n

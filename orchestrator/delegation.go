@@ -507,7 +507,7 @@ func (d *delegation) addChild(o *Outcome) {
 func (d *delegation) refused(ctx context.Context, call *model.ToolCall, reason string) {
 	kind := ViolationUnknownTool
 	if call != nil {
-		d.run.ev.addCall(d, call, &agents.Result{IsError: true})
+		d.run.ev.addCall(d, call, agents.KindUnknown, &agents.Result{IsError: true})
 		if agents.IsProtocolTool(call.Name) || d.rt.known[call.Name] {
 			kind = ViolationNotAllowed
 		}

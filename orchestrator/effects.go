@@ -334,7 +334,11 @@ func (c *conversation) CallTool(ctx context.Context, turn, index int, t agents.T
 		latency = time.Since(start)
 	}
 	if c.purpose == model.PurposeTurn {
-		r.ev.addCall(d, call, &res)
+		kind := agents.KindUnknown // a protocol act
+		if g, ok := t.(*gated); ok {
+			kind = g.kind
+		}
+		r.ev.addCall(d, call, kind, &res)
 	}
 	r.emitFill(ctx, func(e *Event) {
 		c.toolEvent(e, EventToolResult, turn, index, call)

@@ -31,6 +31,7 @@ type evidence struct {
 type callRecord struct {
 	d      *delegation
 	tool   string
+	kind   agents.ToolKind // the tool's kind (gated.kind); KindUnknown for a protocol act
 	failed bool
 	path   string // the call's "path" (or "file", "file_path", "filename") argument, if any
 	prev   int    // the index of the call before it with the same id, -1 for none
@@ -57,8 +58,8 @@ func (ev *evidence) addDelegation(d *delegation) {
 	ev.mu.Unlock()
 }
 
-func (ev *evidence) addCall(d *delegation, call *model.ToolCall, res *agents.Result) {
-	rec := callRecord{d: d, tool: call.Name, failed: res.IsError, prev: -1}
+func (ev *evidence) addCall(d *delegation, call *model.ToolCall, kind agents.ToolKind, res *agents.Result) {
+	rec := callRecord{d: d, tool: call.Name, kind: kind, failed: res.IsError, prev: -1}
 	// Only arguments that name a path are worth decoding.
 	if bytes.Contains(call.Arguments, []byte(`"path"`)) || bytes.Contains(call.Arguments, []byte(`"file`)) {
 		var args struct {
@@ -108,90 +109,15 @@ func (d *delegation) covers(x *delegation) bool {
 	return false
 }
 
-// A tool's kind, by its name: one that writes files, one that only reads
-// them, or one whose writes the runtime cannot see (bash, run_command,
-// move_file, git_commit…).
-type toolKind int
-
-const (
-	toolUnknown toolKind = iota
-	toolWrites
-	toolReads
-)
-
-var (
-	// writeWords, as a whole word of a tool's name, make it a writer:
-	// write_file, WriteFile, create_issue, fs__put_object, edit-doc.
-	writeWords = map[string]bool{"write": true, "overwrite": true, "create": true, "edit": true, "append": true,
-		"save": true, "put": true, "patch": true, "upload": true, "store": true}
-	// readWords, as a whole word of a tool's name, make one that is no
-	// writer a reader: read_file, list_files, get_output, search_files.
-	readWords = map[string]bool{"read": true, "get": true, "list": true, "search": true, "find": true, "view": true,
-		"show": true, "stat": true, "glob": true, "grep": true, "cat": true, "head": true, "tail": true, "ls": true,
-		"lookup": true, "query": true, "describe": true, "inspect": true, "info": true}
-	// particles after "put" make it no write: put_together, put_away.
-	particles = map[string]bool{"together": true, "away": true, "off": true, "back": true, "up": true,
-		"down": true, "on": true, "aside": true, "forward": true}
-)
-
-// nameWords are the words of a tool's name, lower case: split at anything
-// but a letter and where a lower-case letter meets an upper-case one
-// (WriteFile is write, file).
-func nameWords(tool string) []string {
-	var out []string
-	var cur []rune
-	prevLower := false
-	for _, r := range tool {
-		switch {
-		case !unicode.IsLetter(r):
-			if len(cur) > 0 {
-				out = append(out, string(cur))
-			}
-			cur, prevLower = cur[:0], false
-			continue
-		case unicode.IsUpper(r) && prevLower:
-			out = append(out, string(cur))
-			cur = cur[:0]
-		}
-		prevLower = unicode.IsLower(r)
-		cur = append(cur, unicode.ToLower(r))
-	}
-	if len(cur) > 0 {
-		out = append(out, string(cur))
-	}
-	return out
-}
-
-// kindOf classifies a tool by the whole words of its name: a writer when
-// one is a verb of writing (write_file, fs__put_object; not editorial_lookup
-// or put_together), else a reader when one is a verb of reading (read_file,
-// list_files), else unknown.
-func kindOf(tool string) toolKind {
-	words := nameWords(tool)
-	for i, w := range words {
-		if writeWords[w] && !(w == "put" && i+1 < len(words) && particles[words[i+1]]) {
-			return toolWrites
-		}
-	}
-	for _, w := range words {
-		if readWords[w] {
-			return toolReads
-		}
-	}
-	return toolUnknown
-}
-
-// writes reports whether a tool, by its name, writes files (kindOf).
-func writes(tool string) bool { return kindOf(tool) == toolWrites }
-
 // unseenWriter is the name of an action tool of a call of d's subtree that
-// succeeded and whose writes the runtime cannot see (toolUnknown: bash,
-// run_command, move_file…), "" when there is none.
+// succeeded and whose writes the runtime cannot see (agents.KindActs:
+// bash, run_command, move_file…), "" when there is none. A tool of
+// unknown kind is not one: it is not taken to have made any file.
 func (ev *evidence) unseenWriter(d *delegation) string {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for _, r := range ev.calls {
-		if !r.failed && d.covers(r.d) && kindOf(r.tool) == toolUnknown && !agents.IsProtocolTool(r.tool) {
+		if !r.failed && d.covers(r.d) && r.kind == agents.KindActs {
 			return r.tool
 		}
 	}
@@ -200,12 +126,14 @@ func (ev *evidence) unseenWriter(d *delegation) string {
 
 // touched reports whether a call that succeeded named path p: anywhere in the
 // run (within nil), or within d's subtree; with write, only calls of tools
-// that write.
+// that write files. A tool of unknown kind touches nothing: what it did with
+// the path is unknown.
 func (ev *evidence) touched(p string, within *delegation, write bool) bool {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	for _, r := range ev.calls {
-		if r.path == p && !r.failed && (within == nil || within.covers(r.d)) && (!write || writes(r.tool)) {
+		if r.path == p && !r.failed && (within == nil || within.covers(r.d)) && r.kind != agents.KindUnknown &&
+			(!write || r.kind == agents.KindWritesFiles) {
 			return true
 		}
 	}
@@ -373,7 +301,7 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 	child := ev.dels[c]
 	ev.mu.Unlock()
 	if len(recs) > 0 {
-		mine, read, act := false, false, ""
+		mine, read, act, unknown := false, false, "", ""
 		for _, r := range recs {
 			if d.covers(r.d) {
 				mine = true
@@ -385,10 +313,18 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 					// A delegation's work is cited by its delegate call or
 					// its id, which is checked as a delegation.
 					act = r.tool
-				case reading || kindOf(r.tool) != toolReads:
+				case r.tool == agents.ToolDelegate, r.kind == agents.KindWritesFiles, r.kind == agents.KindActs:
 					return citeSupports, ""
-				default:
+				case r.kind == agents.KindReads:
+					if reading {
+						return citeSupports, ""
+					}
 					read = true
+				default:
+					// A tool that declares no kind and whose name says
+					// none (fetch_url, calculator): what it did is
+					// unknown, so its call proves nothing.
+					unknown = r.tool
 				}
 			}
 		}
@@ -397,6 +333,8 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 			return citeFalse, fmt.Sprintf("tool call %s was not made by you or your delegates", c)
 		case act != "":
 			return citeUnchecked, fmt.Sprintf("tool call %s is the protocol act %s, not work: cite the call that did the work, a file it wrote or a delegation id", c, act)
+		case unknown != "":
+			return citeUnchecked, fmt.Sprintf("tool call %s is of %s, which declares no kind (reads, writes files or acts), so what it did is unknown: cite a file the work wrote, the id of a call that wrote it or a delegation id", c, unknown)
 		case read:
 			// A call that only read: evidence of reading, not of anything produced.
 			return citeOnlyRead, ""

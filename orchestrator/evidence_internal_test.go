@@ -2,25 +2,6 @@ package orchestrator
 
 import "testing"
 
-// A tool is classified by whole words of its name, not by a substring: a
-// read-only tool must not satisfy a "written in your subtree" claim, and
-// one whose writes the runtime cannot see is neither writer nor reader.
-func TestToolKindByWordOfTheName(t *testing.T) {
-	for tool, want := range map[string]toolKind{
-		"write_file": toolWrites, "WriteFile": toolWrites, "fs__put_object": toolWrites, "create_issue": toolWrites,
-		"edit-doc": toolWrites, "fs__write_file": toolWrites, "putObject": toolWrites,
-		"read_file": toolReads, "get_output": toolReads, "list_files": toolReads, "editorial_lookup": toolReads,
-		"fs__read_text_file": toolReads, "search_files": toolReads,
-		"compute": toolUnknown, "add_credit": toolUnknown, "input_text": toolUnknown, "put_together": toolUnknown,
-		"bash": toolUnknown, "run_command": toolUnknown, "move_file": toolUnknown, "replace_in_file": toolUnknown,
-		"git_commit": toolUnknown, "editorial": toolUnknown, "outputs": toolUnknown,
-	} {
-		if got := kindOf(tool); got != want {
-			t.Errorf("kindOf(%q) = %v, want %v", tool, got, want)
-		}
-	}
-}
-
 // A criterion is about reading only when its verb is one of reading, it
 // asks for nothing to be written and it names no file for the output: a
 // noun (a summary, a review, an assessment) is no verb of reading.

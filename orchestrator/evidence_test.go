@@ -405,3 +405,77 @@ func firstReport(t *testing.T, mem *orchestrator.Memory, finding string) *agents
 	}
 	return ver[0].Verification
 }
+
+// A tool's kind decides what its calls prove, and a tool of unknown kind —
+// none declared, a name that says nothing (fetch_url, calculator) — proves
+// nothing: its call id supports no criterion, and it is not taken to have
+// made a file the work cites that was there before. A tool that declares
+// its kind is weighed by it; an MCP name like directory_tree reads.
+func TestToolKindsWeighEvidence(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	report := func(cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
+	}
+	fetch := withID("f1", call("fetch_url", map[string]string{"url": "https://example.org/minutes"}))
+	for _, tc := range []struct {
+		name    string
+		kind    agents.ToolKind // what fetch_url declares
+		turns   []model.Turn
+		finding string // "" when the first report is accepted
+	}{
+		{"an undeclared tool's call id", agents.KindUnknown, []model.Turn{turn(fetch), turn(report("f1"))},
+			"tool call f1 is of fetch_url, which declares no kind"},
+		{"a call id of a tool declared to act", agents.KindActs, []model.Turn{turn(fetch), turn(report("f1"))}, ""},
+		{"a call id of a tool declared to read", agents.KindReads, []model.Turn{turn(fetch), turn(report("f1"))},
+			"what it cites was only read"},
+		{"a read-only MCP tool by its name", agents.KindUnknown,
+			[]model.Turn{turn(withID("t1", call("fs__directory_tree", map[string]string{"path": "."}))), turn(report("t1"))},
+			"what it cites was only read"},
+		// old.md was there before the run and no call wrote it: false, even
+		// beside a citation that holds, once nothing that acts unseen ran.
+		{"a file there before, an undeclared tool ran", agents.KindUnknown,
+			[]model.Turn{turn(fetch), turn(write("w1", "minutes.md")), turn(report("old.md", "w1"))},
+			", but old.md was not written by you or your delegates"},
+		{"a file there before, a tool declared to act ran", agents.KindActs,
+			[]model.Turn{turn(fetch), turn(write("w1", "minutes.md")), turn(report("old.md", "w1"))}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "old.md"), []byte("last year's minutes"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ws, err := workspace.New(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ws.Close() })
+			fetchURL, err := agents.DefineTool(agents.ToolSpec{Name: "fetch_url", Description: "fetches a page", Kind: tc.kind},
+				func(context.Context, struct {
+					URL string `json:"url"`
+				}) (agents.Result, error) {
+					return agents.Result{Content: "the minutes"}, nil
+				})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tree, err := agents.NewTool("fs__directory_tree", "lists a tree", func(context.Context, struct {
+				Path string `json:"path"`
+			}) (string, error) {
+				return "old.md", nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
+			turns = append(turns, turn(write("w9", "final.md")), turn(report("w9")))
+			m := model.NewScripted("m", turns...)
+			rt, mem := newRuntime(t, solo(m, append(ws.Tools(), fetchURL, tree)...),
+				&orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()})
+			if out, err := rt.Run(t.Context(), g); err != nil {
+				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+			}
+			firstReport(t, mem, tc.finding)
+		})
+	}
+}

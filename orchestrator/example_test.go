@@ -19,11 +19,14 @@ func ExampleRuntime_Run() {
 		Criteria:    []string{"the greeting names the colleague"},
 		Constraints: []string{"one line"},
 	}
-	say, _ := agents.NewTool("say", "says a line", func(_ context.Context, in struct {
-		Line string `json:"line"`
-	}) (string, error) {
-		return "said: " + in.Line, nil
-	})
+	// A tool says what its calls may change (Kind), for the runtime to
+	// weigh a call cited as evidence: "say" has an effect in the world.
+	say, _ := agents.DefineTool(agents.ToolSpec{Name: "say", Description: "says a line", Kind: agents.KindActs},
+		func(_ context.Context, in struct {
+			Line string `json:"line"`
+		}) (agents.Result, error) {
+			return agents.Result{Content: "said: " + in.Line}, nil
+		})
 	m := model.NewScripted("scripted",
 		model.Calls(model.Call("accept_goal", agents.Acceptance{
 			RestatedIntent:          "make Ada feel welcome",

@@ -206,10 +206,11 @@ func (d *delegation) ignored(report bool) int {
 	return d.fb.ignoredAccept
 }
 
-// acted notes that the delegate did work in the world — an action tool call
-// that succeeded and did not only read (kindOf), or a delegation that
-// completed: a report sent again after it is not ignoring its feedback. A
-// read, a failed or refused call, or a failed delegation is no such work.
+// acted notes that the delegate did work in the world — a call that
+// succeeded of an action tool that writes files or acts (agents.KindOf),
+// or a delegation that completed: a report sent again after it is not
+// ignoring its feedback. A read, a call of a tool of unknown kind, a failed
+// or refused call, or a failed delegation is no such work.
 func (d *delegation) acted() {
 	d.mu.Lock()
 	d.fb.acted = true

@@ -7,6 +7,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -229,9 +230,16 @@ func TestReportSentAgainUnchanged(t *testing.T) {
 		{"work done in between", ptr(withID("n1", call("note", map[string]string{"text": "y"}))), true},
 		{"a read in between", ptr(withID("r1", call("read_note", map[string]string{"text": "y"}))), false},
 		{"a failed call in between", ptr(withID("n2", call("note", map[string]int{"text": 5}))), false},
+		// A tool of unknown kind (no declaration, a name that says
+		// nothing) did nothing the runtime can count.
+		{"a call of unknown kind in between", ptr(withID("c1", call("calculator", map[string]string{"text": "2+2"}))), false},
+		{"a tool declared to act in between", ptr(withID("s1", call("sql_job", map[string]string{"text": "vacuum"}))), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			note, readNote := newRecorder(t, "note"), newRecorder(t, "read_note")
+			calc, job := newRecorder(t, "calculator"), newRecorder(t, "sql_job")
+			calc.tool = calc.plain // declares nothing
+			job.tool = protocoltest.Declared(job.tool, agents.KindActs)
 			rep := complete(g, "done", "n1")
 			wTurns := []model.Turn{turn(accept(g)), turn(withID("n1", call("note", map[string]string{"text": "x"}))), turn(rep)}
 			for range 2 {
@@ -250,7 +258,7 @@ func TestReportSentAgainUnchanged(t *testing.T) {
 			verified := orchestrator.Supervision{ModelVerify: true}
 			rt, mem := newRuntime(t, orchestrator.Team{Lead: "lead", Members: []orchestrator.Member{
 				{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: lead}, DelegatesTo: []string{"w"}},
-				{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{note.tool, readNote.tool}}, Supervision: &verified},
+				{Agent: &agents.Agent{Name: "w", Role: "writes", Model: w, Tools: []agents.Tool{note.tool, readNote.tool, calc.tool, job.tool}}, Supervision: &verified},
 			}}, nil)
 			out, _ := rt.Run(t.Context(), g) // the lead gives up
 			verifies := 0

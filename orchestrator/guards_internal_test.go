@@ -20,11 +20,11 @@ import (
 func TestInvariant1_GatedRefusesOutsideAnAlignedDelegation(t *testing.T) {
 	var runs atomic.Int64
 	mk := func(name string) agents.Tool {
-		tool, err := agents.NewTool(name, "records that it ran", func(ctx context.Context, in struct {
+		tool, err := agents.DefineTool(agents.ToolSpec{Name: name, Description: "records that it ran", Kind: agents.KindActs}, func(ctx context.Context, in struct {
 			Text string `json:"text"`
-		}) (string, error) {
+		}) (agents.Result, error) {
 			runs.Add(1)
-			return "ok", nil
+			return agents.Result{Content: "ok"}, nil
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -38,8 +38,9 @@ func verdict(v agents.Verdict, feedback string) model.ToolCall {
 
 // recorder is an action tool that counts its runs.
 type recorder struct {
-	runs atomic.Int64
-	tool agents.Tool
+	runs  atomic.Int64
+	tool  agents.Tool // declared to act when its name says nothing
+	plain agents.Tool // declaring nothing
 }
 
 func newRecorder(t testing.TB, name string) *recorder {
@@ -54,9 +55,16 @@ func newRecorder(t testing.TB, name string) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.tool = tool
+	r.tool, r.plain = tool, tool
+	if agents.KindFromName(name) == agents.KindUnknown {
+		r.tool = acts(tool) // note, act, draft: it records something
+	}
 	return r
 }
+
+// acts is t declared as a tool with effects (agents.KindActs), as a test's
+// note or fetch tool that the runtime could not place by its name.
+func acts(t agents.Tool) agents.Tool { return protocoltest.Declared(t, agents.KindActs) }
 
 var structural = &orchestrator.Supervision{Level: "test"}
 

@@ -540,6 +540,7 @@ func TestInvariant7_NoForgedProtocolActs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	liar = acts(liar)
 	lead := model.NewScripted("lead", turn(accept(g)), turn(delegateTo("w", g)),
 		turn(verdict(agents.VerdictRevise, "show evidence")), turn(verdict(agents.VerdictAccept, "")),
 		turn(complete(g, "done", "d2")))

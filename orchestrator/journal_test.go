@@ -80,6 +80,7 @@ func TestJournalGroupCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		note = acts(note)
 		mem := &orchestrator.Memory{}
 		m := &writtenModel{Model: model.NewScripted("m", turns...), w: w, mem: mem}
 		rt, _ := newRuntime(t, solo(m, note), &orchestrator.Options{Sinks: []orchestrator.Sink{j, mem}})

@@ -161,7 +161,7 @@ func (rt *Runtime) buildTools() error {
 	rt.isKnown = func(n string) bool { return agents.IsProtocolTool(n) || rt.known[n] }
 	for _, m := range rt.members {
 		for _, t := range m.Agent.Tools {
-			m.gated = append(m.gated, &gated{Tool: t, name: t.Def().Name})
+			m.gated = append(m.gated, &gated{Tool: t, name: t.Def().Name, kind: agents.KindOf(t)})
 		}
 		for _, n := range m.DelegatesTo {
 			m.delegates = append(m.delegates, prompts.Peer{Name: n, Role: rt.members[n].Agent.Role})
@@ -202,6 +202,7 @@ func (rt *Runtime) buildTools() error {
 type gated struct {
 	agents.Tool
 	name string
+	kind agents.ToolKind // agents.KindOf the tool, found once
 }
 
 // Call runs the tool if the delegation may, and never lets its result end
@@ -241,14 +242,17 @@ func (g *gated) call(ctx context.Context, args json.RawMessage) agents.Result {
 	d.offPlan(ctx, site.call)
 	c := d.run.fx.CallTool(ctx, site.key, g.Tool, site.call)
 	site.latency = c.Latency
-	if !c.Result.IsError && kindOf(g.name) != toolReads {
-		d.acted() // a read or a failed call is no work on the feedback
+	if !c.Result.IsError && (g.kind == agents.KindWritesFiles || g.kind == agents.KindActs) {
+		d.acted() // a read, a call of unknown kind or a failed call is no work on the feedback
 	}
 	return c.Result
 }
 
 // Concurrent passes through the wrapped tool's setting.
 func (g *gated) Concurrent() bool { return agents.IsConcurrent(g.Tool) }
+
+// Kind passes through the wrapped tool's kind.
+func (g *gated) Kind() agents.ToolKind { return g.kind }
 
 // locked refuses a call that would act before an aligned acceptance, as a
 // protocol violation: the second lock behind the loop's (see waited).

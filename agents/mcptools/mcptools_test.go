@@ -131,9 +131,10 @@ func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
 	conn, _ := connect(t, mcptools.Server{Name: "calc", Transport: inMemory(nil, nil), TrustHints: true})
 	for _, tl := range conn.Infos() {
 		var c, i, d bool
+		k := agents.KindActs // a tool that does not only read, by a name that writes no file
 		switch tl.Remote().Name {
 		case "echo", "slow", "getenv", "big", "pid": // readOnlyHint
-			c, i, d = true, true, false
+			c, i, d, k = true, true, false, agents.KindReads
 		case "add": // idempotentHint, destructiveHint false
 			c, i, d = false, true, false
 		default: // no annotations: the MCP defaults
@@ -141,6 +142,9 @@ func TestAnnotationsSetConcurrencyAndIdempotency(t *testing.T) {
 		}
 		if tl.Concurrent() != c || tl.Idempotent() != i || agents.IsIdempotent(tl) != i || tl.Destructive() != d {
 			t.Errorf("%s: concurrent %v idempotent %v destructive %v, want %v %v %v", tl.Def().Name, tl.Concurrent(), tl.Idempotent(), tl.Destructive(), c, i, d)
+		}
+		if tl.Kind() != k || agents.KindOf(tl) != k {
+			t.Errorf("%s: kind %v (KindOf %v), want %v", tl.Def().Name, tl.Kind(), agents.KindOf(tl), k)
 		}
 	}
 }
@@ -169,6 +173,11 @@ func TestHintsAreIgnoredUnlessTrusted(t *testing.T) {
 				if !want && (tl.Concurrent() || tl.Idempotent() || agents.IsIdempotent(tl) || !tl.Destructive()) {
 					t.Errorf("%s (claims %+v): concurrent %v idempotent %v destructive %v, want false false true",
 						tl.Def().Name, tl.Remote().Annotations, tl.Concurrent(), tl.Idempotent(), tl.Destructive())
+				}
+				// Untrusted, a claim to only read declares nothing: the
+				// runtime goes by the name, and echo's says nothing.
+				if !want && (tl.Kind() != agents.KindUnknown || agents.KindOf(tl) != agents.KindFromName(tl.Def().Name)) {
+					t.Errorf("%s (claims %+v): kind %v, KindOf %v, want undeclared", tl.Def().Name, tl.Remote().Annotations, tl.Kind(), agents.KindOf(tl))
 				}
 			}
 		})

@@ -86,6 +86,24 @@ func (t *Tool) Destructive() bool {
 	return true
 }
 
+// Kind reports what the tool's calls may change, when its hints are
+// trusted: KindReads for a tool the server says only reads (readOnlyHint);
+// for any other, KindWritesFiles when its name says it writes a file
+// (agents.KindFromName), else KindActs. Untrusted hints declare nothing
+// (agents.KindUnknown), and the runtime goes by the tool's name alone.
+func (t *Tool) Kind() agents.ToolKind {
+	a := t.hints()
+	switch {
+	case !t.HintsTrusted():
+		return agents.KindUnknown
+	case a != nil && a.ReadOnlyHint:
+		return agents.KindReads
+	case agents.KindFromName(t.remote.Name) == agents.KindWritesFiles:
+		return agents.KindWritesFiles
+	}
+	return agents.KindActs
+}
+
 // Call checks args against the tool's schema, calls the tool on the server
 // with ctx (its cancellation and deadline reach the server) and returns
 // what the server answered. Invalid arguments, a tool error (isError), a

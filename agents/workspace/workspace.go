@@ -150,16 +150,19 @@ func (w *Workspace) Tools() []agents.Tool {
 		Description: "Read a UTF-8 text file of the workspace (at most 1 MiB). Paths are relative to the workspace root.",
 		Concurrent:  true,
 		Idempotent:  true,
+		Kind:        agents.KindReads,
 	}, w.readFile))
 	write := must(agents.DefineTool(agents.ToolSpec{
 		Name:        ToolWriteFile,
 		Description: "Create or replace a text file of the workspace with the given content (at most 1 MiB), creating missing parent directories. Paths are relative to the workspace root.",
+		Kind:        agents.KindWritesFiles,
 	}, w.writeFile))
 	list := must(agents.DefineTool(agents.ToolSpec{
 		Name:        ToolListFiles,
 		Description: "List a directory of the workspace: one entry a line, directories ending with /. Paths are relative to the workspace root.",
 		Concurrent:  true,
 		Idempotent:  true,
+		Kind:        agents.KindReads,
 	}, w.listFiles))
 	return []agents.Tool{read, &writeTool{Tool: write, w: w}, list}
 }
@@ -341,6 +344,9 @@ type writeTool struct {
 	agents.Tool
 	w *Workspace
 }
+
+// Kind says write_file writes the file its path names.
+func (t *writeTool) Kind() agents.ToolKind { return agents.KindWritesFiles }
 
 // Reconcile reports whether the file named by args holds args' content.
 func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.Result, bool, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -53,6 +54,15 @@ func TestE2ERunToolsListsMCPTools(t *testing.T) {
 		"server's hints not trusted"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("run tools lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	// Each tool's kind: declared (the workspace's), by trusted hints (echo
+	// only reads), or none (pid's hints are not trusted, and its name says
+	// nothing).
+	for tool, kind := range map[string]string{"write_file": "writes files", "read_file": "reads", "calc__echo": "reads",
+		"calc__pid": "unknown (its calls prove nothing)"} {
+		if !regexp.MustCompile(`(?m)^` + tool + ` .*  ` + regexp.QuoteMeta(kind) + `  `).MatchString(r.stdout) {
+			t.Errorf("run tools does not show %s as %q:\n%s", tool, kind, r.stdout)
 		}
 	}
 	// A tool the server does not have is a configuration error.

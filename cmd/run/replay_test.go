@@ -45,6 +45,7 @@ func TestReplayShowsCompaction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fetch = protocoltest.Declared(fetch, agents.KindActs) // it indexes what it fetches
 	var liveOut strings.Builder
 	live := cli.NewLiveView(&liveOut, nil)
 	path := filepath.Join(t.TempDir(), "run.jsonl")

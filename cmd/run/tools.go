@@ -67,7 +67,7 @@ func runTools(opts *toolsOptions) error {
 		}
 	}
 	tw := tabwriter.NewWriter(opts.io.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TOOL\tSOURCE\tHINTS\tHELD BY\tDESCRIPTION")
+	fmt.Fprintln(tw, "TOOL\tSOURCE\tKIND\tHINTS\tHELD BY\tDESCRIPTION")
 	row := func(t agents.Tool, source string) {
 		d := t.Def()
 		var hints []string
@@ -94,7 +94,11 @@ func runTools(opts *toolsOptions) error {
 		if hint == "" {
 			hint = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Name, source, hint, held, firstLine(d.Description, 70))
+		kind := agents.KindOf(t).String()
+		if kind == agents.KindUnknown.String() {
+			kind += " (its calls prove nothing)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Name, source, kind, hint, held, firstLine(d.Description, 70))
 	}
 	for _, t := range ws.Tools() {
 		row(t, "built-in (workspace)")

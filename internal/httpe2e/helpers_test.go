@@ -162,7 +162,7 @@ func noteTool(tb testing.TB, runs *atomic.Int64) agents.Tool {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return tool
+	return protocoltest.Declared(tool, agents.KindActs)
 }
 
 // modelCalls returns the usage and purpose of the model.called events of agent,

@@ -129,3 +129,18 @@ func (t CountedTool) Call(ctx context.Context, args json.RawMessage) agents.Resu
 	t.N.Add(1)
 	return t.Tool.Call(ctx, args)
 }
+
+// Declared is t declaring kind (agents.KindedTool): a test's note or fetch
+// tool, whose name tells the runtime nothing, must say what it does for its
+// calls to count as evidence.
+func Declared(t agents.Tool, kind agents.ToolKind) agents.Tool { return declared{t, kind} }
+
+type declared struct {
+	agents.Tool
+	kind agents.ToolKind
+}
+
+func (d declared) Kind() agents.ToolKind { return d.kind }
+
+// Kind passes on the counted tool's kind.
+func (t CountedTool) Kind() agents.ToolKind { return agents.KindOf(t.Tool) }

@@ -27,6 +27,7 @@ func journal(t *testing.T) []*orchestrator.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
+	note = protocoltest.Declared(note, agents.KindActs)
 	turn := func(calls ...model.ToolCall) model.Turn { return model.Calls(calls...) }
 	lead := model.NewScripted("lead", turn(protocoltest.Accept(goal)), turn(protocoltest.DelegateTo("writer", goal, "note")),
 		turn(model.Call(agents.ToolAnswerEscalation, agents.AnswerArgs{Answer: "short"})),

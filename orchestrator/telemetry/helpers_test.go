@@ -29,7 +29,7 @@ func noteTool(t testing.TB) agents.Tool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tool
+	return protocoltest.Declared(tool, agents.KindActs)
 }
 
 var structural = &orchestrator.Supervision{Level: "test"}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/protocoltest"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/trust"
 )
@@ -146,6 +147,7 @@ func runWith(t *testing.T, l *trust.Ledger, lenient *atomic.Bool, notes int, wor
 	if err != nil {
 		t.Fatal(err)
 	}
+	note = protocoltest.Declared(note, agents.KindActs)
 	tm := team{lead: lead(lenient, workers...), workers: map[string]*model.Scripted{}}
 	members := []orchestrator.Member{{Agent: &agents.Agent{Name: "lead", Role: "leads", Model: tm.lead}, DelegatesTo: workers}}
 	for _, w := range workers {

@@ -1,0 +1,61 @@
+package agents_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/entrust-dev/entrust/agents"
+)
+
+// A tool is classified by whole words of its name, not by a substring, when
+// it declares no kind: a read-only tool must not pass for a writer, and one
+// whose name says nothing (fetch_url, calculator, now) is of unknown kind.
+func TestKindFromName(t *testing.T) {
+	for tool, want := range map[string]agents.ToolKind{
+		"write_file": agents.KindWritesFiles, "WriteFile": agents.KindWritesFiles, "fs__put_object": agents.KindWritesFiles,
+		"create_issue": agents.KindWritesFiles, "edit-doc": agents.KindWritesFiles, "fs__write_file": agents.KindWritesFiles,
+		"putObject": agents.KindWritesFiles, "fs__edit_file": agents.KindWritesFiles,
+		"read_file": agents.KindReads, "get_output": agents.KindReads, "list_files": agents.KindReads,
+		"editorial_lookup": agents.KindReads, "fs__read_text_file": agents.KindReads, "search_files": agents.KindReads,
+		"fs__directory_tree": agents.KindReads, "get_commit": agents.KindReads,
+		"bash": agents.KindActs, "run_command": agents.KindActs, "move_file": agents.KindActs,
+		"replace_in_file": agents.KindActs, "git_commit": agents.KindActs, "send_email": agents.KindActs,
+		"sql_exec": agents.KindActs, "runShell": agents.KindActs,
+		"compute": agents.KindUnknown, "add_credit": agents.KindUnknown, "input_text": agents.KindUnknown,
+		"put_together": agents.KindUnknown, "editorial": agents.KindUnknown, "outputs": agents.KindUnknown,
+		"fetch_url": agents.KindUnknown, "calculator": agents.KindUnknown, "now": agents.KindUnknown,
+		"http_request": agents.KindUnknown,
+	} {
+		if got := agents.KindFromName(tool); got != want {
+			t.Errorf("KindFromName(%q) = %v, want %v", tool, got, want)
+		}
+	}
+}
+
+// A declared kind wins over the name; an undeclared one falls back to it.
+func TestKindOf(t *testing.T) {
+	type in struct{}
+	def := func(name string, kind agents.ToolKind) agents.Tool {
+		tool, err := agents.DefineTool(agents.ToolSpec{Name: name, Kind: kind}, func(context.Context, in) (agents.Result, error) {
+			return agents.Result{}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tool
+	}
+	for _, c := range []struct {
+		tool agents.Tool
+		want agents.ToolKind
+	}{
+		{def("fetch_url", agents.KindReads), agents.KindReads},
+		{def("fetch_url", agents.KindUnknown), agents.KindUnknown},
+		{def("now", agents.KindReads), agents.KindReads},
+		{def("write_file", agents.KindUnknown), agents.KindWritesFiles},
+		{def("read_and_archive", agents.KindActs), agents.KindActs},
+	} {
+		if got := agents.KindOf(c.tool); got != c.want {
+			t.Errorf("KindOf(%s declared %v) = %v, want %v", c.tool.Def().Name, c.tool.(agents.KindedTool).Kind(), got, c.want)
+		}
+	}
+}
