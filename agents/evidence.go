@@ -97,6 +97,11 @@ var (
 	// scopeEnds end what a negation governs: "no file but notes.md",
 	// "nothing except notes.md", "only notes.md".
 	scopeEnds = map[string]bool{"but": true, "except": true, "besides": true, "only": true, "unless": true, "other": true, "apart": true, "instead": true}
+	// auxiliaries, before a negation, make a comma after it open a
+	// parenthesis: "must not, under any circumstance, create secrets.env".
+	auxiliaries = map[string]bool{"must": true, "should": true, "shall": true, "will": true, "would": true,
+		"can": true, "could": true, "may": true, "might": true, "do": true, "does": true, "did": true,
+		"is": true, "are": true, "was": true, "were": true, "be": true}
 	// fillers may stand between a conjunction and the file it adds to a
 	// list: "no secrets.env or any keys.pem".
 	fillers = map[string]bool{"a": true, "an": true, "the": true, "any": true, "file": true, "files": true}
@@ -166,18 +171,22 @@ func splitBackticks(text string) []string {
 // say must be gone: those the runtime checks exist at hand-back. A mention
 // is negated by a negation shortly before it in the same clause ("must not
 // create secrets.env", "no notes.md", "without out.log", "never touch
-// prod.env", and "delete tmp.txt"), carried through a list ("no a.env, b.env
-// or c.pem") and ended by but, except, only, unless… ("no file but
-// notes.md", "nothing except notes.md"); or, after it, by a negation and a
-// verb of being there ("secrets.env must not exist", "x.log is never
-// committed") or by a word of being gone ("tmp.txt must be absent"). The
-// source of a rename or a move is not required ("rename a.txt to b.txt",
-// "move draft.md to final/draft.md" require only where it goes). A lapse
-// after a negation undoes it: "do not forget to write notes.md", "make sure
-// you don't skip README.md" and "never omit x.md" require the file. A word
-// elsewhere in the text negates nothing: "Write only notes.md" and "… but
-// keep notes.md short" require notes.md. A file is left out only when every
-// mention of it is negated.
+// prod.env", "never let failing tests produce out.log", and "delete
+// tmp.txt"), carried through a list ("no a.env, b.env or c.pem") and through
+// a parenthesis set off by commas right after it ("must not, under any
+// circumstance, create secrets.env"), and ended by but, except, only,
+// unless… ("no file but notes.md", "nothing except notes.md"); or, after it,
+// by a negation and a verb of being there ("secrets.env must not exist",
+// "x.log is never committed") or by a word of being gone ("tmp.txt must be
+// absent"). The file a rename or a move moves — the verb's object, right
+// after it, or a list of them — is not required ("rename a.txt to b.txt",
+// "move draft.md to final/draft.md" require only where it goes); a file
+// named further on is ("move the paragraph in notes.md to the top" requires
+// notes.md). A lapse right after a negation undoes it: "do not forget to
+// write notes.md", "make sure you don't skip README.md" and "never omit
+// x.md" require the file. A word elsewhere in the text negates nothing:
+// "Write only notes.md" and "… but keep notes.md short" require notes.md. A
+// file is left out only when every mention of it is negated.
 func RequiredFiles(text string) []string {
 	ms := mentions(text)
 	neg := negatedMentions(ms)
@@ -194,30 +203,65 @@ func RequiredFiles(text string) []string {
 // text says must not be (see RequiredFiles).
 func negatedMentions(ms []mention) []bool {
 	neg := make([]bool, len(ms))
-	scope, move, since := false, false, 0
+	// scope: a negation or a move governs what follows; move: a move's,
+	// which governs only the file it moves (and a list of them); listed: a
+	// list of files goes on; aside: inside a parenthesis set off by commas
+	// right after the negation ("must not, under any circumstance,
+	// create…"), which does not end the scope.
+	scope, move, listed, aside, since, negAt := false, false, false, false, 0, -1
 	for i, m := range ms {
 		switch {
+		case m.file != "" && move:
+			// Only the file the verb moves, or a list of them: "move
+			// notes.md to …", not "move the paragraph in notes.md to …".
+			neg[i] = since == 0 || listed || goneAfter(ms, i)
+			if !neg[i] || (!m.comma && i+1 < len(ms) && ms[i+1].file != "") {
+				scope, move = false, false // "mv a.log b.log": b.log is where it goes
+			}
+			since, listed = 0, false
 		case m.file != "":
 			neg[i] = (scope && since <= negationWindow) || goneAfter(ms, i)
-			since = 0 // a list goes on: "no a.env or b.env"
+			since, listed = 0, false // a list goes on: "no a.env or b.env"
 		case isNegation(m.word) || absences[m.word]:
-			scope, move, since = true, false, 0
+			scope, move, since, negAt = true, false, 0, i
+			aside = m.comma && i > 0 && auxiliaries[ms[i-1].word] && !nextIsFile(ms, i)
 		case moves[m.word]:
 			scope, move, since = true, true, 0
-		case scopeEnds[m.word], move && moveDest[m.word], scope && !move && lapses[m.word]:
-			scope = false
+		case scopeEnds[m.word], move && moveDest[m.word], scope && !move && lapses[m.word] && lapseOf(ms, negAt, i):
+			scope, move = false, false
 		case m.word == "and" || m.word == "or" || m.word == "nor":
 			if !nextIsFile(ms, i) {
-				scope = false
+				scope, move = false, false
 			}
+			listed = true
+		case move && fillers[m.word], aside:
+			// "move the file notes.md": still the verb's object; a
+			// parenthesis counts no word of the window.
 		default:
 			since++
 		}
-		if m.stops || (m.comma && !nextIsFile(ms, i)) {
+		switch {
+		case m.stops:
+			scope, move, aside = false, false, false
+		case !m.comma:
+		case aside && i == negAt:
+			// the parenthesis opens
+		case aside:
+			aside = false // it closes; the negation goes on
+		case !nextIsFile(ms, i):
 			scope, move = false, false
+		default:
+			listed = true
 		}
 	}
 	return neg
+}
+
+// lapseOf reports whether the lapse word at i undoes the negation at
+// negAt: it follows it at once, or after "ever" ("do not forget", "don't
+// ever skip"; not "never let failing tests produce out.log").
+func lapseOf(ms []mention, negAt, i int) bool {
+	return negAt >= 0 && (i == negAt+1 || (i == negAt+2 && ms[negAt+1].word == "ever"))
 }
 
 func isNegation(w string) bool { return negations[w] || negations[strings.Trim(w, "'")] }

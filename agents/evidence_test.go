@@ -96,6 +96,21 @@ func TestRequiredFiles(t *testing.T) {
 		{"never omit CHANGELOG.md", []string{"CHANGELOG.md"}},
 		{"do not fail to update notes.md", []string{"notes.md"}},
 		{"must not create secrets.env; do not forget notes.md", []string{"notes.md"}},
+		// Only the file a move moves is gone (second review, finding 3).
+		{"Move the paragraph in notes.md to the top", []string{"notes.md"}},
+		{"Rename the title of notes.md to Final", []string{"notes.md"}},
+		{"Move the file draft.md to final/draft.md", []string{"final/draft.md"}},
+		{"Move a.md and b.md to archive/a.md", []string{"archive/a.md"}},
+		{"Move a.md, b.md and c.md into old/", nil},
+		{"mv old.log archive/old.log", []string{"archive/old.log"}},
+		// A lapse undoes a negation only right after it.
+		{"Never let failing tests produce out.log", nil},
+		{"do not ever forget notes.md", []string{"notes.md"}},
+		// A parenthesis after the negation does not end it.
+		{"must not, under any circumstance, create secrets.env", nil},
+		{"You should never, even when asked, commit prod.env", nil},
+		{"Do not use the network, write notes.md", []string{"notes.md"}},
+		{"No, write notes.md", []string{"notes.md"}},
 		// A file named twice is required if one mention is not negated.
 		{"write notes.md; notes.md must not be read by others", []string{"notes.md"}},
 	} {

@@ -177,10 +177,6 @@ var (
 		"assess": true, "assesses": true, "assessed": true, "assessing": true, "skim": true, "skimmed": true,
 	}
 	ambiguousReading = map[string]bool{"review": true, "reviews": true, "audit": true, "audits": true}
-	// verbLead are the words after which an ambiguous word is a verb:
-	// "Review old.md", "… and review old.md", "must review it".
-	verbLead = map[string]bool{"to": true, "and": true, "then": true, "please": true, "or": true,
-		"must": true, "should": true, "shall": true, "will": true, "can": true, "first": true}
 	// writingWords say that a criterion asks for something to be made or
 	// changed: with one of them, reading is not enough.
 	writingWords = map[string]bool{
@@ -200,35 +196,137 @@ var (
 )
 
 // aboutReading reports whether a criterion asks only for something to be
-// read, reviewed or examined, so that a file the work read supports it: its
-// verb is one of reading ("Read old.md", "old.md is reviewed"; not a noun:
-// "a summary", "the review", "an assessment"), it holds no word of writing
-// ("Write a summary of report.txt"), and it names no file for the output
-// ("Review old.md, findings in review.md").
+// read, reviewed or examined, so that a file the work read supports it. It
+// fails closed: a criterion is about reading only when every clause of it
+// is — split at punctuation and at and, or, then, but, so, to, before,
+// after, while — a clause whose verb is one of reading, standing first or
+// after a subject and an auxiliary ("Read old.md", "Review old.md for
+// typos", "old.md is reviewed", "the team must review the plan"; not a
+// noun: "a summary", "the review", "an assessment"), or one that only
+// adds to a list of what is read ("Review main.go and utils.go", "… and the
+// tests"). A clause with any other verb ("Review main.go then correct the
+// typo", "Analyze sales.csv and chart it on chart.png", "Respond to
+// reviews") makes it no reading criterion, as does a word of writing
+// anywhere ("Write a summary of report.txt") or a second file where the
+// work goes ("Review old.md, findings in review.md").
 func aboutReading(criterion string) bool {
-	words := strings.FieldsFunc(strings.ToLower(criterion), func(r rune) bool {
-		return !unicode.IsLetter(r) && r != '.' && r != '/' && r != '_' && r != '-' && !unicode.IsDigit(r)
-	})
-	reading, files := false, 0
-	for i, w := range words {
-		if _, ok := fileWord(w); ok {
-			files++
-			if files > 1 && i > 0 && outputLead[words[i-1]] {
-				return false // a second file, where the work goes
+	clauses := readingClauses(criterion)
+	if len(clauses) == 0 {
+		return false
+	}
+	files, reading := 0, false
+	for ci, c := range clauses {
+		verb := false
+		for i, w := range c.words {
+			if _, ok := fileWord(w); ok {
+				files++
+				if files > 1 && i > 0 && outputLead[c.words[i-1]] {
+					return false // a second file, where the work goes
+				}
+				continue
 			}
-			continue
+			w = strings.Trim(w, ".-_/")
+			switch {
+			case writingWords[w]:
+				return false
+			case !verb && (readingVerbs[w] || ambiguousReading[w]) && (i == 0 || readingLead[c.words[i-1]]):
+				verb = true
+			}
 		}
-		w = strings.Trim(w, ".-_/")
 		switch {
-		case writingWords[w]:
-			return false
-		case readingVerbs[w]:
+		case verb:
 			reading = true
-		case ambiguousReading[w] && (i == 0 || verbLead[words[i-1]]):
-			reading = true
+		case ci > 0 && c.listed && reading && listGoesOn(clauses, ci):
+			// Another thing read: "… and utils.go", "… and the tests".
+		default:
+			return false // a clause with a verb of its own, or none
 		}
 	}
 	return reading
+}
+
+// readingClause is a clause of a criterion, its words lower-cased.
+type readingClause struct {
+	words  []string
+	join   string // what joined it to the one before: a word, or "," for punctuation
+	listed bool   // it names only what may be listed: files, or a noun after a determiner
+}
+
+// clauseWords split a criterion's clauses; determiners open a noun phrase
+// that may go on a list of what is read.
+var (
+	clauseWords = map[string]bool{"and": true, "or": true, "then": true, "but": true, "so": true, "to": true,
+		"before": true, "after": true, "while": true, "&": true}
+	determiners = map[string]bool{"the": true, "a": true, "an": true, "all": true, "its": true, "their": true,
+		"his": true, "her": true, "our": true, "your": true, "each": true, "every": true, "both": true, "any": true}
+	// readingLead are the words after which a verb of reading stands as
+	// the clause's verb: an auxiliary, a modal, an adverb of manner.
+	readingLead = map[string]bool{"is": true, "are": true, "was": true, "were": true, "be": true, "been": true,
+		"being": true, "has": true, "have": true, "had": true, "must": true, "should": true, "shall": true,
+		"will": true, "would": true, "can": true, "could": true, "may": true, "might": true, "please": true,
+		"first": true, "carefully": true, "thoroughly": true, "fully": true, "also": true, "get": true,
+		"gets": true, "got": true}
+)
+
+// readingClauses splits a criterion into clauses (see aboutReading).
+func readingClauses(criterion string) []readingClause {
+	var out []readingClause
+	cur := readingClause{}
+	flush := func(join string) {
+		if len(cur.words) > 0 {
+			cur.listed = listable(cur.words)
+			out = append(out, cur)
+		}
+		cur = readingClause{join: join}
+	}
+	for _, tok := range strings.Fields(strings.ToLower(criterion)) {
+		w := strings.TrimFunc(tok, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '&'
+		})
+		switch {
+		case w == "":
+		case clauseWords[w]:
+			flush(w)
+			continue
+		default:
+			cur.words = append(cur.words, w)
+		}
+		if strings.ContainsAny(tok[len(tok)-1:], ",;:!?.") {
+			flush(",")
+		}
+	}
+	flush("")
+	return out
+}
+
+// listable reports whether words only name what may go on a list: files,
+// or a noun phrase opened by a determiner ("the tests").
+func listable(words []string) bool {
+	if determiners[words[0]] {
+		return len(words) <= 4
+	}
+	for _, w := range words {
+		if _, ok := fileWord(w); !ok && w != "file" && w != "files" {
+			return false
+		}
+	}
+	return true
+}
+
+// listGoesOn reports whether the listed clause at i goes on a list of what
+// is read: joined by and, or or &, or by a comma when the list ends so
+// further on ("a.go, b.go and c.go"; not "report.txt, notes.md").
+func listGoesOn(clauses []readingClause, i int) bool {
+	for ; i < len(clauses) && clauses[i].listed; i++ {
+		switch clauses[i].join {
+		case "and", "or", "&":
+			return true
+		case ",":
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // fileWord is the file w names, if any.
@@ -381,14 +479,13 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 
 // isFile says why the workspace path p cannot be cited, "" when it can,
 // with citeFalse when it does not exist and citeUnchecked when the runtime
-// cannot tell: it is a regular file of the runtime's Workspace, or, when
-// none is configured, a call of this run that succeeded wrote it.
+// cannot tell: it is a regular file of the runtime's Workspace. Without
+// one, that is left to the calls: a file is cited for what a call of the
+// subtree did to it (see resolve), and one that no call wrote is false, as
+// one there before is with a workspace.
 func (d *delegation) isFile(p string) (citeVerdict, string) {
 	w := d.rt.opts.Workspace
 	if w == nil {
-		if why := d.exists(p); why != "" {
-			return citeUnchecked, why
-		}
 		return citeSupports, ""
 	}
 	fi, err := fs.Stat(w, p)

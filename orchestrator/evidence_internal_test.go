@@ -26,6 +26,27 @@ func TestAboutReading(t *testing.T) {
 		"the minutes are written":                   false,
 		"notes.md sums up the meeting":              false,
 		"Read the data in data/input.csv":           true,
+		// Every clause must be one of reading: a verb of any other kind,
+		// listed or not, asks for more than a read (second review, finding 2).
+		"Review main.go then correct the typo":                    false,
+		"Examine main.go, then refactor it":                       false,
+		"Review the PR and report findings at review.md":          false,
+		"Summarise report.txt: notes.md holds it":                 false,
+		"Summarize report.txt, notes.md":                          false,
+		"Analyze sales.csv and chart it on chart.png":             false,
+		"Respond to reviews":                                      false,
+		"Inspect the logs and list every error":                   false,
+		"main.go is reviewed and approved":                        false,
+		"Review main.go to find the bug":                          false,
+		"Audit the config, then tighten it":                       false,
+		"Review main.go and utils.go":                             true,
+		"Review main.go, utils.go and db.go":                      true,
+		"Read the contract and the annex":                         true,
+		"The contract is carefully inspected for risks.":          true,
+		"Review the pull request for security issues":             true,
+		"Read docs/guide.md.":                                     true,
+		"Please proofread the essay":                              true,
+		"Each chapter has been reviewed by you or your delegates": true,
 	} {
 		if got := aboutReading(c); got != want {
 			t.Errorf("aboutReading(%q) = %v, want %v", c, got, want)

@@ -479,3 +479,56 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 		})
 	}
 }
+
+// Without a workspace (library use), the calls alone decide: a cited file no
+// call wrote is false, not "cannot check" — from a delegate that works by
+// reasoning alone too, which nothing else holds to its word — and one a call
+// wrote supports the criterion.
+func TestNoWorkspaceCallsDecide(t *testing.T) {
+	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
+	report := func(cites ...string) model.ToolCall {
+		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
+	}
+	save, err := agents.DefineTool(agents.ToolSpec{Name: "save_minutes", Description: "saves the minutes", Kind: agents.KindWritesFiles},
+		func(context.Context, struct {
+			Path string `json:"path"`
+		}) (agents.Result, error) {
+			return agents.Result{Content: "saved"}, nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveCall := func(id, path string) model.Turn {
+		return turn(withID(id, call("save_minutes", map[string]string{"path": path})))
+	}
+	for _, tc := range []struct {
+		name    string
+		tools   []agents.Tool
+		turns   []model.Turn
+		finding string // "" when the first report is accepted
+	}{
+		{"written by a call", []agents.Tool{save}, []model.Turn{saveCall("s1", "minutes.md"), turn(report("minutes.md"))}, ""},
+		{"no call wrote it", []agents.Tool{save}, []model.Turn{saveCall("s1", "other.md"), turn(report("minutes.md"))},
+			", but minutes.md was not written by you or your delegates"},
+		{"no call wrote it, beside one that holds", []agents.Tool{save}, []model.Turn{saveCall("s1", "other.md"), turn(report("minutes.md", "s1"))},
+			", but minutes.md was not written by you or your delegates"},
+		{"a delegate without tools", nil, []model.Turn{turn(report("minutes.md"))},
+			", but minutes.md was not written by you or your delegates"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
+			if tc.tools != nil {
+				turns = append(turns, saveCall("s9", "final.md"), turn(report("s9")))
+			} else {
+				turns = append(turns, turn(report()))
+			}
+			m := model.NewScripted("m", turns...)
+			rt, mem := newRuntime(t, solo(m, tc.tools...), nil)
+			if out, err := rt.Run(t.Context(), g); err != nil {
+				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))
+			}
+			firstReport(t, mem, tc.finding)
+		})
+	}
+}
