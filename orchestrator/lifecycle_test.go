@@ -506,6 +506,15 @@ func TestDerailedIntentIsNotAligned(t *testing.T) {
 		{"HELP on-call engineers: restore the payment service, quickly, at night!", true},
 		{"I will help on-call engineers restore the payment service quickly at night.", true},
 		{"Write a runbook for payment outages. Help on-call engineers restore the payment service quickly at night.", true},
+		// A stock phrase around a copy is still a copy.
+		{"I understand the purpose: help on-call engineers restore the payment service quickly at night.", true},
+		{"I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will write a runbook for payment outages.", true},
+		{"To restate it precisely, the purpose is: help on-call engineers restore the payment service quickly at night.", true},
+		{"In my own words, the goal is to help on-call engineers restore the payment service quickly at night.", true},
+		// What the agent says of its own is a restatement, stock phrase or not.
+		{"I understand the purpose: whoever is paged at night must get payments flowing again before customers notice.", false},
+		{"As I understand it, the purpose turns on help, engineers, restore, payment, service, quickly and night.", false},
+		{"Help on-call engineers restore the payment service quickly at night, so customers can keep paying while the team sleeps.", false},
 		{"Help the on-call engineers bring the payment service back quickly when it fails at night.", false},
 		{"So whoever is paged can bring payments back fast in the small hours.", false},
 		{"Give the night rota a guide for getting the payments system up again.", false},

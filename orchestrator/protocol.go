@@ -969,7 +969,8 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 // when it may be: one that shares no content word with the goal's intent
 // and objective (after stop words), or one that only copies either of them
 // or both (words.NearCopy: case, spacing and punctuation aside, a word or
-// two changed). A goal whose intent and objective have no content word
+// two changed, and stock words around or within the copy counting for
+// nothing: "I understand the purpose: <intent>" copies it). A goal whose intent and objective have no content word
 // (four letters or more, not a stop word) is left to the judge.
 func (d *delegation) derailed(restated string) string {
 	g := d.goal

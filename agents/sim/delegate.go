@@ -9,6 +9,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/words"
 )
 
 // The tools of the workspace (package workspace) the simulator knows how to
@@ -187,8 +188,10 @@ func (s *simulator) offerAct(v *view) model.ToolCall {
 	return model.Call(agents.ToolAcceptGoal, s.acceptance(v))
 }
 
-// acceptance restates the goal. After a misaligned judgement it restates the
-// intent word for word and fixes what the judgement lists.
+// acceptance restates the goal in its own words (restate), never the
+// goal's own (the runtime catches a copy, words.NearCopy). After a
+// misaligned judgement it restates the intent with care and fixes what the
+// judgement lists.
 func (s *simulator) acceptance(v *view) agents.Acceptance {
 	g := &v.goal
 	var gaps []string
@@ -206,12 +209,8 @@ func (s *simulator) acceptance(v *view) agents.Acceptance {
 		a.RestatedIntent = "I understand the purpose is to do what my delegator asks: " + clip(v.user, 200)
 	case s.persona == Drifter && misaligned == 0, s.persona == Stubborn:
 		a.RestatedIntent = "I understand the purpose is to " + drift(g)
-	case misaligned > 0:
-		a.RestatedIntent = fmt.Sprintf("To restate it precisely, the purpose is: %s. The work that serves it: %s.", intent, lowerFirst(obj))
-	case intent == obj:
-		a.RestatedIntent = fmt.Sprintf("I understand the purpose: %s.", lowerFirst(intent))
 	default:
-		a.RestatedIntent = fmt.Sprintf("I understand the purpose: %s. That is why I will %s.", lowerFirst(intent), lowerFirst(obj))
+		a.RestatedIntent = restatement(g, intent, obj, misaligned > 0)
 	}
 
 	ds := v.delegates()
@@ -283,6 +282,31 @@ func fit(entries []string, n int, pad string) []string {
 		entries = append(entries, fmt.Sprintf(pad, len(entries)+1))
 	}
 	return entries
+}
+
+// restatement says what the goal is for in the simulator's own words: the
+// gist of its intent and objective, turned round when in their order it
+// would still read as a copy of the goal's words (words.NearCopy, which
+// the runtime checks). careful is the restatement after a misaligned
+// judgement.
+func restatement(g *goalInfo, intent, obj string, careful bool) string {
+	say := func(reversed bool) string {
+		i, o := restate(intent, reversed), restate(obj, reversed)
+		switch {
+		case careful:
+			return fmt.Sprintf("To restate it with care, in my own words: the purpose turns on %s, and the work that serves it on %s.", i, o)
+		case intent == obj:
+			return fmt.Sprintf("As I understand it, the purpose turns on %s.", i)
+		}
+		return fmt.Sprintf("As I understand it, the purpose turns on %s; I will serve it with %s.", i, o)
+	}
+	r := say(false)
+	for _, copied := range []string{g.Intent, g.Objective, g.Intent + "\n" + g.Objective, g.Objective + "\n" + g.Intent} {
+		if words.NearCopy(r, copied) {
+			return say(true)
+		}
+	}
+	return r
 }
 
 // drift returns an intent with no meaningful word in common with the goal.

@@ -38,7 +38,7 @@ func ExampleNew() {
 	fmt.Println(a.AcknowledgedConstraints[0])
 	// Output:
 	// accept_goal
-	// I understand the purpose: help newcomers find their way. That is why I will write a short guide.
+	// As I understand it, the purpose turns on help, newcomers and find; I will serve it with write, short and guide.
 	// I will make sure that it explains the build, and my report will show the evidence.
 	// I will respect it: no secrets.
 }

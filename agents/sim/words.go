@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -95,4 +96,30 @@ func lowerFirst(s string) string {
 // sentence trims s and its final punctuation, so it can be embedded.
 func sentence(s string) string {
 	return strings.TrimRight(strings.TrimSpace(s), ".!;:")
+}
+
+// gist says what s is about in fewer words than its own: its content words
+// (words.ContentWords), as "x, y and z" — from the last to the first when
+// reversed. It shares its words with s, as a careful restatement does,
+// without copying it; "" when s has none.
+func gist(s string, reversed bool) string {
+	ws := words.ContentWords(s)
+	if reversed {
+		slices.Reverse(ws)
+	}
+	switch len(ws) {
+	case 0:
+		return ""
+	case 1:
+		return ws[0]
+	}
+	return strings.Join(ws[:len(ws)-1], ", ") + " and " + ws[len(ws)-1]
+}
+
+// restate is s in other words (gist), or s itself when it has none.
+func restate(s string, reversed bool) string {
+	if g := gist(s, reversed); g != "" {
+		return g
+	}
+	return lowerFirst(s)
 }

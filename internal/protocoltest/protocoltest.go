@@ -7,15 +7,29 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/words"
 	"github.com/entrust-dev/entrust/orchestrator"
 	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
+
+// Restated says what intent is for in other words than its own, as the
+// runtime asks (a copy, even inside a stock phrase, is derailed): its
+// content words turned round.
+func Restated(intent string) string {
+	ws := words.ContentWords(intent)
+	if len(ws) == 0 {
+		return "In my words: " + intent
+	}
+	slices.Reverse(ws)
+	return "In my words, it turns on " + strings.Join(ws, ", ")
+}
 
 // Accept is an acceptance of g that passes the structural checks: the intent
 // restated, a plan (default "do it"), one acknowledgement per criterion and
@@ -24,7 +38,7 @@ func Accept(g agents.Goal, plan ...string) model.ToolCall {
 	if len(plan) == 0 {
 		plan = []string{"do it"}
 	}
-	a := agents.Acceptance{RestatedIntent: "In my words: " + cmp.Or(g.Intent, g.Objective), Plan: plan,
+	a := agents.Acceptance{RestatedIntent: Restated(cmp.Or(g.Intent, g.Objective)), Plan: plan,
 		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: make([]string, len(g.Constraints)), Confidence: 0.9}
 	for i, c := range g.Criteria {
 		a.AcknowledgedCriteria[i] = "I will make sure: " + c

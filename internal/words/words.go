@@ -66,6 +66,25 @@ func Content(s string) map[string]bool {
 	}
 }
 
+// ContentWords returns the content words of s (see Content) in order, each
+// stem once, as written but lower-cased: what s is about, in its own
+// order. Words of scripts written without spaces are left out.
+func ContentWords(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		st, ok := content([]byte(w))
+		if !ok || unspacedIn(w) || seen[string(st)] {
+			continue
+		}
+		seen[string(st)] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+func unspacedIn(w string) bool { return strings.ContainsFunc(w, unspaced) }
+
 // HasContent reports whether s has a content word (see Content).
 func HasContent(s string) bool {
 	c := contentWords{s: s}
@@ -209,10 +228,15 @@ func appendNormal(dst []byte, s string) []byte {
 }
 
 // NearCopy reports whether a is b copied with at most a word or two
-// changed: their Normal forms (case, spacing and punctuation aside) are
-// within a word-level edit distance of one per four words of b, two at most
-// (so a short b must be copied exactly). An empty b is copied by nothing.
-// Texts of up to 256 bytes and 64 words cost no allocation.
+// changed, and nothing of a's own around it: their Normal forms (case,
+// spacing and punctuation aside) are within a word-level edit distance of
+// one per four words of b, two at most (so a short b must be copied
+// exactly), where a word a adds costs nothing unless it is a content word
+// (see Content). So a stock phrase around a copy or within it — "I
+// understand the purpose: …", "In my words, …. That is why I will …" —
+// does not make it a text of a's own: only what a says besides b counts.
+// An empty b is copied by nothing. Texts of up to 256 bytes and 64 words
+// cost no allocation.
 func NearCopy(a, b string) bool {
 	var ba, bb [256]byte
 	na, nb := appendNormal(ba[:0], a), appendNormal(bb[:0], b)
@@ -224,15 +248,16 @@ func NearCopy(a, b string) bool {
 		ca = 0
 	}
 	allowed := min(2, cb/4)
-	if d := ca - cb; d > allowed || -d > allowed {
-		return false // most texts: told apart by their length alone
+	if cb-ca > allowed {
+		return false // too few words to hold the copy
 	}
 	if bytes.Equal(na, nb) {
 		return true
 	}
 	var wa0, wb0 [64][2]int
 	wa, wb := appendBounds(wa0[:0], na), appendBounds(wb0[:0], nb)
-	// Levenshtein over words, one row at a time.
+	// Levenshtein over words, one row at a time, where adding a word of
+	// a that is no content word is free.
 	var r0, r1 [65]int
 	prev, cur := r0[:0], r1[:0]
 	if len(wb)+1 > len(r0) {
@@ -243,14 +268,19 @@ func NearCopy(a, b string) bool {
 		prev[j] = j
 	}
 	for i := 1; i <= len(wa); i++ {
-		cur[0] = i
+		x := wa[i-1]
+		add := 0
+		if isContent(na[x[0]:x[1]]) {
+			add = 1
+		}
+		cur[0] = prev[0] + add
 		best := cur[0]
 		for j := 1; j <= len(wb); j++ {
 			sub := prev[j-1]
-			if x, y := wa[i-1], wb[j-1]; !bytes.Equal(na[x[0]:x[1]], nb[y[0]:y[1]]) {
+			if y := wb[j-1]; !bytes.Equal(na[x[0]:x[1]], nb[y[0]:y[1]]) {
 				sub++
 			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+			cur[j] = min(sub, prev[j]+add, cur[j-1]+1)
 			best = min(best, cur[j])
 		}
 		if best > allowed {
@@ -259,6 +289,20 @@ func NearCopy(a, b string) bool {
 		prev, cur = cur, prev
 	}
 	return prev[len(wb)] <= allowed
+}
+
+// isContent reports whether the word w of a Normal form is a content word
+// or holds one: four letters or more and no stop word, or an ideograph.
+func isContent(w []byte) bool {
+	if utf8.RuneCount(w) >= 4 && !stopwords[string(w)] {
+		return true
+	}
+	for _, r := range string(w) {
+		if unspaced(r) {
+			return true
+		}
+	}
+	return false
 }
 
 // appendBounds appends where each space-separated word of a Normal form n

@@ -103,14 +103,15 @@ func refNormal(s string) string {
 	}), " ")
 }
 
-// refNearCopy is NearCopy as first written, on strings.
+// refNearCopy is NearCopy written plainly, on strings: a word of a that is
+// no content word is added for free.
 func refNearCopy(a, b string) bool {
 	wa, wb := strings.Fields(refNormal(a)), strings.Fields(refNormal(b))
 	if len(wb) == 0 {
 		return false
 	}
 	allowed := min(2, len(wb)/4)
-	if d := len(wa) - len(wb); d > allowed || -d > allowed {
+	if len(wb)-len(wa) > allowed {
 		return false
 	}
 	prev, cur := make([]int, len(wb)+1), make([]int, len(wb)+1)
@@ -118,13 +119,17 @@ func refNearCopy(a, b string) bool {
 		prev[j] = j
 	}
 	for i := 1; i <= len(wa); i++ {
-		cur[0] = i
+		add := 0
+		if len(refContent(wa[i-1])) > 0 {
+			add = 1
+		}
+		cur[0] = prev[0] + add
 		for j := 1; j <= len(wb); j++ {
 			sub := prev[j-1]
 			if wa[i-1] != wb[j-1] {
 				sub++
 			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+			cur[j] = min(sub, prev[j]+add, cur[j-1]+1)
 		}
 		prev, cur = cur, prev
 	}
@@ -182,6 +187,9 @@ func TestWordsAllocateNothing(t *testing.T) {
 		"NearCopy of a near copy": func() {
 			words.NearCopy("I help on-call engineers restore the payment service quickly at night", a)
 		},
+		"NearCopy in a stock phrase": func() {
+			words.NearCopy("I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will act.", a)
+		},
 	} {
 		if n := testing.AllocsPerRun(10, f); n != 0 {
 			t.Errorf("%s: %v allocations", name, n)
@@ -205,9 +213,17 @@ func TestNearCopy(t *testing.T) {
 		// agent's own.
 		{"So whoever is paged can bring payments back fast in the small hours.", false},
 		{"Help the on-call engineers bring the payment service back quickly when it fails at night.", false},
-		{"I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will write a runbook.", false},
-		{"To restate it precisely, the purpose is: Help on-call engineers restore the payment service quickly at night. The work that serves it: write a runbook.", false},
 		{"", false},
+		// A stock phrase around a copy is nothing of its own: it is still
+		// a copy (the simulator's old restatement, and a real model's).
+		{"I understand the purpose: help on-call engineers restore the payment service quickly at night.", true},
+		{"I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will write a runbook.", true},
+		{"To restate it precisely, the purpose is: Help on-call engineers restore the payment service quickly at night. The work that serves it: write a runbook.", true},
+		{"In my own words, the goal is to help on-call engineers restore the payment service quickly at night.", true},
+		{"My understanding is that we must help on-call engineers restore the payment service quickly at night, as asked.", true},
+		// What the agent adds of its own makes it no copy.
+		{"Help on-call engineers restore the payment service quickly at night, so that customers can keep paying and nobody waits for morning.", false},
+		{"I understand the purpose: whoever is paged at night must bring the payment service back fast, without waking the whole team.", false},
 	} {
 		if got := words.NearCopy(tc.a, intent); got != tc.want {
 			t.Errorf("NearCopy(%q) = %v, want %v", tc.a, got, tc.want)

@@ -23,7 +23,7 @@ var (
 )
 
 func acceptCall(g agents.Goal, plan string) model.ToolCall {
-	a := agents.Acceptance{RestatedIntent: "In my words: " + g.Intent, Plan: []string{plan},
+	a := agents.Acceptance{RestatedIntent: protocoltest.Restated(g.Intent), Plan: []string{plan},
 		AcknowledgedCriteria: make([]string, len(g.Criteria)), AcknowledgedConstraints: []string{}}
 	for i, c := range g.Criteria {
 		a.AcknowledgedCriteria[i] = "I will make sure: " + c
