@@ -220,7 +220,7 @@ func aboutReading(criterion string) bool {
 		for i, w := range c.words {
 			if _, ok := fileWord(w); ok {
 				files++
-				if files > 1 && i > 0 && outputLead[c.words[i-1]] {
+				if files > 1 && ((i > 0 && outputLead[c.words[i-1]]) || (i == 0 && outputLead[c.join])) {
 					return false // a second file, where the work goes
 				}
 				continue
@@ -314,13 +314,17 @@ func listable(words []string) bool {
 }
 
 // listGoesOn reports whether the listed clause at i goes on a list of what
-// is read: joined by and, or or &, or by a comma when the list ends so
-// further on ("a.go, b.go and c.go"; not "report.txt, notes.md").
+// is read — joined by and, or or &, or by a comma when the list ends so
+// further on ("a.go, b.go and c.go"; not "report.txt, notes.md") — or is
+// the object of a preposition ("Review changes to main.go", "… before the
+// release").
 func listGoesOn(clauses []readingClause, i int) bool {
 	for ; i < len(clauses) && clauses[i].listed; i++ {
 		switch clauses[i].join {
 		case "and", "or", "&":
 			return true
+		case "to", "before", "after", "while":
+			return true // the object of a preposition: "Review changes to main.go"
 		case ",":
 		default:
 			return false

@@ -65,6 +65,12 @@ func wsTeam(t *testing.T, m model.Model) (orchestrator.Team, *orchestrator.Optio
 	return solo(m, ws.Tools()...), &orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()}, dir
 }
 
+// citing is a report of a goal with one criterion, claimed met on cites.
+func citing(cites ...string) model.ToolCall {
+	return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
+		{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
+}
+
 func write(id, path string) model.ToolCall {
 	return withID(id, call(workspace.ToolWriteFile, map[string]string{"path": path, "content": "the meeting, summed up"}))
 }
@@ -195,10 +201,7 @@ func TestCitationsAreResolved(t *testing.T) {
 // goes back asking for the call that did the work.
 func TestProtocolActsAreNoEvidence(t *testing.T) {
 	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
-	report := func(cites ...string) model.ToolCall {
-		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
-			{Criterion: "written", Met: true, Evidence: "done", Cites: cites}}})
-	}
+	report := citing
 	turns := []model.Turn{turn(withID("acc1", accept(g))), turn(write("w1", "minutes.md")), turn(report("acc1")), turn(report("w1"))}
 	team, opts, _ := wsTeam(t, model.NewScripted("m", turns...))
 	rt, mem := newRuntime(t, team, opts)
@@ -316,10 +319,7 @@ func TestReasoningNeedsNoCitation(t *testing.T) {
 // as a false one would.
 func TestHonestWorkIsNoLie(t *testing.T) {
 	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
-	report := func(cites ...string) model.ToolCall {
-		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
-			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
-	}
+	report := citing
 	for _, tc := range []struct {
 		name    string
 		turns   func(dir string) []model.Turn
@@ -413,10 +413,7 @@ func firstReport(t *testing.T, mem *orchestrator.Memory, finding string) *agents
 // its kind is weighed by it; an MCP name like directory_tree reads.
 func TestToolKindsWeighEvidence(t *testing.T) {
 	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
-	report := func(cites ...string) model.ToolCall {
-		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
-			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
-	}
+	report := citing
 	fetch := withID("f1", call("fetch_url", map[string]string{"url": "https://example.org/minutes"}))
 	for _, tc := range []struct {
 		name    string
@@ -486,10 +483,7 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 // wrote supports the criterion.
 func TestNoWorkspaceCallsDecide(t *testing.T) {
 	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
-	report := func(cites ...string) model.ToolCall {
-		return call(agents.ToolCompleteGoal, agents.Report{Result: "done", Criteria: []agents.CriterionResult{
-			{Criterion: "written", Met: true, Evidence: "see the citations", Cites: cites}}})
-	}
+	report := citing
 	save, err := agents.DefineTool(agents.ToolSpec{Name: "save_minutes", Description: "saves the minutes", Kind: agents.KindWritesFiles},
 		func(context.Context, struct {
 			Path string `json:"path"`
