@@ -259,8 +259,9 @@ type ProgressReport struct {
 // CriterionResult is one criterion of a report. A report has one for each
 // of the goal's criteria, in the goal's order: the runtime matches them by
 // position, never by their text. Criterion, the criterion's text, is
-// optional: the runtime fills in the goal's at that position when it is
-// left out, so a delegate need not restate it.
+// optional: the runtime puts the goal's at that position in its place, so a
+// delegate need not restate it, and notes to the verifier a Criterion that
+// is not (nearly) the goal's there.
 type CriterionResult struct {
 	Criterion string `json:"criterion,omitempty" jsonschema:"minLength=1"`
 	Met       bool   `json:"met"`

@@ -157,10 +157,7 @@ func (d *delegation) judge(ctx context.Context, child *delegation, a *agents.Acc
 // runtime's notes of the constraints the report breaks: only with them is
 // accepted_breaches offered.
 func (d *delegation) verify(ctx context.Context, child *delegation, rep *agents.Report, round int, breaches []string) agents.Verification {
-	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: breaches}
-	if n := child.unplannedNote(); n != "" {
-		data.Notes = []string{n}
-	}
+	data := &prompts.Data{Goal: child.goal, Delegate: child.m.name, Report: rep, Round: round, Findings: breaches, Notes: child.verifyNotes()}
 	ts := d.rt.verifyTS
 	if len(breaches) > 0 {
 		ts = d.rt.verifyBreachTS

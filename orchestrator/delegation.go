@@ -96,6 +96,9 @@ type delegation struct {
 	// planned are the action tools its accepted plan names (none: no
 	// check), unplanned those it used all the same (FM-2.6).
 	planned, unplanned []string
+	// relabelled notes the entries of its last report labelled with other
+	// words than the goal's (see fillReport), for its verifier.
+	relabelled []string
 }
 
 // setUnjudged adds delta to the count of its delegator's failures in a row to

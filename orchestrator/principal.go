@@ -30,9 +30,11 @@ type ReportVerifier interface {
 type notesKey struct{}
 
 // VerifyNotes returns what the runtime noted about the work behind the report
-// a ReportVerifier is asked to verify, for it to weigh: today, the action
-// tools used that the accepted plan never named (MAST FM-2.6). nil when
-// there is nothing, or outside VerifyReport.
+// a ReportVerifier is asked to verify, for it to weigh: the action tools
+// used that the accepted plan never named (MAST FM-2.6), and the report's
+// entries the delegate labelled with other words than the goal's criterion
+// or constraint at that position (the report itself carries the goal's).
+// nil when there is nothing, or outside VerifyReport.
 func VerifyNotes(ctx context.Context) []string {
 	n, _ := ctx.Value(notesKey{}).([]string)
 	return n

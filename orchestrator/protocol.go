@@ -450,7 +450,7 @@ func (d *delegation) planTools(plan []string) []string {
 // offPlan notes an action tool used that the accepted plan never named,
 // when the plan names tools (MAST FM-2.6, reasoning–action mismatch): a
 // protocol.violation the first time each such tool runs, and a note shown
-// to whoever verifies the report (see unplannedNote). The call runs.
+// to whoever verifies the report (see verifyNotes). The call runs.
 func (d *delegation) offPlan(ctx context.Context, call *model.ToolCall) {
 	d.mu.Lock()
 	planned := d.planned
@@ -464,16 +464,18 @@ func (d *delegation) offPlan(ctx context.Context, call *model.ToolCall) {
 	}
 }
 
-// unplannedNote is what a verifier is told of the tools used off the
-// accepted plan, "" when there were none.
-func (d *delegation) unplannedNote() string {
+// verifyNotes is what a verifier of the delegation's last report is told
+// to weigh: the tools used off the accepted plan, and the entries the
+// delegate labelled with other words than the goal's (see fillReport).
+func (d *delegation) verifyNotes() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.unplanned) == 0 {
-		return ""
+	var notes []string
+	if len(d.unplanned) > 0 {
+		notes = append(notes, fmt.Sprintf("the delegate used %s, which its accepted plan never named (the plan names %s): check that the work matches what was accepted",
+			strings.Join(d.unplanned, ", "), strings.Join(d.planned, ", ")))
 	}
-	return fmt.Sprintf("the delegate used %s, which its accepted plan never named (the plan names %s): check that the work matches what was accepted",
-		strings.Join(d.unplanned, ", "), strings.Join(d.planned, ", "))
+	return append(notes, d.relabelled...)
 }
 
 func (d *delegation) onDecline(a *agents.Decline) agents.Result {
@@ -632,9 +634,10 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 		return agents.Errorf("refused: complete_goal needs an aligned acceptance first")
 	}
 	r := d.run
-	fillReport(d.goal, rep)
+	relabelled := fillReport(d.goal, rep)
 	d.mu.Lock()
 	round := d.out.Revisions + 1
+	d.relabelled = relabelled
 	d.mu.Unlock()
 	r.emit(ctx, &Event{Type: EventGoalReported, Delegation: d.id, Parent: d.parentID(), Agent: d.m.name, Round: round, Report: rep})
 
@@ -687,10 +690,7 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 			ver = agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByUser, AcceptedBreaches: accepted}
 		}
 		if pv, ok := d.rt.opts.Principal.(ReportVerifier); ok {
-			var notes []string
-			if n := d.unplannedNote(); n != "" {
-				notes = append(notes, n)
-			}
+			notes := d.verifyNotes()
 			dec, err := r.fx.Decide(ctx, Key{Delegation: d.id, Conversation: "principal verify", Turn: round},
 				func(ctx context.Context) (Decision, error) {
 					v, err := pv.VerifyReport(context.WithValue(ctx, notesKey{}, notes), d.goal, d.m.name, rep)
@@ -787,23 +787,33 @@ func (d *delegation) onComplete(ctx context.Context, rep *agents.Report) agents.
 	return agents.Result{Content: msg, IsError: true, Pin: true}
 }
 
-// fillReport fills in the criteria and constraints a report's entries
-// leave out with the goal's at the same position: entries are matched by
-// position, so a delegate need not restate them (and is not shown the
-// field), while the journal, the verifier and the delegator read each
-// entry with its text. An entry past the goal's count stays as sent, for
+// fillReport gives a report's entries the goal's criteria and constraints
+// at the same position: entries are matched by position, so a delegate need
+// not restate them (and is not shown the field), and the journal's
+// goal.reported, the checks, the verifier and the delegator read each entry
+// with the goal's text, never the delegate's own label. It returns a note
+// for each entry the delegate labelled with other words than the goal's at
+// its position (beyond a near copy: case, spacing, punctuation, a word or
+// two, words.NearCopy), for whoever verifies the report to weigh: its
+// evidence may be about something else. The label stays in the journal's
+// tool.called arguments. An entry past the goal's count stays as sent, for
 // reportGaps to refuse.
-func fillReport(g *agents.Goal, rep *agents.Report) {
-	for i := range min(len(rep.Criteria), len(g.Criteria)) {
-		if rep.Criteria[i].Criterion == "" {
-			rep.Criteria[i].Criterion = g.Criteria[i]
+func fillReport(g *agents.Goal, rep *agents.Report) []string {
+	var notes []string
+	label := func(kind string, i int, sent *string, goal string) {
+		if *sent != "" && *sent != goal && !words.NearCopy(*sent, goal) {
+			notes = append(notes, fmt.Sprintf("the delegate labelled %s %d %q; the goal's %s %d is %q: judge the entry against the goal's, and its evidence for it",
+				kind, i+1, *sent, kind, i+1, goal))
 		}
+		*sent = goal
+	}
+	for i := range min(len(rep.Criteria), len(g.Criteria)) {
+		label("criterion", i, &rep.Criteria[i].Criterion, g.Criteria[i])
 	}
 	for i := range min(len(rep.Constraints), len(g.Constraints)) {
-		if rep.Constraints[i].Constraint == "" {
-			rep.Constraints[i].Constraint = g.Constraints[i]
-		}
+		label("constraint", i, &rep.Constraints[i].Constraint, g.Constraints[i])
 	}
+	return notes
 }
 
 // knownVerdict reports whether v is one of accept, revise and reject.

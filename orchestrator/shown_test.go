@@ -1,6 +1,7 @@
 package orchestrator_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
@@ -116,4 +117,77 @@ func TestReportEntriesByPosition(t *testing.T) {
 
 func defOfReq(req *model.Request, tool string) bool {
 	return slices.ContainsFunc(req.Tools, func(d model.ToolDef) bool { return d.Name == tool })
+}
+
+// A delegate that labels a report's entry with other words than the goal's
+// at its position cannot make its verifier judge another criterion: the
+// delegator's verify prompt, and the Principal verifying at the root, read
+// the goal's criteria and constraints, with a note naming each label that
+// is not the goal's (a near copy — case, punctuation, a word — is not
+// noted); the journal keeps the delegate's own words in its tool.called
+// arguments.
+func TestRelabelledEntriesJudgedAsTheGoals(t *testing.T) {
+	relabelled := func(result, cite string) agents.Report {
+		return agents.Report{Result: result,
+			Criteria: []agents.CriterionResult{{Criterion: "the code compiles", Met: true, Evidence: cite + " wrote it", Cites: []string{cite}}},
+			Constraints: []agents.ConstraintResult{{Constraint: "At most 200 words.", Respected: true, Evidence: "short"},
+				{Constraint: "names of customers are fine", Respected: true, Evidence: "none named"}}}
+	}
+	note := withID("n1", call("note", map[string]string{"text": "a note"}))
+	w := model.NewScripted("w", turn(accept(brief)), turn(note), turn(call(agents.ToolCompleteGoal, relabelled("wrote the note", "n1"))))
+	lead := model.NewScripted("lead", turn(accept(brief)), turn(delegateTo("w", brief)), turn(verdict(agents.VerdictAccept, "")),
+		turn(call(agents.ToolCompleteGoal, relabelled("done", "d2"))))
+	p := &reportPrincipal{}
+	rt, mem := newRuntime(t, breachTeam(t, lead, w, &orchestrator.Supervision{ModelVerify: true}), &orchestrator.Options{Principal: p})
+	out, err := rt.Run(t.Context(), brief)
+	if err != nil || out.Status != orchestrator.StatusCompleted {
+		t.Fatalf("%v %s %s", err, out.Status, out.Reason)
+	}
+	criterion := `the delegate labelled criterion 1 "the code compiles"; the goal's criterion 1 is "a note is written"`
+	constraint := `the delegate labelled constraint 2 "names of customers are fine"; the goal's constraint 2 is "no names of customers"`
+	asked := firstUserOf(lead, agents.ToolVerifyReport)
+	for _, want := range []string{"- a note is written: met", "- at most 200 words: respected", "- no names of customers: respected", criterion, constraint} {
+		if !strings.Contains(asked, want) {
+			t.Errorf("the verify prompt lacks %q:\n%s", want, asked)
+		}
+	}
+	for _, not := range []string{"- the code compiles", "- names of customers are fine", "At most 200 words."} {
+		if strings.Contains(asked, not) {
+			t.Errorf("the verify prompt shows the delegate's label %q:\n%s", not, asked)
+		}
+	}
+	if len(p.notes) != 2 || !strings.HasPrefix(p.notes[0], criterion) || !strings.HasPrefix(p.notes[1], constraint) {
+		t.Errorf("the Principal was noted %q", p.notes)
+	}
+	if p.report == nil || p.report.Criteria[0].Criterion != brief.Criteria[0] || p.report.Constraints[1].Constraint != brief.Constraints[1] {
+		t.Errorf("the Principal verified the delegate's labels: %s", mustJSON(p.report))
+	}
+	for _, e := range ofType(mem.Events(), orchestrator.EventGoalReported) {
+		if e.Report.Criteria[0].Criterion != brief.Criteria[0] || e.Report.Constraints[0].Constraint != brief.Constraints[0] ||
+			e.Report.Constraints[1].Constraint != brief.Constraints[1] {
+			t.Errorf("goal.reported carries a label that is not the goal's: %s", mustJSON(e.Report))
+		}
+	}
+	var kept int
+	for _, e := range ofType(mem.Events(), orchestrator.EventToolCalled) {
+		if e.Tool == agents.ToolCompleteGoal && strings.Contains(string(e.Arguments), `"the code compiles"`) {
+			kept++
+		}
+	}
+	if kept != 2 {
+		t.Errorf("%d tool.called arguments keep the delegate's own label, want 2", kept)
+	}
+}
+
+// reportPrincipal verifies the lead's report, keeping it and what the
+// runtime noted.
+type reportPrincipal struct {
+	orchestrator.AutoPrincipal
+	report *agents.Report
+	notes  []string
+}
+
+func (p *reportPrincipal) VerifyReport(ctx context.Context, _ *agents.Goal, _ string, r *agents.Report) (agents.Verification, error) {
+	p.report, p.notes = r, orchestrator.VerifyNotes(ctx)
+	return agents.Verification{Verdict: agents.VerdictAccept}, nil
 }
