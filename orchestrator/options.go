@@ -67,10 +67,11 @@ type Options struct {
 	// WorkspaceDir is the absolute directory Workspace is rooted at (for
 	// instance workspace.Workspace.Dir), if it is one: a tool call's or a
 	// citation's absolute path inside it, as the MCP filesystem server
-	// names files, is taken relative to it. Symbolic links are resolved
-	// (macOS's /tmp is /private/tmp): the directory is known by its name
-	// and by the one it resolves to when the runtime is made, and a path
-	// under neither is taken inside when its directory resolves into it.
+	// names files, is taken relative to it. The directory is known by its
+	// name and by the one it resolves to through symbolic links (macOS's
+	// /tmp is /private/tmp), both found once when the runtime is made; a
+	// path under neither is outside, and is never resolved (that would
+	// touch the file system outside the workspace at the model's choice).
 	// Empty, an absolute path names no workspace file.
 	WorkspaceDir string
 	// Traceparent, when set, returns the W3C traceparent of the trace the

@@ -52,11 +52,12 @@ func absWrite(t *testing.T) agents.Tool {
 	return tool
 }
 
-// A workspace reached through a symbolic link is the same workspace under
+// A workspace given through a symbolic link is the same workspace under
 // either name: an absolute path through the link, or through the directory
 // the link resolves to, counts as the workspace file it is, in calls and
 // citations alike. A path that a link leads out of the workspace is no
-// workspace file, whichever name it is given by.
+// workspace file, whichever name it is given by; nor is a path through a
+// link the runtime was not given, which it never resolves.
 func TestWorkspaceThroughSymlinks(t *testing.T) {
 	g := agents.Goal{Intent: "keep the minutes", Objective: "write the minutes", Criteria: []string{"the minutes are written"}}
 	report := func(cites ...string) model.Turn {
@@ -79,17 +80,22 @@ func TestWorkspaceThroughSymlinks(t *testing.T) {
 		{"given through the link, named real, cited relative", true, func(real, _ string) []model.Turn {
 			return []model.Turn{writeAbs(filepath.Join(real, "minutes.md")), report("minutes.md")}
 		}, ""},
-		{"given by the real path, files named through the link", false, func(_, alias string) []model.Turn {
+		// A link elsewhere that the runtime was not given is never
+		// resolved, even one that leads into the workspace: resolving a
+		// name the model chose would touch the file system outside the
+		// workspace at its choice (an automount, a dead network mount).
+		// The path is outside, and what it names proves nothing.
+		{"given by the real path, files named through a link it was not given", false, func(_, alias string) []model.Turn {
 			p := filepath.Join(alias, "minutes.md")
 			return []model.Turn{writeAbs(p), report(p)}
-		}, ""},
-		{"given by the real path, nested, named through the link", false, func(_, alias string) []model.Turn {
+		}, "minutes.md\" is no workspace path"},
+		{"given by the real path, nested, named through a link it was not given", false, func(_, alias string) []model.Turn {
 			if err := os.MkdirAll(filepath.Join(alias, "notes", "2026"), 0o755); err != nil {
 				panic(err)
 			}
 			p := filepath.Join(alias, "notes", "2026", "minutes.md")
 			return []model.Turn{writeAbs(p), report("notes/2026/minutes.md")}
-		}, ""},
+		}, "notes/2026/minutes.md was not written by you or your delegates"},
 		{"a link in the workspace leads out, named through it", false, func(real, _ string) []model.Turn {
 			p := filepath.Join(real, "out", "minutes.md")
 			return []model.Turn{writeAbs(p), report(p)}

@@ -45,27 +45,23 @@ func (d *delegation) workspacePath(p string) string {
 }
 
 // inWorkspace returns the absolute path p relative to the workspace
-// directory, and whether it is inside it: under one of the directory's
-// names (workspaceDirs), or else once the directory p names is resolved
-// through symbolic links (/tmp/ws/notes.md when the workspace was given as
-// /private/tmp/ws). The file's own name is not resolved here: a link there
-// is the Workspace's to follow, and an os.Root refuses one that leads out.
-// A path whose directory leads out, or cannot be resolved, is outside.
+// directory, and whether it is inside it: lexically under one of the
+// directory's names (workspaceDirs, resolved once in New). A path the model
+// chose is never resolved here: resolving it would touch the file system
+// outside the workspace at the model's choice (an automount under /net, a
+// dead network mount that hangs an lstat). So a name through a link the
+// runtime was not given (a link elsewhere to the workspace or its parent)
+// is outside, which fails closed. Inside, the rest of the path — a link
+// there included — is the Workspace's to follow, and an os.Root refuses one
+// that leads out.
 func (rt *Runtime) inWorkspace(p string) (string, bool) {
-	if len(rt.wsDirs) == 0 {
-		return "", false
-	}
 	p = filepath.Clean(p)
 	for _, dir := range rt.wsDirs {
 		if rel, ok := below(dir, p); ok {
 			return rel, true
 		}
 	}
-	parent, err := filepath.EvalSymlinks(filepath.Dir(p))
-	if err != nil {
-		return "", false
-	}
-	return below(rt.wsDirs[len(rt.wsDirs)-1], filepath.Join(parent, filepath.Base(p)))
+	return "", false
 }
 
 // below returns p relative to dir when p lies inside it, lexically.
