@@ -133,6 +133,28 @@ func TestModelsSimForcedByTeamFile(t *testing.T) {
 	}
 }
 
+// TestModelsOfflineTeamFileNamesARealModel: with no endpoint, a team file
+// whose agents name a real model (the README's, "model: gpt-4o-mini") runs
+// on the simulator, each agent with its own persona; the model's name is not
+// taken for a persona.
+func TestModelsOfflineTeamFileNamesARealModel(t *testing.T) {
+	t.Setenv("OPENAI_API_KEY", "")
+	t.Setenv("OPENAI_BASE_URL", "")
+	ms, err := newModels(&runOptions{}, nil)
+	if err != nil || !ms.Offline() {
+		t.Fatalf("%v, offline %v", err, ms.Offline())
+	}
+	m, err := ms.Model(specOf("lead", "gpt-4o-mini"))
+	if err != nil || m.Name() != "sim" {
+		t.Fatalf("%v %v", m, err)
+	}
+	spec := specOf("w", "gpt-4o-mini")
+	spec.Persona = "eager"
+	if m, err = ms.Model(spec); err != nil || m.Name() != "sim/eager" {
+		t.Fatalf("%v %v", m, err)
+	}
+}
+
 func specOf(name, model string) teamfile.AgentSpec {
 	return teamfile.AgentSpec{Name: name, Model: model}
 }

@@ -92,7 +92,10 @@ func isSim(name string) (persona string, ok bool) {
 	if name == "sim" {
 		return "", true
 	}
-	return strings.CutPrefix(name, "sim/")
+	if p, ok := strings.CutPrefix(name, "sim/"); ok {
+		return p, true
+	}
+	return "", false
 }
 
 // SetStop has stop called, once per model, when a call finds its endpoint
