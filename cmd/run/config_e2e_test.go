@@ -183,6 +183,7 @@ func TestNoMarksWarned(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", "")
 	t.Setenv("HOME", "")
 	t.Setenv(orchestrator.EnvJournalKey, strings.Repeat("k", 32))
+	args[4] = "j2.jsonl" // a new run never overwrites a journal
 	r := runBinary(t, dir, "", args...)
 	if r.code != 0 || !strings.Contains(r.stderr, "run: warning: no configuration directory") || !strings.Contains(r.stderr, "no mark is kept") {
 		t.Errorf("want the run, warned that marks are off: %s", r)

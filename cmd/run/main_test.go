@@ -29,6 +29,15 @@ func TestMainUsage(t *testing.T) {
 	files := []string{"--workspace", filepath.Join(dir, "ws"), "--journal", filepath.Join(dir, "j.jsonl"), "--trust", filepath.Join(dir, "trust.json")}
 	badTeam := filepath.Join(dir, "team.yaml")
 	writeFile(t, badTeam, "lead: a\nagents:\n  - name: a\n    model: sim/nobody\n")
+	// A file --journal names that holds something (another run's journal)
+	// is refused, and kept as it was.
+	held := filepath.Join(dir, "held.jsonl")
+	writeFile(t, held, "{\"seq\":1}\n")
+	defer func() {
+		if b, err := os.ReadFile(held); err != nil || string(b) != "{\"seq\":1}\n" {
+			t.Errorf("the journal --journal named became %q (%v)", b, err)
+		}
+	}()
 
 	tests := []struct {
 		name   string
@@ -57,6 +66,7 @@ func TestMainUsage(t *testing.T) {
 		{"bad escalations", append([]string{"--escalations", "maybe", "a goal"}, files...), 2, "", `--escalations "maybe"`},
 		{"negative steps", []string{"--steps", "-1", "a goal"}, 2, "", "must not be negative"},
 		{"json and quiet", []string{"--json", "--quiet", "a goal"}, 2, "", "choose one"},
+		{"journal exists", []string{"--journal", held, "a goal"}, 2, "", "run resume " + held},
 		{"missing team file", []string{"--team", filepath.Join(dir, "nope.yaml"), "a goal"}, 2, "", "nope.yaml"},
 		{"unknown persona", append([]string{"--team", badTeam, "a goal"}, files...), 2, "", `team.yaml:4: agents[0].model: unknown persona "nobody"`},
 		{"endpoint without a model name", append([]string{"--base-url", "http://127.0.0.1:1/v1", "a goal"}, files...), 2, "", "pass --model NAME"},
