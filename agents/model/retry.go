@@ -134,12 +134,27 @@ func (r *retrying) attempt(ctx context.Context, req *Request) (*Response, error)
 	defer cancel()
 	resp, err := r.m.Generate(actx, req)
 	if err != nil && ctx.Err() == nil && context.Cause(actx) == errAttemptTimeout {
-		err = errors.Join(errAttemptTimeout, err)
+		err = &attemptTimeout{after: r.o.Timeout, err: err}
 	}
 	return resp, err
 }
 
 var errAttemptTimeout = errors.New("model: attempt timed out")
+
+// attemptTimeout is the error of an attempt cut short by the per-attempt
+// Timeout. It says so once, on one line, with the bound (the provider's
+// error, which repeats the cause after the request's URL, is kept for
+// errors.Is and errors.As but not shown).
+type attemptTimeout struct {
+	after time.Duration
+	err   error
+}
+
+func (e *attemptTimeout) Error() string {
+	return errAttemptTimeout.Error() + " after " + e.after.String()
+}
+
+func (e *attemptTimeout) Unwrap() []error { return []error{errAttemptTimeout, e.err} }
 
 func (r *retrying) backoff(attempt int, err error) time.Duration {
 	var ae *APIError

@@ -243,6 +243,23 @@ func TestRetryAttemptTimeout(t *testing.T) {
 	})
 }
 
+// TestRetryAttemptTimeoutSaid: an attempt that never answers fails with one
+// line naming the bound, which still matches the deadline it hit.
+func TestRetryAttemptTimeoutSaid(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := model.Func(func(ctx context.Context, _ *model.Request) (*model.Response, error) {
+			<-ctx.Done()
+			return nil, fmt.Errorf("openai: Post \"http://x/v1\": %w", context.Cause(ctx))
+		})
+		m := model.WithRetry(hang, &model.RetryOptions{Timeout: 2 * time.Second, MaxAttempts: 2, BaseDelay: time.Second, Jitter: half})
+		_, err := m.Generate(t.Context(), &model.Request{})
+		want := "model: gave up after 2 attempts: model: attempt timed out after 2s"
+		if err == nil || err.Error() != want || !model.Retryable(errors.Unwrap(err)) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	})
+}
+
 // TestRetryThroughOpenAI retries a real provider over HTTP: the loopback
 // server first answers 429 with Retry-After, then succeeds.
 func TestRetryThroughOpenAI(t *testing.T) {
