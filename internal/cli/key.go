@@ -22,8 +22,13 @@ import (
 // path) still has its records there. Paths are compared as given and as
 // resolved through symbolic links, so a workspace that is a link to the
 // configuration directory, or a configuration directory linked into the
-// workspace, is refused; a path that cannot be resolved is refused too. An
-// empty workspace passes.
+// workspace, is refused; and, where they exist, as files (os.SameFile of
+// each one's ancestors against the other), so a workspace that is the
+// configuration directory, or an ancestor of it, under another name — a
+// bind mount, a differently cased name on a case-insensitive file system —
+// is refused too, as is a workspace where such a directory is mounted
+// (Linux, from /proc/self/mountinfo). A path that cannot be resolved is
+// refused. An empty workspace passes.
 func KeyOutside(workspace, from string) error {
 	if workspace == "" {
 		return nil
@@ -88,7 +93,9 @@ func KeyFileOutside(workspace string) error {
 }
 
 // inside reports whether the absolute path p lies in the directory dir (or
-// is it), by their names as given or as resolved through symbolic links.
+// is it), by their names as given or as resolved through symbolic links, or
+// by identity: dir, or a directory mounted in it (Linux), is p or one of
+// p's ancestors (sameAncestor).
 func inside(p, dir string) (bool, error) {
 	if below(dir, p) {
 		return true, nil
@@ -101,7 +108,48 @@ func inside(p, dir string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return below(rd, rp), nil
+	if below(rd, rp) {
+		return true, nil
+	}
+	if in, err := sameAncestor(rp, rd); in || err != nil {
+		return in, err
+	}
+	// A directory mounted in dir (a bind mount) may be p or hold it.
+	mounts, err := mountsUnder(rd)
+	if err != nil {
+		return false, err
+	}
+	for _, m := range mounts {
+		if in, err := sameAncestor(rp, m); in || err != nil {
+			return in, err
+		}
+	}
+	return false, nil
+}
+
+// sameAncestor reports whether the directory dir is, as a file (device and
+// inode: os.SameFile), p or one of p's ancestors, which names cannot tell:
+// a differently cased name on a case-insensitive file system, a bind mount.
+// The part of p not made yet is skipped, and a dir not made yet holds
+// nothing; any other error is returned (the caller refuses).
+func sameAncestor(p, dir string) (bool, error) {
+	di, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	for cur := filepath.Clean(p); ; cur = filepath.Dir(cur) {
+		fi, err := os.Stat(cur)
+		if err == nil && os.SameFile(fi, di) {
+			return true, nil
+		} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+		if filepath.Dir(cur) == cur {
+			return false, nil
+		}
+	}
 }
 
 // below reports whether p is dir or lies in it, by their names.
