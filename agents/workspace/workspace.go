@@ -43,7 +43,8 @@ func ToolNames() []string { return []string{ToolReadFile, ToolWriteFile, ToolLis
 // one call cannot flood a model's context or the disk.
 const MaxFileSize = 1 << 20
 
-// maxEntries bounds the lines of one list_files answer.
+// maxEntries bounds the entries of one list_files answer, and what it
+// reads of the directory (one more, to know it was cut).
 const maxEntries = 1000
 
 // Bounds on the paths the tools take: a component's bytes (NAME_MAX), a
@@ -401,21 +402,22 @@ func (w *Workspace) listFiles(ctx context.Context, in ListFilesArgs) (agents.Res
 	if !info.IsDir() {
 		return agents.Errorf("%s is a file, not a directory: use read_file to read it", in.Path), nil
 	}
-	entries, err := f.ReadDir(-1)
-	if err != nil {
+	// At most one entry more than is shown is read, to know the list was
+	// cut: a directory of millions of names costs no more than one of
+	// maxEntries.
+	entries, err := f.ReadDir(maxEntries + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return failure(in.Path, err), nil
 	}
 	if len(entries) == 0 {
 		return agents.Result{Content: "(empty directory)"}, nil
 	}
+	cut := len(entries) > maxEntries
+	entries = entries[:min(len(entries), maxEntries)]
 	// ReadDir on a File does not sort; models and tests want a stable order.
 	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var b strings.Builder
-	for i, e := range entries {
-		if i == maxEntries {
-			fmt.Fprintf(&b, "… and %d more entries\n", len(entries)-maxEntries)
-			break
-		}
+	for _, e := range entries {
 		// A name that could forge a line (a newline, an escape
 		// sequence) is shown quoted.
 		n := e.Name()
@@ -436,6 +438,9 @@ func (w *Workspace) listFiles(ctx context.Context, in ListFilesArgs) (agents.Res
 			}
 			fmt.Fprintf(&b, "%s (%d bytes)\n", n, size)
 		}
+	}
+	if cut {
+		fmt.Fprintf(&b, "… and more: the directory holds over %d entries, and only the first %d it gave are shown (in name order); list a subdirectory, or read a file by its name\n", maxEntries, maxEntries)
 	}
 	return agents.Result{Content: strings.TrimRight(b.String(), "\n")}, nil
 }
