@@ -120,11 +120,30 @@ func TestKilledWorkerRunContinuesOnAnother(t *testing.T) {
 	}
 }
 
+// TestHundredDelegationsOnTwoWorkers runs 50 runs (a lead and a writer
+// each: 100 delegations) on two workers of one task queue: every run
+// completes, and each worker makes model calls. Which worker takes a task
+// is the server's choice, so spread holds each worker's first call until
+// the other has one, the waiting worker taking no activity meanwhile: the
+// check is deterministic. A worker that can get no work still fails it:
+// the other's calls then wait, and the test times out.
 func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
 	ts, q := newServer(t)
 	var c [2]counts
+	s := newSpread() // each worker makes a model call, deterministically
 	for i := range c {
-		startWorker(t, ts, q, &entrusttemporal.Worker{Team: leadWriter(t, t.TempDir(), &c[i])})
+		team := leadWriter(t, t.TempDir(), &c[i])
+		for j := range team.Members {
+			a := *team.Members[j].Agent
+			a.Model = spreadModel{Model: a.Model, s: s, i: i}
+			team.Members[j].Agent = &a
+		}
+		base, err := worker.NewFixedSizeTuner(worker.FixedSizeTunerOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		act := spreadSlots{SlotSupplier: base.GetActivityTaskSlotSupplier(), s: s, i: i}
+		startWorkerWith(t, ts, q, &entrusttemporal.Worker{Team: team}, worker.Options{Tuner: spreadTuner{WorkerTuner: base, act: act}})
 	}
 	const runs = 50 // a lead and a writer each: 100 delegations
 	var wg sync.WaitGroup
@@ -262,3 +281,93 @@ func TestStoppedWorkersCallIsMadeAgain(t *testing.T) {
 		t.Errorf("worker 3 ran %d calls, want the call worker 2 was stopped in", n)
 	}
 }
+
+// spread makes two workers each make a model call, whatever the server's
+// matching does: a worker's model calls wait until the other worker has
+// made one too, and while a worker waits so, it takes no new activity (its
+// activity slots wait: spreadSlots), so the work left goes to the other,
+// whose first call lets both go. Without it, a loaded machine can have one
+// worker take every task before the other polls.
+type spread struct {
+	called [2]chan struct{} // closed at each worker's first model call
+	once   [2]sync.Once
+}
+
+func newSpread() *spread {
+	return &spread{called: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
+}
+
+// wait returns once worker i may go on: at once unless it has made a model
+// call and the other has not.
+func (s *spread) wait(ctx context.Context, i int) error {
+	if !closed(s.called[i]) {
+		return nil
+	}
+	select {
+	case <-s.called[1-i]:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// held reports whether worker i waits for the other's first model call.
+func (s *spread) held(i int) bool { return closed(s.called[i]) && !closed(s.called[1-i]) }
+
+func closed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// spreadModel is worker i's model: each call is noted, then waits for the
+// other worker's first.
+type spreadModel struct {
+	model.Model
+	s *spread
+	i int
+}
+
+func (m spreadModel) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	m.s.once[m.i].Do(func() { close(m.s.called[m.i]) })
+	if err := m.s.wait(ctx, m.i); err != nil {
+		return nil, err
+	}
+	return m.Model.Generate(ctx, req)
+}
+
+// spreadSlots is worker i's activity slot supplier: it reserves no slot
+// (so the worker polls for no activity) while the worker's model call waits
+// for the other worker's. The tasks its pollers had already asked for still
+// come to it: a few, bounded by its pollers.
+type spreadSlots struct {
+	worker.SlotSupplier
+	s *spread
+	i int
+}
+
+func (p spreadSlots) ReserveSlot(ctx context.Context, info worker.SlotReservationInfo) (*worker.SlotPermit, error) {
+	if err := p.s.wait(ctx, p.i); err != nil {
+		return nil, err
+	}
+	return p.SlotSupplier.ReserveSlot(ctx, info)
+}
+
+func (p spreadSlots) TryReserveSlot(info worker.SlotReservationInfo) *worker.SlotPermit {
+	if p.s.held(p.i) {
+		return nil // an eager activity waits as a polled one does
+	}
+	return p.SlotSupplier.TryReserveSlot(info)
+}
+
+// spreadTuner is worker i's tuner: the SDK's default slots, its activity
+// slots spreadSlots.
+type spreadTuner struct {
+	worker.WorkerTuner
+	act worker.SlotSupplier
+}
+
+func (t spreadTuner) GetActivityTaskSlotSupplier() worker.SlotSupplier { return t.act }

@@ -91,7 +91,15 @@ func newServer(t *testing.T) (*temporaltest.TestServer, string) {
 // startWorker starts a worker of w on queue, stopped when t ends.
 func startWorker(t *testing.T, ts *temporaltest.TestServer, queue string, w *entrusttemporal.Worker) worker.Worker {
 	t.Helper()
-	wk := worker.New(ts.GetDefaultClient(), queue, worker.Options{WorkflowPanicPolicy: worker.FailWorkflow})
+	return startWorkerWith(t, ts, queue, w, worker.Options{})
+}
+
+// startWorkerWith is startWorker with the worker's options (a panicking
+// workflow fails, whatever opts say).
+func startWorkerWith(t *testing.T, ts *temporaltest.TestServer, queue string, w *entrusttemporal.Worker, opts worker.Options) worker.Worker {
+	t.Helper()
+	opts.WorkflowPanicPolicy = worker.FailWorkflow
+	wk := worker.New(ts.GetDefaultClient(), queue, opts)
 	w.Register(wk)
 	if err := wk.Start(); err != nil {
 		t.Fatal(err)
