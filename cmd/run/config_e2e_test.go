@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,5 +188,60 @@ func TestNoMarksWarned(t *testing.T) {
 	r := runBinary(t, dir, "", args...)
 	if r.code != 0 || !strings.Contains(r.stderr, "run: warning: no configuration directory") || !strings.Contains(r.stderr, "no mark is kept") {
 		t.Errorf("want the run, warned that marks are off: %s", r)
+	}
+}
+
+// TestE2EFallbackConfigurationError: of a fallback chain, a model whose
+// endpoint does not know it (404) or refuses its key (401) does not fail
+// over to the next, which works: the run stops at once naming that model
+// and its endpoint — not the chain's last — and the fallback is not called.
+func TestE2EFallbackConfigurationError(t *testing.T) {
+	var fallbackCalls atomic.Int64
+	healthy := openaitest.NewServer(t, &openaitest.Options{Handler: func(req *openaitest.ChatRequest) openaitest.Reply {
+		fallbackCalls.Add(1)
+		return openaitest.Text("a note")
+	}})
+	unknown := openaitest.NewServer(t, &openaitest.Options{Handler: func(req *openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.Error(404, openaitest.ErrorBody("model '"+req.Model+"' not found", "invalid_request_error", "model_not_found"))
+	}})
+	refusing := openaitest.NewServer(t, &openaitest.Options{APIKey: "right"})
+	tests := []struct {
+		name, primary, want, resume string
+	}{
+		{"unknown model", "{name: typo-model, base_url: \"" + unknown.URL + "\"}",
+			"run: " + unknown.URL + " does not know model typo-model (404 Not Found: model 'typo-model' not found)",
+			"run resume j.jsonl once the endpoint serves model typo-model"},
+		{"refused key", "{name: lead-model, base_url: \"" + refusing.URL + "\", api_key_env: ENTRUST_TEST_WRONG_KEY}",
+			"run: " + refusing.URL + ": the endpoint refused the key (401 Unauthorized)",
+			"run resume j.jsonl with a key it accepts"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fallbackCalls.Store(0)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "team.yaml"), `lead: lead
+agents:
+  - name: lead
+    role: Writes short notes in the workspace.
+    model:
+      - `+tt.primary+`
+      - {name: lead-model, base_url: "`+healthy.URL+`"}
+    tools: [write_file, read_file, list_files]
+`)
+			t.Setenv("ENTRUST_TEST_WRONG_KEY", "wrong")
+			r := runBinary(t, dir, "", "--team", "team.yaml", "--base-url", healthy.URL, "--journal", "j.jsonl", "Write a short note")
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Fatalf("want %q: %s", tt.want, r)
+			}
+			if !strings.Contains(r.stderr, tt.resume) {
+				t.Errorf("resume hint: want %q in\n%s", tt.resume, r.stderr)
+			}
+			if n := fallbackCalls.Load(); n != 0 {
+				t.Errorf("the fallback was called %d times: a configuration error failed over", n)
+			}
+			if strings.Contains(r.stdout+r.stderr, healthy.URL+" at "+healthy.URL) {
+				t.Errorf("an endpoint named twice:\n%s", r)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -161,32 +162,72 @@ func (m *Models) remote(ref teamfile.ModelRef) (model.Model, error) {
 }
 
 // fallbacks is the model of an agent whose team file lists its models: each
-// call fails over from one to the next (model.WithFallback). The run stops
-// for an unavailable endpoint only when the last model's is.
+// call fails over from one to the next on the provider's failures
+// (model.FailsOver: a connection refused, 5xx, 429, a timeout), and the
+// journal records each switch (model.failover). A model whose endpoint
+// refuses its key (401, 403) or does not know it (404) does not fail over:
+// that is a configuration error, and the run stops at once naming that
+// model and its endpoint, even when a later model would answer. A fallback
+// covers an outage, not a configuration that never worked: failing over
+// would run the agent on its fallback for the whole run, every call paying
+// a round trip to a model that cannot answer. The run stops for an
+// unreachable endpoint only when the last model's is, since the others'
+// fail over.
 func (m *Models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
+	endpoints := make([]string, len(refs))
 	var names []string
-	for _, r := range refs {
-		n := r.Name
+	for i, r := range refs {
+		endpoints[i] = m.endpoint()
 		if r.BaseURL != "" {
-			n += " at " + model.RedactURL(r.BaseURL)
+			endpoints[i] = model.RedactURL(r.BaseURL)
 		}
-		names = append(names, n)
+		names = append(names, r.Name+" at "+endpoints[i])
 	}
 	return m.get(strings.Join(names, " then "), func() (model.Model, error) {
 		chain := make([]model.Model, len(refs))
 		for i, r := range refs {
-			var err error
-			if chain[i], err = m.remote(r); err != nil {
+			md, err := m.remote(r)
+			if err != nil {
 				return nil, fmt.Errorf("model %s: %w", r.Name, err)
 			}
+			chain[i] = &named{Model: md, endpoint: endpoints[i], name: r.Name}
 		}
-		endpoint, last := m.endpoint(), refs[len(refs)-1]
-		if last.BaseURL != "" {
-			endpoint = model.RedactURL(last.BaseURL)
-		}
-		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: endpoint, model: last.Name, stop: m.stop}, nil
+		last := chain[len(chain)-1].(*named)
+		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: last.endpoint, model: last.name, stop: m.stop}, nil
 	})
 }
+
+// named is one model of a fallback chain: its errors say which model, at
+// which endpoint, failed (a *namedError), so that what stops the run names
+// the model that failed rather than the chain's last.
+type named struct {
+	model.Model
+	endpoint string
+	name     string // its name at the endpoint
+}
+
+// Generate calls the model, naming it on its error.
+func (n *named) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
+	resp, err := n.Model.Generate(ctx, req)
+	if err != nil {
+		return resp, &namedError{endpoint: n.endpoint, model: n.name, err: err}
+	}
+	return resp, nil
+}
+
+// Unwrap returns the model named.
+func (n *named) Unwrap() model.Model { return n.Model }
+
+// namedError is the error of a named model: its text is the call's, and it
+// unwraps to it (model.FailsOver and errors.As see through it).
+type namedError struct {
+	endpoint string
+	model    string
+	err      error
+}
+
+func (e *namedError) Error() string { return e.err.Error() }
+func (e *namedError) Unwrap() error { return e.err }
 
 // simModel is the offline simulator under its own provider name, so the
 // trust it earns is keyed and shown as "sim/<name>", apart from any real
@@ -219,12 +260,13 @@ func (m *Models) endpoint() string {
 	return model.RedactURL(m.baseURL) // no key in what is shown
 }
 
-// Summary names the models in use, and the endpoint.
+// Summary names the models in use, and the endpoint of those named
+// without theirs (a fallback chain names each model's).
 func (m *Models) Summary() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := strings.Join(m.used, ", ")
-	if !m.offline {
+	if !m.offline && slices.ContainsFunc(m.used, func(n string) bool { return !strings.Contains(n, " at ") }) {
 		u := m.baseURL
 		if u == "" {
 			u = openai.DefaultBaseURL
@@ -338,7 +380,19 @@ type guarded struct {
 func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	resp, err := g.Model.Generate(ctx, req)
 	if g.stop != nil && err != nil {
-		if u := newUnavailable(g.endpoint, g.model, err); u != nil {
+		// Of a fallback chain, the error that ended it is the model's tried
+		// last (the earlier ones failed over), and it names that model.
+		endpoint, name, ended := g.endpoint, g.model, err
+		var fe *model.FallbackError
+		if errors.As(err, &fe) {
+			ended = fe.Err
+		}
+		var ne *namedError
+		if errors.As(ended, &ne) {
+			endpoint, name = ne.endpoint, ne.model
+		}
+		if u := newUnavailable(endpoint, name, ended); u != nil {
+			u.err = err
 			g.stop(u)
 		}
 	}
