@@ -1,16 +1,16 @@
 package evals
 
 import (
-	"io"
+	"errors"
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/internal/regfile"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -158,7 +158,7 @@ func snapshot(dir string) map[string]string {
 		if len(files) >= maxSnapshotFiles || total >= maxSnapshotBytes {
 			return fs.SkipAll
 		}
-		b, ok := readRegular(root, filepath.FromSlash(p), maxSnapshotBytes-total)
+		b, ok := readRegular(root, p, maxSnapshotBytes-total)
 		if !ok {
 			return nil
 		}
@@ -171,18 +171,10 @@ func snapshot(dir string) map[string]string {
 
 // readRegular reads at most limit bytes of the regular file name of root,
 // following links that stay inside it; false for anything else, which is
-// never opened: a FIFO would block the trial's verifiers.
+// never waited on (regfile): a FIFO would block the trial's verifiers.
 func readRegular(root *os.Root, name string, limit int) ([]byte, bool) {
-	if info, err := root.Stat(name); err != nil || !info.Mode().IsRegular() {
-		return nil, false
-	}
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, int64(limit)))
-	return b, err == nil
+	b, err := regfile.Read(regfile.FS(root), name, int64(limit))
+	return b, err == nil || errors.Is(err, regfile.ErrTooLarge)
 }
 
 // isGlob reports whether p is a pattern rather than a path.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/internal/regfile"
 )
 
 // CheckFunc is a programmatic check of a report, registered by name on the
@@ -93,32 +93,19 @@ const MaxCheckedFileSize = 16 << 20
 
 // readChecked reads the workspace file p for file_matches, or says why it
 // does not match (why) or cannot be checked (err). Only a regular file is
-// opened: a FIFO would block the run forever (Stat follows symbolic links
-// as the workspace does; what is opened is checked again, should the name
-// have been swapped meanwhile, though only a workspace that opens without
-// blocking — workspace.Workspace.FS — is safe from a swap to a FIFO).
+// opened, and what is opened is checked again (regfile.Read): a FIFO would
+// block the run forever. Only a workspace that opens without blocking —
+// workspace.Workspace.FS — is safe from a name swapped to a FIFO between
+// the check and the open (see Options.Workspace).
 func readChecked(ws fs.FS, p string) (b []byte, why string, err error) {
-	info, err := fs.Stat(ws, p)
-	if err != nil {
-		return nil, p + " cannot be read: " + err.Error(), nil
-	}
-	if !info.Mode().IsRegular() {
-		return nil, p + " is not a regular file", nil
-	}
-	f, err := ws.Open(p)
-	if err != nil {
-		return nil, p + " cannot be read: " + err.Error(), nil
-	}
-	defer f.Close()
-	if info, err = f.Stat(); err != nil || !info.Mode().IsRegular() {
-		return nil, p + " is not a regular file", nil
-	}
-	b, err = io.ReadAll(io.LimitReader(f, MaxCheckedFileSize+1))
+	b, err = regfile.Read(ws, p, MaxCheckedFileSize)
 	switch {
+	case errors.Is(err, regfile.ErrTooLarge):
+		return nil, "", fmt.Errorf("%s is larger than %d bytes: too large to check", p, MaxCheckedFileSize)
+	case errors.Is(err, regfile.ErrNotRegular):
+		return nil, p + " is not a regular file", nil
 	case err != nil:
 		return nil, p + " cannot be read: " + err.Error(), nil
-	case len(b) > MaxCheckedFileSize:
-		return nil, "", fmt.Errorf("%s is larger than %d bytes: too large to check", p, MaxCheckedFileSize)
 	}
 	return b, "", nil
 }

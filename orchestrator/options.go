@@ -62,7 +62,11 @@ type Options struct {
 	// them against the run's own tool calls only: a path counts as present
 	// when a call of the run that succeeded wrote it. It should refuse
 	// symbolic links that lead out of it, as an os.Root's FS does (and
-	// workspace.Workspace.FS); an os.DirFS follows them.
+	// workspace.Workspace.FS); an os.DirFS follows them. Its Open should
+	// not block on a FIFO or a device: the checks open only what Stat says
+	// is a regular file and check what was opened, but a name swapped to a
+	// FIFO in between blocks the run in a blocking Open (an os.Root's FS,
+	// os.DirFS). workspace.Workspace.FS opens without blocking.
 	Workspace fs.FS
 	// WorkspaceDir is the absolute directory Workspace is rooted at (for
 	// instance workspace.Workspace.Dir), if it is one: a tool call's or a

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/entrust-dev/entrust/agents"
+	"github.com/entrust-dev/entrust/internal/regfile"
 )
 
 // The names of the workspace tools.
@@ -107,38 +108,7 @@ func (w *Workspace) Dir() string { return w.dir }
 // refused) and never blocks: it opens regular files and directories only,
 // without blocking, and checks what it opened, so a FIFO or a device, even
 // one swapped in after the check, is refused rather than waited on.
-func (w *Workspace) FS() fs.FS { return rootFS{w.root.FS().(fs.StatFS), w.root} }
-
-// rootFS is a Root's FS whose Open never blocks (Workspace.FS).
-type rootFS struct {
-	fs.StatFS // the Root's FS: Stat checks the name as Open does
-	root      *os.Root
-}
-
-// Open opens a regular file or a directory without blocking.
-func (r rootFS) Open(name string) (fs.File, error) {
-	if info, err := r.Stat(name); err != nil {
-		return nil, err
-	} else if !openable(info) {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
-	}
-	f, err := r.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
-	if err != nil {
-		return nil, err
-	}
-	if info, err := f.Stat(); err != nil || !openable(info) {
-		f.Close()
-		return nil, &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
-	}
-	return f, nil
-}
-
-// errNotRegular is the error of Workspace.FS's Open of what is neither a
-// regular file nor a directory.
-var errNotRegular = errors.New("not a regular file or directory")
-
-// openable reports whether info is a regular file's or a directory's.
-func openable(info fs.FileInfo) bool { return info.Mode().IsRegular() || info.IsDir() }
+func (w *Workspace) FS() fs.FS { return regfile.FS(w.root) }
 
 // Close releases the directory; the tools fail afterwards.
 func (w *Workspace) Close() error { return w.root.Close() }
@@ -184,33 +154,22 @@ func (w *Workspace) open(path string) (f *os.File, info fs.FileInfo, res agents.
 	if !ok {
 		return nil, nil, res, false
 	}
-	// Lstat first, so a FIFO or a device is never opened (opening one may
-	// block or act); then open without blocking and check again what was
-	// opened, in case the name was swapped in between.
-	if li, err := w.root.Lstat(name); err != nil {
-		return nil, nil, failure(path, err), false
-	} else if res, ok := regular(path, li); !ok {
+	// A FIFO or a device is never opened (opening one may block or act),
+	// even one swapped in for the name as it is opened (regfile.Open).
+	f, info, err := regfile.Open(w.root, name)
+	if nr := (*regfile.NotRegularError)(nil); errors.As(err, &nr) {
+		res, _ := regular(path, nr.Mode)
 		return nil, nil, res, false
-	}
-	f, err := w.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
-	if err != nil {
+	} else if err != nil {
 		return nil, nil, failure(path, err), false
-	}
-	if info, err = f.Stat(); err != nil {
-		f.Close()
-		return nil, nil, failure(path, err), false
-	}
-	if res, ok := regular(path, info); !ok {
-		f.Close()
-		return nil, nil, res, false
 	}
 	return f, info, res, true
 }
 
 // regular refuses anything but a regular file, a directory or (before it is
 // followed) a symbolic link.
-func regular(path string, info fs.FileInfo) (agents.Result, bool) {
-	switch t := info.Mode().Type(); {
+func regular(path string, mode fs.FileMode) (agents.Result, bool) {
+	switch t := mode.Type(); {
 	case t == 0, t == fs.ModeDir, t == fs.ModeSymlink:
 		return agents.Result{}, true
 	case t&fs.ModeNamedPipe != 0:
@@ -290,7 +249,7 @@ func (w *Workspace) replace(path, name string, content []byte) (agents.Result, b
 		if li.IsDir() {
 			return agents.Errorf("%s: is a directory: give a file path", path), false
 		}
-		if res, ok := regular(path, li); !ok {
+		if res, ok := regular(path, li.Mode()); !ok {
 			return res, false
 		}
 		if li.Mode().Type() == fs.ModeSymlink {
@@ -359,29 +318,16 @@ func (t *writeTool) Reconcile(_ context.Context, args json.RawMessage) (agents.R
 	if !ok || name == "." {
 		return agents.Result{}, false, nil
 	}
-	// Never open what is not a regular file (a FIFO would block), nor read
-	// a file of another size than the content: it cannot hold it.
-	li, err := t.w.root.Lstat(name)
+	// Never open what is not a regular file (a FIFO would block; a link
+	// would have been replaced by the write), nor read more of a file than
+	// the content: a larger one cannot hold it.
+	if li, err := t.w.root.Lstat(name); err == nil && !li.Mode().IsRegular() {
+		return agents.Result{}, false, nil
+	}
+	b, err := regfile.Read(regfile.FS(t.w.root), name, int64(len(in.Content)))
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, regfile.ErrNotRegular), errors.Is(err, regfile.ErrTooLarge):
 		return agents.Result{}, false, nil
-	case err != nil:
-		return agents.Result{}, false, err
-	case !li.Mode().IsRegular() || li.Size() != int64(len(in.Content)):
-		return agents.Result{}, false, nil
-	}
-	f, err := t.w.root.OpenFile(name, os.O_RDONLY|nonBlock, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return agents.Result{}, false, nil
-	} else if err != nil {
-		return agents.Result{}, false, err
-	}
-	defer f.Close()
-	if info, err := f.Stat(); err != nil || !info.Mode().IsRegular() {
-		return agents.Result{}, false, err // swapped meanwhile
-	}
-	b, err := io.ReadAll(io.LimitReader(f, int64(len(in.Content))+1))
-	switch {
 	case err != nil:
 		return agents.Result{}, false, err
 	case string(b) != in.Content:
