@@ -2,6 +2,7 @@ package orchestrator_test
 
 import (
 	"context"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/agents/model"
+	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
 )
 
@@ -59,8 +61,10 @@ func stepper(steps int) *model.Scripted {
 // delegation.
 func BenchmarkAgentStep(b *testing.B) {
 	// file is the journal as it comes, committing in groups (see Journal);
-	// file-per-event writes each event as it is emitted.
-	for _, sink := range []string{"memory", "file", "file-per-event"} {
+	// file-per-event writes each event as it is emitted; run is cmd/run's
+	// default sinks: the journal and the live view (off a terminal, its
+	// plain lines, here discarded), which both borrow their events.
+	for _, sink := range []string{"memory", "file", "file-per-event", "run"} {
 		b.Run(sink, func(b *testing.B) {
 			const chunk = 200
 			rec := newRecorder(b, "note")
@@ -76,7 +80,13 @@ func BenchmarkAgentStep(b *testing.B) {
 				}
 				s = j
 			}
-			rt, err := orchestrator.New(solo(stepper(chunk), rec.tool), &orchestrator.Options{Sinks: []orchestrator.Sink{s},
+			sinks := []orchestrator.Sink{s}
+			if sink == "run" {
+				view := cli.NewLiveView(io.Discard, nil)
+				defer view.Close()
+				sinks = append(sinks, view)
+			}
+			rt, err := orchestrator.New(solo(stepper(chunk), rec.tool), &orchestrator.Options{Sinks: sinks,
 				Budget: agents.Budget{Steps: chunk + 10}, RunID: "bench"})
 			if err != nil {
 				b.Fatal(err)

@@ -50,6 +50,29 @@ type Observers struct {
 	finished atomic.Pointer[string]
 }
 
+// hushable is the log sink, silenced while Hush says so; a
+// hushableBorrower when the log sink borrows its events.
+type hushable struct {
+	obs *Observers
+	log orchestrator.Sink
+}
+
+// Emit logs e unless the log is hushed.
+func (h hushable) Emit(ctx context.Context, e *orchestrator.Event) error {
+	if h.obs.hush != nil && h.obs.hush() {
+		return nil
+	}
+	return h.log.Emit(ctx, e)
+}
+
+// hushableBorrower is a hushable whose log sink borrows its events, as
+// telemetry.NewLogSink's does (orchestrator.Borrower): it keeps nothing of
+// an event either, so a run whose other sinks borrow too lends its events.
+type hushableBorrower struct{ hushable }
+
+// Borrows marks the sink as an orchestrator.Borrower.
+func (hushableBorrower) Borrows() {}
+
 // switchWriter lets the log be routed through the live view once it exists,
 // so log lines do not tear its redraw.
 type switchWriter struct{ w io.Writer }
@@ -75,13 +98,12 @@ func OpenObservers(ctx context.Context, o ObserveOptions, stderr io.Writer) (*Ob
 			return nil, fmt.Errorf("--log-level %q: want debug, info, warn, error or off", o.LogLevel)
 		}
 		h := slog.NewTextHandler(obs.logTo, &slog.HandlerOptions{Level: level})
-		log := telemetry.NewLogSink(slog.New(h))
-		obs.Sinks = append(obs.Sinks, orchestrator.SinkFunc(func(ctx context.Context, e *orchestrator.Event) error {
-			if obs.hush != nil && obs.hush() {
-				return nil
-			}
-			return log.Emit(ctx, e)
-		}))
+		log := hushable{obs: obs, log: telemetry.NewLogSink(slog.New(h))}
+		if _, ok := log.log.(orchestrator.Borrower); ok {
+			obs.Sinks = append(obs.Sinks, hushableBorrower{log})
+		} else {
+			obs.Sinks = append(obs.Sinks, log)
+		}
 	}
 	tracer, shutdown, err := telemetry.FromEnv(ctx)
 	if err != nil {

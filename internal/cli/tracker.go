@@ -81,7 +81,8 @@ func (t *tracker) apply(e *orchestrator.Event) {
 		}
 		return
 	case orchestrator.EventRunFinished:
-		t.finished = e
+		f := *e // a lent event is reused once Emit returns (orchestrator.Borrower)
+		t.finished = &f
 		return
 	case orchestrator.EventGoalOffered:
 		t.nodes[e.Delegation] = &node{Outcome: t.fold.Outcome(e.Delegation), state: stOffered, priced: true}

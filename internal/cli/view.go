@@ -55,6 +55,11 @@ func NewLiveView(out io.Writer, sc Scorer) *LiveView {
 	return v
 }
 
+// Borrows marks the view as an orchestrator.Borrower: it keeps nothing of
+// an event once Emit returns but what its fields point to (the tracker
+// copies the run.finished event it keeps).
+func (v *LiveView) Borrows() {}
+
 // Emit folds e into the tree; on a terminal the next tick redraws it, else
 // the event is written as a line at once.
 func (v *LiveView) Emit(_ context.Context, e *orchestrator.Event) error {
