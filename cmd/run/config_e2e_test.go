@@ -210,10 +210,10 @@ func TestE2EFallbackConfigurationError(t *testing.T) {
 	}{
 		{"unknown model", "{name: typo-model, base_url: \"" + unknown.URL + "\"}",
 			"run: " + unknown.URL + " does not know model typo-model (404 Not Found: model 'typo-model' not found)",
-			"run resume j.jsonl once the endpoint serves model typo-model"},
+			"run resume j.jsonl once the endpoint serves model typo-model\n"},
 		{"refused key", "{name: lead-model, base_url: \"" + refusing.URL + "\", api_key_env: ENTRUST_TEST_WRONG_KEY}",
 			"run: " + refusing.URL + ": the endpoint refused the key (401 Unauthorized)",
-			"run resume j.jsonl with a key it accepts"},
+			"run resume j.jsonl with a key it accepts in $ENTRUST_TEST_WRONG_KEY (model lead-model's api_key_env)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -190,7 +190,7 @@ func (m *Models) fallbacks(refs []teamfile.ModelRef) (model.Model, error) {
 			if err != nil {
 				return nil, fmt.Errorf("model %s: %w", r.Name, err)
 			}
-			chain[i] = &named{Model: md, endpoint: endpoints[i], name: r.Name}
+			chain[i] = &named{Model: md, endpoint: endpoints[i], name: r.Name, own: r.BaseURL != "", keyEnv: r.APIKeyEnv}
 		}
 		last := chain[len(chain)-1].(*named)
 		return &guarded{Model: model.WithFallback(chain[0], chain[1:]...), endpoint: last.endpoint, model: last.name, stop: m.stop}, nil
@@ -204,13 +204,15 @@ type named struct {
 	model.Model
 	endpoint string
 	name     string // its name at the endpoint
+	own      bool   // at its own endpoint (base_url), not the run's
+	keyEnv   string // with its own endpoint, the variable holding its key
 }
 
 // Generate calls the model, naming it on its error.
 func (n *named) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	resp, err := n.Model.Generate(ctx, req)
 	if err != nil {
-		return resp, &namedError{endpoint: n.endpoint, model: n.name, err: err}
+		return resp, &namedError{at: n, err: err}
 	}
 	return resp, nil
 }
@@ -221,9 +223,8 @@ func (n *named) Unwrap() model.Model { return n.Model }
 // namedError is the error of a named model: its text is the call's, and it
 // unwraps to it (model.FailsOver and errors.As see through it).
 type namedError struct {
-	endpoint string
-	model    string
-	err      error
+	at  *named
+	err error
 }
 
 func (e *namedError) Error() string { return e.err.Error() }
@@ -300,7 +301,12 @@ type Unavailable struct {
 	model    string
 	reason   string
 	status   int // the HTTP status of the refusal; 0 when unreachable
-	err      error
+	// own is set for a team file's model at its own endpoint (base_url),
+	// whose key is in keyEnv (api_key_env; "" for none): the run's flags
+	// do not change them.
+	own    bool
+	keyEnv string
+	err    error
 }
 
 // newUnavailable is the Unavailable of a call of model at endpoint that
@@ -353,10 +359,17 @@ func (e *Unavailable) Stopped() string {
 // Resume says when and how run resume can carry on journal, a run this
 // ended: "run resume JOURNAL once it is up", …
 func (e *Unavailable) Resume(journal string) string {
+	refused := e.status == http.StatusUnauthorized || e.status == http.StatusForbidden
 	switch {
+	case e.Configuration() && e.own:
+		return fmt.Sprintf("run resume %s once the endpoint serves model %s", journal, e.model)
 	case e.Configuration():
 		return fmt.Sprintf("run resume %s once the endpoint serves model %s (or with --base-url of one that does)", journal, e.model)
-	case e.status == http.StatusUnauthorized || e.status == http.StatusForbidden:
+	case refused && e.own && e.keyEnv != "":
+		return fmt.Sprintf("run resume %s with a key it accepts in $%s (model %s's api_key_env)", journal, e.keyEnv, e.model)
+	case refused && e.own:
+		return fmt.Sprintf("run resume %s once the endpoint accepts model %s's calls without a key (its team file entry names no api_key_env)", journal, e.model)
+	case refused:
 		return fmt.Sprintf("run resume %s with a key it accepts (--api-key or OPENAI_API_KEY)", journal)
 	}
 	return fmt.Sprintf("run resume %s once it is up", journal)
@@ -389,10 +402,13 @@ func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Resp
 		}
 		var ne *namedError
 		if errors.As(ended, &ne) {
-			endpoint, name = ne.endpoint, ne.model
+			endpoint, name = ne.at.endpoint, ne.at.name
 		}
 		if u := newUnavailable(endpoint, name, ended); u != nil {
 			u.err = err
+			if ne != nil && ne.at.own {
+				u.own, u.keyEnv = true, ne.at.keyEnv
+			}
 			g.stop(u)
 		}
 	}
