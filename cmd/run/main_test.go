@@ -55,6 +55,8 @@ func TestMainUsage(t *testing.T) {
 		{"run flags help", []string{"--quiet", "-h"}, 0, "--escalations MODE", ""},
 		{"replay help", []string{"replay", "-h"}, 0, "run replay [flags] JOURNAL", ""},
 		{"replay without a journal", []string{"replay"}, 2, "", "run replay: name one journal file"},
+		{"resume with a negative call timeout", []string{"resume", "--call-timeout", "-1s", held}, 2, "", "--call-timeout must not be negative"},
+		{"resume help", []string{"resume", "-h"}, 0, "--call-timeout D", ""},
 		{"a mistyped command", []string{"repaly", "x.jsonl"}, 2, "", "Did you mean this?\n\treplay"},
 		{"a one-word goal", append([]string{"Summarise"}, files...), 2, "", "run -- Summarise"},
 		{"eval help", []string{"eval", "--help"}, 0, "--min-pass float", ""},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/entrust-dev/entrust/internal/cli"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -42,6 +43,7 @@ type resumeOptions struct {
 	team, apiKey, baseURL, workspace string
 	escalations, logLevel, trust     string
 	quiet, json, unsigned            bool
+	callTimeout                      time.Duration
 
 	journal string
 }
@@ -95,6 +97,7 @@ run, or at a path, that a command sealed here: entrust/sealed beside the key).`,
 	f.StringVar(&opts.baseURL, "base-url", "", "endpoint `URL`, when it is not the one the journal names")
 	f.StringVar(&opts.workspace, "workspace", "", "`DIR` of the file tools (default the run's)")
 	f.StringVar(&opts.escalations, "escalations", "", "`MODE`: terminal, auto or deny (default the run's; deny when it was terminal and stdin is not one)")
+	f.DurationVar(&opts.callTimeout, "call-timeout", defaultCallTimeout, "bound `D` of each attempt of a model call (0: none), as run's: a journal does not record it")
 	f.BoolVar(&opts.quiet, "quiet", false, "no live view")
 	f.BoolVar(&opts.json, "json", false, "stream the new events to stdout as JSON lines instead of the live view")
 	f.StringVar(&opts.logLevel, "log-level", "warn", "`LEVEL` of the structured log on stderr: debug, info, warn, error or off")
@@ -105,6 +108,9 @@ run, or at a path, that a command sealed here: entrust/sealed beside the key).`,
 
 // runResume continues the run of the journal opts.journal.
 func runResume(o *resumeOptions) error {
+	if o.callTimeout < 0 {
+		return usageErrorf("--call-timeout must not be negative")
+	}
 	key, err := journalKey("")
 	if err != nil {
 		return configError(err)
@@ -150,7 +156,7 @@ func runResume(o *resumeOptions) error {
 	}
 	f := &runOptions{io: o.io, model: cfg.Model, baseURL: cfg.BaseURL, apiKey: o.apiKey, stream: cfg.Stream,
 		workspace: cfg.Workspace, escalations: cfg.Escalations, journal: o.journal, logLevel: o.logLevel, trust: cfg.Trust,
-		quiet: o.quiet, json: o.json, offline: cfg.Offline, team: cfg.TeamFile, callTimeout: defaultCallTimeout,
+		quiet: o.quiet, json: o.json, offline: cfg.Offline, team: cfg.TeamFile, callTimeout: o.callTimeout,
 		unsigned: integrity.State == orchestrator.IntegrityUnsigned, sealAfter: integrity.Last,
 		GoalFlags: goal}
 	for _, s := range []struct {
