@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/entrust-dev/entrust/orchestrator"
+	"github.com/entrust-dev/entrust/orchestrator/invariant"
 )
 
 func TestReplayJSON(t *testing.T) {
@@ -22,10 +23,15 @@ func TestReplayJSON(t *testing.T) {
 		Usage    struct {
 			PromptTokens int `json:"prompt_tokens"`
 		}
-		Tree *orchestrator.Outcome
+		Tree       *orchestrator.Outcome
+		Invariants int
+		Breaches   []invariant.Violation
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if doc.Invariants != len(invariant.Checks()) || doc.Breaches == nil || len(doc.Breaches) != 0 {
+		t.Errorf("invariants %d, breaches %v: want all %d checked, none broken", doc.Invariants, doc.Breaches, len(invariant.Checks()))
 	}
 	tr := doc.Tree
 	if doc.Run != "20261126-191828-c8518a" || !doc.Finished || doc.Status != orchestrator.StatusCompleted || doc.Usage.PromptTokens != 7619 ||

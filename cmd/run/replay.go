@@ -120,6 +120,17 @@ func runReplay(opts *replayOptions) error {
 	return nil
 }
 
+// invariantBreaches checks the journal's events against DESIGN.md's
+// invariants. A run that never finished (killed, or still going) is held to
+// what its events already say, not to the ends it has yet to reach.
+func invariantBreaches(events []*orchestrator.Event) []invariant.Violation {
+	bad := invariant.CheckJournal
+	if events[len(events)-1].Type != orchestrator.EventRunFinished {
+		bad = invariant.CheckUnfinished
+	}
+	return append([]invariant.Violation{}, bad(events)...)
+}
+
 // checkEvents refuses what is JSON but not a journal.
 func checkEvents(events []*orchestrator.Event) error {
 	if len(events) == 0 {
@@ -381,11 +392,11 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	fmt.Fprintln(w)
 	// A run that never finished (killed, or still going) is held to what
 	// its events already say, not to the ends it has yet to reach.
-	check, hold := invariant.CheckJournal, "invariants: all %d hold"
+	hold := "invariants: all %d hold"
 	if last.Type != orchestrator.EventRunFinished {
-		check, hold = invariant.CheckUnfinished, "invariants: all %d hold so far (the run never finished)"
+		hold = "invariants: all %d hold so far (the run never finished)"
 	}
-	if bad := check(events); len(bad) == 0 {
+	if bad := invariantBreaches(events); len(bad) == 0 {
 		fmt.Fprintln(w, st.Paint(cli.Green, fmt.Sprintf(hold, len(invariant.Checks()))))
 	} else {
 		fmt.Fprintln(w, st.Paint(cli.Red, fmt.Sprintf("invariants: %d breach(es)", len(bad))))
@@ -458,13 +469,20 @@ type replayDoc struct {
 	End    time.Time           `json:"end"`
 	// Usage sums every model call of the run.
 	Usage model.Usage `json:"usage"`
+	// Invariants is the number of DESIGN.md's invariants checked, and
+	// Breaches those the journal breaks (empty when all hold; for a run
+	// that never finished, what its events already break), as the text
+	// lists them.
+	Invariants int                   `json:"invariants"`
+	Breaches   []invariant.Violation `json:"breaches"`
 	// Tree is the root delegation with its children.
 	Tree *orchestrator.Outcome `json:"tree"`
 }
 
 func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool, integrity orchestrator.Integrity) error {
 	first, last := events[0], events[len(events)-1]
-	doc := replayDoc{Run: first.Run, Torn: torn, Integrity: integrity.String(), Start: first.Time, End: last.Time, Tree: root}
+	doc := replayDoc{Run: first.Run, Torn: torn, Integrity: integrity.String(), Start: first.Time, End: last.Time, Tree: root,
+		Invariants: len(invariant.Checks()), Breaches: invariantBreaches(events)}
 	for _, e := range events {
 		switch {
 		case e.Type == orchestrator.EventRunFinished:
