@@ -99,6 +99,9 @@ type delegation struct {
 	// relabelled notes the entries of its last report labelled with other
 	// words than the goal's (see fillReport), for its verifier.
 	relabelled []string
+	// facts are what its checks read of its goal, which never changes
+	// within the delegation: made once, on first use (see goalFacts).
+	facts goalFacts
 }
 
 // setUnjudged adds delta to the count of its delegator's failures in a row to

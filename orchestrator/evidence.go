@@ -573,9 +573,10 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 		findings = append(findings, "none of your delegations completed, and you hold no tools of your own: nothing supports a claim of success")
 	}
 	if !d.noFileChecks() {
-		check := func(what string, items []string) {
+		required := d.requiredFiles()
+		check := func(what string, items []string, files [][]string) {
 			for i, it := range items {
-				for _, f := range agents.RequiredFiles(it) {
+				for _, f := range filesAt(files, i) {
 					if why := d.exists(f); why != "" {
 						findings = append(findings, fmt.Sprintf("%s %d (%q) names %s, but %s", what, i+1, it, f, why))
 						if what == "criterion" && !slices.Contains(unmet, it) {
@@ -585,8 +586,8 @@ func (d *delegation) evidenceFindings(rep *agents.Report) (findings, unmet []str
 				}
 			}
 		}
-		check("criterion", g.Criteria)
-		check("constraint", g.Constraints)
+		check("criterion", g.Criteria, required.criteria)
+		check("constraint", g.Constraints, required.constraints)
 	}
 	return findings, unmet
 }

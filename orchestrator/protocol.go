@@ -983,17 +983,17 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 // nothing: "I understand the purpose: <intent>" copies it). A goal whose intent and objective have no content word
 // (four letters or more, not a stop word) is left to the judge.
 func (d *delegation) derailed(restated string) string {
-	g := d.goal
-	purpose := g.Intent + "\n" + g.Objective
-	if !words.HasContent(purpose) {
+	pw := d.purposeWords()
+	if len(pw) == 0 {
 		return ""
 	}
-	for _, copied := range []string{g.Intent, g.Objective, purpose, g.Objective + "\n" + g.Intent} {
+	g := d.goal
+	for _, copied := range [...]string{g.Intent, g.Objective, purpose(g), g.Objective + "\n" + g.Intent} {
 		if words.NearCopy(restated, copied) {
 			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
 		}
 	}
-	if !words.Share(restated, purpose) {
+	if !words.ShareWith(restated, pw) {
 		return fmt.Sprintf("the restated intent (%q) has no word in common with the goal's intent or objective: say in your own words what the goal is for", model.ClipText(restated, 120))
 	}
 	return ""

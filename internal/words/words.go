@@ -183,7 +183,12 @@ func stem(w []byte) []byte {
 
 // Share reports whether a and b have a content word in common.
 func Share(a, b string) bool {
-	cb := Content(b)
+	return ShareWith(a, Content(b))
+}
+
+// ShareWith reports whether a has a content word in cb, the Content of
+// another text: Share, for a text compared with many.
+func ShareWith(a string, cb map[string]bool) bool {
 	for c := (contentWords{s: a}); ; {
 		w, ok := c.next()
 		if !ok {
