@@ -12,8 +12,43 @@ import (
 var (
 	backtickRE = regexp.MustCompile("`([^`\n]+)`")
 	pathRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*$`)
-	fileRE     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z][A-Za-z0-9]{0,7}$`)
 )
+
+// isFileName reports whether tok has the shape of a file name: what the
+// regular expression ^[A-Za-z0-9_][A-Za-z0-9_./-]*\.[A-Za-z][A-Za-z0-9]{0,7}$
+// matches (a word or path and an extension of a letter and up to seven
+// letters or digits), without running one: it is asked of every word of
+// every criterion, constraint and piece of evidence.
+func isFileName(tok string) bool {
+	dot := strings.LastIndexByte(tok, '.')
+	if dot < 1 || !pathByte(tok[0]) || tok[0] == '.' || tok[0] == '/' || tok[0] == '-' {
+		return false
+	}
+	ext := tok[dot+1:]
+	if len(ext) < 1 || len(ext) > 8 || !isLetter(ext[0]) {
+		return false
+	}
+	for i := range len(ext) {
+		if !isLetter(ext[i]) && !isDigit(ext[i]) {
+			return false
+		}
+	}
+	for i := range dot {
+		if !pathByte(tok[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathByte reports whether c is in [A-Za-z0-9_./-].
+func pathByte(c byte) bool {
+	return isLetter(c) || isDigit(c) || c == '_' || c == '.' || c == '/' || c == '-'
+}
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // notFiles are tokens with a dot that name no file: abbreviations, and the
 // endings of domain names.
@@ -57,7 +92,7 @@ func NamedFiles(text string) []string {
 func fileToken(tok string) (string, bool) {
 	tok = strings.TrimLeft(tok, `"'([{<*_`)
 	tok = strings.TrimRight(tok, `"')]}>,;:!?.*_`)
-	if !fileRE.MatchString(tok) {
+	if !isFileName(tok) {
 		return "", false
 	}
 	low := strings.ToLower(tok)
