@@ -203,10 +203,11 @@ var (
 // after a subject and an auxiliary ("Read old.md", "Review old.md for
 // typos", "old.md is reviewed", "the team must review the plan"; not a
 // noun: "a summary", "the review", "an assessment"), or one that only
-// adds to a list of what is read ("Review main.go and utils.go", "… and the
-// tests"). A clause with any other verb ("Review main.go then correct the
-// typo", "Analyze sales.csv and chart it on chart.png", "Respond to
-// reviews") makes it no reading criterion, as does a word of writing
+// adds to a list of what is read, files or a bare noun phrase (listable:
+// "Review main.go and utils.go", "… and the tests"). A clause with any
+// other verb ("Review main.go then correct the typo", "Analyze sales.csv
+// and chart it on chart.png", "Respond to reviews", "Review main.go and
+// the tests are green") makes it no reading criterion, as does a word of writing
 // anywhere ("Write a summary of report.txt") or a second file where the
 // work goes ("Review old.md, findings in review.md").
 func aboutReading(criterion string) bool {
@@ -249,7 +250,8 @@ func aboutReading(criterion string) bool {
 type readingClause struct {
 	words  []string
 	join   string // what joined it to the one before: a word, or "," for punctuation
-	listed bool   // it names only what may be listed: files, or a noun after a determiner
+	listed bool   // it names only what may be listed: files, or a bare noun phrase (listable)
+	files  bool   // it names only files
 }
 
 // clauseWords split a criterion's clauses; determiners open a noun phrase
@@ -274,7 +276,7 @@ func readingClauses(criterion string) []readingClause {
 	cur := readingClause{}
 	flush := func(join string) {
 		if len(cur.words) > 0 {
-			cur.listed = listable(cur.words)
+			cur.listed, cur.files = listable(cur.words)
 			out = append(out, cur)
 		}
 		cur = readingClause{join: join}
@@ -299,19 +301,40 @@ func readingClauses(criterion string) []readingClause {
 	return out
 }
 
-// listable reports whether words only name what may go on a list: files,
-// or a noun phrase opened by a determiner ("the tests").
-func listable(words []string) bool {
-	if determiners[words[0]] {
-		return len(words) <= 4
+// listable says whether words name only what may go on a list, and
+// whether only files: files, or a bare noun phrase, determiners then one
+// noun ("the tests", "all the chapters", "the file notes.md"). It fails
+// closed: a phrase with a second word of its own is taken for a clause
+// with a verb ("the tests pass", "the build succeeds", "the tests are
+// green"), as is one whose noun is an auxiliary or a word of a result
+// ("all pass").
+func listable(words []string) (listed, filesOnly bool) {
+	i := 0
+	for i < len(words) && determiners[words[i]] {
+		i++
 	}
-	for _, w := range words {
-		if _, ok := fileWord(w); !ok && w != "file" && w != "files" {
-			return false
+	nouns := 0
+	for _, w := range words[i:] {
+		if _, ok := fileWord(w); ok || w == "file" || w == "files" {
+			continue
+		}
+		if nouns++; nouns > 1 || readingLead[w] || resultWords[w] {
+			return false, false
 		}
 	}
-	return true
+	if nouns == 0 {
+		return len(words) > i, i == 0
+	}
+	return i > 0, false // a noun needs its determiner: not "tests pass"
 }
+
+// resultWords are words that state a result, which a bare noun phrase
+// never is: "… and all pass", "… and everything works".
+var resultWords = map[string]bool{"pass": true, "passes": true, "passed": true, "fail": true, "fails": true,
+	"failed": true, "work": true, "works": true, "worked": true, "run": true, "runs": true, "ran": true,
+	"succeed": true, "succeeds": true, "succeeded": true, "green": true, "done": true, "gone": true,
+	"ok": true, "okay": true, "fine": true, "good": true, "ready": true, "correct": true, "fixed": true,
+	"deploys": true, "deployed": true, "builds": true, "built": true, "compiles": true, "compiled": true}
 
 // listGoesOn reports whether the listed clause at i goes on a list of what
 // is read — joined by and, or or &, or by a comma when the list ends so
@@ -323,8 +346,13 @@ func listGoesOn(clauses []readingClause, i int) bool {
 		switch clauses[i].join {
 		case "and", "or", "&":
 			return true
-		case "to", "before", "after", "while":
-			return true // the object of a preposition: "Review changes to main.go"
+		case "to":
+			// The object of "changes to": a file ("Review the changes to
+			// main.go"); a noun phrase is where the work goes ("Summarize
+			// report.txt to the board").
+			return clauses[i].files
+		case "before", "after", "while":
+			return true // the object of a preposition: "Read the spec before the meeting"
 		case ",":
 		default:
 			return false

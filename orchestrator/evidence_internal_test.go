@@ -50,6 +50,21 @@ func TestAboutReading(t *testing.T) {
 		"Read docs/guide.md.":                                     true,
 		"Please proofread the essay":                              true,
 		"Each chapter has been reviewed by you or your delegates": true,
+		// A clause that states a result is no other thing read, even
+		// after a determiner (third review, finding 3).
+		"Review main.go and the tests are green":        false,
+		"Read the spec and all tests pass":              false,
+		"Review main.go and the build succeeds":         false,
+		"Audit main.go and the bug is gone":             false,
+		"Inspect config.yaml and the service runs":      false,
+		"Review main.go or the tests pass":              false,
+		"Read notes.md & the app deploys":               false,
+		"Read the spec, and the tests pass":             false,
+		"Review main.go and all pass":                   false,
+		"Summarize report.txt to the board":             false,
+		"Review main.go and the tests":                  true,
+		"Read all the chapters and the appendix":        true,
+		"Review the file notes.md and the file todo.md": true,
 	} {
 		if got := aboutReading(c); got != want {
 			t.Errorf("aboutReading(%q) = %v, want %v", c, got, want)
