@@ -24,7 +24,9 @@ const (
 	// KindWritesFiles is a tool that writes the workspace file its path
 	// argument ("path", "file", "file_path" or "filename") names, and has
 	// no other effect (write_file, edit_file). A file it named is one the
-	// work wrote.
+	// work wrote. Only a declaration says so (ToolSpec.Kind, KindedTool, as
+	// the workspace's write_file does): a name never does, for the file a
+	// tool names may be what it reads (upload_file, put_object).
 	KindWritesFiles
 	// KindActs is a tool with effects the runtime cannot see: it runs
 	// commands, moves files, commits or sends something (bash, move_file,
@@ -68,54 +70,50 @@ func KindOf(t Tool) ToolKind {
 }
 
 var (
-	// writeWords, as a whole word of a tool's name, make it a writer of
-	// files: write_file, WriteFile, create_issue, fs__put_object, edit-doc.
-	writeWords = map[string]bool{"write": true, "overwrite": true, "create": true, "edit": true, "append": true,
-		"save": true, "put": true, "patch": true, "upload": true, "store": true}
-	// actWords, as a whole word of a tool's name that is no writer, make
-	// it one with effects the runtime cannot see: bash, run_command,
-	// move_file, git_commit, send_email, replace_in_file.
+	// actWords, as a whole word of a tool's name, make it one with effects
+	// the runtime cannot see: bash, run_command, move_file, git_commit,
+	// send_email, replace_in_file, and the verbs of writing (write_file,
+	// upload_file, put_object), whose path the tool may only read.
 	actWords = map[string]bool{"bash": true, "sh": true, "zsh": true, "shell": true, "exec": true, "execute": true,
 		"run": true, "command": true, "cmd": true, "terminal": true, "script": true, "eval": true, "spawn": true,
 		"move": true, "mv": true, "rename": true, "copy": true, "cp": true, "delete": true, "remove": true,
 		"rm": true, "mkdir": true, "replace": true, "insert": true, "update": true, "modify": true, "set": true,
 		"commit": true, "push": true, "merge": true, "deploy": true, "install": true, "send": true,
-		"publish": true, "download": true, "apply": true}
-	// readWords, as a whole word of a tool's name that is neither, make it
-	// a reader: read_file, list_files, get_output, search_files,
+		"publish": true, "download": true, "apply": true, "write": true, "overwrite": true, "create": true,
+		"edit": true, "append": true, "save": true, "put": true, "patch": true, "upload": true, "store": true,
+		"post": true, "drop": true, "truncate": true, "kill": true, "clear": true, "reset": true}
+	// readWords, as a whole word of a tool's name with no act word, make
+	// it a reader: read_file, list_files, get_output, search_files,
 	// directory_tree.
 	readWords = map[string]bool{"read": true, "get": true, "list": true, "search": true, "find": true, "view": true,
 		"show": true, "stat": true, "glob": true, "grep": true, "cat": true, "head": true, "tail": true, "ls": true,
 		"lookup": true, "query": true, "describe": true, "inspect": true, "info": true, "tree": true}
-	// particles after "put" make it no write: put_together, put_away.
+	// particles after "put" make it no act: put_together, put_away.
 	particles = map[string]bool{"together": true, "away": true, "off": true, "back": true, "up": true,
 		"down": true, "on": true, "aside": true, "forward": true}
 )
 
-// KindFromName guesses a tool's kind from the whole words of its name:
-// KindWritesFiles when one is a verb of writing (write_file,
-// fs__put_object; not put_together); else, by the first word that is a
-// verb of acting or of reading, KindActs (bash, run_command, move_file,
-// git_commit) or KindReads (read_file, list_files, directory_tree,
-// get_commit); else KindUnknown (fetch_url, calculator, now). Names are split at anything but
-// a letter and where a lower-case letter meets an upper-case one
-// (WriteFile is write, file).
+// KindFromName guesses a tool's kind from the whole words of its name. It
+// never guesses KindWritesFiles, which only a declaration gives: a name
+// with a verb of acting or of writing anywhere is KindActs (bash,
+// run_command, move_file, git_commit, write_file, upload_file,
+// search_and_replace, get_and_delete; not put_together); else one with a
+// verb of reading is KindReads (read_file, list_files, directory_tree,
+// get_status); else it is KindUnknown (fetch_url, calculator, now). Names
+// are split at anything but a letter and where a lower-case letter meets
+// an upper-case one (WriteFile is write, file).
 func KindFromName(name string) ToolKind {
 	words := nameWords(name)
+	kind := KindUnknown
 	for i, w := range words {
-		if writeWords[w] && !(w == "put" && i+1 < len(words) && particles[words[i+1]]) {
-			return KindWritesFiles
-		}
-	}
-	for _, w := range words {
 		switch {
-		case actWords[w]:
+		case actWords[w] && !(w == "put" && i+1 < len(words) && particles[words[i+1]]):
 			return KindActs
 		case readWords[w]:
-			return KindReads
+			kind = KindReads
 		}
 	}
-	return KindUnknown
+	return kind
 }
 
 // nameWords are the words of a tool's name, lower case.

@@ -8,16 +8,23 @@ import (
 )
 
 // A tool is classified by whole words of its name, not by a substring, when
-// it declares no kind: a read-only tool must not pass for a writer, and one
-// whose name says nothing (fetch_url, calculator, now) is of unknown kind.
+// it declares no kind: a read-only tool must not pass for a writer, one
+// whose name says nothing (fetch_url, calculator, now) is of unknown kind,
+// and no name makes a writer of files.
 func TestKindFromName(t *testing.T) {
 	for tool, want := range map[string]agents.ToolKind{
-		"write_file": agents.KindWritesFiles, "WriteFile": agents.KindWritesFiles, "fs__put_object": agents.KindWritesFiles,
-		"create_issue": agents.KindWritesFiles, "edit-doc": agents.KindWritesFiles, "fs__write_file": agents.KindWritesFiles,
-		"putObject": agents.KindWritesFiles, "fs__edit_file": agents.KindWritesFiles,
+		// A name never says a tool writes the file its path names: that
+		// file may be what it reads (third review, finding 7).
+		"write_file": agents.KindActs, "WriteFile": agents.KindActs, "fs__put_object": agents.KindActs,
+		"create_issue": agents.KindActs, "edit-doc": agents.KindActs, "fs__write_file": agents.KindActs,
+		"putObject": agents.KindActs, "fs__edit_file": agents.KindActs, "upload_file": agents.KindActs,
+		"store_report": agents.KindActs, "publish_page": agents.KindActs,
+		// An act word anywhere wins over a read word (finding 5).
+		"search_and_replace": agents.KindActs, "get_and_delete": agents.KindActs, "query_and_update": agents.KindActs,
+		"cat_and_rm": agents.KindActs, "read_and_write": agents.KindActs,
 		"read_file": agents.KindReads, "get_output": agents.KindReads, "list_files": agents.KindReads,
 		"editorial_lookup": agents.KindReads, "fs__read_text_file": agents.KindReads, "search_files": agents.KindReads,
-		"fs__directory_tree": agents.KindReads, "get_commit": agents.KindReads,
+		"fs__directory_tree": agents.KindReads, "get_status": agents.KindReads, "get_commit": agents.KindActs,
 		"bash": agents.KindActs, "run_command": agents.KindActs, "move_file": agents.KindActs,
 		"replace_in_file": agents.KindActs, "git_commit": agents.KindActs, "send_email": agents.KindActs,
 		"sql_exec": agents.KindActs, "runShell": agents.KindActs,
@@ -51,7 +58,8 @@ func TestKindOf(t *testing.T) {
 		{def("fetch_url", agents.KindReads), agents.KindReads},
 		{def("fetch_url", agents.KindUnknown), agents.KindUnknown},
 		{def("now", agents.KindReads), agents.KindReads},
-		{def("write_file", agents.KindUnknown), agents.KindWritesFiles},
+		{def("write_file", agents.KindUnknown), agents.KindActs},
+		{def("write_file", agents.KindWritesFiles), agents.KindWritesFiles},
 		{def("read_and_archive", agents.KindActs), agents.KindActs},
 	} {
 		if got := agents.KindOf(c.tool); got != c.want {

@@ -366,6 +366,7 @@ func TestHonestWorkIsNoLie(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			fsWrite = writer(fsWrite) // a name never makes a writer of files
 			bash, err := agents.NewTool("bash", "runs a command", func(_ context.Context, in struct {
 				Command string `json:"command"`
 			}) (string, error) {
@@ -436,6 +437,12 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 			", but old.md was not written by you or your delegates"},
 		{"a file there before, a tool declared to act ran", agents.KindActs,
 			[]model.Turn{turn(fetch), turn(write("w1", "minutes.md")), turn(report("old.md", "w1"))}, ""},
+		// A name never makes a writer of the file a tool names: upload_file
+		// reads the file it sends, so an old file only uploaded is no work
+		// of the run (third review, finding 7).
+		{"a file there before, only uploaded", agents.KindUnknown,
+			[]model.Turn{turn(withID("u1", call("upload_file", map[string]string{"path": "old.md"}))), turn(report("old.md"))},
+			"old.md, and upload_file, whose writes it cannot see, may have made it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -464,10 +471,18 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			upload, err := agents.NewTool("upload_file", "uploads a file", func(context.Context, struct {
+				Path string `json:"path"`
+			}) (string, error) {
+				return "uploaded", nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			turns := append([]model.Turn{turn(accept(g))}, tc.turns...)
 			turns = append(turns, turn(write("w9", "final.md")), turn(report("w9")))
 			m := model.NewScripted("m", turns...)
-			rt, mem := newRuntime(t, solo(m, append(ws.Tools(), fetchURL, tree)...),
+			rt, mem := newRuntime(t, solo(m, append(ws.Tools(), fetchURL, tree, upload)...),
 				&orchestrator.Options{Workspace: ws.FS(), WorkspaceDir: ws.Dir()})
 			if out, err := rt.Run(t.Context(), g); err != nil {
 				t.Fatalf("%v (%s)\n%s", err, out.Reason, types(mem.Events()))

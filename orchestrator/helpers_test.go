@@ -122,3 +122,7 @@ func solo(m model.Model, tools ...agents.Tool) orchestrator.Team {
 		{Agent: &agents.Agent{Name: "solo", Role: "does things", Model: m, Tools: tools}},
 	}}
 }
+
+// writer is t declared as a writer of the file its path names
+// (agents.KindWritesFiles), which no name makes a tool.
+func writer(t agents.Tool) agents.Tool { return protocoltest.Declared(t, agents.KindWritesFiles) }

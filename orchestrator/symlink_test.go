@@ -49,7 +49,8 @@ func absWrite(t *testing.T) agents.Tool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tool
+	// A name never makes a writer of files: it declares it writes one.
+	return writer(tool)
 }
 
 // A workspace given through a symbolic link is the same workspace under

@@ -174,8 +174,8 @@ func TestHintsAreIgnoredUnlessTrusted(t *testing.T) {
 					t.Errorf("%s (claims %+v): concurrent %v idempotent %v destructive %v, want false false true",
 						tl.Def().Name, tl.Remote().Annotations, tl.Concurrent(), tl.Idempotent(), tl.Destructive())
 				}
-				// Untrusted, a claim to only read declares nothing: the
-				// runtime goes by the name, and echo's says nothing.
+				// Untrusted, a claim to only read declares nothing here:
+				// the runtime goes by the name, and echo's says nothing.
 				if !want && (tl.Kind() != agents.KindUnknown || agents.KindOf(tl) != agents.KindFromName(tl.Def().Name)) {
 					t.Errorf("%s (claims %+v): kind %v, KindOf %v, want undeclared", tl.Def().Name, tl.Remote().Annotations, tl.Kind(), agents.KindOf(tl))
 				}
@@ -189,6 +189,48 @@ func TestHintsAreIgnoredUnlessTrusted(t *testing.T) {
 	err = (&mcptools.Server{Name: "calc", Command: []string{"x"}, Tools: []string{"echo"}, HintedTools: []string{"add"}}).Validate()
 	if err == nil || !strings.Contains(err.Error(), "not allowed") {
 		t.Errorf("a hinted tool that is not allowed: err = %v", err)
+	}
+}
+
+// An untrusted server's claim to only read lowers what a tool's name would
+// prove, and never raises it (third review, finding 5): run_query marked
+// read-only reads (its name alone says it acts), and a read-only tool whose
+// name says nothing stays of unknown kind. A trusted server's tool that does
+// not only read acts, whatever its name: no hint says which file it writes.
+func TestUntrustedReadOnlyHintLowersTheKind(t *testing.T) {
+	server := mcp.NewServer(&mcp.Implementation{Name: "db"}, nil)
+	type args struct {
+		Path string `json:"path,omitempty"`
+	}
+	for _, name := range []string{"run_query", "fetch", "write_file", "upload_file"} {
+		mcp.AddTool(server, &mcp.Tool{Name: name, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: name != "write_file" && name != "upload_file"}},
+			func(context.Context, *mcp.CallToolRequest, args) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
+			})
+	}
+	transport := func(ctx context.Context) (mcp.Transport, error) {
+		client, srv := mcp.NewInMemoryTransports()
+		if _, err := server.Connect(ctx, srv, nil); err != nil {
+			return nil, err
+		}
+		return client, nil
+	}
+	for _, trust := range []bool{false, true} {
+		_, tools := connect(t, mcptools.Server{Name: "db", Transport: transport, TrustHints: trust})
+		for name, want := range map[string][2]agents.ToolKind{ // untrusted, trusted
+			"db__run_query":   {agents.KindReads, agents.KindReads},
+			"db__fetch":       {agents.KindUnknown, agents.KindReads},
+			"db__write_file":  {agents.KindActs, agents.KindActs},
+			"db__upload_file": {agents.KindActs, agents.KindActs},
+		} {
+			w := want[0]
+			if trust {
+				w = want[1]
+			}
+			if got := agents.KindOf(tools[name]); got != w {
+				t.Errorf("trusted %v: KindOf(%s) = %v, want %v", trust, name, got, w)
+			}
+		}
 	}
 }
 

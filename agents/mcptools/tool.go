@@ -86,20 +86,24 @@ func (t *Tool) Destructive() bool {
 	return true
 }
 
-// Kind reports what the tool's calls may change, when its hints are
-// trusted: KindReads for a tool the server says only reads (readOnlyHint);
-// for any other, KindWritesFiles when its name says it writes a file
-// (agents.KindFromName), else KindActs. Untrusted hints declare nothing
-// (agents.KindUnknown), and the runtime goes by the tool's name alone.
+// Kind reports what the tool's calls may change. Trusted hints declare
+// it: KindReads for a tool the server says only reads (readOnlyHint),
+// KindActs for any other (a hint never says which file a tool writes, so
+// no MCP tool is agents.KindWritesFiles). Untrusted, a claim to only read
+// is still believed where it lowers what the tool's name would prove
+// (agents.KindFromName: run_query marked read-only reads, not acts): it
+// can only make the tool's calls count for less. Otherwise untrusted hints
+// declare nothing (agents.KindUnknown), and the runtime goes by the name.
 func (t *Tool) Kind() agents.ToolKind {
-	a := t.hints()
+	a := t.remote.Annotations
 	switch {
 	case !t.HintsTrusted():
+		if a != nil && a.ReadOnlyHint && agents.KindFromName(t.remote.Name) != agents.KindUnknown {
+			return agents.KindReads
+		}
 		return agents.KindUnknown
 	case a != nil && a.ReadOnlyHint:
 		return agents.KindReads
-	case agents.KindFromName(t.remote.Name) == agents.KindWritesFiles:
-		return agents.KindWritesFiles
 	}
 	return agents.KindActs
 }
