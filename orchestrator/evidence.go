@@ -140,6 +140,27 @@ func (ev *evidence) touched(p string, within *delegation, write bool) bool {
 	return false
 }
 
+// namedByUnknown is the name of a tool of unknown kind of a call of d's
+// subtree that succeeded and named path p, "" when there is none: what it
+// did to p is unknown.
+func (ev *evidence) namedByUnknown(p string, d *delegation) string {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	for _, r := range ev.calls {
+		if r.path == p && !r.failed && d.covers(r.d) && r.kind == agents.KindUnknown {
+			return r.tool
+		}
+	}
+	return ""
+}
+
+// undeclared names tool, of unknown kind, in a message, with what the
+// operator can do about it.
+func undeclared(tool string) string {
+	return tool + ", which declares no kind (reads, writes files or acts), so what it did is unknown" +
+		" (the operator can declare it: agents.ToolSpec.Kind or agents.KindedTool in Go, trust_hints for an MCP server's read-only tools)"
+}
+
 // exists says why the workspace path p cannot be taken to exist, "" when it
 // does: it is in the runtime's Workspace, or, when none is configured, a call
 // of this run that succeeded wrote it.
@@ -422,7 +443,9 @@ const (
 // reviewing), named in any call that succeeded. A file that exists but
 // that the subtree only read, for a criterion about something else, is no
 // lie but supports nothing; nor is one that a tool whose writes the runtime
-// cannot see may have made, or a directory: those ask for another citation.
+// cannot see may have made, one that a call of a tool of unknown kind named
+// (it may have written it; the message says to declare the tool's kind), or
+// a directory: those ask for another citation.
 func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 	c = strings.TrimSpace(c)
 	ev := &d.run.ev
@@ -464,7 +487,7 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 		case act != "":
 			return citeUnchecked, fmt.Sprintf("tool call %s is the protocol act %s, not work: cite the call that did the work, a file it wrote or a delegation id", c, act)
 		case unknown != "":
-			return citeUnchecked, fmt.Sprintf("tool call %s is of %s, which declares no kind (reads, writes files or acts), so what it did is unknown: cite a file the work wrote, the id of a call that wrote it or a delegation id", c, unknown)
+			return citeUnchecked, fmt.Sprintf("tool call %s is of %s: cite a file the work wrote, the id of a call that wrote it or a delegation id", c, undeclared(unknown))
 		case read:
 			// A call that only read: evidence of reading, not of anything produced.
 			return citeOnlyRead, ""
@@ -498,6 +521,11 @@ func (d *delegation) resolve(c string, reading bool) (citeVerdict, string) {
 	}
 	if t := ev.unseenWriter(d); t != "" {
 		return citeUnchecked, fmt.Sprintf("no call the runtime sees writing named %s, and %s, whose writes it cannot see, may have made it: cite the id of the call that did", p, t)
+	}
+	if t := ev.namedByUnknown(p, d); t != "" {
+		// Not called false: the journal shows a call naming p, and it may
+		// have written it. Nor support: nothing says it did.
+		return citeUnchecked, fmt.Sprintf("%s was named by a call of %s: cite the id of a call or a file the runtime can check", p, undeclared(t))
 	}
 	switch {
 	case ev.touched(p, d, false):

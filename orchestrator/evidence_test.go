@@ -437,6 +437,15 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 			", but old.md was not written by you or your delegates"},
 		{"a file there before, a tool declared to act ran", agents.KindActs,
 			[]model.Turn{turn(fetch), turn(write("w1", "minutes.md")), turn(report("old.md", "w1"))}, ""},
+		// A file a tool of unknown kind named may be its work: not called
+		// a lie, nor support (third review, finding 4).
+		{"a file an undeclared tool named", agents.KindUnknown,
+			[]model.Turn{turn(withID("f2", call("fetch_url", map[string]string{"url": "https://example.org/minutes", "path": "minutes.md"}))),
+				turn(report("minutes.md"))},
+			"minutes.md, which the runtime cannot check: minutes.md was named by a call of fetch_url, which declares no kind"},
+		{"a file an undeclared tool named, beside what the work wrote", agents.KindUnknown,
+			[]model.Turn{turn(withID("f2", call("fetch_url", map[string]string{"url": "https://example.org/minutes", "path": "minutes.md"}))),
+				turn(write("w1", "notes.md")), turn(report("minutes.md", "w1"))}, ""},
 		// A name never makes a writer of the file a tool names: upload_file
 		// reads the file it sends, so an old file only uploaded is no work
 		// of the run (third review, finding 7).
@@ -454,10 +463,14 @@ func TestToolKindsWeighEvidence(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { ws.Close() })
-			fetchURL, err := agents.DefineTool(agents.ToolSpec{Name: "fetch_url", Description: "fetches a page", Kind: tc.kind},
-				func(context.Context, struct {
-					URL string `json:"url"`
+			fetchURL, err := agents.DefineTool(agents.ToolSpec{Name: "fetch_url", Description: "fetches a page, into path if given", Kind: tc.kind},
+				func(_ context.Context, in struct {
+					URL  string `json:"url"`
+					Path string `json:"path,omitempty"`
 				}) (agents.Result, error) {
+					if in.Path != "" {
+						return agents.Result{Content: "saved"}, os.WriteFile(filepath.Join(dir, in.Path), []byte("the minutes"), 0o644)
+					}
 					return agents.Result{Content: "the minutes"}, nil
 				})
 			if err != nil {
