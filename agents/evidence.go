@@ -121,7 +121,9 @@ var (
 	// file.
 	lapses = map[string]bool{"forget": true, "forgets": true, "forgetting": true, "skip": true, "skips": true, "skipping": true,
 		"omit": true, "omits": true, "omitting": true, "miss": true, "misses": true, "missing": true,
-		"neglect": true, "neglects": true, "neglecting": true, "fail": true, "fails": true, "failing": true}
+		"neglect": true, "neglects": true, "neglecting": true, "fail": true, "fails": true, "failing": true,
+		"forgotten": true, "skipped": true, "omitted": true, "missed": true, "neglected": true, "overlooked": true,
+		"left": true}
 	// goneWords, after a file and a negation ("secrets.env must not
 	// exist", "… is never committed"), say it is not to be there; after a
 	// file alone ("tmp.txt is removed", "… must be absent") too.
@@ -131,7 +133,8 @@ var (
 		"absent": true, "removed": true, "deleted": true, "gone": true, "renamed": true, "moved": true}
 	// scopeEnds end what a negation governs: "no file but notes.md",
 	// "nothing except notes.md", "only notes.md".
-	scopeEnds = map[string]bool{"but": true, "except": true, "besides": true, "only": true, "unless": true, "other": true, "apart": true, "instead": true}
+	scopeEnds = map[string]bool{"but": true, "except": true, "besides": true, "only": true, "unless": true, "other": true, "apart": true, "instead": true,
+		"until": true, "till": true}
 	// auxiliaries, before a negation, make a comma after it open a
 	// parenthesis: "must not, under any circumstance, create secrets.env".
 	auxiliaries = map[string]bool{"must": true, "should": true, "shall": true, "will": true, "would": true,
@@ -207,19 +210,23 @@ func splitBackticks(text string) []string {
 // is negated by a negation shortly before it in the same clause ("must not
 // create secrets.env", "no notes.md", "without out.log", "never touch
 // prod.env", "never let failing tests produce out.log", and "delete
-// tmp.txt"), carried through a list ("no a.env, b.env or c.pem") and through
-// a parenthesis set off by commas right after it ("must not, under any
-// circumstance, create secrets.env"), and ended by but, except, only,
-// unless… ("no file but notes.md", "nothing except notes.md"); or, after it,
+// tmp.txt"), carried through a list ("no a.env, b.env or c.pem"; a comma
+// after a clause ends it: "No step may be skipped, report.md must exist")
+// and through a parenthesis set off by commas right after it ("must not,
+// under any circumstance, create secrets.env"), and ended by but, except,
+// only, unless, until… ("no file but notes.md", "nothing except notes.md",
+// "Don't stop until report.md is written"); or, after it,
 // by a negation and a verb of being there ("secrets.env must not exist",
 // "x.log is never committed") or by a word of being gone ("tmp.txt must be
 // absent"). The file a rename or a move moves — the verb's object, right
 // after it, or a list of them — is not required ("rename a.txt to b.txt",
 // "move draft.md to final/draft.md" require only where it goes); a file
 // named further on is ("move the paragraph in notes.md to the top" requires
-// notes.md). A lapse right after a negation undoes it: "do not forget to
-// write notes.md", "make sure you don't skip README.md" and "never omit
-// x.md" require the file. A word elsewhere in the text negates nothing:
+// notes.md). A lapse right after a negation or its parenthesis undoes it:
+// "do not forget to write notes.md", "Do not, under any circumstance,
+// forget to write notes.md", "make sure you don't skip README.md", "never
+// omit x.md" and "nothing is left out of report.md" require the file. A
+// word elsewhere in the text negates nothing:
 // "Write only notes.md" and "… but keep notes.md short" require notes.md. A
 // file is left out only when every mention of it is negated.
 func RequiredFiles(text string) []string {
@@ -243,7 +250,8 @@ func negatedMentions(ms []mention) []bool {
 	// list of files goes on; aside: inside a parenthesis set off by commas
 	// right after the negation ("must not, under any circumstance,
 	// create…"), which does not end the scope.
-	scope, move, listed, aside, since, negAt := false, false, false, false, 0, -1
+	// closed: where the parenthesis closed, for a lapse right after it.
+	scope, move, listed, aside, since, negAt, closed := false, false, false, false, 0, -1, -1
 	for i, m := range ms {
 		switch {
 		case m.file != "" && move:
@@ -262,7 +270,7 @@ func negatedMentions(ms []mention) []bool {
 			aside = m.comma && i > 0 && auxiliaries[ms[i-1].word] && !nextIsFile(ms, i)
 		case moves[m.word]:
 			scope, move, since = true, true, 0
-		case scopeEnds[m.word], move && moveDest[m.word], scope && !move && lapses[m.word] && lapseOf(ms, negAt, i):
+		case scopeEnds[m.word], move && moveDest[m.word], scope && !move && lapses[m.word] && (lapseOf(ms, negAt, i) || lapseOf(ms, closed, i)):
 			scope, move = false, false
 		case m.word == "and" || m.word == "or" || m.word == "nor":
 			if !nextIsFile(ms, i) {
@@ -282,8 +290,11 @@ func negatedMentions(ms []mention) []bool {
 		case aside && i == negAt:
 			// the parenthesis opens
 		case aside:
-			aside = false // it closes; the negation goes on
-		case !nextIsFile(ms, i):
+			aside, closed = false, i // it closes; the negation goes on
+		case !nextIsFile(ms, i) || !(m.file != "" || (m.word == "" && i > 0 && ms[i-1].file != "")):
+			// A comma carries the negation on only through a list of
+			// files ("no a.env, b.env"), not after a clause ("No step may
+			// be skipped, report.md must exist").
 			scope, move = false, false
 		default:
 			listed = true
@@ -293,10 +304,21 @@ func negatedMentions(ms []mention) []bool {
 }
 
 // lapseOf reports whether the lapse word at i undoes the negation at
-// negAt: it follows it at once, or after "ever" ("do not forget", "don't
-// ever skip"; not "never let failing tests produce out.log").
+// negAt (or the parenthesis after it that closed at negAt): it follows it
+// with only "ever" or auxiliaries between ("do not forget", "don't ever
+// skip", "Do not, under any circumstance, forget", "nothing is left out";
+// not "never let failing tests produce out.log"). "left" is a lapse only
+// before "out".
 func lapseOf(ms []mention, negAt, i int) bool {
-	return negAt >= 0 && (i == negAt+1 || (i == negAt+2 && ms[negAt+1].word == "ever"))
+	if negAt < 0 || i <= negAt || (ms[i].word == "left" && (i+1 >= len(ms) || ms[i+1].word != "out")) {
+		return false
+	}
+	for _, m := range ms[negAt+1 : i] {
+		if m.word != "ever" && m.word != "been" && m.word != "get" && m.word != "gets" && !auxiliaries[m.word] {
+			return false
+		}
+	}
+	return true
 }
 
 func isNegation(w string) bool { return negations[w] || negations[strings.Trim(w, "'")] }

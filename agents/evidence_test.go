@@ -53,6 +53,15 @@ func TestRequiredFiles(t *testing.T) {
 		text string
 		want []string
 	}{
+		// A negation whose scope is unclear leaves the file required (third
+		// review, finding 6).
+		{"Do not, under any circumstance, forget to write notes.md", []string{"notes.md"}},
+		{"No step may be skipped, report.md must exist", []string{"report.md"}},
+		{"Don't stop until report.md is written", []string{"report.md"}},
+		{"Make sure nothing is left out of report.md", []string{"report.md"}},
+		{"No section may be omitted from report.md", []string{"report.md"}},
+		{"no `a.env`, `b.env` or c.pem", []string{}},
+		{"Never leave secrets.env behind; do not forget notes.md", []string{"notes.md"}},
 		// A word elsewhere negates nothing.
 		{"Write only notes.md", []string{"notes.md"}},
 		{"only notes.md is changed", []string{"notes.md"}},
