@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -423,6 +425,30 @@ func CreateJournal(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	j := NewJournal(f)
+	j.c = f
+	return j, nil
+}
+
+// ErrJournalExists is CreateNewJournal's error for a path where something
+// already is (another run's journal, which a new run must never overwrite).
+var ErrJournalExists = errors.New("the file exists")
+
+// CreateNewJournal is CreateJournal for a journal that must be new: it never
+// truncates. The file is created only if nothing is at path (O_EXCL), so a
+// journal already there is kept, and of two runs told the same path at once
+// exactly one gets it; the other's error matches ErrJournalExists.
+func CreateNewJournal(path string) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("journal: %s: %w", path, ErrJournalExists)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}

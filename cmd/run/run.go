@@ -122,10 +122,11 @@ func addTeamFlags(f *pflag.FlagSet, opts *runOptions) {
 	f.StringVar(&opts.apiKey, "api-key", "", "API `KEY` (default $OPENAI_API_KEY)")
 }
 
-// holdsSomething reports whether path is a regular file that is not empty.
-func holdsSomething(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+// taken reports whether something is at path (a new run's journal is a new
+// file: see orchestrator.CreateNewJournal, which makes it with O_EXCL).
+func taken(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // runGoal runs the team on opts.goal and returns how the run ended: nil
@@ -139,7 +140,7 @@ func runGoal(f *runOptions) error {
 		return usageErrorf("--call-timeout must not be negative")
 	case f.json && f.quiet:
 		return usageErrorf("--json and --quiet: choose one")
-	case f.journal != "" && holdsSomething(f.journal):
+	case f.journal != "" && taken(f.journal):
 		return usageErrorf("--journal %s: the file exists, and a new run never overwrites it (a journal it held would be lost); name a new file, or continue the run it records with: run resume %[1]s", f.journal)
 	}
 	if _, err := f.Goal(objective); err != nil {

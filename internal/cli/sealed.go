@@ -89,13 +89,14 @@ func RecordWritable() error {
 	return f.Close()
 }
 
-// CreateSealedJournal creates the journal of run at path, sealed with key,
-// and adds it to the record of sealed runs before its first line is
+// CreateSealedJournal creates the journal of run at path, sealed with key
+// (never overwriting a file that holds something: see
+// orchestrator.CreateNewJournal), and adds it to the record of sealed runs before its first line is
 // written: stripped of its seals, it is never believed as a journal from
 // before seals. When the record cannot be written the journal is removed
 // and the error says why: the command refuses to start (fail closed).
 func CreateSealedJournal(path, run string, key []byte) (*orchestrator.Journal, error) {
-	j, err := orchestrator.CreateJournal(path)
+	j, err := orchestrator.CreateNewJournal(path)
 	if err != nil {
 		return nil, err
 	}
