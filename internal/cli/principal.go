@@ -103,6 +103,22 @@ func (p *TerminalPrincipal) ask(ctx context.Context, prompt string) (string, err
 	return line, err
 }
 
+// unanswered says why a question had no answer when reading its line failed
+// for another reason than the run's end: the input ended (empty, closed or
+// used up) or could not be read. No one answered then, and the caller
+// answers for no one: it fails closed (not confirmed, refused, not
+// accepted), recorded as the runtime's. When ctx is done it returns err.
+func unanswered(ctx context.Context, err error) (string, error) {
+	switch {
+	case ctx.Err() != nil:
+		return "", err
+	case err == io.EOF:
+		return "no one answered (the input ended)", nil
+	default:
+		return "no one answered (the input could not be read: " + err.Error() + ")", nil
+	}
+}
+
 func (p *TerminalPrincipal) begin() {
 	p.mu.Lock()
 	if p.view != nil {
@@ -166,12 +182,15 @@ func (p *TerminalPrincipal) JudgeAcceptance(ctx context.Context, g *agents.Goal,
 		fmt.Fprintf(w, "  %s %.0f%%\n", p.st.Paint(Bold, "Confidence:"), a.Confidence*100)
 	}
 	line, err := p.ask(ctx, "Is this right? [Enter or y: confirm · or type what to correct]: ")
-	switch {
-	case err == io.EOF:
-		fmt.Fprintln(w, "(no more input: confirmed)")
-		return agents.Alignment{Aligned: true, By: "user"}, nil
-	case err != nil:
-		return agents.Alignment{}, err
+	if err != nil {
+		why, err := unanswered(ctx, err)
+		if err != nil {
+			return agents.Alignment{}, err
+		}
+		// Not the user's judgement, and no approval: the lead may not start.
+		fmt.Fprintln(w, p.st.Paint(Yellow, "not confirmed")+": "+why+"; "+agent+" may not start on an understanding no one confirmed.")
+		return agents.Alignment{Aligned: false, By: agents.ByRuntime, Unjudged: true,
+			Gaps: []string{"not confirmed at the terminal: " + why}}, nil
 	}
 	switch strings.ToLower(line) {
 	case "", "y", "yes", "ok":
@@ -228,15 +247,15 @@ func (p *TerminalPrincipal) AnswerEscalation(ctx context.Context, e *agents.Esca
 	hints = append(hints, "or type your answer")
 	for {
 		line, err := p.ask(ctx, "Your answer ["+strings.Join(hints, " · ")+"]: ")
-		switch {
-		case err == io.EOF && e.Recommendation != "":
-			fmt.Fprintln(w, "(no more input: taking the recommendation)")
-			return agents.Resolution{Answer: e.Recommendation, Decision: e.Recommendation, By: "user"}, nil
-		case err == io.EOF:
-			fmt.Fprintln(w, "(no more input: no answer)")
-			return agents.Resolution{Refused: true, Answer: "The user gave no answer; decide within your constraints and note it as a deviation.", By: "user"}, nil
-		case err != nil:
-			return agents.Resolution{}, err
+		if err != nil {
+			why, err := unanswered(ctx, err)
+			if err != nil {
+				return agents.Resolution{}, err
+			}
+			// Not even the recommendation is taken: no one chose it.
+			fmt.Fprintln(w, p.st.Paint(Yellow, "refused")+": "+why+".")
+			return agents.Resolution{Refused: true, By: agents.ByRuntime,
+				Answer: "Refused at the terminal: " + why + ". Decide within your constraints and note it as a deviation, or decline."}, nil
 		}
 		if n, err := strconv.Atoi(line); err == nil && n >= 1 && n <= len(e.Options) {
 			o := e.Options[n-1]
@@ -268,12 +287,13 @@ func (p *TerminalPrincipal) AcceptBreaches(ctx context.Context, g *agents.Goal, 
 	for _, b := range bs {
 		fmt.Fprintf(w, "  %s %d: %s\n    %s\n", p.st.Paint(Bold, "Constraint"), b.Index, OneLine(b.Constraint), OneLine(b.Why))
 		line, err := p.ask(ctx, "Accept this breach? [y: accept · Enter or n: the goal fails]: ")
-		switch {
-		case err == io.EOF:
-			fmt.Fprintln(w, "(no more input: not accepted)")
+		if err != nil {
+			why, err := unanswered(ctx, err)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintln(w, p.st.Paint(Yellow, "not accepted")+": "+why+".")
 			return out, nil
-		case err != nil:
-			return nil, err
 		}
 		if l := strings.ToLower(line); l != "y" && l != "yes" {
 			fmt.Fprintln(w, p.st.Paint(Yellow, "not accepted"))

@@ -2,9 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/entrust-dev/entrust/agents"
 	"github.com/entrust-dev/entrust/orchestrator"
@@ -30,7 +34,6 @@ func TestTerminalPrincipalJudgesAcceptance(t *testing.T) {
 		{"\n", true, ""},
 		{"y\n", true, ""},
 		{"YES\n", true, ""},
-		{"", true, ""}, // no input at all: confirmed
 		{"make it about trust\n", false, "make it about trust"},
 		{"n\nmake it rhyme\n", false, "make it rhyme"},
 		{"no\n\n", false, "The user did not confirm this understanding of the goal; restate it more faithfully."},
@@ -76,7 +79,6 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 		{"text is the answer", "a sonnet, please\n", withRec, agents.Resolution{Answer: "a sonnet, please", By: "user"}},
 		{"out of range number is text", "7\n", withRec, agents.Resolution{Answer: "7", By: "user"}},
 		{"empty without a recommendation asks again", "\nFrench\n", noRec, agents.Resolution{Answer: "French", By: "user"}},
-		{"end of input takes the recommendation", "", withRec, agents.Resolution{Answer: "haiku", Decision: "haiku", By: "user"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,14 +96,6 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 			}
 		})
 	}
-	t.Run("end of input without a recommendation refuses", func(t *testing.T) {
-		var out strings.Builder
-		p := NewTerminalPrincipal(strings.NewReader(""), &out, nil)
-		res, err := p.AnswerEscalation(context.Background(), noRec)
-		if err != nil || !res.Refused || res.By != "user" {
-			t.Errorf("got %+v, %v", res, err)
-		}
-	})
 	t.Run("shows options, recommendation and the way it came", func(t *testing.T) {
 		var out strings.Builder
 		p := NewTerminalPrincipal(strings.NewReader("1\n"), &out, nil)
@@ -114,6 +108,86 @@ func TestTerminalPrincipalAnswersEscalations(t *testing.T) {
 			}
 		}
 	})
+}
+
+// noInput opens each stdin a run may be given with no one behind it: empty,
+// /dev/null, a file already closed, and one whose reads fail.
+func noInput(t *testing.T) map[string]func() io.Reader {
+	t.Helper()
+	return map[string]func() io.Reader{
+		"empty": func() io.Reader { return strings.NewReader("") },
+		"dev null": func() io.Reader {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { f.Close() })
+			return f
+		},
+		"closed": func() io.Reader {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			return f
+		},
+		"unreadable": func() io.Reader { return iotest.ErrReader(errors.New("input/output error")) },
+	}
+}
+
+// TestTerminalPrincipalNoOneAnswers: when stdin gives no answer, every
+// question fails closed, says so, and is never recorded as the user's: the
+// acceptance is not confirmed, an escalation is refused (its recommendation
+// not taken), a breach is not accepted.
+func TestTerminalPrincipalNoOneAnswers(t *testing.T) {
+	withRec := &agents.Escalation{Kind: agents.KindBlocked, Question: "Delete the old files?", Options: []string{"approve", "reject"},
+		Recommendation: "approve", From: "lead"}
+	noRec := &agents.Escalation{Kind: agents.KindClarification, Question: "What language?", From: "lead"}
+	bs := []orchestrator.Breach{{Index: 1, Constraint: "three lines", Why: "four lines"}}
+	for name, in := range noInput(t) {
+		t.Run(name, func(t *testing.T) {
+			said := func(out string, want ...string) {
+				t.Helper()
+				for _, w := range append(want, "no one answered") {
+					if !strings.Contains(out, w) {
+						t.Errorf("%q not said:\n%s", w, out)
+					}
+				}
+				if strings.Contains(out, "(no more input") {
+					t.Errorf("the old wording:\n%s", out)
+				}
+			}
+			var out strings.Builder
+			al, err := NewTerminalPrincipal(in(), &out, &fakePauser{}).JudgeAcceptance(context.Background(), testGoal, "lead", testAcceptance)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if al.Aligned || al.By != agents.ByRuntime || !al.Unjudged || len(al.Gaps) != 1 || !strings.Contains(al.Gaps[0], "no one answered") {
+				t.Errorf("acceptance: got %+v, want not aligned, unjudged, by the runtime", al)
+			}
+			said(out.String(), "not confirmed", "lead may not start")
+
+			for _, e := range []*agents.Escalation{withRec, noRec} {
+				out.Reset()
+				res, err := NewTerminalPrincipal(in(), &out, nil).AnswerEscalation(context.Background(), e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !res.Refused || res.By != agents.ByRuntime || res.Decision != "" || !strings.Contains(res.Answer, "no one answered") {
+					t.Errorf("%s: got %+v, want refused by the runtime", e.Question, res)
+				}
+				said(out.String(), "refused")
+			}
+
+			out.Reset()
+			acc, err := NewTerminalPrincipal(in(), &out, nil).AcceptBreaches(context.Background(), testGoal, "lead", &agents.Report{Result: "four lines"}, bs)
+			if err != nil || len(acc) != 0 {
+				t.Errorf("breaches: accepted %+v, %v", acc, err)
+			}
+			said(out.String(), "not accepted")
+		})
+	}
 }
 
 // blockingReader never returns, like a terminal nobody types at.
