@@ -35,7 +35,11 @@ func newReplayCmd(io *iostreams) *cobra.Command {
 		Short: "Re-render a finished run from its journal",
 		Long: `Re-renders a finished run from its journal alone: the delegation tree, each
 acceptance and alignment, escalations with their resolutions, reports and
-verifications, outcomes, and the usage of every model call by agent.`,
+verifications, outcomes, and the usage of every model call by agent.
+
+It exits 1, after showing the journal and saying why on stderr, when the journal
+breaks an invariant or its seals say it cannot be believed (broken, or sealed
+with another key); 2 when it cannot be read; 0 otherwise.`,
 		Example: `  run replay runs/20260101-120000-a1b2c3.jsonl
   run replay "$(ls -t runs/*.jsonl | head -1)"
   run replay --json runs/20260101-120000-a1b2c3.jsonl | jq '.tree.children[].report'`,
@@ -89,8 +93,12 @@ func runReplay(opts *replayOptions) error {
 	if integrity.State == orchestrator.IntegrityBroken || integrity.State == orchestrator.IntegrityOtherKey {
 		fmt.Fprintf(stderr, "run replay: warning: integrity %s: what it records cannot be believed\n", integrity)
 	}
+	bad := invariantBreaches(events)
 	if opts.json {
-		return writeReplayJSON(stdout, events, root, truncated, integrity)
+		if err := writeReplayJSON(stdout, events, root, truncated, integrity, bad); err != nil {
+			return err
+		}
+		return replayVerdict(path, bad, integrity)
 	}
 	var sc cli.Scorer
 	tp := opts.trust
@@ -116,8 +124,27 @@ func runReplay(opts *replayOptions) error {
 	if events[len(events)-1].Type != orchestrator.EventRunFinished {
 		fmt.Fprintf(stderr, "run replay: warning: the run never finished (no run.finished): showing it as it stood\n")
 	}
-	renderReplay(stdout, events, root, sc, integrity)
-	return nil
+	renderReplay(stdout, events, root, sc, integrity, bad)
+	return replayVerdict(path, bad, integrity)
+}
+
+// replayVerdict is how replay exits once it has shown the journal: 1 when
+// the journal breaks an invariant or its seals say it cannot be believed
+// (broken, or sealed with a key not at hand), so a script can tell without
+// reading the output; nil otherwise. A journal without seals is not
+// refused: journals from before seals, and --unsigned runs, have none.
+func replayVerdict(path string, bad []invariant.Violation, integrity orchestrator.Integrity) error {
+	var why []string
+	if len(bad) > 0 {
+		why = append(why, fmt.Sprintf("%d invariant breach(es)", len(bad)))
+	}
+	if integrity.State == orchestrator.IntegrityBroken || integrity.State == orchestrator.IntegrityOtherKey {
+		why = append(why, "integrity "+integrity.String())
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return &exitError{code: exitFailed, err: fmt.Errorf("%s: %s", path, strings.Join(why, "; "))}
 }
 
 // invariantBreaches checks the journal's events against DESIGN.md's
@@ -163,7 +190,7 @@ type agentUsage struct {
 	ms     float64
 }
 
-func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc cli.Scorer, integrity orchestrator.Integrity) {
+func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, sc cli.Scorer, integrity orchestrator.Integrity, bad []invariant.Violation) {
 	st := cli.NewStyle(w)
 	first, last := events[0], events[len(events)-1]
 	var goal *agents.Goal
@@ -396,7 +423,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 	if last.Type != orchestrator.EventRunFinished {
 		hold = "invariants: all %d hold so far (the run never finished)"
 	}
-	if bad := invariantBreaches(events); len(bad) == 0 {
+	if len(bad) == 0 {
 		fmt.Fprintln(w, st.Paint(cli.Green, fmt.Sprintf(hold, len(invariant.Checks()))))
 	} else {
 		fmt.Fprintln(w, st.Paint(cli.Red, fmt.Sprintf("invariants: %d breach(es)", len(bad))))
@@ -479,10 +506,10 @@ type replayDoc struct {
 	Tree *orchestrator.Outcome `json:"tree"`
 }
 
-func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool, integrity orchestrator.Integrity) error {
+func writeReplayJSON(w io.Writer, events []*orchestrator.Event, root *orchestrator.Outcome, torn bool, integrity orchestrator.Integrity, bad []invariant.Violation) error {
 	first, last := events[0], events[len(events)-1]
 	doc := replayDoc{Run: first.Run, Torn: torn, Integrity: integrity.String(), Start: first.Time, End: last.Time, Tree: root,
-		Invariants: len(invariant.Checks()), Breaches: invariantBreaches(events)}
+		Invariants: len(invariant.Checks()), Breaches: bad}
 	for _, e := range events {
 		switch {
 		case e.Type == orchestrator.EventRunFinished:

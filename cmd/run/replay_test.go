@@ -79,6 +79,37 @@ func TestReplayShowsCompaction(t *testing.T) {
 	}
 }
 
+// TestReplayExitsOnBreach: a journal that breaks an invariant still replays
+// in full, then exits 1 and says why on stderr, as text and as JSON, so a
+// script can tell it from one that holds (exit 0).
+func TestReplayExitsOnBreach(t *testing.T) {
+	data, err := os.ReadFile("testdata/haiku.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		// The writer acts without its alignment on record.
+		if !strings.Contains(l, `"type":"alignment.judged","delegation":"d2"`) {
+			kept = append(kept, l)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	writeFile(t, bad, strings.Join(kept, ""))
+	for _, args := range [][]string{{"replay", bad}, {"replay", "--json", bad}} {
+		code, out, errs := mainIn(t, "", args...)
+		if code != exitFailed || !strings.Contains(errs, "run replay: "+bad+": 2 invariant breach(es)") {
+			t.Errorf("%v: exit %d, want 1 naming the breaches: %s", args, code, errs)
+		}
+		if !strings.Contains(out, "aligned_before_action") || !strings.Contains(out, "Wrote write-a-haiku-about-delegation.md") {
+			t.Errorf("%v: not replayed in full:\n%s", args, out)
+		}
+	}
+	if code, _, errs := mainIn(t, "", "replay", "testdata/haiku.jsonl"); code != exitOK {
+		t.Errorf("a journal that keeps every invariant: exit %d: %s", code, errs)
+	}
+}
+
 func TestReplay(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "run.jsonl")

@@ -409,10 +409,17 @@ func TestResumeRefused(t *testing.T) {
 		if res.code != 2 || !strings.Contains(res.stderr, "sealed with another key") {
 			t.Errorf("want exit 2 saying the journal is sealed with another key: %s", res)
 		}
+		if res := runBinary(t, dir, "", "replay", "cut.jsonl"); res.code != 1 || !strings.Contains(res.stdout, "integrity: sealed with another key") {
+			t.Errorf("replay: want it shown, exit 1: %s", res)
+		}
 	})
-	for file, want := range map[string]string{"cut.jsonl": "integrity: verified", "added.jsonl": "integrity: broken at event 13", "unsigned.jsonl": "integrity: not signed"} {
-		if res := runBinary(t, dir, "", "replay", file); res.code != 0 || !strings.Contains(res.stdout, want) {
-			t.Errorf("replay %s: want %q: %s", file, want, res)
+	// Replay shows each; one that cannot be believed exits 1.
+	for file, want := range map[string]struct {
+		shown string
+		code  int
+	}{"cut.jsonl": {"integrity: verified", 0}, "added.jsonl": {"integrity: broken at event 13", 1}, "unsigned.jsonl": {"integrity: not signed", 0}} {
+		if res := runBinary(t, dir, "", "replay", file); res.code != want.code || !strings.Contains(res.stdout, want.shown) {
+			t.Errorf("replay %s: want %q, exit %d: %s", file, want.shown, want.code, res)
 		}
 	}
 	// An unsigned journal resumes when asked to, and stays unsigned.
