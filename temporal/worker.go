@@ -145,16 +145,14 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 // principal returns the Principal of a run, given the worker's (local):
 //   - with AskClient, the client's, asked through the run's workflow;
 //   - with Deny, the policy that refuses;
+//   - else the worker's automatic policy as it is configured (Deny kept),
+//     in process: it asks no one, so there is nothing to fence;
 //   - else the worker's, when it may be a person (anything but nil or an
 //     AutoPrincipal): asked through the workflow too, which puts the
 //     question to the worker's Principal by an activity (Worker.Ask), so
 //     an attempt the workflow has fenced puts no question to anyone;
-//   - else the automatic policy, in process.
+//   - else (none) the automatic policy, in process.
 func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestrator.Principal {
-	switch local.(type) {
-	case nil, orchestrator.AutoPrincipal, *orchestrator.AutoPrincipal:
-		local = nil
-	}
 	switch {
 	case in.AskClient && in.ClientVerifies:
 		return &workflowVerifier{workflowPrincipal{fx: fx}}
@@ -164,6 +162,8 @@ func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestra
 		return orchestrator.AutoPrincipal{Deny: true}
 	case local == nil:
 		return orchestrator.AutoPrincipal{}
+	case automatic(local):
+		return local
 	}
 	_, accepts := local.(orchestrator.BreachAcceptor)
 	p := workflowPrincipal{fx: fx, worker: true, noBreaches: !accepts}
@@ -171,6 +171,16 @@ func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestra
 		return &workflowVerifier{p}
 	}
 	return &p
+}
+
+// automatic reports whether p is the runtime's automatic policy, which is
+// run in process rather than asked.
+func automatic(p orchestrator.Principal) bool {
+	switch p.(type) {
+	case orchestrator.AutoPrincipal, *orchestrator.AutoPrincipal:
+		return true
+	}
+	return false
 }
 
 // ErrWorkerStopped is matched by the error of an orchestrator activity's
