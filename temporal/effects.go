@@ -327,6 +327,8 @@ func (f *effects) Now() time.Time { return f.live.Now() }
 type workflowPrincipal struct {
 	fx     *effects
 	worker bool
+	// name names the worker's Principal (Question.Principal).
+	name string
 	// noBreaches: the worker's Principal is no BreachAcceptor, so it accepts
 	// no breach (as in process) and is not asked.
 	noBreaches bool
@@ -338,6 +340,7 @@ func (p *workflowPrincipal) ask(ctx context.Context, q Question) (*Answer, error
 	q.Notes = orchestrator.VerifyNotes(ctx)
 	var a Answer
 	if p.worker {
+		q.Principal = p.name
 		var r effectResult
 		if err := p.fx.update(ctx, k.Delegation, effectUpdate, "ask "+q.ID,
 			&effectRequest{Attempt: p.fx.attempt, Key: q.ID, Kind: "ask", Question: &q}, &r); err != nil {

@@ -29,7 +29,7 @@ func AskAs(ctx context.Context, c client.Client, id, run string, attempt int32, 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	f := &effects{c: c, root: id, rootRun: run, attempt: attempt, cancel: cancel, sendCtx: context.WithoutCancel(ctx), tree: newTree(id)}
-	p := principal(f, local, RunInput{})
+	p := principal(f, local, principalName("", local), RunInput{})
 	return f.Decide(ctx, orchestrator.Key{Delegation: d, Conversation: "principal"}, func(ctx context.Context) (orchestrator.Decision, error) {
 		return ask(ctx, p)
 	})

@@ -26,9 +26,19 @@ type Worker struct {
 	// Effects and Config are set per run, and Principal too when the run
 	// asks its client (RunInput.AskClient). A Principal other than an
 	// AutoPrincipal (a person, say) is asked by an activity the run's
-	// workflow schedules (Ask), on any worker of the task queue: give every
-	// worker the same. Nil: the zero Options.
+	// workflow schedules (Ask), on a worker of the task queue whose
+	// Principal is the asking worker's (PrincipalName): a worker with
+	// another, or none, refuses the question, which is put to another
+	// worker. An AutoPrincipal is run in process, as configured. Nil: the
+	// zero Options.
 	Options *orchestrator.Options
+	// PrincipalName names the Principal of Options: a question to it is
+	// answered only by a worker whose Principal has the same name, so give
+	// it to the workers that share one Principal (a person's desk, a
+	// judging policy) and another to any worker with another. Empty: the
+	// Principal's Go type (fmt's %T), which does not tell two Principals
+	// of one type (two PrincipalFuncs) apart.
+	PrincipalName string
 }
 
 // Register registers the run's and the delegations' workflows and the
@@ -108,7 +118,7 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 	opts.Sinks = []orchestrator.Sink{orchestrator.SinkFunc(fx.emit)}
 	defer fx.flush()
 	opts.Effects = func(string) orchestrator.Effects { return fx }
-	opts.Principal = principal(fx, opts.Principal, in)
+	opts.Principal = principal(fx, opts.Principal, principalName(w.PrincipalName, opts.Principal), in)
 	rt, err := orchestrator.New(w.Team, &opts)
 	if err != nil {
 		return nil, err
@@ -150,9 +160,11 @@ func (w *Worker) Orchestrate(ctx context.Context, in RunInput) (*RunResult, erro
 //   - else the worker's, when it may be a person (anything but nil or an
 //     AutoPrincipal): asked through the workflow too, which puts the
 //     question to the worker's Principal by an activity (Worker.Ask), so
-//     an attempt the workflow has fenced puts no question to anyone;
+//     an attempt the workflow has fenced puts no question to anyone, and
+//     the question carries name, so that only a worker with the same
+//     Principal answers it;
 //   - else (none) the automatic policy, in process.
-func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestrator.Principal {
+func principal(fx *effects, local orchestrator.Principal, name string, in RunInput) orchestrator.Principal {
 	switch {
 	case in.AskClient && in.ClientVerifies:
 		return &workflowVerifier{workflowPrincipal{fx: fx}}
@@ -166,7 +178,7 @@ func principal(fx *effects, local orchestrator.Principal, in RunInput) orchestra
 		return local
 	}
 	_, accepts := local.(orchestrator.BreachAcceptor)
-	p := workflowPrincipal{fx: fx, worker: true, noBreaches: !accepts}
+	p := workflowPrincipal{fx: fx, worker: true, name: name, noBreaches: !accepts}
 	if _, ok := local.(orchestrator.ReportVerifier); ok {
 		return &workflowVerifier{p}
 	}
@@ -181,6 +193,15 @@ func automatic(p orchestrator.Principal) bool {
 		return true
 	}
 	return false
+}
+
+// principalName is the name of Principal p, named (Worker.PrincipalName)
+// or not.
+func principalName(named string, p orchestrator.Principal) string {
+	if named != "" {
+		return named
+	}
+	return fmt.Sprintf("%T", p)
 }
 
 // ErrWorkerStopped is matched by the error of an orchestrator activity's
@@ -231,14 +252,27 @@ type askInput struct {
 // Ask is the question activity: this worker's Principal (Options.Principal)
 // answers a question a run's workflow puts to it. Its error is a result,
 // not a failure (the runtime fails closed on it, as in process); only a
-// lost worker has the question put again, to another.
+// lost worker has the question put again, to another. A worker without a
+// Principal to ask (none, or an AutoPrincipal, which is never asked by
+// activity), or whose Principal is not the one the question is for
+// (Question.Principal, Worker.PrincipalName), answers nothing: the
+// activity fails, and its retry puts the question to another worker of the
+// queue, so the question waits until a worker with that Principal takes
+// it (the activity's last failure says why).
 func (w *Worker) Ask(ctx context.Context, in askInput) (*effectResult, error) {
 	defer heartbeat(ctx)()
-	var p orchestrator.Principal = orchestrator.AutoPrincipal{}
-	if w.Options != nil && w.Options.Principal != nil {
+	var p orchestrator.Principal
+	if w.Options != nil {
 		p = w.Options.Principal
 	}
-	a, err := answer(ctx, p, &in.Question)
+	q := &in.Question
+	if p == nil || automatic(p) {
+		return nil, fmt.Errorf("entrust: question %q is for Principal %q, and this worker has none to put it to: it is put to another worker of the queue", q.ID, q.Principal)
+	}
+	if name := principalName(w.PrincipalName, p); q.Principal != "" && q.Principal != name {
+		return nil, fmt.Errorf("entrust: question %q is for Principal %q, and this worker's is %q: it is put to another worker of the queue", q.ID, q.Principal, name)
+	}
+	a, err := answer(ctx, p, q)
 	if err != nil && stopping(ctx) {
 		return nil, fmt.Errorf("%w: %v", ErrWorkerStopped, err) // put again to another worker's Principal
 	}

@@ -170,6 +170,10 @@ type Question struct {
 	// Notes are what the runtime noted about the work behind a Report, for
 	// its verifier to weigh (orchestrator.VerifyNotes).
 	Notes []string `json:"notes,omitempty"`
+	// Principal, in a question put to a worker's Principal (Worker.Ask),
+	// names the Principal of the worker whose run asks it
+	// (Worker.PrincipalName): only a worker with that Principal answers.
+	Principal string `json:"principal,omitempty"`
 }
 
 // Answer answers a Question: Alignment for an acceptance, Resolution for
