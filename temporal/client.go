@@ -81,6 +81,11 @@ func Attach(c client.Client, id, run string) *Run {
 // ID returns the workflow's id.
 func (r *Run) ID() string { return r.id }
 
+// RunID returns Temporal's run id of the run's workflow execution, which
+// tells apart runs started under one workflow id ("" for a Run attached to
+// the latest execution).
+func (r *Run) RunID() string { return r.run }
+
 // Events returns the run's events from the from-th (from 0): the events of
 // every workflow of its tree, in order.
 func (r *Run) Events(ctx context.Context, from int) ([]*orchestrator.Event, error) {

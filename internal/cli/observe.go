@@ -27,7 +27,8 @@ type ObserveOptions struct {
 	// CountOnce has the ledger count the run only once it was seen to its
 	// end (run.finished), and only if no other process counted it already
 	// (trust.Ledger.SaveOnce): for a run that more than one client may
-	// follow (entrust-temporal run and follow).
+	// follow (entrust-temporal run and follow). The run is known by its
+	// run id, or by the key CountAs gives.
 	CountOnce bool
 }
 
@@ -48,6 +49,8 @@ type Observers struct {
 	once     bool
 	seen     atomic.Bool
 	finished atomic.Pointer[string]
+	// countAs is CountAs's key.
+	countAs string
 }
 
 // hushable is the log sink, silenced while Hush says so; a
@@ -158,6 +161,12 @@ func (o *Observers) Scorer() Scorer {
 	return o.Ledger
 }
 
+// CountAs has a CountOnce ledger know the run by key rather than by its run
+// id: what makes one run unique where its id may be given again to a new
+// one (a Temporal workflow id, reused for each night's run, with the
+// execution's run id). Call it before Close.
+func (o *Observers) CountAs(key string) { o.countAs = key }
+
 // Close saves the ledger (with CountOnce, a run seen to its end and not
 // counted already) and flushes the traces; what fails is said on stderr.
 func (o *Observers) Close(stderr io.Writer) {
@@ -166,11 +175,15 @@ func (o *Observers) Close(stderr io.Writer) {
 	case o.once && run == nil:
 		fmt.Fprintln(stderr, "run: the trust ledger is not saved: the run was not followed to its end (follow it again to count it)")
 	case o.once:
-		counted, err := o.Ledger.SaveOnce(*run)
+		key, as := *run, ""
+		if o.countAs != "" && o.countAs != key {
+			key, as = o.countAs, " (as "+o.countAs+")"
+		}
+		counted, err := o.Ledger.SaveOnce(key)
 		if err != nil {
 			fmt.Fprintf(stderr, "run: saving the trust ledger: %v\n", err)
 		} else if !counted {
-			fmt.Fprintf(stderr, "run: the trust ledger had counted run %s already (another client followed it): it is not counted twice\n", *run)
+			fmt.Fprintf(stderr, "run: the trust ledger had counted run %s%s already (another client followed it): it is not counted twice\n", *run, as)
 		}
 	default:
 		if err := o.Ledger.Save(); err != nil {

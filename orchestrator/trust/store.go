@@ -99,7 +99,10 @@ func (l *Ledger) Save() error {
 // one process may follow the same run to its end (entrust-temporal run and
 // follow). The file remembers the runs saved this way (the last 1,000),
 // and a run it already holds is not counted again: the ledger takes the
-// file's records instead, and SaveOnce reports false.
+// file's records instead, and SaveOnce reports false. run must name one
+// run alone (under Temporal, the workflow id and its execution's run id,
+// since a workflow id may be reused); a run saved again after 1,000 later
+// ones is not remembered, and is counted again.
 func (l *Ledger) SaveOnce(run string) (counted bool, err error) {
 	if run == "" {
 		return false, errors.New("trust: SaveOnce needs the run's id")

@@ -82,7 +82,13 @@ func followRun(ctx context.Context, opts *followOptions) error {
 		return &exitError{code: exitFailed, err: err}
 	}
 	defer c.Close()
-	r := entrusttemporal.Attach(c, opts.id, "")
+	// The latest execution of the workflow, held to: a run started later
+	// under the same id is another run (counted on its own).
+	desc, err := c.DescribeWorkflowExecution(ctx, opts.id, "")
+	if err != nil {
+		return &exitError{code: exitFailed, err: fmt.Errorf("follow: workflow %s: %w", opts.id, err)}
+	}
+	r := entrusttemporal.Attach(c, opts.id, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId())
 	if _, err := r.Events(ctx, 0); err != nil {
 		return &exitError{code: exitFailed, err: fmt.Errorf("follow: workflow %s: %w", opts.id, err)}
 	}
@@ -257,6 +263,11 @@ func (s *session) close() {
 // done) cancels the run and waits for its last events.
 func (s *session) follow(ctx context.Context, r *entrusttemporal.Run, ask bool) error {
 	o := s.opts
+	if r.RunID() != "" {
+		// A workflow id may be given to a new run once the last is closed
+		// (run --id nightly, each night): the ledger counts each execution.
+		s.obs.CountAs(r.ID() + "@" + r.RunID())
+	}
 	fo := entrusttemporal.FollowOptions{Sinks: s.sinks}
 	var terminal *cli.TerminalPrincipal
 	if ask {

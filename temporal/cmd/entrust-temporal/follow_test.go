@@ -107,11 +107,17 @@ func TestFollowCountsTheRunOnce(t *testing.T) {
 	if n := runs(shared); n != 1 {
 		t.Fatalf("after run: %d runs", n)
 	}
-	if s := client(shared, "follow", "counted-by-run"); !strings.Contains(s, "counted run counted-by-run already") {
+	if s := client(shared, "follow", "counted-by-run"); !strings.Contains(s, "counted run counted-by-run (as counted-by-run@") {
 		t.Errorf("follow after run says:\n%s", s)
 	}
 	if n := runs(shared); n != 1 {
 		t.Errorf("after run and follow of the same run: %d runs, want 1", n)
+	}
+	// The workflow id given again to a new run (run --id nightly, each
+	// night): another run, counted.
+	client(shared, "run", "--escalations", "auto", "--id", "counted-by-run", "Write an onboarding guide for the repository")
+	if n := runs(shared); n != 2 {
+		t.Errorf("after a second run under the same workflow id: %d runs, want 2", n)
 	}
 
 	// A run whose client went away: follow counts it, once.
