@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,8 @@ import (
 // record has TestReplay record the histories it replays again, from the
 // workflows as they are now: go test -run TestReplay -record. Do it only
 // for a new version of the workflows, keeping the older files (see
-// "Changing the workflows" in DESIGN.md).
+// "Changing the workflows" in DESIGN.md): it refuses while a scenario's
+// current files are there, until they are renamed to an older version's.
 var record = flag.Bool("record", false, "record testdata/replay's histories again from the current workflows")
 
 // replayDir holds the recorded histories: one file per workflow of a run's
@@ -154,6 +156,11 @@ func replay(t *testing.T, file string, run func(workflow.Context, entrusttempora
 // its tree to replayDir.
 func recordRun(t *testing.T, name string, run func(t *testing.T) (client.Client, *entrusttemporal.Run)) {
 	t.Helper()
+	// Never over the current histories: they are the ones that catch a
+	// change that breaks the runs recorded with them.
+	if err := mayRecord(replayDir, name); err != nil {
+		t.Fatal(err)
+	}
 	c, r := run(t)
 	events, err := r.Events(t.Context(), 0)
 	if err != nil {
@@ -188,8 +195,71 @@ func recordRun(t *testing.T, name string, run func(t *testing.T) (client.Client,
 		if !strings.HasSuffix(string(b), "\n") {
 			b = append(b, '\n')
 		}
-		if err := os.WriteFile(filepath.Join(replayDir, file), b, 0o644); err != nil {
+		if err := writeNew(filepath.Join(replayDir, file), b); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// mayRecord says why scenario name's histories may not be recorded in dir:
+// the current ones (<name>.json, <name>.<delegation>.json) are there, to be
+// renamed to <name>@<version>….json first, so that they go on being
+// replayed.
+func mayRecord(dir, name string) error {
+	for _, pattern := range []string{name + ".json", name + ".*.json"} {
+		held, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			return err
+		}
+		if len(held) > 0 {
+			return fmt.Errorf("%s holds the recorded histories of %s (%s): rename them to %s@<version>….json first (DESIGN.md, Changing the workflows), so they go on being replayed, then record",
+				dir, name, strings.Join(held, ", "), name)
+		}
+	}
+	return nil
+}
+
+// writeNew writes b to a new file path, never over one.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// TestRecordKeepsTheHistories: -record refuses to record a scenario whose
+// current histories are there (it would replace the ones that catch a
+// breaking change), and records it once they are renamed to an older
+// version's.
+func TestRecordKeepsTheHistories(t *testing.T) {
+	dir := t.TempDir()
+	if err := mayRecord(dir, "client"); err != nil {
+		t.Fatalf("an empty directory: %v", err)
+	}
+	for _, held := range []string{"client.json", "client.d2.json"} {
+		if err := os.WriteFile(filepath.Join(dir, held), []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		err := mayRecord(dir, "client")
+		if err == nil || !strings.Contains(err.Error(), held) {
+			t.Errorf("with %s there: %v, want a refusal naming it", held, err)
+		}
+		if err := os.Rename(filepath.Join(dir, held), filepath.Join(dir, strings.Replace(held, "client", "client@v1", 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := mayRecord(dir, "client"); err != nil {
+		t.Errorf("with the histories renamed to an older version's: %v", err)
+	}
+	if err := mayRecord(dir, "worker"); err != nil {
+		t.Errorf("another scenario: %v", err)
+	}
+	if err := writeNew(filepath.Join(dir, "client@v1.json"), []byte("{}")); err == nil {
+		t.Error("writeNew wrote over a file")
 	}
 }
