@@ -443,16 +443,20 @@ func idleRun(t *testing.T, w *entrusttemporal.Worker) (client.Client, string, st
 		t.Fatal(err)
 	}
 	t.Cleanup(wk.Stop)
-	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
+	id, run := startRun(t, c, q)
+	return c, id, run
+}
+
+// startRun starts a run of guideGoal on queue, ended when t ends: it
+// returns the run's workflow id and run id.
+func startRun(t *testing.T, c client.Client, queue string) (id, run string) {
+	t.Helper()
+	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: queue})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), r.ID(), "", "test over") })
-	desc, err := c.DescribeWorkflowExecution(t.Context(), r.ID(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, r.ID(), desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	return r.ID(), r.RunID()
 }
 
 // speak has attempt of the orchestrator speak to workflow id, fencing the

@@ -83,16 +83,7 @@ func TestQuestionWaitsForItsPrincipal(t *testing.T) {
 	}
 	none := make(chan struct{}, 8)
 	first := start(&entrusttemporal.Worker{Team: team}, none)
-	r, err := entrusttemporal.Start(t.Context(), c, guideGoal(), entrusttemporal.StartOptions{TaskQueue: q})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.TerminateWorkflow(context.Background(), r.ID(), "", "test over") })
-	desc, err := c.DescribeWorkflowExecution(t.Context(), r.ID(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	id, run := startRun(t, c, q)
 
 	type result struct {
 		dec orchestrator.Decision
@@ -100,7 +91,7 @@ func TestQuestionWaitsForItsPrincipal(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		dec, err := entrusttemporal.AskAs(t.Context(), c, r.ID(), run, 1, "d1", strict, func(ctx context.Context, p orchestrator.Principal) (orchestrator.Decision, error) {
+		dec, err := entrusttemporal.AskAs(t.Context(), c, id, run, 1, "d1", strict, func(ctx context.Context, p orchestrator.Principal) (orchestrator.Decision, error) {
 			al, err := p.JudgeAcceptance(ctx, &agents.Goal{Objective: "o"}, "lead", &agents.Acceptance{})
 			return orchestrator.Decision{Alignment: &al}, err
 		})
