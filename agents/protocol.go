@@ -53,6 +53,26 @@ const (
 	ByStructural By = "structural"
 )
 
+// Words says b as a reader would: "the user", "the policy", "the runtime",
+// "the runtime's checks" (ByStructural: the structural checks of an
+// acceptance), or the agent's name; "no one" for the empty By. The views
+// (live, replay, web) say who judged, answered or verified with it.
+func (b By) Words() string {
+	switch b {
+	case "":
+		return "no one"
+	case ByUser:
+		return "the user"
+	case ByPolicy:
+		return "the policy"
+	case ByRuntime:
+		return "the runtime"
+	case ByStructural:
+		return "the runtime's checks"
+	}
+	return string(b)
+}
+
 // IsAgent reports whether b names an agent rather than the user, a policy or
 // the runtime. The empty By names no one.
 func (b By) IsAgent() bool {

@@ -17,10 +17,10 @@ func ExampleMain_replay() {
 	//    accepted (round 1): I understand the purpose: write a haiku about delegation.
 	//      1. delegate to writer and wait for their verified outcomes
 	//      2. complete_goal with evidence for every criterion
-	//    aligned (judged by policy)
+	//    aligned (judged by the policy)
 	//    reported: writer completed its part: Wrote write-a-haiku-about-delegation.md, a note that addresses the objective (Write a haiku about delegation) and each criterion.
 	//      - a haiku about delegation is in the workspace: met — writer: write-a-haiku-about-delegation.md addresses it as criterion 1 (wrote 300 bytes to write-a-haiku-about-delegation.md)
-	//    verified by runtime: accept
+	//    verified by the runtime: accept
 	// └─ ✓ d2 writer ← lead · completed · 3,632 tokens (own 3,632) · 3 steps
 	//       goal: Write a haiku about delegation
 	//       accepted (round 1): I understand the purpose: write a haiku about delegation.

@@ -310,9 +310,9 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 				round = fmt.Sprintf("round %d: ", e.Round)
 			}
 			if al.Aligned {
-				line(cli.Green, "%saligned (judged by %s)", round, al.By)
+				line(cli.Green, "%saligned (judged by %s)", round, al.By.Words())
 			} else {
-				line(cli.Red, "%smisaligned (judged by %s): %s", round, al.By, strings.Join(al.Gaps, "; "))
+				line(cli.Red, "%smisaligned (judged by %s): %s", round, al.By.Words(), strings.Join(al.Gaps, "; "))
 			}
 		}
 		if o.Decline != nil {
@@ -331,9 +331,9 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 			case r == nil:
 				line(cli.Red, "  → never resolved")
 			case r.Refused:
-				line("", "  → refused by %s: %s", r.By, cli.OneLine(r.Answer))
+				line("", "  → refused by %s: %s", r.By.Words(), cli.OneLine(r.Answer))
 			default:
-				line("", "  → answered by %s: %s", r.By, cli.OneLine(cli.ResolutionText(r)))
+				line("", "  → answered by %s: %s", r.By.Words(), cli.OneLine(cli.ResolutionText(r)))
 			}
 		}
 		for _, c := range o.Consultations {
@@ -355,7 +355,7 @@ func renderReplay(w io.Writer, events []*orchestrator.Event, root *orchestrator.
 			if v.Verdict != agents.VerdictAccept {
 				c = cli.Red
 			}
-			s := fmt.Sprintf("verified by %s: %s", v.By, v.Verdict)
+			s := fmt.Sprintf("verified by %s: %s", v.By.Words(), v.Verdict)
 			if o.Revisions > 0 {
 				s += fmt.Sprintf(" (after %d revision(s))", o.Revisions)
 			}

@@ -127,7 +127,7 @@ func TestReplay(t *testing.T) {
 	}
 	got := out.String()
 	for _, want := range []string{"goal: Write a haiku about delegation", "criterion:  a haiku is written",
-		"✓ d1 lead ← user · completed", "accepted (round 1):", "aligned (judged by policy)",
+		"✓ d1 lead ← user · completed", "accepted (round 1):", "aligned (judged by the policy)",
 		"└─ ✓ d2 writer ← lead · completed", "aligned (judged by lead)", "verified by lead: accept",
 		"usage by agent", "lead", "writer", "total", "result:"} {
 		if !strings.Contains(got, want) {

@@ -283,7 +283,7 @@ func alignLabel(n *node) (string, Color) {
 	if a == nil {
 		return "", ""
 	}
-	by := string(a.By)
+	by := a.By.Words()
 	if a.Aligned {
 		s := "aligned"
 		if n.AlignmentRounds > 1 {
@@ -376,7 +376,7 @@ func (t *tracker) lines(st Style, width int, now time.Time, sc Scorer) []string 
 			if x.Resolution.Refused {
 				verb = "refused by "
 			}
-			out = append(out, st.line(width, segment{Dim, detail + "↳ " + id + " " + escKind(&x.Escalation) + " " + verb + string(x.Resolution.By) + ": " + ResolutionText(x.Resolution)}))
+			out = append(out, st.line(width, segment{Dim, detail + "↳ " + id + " " + escKind(&x.Escalation) + " " + verb + x.Resolution.By.Words() + ": " + ResolutionText(x.Resolution)}))
 		}
 		if !n.terminal() {
 			if p := n.progress; p != nil {
@@ -475,9 +475,9 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 			return ""
 		}
 		if e.Alignment.Aligned {
-			return line("aligned (judged by %s)", e.Alignment.By)
+			return line("aligned (judged by %s)", e.Alignment.By.Words())
 		}
-		return line("misaligned (judged by %s): %s", e.Alignment.By, Clip(strings.Join(e.Alignment.Gaps, "; "), 160))
+		return line("misaligned (judged by %s): %s", e.Alignment.By.Words(), Clip(strings.Join(e.Alignment.Gaps, "; "), 160))
 	case orchestrator.EventGoalDeclined:
 		return line("declined: %s", e.Reason)
 	case orchestrator.EventEscalationRaised, orchestrator.EventClarificationAsked:
@@ -502,7 +502,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		if e.Resolution.Refused {
 			verb = "refused"
 		}
-		return line("%s %s by %s: %s", e.ID, verb, e.Resolution.By, Clip(ResolutionText(e.Resolution), 160))
+		return line("%s %s by %s: %s", e.ID, verb, e.Resolution.By.Words(), Clip(ResolutionText(e.Resolution), 160))
 	case orchestrator.EventConsultationAsked:
 		if c := e.Consultation; c != nil {
 			return line("consults %s: %s", c.Agent, Clip(c.Question, 120))
@@ -539,7 +539,7 @@ func (t *tracker) describe(e *orchestrator.Event) string {
 		}
 	case orchestrator.EventReportVerified:
 		if v := e.Verification; v != nil {
-			s := line("report verified by %s: %s", v.By, v.Verdict)
+			s := line("report verified by %s: %s", v.By.Words(), v.Verdict)
 			if v.Feedback != "" {
 				s += " — " + Clip(v.Feedback, 140)
 			}

@@ -53,7 +53,7 @@ func TestPlainViewLinesAsEventsHappen(t *testing.T) {
 		`run `, `started: "Write a haiku about delegation"`,
 		`d1 lead: offered by user: "Write a haiku about delegation"`,
 		`d1 lead: accepted (round 1)`,
-		`d1 lead: aligned (judged by policy)`,
+		`d1 lead: aligned (judged by the policy)`,
 		`  d2 writer: offered by lead`,
 		`  d2 writer: aligned (judged by lead)`,
 		`  d2 writer: tool write_file `,
@@ -89,7 +89,7 @@ func TestTreeLines(t *testing.T) {
 	if !strings.HasPrefix(lines[0], "entrust · run ") || !strings.Contains(lines[0], "model calls") {
 		t.Errorf("header %q", lines[0])
 	}
-	for _, want := range []string{"✓ lead ← user  completed · aligned by policy", "└─ ✓ writer ← lead  completed · aligned by lead",
+	for _, want := range []string{"✓ lead ← user  completed · aligned by the policy", "└─ ✓ writer ← lead  completed · aligned by lead",
 		"trust 0.75±0.10", "run completed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
@@ -128,7 +128,7 @@ func TestTreeShowsOpenEscalationsAndFailures(t *testing.T) {
 	tr.apply(&orchestrator.Event{Type: orchestrator.EventEscalationResolved, Time: now, Delegation: "d3", ID: "e1", Resolution: &agents.Resolution{Refused: true, Answer: "no", By: "user"}})
 	tr.apply(&orchestrator.Event{Type: orchestrator.EventGoalFailed, Time: now, Delegation: "d3", Status: orchestrator.StatusFailed, Reason: "budget exceeded: steps"})
 	text = strings.Join(tr.lines(Style{}, 0, now, nil), "\n")
-	for _, want := range []string{"↳ e1 risk refused by user: no", "✗ x ← lead  failed", "budget exceeded: steps"} {
+	for _, want := range []string{"↳ e1 risk refused by the user: no", "✗ x ← lead  failed", "budget exceeded: steps"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in\n%s", want, text)
 		}
@@ -241,6 +241,52 @@ func TestUnplannedToolIsNotedNotRefused(t *testing.T) {
 		got := tr.describe(&orchestrator.Event{Type: orchestrator.EventProtocolViolation, Violation: tc.kind, Reason: "list_files used"})
 		if !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.kind, got, tc.want)
+		}
+	}
+}
+
+// TestViewSaysWhoInWords: who judged, answered or verified is said as a
+// reader would say it, in the plain lines and in the tree: the runtime's
+// structural checks are not "structural", the user is "the user".
+func TestViewSaysWhoInWords(t *testing.T) {
+	now := time.Now()
+	yes, no := true, false
+	events := []*orchestrator.Event{
+		{Type: orchestrator.EventRunStarted, Time: now, Run: "r", Goal: &agents.Goal{Objective: "g"}},
+		{Type: orchestrator.EventGoalOffered, Time: now, Delegation: "d1", Agent: "lead", Delegator: "user", Goal: &agents.Goal{Objective: "g"}},
+		{Type: orchestrator.EventGoalOffered, Time: now, Delegation: "d2", Parent: "d1", Agent: "writer", Delegator: "lead", Depth: 1, Goal: &agents.Goal{Objective: "sub"}},
+		{Type: orchestrator.EventAlignmentJudged, Time: now, Delegation: "d2", Aligned: &yes, Alignment: &agents.Alignment{Aligned: true, By: agents.ByStructural}},
+		{Type: orchestrator.EventAlignmentJudged, Time: now, Delegation: "d1", Aligned: &no, Alignment: &agents.Alignment{Gaps: []string{"no one answered"}, By: agents.ByRuntime}},
+		{Type: orchestrator.EventEscalationRaised, Time: now, Delegation: "d2", ID: "e1", Escalation: &agents.Escalation{Kind: "risk", Question: "Delete it?"}},
+		{Type: orchestrator.EventEscalationResolved, Time: now, Delegation: "d2", ID: "e1", Resolution: &agents.Resolution{Answer: "no", By: agents.ByUser}},
+		{Type: orchestrator.EventReportVerified, Time: now, Delegation: "d2", Verification: &agents.Verification{Verdict: agents.VerdictAccept, By: agents.ByRuntime}},
+	}
+	var out strings.Builder
+	v := NewLiveView(&out, nil)
+	tr := newTracker()
+	for _, e := range events {
+		if err := v.Emit(context.Background(), e); err != nil {
+			t.Fatal(err)
+		}
+		tr.apply(e)
+	}
+	v.Close()
+	tree := strings.Join(tr.lines(Style{}, 0, now, nil), "\n")
+	for _, c := range []struct{ in, want string }{
+		{out.String(), "d2 writer: aligned (judged by the runtime's checks)"},
+		{out.String(), "d1 lead: misaligned (judged by the runtime): no one answered"},
+		{out.String(), "e1 answered by the user: no"},
+		{out.String(), "d2 writer: report verified by the runtime: accept"},
+		{tree, "aligned by the runtime's checks"},
+		{tree, "answered by the user: no"},
+	} {
+		if !strings.Contains(c.in, c.want) {
+			t.Errorf("missing %q in\n%s", c.want, c.in)
+		}
+	}
+	for _, raw := range []string{"by structural", "by runtime", "by user: no"} {
+		if strings.Contains(out.String()+tree, raw) {
+			t.Errorf("%q said as the raw value:\n%s\n%s", raw, out.String(), tree)
 		}
 	}
 }

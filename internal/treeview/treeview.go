@@ -60,13 +60,13 @@ var Funcs = template.FuncMap{
 		case r.Resolution == nil:
 			return "unanswered"
 		case r.Resolution.Refused:
-			return "refused by " + string(r.Resolution.By)
+			return "refused by " + r.Resolution.By.Words()
 		}
 		s := r.Resolution.Answer
 		if r.Resolution.Decision != "" && r.Resolution.Decision != s {
 			s = r.Resolution.Decision + ": " + s
 		}
-		return s + " (" + string(r.Resolution.By) + ")"
+		return s + " (" + r.Resolution.By.Words() + ")"
 	},
 	"tvAt": func(xs []string, i int) string {
 		if i < len(xs) {
