@@ -20,7 +20,7 @@ func derailedUncached(g *agents.Goal, restated string) string {
 		return ""
 	}
 	for _, copied := range []string{g.Intent, g.Objective, purpose, g.Objective + "\n" + g.Intent} {
-		if words.NearCopy(restated, copied) {
+		if words.NearCopy(restated, copied) || words.Reworded(restated, copied) {
 			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
 		}
 	}

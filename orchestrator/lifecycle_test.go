@@ -511,6 +511,10 @@ func TestDerailedIntentIsNotAligned(t *testing.T) {
 		{"I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will write a runbook for payment outages.", true},
 		{"To restate it precisely, the purpose is: help on-call engineers restore the payment service quickly at night.", true},
 		{"In my own words, the goal is to help on-call engineers restore the payment service quickly at night.", true},
+		// Filler adverbs or another order are no words of its own (third
+		// review, finding 9).
+		{"Basically, the goal here is simply to help on-call engineers restore the payment service quickly at night.", true},
+		{"At night, quickly restore the payment service: help on-call engineers.", true},
 		// What the agent says of its own is a restatement, stock phrase or not.
 		{"I understand the purpose: whoever is paged at night must get payments flowing again before customers notice.", false},
 		{"As I understand it, the purpose turns on help, engineers, restore, payment, service, quickly and night.", false},

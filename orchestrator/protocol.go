@@ -980,7 +980,9 @@ func (d *delegation) onDelegate(ctx context.Context, a *agents.DelegateArgs) age
 // and objective (after stop words), or one that only copies either of them
 // or both (words.NearCopy: case, spacing and punctuation aside, a word or
 // two changed, and stock words around or within the copy counting for
-// nothing: "I understand the purpose: <intent>" copies it). A goal whose intent and objective have no content word
+// nothing: "I understand the purpose: <intent>" copies it), or only
+// rewords them (words.Reworded: their words in another order, filler
+// adverbs aside, nothing of its own). A goal whose intent and objective have no content word
 // (four letters or more, not a stop word) is left to the judge.
 func (d *delegation) derailed(restated string) string {
 	pw := d.purposeWords()
@@ -989,7 +991,7 @@ func (d *delegation) derailed(restated string) string {
 	}
 	g := d.goal
 	for _, copied := range [...]string{g.Intent, g.Objective, purpose(g), g.Objective + "\n" + g.Intent} {
-		if words.NearCopy(restated, copied) {
+		if words.NearCopy(restated, copied) || words.Reworded(restated, copied) {
 			return "the restated intent only copies the goal's words: say in your own words what the goal is for"
 		}
 	}

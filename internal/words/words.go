@@ -296,6 +296,79 @@ func NearCopy(a, b string) bool {
 	return prev[len(wb)] <= allowed
 }
 
+// fillerAdverbs say nothing a restatement adds of its own: "Basically, the
+// goal here is simply to …". Read only.
+var fillerAdverbs = map[string]bool{"basically": true, "simply": true, "actually": true, "essentially": true,
+	"truly": true, "literally": true, "clearly": true, "quite": true, "exactly": true, "indeed": true,
+	"certainly": true, "merely": true, "mainly": true, "honestly": true, "fundamentally": true,
+	"ultimately": true, "obviously": true, "definitely": true, "absolutely": true, "generally": true,
+	"overall": true, "mostly": true, "largely": true, "primarily": true, "specifically": true, "namely": true}
+
+// Reworded reports whether a says only b's words, in any order: every
+// content word of a (four letters or more, no stop word, stems compared;
+// filler adverbs such as "basically" and "simply" aside) is one of b's, and
+// a holds all of b's content words but one per four words of b, two at
+// most. It catches what NearCopy's word order lets through ("accurate
+// minutes meeting team's the keep" rewords "Keep the team's meeting minutes
+// accurate"); a text with one content word of its own is no rewording. A
+// text with no content word rewords nothing, nor is anything a rewording of
+// one. Texts of up to 256 bytes and 64 words cost no allocation.
+func Reworded(a, b string) bool {
+	var ba, bb [256]byte
+	na, nb := appendNormal(ba[:0], a), appendNormal(bb[:0], b)
+	if len(na) == 0 || len(nb) == 0 {
+		return false
+	}
+	var wa0, wb0 [64][2]int
+	wa, wb := appendBounds(wa0[:0], na), appendBounds(wb0[:0], nb)
+	// stemAt is the stem of the content word w, made in buf (stem may
+	// write to its word's storage, and n is read again).
+	stemAt := func(w []byte, buf *[64]byte) ([]byte, bool) {
+		if len(w) > len(buf) {
+			return w, utf8.RuneCount(w) >= 4 && !stopwords[string(w)]
+		}
+		return content(append(buf[:0], w...))
+	}
+	// has reports whether st is the stem of a content word of n.
+	has := func(n []byte, ws [][2]int, st []byte) bool {
+		var buf [64]byte
+		for _, y := range ws {
+			if s, ok := stemAt(n[y[0]:y[1]], &buf); ok && bytes.Equal(s, st) {
+				return true
+			}
+		}
+		return false
+	}
+	var buf [64]byte
+	own := 0
+	for _, x := range wa {
+		w := na[x[0]:x[1]]
+		st, ok := stemAt(w, &buf)
+		if !ok || fillerAdverbs[string(w)] {
+			continue
+		}
+		if !has(nb, wb, st) {
+			return false // a word of a's own
+		}
+		own++
+	}
+	if own == 0 {
+		return false
+	}
+	words, missing := 0, 0
+	for _, y := range wb {
+		st, ok := stemAt(nb[y[0]:y[1]], &buf)
+		if !ok {
+			continue
+		}
+		words++
+		if !has(na, wa, st) {
+			missing++
+		}
+	}
+	return words > 0 && missing <= min(2, len(wb)/4)
+}
+
 // isContent reports whether the word w of a Normal form is a content word
 // or holds one: four letters or more and no stop word, or an ideograph.
 func isContent(w []byte) bool {

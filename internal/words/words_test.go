@@ -187,12 +187,41 @@ func TestWordsAllocateNothing(t *testing.T) {
 		"NearCopy of a near copy": func() {
 			words.NearCopy("I help on-call engineers restore the payment service quickly at night", a)
 		},
+		"Reworded": func() {
+			words.Reworded("Basically, the goal here is simply to help on-call engineers restore the payment service quickly at night.", a)
+		},
 		"NearCopy in a stock phrase": func() {
 			words.NearCopy("I understand the purpose: help on-call engineers restore the payment service quickly at night. That is why I will act.", a)
 		},
 	} {
 		if n := testing.AllocsPerRun(10, f); n != 0 {
 			t.Errorf("%s: %v allocations", name, n)
+		}
+	}
+}
+
+// A restatement that only reorders the goal's words, or pads them with
+// filler adverbs, rewords it; one word of the agent's own makes it no
+// rewording (third review, finding 9).
+func TestReworded(t *testing.T) {
+	intent := "Keep the team's meeting minutes accurate"
+	for _, tc := range []struct {
+		a    string
+		want bool
+	}{
+		{"Basically, the goal here is simply to keep the team's meeting minutes accurate", true},
+		{"accurate minutes meeting team's the keep", true},
+		{"The team's meeting minutes: keep them accurate.", true},
+		{"Keep the team's minutes accurate", true},
+		{"Whoever missed a meeting can trust the minutes to say what was decided.", false},
+		{"The minutes should record decisions faithfully so the team can rely on them.", false},
+		{"Keep the team's meeting minutes accurate, so nobody relitigates settled decisions.", false},
+		{"accurate", false},
+		{"", false},
+		{"the goal is to do it", false},
+	} {
+		if got := words.Reworded(tc.a, intent); got != tc.want {
+			t.Errorf("Reworded(%q) = %v, want %v", tc.a, got, tc.want)
 		}
 	}
 }
