@@ -584,6 +584,13 @@ func (d *delegation) finish(ctx context.Context, err error) *Outcome {
 				be = &agents.BudgetError{Kind: be.Kind, Limit: be.Limit, Used: r.fx.Now().Sub(d.out.Start).Milliseconds()}
 			}
 			f.cause, f.reason = CauseBudget, "budget exceeded: "+string(be.Kind)
+			switch be.Kind {
+			case agents.BudgetWallTime:
+				f.reason += fmt.Sprintf(" (%s of %s)", time.Duration(be.Used)*time.Millisecond, time.Duration(be.Limit)*time.Millisecond)
+			case agents.BudgetContext: // said below
+			default:
+				f.reason += fmt.Sprintf(" (%d of %d)", be.Used, be.Limit)
+			}
 			if be.Kind == agents.BudgetContext {
 				f.reason += fmt.Sprintf(" (what may not be compacted — the contract and the last turn — needs %d tokens, over %s's context budget of %d)",
 					be.Used, d.m.name, be.Limit)

@@ -152,12 +152,20 @@ func TestInvariant5_EveryBudgetStopsAModelThatIgnoresIt(t *testing.T) {
 			var calls atomic.Int64
 			rt, mem := newRuntime(t, solo(tc.model(&calls)), &orchestrator.Options{Budget: tc.budget})
 			out, _ := rt.Run(t.Context(), g)
-			if out.Status != orchestrator.StatusFailed || out.Cause != orchestrator.CauseBudget || out.Reason != "budget exceeded: "+tc.kind {
+			if out.Status != orchestrator.StatusFailed || out.Cause != orchestrator.CauseBudget || !strings.HasPrefix(out.Reason, "budget exceeded: "+tc.kind+" (") {
 				t.Fatalf("outcome %s/%s %q, want failed by the %s budget", out.Status, out.Cause, out.Reason, tc.kind)
 			}
 			ex := ofType(mem.Events(), orchestrator.EventBudgetExceeded)
 			if len(ex) != 1 || ex[0].Reason != tc.kind {
 				t.Fatalf("budget.exceeded events: %s", mustJSON(ex))
+			}
+			// The reason gives the figures: what was used, of the bound.
+			want := fmt.Sprintf(" (%d of %d)", ex[0].Used, ex[0].Limit)
+			if tc.kind == string(agents.BudgetWallTime) {
+				want = fmt.Sprintf(" (%s of %s)", time.Duration(ex[0].Used)*time.Millisecond, time.Duration(ex[0].Limit)*time.Millisecond)
+			}
+			if !strings.HasSuffix(out.Reason, want) {
+				t.Errorf("reason %q, want it to end %q", out.Reason, want)
 			}
 			if calls.Load() > tc.maxCalls {
 				t.Fatalf("the model was called %d times, want at most %d", calls.Load(), tc.maxCalls)

@@ -371,13 +371,14 @@ func TestInvariant4_ExactlyOneTerminal(t *testing.T) {
 		opts   orchestrator.Options
 		ctx    func(context.Context) (context.Context, context.CancelFunc)
 		reason string
+		suffix string // the reason's end: the bound of a budget
 		is     error
 	}{
 		{name: "provider error", model: model.NewScripted("m", model.Turn{Err: &model.APIError{StatusCode: 500, Message: "boom"}}), reason: "model error"},
 		{name: "script exhausted", model: model.NewScripted("m", turn(accept(g))), reason: "model error", is: model.ErrScriptExhausted},
-		{name: "steps budget", model: model.ScriptFunc("m", loopForever), opts: orchestrator.Options{Budget: agents.Budget{Steps: 5}}, reason: "budget exceeded: steps"},
-		{name: "tokens budget", model: model.ScriptFunc("m", loopForever), opts: orchestrator.Options{Budget: agents.Budget{Tokens: 2000}}, reason: "budget exceeded: tokens"},
-		{name: "wall time", model: model.ScriptFunc("m", slow), opts: orchestrator.Options{Budget: agents.Budget{WallTime: 20 * time.Millisecond}}, reason: "budget exceeded: wall_time"},
+		{name: "steps budget", model: model.ScriptFunc("m", loopForever), opts: orchestrator.Options{Budget: agents.Budget{Steps: 5}}, reason: "budget exceeded: steps (", suffix: " of 5)"},
+		{name: "tokens budget", model: model.ScriptFunc("m", loopForever), opts: orchestrator.Options{Budget: agents.Budget{Tokens: 2000}}, reason: "budget exceeded: tokens (", suffix: " of 2000)"},
+		{name: "wall time", model: model.ScriptFunc("m", slow), opts: orchestrator.Options{Budget: agents.Budget{WallTime: 20 * time.Millisecond}}, reason: "budget exceeded: wall_time (", suffix: " of 20ms)"},
 		{name: "deadline", model: model.ScriptFunc("m", slow), ctx: func(c context.Context) (context.Context, context.CancelFunc) {
 			return context.WithTimeout(c, 20*time.Millisecond)
 		}, reason: "deadline exceeded", is: context.DeadlineExceeded},
@@ -397,7 +398,7 @@ func TestInvariant4_ExactlyOneTerminal(t *testing.T) {
 			}
 			rt, mem := newRuntime(t, solo(tc.model), &tc.opts)
 			out, err := rt.Run(ctx, g)
-			if out == nil || out.Status != orchestrator.StatusFailed || !strings.HasPrefix(out.Reason, tc.reason) {
+			if out == nil || out.Status != orchestrator.StatusFailed || !strings.HasPrefix(out.Reason, tc.reason) || !strings.HasSuffix(out.Reason, tc.suffix) {
 				t.Fatalf("outcome %+v, want failed with reason %q", out, tc.reason)
 			}
 			if !errors.Is(err, orchestrator.ErrFailed) || (tc.is != nil && !errors.Is(err, tc.is)) {

@@ -112,8 +112,12 @@ func runServe(opts *serveOptions) error {
 		return usageErrorf("say how to serve: --mcp (stdio) or --a2a ADDR")
 	case opts.maxRuns < 1:
 		return usageErrorf("--max-runs must be at least 1")
-	case opts.Steps < 0 || opts.Tokens < 0 || opts.Timeout < 0 || opts.callTimeout < 0 || opts.idle < 0:
-		return usageErrorf("--steps, --tokens, --timeout, --call-timeout and --idle-timeout must not be negative")
+	case opts.GoalFlags.Check() != nil:
+		return usageErrorf("%v", opts.GoalFlags.Check())
+	case opts.callTimeout < 0:
+		return usageErrorf("--call-timeout %s: must not be negative (0: none)", opts.callTimeout)
+	case opts.idle < 0:
+		return usageErrorf("--idle-timeout %s: must not be negative", opts.idle)
 	case opts.escalations != "auto" && opts.escalations != "deny":
 		return usageErrorf("--escalations %q: want auto or deny (a server has no terminal)", opts.escalations)
 	case opts.publicURL != "" && opts.a2a == "":

@@ -150,11 +150,25 @@ func (g *GoalFlags) AddFlags(f *pflag.FlagSet) {
 	f.DurationVar(&g.Timeout, "timeout", 0, "wall time `D` the whole run may take, e.g. 5m (default no bound)")
 }
 
+// Check returns the error of the first budget flag that is negative, naming
+// it and its value.
+func (g *GoalFlags) Check() error {
+	switch {
+	case g.Steps < 0:
+		return fmt.Errorf("--steps %d: must not be negative (0: the default)", g.Steps)
+	case g.Tokens < 0:
+		return fmt.Errorf("--tokens %d: must not be negative (0: no bound)", g.Tokens)
+	case g.Timeout < 0:
+		return fmt.Errorf("--timeout %s: must not be negative (0: no bound)", g.Timeout)
+	}
+	return nil
+}
+
 // Goal is the goal of objective under the flags, or the error of the first
 // flag that is wrong.
 func (g *GoalFlags) Goal(objective string) (agents.Goal, error) {
-	if g.Steps < 0 || g.Tokens < 0 || g.Timeout < 0 {
-		return agents.Goal{}, errors.New("--steps, --tokens and --timeout must not be negative")
+	if err := g.Check(); err != nil {
+		return agents.Goal{}, err
 	}
 	checks, err := VerifyChecks(g.Verify)
 	if err != nil {
