@@ -653,7 +653,9 @@ func TestE2ESecretsNeverPrinted(t *testing.T) {
 }
 
 // TestE2ECallTimeout: an endpoint that accepts the connection and never
-// answers cannot hang the run: each attempt ends at --call-timeout.
+// answers cannot hang the run: each attempt ends at --call-timeout, and
+// when the last one does the run stops as when the endpoint is down (exit
+// 2, a journal left to resume).
 func TestE2ECallTimeout(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -681,10 +683,15 @@ func TestE2ECallTimeout(t *testing.T) {
 	dir := t.TempDir()
 	r := runBinary(t, dir, "", "--base-url", "http://"+ln.Addr().String()+"/v1", "--model", "m", "--call-timeout", "20ms",
 		"--journal", "run.jsonl", "Write a note")
-	if r.code != 1 || !strings.Contains(r.stdout+r.stderr, "attempt timed out") {
+	if r.code != 2 || !strings.Contains(r.stderr, "kept failing model m's call: model: attempt timed out after 20ms, 4 attempts") ||
+		!strings.Contains(r.stderr, "run resume run.jsonl once it answers again") {
 		t.Fatalf("%s", r)
 	}
-	checkComplete(t, r.journal(t, "run.jsonl"))
+	for _, e := range r.journal(t, "run.jsonl") {
+		if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() {
+			t.Fatalf("the journal records %s: the run cannot be resumed from it", e.Type)
+		}
+	}
 }
 
 // TestE2EVerifyAndNamedFiles: offline, the simulator writes the file the

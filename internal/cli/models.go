@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -295,12 +296,23 @@ func CheckBaseURL(raw string) error {
 // Unavailable is the error that ended a run early: the endpoint cannot
 // serve any call (see model.UnavailableReason). It is down (unreachable),
 // refuses the key (HTTP 401, 403), or — a configuration error
-// (Configuration) — does not know the model or the path (404).
+// (Configuration) — does not know the model or the path (404). Or it kept
+// failing a call (Exhausted): rate limited (429), a server error (5xx), a
+// timeout, after every attempt the retries allow. The library does not
+// count that as unavailability (model.Unavailable): the endpoint serves,
+// and a delegator could decide what to do without the call. The run stops
+// on it all the same, as it does when the endpoint is down, so that
+// nothing is lost: the journal is left to be resumed once it answers.
 type Unavailable struct {
 	endpoint string
 	model    string
 	reason   string
 	status   int // the HTTP status of the refusal; 0 when unreachable
+	// attempts is the number of attempts of a call that kept failing
+	// (Exhausted); 0 otherwise. retryAfter is the wait the endpoint asked
+	// for at its last answer (Retry-After), 0 if none.
+	attempts   int
+	retryAfter time.Duration
 	// own is set for a team file's model at its own endpoint (base_url),
 	// whose key is in keyEnv (api_key_env; "" for none): the run's flags
 	// do not change them.
@@ -314,7 +326,7 @@ type Unavailable struct {
 func newUnavailable(endpoint, name string, err error) *Unavailable {
 	reason, ok := model.UnavailableReason(err)
 	if !ok {
-		return nil
+		return newExhausted(endpoint, name, err)
 	}
 	u := &Unavailable{endpoint: endpoint, model: name, reason: reason, err: err}
 	var ae *model.APIError
@@ -330,6 +342,41 @@ func newUnavailable(endpoint, name string, err error) *Unavailable {
 	return u
 }
 
+// newExhausted is the Unavailable of a call of model at endpoint that
+// failed with err after its retries, each attempt a temporary failure, or
+// nil when err is not that. The caller makes sure the run's own
+// cancellation did not end the call.
+func newExhausted(endpoint, name string, err error) *Unavailable {
+	var re *model.RetryError
+	if !errors.As(err, &re) || !model.Retryable(re.Err) {
+		return nil
+	}
+	u := &Unavailable{endpoint: endpoint, model: name, reason: re.Err.Error(), attempts: re.Attempts, err: err}
+	var ae *model.APIError
+	if errors.As(re.Err, &ae) {
+		u.status, u.retryAfter = ae.StatusCode, ae.RetryAfter
+		if ae.StatusCode != 0 {
+			u.reason = strconv.Itoa(ae.StatusCode) + " " + http.StatusText(ae.StatusCode)
+			if ae.Message != "" && ae.Message != http.StatusText(ae.StatusCode) {
+				u.reason += ": " + ae.Message
+			}
+		}
+	}
+	return u
+}
+
+// Exhausted reports whether the endpoint answered, but kept failing a call
+// with a temporary failure (429, 5xx, a timeout) until the retries ran out.
+func (e *Unavailable) Exhausted() bool { return e.attempts > 0 }
+
+// Attempts is the number of attempts of the call that kept failing
+// (Exhausted), 0 for an endpoint that cannot serve any call.
+func (e *Unavailable) Attempts() int { return e.attempts }
+
+// RetryAfter is the wait the endpoint asked for (Retry-After) at its last
+// answer to the call that kept failing, 0 if it asked for none.
+func (e *Unavailable) RetryAfter() time.Duration { return e.retryAfter }
+
 // Configuration reports whether the endpoint answered but the run's
 // configuration does not fit it: it does not know the model, or the URL's
 // path (404). Waiting for the endpoint does not help; the model's name, the
@@ -344,6 +391,12 @@ func (e *Unavailable) Error() string {
 			e.endpoint, e.model, e.reason)
 	case e.reason == "connection refused" || strings.HasPrefix(e.reason, "no such host"):
 		return fmt.Sprintf("cannot reach %s: %s — is the server running?", e.endpoint, e.reason)
+	case e.Exhausted():
+		s := fmt.Sprintf("%s kept failing model %s's call: %s, %d attempts", e.endpoint, e.model, e.reason, e.attempts)
+		if e.retryAfter > 0 {
+			s += fmt.Sprintf(" (its last answer asked to wait %s: Retry-After)", e.retryAfter)
+		}
+		return s
 	}
 	return fmt.Sprintf("%s: %s", e.endpoint, e.reason)
 }
@@ -371,6 +424,10 @@ func (e *Unavailable) Resume(journal string) string {
 		return fmt.Sprintf("run resume %s once the endpoint accepts model %s's calls without a key (its team file entry names no api_key_env)", journal, e.model)
 	case refused:
 		return fmt.Sprintf("run resume %s with a key it accepts (--api-key or OPENAI_API_KEY)", journal)
+	case e.Exhausted() && e.retryAfter > 0:
+		return fmt.Sprintf("run resume %s once it answers again (not before %s)", journal, e.retryAfter)
+	case e.Exhausted():
+		return fmt.Sprintf("run resume %s once it answers again", journal)
 	}
 	return fmt.Sprintf("run resume %s once it is up", journal)
 }
@@ -379,8 +436,9 @@ func (e *Unavailable) Resume(journal string) string {
 func (e *Unavailable) Unwrap() error { return e.err }
 
 // guarded is a model whose unavailability ends the run: the first call that
-// finds the endpoint unreachable or refusing the key calls stop, so the run
-// ends with one line instead of every agent trying the endpoint in turn.
+// finds the endpoint unreachable or refusing the key, or that kept failing
+// until its retries ran out, calls stop, so the run ends with one line
+// instead of every agent trying the endpoint in turn.
 type guarded struct {
 	model.Model
 	endpoint string
@@ -392,7 +450,9 @@ type guarded struct {
 // unavailable.
 func (g *guarded) Generate(ctx context.Context, req *model.Request) (*model.Response, error) {
 	resp, err := g.Model.Generate(ctx, req)
-	if g.stop != nil && err != nil {
+	// A call the run's own end cut short (an interrupt, another model's
+	// stop) says nothing of the endpoint.
+	if g.stop != nil && err != nil && ctx.Err() == nil {
 		// Of a fallback chain, the error that ended it is the model's tried
 		// last (the earlier ones failed over), and it names that model.
 		endpoint, name, ended := g.endpoint, g.model, err
