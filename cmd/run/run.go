@@ -379,9 +379,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 	closeJournal := journal.close
 	sinks := []orchestrator.Sink{journal}
 	var view *cli.LiveView
+	var stream *jsonStream
 	switch {
 	case f.json:
-		sinks = append(sinks, orchestrator.NewJournal(stdout))
+		stream = newJSONStream(stdout)
+		sinks = append(sinks, stream)
 	case !f.quiet:
 		view = cli.NewLiveView(stdout, obs.Scorer())
 		obs.LogThrough(view.LogWriter(stderr))
@@ -484,6 +486,11 @@ func execute(f *runOptions, team *teamfile.File, teamYAML []byte, resume []*orch
 		clearMark(runID) // the journal holds the run's end
 	}
 	reported := false
+	if stream != nil {
+		if stopped := stream.Stopped(); stopped != "" {
+			fmt.Fprintf(stderr, "run: %s; its journal is %s\n", stopped, journalPath)
+		}
+	}
 	if down != nil {
 		// The endpoint's failure is the run's: said once, and nothing of
 		// the cancellation it caused.
