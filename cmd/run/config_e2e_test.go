@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,13 +63,7 @@ func TestE2EUnavailableEndpoint(t *testing.T) {
 	unknown := openaitest.NewServer(t, &openaitest.Options{Handler: func(req *openaitest.ChatRequest) openaitest.Reply {
 		return openaitest.Error(404, openaitest.ErrorBody("The model `"+req.Model+"` does not exist or you do not have access to it.", "invalid_request_error", "model_not_found"))
 	}})
-	// A port nothing listens at: listen, note it, close.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/v1"
-	l.Close()
+	closed := deadEndpoint
 
 	tests := []struct {
 		name, url, want, stops, resume string

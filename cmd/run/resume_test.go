@@ -446,6 +446,13 @@ func TestResumeRefused(t *testing.T) {
 	}
 }
 
+// deadEndpoint is an address nothing listens at. A port a test listened at
+// and closed is no such address: the tests of other packages, run at the
+// same time, start loopback servers on ports the system hands out, and one
+// took such a port, so that a "dead" endpoint answered with another test's
+// script (and that test's script ran out). Port 1 is never handed out.
+const deadEndpoint = "http://127.0.0.1:1/v1"
+
 // unseal removes a journal's seals and key id, as someone editing it might.
 func unseal(journal []byte) []byte {
 	return regexp.MustCompile(`,"(seal|key_id)":"[0-9a-f]+"`).ReplaceAll(journal, nil)
@@ -470,12 +477,7 @@ func TestResumeWithEndpointDown(t *testing.T) {
 	lines := bytes.SplitAfter(full, []byte("\n"))
 	writeFile(t, filepath.Join(dir, "cut.jsonl"), string(bytes.Join(lines[:12], nil)))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + l.Addr().String() + "/v1"
-	l.Close()
+	closed := deadEndpoint
 	res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", closed, "cut.jsonl")
 	if res.code != 2 || !strings.Contains(res.stderr, "cannot reach") || !strings.Contains(res.stderr, "run resume cut.jsonl once it is up") {
 		t.Fatalf("want exit 2 saying the endpoint cannot be reached: %s", res)
