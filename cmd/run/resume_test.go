@@ -513,7 +513,14 @@ type proxy struct {
 
 func newProxy(t *testing.T, target string) *proxy {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// Once killed, its port must stay dead: other packages' tests, run at
+	// the same time, take ports on 127.0.0.1 for their loopback servers
+	// (see deadEndpoint), so the proxy listens on another loopback address
+	// where the system allows one (Linux routes all of 127.0.0.0/8 to lo).
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
