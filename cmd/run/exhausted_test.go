@@ -10,7 +10,6 @@ import (
 	"github.com/entrust-dev/entrust/agents/model"
 	"github.com/entrust-dev/entrust/agents/sim"
 	"github.com/entrust-dev/entrust/internal/openaitest"
-	"github.com/entrust-dev/entrust/orchestrator"
 )
 
 // A run whose endpoint keeps answering a temporary failure — rate limited
@@ -20,16 +19,7 @@ import (
 // as a crash at that call would (no run.finished), and "run resume" ends it,
 // once the endpoint answers, as the uninterrupted run ends.
 func TestRunStoppedByExhaustedRetries(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
-	args := func(url string) []string {
-		return []string{"--team", "team.yaml", "--base-url", url, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
-	}
-	ref := runBinary(t, dir, "", args(crashServer(t, nil, nil).URL)...)
-	if ref.code != 0 {
-		t.Fatalf("the uninterrupted run: %s", ref)
-	}
-	want := ref.journal(t, "run.jsonl")
+	want := uninterruptedCrashRun(t)
 
 	// A wait in milliseconds (Retry-After-Ms) keeps the retries quick.
 	slowDown := func(r openaitest.Reply) openaitest.Reply {
@@ -61,27 +51,13 @@ func TestRunStoppedByExhaustedRetries(t *testing.T) {
 				}
 				return answer(req)
 			}})
-			res := runBinary(t, dir, "", args(srv.URL)...)
+			res := runBinary(t, dir, "", crashRunArgs(srv.URL)...)
 			line := fmt.Sprintf("run: %s kept failing model %%s's call: %s, 4 attempts (its last answer asked to wait 20ms: Retry-After) (journal run.jsonl: run resume run.jsonl once it answers again (not before 20ms))\n", srv.URL, tt.status)
 			if res.code != 2 || res.stdout != "" || !matchesAny(res.stderr, line, "lead-model", "writer-model", "notes-model") {
 				t.Fatalf("want exit 2 and only %q on stderr: %s", line, res)
 			}
-			cut := res.journal(t, "run.jsonl")
-			for _, e := range cut {
-				if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() || (e.Type == orchestrator.EventModelCalled && e.Error != "") {
-					t.Fatalf("the run stopped by the endpoint's failures recorded %s %s: it cannot be resumed as it stood", e.Type, e.Error)
-				}
-			}
-
-			res = runBinary(t, dir, "", "resume", "--quiet", "--base-url", crashServer(t, nil, nil).URL, "run.jsonl")
-			if res.code != ref.code {
-				t.Fatalf("the resume once the endpoint answers: %s", res)
-			}
-			got := res.journal(t, "run.jsonl")
-			checkComplete(t, got)
-			if fin, wantFin := got[len(got)-1], want[len(want)-1]; fin.Status != wantFin.Status || fin.Result != wantFin.Result {
-				t.Errorf("resumed run finished %s %q, the uninterrupted one %s %q", fin.Status, fin.Result, wantFin.Status, wantFin.Result)
-			}
+			checkResumable(t, res.journal(t, "run.jsonl"))
+			checkResumedAsUninterrupted(t, dir, want)
 		})
 	}
 }

@@ -567,18 +567,8 @@ func (p *proxy) kill() {
 // failure caused (which would make it finished, and not resumable); once
 // the endpoint is back, "run resume" ends it as the uninterrupted run ends.
 func TestRunWithEndpointDying(t *testing.T) {
+	want := uninterruptedCrashRun(t)
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
-	args := func(url string) []string {
-		return []string{"--team", "team.yaml", "--base-url", url, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
-	}
-	ref := runBinary(t, dir, "", args(crashServer(t, nil, nil).URL)...)
-	if ref.code != 0 {
-		t.Fatalf("the uninterrupted run: %s", ref)
-	}
-	want := ref.journal(t, "run.jsonl")
-
-	dir = t.TempDir()
 	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
 	// The endpoint dies while it holds the run's fifth model call.
 	var calls atomic.Int32
@@ -594,23 +584,57 @@ func TestRunWithEndpointDying(t *testing.T) {
 		p.kill()
 	}()
 	u.Host = p.l.Addr().String()
-	res := runBinary(t, dir, "", args(u.String())...)
+	res := runBinary(t, dir, "", crashRunArgs(u.String())...)
 	if res.code != 2 || !strings.Contains(res.stderr, "cannot reach") || !strings.Contains(res.stderr, "run resume run.jsonl once it is up") {
 		t.Fatalf("want exit 2 saying the endpoint cannot be reached and how to resume: %s", res)
 	}
 	cut := res.journal(t, "run.jsonl")
-	for _, e := range cut {
-		if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() || (e.Type == orchestrator.EventModelCalled && e.Error != "") {
-			t.Fatalf("the run whose endpoint died recorded %s %s: it cannot be resumed as it stood", e.Type, e.Error)
-		}
-	}
+	checkResumable(t, cut)
 	if len(ofType(cut, orchestrator.EventModelCalled)) != 4 {
 		t.Errorf("%d model calls recorded, want the 4 made before the endpoint died", len(ofType(cut, orchestrator.EventModelCalled)))
 	}
+	checkResumedAsUninterrupted(t, dir, want)
+}
 
-	res = runBinary(t, dir, "", "resume", "--quiet", "--base-url", crashServer(t, nil, nil).URL, "run.jsonl")
-	if res.code != ref.code {
-		t.Fatalf("the resume once the endpoint is back: %s", res)
+// crashRunArgs are the arguments of a run of crashTeam (team.yaml) against
+// the endpoint at url, its journal run.jsonl.
+func crashRunArgs(url string) []string {
+	return []string{"--team", "team.yaml", "--base-url", url, "--escalations", "auto", "--quiet", "--journal", "run.jsonl", "Write notes about delegation"}
+}
+
+// uninterruptedCrashRun runs crashTeam to its end against crashServer and
+// returns its journal.
+func uninterruptedCrashRun(t *testing.T) []*orchestrator.Event {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "team.yaml"), crashTeam)
+	ref := runBinary(t, dir, "", crashRunArgs(crashServer(t, nil, nil).URL)...)
+	if ref.code != 0 {
+		t.Fatalf("the uninterrupted run: %s", ref)
+	}
+	return ref.journal(t, "run.jsonl")
+}
+
+// checkResumable fails t if the journal of a run an endpoint stopped holds
+// what would keep it from being resumed as it stood: a terminal event or
+// a failed model call.
+func checkResumable(t *testing.T, events []*orchestrator.Event) {
+	t.Helper()
+	for _, e := range events {
+		if e.Type == orchestrator.EventRunFinished || e.Type.Terminal() || (e.Type == orchestrator.EventModelCalled && e.Error != "") {
+			t.Fatalf("the run the endpoint stopped recorded %s %s: it cannot be resumed as it stood", e.Type, e.Error)
+		}
+	}
+}
+
+// checkResumedAsUninterrupted resumes dir's run.jsonl against a crashServer
+// that answers and checks that it ends as want, the uninterrupted run's
+// journal, ends.
+func checkResumedAsUninterrupted(t *testing.T, dir string, want []*orchestrator.Event) {
+	t.Helper()
+	res := runBinary(t, dir, "", "resume", "--quiet", "--base-url", crashServer(t, nil, nil).URL, "run.jsonl")
+	if res.code != 0 {
+		t.Fatalf("the resume once the endpoint answers: %s", res)
 	}
 	got := res.journal(t, "run.jsonl")
 	checkComplete(t, got)
