@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"reflect"
 	"testing"
 
@@ -67,11 +68,18 @@ func TestBorrowersAreLent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return testing.AllocsPerRun(5, func() {
-			if _, err := rt.Run(context.Background(), benchGoal); err != nil {
-				t.Fatal(err)
-			}
-		})
+		// The fewest of three measures: a pool emptied by a collection
+		// mid-measure adds allocations to either side at random (under
+		// -race and load, once, enough to close the gap).
+		fewest := math.Inf(1)
+		for range 3 {
+			fewest = min(fewest, testing.AllocsPerRun(5, func() {
+				if _, err := rt.Run(context.Background(), benchGoal); err != nil {
+					t.Fatal(err)
+				}
+			}))
+		}
+		return fewest
 	}
 	borrowed, owned := allocs(orchestrator.NewJournal(io.Discard)), allocs(orchestrator.NewJournal(io.Discard), &discard{events: make([]*orchestrator.Event, 0, 512)})
 	if owned-borrowed < 3*steps {
