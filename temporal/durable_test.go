@@ -146,18 +146,23 @@ func TestHundredDelegationsOnTwoWorkers(t *testing.T) {
 		startWorkerWith(t, ts, q, &entrusttemporal.Worker{Team: team}, worker.Options{Tuner: spreadTuner{WorkerTuner: base, act: act}})
 	}
 	const runs = 50 // a lead and a writer each: 100 delegations
+	// A bound on failing only (the runs take seconds): were a worker given
+	// no work at all, the other's calls would wait for its first and the
+	// test would hang to go test's timeout instead of saying so.
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, runs)
 	for i := range runs {
 		wg.Go(func() {
 			g := guideGoal()
 			g.Objective = fmt.Sprintf("Write onboarding guide number %d for the repository", i)
-			r, err := entrusttemporal.Start(t.Context(), ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: q})
+			r, err := entrusttemporal.Start(ctx, ts.GetDefaultClient(), g, entrusttemporal.StartOptions{TaskQueue: q})
 			if err != nil {
 				errs <- err
 				return
 			}
-			out, err := r.Wait(t.Context())
+			out, err := r.Wait(ctx)
 			if err == nil && out.Status != orchestrator.StatusCompleted {
 				err = fmt.Errorf("%s: %s (%s)", r.ID(), out.Status, out.Reason)
 			}
