@@ -95,25 +95,37 @@ var (
 
 // KindFromName guesses a tool's kind from the whole words of its name. It
 // never guesses KindWritesFiles, which only a declaration gives: a name
-// with a verb of acting or of writing anywhere is KindActs (bash,
-// run_command, move_file, git_commit, write_file, upload_file,
-// search_and_replace, get_and_delete; not put_together); else one with a
-// verb of reading is KindReads (read_file, list_files, directory_tree,
-// get_status); else it is KindUnknown (fetch_url, calculator, now). Names
-// are split at anything but a letter and where a lower-case letter meets
-// an upper-case one (WriteFile is write, file).
+// with a verb of acting or of writing and none of reading is KindActs
+// (bash, run_command, move_file, git_commit, write_file, upload_file; not
+// put_together); one with a verb of reading and none of acting is KindReads
+// (read_file, list_files, directory_tree, get_status); one with both is
+// KindUnknown, as is one with neither (fetch_url, calculator, now). Both
+// kinds of word say nothing sure: search_and_replace acts, get_commit and
+// get_merge_request only read, and either guess would prove too much (a
+// reader taken for an actor would support any criterion and make files it
+// never wrote uncheckable; an actor taken for a reader would pass for a
+// read). Names are split at anything but a letter and where a lower-case
+// letter meets an upper-case one (WriteFile is write, file).
 func KindFromName(name string) ToolKind {
 	words := nameWords(name)
-	kind := KindUnknown
+	acts, reads := false, false
 	for i, w := range words {
 		switch {
 		case actWords[w] && !(w == "put" && i+1 < len(words) && particles[words[i+1]]):
-			return KindActs
+			acts = true
 		case readWords[w]:
-			kind = KindReads
+			reads = true
 		}
 	}
-	return kind
+	switch {
+	case acts && reads:
+		return KindUnknown
+	case acts:
+		return KindActs
+	case reads:
+		return KindReads
+	}
+	return KindUnknown
 }
 
 // nameWords are the words of a tool's name, lower case.

@@ -193,7 +193,7 @@ func TestHintsAreIgnoredUnlessTrusted(t *testing.T) {
 }
 
 // An untrusted server's claim to only read lowers what a tool's name would
-// prove, and never raises it (third review, finding 5): run_query marked
+// prove, and never raises it (third review, finding 5): run_sql marked
 // read-only reads (its name alone says it acts), and a read-only tool whose
 // name says nothing stays of unknown kind. A trusted server's tool that does
 // not only read acts, whatever its name: no hint says which file it writes.
@@ -202,7 +202,7 @@ func TestUntrustedReadOnlyHintLowersTheKind(t *testing.T) {
 	type args struct {
 		Path string `json:"path,omitempty"`
 	}
-	for _, name := range []string{"run_query", "fetch", "write_file", "upload_file"} {
+	for _, name := range []string{"run_sql", "fetch", "write_file", "upload_file"} {
 		mcp.AddTool(server, &mcp.Tool{Name: name, Annotations: &mcp.ToolAnnotations{ReadOnlyHint: name != "write_file" && name != "upload_file"}},
 			func(context.Context, *mcp.CallToolRequest, args) (*mcp.CallToolResult, any, error) {
 				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}, nil, nil
@@ -218,7 +218,7 @@ func TestUntrustedReadOnlyHintLowersTheKind(t *testing.T) {
 	for _, trust := range []bool{false, true} {
 		_, tools := connect(t, mcptools.Server{Name: "db", Transport: transport, TrustHints: trust})
 		for name, want := range map[string][2]agents.ToolKind{ // untrusted, trusted
-			"db__run_query":   {agents.KindReads, agents.KindReads},
+			"db__run_sql":     {agents.KindReads, agents.KindReads},
 			"db__fetch":       {agents.KindUnknown, agents.KindReads},
 			"db__write_file":  {agents.KindActs, agents.KindActs},
 			"db__upload_file": {agents.KindActs, agents.KindActs},

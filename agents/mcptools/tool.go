@@ -91,7 +91,7 @@ func (t *Tool) Destructive() bool {
 // KindActs for any other (a hint never says which file a tool writes, so
 // no MCP tool is agents.KindWritesFiles). Untrusted, a claim to only read
 // is still believed where it lowers what the tool's name would prove
-// (agents.KindFromName: run_query marked read-only reads, not acts): it
+// (agents.KindFromName: run_sql marked read-only reads, not acts): it
 // can only make the tool's calls count for less. Otherwise untrusted hints
 // declare nothing (agents.KindUnknown), and the runtime goes by the name.
 func (t *Tool) Kind() agents.ToolKind {
